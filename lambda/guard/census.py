@@ -1,0 +1,120 @@
+"""Count the EC2 instances that cost money now (pending + running) in every region of an account.
+
+IAM: ec2:DescribeRegions, ec2:DescribeInstances (neither supports resource-level permissions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from guard.logs import get_logger
+
+LOG = get_logger("census")
+
+COUNTED_STATES = ("pending", "running")
+# DescribeRegions without AllRegions lists only enabled regions, each with OptInStatus
+# "opt-in-not-required" or "opted-in" (EC2 API Reference, DescribeRegions). Filter anyway:
+# emulators (moto) return every partition's regions and disabled ones too.
+ENABLED_OPT_IN = frozenset({"opt-in-not-required", "opted-in"})
+PAGE_SIZE = 1000  # DescribeInstances MaxResults upper bound (EC2 API Reference)
+ASG_TAG = "aws:autoscaling:groupName"  # set by Auto Scaling on every instance it launches
+REGION_LIST = "(region list)"  # key in region_errors when the region list itself failed
+
+
+@dataclass(frozen=True)
+class Instance:
+    id: str
+    state: str
+    asg: str | None = None
+
+
+@dataclass(frozen=True)
+class Census:
+    """What was counted: instances per region that answered, errors per region that did not."""
+
+    instances: Mapping[str, tuple[Instance, ...]]
+    region_errors: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def by_region(self) -> dict[str, int]:
+        return {region: len(found) for region, found in sorted(self.instances.items())}
+
+    @property
+    def total(self) -> int:
+        return sum(len(found) for found in self.instances.values())
+
+
+def list_enabled_regions(ec2: Any, partition_of: Callable[[str], str]) -> list[str]:
+    """Regions this account has enabled, in the caller's partition only."""
+    home_partition = partition_of(ec2.meta.region_name)
+    response = ec2.describe_regions(
+        Filters=[{"Name": "opt-in-status", "Values": sorted(ENABLED_OPT_IN)}]
+    )
+    return sorted(
+        region["RegionName"]
+        for region in response["Regions"]
+        if region.get("OptInStatus", "opt-in-not-required") in ENABLED_OPT_IN
+        and partition_of(region["RegionName"]) == home_partition
+    )
+
+
+def list_active_instances(ec2: Any) -> tuple[Instance, ...]:
+    """Every pending or running instance in the client's region, following every page."""
+    paginator = ec2.get_paginator("describe_instances")
+    pages = paginator.paginate(
+        Filters=[{"Name": "instance-state-name", "Values": list(COUNTED_STATES)}],
+        PaginationConfig={"PageSize": PAGE_SIZE},
+    )
+    found = []
+    for page in pages:
+        for reservation in page["Reservations"]:
+            for raw in reservation["Instances"]:
+                # The filter is the contract, but re-check: a state outside it must never count.
+                state = raw["State"]["Name"]
+                if state in COUNTED_STATES:
+                    tags = {tag["Key"]: tag["Value"] for tag in raw.get("Tags", [])}
+                    found.append(Instance(raw["InstanceId"], state, tags.get(ASG_TAG)))
+    return tuple(found)
+
+
+def count_instances(regions: Iterable[str], ec2_for: Callable[[str], Any], workers: int) -> Census:
+    """Census of every region in parallel; a region that fails is recorded, never fatal."""
+    regions = list(regions)
+
+    def count_one(region: str) -> tuple[str, tuple[Instance, ...] | Exception]:
+        try:
+            return region, list_active_instances(ec2_for(region))
+        except Exception as error:  # one failing region is reported, never fatal to the others
+            return region, error
+
+    instances: dict[str, tuple[Instance, ...]] = {}
+    errors: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(regions)))) as pool:
+        for region, result in pool.map(count_one, regions):
+            if isinstance(result, Exception):
+                errors[region] = describe_error(result)
+                LOG.error("region_count_failed", extra={"region": region, "error": errors[region]})
+            else:
+                instances[region] = result
+    LOG.info(
+        "census_done",
+        extra={
+            "count": sum(len(found) for found in instances.values()),
+            "by_region": {region: len(found) for region, found in instances.items() if found},
+            "regions_counted": len(instances),
+            "regions_failed": sorted(errors),
+        },
+    )
+    return Census(instances, errors)
+
+
+def describe_error(error: Exception) -> str:
+    """`Code: message` for AWS errors, `ClassName: message` for anything else."""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        detail = response["Error"]
+        return f"{detail.get('Code', 'Unknown')}: {detail.get('Message', '')}".strip()
+    return f"{type(error).__name__}: {error}"

@@ -1,0 +1,54 @@
+"""AWS clients for the guard: one shared retry policy, one client per service and region.
+
+Every client uses botocore's `standard` retry mode, which retries throttling
+(`RequestLimitExceeded`, `Throttling`, ...) and transient errors with exponential backoff.
+Source: boto3 guide "Retries" (standard mode; max_attempts counts the first call too).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from boto3.session import Session
+
+MAX_ATTEMPTS = 10  # 1 call + 9 retries: absorbs a throttled account without failing the trip
+# The census and the halt talk to every region at once; keep one pooled connection per thread.
+MAX_POOL_CONNECTIONS = 32
+
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+    connect_timeout=5,
+    read_timeout=30,
+    max_pool_connections=MAX_POOL_CONNECTIONS,
+)
+
+
+class ClientFactory:
+    """Thread-safe cache of boto3 clients; boto3 sessions are not safe to share while creating."""
+
+    def __init__(self, session: Session | None = None, config: Config = CLIENT_CONFIG) -> None:
+        self.session = session or boto3.session.Session()
+        self.config = config
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def client(self, service: str, region: str) -> Any:
+        key = (service, region)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self.session.client(
+                    service, region_name=region, config=self.config
+                )
+            return self._clients[key]
+
+    @property
+    def home_region(self) -> str:
+        return self.session.region_name or "us-east-1"
+
+    def partition_of(self, region: str) -> str:
+        return self.session.get_partition_for_region(region)

@@ -1,0 +1,73 @@
+"""The breaker's decision: pure, total, and free of AWS. Counts and settings in, verdict out.
+
+Every branch is a table test in tests/guard/test_decision.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from guard.invocation import Invocation, Trigger
+from guard.settings import Action
+
+
+class Verdict(Enum):
+    OK = "ok"  # under the limit, everything counted: nothing to do, nobody told
+    TRIP = "trip"  # stop everything, tell the notify list
+    VOID = "void"  # an override said pass: touch nothing
+    DEGRADED = "degraded"  # under the limit as far as we know, but some regions were not counted
+
+
+class TripReason(Enum):
+    INSTANCE_LIMIT = "instance-limit"
+    BILLING_ALARM = "billing-alarm"
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    reason: str  # one sentence a person reads at 3 a.m.
+    trip_reasons: tuple[TripReason, ...] = ()
+
+
+def decide_override(invocation: Invocation, env_action: Action) -> Decision | None:
+    """VOID when the event or the environment says pass; None means go on and count."""
+    if invocation.action is Action.PASS:
+        return Decision(Verdict.VOID, "voided by the invocation event (action: pass)")
+    if env_action is Action.PASS:
+        return Decision(Verdict.VOID, "voided by the environment (envaction=pass)")
+    return None
+
+
+def decide(
+    count: int, limit: int, failed_regions: Sequence[str], invocation: Invocation
+) -> Decision:
+    """Trip when the count is strictly above the limit or a billing alarm fired.
+
+    Regions that could not be counted never hide a trip (fail closed): if what was counted is
+    already over the limit, the breaker trips; if not, the run is DEGRADED so someone is told.
+    """
+    reasons: list[TripReason] = []
+    sentences: list[str] = []
+    if count > limit:
+        reasons.append(TripReason.INSTANCE_LIMIT)
+        sentences.append(f"{count} pending/running EC2 instances exceed the limit of {limit}")
+    if invocation.trigger is Trigger.BILLING_ALARM:
+        reasons.append(TripReason.BILLING_ALARM)
+        sentences.append(f"billing alarm {invocation.alarm_name} is in ALARM")
+    uncounted = ""
+    if failed_regions:
+        uncounted = f"; {len(failed_regions)} region(s) could not be counted: " + ", ".join(
+            sorted(failed_regions)
+        )
+    if reasons:
+        return Decision(Verdict.TRIP, "; ".join(sentences) + uncounted, tuple(reasons))
+    if failed_regions:
+        return Decision(
+            Verdict.DEGRADED,
+            f"counted {count} pending/running EC2 instances (limit {limit}) but"
+            + uncounted.removeprefix(";"),
+        )
+    return Decision(Verdict.OK, f"{count} pending/running EC2 instances, limit {limit}")

@@ -1,0 +1,152 @@
+"""Lambda entry point (`guard.handler.handler`): the only place that wires the steps together.
+
+    overrides -> settings -> census (all regions, parallel) -> decide (pure) -> halt -> notify
+
+The operator CLI calls `run_guard` with a ClientFactory built on an assumed-role session.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from guard.census import REGION_LIST, Census, count_instances, describe_error, list_enabled_regions
+from guard.clients import MAX_POOL_CONNECTIONS, ClientFactory
+from guard.decision import Decision, Verdict, decide, decide_override
+from guard.halt import halt_instances
+from guard.incident import new_incident_id
+from guard.invocation import Invocation, parse_invocation
+from guard.logs import configure_logging, get_logger
+from guard.notify import compose_body, compose_subject, publish_summary
+from guard.report import Report
+from guard.settings import Mode, Settings, SettingsError, read_env_action
+
+LOG = get_logger("handler")
+
+
+def handler(event: object, context: Any) -> dict[str, Any]:
+    configure_logging(getattr(context, "aws_request_id", ""))
+    invocation = parse_invocation(event)
+    LOG.info(
+        "invoked",
+        extra={"trigger": invocation.trigger.value, "action": invocation.action.value},
+    )
+    if invocation.unrecognised_action is not None:
+        LOG.warning("unrecognised_action", extra={"action": invocation.unrecognised_action})
+    try:
+        void = decide_override(invocation, read_env_action(os.environ))
+        if void is not None:
+            return respond(void_report(void, invocation, account_in_arn(context)))
+        settings = Settings.from_env(os.environ)
+    except SettingsError as error:
+        LOG.error("bad_settings", extra={"error": str(error)})
+        raise  # a failed invocation reaches the on-failure destination: never a silent guard
+    clients = ClientFactory()
+    return respond(run_guard(settings, invocation, clients, account_of(context, clients)))
+
+
+def run_guard(
+    settings: Settings, invocation: Invocation, clients: ClientFactory, account: str
+) -> Report:
+    """Count, decide, act and notify for one account; returns the report, raises nothing AWS."""
+    regions, list_error = resolve_regions(settings, clients)
+    census = count_instances(
+        regions, lambda region: clients.client("ec2", region), MAX_POOL_CONNECTIONS
+    )
+    region_errors = {**list_error, **census.region_errors}
+    decision = decide(census.total, settings.ec2limit, sorted(region_errors), invocation)
+    LOG.info(
+        "decided",
+        extra={"verdict": decision.verdict.value, "reason": decision.reason, "count": census.total},
+    )
+    report = Report(
+        account=account,
+        account_name=settings.account_name,
+        mode=settings.mode.value,
+        limit=settings.ec2limit,
+        verdict=decision.verdict.value,
+        reason=decision.reason,
+        trigger=invocation.trigger.value,
+        trip_reasons=[reason.value for reason in decision.trip_reasons],
+        count=census.total,
+        by_region=census.by_region,
+        region_errors=region_errors,
+    )
+    if decision.verdict is Verdict.TRIP:
+        trip(report, census, settings, clients)
+    if decision.verdict in (Verdict.TRIP, Verdict.DEGRADED):
+        notify(report, settings, clients)
+    LOG.info("done", extra={"summary": report.summary()})
+    return report
+
+
+def trip(report: Report, census: Census, settings: Settings, clients: ClientFactory) -> None:
+    report.tripped = True
+    report.incident = new_incident_id()
+    if settings.mode is Mode.DRY_RUN:
+        report.would_stop = sorted(i.id for found in census.instances.values() for i in found)
+        return
+    halted = halt_instances(
+        census,
+        report.incident,
+        lambda region: clients.client("ec2", region),
+        lambda region: clients.client("autoscaling", region),
+        MAX_POOL_CONNECTIONS,
+    )
+    report.stopped = halted.stopped
+    report.stopped_by_region = halted.stopped_by_region
+    report.not_stopped = halted.not_stopped
+    report.suspended_asgs = halted.suspended_asgs
+    report.suspended_by_region = halted.suspended_by_region
+    report.action_errors = halted.errors
+
+
+def notify(report: Report, settings: Settings, clients: ClientFactory) -> None:
+    topic_region = settings.snstopic.split(":")[3]
+    error = publish_summary(
+        clients.client("sns", topic_region),
+        settings.snstopic,
+        compose_subject(report),
+        compose_body(report),
+    )
+    report.notified = error is None
+    report.notify_error = error
+
+
+def resolve_regions(settings: Settings, clients: ClientFactory) -> tuple[list[str], dict[str, str]]:
+    """The configured regions, or every enabled one; if listing fails, still count home."""
+    if settings.regions:
+        return list(settings.regions), {}
+    home = clients.home_region
+    try:
+        return list_enabled_regions(clients.client("ec2", home), clients.partition_of), {}
+    except Exception as error:  # whatever broke, count the home region and report the rest
+        LOG.error("region_list_failed", extra={"error": describe_error(error)})
+        return [home], {REGION_LIST: describe_error(error)}
+
+
+def account_of(context: Any, clients: ClientFactory) -> str:
+    """The account id from the function ARN (no API call), else from STS."""
+    return account_in_arn(context) or str(
+        clients.client("sts", clients.home_region).get_caller_identity()["Account"]
+    )
+
+
+def account_in_arn(context: Any) -> str:
+    parts = str(getattr(context, "invoked_function_arn", "") or "").split(":")
+    return parts[4] if len(parts) > 4 and parts[4].isdigit() else ""
+
+
+def void_report(decision: Decision, invocation: Invocation, account: str) -> Report:
+    return Report(
+        account=account,
+        mode="",
+        limit=None,
+        verdict=decision.verdict.value,
+        reason=decision.reason,
+        trigger=invocation.trigger.value,
+    )
+
+
+def respond(report: Report) -> dict[str, Any]:
+    return {"statusCode": 200, "body": report.summary(), "report": report.to_dict()}

@@ -1,0 +1,77 @@
+"""What the guard was invoked with: the override, and what prompted the run. Pure parsing.
+
+Shapes understood:
+- `{"action": "pass" | "proceed"}` from an operator (other values: logged, treated as proceed);
+- a CloudWatch alarm state change delivered by EventBridge
+  (`source` aws.cloudwatch, `detail-type` "CloudWatch Alarm State Change", `detail.state.value`);
+- the same alarm delivered through SNS (`Records[0].Sns.Message` with `NewStateValue`);
+- anything else (the schedule's payload, an empty event, a non-dict) is a scheduled check.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from guard.settings import Action
+
+ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
+
+
+class Trigger(Enum):
+    SCHEDULE = "schedule"
+    OPERATOR = "operator"
+    BILLING_ALARM = "billing-alarm"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    action: Action = Action.PROCEED
+    trigger: Trigger = Trigger.SCHEDULE
+    unrecognised_action: str | None = None  # kept so the run can log it
+    alarm_name: str | None = None  # the billing alarm that fired, if that is the trigger
+
+
+def parse_invocation(event: object) -> Invocation:
+    if not isinstance(event, dict):
+        return Invocation()
+    action, unrecognised = _parse_action(event.get("action"))
+    alarm_name = _alarm_in_alarm_state(event)
+    if alarm_name is not None:
+        return Invocation(action, Trigger.BILLING_ALARM, unrecognised, alarm_name)
+    trigger = Trigger.OPERATOR if "action" in event else Trigger.SCHEDULE
+    return Invocation(action, trigger, unrecognised)
+
+
+def _parse_action(raw: object) -> tuple[Action, str | None]:
+    if raw is None:
+        return Action.PROCEED, None
+    text = str(raw).strip().lower()
+    for action in Action:
+        if action.value == text:
+            return action, None
+    return Action.PROCEED, str(raw)
+
+
+def _alarm_in_alarm_state(event: dict[str, Any]) -> str | None:
+    """The alarm's name if the event says a CloudWatch alarm is now in ALARM, else None."""
+    if event.get("source") == "aws.cloudwatch" and event.get("detail-type") == ALARM_STATE_CHANGE:
+        detail = event.get("detail")
+        if isinstance(detail, dict):
+            state = detail.get("state")
+            if isinstance(state, dict) and state.get("value") == "ALARM":
+                return str(detail.get("alarmName", "unnamed alarm"))
+        return None
+    records = event.get("Records")
+    if isinstance(records, list) and records and isinstance(records[0], dict):
+        sns = records[0].get("Sns")
+        if isinstance(sns, dict):
+            try:
+                message = json.loads(sns.get("Message", ""))
+            except (TypeError, ValueError):
+                return None
+            if isinstance(message, dict) and message.get("NewStateValue") == "ALARM":
+                return str(message.get("AlarmName", "unnamed alarm"))
+    return None

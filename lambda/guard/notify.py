@@ -1,0 +1,191 @@
+"""Tell the notify list, in one SNS message, what the guard found, what it did and how to undo it.
+
+IAM: sns:Publish on the account's topic (and kms:GenerateDataKey/Decrypt on its key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from guard.census import describe_error
+from guard.incident import INCIDENT_TAG, SUSPENDED_TAG
+from guard.logs import get_logger
+from guard.report import Report
+
+LOG = get_logger("notify")
+
+# SNS: Subject must be ASCII, no line breaks, under 100 characters; Message at most 256 KB
+# (262,144 bytes). Source: Amazon SNS API Reference, Publish. Keep a margin for email headers.
+SUBJECT_MAX = 99
+BODY_MAX_BYTES = 200_000
+IDS_LISTED_PER_REGION = 200  # beyond this the body names the tag to list them by
+
+
+def compose_subject(report: Report) -> str:
+    label = report.account + (f" ({report.account_name})" if report.account_name else "")
+    if report.verdict == "degraded":
+        head = f"runawaytrain DEGRADED {label}: {len(report.region_errors)} region(s) not counted"
+    else:
+        state = "WOULD TRIP (dry-run)" if report.mode == "dry-run" else "TRIPPED"
+        head = f"runawaytrain {state} {label}: {report.count} EC2 vs limit {report.limit}"
+        if "billing-alarm" in report.trip_reasons:
+            head += ", billing alarm"
+    ascii_only = head.encode("ascii", "replace").decode("ascii")
+    return ascii_only if len(ascii_only) <= SUBJECT_MAX else ascii_only[: SUBJECT_MAX - 3] + "..."
+
+
+def compose_body(report: Report) -> str:
+    sections = (
+        _counts,
+        _uncounted,
+        _dry_run,
+        _stopped,
+        _not_stopped,
+        _suspended,
+        _errors,
+        _next_steps,
+    )
+    lines = [_headline(report), f"Why: {report.reason}."]
+    if report.incident:
+        lines.append(f"Incident: {report.incident}")
+    lines.append(f"Mode: {report.mode}")
+    for section in sections:
+        found = section(report)
+        if found:
+            lines += ["", *found]
+    body = "\n".join(lines)
+    encoded = body.encode("utf-8")
+    if len(encoded) > BODY_MAX_BYTES:
+        body = encoded[:BODY_MAX_BYTES].decode("utf-8", "ignore") + "\n... (truncated; see the log)"
+    return body
+
+
+def publish_summary(sns: Any, topic_arn: str, subject: str, body: str) -> str | None:
+    """Publish; return None on success or the error text. Never raises: the halt stands."""
+    try:
+        response = sns.publish(TopicArn=topic_arn, Subject=subject, Message=body)
+    except (ClientError, BotoCoreError) as error:
+        message = describe_error(error)
+        LOG.error("notify_failed", extra={"topic": topic_arn, "error": message})
+        return message
+    LOG.info("notified", extra={"topic": topic_arn, "message_id": response.get("MessageId")})
+    return None
+
+
+def _counts(report: Report) -> list[str]:
+    lines = ["Pending + running EC2 instances counted, by region:"]
+    lines += [f"  {region:<16} {count}" for region, count in report.by_region.items() if count]
+    lines.append(f"  {'total':<16} {report.count}   (limit {report.limit})")
+    return lines
+
+
+def _uncounted(report: Report) -> list[str]:
+    if not report.region_errors:
+        return []
+    errors = sorted(report.region_errors.items())
+    return [
+        "Regions that could NOT be counted (their instances are unknown):",
+        *(f"  {region}: {error}" for region, error in errors),
+    ]
+
+
+def _dry_run(report: Report) -> list[str]:
+    if not report.would_stop:
+        return []
+    heading = f"Dry-run: nothing was stopped. Enforce mode would stop {len(report.would_stop)}:"
+    return [heading, *_id_lines(report.would_stop)]
+
+
+def _stopped(report: Report) -> list[str]:
+    if not report.stopped:
+        return []
+    lines = [f"Stopped ({len(report.stopped)}; stopped, never terminated: EBS volumes are kept):"]
+    for region, ids in report.stopped_by_region.items():
+        if ids:
+            lines += [f"  {region}:", *_id_lines(ids, indent="    ")]
+    return lines
+
+
+def _not_stopped(report: Report) -> list[str]:
+    if not report.not_stopped:
+        return []
+    shown = sorted(report.not_stopped.items())[:IDS_LISTED_PER_REGION]
+    lines = [f"Could NOT be stopped ({len(report.not_stopped)}), still running:"]
+    lines += [f"  {id_}: {code}" for id_, code in shown]
+    if len(report.not_stopped) > len(shown):
+        lines.append(f"  ... and {len(report.not_stopped) - len(shown)} more (see the log)")
+    return lines
+
+
+def _suspended(report: Report) -> list[str]:
+    if not report.suspended_by_region:
+        return []
+    lines = ["Auto Scaling groups whose processes were suspended (so they cannot relaunch):"]
+    for region, groups in report.suspended_by_region.items():
+        lines += [f"  {region} {name}: {' '.join(procs)}" for name, procs in groups.items()]
+    return lines
+
+
+def _errors(report: Report) -> list[str]:
+    if not report.action_errors:
+        return []
+    return ["Errors while acting:", *(f"  {error}" for error in report.action_errors)]
+
+
+def _next_steps(report: Report) -> list[str]:
+    if report.tripped and report.mode != "dry-run":
+        return _undo_lines(report)
+    if report.verdict == "degraded":
+        return ["Nothing was stopped. Check the guard's permissions and the regions above."]
+    return []
+
+
+def _headline(report: Report) -> str:
+    label = report.account + (f" ({report.account_name})" if report.account_name else "")
+    if report.verdict == "degraded":
+        return f"runawaytrain guard for account {label} is DEGRADED: it could not see everything."
+    if report.mode == "dry-run":
+        return f"runawaytrain WOULD HAVE TRIPPED in account {label} (dry-run: nothing was changed)."
+    return f"runawaytrain TRIPPED in account {label}."
+
+
+def _id_lines(ids: Iterable[str], indent: str = "  ") -> list[str]:
+    ids = list(ids)
+    shown = ids[:IDS_LISTED_PER_REGION]
+    lines = [indent + " ".join(shown[i : i + 4]) for i in range(0, len(shown), 4)]
+    if len(ids) > len(shown):
+        lines.append(f"{indent}... and {len(ids) - len(shown)} more, tagged {INCIDENT_TAG}")
+    return lines
+
+
+def _undo_lines(report: Report) -> list[str]:
+    incident = report.incident
+    lines = [
+        "How to undo (after you have found the cause, e.g. CloudTrail RunInstances events):",
+        "  Keep the guard from tripping again first: raise ec2_limit in accounts.yaml and deploy,",
+        "  or set the guard function's environment variable envaction=pass.",
+    ]
+    for region, ids in report.stopped_by_region.items():
+        if ids:
+            lines += [
+                f"  Start the instances stopped in {region}:",
+                f"    aws ec2 start-instances --region {region} --instance-ids $(aws ec2 "
+                f"describe-instances --region {region} --filters "
+                f"Name=tag:{INCIDENT_TAG},Values={incident} --query "
+                "'Reservations[].Instances[].InstanceId' --output text)",
+            ]
+    if report.suspended_by_region:
+        lines.append(
+            "  Resume only the Auto Scaling processes this incident suspended (also recorded in "
+            f"the group's tag {SUSPENDED_TAG}):"
+        )
+        for region, groups in report.suspended_by_region.items():
+            lines += [
+                f"    aws autoscaling resume-processes --region {region} "
+                f"--auto-scaling-group-name {name} --scaling-processes {' '.join(procs)}"
+                for name, procs in groups.items()
+            ]
+    return lines

@@ -1,0 +1,50 @@
+"""The run's report: returned by the handler, logged, and the source of the notification."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Report:
+    account: str
+    mode: str
+    limit: int | None
+    verdict: str
+    reason: str
+    trigger: str
+    account_name: str = ""
+    tripped: bool = False
+    trip_reasons: list[str] = field(default_factory=list)
+    count: int = 0
+    by_region: dict[str, int] = field(default_factory=dict)
+    region_errors: dict[str, str] = field(default_factory=dict)
+    incident: str | None = None
+    stopped: list[str] = field(default_factory=list)
+    would_stop: list[str] = field(default_factory=list)  # dry-run: what enforce would stop
+    not_stopped: dict[str, str] = field(default_factory=dict)  # instance id -> AWS error code
+    suspended_asgs: list[str] = field(default_factory=list)
+    suspended_by_region: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    action_errors: list[str] = field(default_factory=list)  # ASG and tagging failures
+    stopped_by_region: dict[str, list[str]] = field(default_factory=dict)
+    notified: bool = False
+    notify_error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One line for the response body and the last log line."""
+        label = self.account_name or self.account
+        if self.verdict == "void":
+            return f"runawaytrain {label}: {self.reason}"
+        head = f"runawaytrain {label}: {self.verdict} ({self.reason})"
+        if self.tripped and self.mode == "dry-run":
+            return f"{head}; dry-run, would stop {len(self.would_stop)}"
+        if self.tripped:
+            return (
+                f"{head}; stopped {len(self.stopped)}, not stopped {len(self.not_stopped)}, "
+                f"incident {self.incident}"
+            )
+        return head

@@ -1,0 +1,109 @@
+"""The guard's settings, read once from the Lambda environment and validated.
+
+The CDK stack writes every one of these from accounts.yaml; the guard never reads the YAML.
+A wrong setting raises SettingsError naming the variable, the value found and what is expected:
+a guard that silently does nothing is the worst outcome, so nothing here falls back quietly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import TypeVar
+
+# ARN format: arn:partition:sns:region:account-id:topic-name (topic names: 1-256 of [A-Za-z0-9_-],
+# optionally ending in .fifo). Source: Amazon SNS API Reference, CreateTopic "Name".
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_E = TypeVar("_E", bound=Enum)
+
+
+class SettingsError(ValueError):
+    """A guard environment variable is missing or malformed."""
+
+
+class Mode(Enum):
+    ENFORCE = "enforce"
+    DRY_RUN = "dry-run"
+
+
+class Action(Enum):
+    """The override in the event key `action` and the env var `envaction`."""
+
+    PASS = "pass"
+    PROCEED = "proceed"
+
+
+@dataclass(frozen=True)
+class Settings:
+    ec2limit: int
+    snstopic: str
+    mode: Mode = Mode.ENFORCE
+    regions: tuple[str, ...] = ()  # empty: every region the account has enabled
+    account_name: str = ""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        return cls(
+            ec2limit=_parse_limit(_required(environ, "ec2limit")),
+            snstopic=_parse_topic(_required(environ, "snstopic")),
+            mode=_parse_enum(Mode, "mode", environ.get("mode", Mode.ENFORCE.value)),
+            regions=_parse_regions(environ.get("regions", "")),
+            account_name=environ.get("account_name", "").strip(),
+        )
+
+
+def read_env_action(environ: Mapping[str, str]) -> Action:
+    """The operator's override `envaction`: unset means proceed; anything but pass/proceed fails."""
+    return _parse_enum(Action, "envaction", environ.get("envaction", Action.PROCEED.value))
+
+
+def _required(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name)
+    if value is None or not value.strip():
+        raise SettingsError(f"environment variable {name} is required but not set")
+    return value.strip()
+
+
+def _parse_limit(raw: str) -> int:
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise SettingsError(
+            f"environment variable ec2limit={raw!r} is not a whole number; "
+            "expected the maximum number of pending+running instances, e.g. 4"
+        ) from None
+    if limit < 0:
+        raise SettingsError(f"environment variable ec2limit={raw!r} is negative; expected >= 0")
+    return limit
+
+
+def _parse_topic(raw: str) -> str:
+    if not _TOPIC_ARN.match(raw):
+        raise SettingsError(
+            f"environment variable snstopic={raw!r} is not an SNS topic ARN; "
+            "expected arn:aws:sns:<region>:<12-digit account>:<topic name>"
+        )
+    return raw
+
+
+def _parse_regions(raw: str) -> tuple[str, ...]:
+    regions = tuple(part.strip() for part in raw.split(",") if part.strip())
+    bad = [region for region in regions if not _REGION.match(region)]
+    if bad:
+        raise SettingsError(
+            f"environment variable regions={raw!r} has malformed region names {bad}; "
+            "expected a comma-separated list such as us-east-1,eu-west-1 (or unset for all)"
+        )
+    return tuple(dict.fromkeys(regions))
+
+
+def _parse_enum(enum: type[_E], name: str, raw: str) -> _E:
+    value = raw.strip().lower()
+    for member in enum:
+        if member.value == value:
+            return member
+    choices = ", ".join(str(member.value) for member in enum)
+    raise SettingsError(f"environment variable {name}={raw!r} is not one of: {choices}")

@@ -1,0 +1,1 @@
+"""The operator CLI: the same guard code, run from an operator's machine."""

@@ -1,0 +1,1 @@
+"""Deploy-time only: accounts.yaml loading and validation, and the CDK constructs and stacks."""

@@ -1,0 +1,98 @@
+"""Auto Scaling groups must not replace what the breaker stops."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+from guard.handler import run_guard
+from guard.invocation import Invocation
+from guard.settings import Settings
+from tests.guard.conftest import AMI, instance_states
+
+REGION = "eu-west-1"
+
+
+def create_group(name: str, size: int, suspended: tuple[str, ...] = ()) -> list[str]:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    autoscaling = boto3.client("autoscaling", region_name=REGION)
+    template = f"{name}-template"
+    ec2.create_launch_template(
+        LaunchTemplateName=template, LaunchTemplateData={"ImageId": AMI, "InstanceType": "t3.micro"}
+    )
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": template},
+        MinSize=size,
+        MaxSize=size,
+        DesiredCapacity=size,
+        AvailabilityZones=[f"{REGION}a"],
+    )
+    if suspended:
+        autoscaling.suspend_processes(AutoScalingGroupName=name, ScalingProcesses=list(suspended))
+    group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+    return [instance["InstanceId"] for instance in group["AutoScalingGroups"][0]["Instances"]]
+
+
+def describe_group(name: str) -> dict[str, Any]:
+    autoscaling = boto3.client("autoscaling", region_name=REGION)
+    return autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+        "AutoScalingGroups"
+    ][0]
+
+
+def test_group_is_suspended_and_tagged_before_its_instances_stop(aws, inbox, clients):
+    ids = create_group("render-farm", 3)
+    calls: list[str] = []
+    for service in ("ec2", "autoscaling"):
+        clients.client(service, REGION).meta.events.register(
+            "before-call", lambda event_name, **_: calls.append(event_name.split(".")[-1])
+        )
+    settings = Settings(ec2limit=1, snstopic=inbox.topic_arn, regions=(REGION,))
+
+    report = run_guard(settings, Invocation(), clients, "123456789012")
+
+    group = describe_group("render-farm")
+    suspended = {process["ProcessName"] for process in group["SuspendedProcesses"]}
+    assert suspended == {"Launch", "HealthCheck", "ReplaceUnhealthy", "AZRebalance"}
+    tags = {tag["Key"]: tag["Value"] for tag in group["Tags"]}
+    assert tags["runawaytrain:incident"] == report.incident
+    assert set(tags["runawaytrain:suspended-processes"].split(",")) == suspended
+    assert report.suspended_asgs == ["render-farm"]
+    assert set(instance_states(REGION, ids).values()) == {"stopped"}
+    assert calls.index("SuspendProcesses") < calls.index("StopInstances")
+    assert calls.index("CreateOrUpdateTags") < calls.index("StopInstances")
+
+
+def test_processes_suspended_before_the_incident_are_not_claimed(aws, inbox, clients):
+    create_group("batch", 2, suspended=("AZRebalance", "Launch"))
+    settings = Settings(ec2limit=0, snstopic=inbox.topic_arn, regions=(REGION,))
+
+    report = run_guard(settings, Invocation(), clients, "123456789012")
+
+    tags = {tag["Key"]: tag["Value"] for tag in describe_group("batch")["Tags"]}
+    assert tags["runawaytrain:suspended-processes"] == "HealthCheck,ReplaceUnhealthy"
+    assert report.suspended_by_region == {REGION: {"batch": ["HealthCheck", "ReplaceUnhealthy"]}}
+
+
+def test_failing_suspend_is_reported_and_instances_still_stop(aws, inbox, clients):
+    from botocore.exceptions import ClientError
+
+    ids = create_group("web", 2)
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "ScalingActivityInProgress", "Message": "busy"}}, "x")
+
+    clients.client("autoscaling", REGION).meta.events.register(
+        "before-call.autoscaling.SuspendProcesses", refuse
+    )
+    settings = Settings(ec2limit=0, snstopic=inbox.topic_arn, regions=(REGION,))
+
+    report = run_guard(settings, Invocation(), clients, "123456789012")
+
+    assert set(instance_states(REGION, ids).values()) == {"stopped"}
+    assert report.suspended_asgs == []
+    assert any(
+        "web" in error and "ScalingActivityInProgress" in error for error in report.action_errors
+    )

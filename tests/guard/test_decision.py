@@ -1,0 +1,70 @@
+"""The decision is pure: every branch as a table, no AWS."""
+
+from __future__ import annotations
+
+import pytest
+
+from guard.decision import TripReason, Verdict, decide, decide_override
+from guard.invocation import Invocation, Trigger
+from guard.settings import Action
+
+SCHEDULED = Invocation()
+BILLING = Invocation(trigger=Trigger.BILLING_ALARM, alarm_name="runawaytrain-billing-111111111111")
+
+
+@pytest.mark.parametrize(
+    ("count", "limit", "failed", "invocation", "verdict", "reasons"),
+    [
+        (0, 0, (), SCHEDULED, Verdict.OK, ()),
+        (4, 4, (), SCHEDULED, Verdict.OK, ()),  # strictly greater trips, equal does not
+        (5, 4, (), SCHEDULED, Verdict.TRIP, (TripReason.INSTANCE_LIMIT,)),
+        (1, 0, (), SCHEDULED, Verdict.TRIP, (TripReason.INSTANCE_LIMIT,)),
+        (0, 4, (), BILLING, Verdict.TRIP, (TripReason.BILLING_ALARM,)),
+        (9, 4, (), BILLING, Verdict.TRIP, (TripReason.INSTANCE_LIMIT, TripReason.BILLING_ALARM)),
+        (
+            9,
+            4,
+            ("eu-west-1",),
+            SCHEDULED,
+            Verdict.TRIP,
+            (TripReason.INSTANCE_LIMIT,),
+        ),  # fail closed
+        (2, 4, ("eu-west-1",), SCHEDULED, Verdict.DEGRADED, ()),
+        (2, 4, ("eu-west-1",), BILLING, Verdict.TRIP, (TripReason.BILLING_ALARM,)),
+    ],
+)
+def test_decide(count, limit, failed, invocation, verdict, reasons):
+    decision = decide(count, limit, failed, invocation)
+    assert decision.verdict is verdict
+    assert decision.trip_reasons == reasons
+
+
+def test_reason_names_the_figures_and_the_uncounted_regions():
+    decision = decide(9, 4, ("sa-east-1", "eu-west-1"), SCHEDULED)
+    assert decision.reason == (
+        "9 pending/running EC2 instances exceed the limit of 4; "
+        "2 region(s) could not be counted: eu-west-1, sa-east-1"
+    )
+    degraded = decide(1, 4, ("eu-west-1",), SCHEDULED)
+    assert degraded.reason == (
+        "counted 1 pending/running EC2 instances (limit 4) but "
+        "1 region(s) could not be counted: eu-west-1"
+    )
+
+
+def test_billing_reason_names_the_alarm():
+    assert "runawaytrain-billing-111111111111 is in ALARM" in decide(0, 4, (), BILLING).reason
+
+
+@pytest.mark.parametrize(
+    ("event_action", "env_action", "verdict"),
+    [
+        (Action.PROCEED, Action.PROCEED, None),
+        (Action.PASS, Action.PROCEED, Verdict.VOID),
+        (Action.PROCEED, Action.PASS, Verdict.VOID),
+        (Action.PASS, Action.PASS, Verdict.VOID),
+    ],
+)
+def test_overrides(event_action, env_action, verdict):
+    decision = decide_override(Invocation(action=event_action), env_action)
+    assert (decision and decision.verdict) == verdict

@@ -1,0 +1,87 @@
+"""Settings come from the environment the stack sets; anything wrong fails loudly by name."""
+
+from __future__ import annotations
+
+import pytest
+
+from guard.handler import handler
+from guard.settings import Action, Mode, Settings, SettingsError, read_env_action
+from tests.guard.conftest import FakeContext, instance_states
+
+TOPIC = "arn:aws:sns:us-east-1:123456789012:runawaytrain-notify"
+
+
+def test_reads_every_setting():
+    settings = Settings.from_env(
+        {
+            "ec2limit": " 4 ",
+            "snstopic": TOPIC,
+            "mode": "dry-run",
+            "regions": "us-east-1, eu-west-1,us-east-1",
+            "account_name": "genomics",
+        }
+    )
+    assert settings == Settings(4, TOPIC, Mode.DRY_RUN, ("us-east-1", "eu-west-1"), "genomics")
+
+
+def test_defaults_are_enforce_and_all_regions():
+    settings = Settings.from_env({"ec2limit": "0", "snstopic": TOPIC})
+    assert settings.mode is Mode.ENFORCE
+    assert settings.regions == ()
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"snstopic": TOPIC}, "ec2limit is required"),
+        ({"ec2limit": "", "snstopic": TOPIC}, "ec2limit is required"),
+        ({"ec2limit": "-1", "snstopic": TOPIC}, "ec2limit='-1' is negative"),
+        ({"ec2limit": "four", "snstopic": TOPIC}, "ec2limit='four' is not a whole number"),
+        ({"ec2limit": "4.5", "snstopic": TOPIC}, "ec2limit='4.5' is not a whole number"),
+        ({"ec2limit": "4"}, "snstopic is required"),
+        ({"ec2limit": "4", "snstopic": "my-topic"}, "snstopic='my-topic' is not an SNS topic ARN"),
+        ({"ec2limit": "4", "snstopic": TOPIC, "mode": "enforced"}, "mode='enforced' is not one of"),
+        ({"ec2limit": "4", "snstopic": TOPIC, "regions": "us-east-1,mars"}, "['mars']"),
+    ],
+)
+def test_bad_setting_is_named_in_the_error(environ, expected):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(environ)
+    assert expected in str(raised.value)
+
+
+@pytest.mark.parametrize(("raw", "action"), [(None, Action.PROCEED), ("pass", Action.PASS)])
+def test_env_action(raw, action):
+    assert read_env_action({} if raw is None else {"envaction": raw}) is action
+
+
+def test_unknown_env_action_fails_rather_than_guessing():
+    with pytest.raises(SettingsError, match="envaction='pas' is not one of: pass, proceed"):
+        read_env_action({"envaction": "pas"})
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"ec2limit": None}, "ec2limit is required"),
+        ({"ec2limit": "-1"}, "ec2limit='-1' is negative"),
+        ({"ec2limit": "four"}, "ec2limit='four' is not a whole number"),
+        ({"mode": "yolo"}, "mode='yolo' is not one of: enforce, dry-run"),
+    ],
+)
+def test_handler_with_bad_settings_raises_logs_and_touches_nothing(
+    launch, guard_env, monkeypatch, capsys, env, expected
+):
+    ids = launch("us-east-1", 5)
+    guard_env(ec2limit=0)
+    for name, value in env.items():
+        if value is None:
+            monkeypatch.delenv(name)
+        else:
+            monkeypatch.setenv(name, value)
+
+    with pytest.raises(SettingsError, match=expected.replace("[", r"\[")):
+        handler({}, FakeContext())
+
+    assert set(instance_states("us-east-1", ids).values()) == {"running"}
+    assert '"message": "bad_settings"' in capsys.readouterr().out
