@@ -86,7 +86,7 @@ def halt_instances(
 
     def halt_one(region: str) -> HaltResult:
         return halt_region(
-            region, targets[region], incident, ec2_for(region), autoscaling_for(region)
+            region, targets[region], incident, ec2_for(region), lambda: autoscaling_for(region)
         )
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(targets)))) as pool:
@@ -96,12 +96,17 @@ def halt_instances(
 
 
 def halt_region(
-    region: str, instances: Sequence[Instance], incident: str, ec2: Any, autoscaling: Any
+    region: str,
+    instances: Sequence[Instance],
+    incident: str,
+    ec2: Any,
+    autoscaling: Callable[[], Any],
 ) -> HaltResult:
+    """Suspend the region's Auto Scaling groups (client made only if there are any), then stop."""
     result = HaltResult()
     groups = sorted({instance.asg for instance in instances if instance.asg})
     if groups:
-        suspend_asg_processes(region, groups, incident, autoscaling, result)
+        suspend_asg_processes(region, groups, incident, autoscaling(), result)
     stopped_here = result.stopped_by_region.setdefault(region, [])
     for chunk in chunks([instance.id for instance in instances], STOP_CHUNK):
         stopped, failed = stop_instances(ec2, chunk)

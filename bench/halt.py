@@ -1,0 +1,187 @@
+"""Benchmark: how fast does the breaker stop 17 / 170 / 1000 instances over 17 regions?
+
+Runs the guard's real `run_guard` in moto with a fixed latency injected into every AWS call
+(a botocore `before-call` hook that sleeps), and a seed-style baseline (regions one after
+another, one StopInstances call per instance) in the same run. Prints API calls and wall time.
+
+    .venv/bin/python bench/halt.py            # 0 ms and 100 ms, 17/170/1000 instances
+    .venv/bin/python bench/halt.py --sizes 17 --latencies 0.05
+
+Targets (issue 2): <= 2 EC2 calls per region + 1 per extra page/chunk (ASG and tagging calls
+counted apart); at 1000 instances wall(100 ms) - wall(0 ms) <= 0.8 s; >= 50x the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "lambda"), str(ROOT)]
+os.environ.update(
+    AWS_ACCESS_KEY_ID="bench",
+    AWS_SECRET_ACCESS_KEY="bench",
+    AWS_DEFAULT_REGION="us-east-1",
+    MOTO_EC2_LOAD_DEFAULT_AMIS="false",
+)
+
+import boto3  # noqa: E402 -- after the fake credentials above
+from moto import mock_aws  # noqa: E402
+
+from guard.clients import ClientFactory  # noqa: E402
+from guard.handler import run_guard  # noqa: E402
+from guard.invocation import Invocation  # noqa: E402
+from guard.settings import Settings  # noqa: E402
+
+# The regions every account has enabled by default (no opt-in needed), per the AWS General
+# Reference "Enable or disable AWS Regions in your account".
+DEFAULT_REGIONS = (
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
+    "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1",
+    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1",
+    "ap-southeast-1", "ap-southeast-2",
+)  # fmt: skip
+
+
+@dataclass
+class Run:
+    wall: float
+    calls: Counter[str]
+
+    @property
+    def ec2_core_calls(self) -> int:
+        core = (op for op in self.calls if op.startswith("ec2.") and op != "ec2.CreateTags")
+        return sum(self.calls[op] for op in core)
+
+
+class LatencyInjector:
+    """Sleeps before every call (network latency) and counts calls by operation, thread-safely."""
+
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, event_name: str, **_: Any) -> None:
+        _, service, operation = event_name.split(".")
+        with self._lock:
+            self.calls[f"{service}.{operation}"] += 1
+        if self.latency:
+            time.sleep(self.latency)
+
+    def session(self) -> boto3.session.Session:
+        session = boto3.session.Session(region_name="us-east-1")
+        session.events.register("before-call", self)
+        return session
+
+
+@contextmanager
+def account_with(instances: int) -> Iterator[str]:
+    """A fresh emulated account with `instances` spread round-robin over the default regions."""
+    with mock_aws():
+        per_region = Counter(DEFAULT_REGIONS[n % len(DEFAULT_REGIONS)] for n in range(instances))
+        for region, count in per_region.items():
+            boto3.client("ec2", region_name=region).run_instances(
+                ImageId="ami-12c6146b", MinCount=count, MaxCount=count, InstanceType="t3.micro"
+            )
+        sns = boto3.client("sns", region_name="us-east-1")
+        yield sns.create_topic(Name="bench")["TopicArn"]
+
+
+def best_of(repeats: int, runner: Any, instances: int, latency: float) -> Run:
+    """The fastest of `repeats` runs: noise (GC, the other core) only ever adds time."""
+    return min((runner(instances, latency) for _ in range(repeats)), key=lambda run: run.wall)
+
+
+def run_breaker(instances: int, latency: float) -> Run:
+    with account_with(instances) as topic:
+        injector = LatencyInjector(latency)
+        clients = ClientFactory(injector.session())
+        settings = Settings(ec2limit=4, snstopic=topic)
+        start = time.perf_counter()
+        report = run_guard(settings, Invocation(), clients, "123456789012")
+        wall = time.perf_counter() - start
+        assert len(report.stopped) == instances, report.summary()
+        return Run(wall, injector.calls)
+
+
+def run_baseline(instances: int, latency: float) -> Run:
+    """The seed's shape: one region after another, one StopInstances call per instance."""
+    with account_with(instances):
+        injector = LatencyInjector(latency)
+        session = injector.session()
+        start = time.perf_counter()
+        ec2 = session.client("ec2", region_name="us-east-1")
+        regions = [r["RegionName"] for r in ec2.describe_regions()["Regions"]]
+        stopped = 0
+        for region in regions:
+            client = session.client("ec2", region_name=region)
+            for page in client.get_paginator("describe_instances").paginate(
+                Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}]
+            ):
+                for reservation in page["Reservations"]:
+                    for instance in reservation["Instances"]:
+                        client.stop_instances(InstanceIds=[instance["InstanceId"]])
+                        stopped += 1
+        wall = time.perf_counter() - start
+        assert stopped == instances
+        return Run(wall, injector.calls)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[17, 170, 1000])
+    parser.add_argument("--latencies", type=float, nargs="+", default=[0.0, 0.1])
+    parser.add_argument("--repeats", type=int, default=3, help="best of N runs (default 3)")
+    parser.add_argument("--no-baseline", action="store_true")
+    args = parser.parse_args()
+
+    header = (
+        f"{'instances':>9} {'latency':>8} {'wall s':>7} {'EC2 calls':>9} {'(core)':>6} "
+        f"{'ASG+tag':>7} {'all calls':>9} {'baseline s':>10} {'base calls':>10} {'speed-up':>8}"
+    )
+    print(header)
+    walls: dict[tuple[int, float], float] = {}
+    run_breaker(17, 0.0)  # warm-up: botocore loads and caches the service models once
+    for size in args.sizes:
+        for latency in args.latencies:
+            run = best_of(args.repeats, run_breaker, size, latency)
+            walls[size, latency] = run.wall
+            ec2_calls = sum(n for op, n in run.calls.items() if op.startswith("ec2."))
+            side_calls = run.calls["ec2.CreateTags"] + sum(
+                n for op, n in run.calls.items() if op.startswith("autoscaling.")
+            )
+            base_text = ""
+            if not args.no_baseline:
+                base = run_baseline(size, latency)
+                base_text = (
+                    f"{base.wall:>10.2f} {sum(base.calls.values()):>10} "
+                    f"{base.wall / run.wall:>7.0f}x"
+                )
+            print(
+                f"{size:>9} {latency * 1000:>6.0f}ms {run.wall:>7.3f} {ec2_calls:>9} "
+                f"{run.ec2_core_calls:>6} {side_calls:>7} {sum(run.calls.values()):>9} {base_text}",
+                flush=True,
+            )
+            print(f"{'':>9} calls: {dict(sorted(run.calls.items()))}", flush=True)
+    if 0.0 in args.latencies:
+        for size in args.sizes:
+            for latency in args.latencies:
+                if latency:
+                    added = walls[size, latency] - walls[size, 0.0]
+                    ms = latency * 1000
+                    print(f"latency added at {size} instances, {ms:.0f} ms/call: {added:.3f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
