@@ -37,6 +37,7 @@ os.environ.update(
 import boto3  # noqa: E402 -- after the fake credentials above
 from moto import mock_aws  # noqa: E402
 
+from guard.census import list_enabled_regions  # noqa: E402
 from guard.clients import ClientFactory  # noqa: E402
 from guard.handler import run_guard  # noqa: E402
 from guard.invocation import Invocation  # noqa: E402
@@ -121,7 +122,8 @@ def run_baseline(instances: int, latency: float) -> Run:
         session = injector.session()
         start = time.perf_counter()
         ec2 = session.client("ec2", region_name="us-east-1")
-        regions = [r["RegionName"] for r in ec2.describe_regions()["Regions"]]
+        # The same enabled-region list as the guard, so only the counting/stopping shape differs.
+        regions = list_enabled_regions(ec2, session.get_partition_for_region)
         stopped = 0
         for region in regions:
             client = session.client("ec2", region_name=region)

@@ -18,6 +18,7 @@ class Verdict(Enum):
     TRIP = "trip"  # stop everything, tell the notify list
     VOID = "void"  # an override said pass: touch nothing
     DEGRADED = "degraded"  # under the limit as far as we know, but some regions were not counted
+    RESTORE = "restore"  # an operator asked to undo an incident: no census, no trip
 
 
 class TripReason(Enum):
@@ -33,7 +34,12 @@ class Decision:
 
 
 def decide_override(invocation: Invocation, env_action: Action) -> Decision | None:
-    """VOID when the event or the environment says pass; None means go on and count."""
+    """VOID when the event or the environment says pass, RESTORE when the event asks for it;
+    None means go on and count. `envaction=pass` does not block a restore: pausing the breaker
+    and then undoing an incident is the usual order."""
+    if invocation.action is Action.RESTORE:
+        which = invocation.incident or "the most recent incident"
+        return Decision(Verdict.RESTORE, f"restore of {which} requested by the invocation event")
     if invocation.action is Action.PASS:
         return Decision(Verdict.VOID, "voided by the invocation event (action: pass)")
     if env_action is Action.PASS:

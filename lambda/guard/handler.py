@@ -8,7 +8,10 @@ The operator CLI calls `run_guard` with a ClientFactory built on an assumed-role
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import REGION_LIST, Census, count_instances, describe_error, list_enabled_regions
 from guard.clients import MAX_POOL_CONNECTIONS, ClientFactory
@@ -16,10 +19,13 @@ from guard.decision import Decision, Verdict, decide, decide_override
 from guard.halt import halt_instances
 from guard.incident import new_incident_id
 from guard.invocation import Invocation, parse_invocation
+from guard.lockout import lock_out
 from guard.logs import configure_logging, get_logger
 from guard.notify import compose_body, compose_subject, publish_summary
+from guard.principals import Protection, role_name_of
 from guard.report import Report
-from guard.settings import Mode, Settings, SettingsError, read_env_action
+from guard.restore import Accounts, latest_incident, restore_incident
+from guard.settings import Lockout, Mode, Settings, SettingsError, read_env_action
 
 LOG = get_logger("handler")
 
@@ -34,15 +40,22 @@ def handler(event: object, context: Any) -> dict[str, Any]:
     if invocation.unrecognised_action is not None:
         LOG.warning("unrecognised_action", extra={"action": invocation.unrecognised_action})
     try:
-        void = decide_override(invocation, read_env_action(os.environ))
-        if void is not None:
-            return respond(void_report(void, invocation, account_in_arn(context)))
+        override = decide_override(invocation, read_env_action(os.environ))
+        if override is not None and override.verdict is Verdict.VOID:
+            return respond(void_report(override, invocation, account_in_arn(context)))
         settings = Settings.from_env(os.environ)
     except SettingsError as error:
         LOG.error("bad_settings", extra={"error": str(error)})
         raise  # a failed invocation reaches the on-failure destination: never a silent guard
     clients = shared_clients()
-    return respond(run_guard(settings, invocation, clients, account_of(context, clients)))
+    account = account_of(context, clients)
+    if override is not None and override.verdict is Verdict.RESTORE:
+        report = run_restore(settings, invocation, clients, account)
+    else:
+        report = run_guard(settings, invocation, clients, account, function_name_of(context))
+        return respond(report)
+    notify(report, settings, clients)
+    return respond(report)
 
 
 _SHARED: list[ClientFactory] = []
@@ -60,7 +73,11 @@ def shared_clients() -> ClientFactory:
 
 
 def run_guard(
-    settings: Settings, invocation: Invocation, clients: ClientFactory, account: str
+    settings: Settings,
+    invocation: Invocation,
+    clients: ClientFactory,
+    account: str,
+    function: str = "",
 ) -> Report:
     """Count, decide, act and notify for one account; returns the report, raises nothing AWS."""
     regions, list_error = resolve_regions(settings, clients)
@@ -76,6 +93,7 @@ def run_guard(
     report = Report(
         account=account,
         account_name=settings.account_name,
+        function=function,
         mode=settings.mode.value,
         limit=settings.ec2limit,
         verdict=decision.verdict.value,
@@ -113,6 +131,77 @@ def trip(report: Report, census: Census, settings: Settings, clients: ClientFact
     report.suspended_asgs = halted.suspended_asgs
     report.suspended_by_region = halted.suspended_by_region
     report.action_errors = halted.errors
+    if settings.lockout is not Lockout.NONE:
+        lock_people_out(report, settings, clients)
+
+
+def lock_people_out(report: Report, settings: Settings, clients: ClientFactory) -> None:
+    """After the halt was requested; a failure here never undoes or blocks the halt."""
+    assert report.incident is not None
+    home = clients.home_region
+    try:
+        identity = clients.client("sts", home).get_caller_identity()
+        protection = Protection(
+            own_role=role_name_of(identity["Arn"]),
+            break_glass=settings.break_glass,
+            stack_roles=settings.stack_roles,
+        )
+        locked = lock_out(
+            clients.client("iam", home),
+            settings.lockout,
+            incident=report.incident,
+            protection=protection,
+            partition=clients.partition_of(home),
+            now=datetime.now(UTC),
+        )
+    except (ClientError, BotoCoreError) as error:
+        report.lockout_errors["(lockout)"] = describe_error(error)
+        LOG.error("lockout_failed", extra={"error": describe_error(error)})
+        return
+    report.locked_users = locked.locked_users
+    report.locked_roles = locked.locked_roles
+    report.skipped = locked.skipped
+    report.lockout_errors = locked.errors
+
+
+def run_restore(
+    settings: Settings, invocation: Invocation, clients: ClientFactory, account: str
+) -> Report:
+    """Undo one incident (the given one, or the most recent one recorded in the account)."""
+    regions, list_error = resolve_regions(settings, clients)
+    home = clients.home_region
+    target = Accounts(
+        iam=clients.client("iam", home),
+        regions=tuple(regions),
+        ec2_for=lambda region: clients.client("ec2", region),
+        autoscaling_for=lambda region: clients.client("autoscaling", region),
+        partition=clients.partition_of(home),
+    )
+    report = Report(
+        account=account,
+        account_name=settings.account_name,
+        mode="dry-run" if invocation.dry_run else settings.mode.value,
+        limit=settings.ec2limit,
+        verdict=Verdict.RESTORE.value,
+        reason="",
+        trigger=invocation.trigger.value,
+        region_errors=list_error,
+    )
+    incident = invocation.incident or latest_incident(target)
+    if incident is None:
+        report.reason = "restore: no incident is recorded in this account, nothing to undo"
+        return report
+    undone = restore_incident(
+        target,
+        incident,
+        restart_instances=invocation.restart_instances,
+        dry_run=invocation.dry_run,
+    )
+    report.incident = incident
+    report.restore = undone.to_dict()
+    report.reason = undone.summary()
+    LOG.info("restore_done", extra={"incident": incident, "summary": report.reason})
+    return report
 
 
 def notify(report: Report, settings: Settings, clients: ClientFactory) -> None:
@@ -144,6 +233,10 @@ def account_of(context: Any, clients: ClientFactory) -> str:
     return account_in_arn(context) or str(
         clients.client("sts", clients.home_region).get_caller_identity()["Account"]
     )
+
+
+def function_name_of(context: Any) -> str:
+    return str(getattr(context, "function_name", "") or "")
 
 
 def account_in_arn(context: Any) -> str:

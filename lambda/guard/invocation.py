@@ -2,6 +2,8 @@
 
 Shapes understood:
 - `{"action": "pass" | "proceed"}` from an operator (other values: logged, treated as proceed);
+- `{"action": "restore", "incident": "<id>", "restart_instances": bool, "dry_run": bool}`
+  (no incident: the most recent one recorded in the account);
 - a CloudWatch alarm state change delivered by EventBridge
   (`source` aws.cloudwatch, `detail-type` "CloudWatch Alarm State Change", `detail.state.value`);
 - the same alarm delivered through SNS (`Records[0].Sns.Message` with `NewStateValue`);
@@ -32,12 +34,24 @@ class Invocation:
     trigger: Trigger = Trigger.SCHEDULE
     unrecognised_action: str | None = None  # kept so the run can log it
     alarm_name: str | None = None  # the billing alarm that fired, if that is the trigger
+    incident: str | None = None  # restore: which incident (None: the most recent)
+    restart_instances: bool = False  # restore: also start the instances the incident stopped
+    dry_run: bool = False  # restore: report what would be undone, change nothing
 
 
 def parse_invocation(event: object) -> Invocation:
     if not isinstance(event, dict):
         return Invocation()
     action, unrecognised = _parse_action(event.get("action"))
+    if action is Action.RESTORE:
+        incident = event.get("incident")
+        return Invocation(
+            action,
+            Trigger.OPERATOR,
+            incident=str(incident) if incident else None,
+            restart_instances=event.get("restart_instances") is True,
+            dry_run=event.get("dry_run") is True,
+        )
     alarm_name = _alarm_in_alarm_state(event)
     if alarm_name is not None:
         return Invocation(action, Trigger.BILLING_ALARM, unrecognised, alarm_name)

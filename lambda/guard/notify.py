@@ -26,7 +26,10 @@ IDS_LISTED_PER_REGION = 200  # beyond this the body names the tag to list them b
 
 def compose_subject(report: Report) -> str:
     label = report.account + (f" ({report.account_name})" if report.account_name else "")
-    if report.verdict == "degraded":
+    if report.verdict == "restore":
+        state = "RESTORE DRY-RUN" if report.mode == "dry-run" else "RESTORED"
+        head = f"runawaytrain {state} {label}: incident {report.incident or 'none found'}"
+    elif report.verdict == "degraded":
         head = f"runawaytrain DEGRADED {label}: {len(report.region_errors)} region(s) not counted"
     else:
         state = "WOULD TRIP (dry-run)" if report.mode == "dry-run" else "TRIPPED"
@@ -46,9 +49,11 @@ def compose_body(report: Report) -> str:
         _not_stopped,
         _suspended,
         _errors,
+        _locked,
+        _restored,
         _next_steps,
     )
-    lines = [_headline(report), f"Why: {report.reason}."]
+    lines = [_headline(report), f"{'What' if report.restore else 'Why'}: {report.reason}."]
     if report.incident:
         lines.append(f"Incident: {report.incident}")
     lines.append(f"Mode: {report.mode}")
@@ -76,6 +81,8 @@ def publish_summary(sns: Any, topic_arn: str, subject: str, body: str) -> str | 
 
 
 def _counts(report: Report) -> list[str]:
+    if report.verdict == "restore":
+        return []
     lines = ["Pending + running EC2 instances counted, by region:"]
     lines += [f"  {region:<16} {count}" for region, count in report.by_region.items() if count]
     lines.append(f"  {'total':<16} {report.count}   (limit {report.limit})")
@@ -135,6 +142,44 @@ def _errors(report: Report) -> list[str]:
     return ["Errors while acting:", *(f"  {error}" for error in report.action_errors)]
 
 
+def _locked(report: Report) -> list[str]:
+    lines = []
+    if report.locked_users or report.locked_roles:
+        lines.append("Locked out of IAM (AWSDenyAll or an inline deny; user keys set Inactive):")
+        lines += [f"  user {name}" for name in report.locked_users]
+        lines += [
+            f"  role {name} (sessions issued before the trip revoked)"
+            for name in report.locked_roles
+        ]
+    if report.lockout_errors:
+        lines.append("Could NOT be locked out:")
+        lines += [f"  {key}: {error}" for key, error in sorted(report.lockout_errors.items())]
+    if report.skipped:
+        lines.append("Never locked out (protected):")
+        lines += [f"  {key}: {reason}" for key, reason in sorted(report.skipped.items())]
+    return lines
+
+
+def _restored(report: Report) -> list[str]:
+    if not report.restore:
+        return []
+    undone = report.restore
+    lines = []
+    for key in ("unlocked_users", "unlocked_roles", "keys_reactivated", "started_instances"):
+        if undone.get(key):
+            lines.append(f"{key.replace('_', ' ').capitalize()}: {' '.join(undone[key])}")
+    for group, processes in sorted(undone.get("resumed_asgs", {}).items()):
+        lines.append(f"Auto Scaling group {group}: resumed {' '.join(processes) or 'nothing'}")
+    if undone.get("still_stopped"):
+        lines.append(
+            f"{len(undone['still_stopped'])} instance(s) are still stopped: restore again with "
+            "restart_instances to start them."
+        )
+    for key, error in sorted(undone.get("errors", {}).items()):
+        lines.append(f"Error {key}: {error}")
+    return lines
+
+
 def _next_steps(report: Report) -> list[str]:
     if report.tripped and report.mode != "dry-run":
         return _undo_lines(report)
@@ -145,6 +190,8 @@ def _next_steps(report: Report) -> list[str]:
 
 def _headline(report: Report) -> str:
     label = report.account + (f" ({report.account_name})" if report.account_name else "")
+    if report.verdict == "restore":
+        return f"runawaytrain restore in account {label}."
     if report.verdict == "degraded":
         return f"runawaytrain guard for account {label} is DEGRADED: it could not see everything."
     if report.mode == "dry-run":
@@ -163,10 +210,17 @@ def _id_lines(ids: Iterable[str], indent: str = "  ") -> list[str]:
 
 def _undo_lines(report: Report) -> list[str]:
     incident = report.incident
+    payload = f'{{"action": "restore", "incident": "{incident}", "restart_instances": true}}'
     lines = [
         "How to undo (after you have found the cause, e.g. CloudTrail RunInstances events):",
-        "  Keep the guard from tripping again first: raise ec2_limit in accounts.yaml and deploy,",
-        "  or set the guard function's environment variable envaction=pass.",
+        "  1. Keep the guard from tripping again: raise ec2_limit in accounts.yaml and deploy,",
+        "     or set the guard function's environment variable envaction=pass.",
+        "  2. Undo exactly this incident (IAM lockout, Auto Scaling, and start the instances):",
+        f"     runawaytrain restore --account {report.account} --incident {incident} "
+        "--restart-instances",
+        f"     or: aws lambda invoke --function-name {report.function or '<guard function>'} "
+        f"--cli-binary-format raw-in-base64-out --payload '{payload}' restore.json",
+        "  Without runawaytrain, by hand:",
     ]
     for region, ids in report.stopped_by_region.items():
         if ids:

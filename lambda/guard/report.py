@@ -15,6 +15,7 @@ class Report:
     reason: str
     trigger: str
     account_name: str = ""
+    function: str = ""  # the guard function's name, for the undo instructions
     tripped: bool = False
     trip_reasons: list[str] = field(default_factory=list)
     count: int = 0
@@ -28,6 +29,11 @@ class Report:
     suspended_by_region: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     action_errors: list[str] = field(default_factory=list)  # ASG and tagging failures
     stopped_by_region: dict[str, list[str]] = field(default_factory=dict)
+    locked_users: list[str] = field(default_factory=list)
+    locked_roles: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # "role/x" -> why it was not locked
+    lockout_errors: dict[str, str] = field(default_factory=dict)  # "user/x" -> what failed
+    restore: dict[str, Any] | None = None  # a restore run: what it undid
     notified: bool = False
     notify_error: str | None = None
 
@@ -37,6 +43,8 @@ class Report:
     def summary(self) -> str:
         """One line for the response body and the last log line."""
         label = self.account_name or self.account
+        if self.restore is not None:
+            return f"runawaytrain {label}: {self.reason}"
         if self.verdict == "void":
             return f"runawaytrain {label}: {self.reason}"
         head = f"runawaytrain {label}: {self.verdict} ({self.reason})"

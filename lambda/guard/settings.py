@@ -29,11 +29,20 @@ class Mode(Enum):
     DRY_RUN = "dry-run"
 
 
+class Lockout(Enum):
+    """Who a trip locks out of IAM (accounts.yaml `lockout`)."""
+
+    NONE = "none"
+    USERS = "users"
+    USERS_AND_ROLES = "users+roles"
+
+
 class Action(Enum):
-    """The override in the event key `action` and the env var `envaction`."""
+    """The event key `action` (all three) and the env var `envaction` (pass or proceed)."""
 
     PASS = "pass"
     PROCEED = "proceed"
+    RESTORE = "restore"
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,9 @@ class Settings:
     mode: Mode = Mode.ENFORCE
     regions: tuple[str, ...] = ()  # empty: every region the account has enabled
     account_name: str = ""
+    lockout: Lockout = Lockout.NONE
+    break_glass: frozenset[str] = frozenset()  # principal names never locked out
+    stack_roles: frozenset[str] = frozenset()  # the guard stack's own roles, never locked out
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -52,12 +64,18 @@ class Settings:
             mode=_parse_enum(Mode, "mode", environ.get("mode", Mode.ENFORCE.value)),
             regions=_parse_regions(environ.get("regions", "")),
             account_name=environ.get("account_name", "").strip(),
+            lockout=_parse_enum(Lockout, "lockout", environ.get("lockout", Lockout.NONE.value)),
+            break_glass=_parse_names(environ.get("break_glass", "")),
+            stack_roles=_parse_names(environ.get("stack_roles", "")),
         )
 
 
 def read_env_action(environ: Mapping[str, str]) -> Action:
     """The operator's override `envaction`: unset means proceed; anything but pass/proceed fails."""
-    return _parse_enum(Action, "envaction", environ.get("envaction", Action.PROCEED.value))
+    action = _parse_enum(Action, "envaction", environ.get("envaction", Action.PROCEED.value))
+    if action is Action.RESTORE:
+        raise SettingsError("environment variable envaction='restore' is not one of: pass, proceed")
+    return action
 
 
 def _required(environ: Mapping[str, str], name: str) -> str:
@@ -98,6 +116,10 @@ def _parse_regions(raw: str) -> tuple[str, ...]:
             "expected a comma-separated list such as us-east-1,eu-west-1 (or unset for all)"
         )
     return tuple(dict.fromkeys(regions))
+
+
+def _parse_names(raw: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in raw.split(",") if part.strip())
 
 
 def _parse_enum(enum: type[_E], name: str, raw: str) -> _E:

@@ -1,0 +1,232 @@
+"""Lock IAM users (and roles) out after a trip, recording exactly what changed for restore.
+
+Users: attach AWSDenyAll (an explicit deny beats every allow), or an inline deny-all when the
+user's managed-policy quota is full; set every *active* access key Inactive. Roles: an inline
+policy denying sessions issued before now (what the IAM console's "Revoke active sessions"
+writes), plus the same deny as users. Nothing is ever deleted.
+
+The record lives on the principal itself as IAM tags (`runawaytrain:*`): it survives the guard,
+it is readable by restore from any machine, and it is written *before* acting, so an interrupted
+lockout still leaves a record restore can act on (restore tolerates steps that never happened).
+
+IAM: iam:ListUsers, iam:ListRoles, iam:ListUserTags, iam:ListRoleTags, iam:ListAccessKeys,
+iam:UpdateAccessKey, iam:ListAttachedUserPolicies, iam:ListAttachedRolePolicies,
+iam:AttachUserPolicy, iam:AttachRolePolicy (AWSDenyAll only), iam:PutUserPolicy,
+iam:PutRolePolicy, iam:TagUser, iam:TagRole; sts:GetCallerIdentity (to find its own role).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from guard.census import describe_error
+from guard.incident import INCIDENT_TAG, TAG_PREFIX
+from guard.logs import get_logger
+from guard.principals import Kind, Principal, Protection, skip_reason
+from guard.settings import Lockout
+
+LOG = get_logger("lockout")
+
+DENY_ALL = "AWSDenyAll"
+INLINE_DENY = "runawaytrain-deny-all"
+REVOKE_SESSIONS = "runawaytrain-revoke-sessions"
+DENY_TAG = f"{TAG_PREFIX}deny"  # "managed": we attached AWSDenyAll; "inline": INLINE_DENY; "none"
+KEYS_TAG = f"{TAG_PREFIX}deactivated-keys"  # the key ids we set Inactive (space-separated)
+REVOKE_TAG = f"{TAG_PREFIX}revoked-sessions"  # "yes" when we put REVOKE_SESSIONS on a role
+# IAM refuses a managed policy beyond the principal's quota (10 by default, up to 20) with
+# LimitExceeded. Source: IAM User Guide, "IAM and AWS STS quotas". The quota is not read here:
+# attach, and fall back to the inline deny on that error, so either quota works.
+QUOTA_ERROR = "LimitExceeded"
+IAM_WORKERS = 8  # IAM throttles per account; the shared client retries what it refuses
+
+DENY_EVERYTHING = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "RunawaytrainDenyAll", "Effect": "Deny", "Action": "*", "Resource": "*"}],
+}
+
+
+@dataclass
+class LockoutResult:
+    locked_users: list[str] = field(default_factory=list)
+    locked_roles: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # "user/alice" -> why not touched
+    errors: dict[str, str] = field(default_factory=dict)  # "user/bob" -> what failed
+
+
+def deny_all_arn(partition: str) -> str:
+    return f"arn:{partition}:iam::aws:policy/{DENY_ALL}"
+
+
+def revoke_sessions_policy(now: datetime) -> dict[str, Any]:
+    issued_before = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "RunawaytrainRevokeOlderSessions",
+                "Effect": "Deny",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {"DateLessThan": {"aws:TokenIssueTime": issued_before}},
+            }
+        ],
+    }
+
+
+def list_principals(iam: Any, scope: Lockout) -> list[Principal]:
+    """Every user (and role, for users+roles) with its tags (ListUsers/ListRoles omit them)."""
+    found = [
+        Principal(
+            Kind.USER,
+            user["UserName"],
+            user.get("Path", "/"),
+            _tags(iam, Kind.USER, user["UserName"]),
+        )
+        for page in iam.get_paginator("list_users").paginate()
+        for user in page["Users"]
+    ]
+    if scope is Lockout.USERS_AND_ROLES:
+        found += [
+            Principal(
+                Kind.ROLE,
+                role["RoleName"],
+                role.get("Path", "/"),
+                _tags(iam, Kind.ROLE, role["RoleName"]),
+            )
+            for page in iam.get_paginator("list_roles").paginate()
+            for role in page["Roles"]
+        ]
+    return found
+
+
+def lock_out(
+    iam: Any,
+    scope: Lockout,
+    *,
+    incident: str,
+    protection: Protection,
+    partition: str,
+    now: datetime,
+) -> LockoutResult:
+    """Lock every principal in scope except the protected ones; one failure never stops the rest."""
+    result = LockoutResult()
+    if scope is Lockout.NONE:
+        return result
+    principals = list_principals(iam, scope)
+    targets = []
+    for principal in principals:
+        reason = skip_reason(principal, protection)
+        if reason is None:
+            targets.append(principal)
+        else:
+            result.skipped[principal.key] = reason
+            LOG.info("principal_skipped", extra={"principal": principal.key, "reason": reason})
+
+    def lock_one(principal: Principal) -> tuple[Principal, str | None]:
+        try:
+            if principal.kind is Kind.USER:
+                lock_user(iam, principal.name, incident, partition)
+            else:
+                lock_role(iam, principal.name, incident, partition, now)
+        except (ClientError, BotoCoreError) as error:
+            return principal, describe_error(error)
+        return principal, None
+
+    for principal, error in _in_parallel(lock_one, targets):
+        if error is not None:
+            result.errors[principal.key] = error
+            LOG.error("lockout_failed", extra={"principal": principal.key, "error": error})
+            continue
+        locked = result.locked_users if principal.kind is Kind.USER else result.locked_roles
+        locked.append(principal.name)
+        LOG.info("principal_locked", extra={"principal": principal.key, "incident": incident})
+    result.locked_users.sort()
+    result.locked_roles.sort()
+    return result
+
+
+def lock_user(iam: Any, name: str, incident: str, partition: str) -> None:
+    already_denied = deny_all_arn(partition) in _attached(iam, Kind.USER, name)
+    keys = iam.list_access_keys(UserName=name)["AccessKeyMetadata"]
+    active = [key["AccessKeyId"] for key in keys if key["Status"] == "Active"]
+    record = {INCIDENT_TAG: incident, DENY_TAG: "none" if already_denied else "managed"}
+    record[KEYS_TAG] = " ".join(active)
+    _tag(iam, Kind.USER, name, record)
+    if not already_denied:
+        _deny(iam, Kind.USER, name, partition)
+    for key_id in active:
+        iam.update_access_key(UserName=name, AccessKeyId=key_id, Status="Inactive")
+
+
+def lock_role(iam: Any, name: str, incident: str, partition: str, now: datetime) -> None:
+    already_denied = deny_all_arn(partition) in _attached(iam, Kind.ROLE, name)
+    record = {INCIDENT_TAG: incident, DENY_TAG: "none" if already_denied else "managed"}
+    record[REVOKE_TAG] = "yes"
+    _tag(iam, Kind.ROLE, name, record)
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName=REVOKE_SESSIONS,
+        PolicyDocument=json.dumps(revoke_sessions_policy(now)),
+    )
+    if not already_denied:
+        _deny(iam, Kind.ROLE, name, partition)
+
+
+def _deny(iam: Any, kind: Kind, name: str, partition: str) -> None:
+    """Attach AWSDenyAll; at a full managed-policy quota put the same deny inline instead."""
+    try:
+        if kind is Kind.USER:
+            iam.attach_user_policy(UserName=name, PolicyArn=deny_all_arn(partition))
+        else:
+            iam.attach_role_policy(RoleName=name, PolicyArn=deny_all_arn(partition))
+        return
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != QUOTA_ERROR:
+            raise
+    _tag(iam, kind, name, {DENY_TAG: "inline"})  # record first, as everywhere
+    document = json.dumps(DENY_EVERYTHING)
+    if kind is Kind.USER:
+        iam.put_user_policy(UserName=name, PolicyName=INLINE_DENY, PolicyDocument=document)
+    else:
+        iam.put_role_policy(RoleName=name, PolicyName=INLINE_DENY, PolicyDocument=document)
+
+
+def _attached(iam: Any, kind: Kind, name: str) -> set[str]:
+    if kind is Kind.USER:
+        pages = iam.get_paginator("list_attached_user_policies").paginate(UserName=name)
+    else:
+        pages = iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
+    return {policy["PolicyArn"] for page in pages for policy in page["AttachedPolicies"]}
+
+
+def _tags(iam: Any, kind: Kind, name: str) -> dict[str, str]:
+    if kind is Kind.USER:
+        pages = iam.get_paginator("list_user_tags").paginate(UserName=name)
+    else:
+        pages = iam.get_paginator("list_role_tags").paginate(RoleName=name)
+    return {tag["Key"]: tag["Value"] for page in pages for tag in page["Tags"]}
+
+
+def _tag(iam: Any, kind: Kind, name: str, tags: dict[str, str]) -> None:
+    pairs = [{"Key": key, "Value": value} for key, value in tags.items()]
+    if kind is Kind.USER:
+        iam.tag_user(UserName=name, Tags=pairs)
+    else:
+        iam.tag_role(RoleName=name, Tags=pairs)
+
+
+def _in_parallel(
+    work: Callable[[Principal], tuple[Principal, str | None]], items: Iterable[Principal]
+) -> list[tuple[Principal, str | None]]:
+    items = list(items)
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=min(IAM_WORKERS, len(items))) as pool:
+        return list(pool.map(work, items))
