@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from runawaytrain_cli import demo
+from runawaytrain_cli import demo, fleet
 
-SUBCOMMAND_MODULES = (demo,)
+SUBCOMMAND_MODULES = (demo, fleet)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,59 @@
+"""The notify list: an SNS topic, encrypted with its own key, SSL only, one email per address."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+
+class AlertTopic(Construct):
+    """Publishers in this account use the key through IAM (the default key policy delegates to
+    the account); AWS services named in `service_publishers` publish as service principals and
+    need the key and topic policies to name them, limited to this account."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        emails: Sequence[str],
+        display_name: str,
+        service_publishers: Sequence[str] = (),
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description=f"Encrypts the {display_name} topic",
+            enable_key_rotation=True,
+        )
+        self.topic = sns.Topic(
+            self, "Topic", display_name=display_name, master_key=self.key, enforce_ssl=True
+        )
+        same_account = {"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
+        for service in service_publishers:
+            principal = iam.ServicePrincipal(service)
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    principals=[principal],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    resources=["*"],  # in a key policy, "*" means this key
+                    conditions=same_account,
+                )
+            )
+            self.topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    principals=[principal],
+                    actions=["sns:Publish"],
+                    resources=[self.topic.topic_arn],
+                    conditions=same_account,
+                )
+            )
+        for email in emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))

@@ -1,0 +1,66 @@
+"""The receiving end of a billing trip, in the guarded account's home region.
+
+The payer's us-east-1 rule forwards its billing alarm's state change to this bus; the bus
+policy admits only the payer, and the rule here hands the event, unchanged, to the guard:
+`{"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
+"detail": {"alarmName": ..., "state": {"value": "ALARM"}}}`. docs/deploy.md says why.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from runawaytrain_stack.names import BILLING_BUS_NAME
+
+ALARM_SOURCE = "aws.cloudwatch"
+ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
+
+
+def build_alarm_pattern(alarm_name: str, account_id: str | None = None) -> events.EventPattern:
+    """Matches `alarm_name` entering ALARM (raised in `account_id`, when given)."""
+    return events.EventPattern(
+        source=[ALARM_SOURCE],
+        detail_type=[ALARM_DETAIL_TYPE],
+        account=[account_id] if account_id else None,
+        detail={"alarmName": [alarm_name], "state": {"value": ["ALARM"]}},
+    )
+
+
+class BillingTripBus(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        function: lambda_.IFunction,
+        payer_id: str,
+        alarm_name: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.bus = events.EventBus(
+            self,
+            "Bus",
+            event_bus_name=BILLING_BUS_NAME,
+            description="Receives the payer's billing alarm state changes for this account",
+        )
+        self.bus.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowPayerToForwardBillingAlarms",
+                principals=[iam.AccountPrincipal(payer_id)],
+                actions=["events:PutEvents"],
+                resources=[self.bus.event_bus_arn],
+            )
+        )
+        self.rule = events.Rule(
+            self,
+            "TripGuard",
+            description=f"Trips the guard when the payer's alarm {alarm_name} enters ALARM",
+            event_bus=self.bus,
+            # Forwarded events keep the account that raised them: the payer.
+            event_pattern=build_alarm_pattern(alarm_name, payer_id),
+            targets=[targets.LambdaFunction(function)],
+        )

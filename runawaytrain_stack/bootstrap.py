@@ -1,0 +1,135 @@
+"""What each account needs before `cdk deploy --all` from the payer: the commands and the policy.
+
+Every account is bootstrapped to trust the payer, so the payer's credentials deploy the whole
+fleet, and CloudFormation runs under a narrow execution policy instead of the default
+AdministratorAccess (`cdk bootstrap --cloudformation-execution-policies`).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+from runawaytrain_stack.config import Account, Fleet
+from runawaytrain_stack.names import (
+    BILLING_BUS_NAME,
+    BILLING_REGION,
+    PREFIX,
+    ROLE_PATH,
+    SCHEDULE_NAME,
+)
+
+EXECUTION_POLICY_NAME = f"{PREFIX}-cfn-execution"
+# CDK's default bootstrap qualifier; the asset bucket holds the guard's code zip.
+ASSET_BUCKETS = "arn:aws:s3:::cdk-hnb659fds-assets-*"
+
+
+def build_execution_policy() -> dict[str, Any]:
+    """The IAM policy CloudFormation deploys runawaytrain's stacks with.
+
+    Names are narrowed to what the stacks create: CloudFormation names resources
+    `<stack name>-<logical id>-<suffix>` and every stack name starts with `runawaytrain-`.
+    KMS key ids are random, so the key actions cannot be narrowed by name.
+    """
+    ours = f"{PREFIX}-*"
+    statements = [
+        ("Functions", ["lambda:*"], [f"arn:aws:lambda:*:*:function:{ours}"]),
+        ("FunctionCode", ["s3:GetObject", "s3:GetObjectVersion"], [f"{ASSET_BUCKETS}/*"]),
+        ("Roles", ["iam:*"], [f"arn:aws:iam::*:role{ROLE_PATH}*"]),
+        ("Topics", ["sns:*"], [f"arn:aws:sns:*:*:{ours}"]),
+        ("LogGroups", ["logs:*"], [f"arn:aws:logs:*:*:log-group:{ours}"]),
+        ("Schedule", ["scheduler:*"], [f"arn:aws:scheduler:*:*:schedule/default/{SCHEDULE_NAME}"]),
+        (
+            "EventBusAndRules",
+            ["events:*"],
+            [f"arn:aws:events:*:*:event-bus/{BILLING_BUS_NAME}", f"arn:aws:events:*:*:rule/{ours}"],
+        ),
+        (
+            "BillingAlarms",
+            ["cloudwatch:*"],
+            [f"arn:aws:cloudwatch:{BILLING_REGION}:*:alarm:{ours}"],
+        ),
+        ("TopicKeys", _KEY_ACTIONS, ["*"]),
+        # Listing calls CloudFormation makes while reading resources back; no resource scope.
+        ("Listing", ["logs:DescribeLogGroups"], ["*"]),
+    ]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+            for sid, actions, resources in statements
+        ],
+    }
+
+
+_KEY_ACTIONS = [
+    "kms:CreateKey",
+    "kms:DescribeKey",
+    "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateKeyDescription",
+]
+
+
+def list_bootstrap_environments(fleet: Fleet, account: Account) -> list[str]:
+    """`aws://account/region` for every region the fleet deploys into in `account`."""
+    regions = [account.home_region]
+    if account == fleet.payer and fleet.budgeted_accounts and BILLING_REGION not in regions:
+        regions.append(BILLING_REGION)
+    return [f"aws://{account.id}/{region}" for region in regions]
+
+
+def render_bootstrap_commands(fleet: Fleet, profile_format: str | None = None) -> list[str]:
+    """Shell lines that prepare every account, then deploy; `profile_format` such as
+    "{name}-admin" adds `--profile` per account (placeholders: {name}, {id})."""
+    lines = [
+        f"# runawaytrain: prepare {len(fleet.accounts)} accounts, then deploy from the payer "
+        f"({fleet.payer.id}).",
+        "# Run each block with administrator credentials for that account.",
+        "",
+    ]
+    for account in fleet.accounts:
+        profile = []
+        if profile_format:
+            profile = ["--profile", profile_format.format(name=account.name, id=account.id)]
+        policy_arn = f"arn:aws:iam::{account.id}:policy/{EXECUTION_POLICY_NAME}"
+        trust = [] if account == fleet.payer else ["--trust", fleet.payer.id]
+        role = "the payer" if account == fleet.payer else "trusts the payer"
+        lines += [
+            f"# {account.name} ({account.id}): {role}",
+            _join(
+                ["aws", "iam", "create-policy", "--policy-name", EXECUTION_POLICY_NAME, *profile],
+                '--policy-document "$(runawaytrain bootstrap-commands --policy)"',
+            ),
+            _join(
+                [
+                    "npx",
+                    "cdk",
+                    "bootstrap",
+                    *list_bootstrap_environments(fleet, account),
+                    *trust,
+                    "--cloudformation-execution-policies",
+                    policy_arn,
+                    *profile,
+                ]
+            ),
+            "",
+        ]
+    lines += ["# Then, with the payer's credentials:", "npx cdk deploy --all"]
+    return lines
+
+
+def render_execution_policy() -> str:
+    return json.dumps(build_execution_policy(), indent=2)
+
+
+def _join(words: list[str], raw_tail: str = "") -> str:
+    line = shlex.join(words)
+    return f"{line} {raw_tail}" if raw_tail else line

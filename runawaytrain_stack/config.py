@@ -1,0 +1,269 @@
+"""accounts.yaml, the fleet: loaded strictly into frozen, typed objects or rejected whole.
+
+Every problem names the file, the line, the key and the value found, and says what was expected.
+All problems of one kind are reported together, so a file is fixed in one pass, and nothing is
+synthesized from a file with any problem: a guard deployed with a misread limit is worse than
+no deployment at all.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError
+
+from guard.settings import Lockout, Mode  # the guard's enums: accept exactly what it parses
+from runawaytrain_stack.config_errors import ConfigError, Problem, describe_value, format_key
+from runawaytrain_stack.yaml_source import KeyPath, LocatedYaml, YamlSourceError, read_yaml
+
+DEFAULT_SCHEDULE_MINUTES = 5
+DEFAULT_HOME_REGION = "us-east-1"
+# EventBridge Scheduler rates are whole minutes; a guard that runs less than daily guards nothing.
+MAX_SCHEDULE_MINUTES = 1440
+
+# Pattern sources: AWS account ids are 12 digits (AWS Organizations API, Account.Id); IAM user and
+# role names are 1-64 of [\w+=,.@-] (IAM API Reference, CreateUser/CreateRole UserName/RoleName).
+ACCOUNT_ID_PATTERN = r"^\d{12}$"
+NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
+EMAIL_PATTERN = r"^[^@\s\"(),:;<>\[\]]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"
+PRINCIPAL_PATTERN = r"^[\w+=,.@-]{1,64}$"
+
+
+_Text = Annotated[str, Strict()]
+_AccountId = Annotated[_Text, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]
+_Name = Annotated[_Text, StringConstraints(pattern=NAME_PATTERN)]
+_Email = Annotated[_Text, StringConstraints(pattern=EMAIL_PATTERN, max_length=254)]
+_Region = Annotated[_Text, StringConstraints(pattern=REGION_PATTERN)]
+_Principal = Annotated[_Text, StringConstraints(pattern=PRINCIPAL_PATTERN)]
+
+
+class _Settings(BaseModel):
+    """What `defaults` may set and what an account may override."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notify: Annotated[list[_Email], Field(min_length=1)] | None = None
+    ec2_limit: Annotated[int, Strict(), Field(ge=0)] | None = None
+    schedule_minutes: Annotated[int, Strict(), Field(ge=1, le=MAX_SCHEDULE_MINUTES)] | None = None
+    mode: Mode | None = None
+    lockout: Lockout | None = None
+    break_glass: list[_Principal] | None = None
+    home_region: _Region | None = None
+    regions: Annotated[list[_Region], Field(min_length=1)] | None = None
+    monthly_budget_usd: Annotated[float, Strict(), Field(gt=0)] | None = None
+
+
+class _Entry(_Settings):
+    id: _AccountId
+    name: _Name
+
+
+class _FleetFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    defaults: _Settings = _Settings()
+    payer: _Entry
+    accounts: list[_Entry] = []
+
+
+# What each key expects, as the error message says it: (the key's value, one item of a list).
+EXPECTED: dict[str, tuple[str, str]] = {
+    "id": ('a quoted 12-digit AWS account id, e.g. "111111111111"', ""),
+    "name": (
+        "lower-case letters, digits and inner hyphens, at most 40 characters, e.g. prod-eu",
+        "",
+    ),
+    "notify": ("a non-empty list of email addresses", "an email address, e.g. ops@example.com"),
+    "ec2_limit": ("a whole number >= 0 (pending + running instances allowed)", ""),
+    "schedule_minutes": (f"a whole number of minutes from 1 to {MAX_SCHEDULE_MINUTES}", ""),
+    "mode": (" or ".join(m.value for m in Mode), ""),
+    "lockout": (", ".join(m.value for m in Lockout), ""),
+    "break_glass": (
+        "a list of IAM user or role names",
+        "an IAM user or role name: 1-64 of letters, digits and +=,.@_-",
+    ),
+    "home_region": ("an AWS region name, e.g. eu-west-1", ""),
+    "regions": ("a non-empty list of AWS region names", "an AWS region name, e.g. eu-west-1"),
+    "monthly_budget_usd": ("a number of US dollars > 0, e.g. 500", ""),
+    "defaults": ("a mapping of account settings", ""),
+    "payer": ("a mapping describing the payer account", ""),
+    "accounts": (
+        "a list of sub-accounts",
+        "a mapping describing one sub-account (id, name, notify, ec2_limit, ...)",
+    ),
+}
+REQUIRED_PER_ACCOUNT = ("notify", "ec2_limit")
+
+
+@dataclass(frozen=True)
+class Account:
+    """One guarded account with every default filled in."""
+
+    id: str
+    name: str
+    notify: tuple[str, ...]
+    ec2_limit: int
+    schedule_minutes: int = DEFAULT_SCHEDULE_MINUTES
+    mode: Mode = Mode.ENFORCE
+    lockout: Lockout = Lockout.NONE
+    break_glass: tuple[str, ...] = ()
+    home_region: str = DEFAULT_HOME_REGION
+    regions: tuple[str, ...] = ()  # empty: every region the account has enabled
+    monthly_budget_usd: float | None = None  # None: no billing alarm
+
+
+@dataclass(frozen=True)
+class Fleet:
+    payer: Account
+    sub_accounts: tuple[Account, ...]
+
+    @property
+    def accounts(self) -> tuple[Account, ...]:
+        """Every guarded account, the payer first."""
+        return (self.payer, *self.sub_accounts)
+
+    @property
+    def budgeted_accounts(self) -> tuple[Account, ...]:
+        return tuple(a for a in self.accounts if a.monthly_budget_usd is not None)
+
+
+def load_fleet(path: Path) -> Fleet:
+    """Read and validate the fleet file at `path`; raise ConfigError naming every problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
+        problem = Problem(None, "", f"cannot read the file: {reason}")
+        raise ConfigError(str(path), [problem]) from None
+    return parse_fleet(text, str(path))
+
+
+def parse_fleet(text: str, source: str = "accounts.yaml") -> Fleet:
+    """Validate fleet YAML `text`; `source` names it in error messages."""
+    try:
+        located = read_yaml(text)
+    except YamlSourceError as error:
+        problems = [Problem(p.line, format_key(p.path), p.message) for p in error.problems]
+        raise ConfigError(source, problems) from None
+    if not isinstance(located.data, dict):
+        found = "it is empty" if located.data is None else f"found {describe_value(located.data)}"
+        message = f"expected a mapping with keys defaults, payer and accounts; {found}"
+        raise ConfigError(source, [Problem(1, "", message)])
+    try:
+        parsed = _FleetFile.model_validate(located.data)
+    except ValidationError as error:
+        raise ConfigError(source, [_explain(e, located) for e in error.errors()]) from None
+    fleet, problems = _resolve(parsed, located)
+    problems += _find_repeats(fleet, located)
+    if problems:
+        # An item repeated in defaults is found once per inheriting account: report it once.
+        raise ConfigError(source, dict.fromkeys(problems))
+    return fleet
+
+
+def expected_for(path: KeyPath) -> str:
+    names = [part for part in path if isinstance(part, str)]
+    if not names or names[-1] not in EXPECTED:
+        return "a valid value"
+    whole, item = EXPECTED[names[-1]]
+    return item if isinstance(path[-1], int) and item else whole
+
+
+def _explain(error: Any, located: LocatedYaml) -> Problem:
+    path: KeyPath = tuple(error["loc"])
+    key = format_key(path)
+    if error["type"] == "extra_forbidden":
+        return Problem(located.line_of_key(path), key, _unknown_key_message(path, error["input"]))
+    if error["type"] == "missing":
+        message = f"required key is missing; expected {expected_for(path)}"
+        return Problem(located.line_of_value(path[:-1]), key, message)
+    expected = expected_for(path)
+    if path and path[-1] == "id" and isinstance(error["input"], int):
+        expected += " (quote it: unquoted, YAML reads it as a number)"
+    return Problem(
+        located.line_of_value(path),
+        key,
+        f"expected {expected}, found {describe_value(error['input'])}",
+    )
+
+
+def _unknown_key_message(path: KeyPath, value: Any) -> str:
+    if len(path) == 1:
+        valid = list(_FleetFile.model_fields)
+    elif path[0] == "defaults":
+        valid = list(_Settings.model_fields)
+    else:
+        valid = list(_Entry.model_fields)
+    guess = difflib.get_close_matches(str(path[-1]), valid, n=1)
+    hint = f"; did you mean {guess[0]}?" if guess else ""
+    return f"unknown key (value {describe_value(value)}); valid keys: {', '.join(valid)}{hint}"
+
+
+def _resolve(parsed: _FleetFile, located: LocatedYaml) -> tuple[Fleet, list[Problem]]:
+    """Fill each account's unset keys from defaults, then from the built-in defaults."""
+    problems: list[Problem] = []
+    entries = [(("payer",), parsed.payer)]
+    entries += [(("accounts", index), entry) for index, entry in enumerate(parsed.accounts)]
+    accounts = []
+    for path, entry in entries:
+        values = parsed.defaults.model_dump(exclude_none=True)
+        values.update(entry.model_dump(exclude_none=True))
+        for key in REQUIRED_PER_ACCOUNT:
+            if key not in values:
+                message = (
+                    "required key is missing (set it here or in defaults); "
+                    f"expected {expected_for((key,))}"
+                )
+                key_path = format_key((*path, key))
+                problems.append(Problem(located.line_of_value(path), key_path, message))
+                values[key] = 0 if key == "ec2_limit" else []
+        for key in ("notify", "break_glass", "regions"):
+            values[key] = tuple(values.get(key, ()))
+        accounts.append(Account(**values))
+    return Fleet(payer=accounts[0], sub_accounts=tuple(accounts[1:])), problems
+
+
+def _find_repeats(fleet: Fleet, located: LocatedYaml) -> list[Problem]:
+    """Ids and names must be unique across the fleet; list items unique within their list."""
+    paths = [("payer",)] + [("accounts", i) for i in range(len(fleet.sub_accounts))]
+    problems: list[Problem] = []
+    for key in ("id", "name"):
+        seen: dict[str, KeyPath] = {}
+        for path, account in zip(paths, fleet.accounts, strict=True):
+            value = getattr(account, key)
+            if value in seen:
+                first = (*seen[value], key)
+                message = (
+                    f"repeats {describe_value(value)} from {format_key(first)} "
+                    f"(line {located.line_of_value(first)}); every account needs its own {key}"
+                )
+                problems.append(
+                    Problem(located.line_of_value((*path, key)), format_key((*path, key)), message)
+                )
+            seen.setdefault(value, path)
+    for path, account in zip(paths, fleet.accounts, strict=True):
+        for key in ("notify", "break_glass", "regions"):
+            problems += _find_repeated_items(path, key, getattr(account, key), located)
+    return problems
+
+
+def _find_repeated_items(
+    path: KeyPath, key: str, items: tuple[str, ...], located: LocatedYaml
+) -> list[Problem]:
+    # A key the account inherits from defaults is reported where defaults sets it.
+    owner = path if (*path, key) in located.value_lines else ("defaults",)
+    problems = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        folded = item.lower()  # email domains and IAM names compare case-insensitively
+        if folded in seen:
+            item_path = (*owner, key, index)
+            message = f"repeats {describe_value(item)} from {key}[{seen[folded]}]; list it once"
+            line = located.line_of_value(item_path)
+            problems.append(Problem(line, format_key(item_path), message))
+        seen.setdefault(folded, index)
+    return problems

@@ -1,0 +1,106 @@
+"""The guard Lambda: code from lambda/, its least-privilege role, its logs and failure alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from aws_cdk import Duration, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from runawaytrain_stack.alerts import AlertTopic
+from runawaytrain_stack.config import Account
+from runawaytrain_stack.names import ROLE_PATH
+from runawaytrain_stack.permissions import build_guard_statements, list_wildcard_acknowledgments
+
+# Resolved from this file, never the working directory, so synth works from anywhere.
+ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda"
+ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc"]
+HANDLER = "guard.handler.handler"
+# The newest Python runtime in aws-cdk-lib that Lambda supports (python3.14, released 2025-11).
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+# Halting 1000 instances takes about 1 s in the emulator, but botocore's standard retry mode
+# makes up to 10 attempts with backoff, so one call can take tens of seconds in a throttled
+# account, and a run makes several per region. Five minutes leaves that headroom and still ends
+# a stuck run long before Lambda's 15-minute cap.
+TIMEOUT = Duration.minutes(5)
+# boto3 clients for every enabled region are created in parallel threads; 128 MB is tight.
+MEMORY_MB = 256
+# A queued event waits while the single allowed run is busy (reserved concurrency 1). Fifteen
+# minutes outlasts a worst-case run ahead of it plus Lambda's retry backoff, so a billing trip
+# survives; older scheduled ticks are superseded, and dropping one alerts the notify list.
+MAX_EVENT_AGE = Duration.minutes(15)
+RETRY_ATTEMPTS = 2
+LOG_RETENTION = logs.RetentionDays.ONE_YEAR  # incident forensics span billing cycles
+
+
+def build_guard_environment(
+    account: Account, topic_arn: str, stack_roles: Sequence[str]
+) -> dict[str, str]:
+    """The guard's settings (lambda/guard/settings.py reads them; lower-case names are fixed).
+
+    `stack_roles`: the other runawaytrain roles in the account, which lockout must never touch.
+    """
+    environment = {
+        "ec2limit": str(account.ec2_limit),
+        "snstopic": topic_arn,
+        "envaction": "proceed",
+        "mode": account.mode.value,
+        "account_name": account.name,
+        "lockout": account.lockout.value,
+        "break_glass": ",".join(account.break_glass),
+        "stack_roles": ",".join(stack_roles),
+    }
+    if account.regions:  # unset means every region the account has enabled
+        environment["regions"] = ",".join(account.regions)
+    return environment
+
+
+class GuardFunction(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        account: Account,
+        alerts: AlertTopic,
+        stack_roles: Sequence[str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
+        statements = build_guard_statements(
+            stack, topic=alerts.topic, key=alerts.key, log_group=self.log_group
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            path=ROLE_PATH,
+            description=f"runawaytrain guard for {account.name}: census, halt, lockout, notify",
+            inline_policies={"Guard": iam.PolicyDocument(statements=statements)},
+        )
+        Validations.of(self.role).acknowledge(*list_wildcard_acknowledgments(stack.account))
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=f"runawaytrain guard for account {account.name} ({account.id})",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(str(ASSET_DIR), exclude=ASSET_EXCLUDES),
+            # Immutable here: every permission is in the statements above, none added by grants.
+            role=self.role.without_policy_updates(),
+            timeout=TIMEOUT,
+            memory_size=MEMORY_MB,
+            reserved_concurrent_executions=1,  # two runs must never halt the same account at once
+            environment=build_guard_environment(account, alerts.topic.topic_arn, stack_roles),
+            log_group=self.log_group,
+            max_event_age=MAX_EVENT_AGE,
+            retry_attempts=RETRY_ATTEMPTS,
+            on_failure=destinations.SnsDestination(alerts.topic),
+        )

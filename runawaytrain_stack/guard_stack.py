@@ -1,0 +1,55 @@
+"""One account's guard stack, deployed into the account's home region."""
+
+from __future__ import annotations
+
+from aws_cdk import Environment, Stack
+from constructs import Construct
+
+from runawaytrain_stack.alerts import AlertTopic
+from runawaytrain_stack.billing_bus import BillingTripBus
+from runawaytrain_stack.config import Account, Fleet
+from runawaytrain_stack.guard import GuardFunction
+from runawaytrain_stack.names import (
+    FORWARDER_ROLE_NAME,
+    SCHEDULER_ROLE_NAME,
+    name_billing_alarm,
+    name_guard_stack,
+)
+from runawaytrain_stack.schedule import GuardSchedule
+
+
+class GuardStack(Stack):
+    def __init__(self, scope: Construct, *, account: Account, fleet: Fleet) -> None:
+        name = name_guard_stack(account)
+        super().__init__(
+            scope,
+            name,
+            stack_name=name,
+            env=Environment(account=account.id, region=account.home_region),
+            description=f"runawaytrain guard for account {account.name} ({account.id})",
+            analytics_reporting=False,
+        )
+        self.alerts = AlertTopic(
+            self, "Alerts", emails=account.notify, display_name=f"runawaytrain {account.name}"
+        )
+        # The payer also holds the billing stack's forwarder role.
+        has_forwarder = account == fleet.payer and bool(fleet.budgeted_accounts)
+        self.guard = GuardFunction(
+            self,
+            "Guard",
+            account=account,
+            alerts=self.alerts,
+            stack_roles=[SCHEDULER_ROLE_NAME] + ([FORWARDER_ROLE_NAME] if has_forwarder else []),
+        )
+        self.schedule = GuardSchedule(
+            self, "Schedule", function=self.guard.function, minutes=account.schedule_minutes
+        )
+        self.billing_trips: BillingTripBus | None = None
+        if account.monthly_budget_usd is not None:
+            self.billing_trips = BillingTripBus(
+                self,
+                "BillingTrips",
+                function=self.guard.function,
+                payer_id=fleet.payer.id,
+                alarm_name=name_billing_alarm(account),
+            )

@@ -1,0 +1,34 @@
+"""Physical names both sides of a cross-account wire must agree on, derived only from config.
+
+The payer's billing stack targets each account's billing bus by ARN, and no CloudFormation
+reference can cross accounts, so these names are fixed strings rather than generated ones.
+"""
+
+from __future__ import annotations
+
+from runawaytrain_stack.config import Account
+
+PREFIX = "runawaytrain"
+BILLING_STACK_NAME = f"{PREFIX}-billing"
+# Billing metrics (AWS/Billing EstimatedCharges) exist only in us-east-1 (CloudWatch User Guide,
+# "Create a billing alarm to monitor your estimated AWS charges").
+BILLING_REGION = "us-east-1"
+# One guard per account, so one fixed bus name per account is unique.
+BILLING_BUS_NAME = f"{PREFIX}-billing-trips"
+# One schedule per account; a fixed name lets the execution policy name it (docs/deploy.md).
+SCHEDULE_NAME = f"{PREFIX}-guard"
+# Roles the guard must never lock out or modify (its own machinery) live under this IAM path.
+ROLE_PATH = f"/{PREFIX}/"
+# Fixed names, so the guard can be told them (`stack_roles`) without a reference cycle: the
+# scheduler role's policy already refers to the function. One of each per account.
+SCHEDULER_ROLE_NAME = f"{PREFIX}-guard-scheduler"
+FORWARDER_ROLE_NAME = f"{PREFIX}-billing-forwarder"
+INCIDENT_TAG_PREFIX = f"{PREFIX}:"
+
+
+def name_guard_stack(account: Account) -> str:
+    return f"{PREFIX}-guard-{account.name}"
+
+
+def name_billing_alarm(account: Account) -> str:
+    return f"{PREFIX}-billing-{account.name}"

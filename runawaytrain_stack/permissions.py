@@ -1,0 +1,167 @@
+"""Every IAM action the guard may call, by concern, and the statements that grant them.
+
+The action tuples are the single list a cross-check compares with what the guard's code calls.
+Resources are narrowed as far as IAM allows; "*" appears only for actions that support no
+resource-level permission, each marked with its source: the Service Authorization Reference
+tables "Actions defined by Amazon EC2 / Amazon EC2 Auto Scaling / AWS STS / IAM", where these
+actions list no resource type.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, ArnFormat, Aws, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+
+from runawaytrain_stack.names import INCIDENT_TAG_PREFIX, ROLE_PATH
+
+# Counting: no resource-level permissions exist for these (see module docstring).
+CENSUS_ACTIONS = (
+    "ec2:DescribeRegions",
+    "ec2:DescribeInstances",
+    "autoscaling:DescribeAutoScalingGroups",
+    "sts:GetCallerIdentity",
+)
+# Halting: stop, never terminate; pause scaling so groups do not replace what was stopped.
+STOP_ACTIONS = ("ec2:StopInstances",)
+SCALING_ACTIONS = ("autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses")
+# Incident tags, limited to runawaytrain: keys by the aws:TagKeys condition.
+INSTANCE_TAG_ACTIONS = ("ec2:CreateTags", "ec2:DeleteTags")
+GROUP_TAG_ACTIONS = ("autoscaling:CreateOrUpdateTags", "autoscaling:DeleteTags")
+PUBLISH_ACTIONS = ("sns:Publish",)
+TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+LOCKOUT_LIST_ACTIONS = ("iam:ListUsers", "iam:ListRoles")  # no resource-level permissions
+LOCKOUT_USER_ACTIONS = (
+    "iam:GetUser",
+    "iam:ListAccessKeys",
+    "iam:UpdateAccessKey",
+    "iam:ListAttachedUserPolicies",
+    "iam:ListUserPolicies",
+    "iam:GetUserPolicy",
+    "iam:PutUserPolicy",
+    "iam:DeleteUserPolicy",
+    "iam:ListUserTags",
+)
+LOCKOUT_ROLE_ACTIONS = (
+    "iam:GetRole",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListRolePolicies",
+    "iam:GetRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:ListRoleTags",
+)
+# Only ever the AWS managed AWSDenyAll policy, enforced by the iam:PolicyARN condition.
+LOCKOUT_DENY_ALL_ACTIONS = (
+    "iam:AttachUserPolicy",
+    "iam:DetachUserPolicy",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+)
+LOCKOUT_TAG_ACTIONS = ("iam:TagUser", "iam:UntagUser", "iam:TagRole", "iam:UntagRole")
+LOCKOUT_ACTIONS = (
+    LOCKOUT_LIST_ACTIONS
+    + LOCKOUT_USER_ACTIONS
+    + LOCKOUT_ROLE_ACTIONS
+    + LOCKOUT_DENY_ALL_ACTIONS
+    + LOCKOUT_TAG_ACTIONS
+)
+HALT_ACTIONS = STOP_ACTIONS + SCALING_ACTIONS + INSTANCE_TAG_ACTIONS + GROUP_TAG_ACTIONS
+NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
+GUARD_ACTIONS = CENSUS_ACTIONS + HALT_ACTIONS + NOTIFY_ACTIONS + LOG_ACTIONS + LOCKOUT_ACTIONS
+# A guard that can rewrite its own role's policies could grant itself anything: deny that.
+SELF_PROTECTION_ACTIONS = (
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:TagRole",
+    "iam:UntagRole",
+)
+
+
+def build_guard_statements(
+    stack: Stack, *, topic: sns.ITopic, key: kms.IKey, log_group: logs.ILogGroup
+) -> list[iam.PolicyStatement]:
+    """The guard role's whole policy, one statement per resource scope."""
+    instances = stack.format_arn(service="ec2", region="*", resource="instance", resource_name="*")
+    groups = stack.format_arn(
+        service="autoscaling",
+        region="*",
+        resource="autoScalingGroup",
+        resource_name="*:autoScalingGroupName/*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+    users = stack.format_arn(service="iam", region="", resource="user", resource_name="*")
+    roles = stack.format_arn(service="iam", region="", resource="role", resource_name="*")
+    own_roles = stack.format_arn(
+        service="iam", region="", resource="role", resource_name=f"{ROLE_PATH.strip('/')}/*"
+    )
+    deny_all = f"arn:{Aws.PARTITION}:iam::aws:policy/AWSDenyAll"
+    only_our_tags = {"ForAllValues:StringLike": {"aws:TagKeys": f"{INCIDENT_TAG_PREFIX}*"}}
+    return [
+        _allow("Census", CENSUS_ACTIONS + LOCKOUT_LIST_ACTIONS, ["*"]),
+        _allow("StopInstances", STOP_ACTIONS, [instances]),
+        _allow("TagInstances", INSTANCE_TAG_ACTIONS, [instances], only_our_tags),
+        _allow("SuspendScaling", SCALING_ACTIONS, [groups]),
+        _allow("TagScalingGroups", GROUP_TAG_ACTIONS, [groups], only_our_tags),
+        _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic.topic_arn]),
+        _allow("UseTopicKey", TOPIC_KEY_ACTIONS, [key.key_arn]),
+        _allow("WriteOwnLogs", LOG_ACTIONS, [log_group.log_group_arn]),
+        _allow("InspectAndLockUsers", LOCKOUT_USER_ACTIONS, [users]),
+        _allow("InspectAndLockRoles", LOCKOUT_ROLE_ACTIONS, [roles]),
+        _allow(
+            "AttachOnlyDenyAll",
+            LOCKOUT_DENY_ALL_ACTIONS,
+            [users, roles],
+            {"ArnEquals": {"iam:PolicyARN": deny_all}},
+        ),
+        _allow("TagPrincipals", LOCKOUT_TAG_ACTIONS, [users, roles], only_our_tags),
+        iam.PolicyStatement(
+            sid="NeverModifyOwnRoles",
+            effect=iam.Effect.DENY,
+            actions=list(SELF_PROTECTION_ACTIONS),
+            resources=[own_roles],
+        ),
+    ]
+
+
+def _allow(
+    sid: str,
+    actions: tuple[str, ...],
+    resources: list[str],
+    conditions: dict[str, dict[str, str]] | None = None,
+) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        sid=sid, actions=list(actions), resources=resources, conditions=conditions
+    )
+
+
+def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
+    """cdk-nag AwsSolutions-IAM5 findings on the guard role, one per wildcard, with the reason."""
+    arn = "arn:<AWS::Partition>"
+    reasons = {
+        "*": "ec2:DescribeRegions, ec2:DescribeInstances, autoscaling:DescribeAutoScalingGroups, "
+        "sts:GetCallerIdentity, iam:ListUsers and iam:ListRoles support no resource-level "
+        "permissions (Service Authorization Reference), so IAM accepts only *.",
+        f"{arn}:ec2:*:{account_id}:instance/*": "The guard stops and tags whichever instances "
+        "run in any region of its own account, known only at run time; it can never terminate, "
+        "and its tags are limited to runawaytrain: keys by condition.",
+        f"{arn}:autoscaling:*:{account_id}:autoScalingGroup:*:autoScalingGroupName/*": "The "
+        "guard suspends scaling on whichever groups own the instances it stopped, in any region "
+        "of its own account, known only at run time; tags are limited to runawaytrain: keys.",
+        f"{arn}:iam::{account_id}:user/*": "Lockout acts on the users of its own account found "
+        "at run time (break_glass names are skipped by the guard); attaching is limited to "
+        "AWSDenyAll and tagging to runawaytrain: keys by condition.",
+        f"{arn}:iam::{account_id}:role/*": "Lockout acts on the roles of its own account found "
+        "at run time (break_glass names are skipped by the guard); attaching is limited to "
+        "AWSDenyAll, tagging to runawaytrain: keys, and its own roles are denied.",
+    }
+    return [
+        Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{resource}]", reason=reason)
+        for resource, reason in reasons.items()
+    ]

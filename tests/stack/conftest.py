@@ -1,0 +1,79 @@
+"""Fleets and synthesized apps shared by the stack tests, each built and synthesized once.
+
+Synthesis costs seconds (the jsii bridge), so apps are session fixtures and tests only read them.
+"""
+
+import os
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from pathlib import Path
+
+import pytest
+from aws_cdk import App
+
+from runawaytrain_stack.config import Fleet, load_fleet, parse_fleet
+from runawaytrain_stack.fleet import FleetStacks, add_fleet_stacks, new_app
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_FLEET_FILE = REPO_ROOT / "accounts.yaml"
+
+# Covers what the sample does not: a payer outside us-east-1, an account without a budget, and
+# every optional key set away from its default on one account or another.
+TEST_FLEET_YAML = """\
+defaults:
+  notify: [team@example.com]
+payer:
+  id: "100000000001"
+  name: root
+  ec2_limit: 1
+  home_region: eu-central-1
+  monthly_budget_usd: 50
+accounts:
+  - id: "200000000002"
+    name: prod
+    notify: [ops@example.com, oncall@example.com, cto@example.com]
+    ec2_limit: 40
+    home_region: eu-west-1
+    regions: [eu-west-1, us-east-1]
+    lockout: users
+    break_glass: [breakglass-admin, Deployer]
+    monthly_budget_usd: 5000.5
+  - id: "300000000003"
+    name: sandbox
+    ec2_limit: 0
+    schedule_minutes: 15
+    mode: dry-run
+    lockout: users+roles
+"""
+
+
+@pytest.fixture(scope="session")
+def test_fleet() -> Fleet:
+    return parse_fleet(TEST_FLEET_YAML, "test-fleet.yaml")
+
+
+@pytest.fixture(scope="session")
+def sample_fleet() -> Fleet:
+    return load_fleet(SAMPLE_FLEET_FILE)
+
+
+def _synthesize(fleet: Fleet, outdir: Path) -> tuple[App, FleetStacks]:
+    app = new_app(outdir=str(outdir))
+    stacks = add_fleet_stacks(app, fleet)
+    app.synth()
+    return app, stacks
+
+
+@pytest.fixture(scope="session")
+def test_app(
+    test_fleet: Fleet, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[App, FleetStacks]:
+    return _synthesize(test_fleet, tmp_path_factory.mktemp("test-fleet"))
+
+
+@pytest.fixture(scope="session")
+def sample_app(
+    sample_fleet: Fleet, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[App, FleetStacks]:
+    return _synthesize(sample_fleet, tmp_path_factory.mktemp("sample-fleet"))

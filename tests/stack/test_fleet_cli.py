@@ -1,0 +1,94 @@
+"""`runawaytrain check` and `bootstrap-commands`, through argparse as main.py wires them."""
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from runawaytrain_cli import fleet as fleet_cli
+from tests.stack.conftest import SAMPLE_FLEET_FILE
+
+
+def run(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="runawaytrain")
+    fleet_cli.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def words(text: str) -> list[str]:
+    return text.split()
+
+
+def test_check_prints_the_fleet_as_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["check", str(SAMPLE_FLEET_FILE)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    summary = f"{SAMPLE_FLEET_FILE}: 4 accounts (payer 111111111111), 4 with a billing alarm"
+    assert lines[0] == summary
+    assert words(lines[1]) == words("account name region limit schedule mode budget notify")
+    assert set(lines[2]) == {"-", " "}
+    payer = "111111111111 payer us-east-1 2 5 min enforce $200 billing@example.com, ops@example.com"
+    assert words(lines[3]) == words(payer)
+    assert words(lines[4])[:8] == words("222222222222 prod eu-west-1 40 5 min enforce $5,000")
+    assert words(lines[6])[:8] == words("444444444444 sandbox us-east-1 4 10 min dry-run $100")
+    assert len(lines) == 7
+
+
+def test_check_defaults_to_accounts_yaml_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "accounts.yaml").write_text(
+        'payer: {id: "111111111111", name: solo, notify: [a@example.com], ec2_limit: 3}\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    assert run(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "accounts.yaml: 1 accounts" in out
+    assert "111111111111  solo  us-east-1  3      5 min     enforce  -       a@example.com" in out
+
+
+def test_check_lists_every_problem_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "accounts.yaml"
+    path.write_text('payer:\n  id: "1"\n  name: Payer\n  notify: [a@example.com]\n  ec2_limit: 1\n')
+    assert run(["check", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        f'{path}:2: payer.id: expected a quoted 12-digit AWS account id, e.g. "111111111111", '
+        "found text '1'",
+        f"{path}:3: payer.name: expected lower-case letters, digits and inner hyphens, at most 40 "
+        "characters, e.g. prod-eu, found text 'Payer'",
+    ]
+
+
+def test_bootstrap_commands_trust_the_payer_from_every_sub_account(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["bootstrap-commands", str(SAMPLE_FLEET_FILE), "--profile-format", "{name}"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    bootstraps = [line for line in lines if line.startswith("npx cdk bootstrap ")]
+    assert bootstraps[0] == (
+        "npx cdk bootstrap aws://111111111111/us-east-1 --cloudformation-execution-policies "
+        "arn:aws:iam::111111111111:policy/runawaytrain-cfn-execution --profile payer"
+    )
+    assert bootstraps[1] == (
+        "npx cdk bootstrap aws://222222222222/eu-west-1 --trust 111111111111 "
+        "--cloudformation-execution-policies "
+        "arn:aws:iam::222222222222:policy/runawaytrain-cfn-execution --profile prod"
+    )
+    assert len(bootstraps) == 4
+    assert sum(line.startswith("aws iam create-policy ") for line in lines) == 4
+    assert lines[-1] == "npx cdk deploy --all"
+
+
+def test_bootstrap_policy_prints_the_execution_policy_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["bootstrap-commands", "--policy"]) == 0
+    policy = json.loads(capsys.readouterr().out)
+    assert policy["Version"] == "2012-10-17"
+    assert {statement["Sid"] for statement in policy["Statement"]} >= {"Functions", "Roles"}

@@ -1,0 +1,407 @@
+"""The guard stack of each account: function, schedule, topic, role, logs and billing bus."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Match, Template
+from aws_cdk.aws_s3_assets import Asset
+
+from runawaytrain_stack.fleet import new_app
+from runawaytrain_stack.guard import ASSET_EXCLUDES, RUNTIME
+from runawaytrain_stack.permissions import CENSUS_ACTIONS, GUARD_ACTIONS, LOCKOUT_LIST_ACTIONS
+
+
+@pytest.fixture(scope="module")
+def templates(test_app) -> dict[str, Template]:
+    _, stacks = test_app
+    return {name: Template.from_stack(stack) for name, stack in stacks.guards.items()}
+
+
+@pytest.fixture(scope="module")
+def prod(templates: dict[str, Template]) -> Template:
+    return templates["prod"]
+
+
+@pytest.fixture(scope="module")
+def sandbox(templates: dict[str, Template]) -> Template:
+    return templates["sandbox"]
+
+
+def only_resource(template: Template, resource_type: str) -> tuple[str, dict[str, Any]]:
+    found = template.find_resources(resource_type)
+    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def guard_statements(template: Template) -> list[dict[str, Any]]:
+    roles = template.find_resources(
+        "AWS::IAM::Role", {"Properties": {"Policies": Match.any_value()}}
+    )
+    (guard_role,) = [
+        role
+        for role in roles.values()
+        if role["Properties"]["Policies"][0]["PolicyName"] == "Guard"
+    ]
+    return guard_role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_builds_one_guard_stack_per_account_in_its_home_region(test_app, test_fleet) -> None:
+    _, stacks = test_app
+    assert sorted(stacks.guards) == sorted(account.name for account in test_fleet.accounts)
+    for account in test_fleet.accounts:
+        stack = stacks.guards[account.name]
+        assert (stack.account, stack.region) == (account.id, account.home_region)
+        assert stack.stack_name == f"runawaytrain-guard-{account.name}"
+
+
+def test_runs_the_newest_python_runtime_in_aws_cdk_lib() -> None:
+    pythons = [
+        getattr(lambda_.Runtime, name)
+        for name in dir(lambda_.Runtime)
+        if name.startswith("PYTHON_3_")
+    ]
+    newest = max(pythons, key=lambda runtime: int(runtime.name.split(".")[1]))
+    assert RUNTIME.name == newest.name == "python3.14"
+
+
+def test_guard_function_is_arm64_with_headroom_and_no_overlap(prod: Template) -> None:
+    prod.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "python3.14",
+            "Architectures": ["arm64"],
+            "Handler": "guard.handler.handler",
+            "Timeout": 300,
+            "ReservedConcurrentExecutions": 1,
+            "LoggingConfig": {"LogGroup": {"Ref": Match.string_like_regexp("^GuardLogs")}},
+        },
+    )
+
+
+def test_environment_is_set_from_config(prod: Template, sandbox: Template) -> None:
+    prod.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": {
+                    "ec2limit": "40",
+                    "snstopic": {"Ref": Match.string_like_regexp("^AlertsTopic")},
+                    "envaction": "proceed",
+                    "mode": "enforce",
+                    "account_name": "prod",
+                    "regions": "eu-west-1,us-east-1",
+                    "lockout": "users",
+                    "break_glass": "breakglass-admin,Deployer",
+                    "stack_roles": "runawaytrain-guard-scheduler",
+                }
+            }
+        },
+    )
+    sandbox.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": Match.object_equals(
+                    {
+                        "ec2limit": "0",
+                        "snstopic": {"Ref": Match.string_like_regexp("^AlertsTopic")},
+                        "envaction": "proceed",
+                        "mode": "dry-run",
+                        "account_name": "sandbox",
+                        "lockout": "users+roles",
+                        "break_glass": "",
+                        "stack_roles": "runawaytrain-guard-scheduler",
+                    }
+                )
+            }
+        },
+    )
+
+
+def test_payer_guard_also_spares_the_billing_forwarder_role(
+    templates: dict[str, Template],
+) -> None:
+    templates["root"].has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": Match.object_like(
+                    {"stack_roles": "runawaytrain-guard-scheduler,runawaytrain-billing-forwarder"}
+                )
+            }
+        },
+    )
+
+
+def test_stack_roles_are_named_as_the_guard_is_told(prod: Template) -> None:
+    prod.has_resource_properties(
+        "AWS::IAM::Role", {"RoleName": "runawaytrain-guard-scheduler", "Path": "/runawaytrain/"}
+    )
+
+
+def test_failed_runs_notify_through_the_topic_and_stale_events_expire(prod: Template) -> None:
+    prod.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "MaximumEventAgeInSeconds": 900,
+            "MaximumRetryAttempts": 2,
+            "DestinationConfig": {
+                "OnFailure": {"Destination": {"Ref": Match.string_like_regexp("^AlertsTopic")}}
+            },
+        },
+    )
+
+
+@pytest.mark.parametrize(("account", "rate"), [("prod", 5), ("sandbox", 15)])
+def test_schedule_rate_comes_from_config(
+    templates: dict[str, Template], account: str, rate: int
+) -> None:
+    function_id, _ = only_resource(templates[account], "AWS::Lambda::Function")
+    templates[account].has_resource_properties(
+        "AWS::Scheduler::Schedule",
+        {
+            "ScheduleExpression": f"rate({rate} minutes)",
+            "State": "ENABLED",
+            "Target": {
+                "Arn": {"Fn::GetAtt": [function_id, "Arn"]},
+                "Input": '{"trigger":"schedule"}',
+                "RetryPolicy": {"MaximumEventAgeInSeconds": rate * 60, "MaximumRetryAttempts": 2},
+            },
+        },
+    )
+
+
+def test_scheduler_role_may_only_invoke_the_guard(prod: Template) -> None:
+    function_id, _ = only_resource(prod, "AWS::Lambda::Function")
+    prod.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    Match.object_like(
+                        {
+                            "Principal": {"Service": "scheduler.amazonaws.com"},
+                            "Condition": {"StringEquals": {"aws:SourceAccount": "200000000002"}},
+                        }
+                    )
+                ]
+            },
+            "Policies": [
+                {
+                    "PolicyName": "InvokeGuard",
+                    "PolicyDocument": {
+                        "Statement": [
+                            {
+                                "Action": "lambda:InvokeFunction",
+                                "Effect": "Allow",
+                                "Resource": {"Fn::GetAtt": [function_id, "Arn"]},
+                            }
+                        ],
+                        "Version": "2012-10-17",
+                    },
+                }
+            ],
+        },
+    )
+
+
+def test_topic_is_encrypted_with_a_rotating_customer_key_and_ssl_only(prod: Template) -> None:
+    key_id, _ = only_resource(prod, "AWS::KMS::Key")
+    prod.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    prod.has_resource_properties(
+        "AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
+    )
+    prod.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Action": "sns:Publish",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_subscribes_each_notify_address_once_by_email(prod: Template, sandbox: Template) -> None:
+    prod.resource_count_is("AWS::SNS::Subscription", 3)
+    for address in ("ops@example.com", "oncall@example.com", "cto@example.com"):
+        prod.has_resource_properties(
+            "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": address}
+        )
+    sandbox.resource_count_is("AWS::SNS::Subscription", 1)
+    sandbox.has_resource_properties("AWS::SNS::Subscription", {"Endpoint": "team@example.com"})
+
+
+def test_log_group_keeps_logs_for_a_year(prod: Template) -> None:
+    prod.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 365})
+
+
+def test_role_allows_exactly_the_guard_actions_and_no_wildcard_actions(prod: Template) -> None:
+    allowed = [s for s in guard_statements(prod) if s["Effect"] == "Allow"]
+    actions = [action for s in allowed for action in as_list(s["Action"])]
+    assert sorted(actions) == sorted(GUARD_ACTIONS)
+    assert not [action for action in actions if "*" in action]
+    assert "ec2:TerminateInstances" not in actions
+
+
+def test_no_role_uses_managed_policies(templates: dict[str, Template]) -> None:
+    for template in templates.values():
+        for role in template.find_resources("AWS::IAM::Role").values():
+            assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_role_uses_star_only_for_actions_without_resource_permissions(prod: Template) -> None:
+    star = [s for s in guard_statements(prod) if s["Resource"] == "*"]
+    assert len(star) == 1
+    assert sorted(as_list(star[0]["Action"])) == sorted(CENSUS_ACTIONS + LOCKOUT_LIST_ACTIONS)
+
+
+def statement(template: Template, sid: str) -> dict[str, Any]:
+    (found,) = [s for s in guard_statements(template) if s.get("Sid") == sid]
+    return found
+
+
+def test_attaching_policies_is_limited_to_aws_deny_all(prod: Template) -> None:
+    attach = statement(prod, "AttachOnlyDenyAll")
+    assert sorted(attach["Action"]) == sorted(
+        [
+            "iam:AttachUserPolicy",
+            "iam:DetachUserPolicy",
+            "iam:AttachRolePolicy",
+            "iam:DetachRolePolicy",
+        ]
+    )
+    assert attach["Condition"] == {
+        "ArnEquals": {
+            "iam:PolicyARN": {
+                "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/AWSDenyAll"]]
+            }
+        }
+    }
+
+
+@pytest.mark.parametrize("sid", ["TagInstances", "TagScalingGroups", "TagPrincipals"])
+def test_tagging_is_limited_to_runawaytrain_keys(prod: Template, sid: str) -> None:
+    assert statement(prod, sid)["Condition"] == {
+        "ForAllValues:StringLike": {"aws:TagKeys": "runawaytrain:*"}
+    }
+
+
+def test_publishing_and_key_use_are_limited_to_own_topic_and_key(prod: Template) -> None:
+    topic_id, _ = only_resource(prod, "AWS::SNS::Topic")
+    key_id, _ = only_resource(prod, "AWS::KMS::Key")
+    log_group_id, _ = only_resource(prod, "AWS::Logs::LogGroup")
+    assert statement(prod, "PublishToOwnTopic")["Resource"] == {"Ref": topic_id}
+    assert statement(prod, "UseTopicKey")["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert statement(prod, "WriteOwnLogs")["Resource"] == {"Fn::GetAtt": [log_group_id, "Arn"]}
+
+
+def test_stops_and_tags_only_instances_of_its_own_account(prod: Template) -> None:
+    for sid in ("StopInstances", "TagInstances"):
+        resource = statement(prod, sid)["Resource"]
+        assert resource == {
+            "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":ec2:*:200000000002:instance/*"]]
+        }
+
+
+def test_guard_may_never_modify_its_own_roles(prod: Template) -> None:
+    deny = statement(prod, "NeverModifyOwnRoles")
+    assert deny["Effect"] == "Deny"
+    assert {"iam:AttachRolePolicy", "iam:PutRolePolicy"} <= set(deny["Action"])
+    assert deny["Resource"] == {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, ":iam::200000000002:role/runawaytrain/*"],
+        ]
+    }
+
+
+def test_budgeted_account_receives_billing_trips_from_the_payer_only(prod: Template) -> None:
+    bus_id, _ = only_resource(prod, "AWS::Events::EventBus")
+    function_id, _ = only_resource(prod, "AWS::Lambda::Function")
+    prod.has_resource_properties("AWS::Events::EventBus", {"Name": "runawaytrain-billing-trips"})
+    prod.has_resource_properties(
+        "AWS::Events::EventBusPolicy",
+        {
+            "EventBusName": {"Ref": bus_id},
+            "Statement": {
+                "Effect": "Allow",
+                "Action": "events:PutEvents",
+                "Principal": {
+                    "AWS": {
+                        "Fn::Join": [
+                            "",
+                            ["arn:", {"Ref": "AWS::Partition"}, ":iam::100000000001:root"],
+                        ]
+                    }
+                },
+                "Resource": {"Fn::GetAtt": [bus_id, "Arn"]},
+            },
+        },
+    )
+    prod.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventBusName": {"Ref": bus_id},
+            "EventPattern": {
+                "source": ["aws.cloudwatch"],
+                "detail-type": ["CloudWatch Alarm State Change"],
+                "account": ["100000000001"],
+                "detail": {
+                    "alarmName": ["runawaytrain-billing-prod"],
+                    "state": {"value": ["ALARM"]},
+                },
+            },
+            "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [function_id, "Arn"]}})],
+        },
+    )
+    prod.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {"Principal": "events.amazonaws.com", "Action": "lambda:InvokeFunction"},
+    )
+
+
+def test_unbudgeted_account_has_no_billing_bus(sandbox: Template) -> None:
+    sandbox.resource_count_is("AWS::Events::EventBus", 0)
+    sandbox.resource_count_is("AWS::Events::Rule", 0)
+
+
+def test_lambda_asset_is_the_guard_package(test_app, prod: Template) -> None:
+    app, _ = test_app
+    _, function = only_resource(prod, "AWS::Lambda::Function")
+    asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
+    asset = Path(app.outdir) / f"asset.{asset_hash}"
+    assert sorted(path.name for path in asset.iterdir()) == ["guard"]
+    assert (asset / "guard" / "handler.py").is_file()
+
+
+def test_asset_excludes_leave_bytecode_out(tmp_path: Path) -> None:
+    source = tmp_path / "lambda" / "guard"
+    (source / "__pycache__").mkdir(parents=True)
+    (source / "handler.py").write_text("")
+    (source / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"")
+    (source / "stray.pyc").write_bytes(b"")
+    app = new_app(outdir=str(tmp_path / "out"))
+    stack = Stack(app, "AssetCheck")
+    asset = Asset(stack, "Code", path=str(source.parent), exclude=ASSET_EXCLUDES)
+    staged = Path(app.synth().directory) / asset.asset_path
+    assert sorted(str(p.relative_to(staged)) for p in staged.rglob("*")) == [
+        "guard",
+        "guard/handler.py",
+    ]
