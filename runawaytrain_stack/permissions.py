@@ -18,14 +18,18 @@ from aws_cdk import aws_sns as sns
 from runawaytrain_stack.names import INCIDENT_TAG_PREFIX, ROLE_PATH
 
 # Counting: no resource-level permissions exist for these (see module docstring).
+# The Describe*Tags pair lets restore find an incident's instances and groups.
 CENSUS_ACTIONS = (
     "ec2:DescribeRegions",
     "ec2:DescribeInstances",
+    "ec2:DescribeTags",
     "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeTags",
     "sts:GetCallerIdentity",
 )
 # Halting: stop, never terminate; pause scaling so groups do not replace what was stopped.
 STOP_ACTIONS = ("ec2:StopInstances",)
+RESTART_ACTIONS = ("ec2:StartInstances",)  # restore --restart-instances only
 SCALING_ACTIONS = ("autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses")
 # Incident tags, limited to runawaytrain: keys by the aws:TagKeys condition.
 INSTANCE_TAG_ACTIONS = ("ec2:CreateTags", "ec2:DeleteTags")
@@ -69,7 +73,9 @@ LOCKOUT_ACTIONS = (
     + LOCKOUT_DENY_ALL_ACTIONS
     + LOCKOUT_TAG_ACTIONS
 )
-HALT_ACTIONS = STOP_ACTIONS + SCALING_ACTIONS + INSTANCE_TAG_ACTIONS + GROUP_TAG_ACTIONS
+HALT_ACTIONS = (
+    STOP_ACTIONS + RESTART_ACTIONS + SCALING_ACTIONS + INSTANCE_TAG_ACTIONS + GROUP_TAG_ACTIONS
+)
 NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
 GUARD_ACTIONS = CENSUS_ACTIONS + HALT_ACTIONS + NOTIFY_ACTIONS + LOG_ACTIONS + LOCKOUT_ACTIONS
 # A guard that can rewrite its own role's policies could grant itself anything: deny that.
@@ -105,7 +111,7 @@ def build_guard_statements(
     only_our_tags = {"ForAllValues:StringLike": {"aws:TagKeys": f"{INCIDENT_TAG_PREFIX}*"}}
     return [
         _allow("Census", CENSUS_ACTIONS + LOCKOUT_LIST_ACTIONS, ["*"]),
-        _allow("StopInstances", STOP_ACTIONS, [instances]),
+        _allow("StopAndRestartInstances", STOP_ACTIONS + RESTART_ACTIONS, [instances]),
         _allow("TagInstances", INSTANCE_TAG_ACTIONS, [instances], only_our_tags),
         _allow("SuspendScaling", SCALING_ACTIONS, [groups]),
         _allow("TagScalingGroups", GROUP_TAG_ACTIONS, [groups], only_our_tags),
@@ -145,7 +151,8 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
     """cdk-nag AwsSolutions-IAM5 findings on the guard role, one per wildcard, with the reason."""
     arn = "arn:<AWS::Partition>"
     reasons = {
-        "*": "ec2:DescribeRegions, ec2:DescribeInstances, autoscaling:DescribeAutoScalingGroups, "
+        "*": "ec2:DescribeRegions, ec2:DescribeInstances, ec2:DescribeTags, "
+        "autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeTags, "
         "sts:GetCallerIdentity, iam:ListUsers and iam:ListRoles support no resource-level "
         "permissions (Service Authorization Reference), so IAM accepts only *.",
         f"{arn}:ec2:*:{account_id}:instance/*": "The guard stops and tags whichever instances "

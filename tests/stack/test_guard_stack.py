@@ -313,7 +313,7 @@ def test_publishing_and_key_use_are_limited_to_own_topic_and_key(prod: Template)
 
 
 def test_stops_and_tags_only_instances_of_its_own_account(prod: Template) -> None:
-    for sid in ("StopInstances", "TagInstances"):
+    for sid in ("StopAndRestartInstances", "TagInstances"):
         resource = statement(prod, sid)["Resource"]
         assert resource == {
             "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":ec2:*:200000000002:instance/*"]]
