@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from runawaytrain_cli import demo, fleet
+from runawaytrain_cli import demo, fleet, restore
 
-SUBCOMMAND_MODULES = (demo, fleet)
+SUBCOMMAND_MODULES = (demo, fleet, restore)
 
 
 def build_parser() -> argparse.ArgumentParser:
