@@ -12,9 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
-
-from guard.clients import ClientFactory
+from guard.clients import ClientFactory, assume_role_session
 from guard.handler import run_restore
 from guard.invocation import Invocation, Trigger
 from guard.settings import Action, Settings
@@ -56,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
         known = ", ".join(f"{a.name} ({a.id})" for a in fleet.accounts)
         print(f"{args.config}: no account {args.account!r}; known accounts: {known}")
         return 1
-    clients = ClientFactory(assume_role(account, args.role_name))
+    role_arn = f"arn:aws:iam::{account.id}:role/{args.role_name}"
+    session = assume_role_session(role_arn, account.home_region, "runawaytrain-restore")
+    clients = ClientFactory(session)
     settings = Settings(
         ec2limit=account.ec2_limit,
         snstopic="",  # the CLI prints; the Lambda's own restore publishes
@@ -84,17 +84,3 @@ def run(args: argparse.Namespace) -> int:
 
 def find_account(accounts: tuple[Account, ...], wanted: str) -> Account | None:
     return next((a for a in accounts if wanted in (a.id, a.name)), None)
-
-
-def assume_role(account: Account, role_name: str) -> boto3.session.Session:
-    arn = f"arn:aws:iam::{account.id}:role/{role_name}"
-    sts = boto3.client("sts", region_name=account.home_region)
-    credentials = sts.assume_role(RoleArn=arn, RoleSessionName="runawaytrain-restore")[
-        "Credentials"
-    ]
-    return boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=account.home_region,
-    )

@@ -52,3 +52,15 @@ class ClientFactory:
 
     def partition_of(self, region: str) -> str:
         return self.session.get_partition_for_region(region)
+
+
+def assume_role_session(role_arn: str, region: str, session_name: str) -> Session:
+    """A session with the credentials of `role_arn` (the operator CLI acting inside an account)."""
+    sts = boto3.client("sts", region_name=region, config=CLIENT_CONFIG)
+    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )

@@ -80,29 +80,23 @@ def revoke_sessions_policy(now: datetime) -> dict[str, Any]:
     }
 
 
+# kind -> (paginator, list key, name key): ListUsers and ListRoles have the same shape.
+_LISTINGS = {
+    Kind.USER: ("list_users", "Users", "UserName"),
+    Kind.ROLE: ("list_roles", "Roles", "RoleName"),
+}
+
+
 def list_principals(iam: Any, scope: Lockout) -> list[Principal]:
     """Every user (and role, for users+roles) with its tags (ListUsers/ListRoles omit them)."""
-    found = [
-        Principal(
-            Kind.USER,
-            user["UserName"],
-            user.get("Path", "/"),
-            _tags(iam, Kind.USER, user["UserName"]),
-        )
-        for page in iam.get_paginator("list_users").paginate()
-        for user in page["Users"]
-    ]
-    if scope is Lockout.USERS_AND_ROLES:
-        found += [
-            Principal(
-                Kind.ROLE,
-                role["RoleName"],
-                role.get("Path", "/"),
-                _tags(iam, Kind.ROLE, role["RoleName"]),
-            )
-            for page in iam.get_paginator("list_roles").paginate()
-            for role in page["Roles"]
-        ]
+    kinds = [Kind.USER] + ([Kind.ROLE] if scope is Lockout.USERS_AND_ROLES else [])
+    found = []
+    for kind in kinds:
+        operation, key, name_key = _LISTINGS[kind]
+        for page in iam.get_paginator(operation).paginate():
+            for entry in page[key]:
+                name = entry[name_key]
+                found.append(Principal(kind, name, entry.get("Path", "/"), _tags(iam, kind, name)))
     return found
 
 

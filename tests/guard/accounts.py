@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from guard.clients import ClientFactory
+from guard.clients import ClientFactory, assume_role_session
 from tests.guard.conftest import AMI, HOME
 
 GUARD_ROLE = "runawaytrain-guard-role"
@@ -99,16 +99,8 @@ PROTECTED_ROLES = {
 def guard_clients() -> ClientFactory:
     """Clients with the credentials of the guard's own role, as inside the Lambda."""
     create_role(GUARD_ROLE, managed=[ADMIN])
-    credentials = boto3.client("sts", region_name=HOME).assume_role(
-        RoleArn=f"arn:aws:iam::123456789012:role/{GUARD_ROLE}", RoleSessionName="guard"
-    )["Credentials"]
-    session = boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=HOME,
-    )
-    return ClientFactory(session)
+    role_arn = f"arn:aws:iam::123456789012:role/{GUARD_ROLE}"
+    return ClientFactory(assume_role_session(role_arn, HOME, "guard"))
 
 
 def create_group(region: str, name: str, size: int, suspended: list[str]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 
-from guard.clients import ClientFactory
+from guard.clients import ClientFactory, assume_role_session
 from guard.handler import run_guard
 from guard.invocation import Invocation
 from guard.settings import Lockout, Settings
@@ -22,16 +22,8 @@ accounts:
 
 def session_in(account: str) -> boto3.session.Session:
     """moto keeps a separate state per account reached by AssumeRole."""
-    credentials = boto3.client("sts", region_name="us-east-1").assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
-        RoleSessionName="setup",
-    )["Credentials"]
-    return boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name="us-east-1",
-    )
+    role_arn = f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+    return assume_role_session(role_arn, "us-east-1", "setup")
 
 
 def test_restore_by_account_name_undoes_the_latest_incident(aws, tmp_path, capsys):
