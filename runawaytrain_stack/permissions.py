@@ -21,6 +21,7 @@ from runawaytrain_stack.names import INCIDENT_TAG_PREFIX, ROLE_PATH
 # The Describe*Tags pair lets restore find an incident's instances and groups.
 CENSUS_ACTIONS = (
     "ec2:DescribeRegions",
+    "ec2:DescribeInstanceStatus",
     "ec2:DescribeInstances",
     "ec2:DescribeTags",
     "autoscaling:DescribeAutoScalingGroups",
@@ -151,7 +152,8 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
     """cdk-nag AwsSolutions-IAM5 findings on the guard role, one per wildcard, with the reason."""
     arn = "arn:<AWS::Partition>"
     reasons = {
-        "*": "ec2:DescribeRegions, ec2:DescribeInstances, ec2:DescribeTags, "
+        "*": "ec2:DescribeRegions, ec2:DescribeInstanceStatus, ec2:DescribeInstances, "
+        "ec2:DescribeTags, "
         "autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeTags, "
         "sts:GetCallerIdentity, iam:ListUsers and iam:ListRoles support no resource-level "
         "permissions (Service Authorization Reference), so IAM accepts only *.",

@@ -27,7 +27,7 @@ _T = TypeVar("_T")
 # (Amazon EC2 Auto Scaling User Guide, "Suspend and resume processes").
 ASG_PROCESSES = ("Launch", "HealthCheck", "ReplaceUnhealthy", "AZRebalance")
 STOP_CHUNK = 500  # instance ids per StopInstances call, and per CreateTags call (limit 1000)
-ASG_NAMES_PER_DESCRIBE = 50  # DescribeAutoScalingGroups accepts at most 50 names per call
+ASG_PAGE_SIZE = 100  # DescribeAutoScalingGroups MaxRecords upper bound (Auto Scaling API Reference)
 # Errors about the request as a whole: splitting the batch cannot help, so it is not bisected.
 # (Throttling has already been retried by the client's standard retry mode.)
 REQUEST_LEVEL_ERRORS = frozenset(
@@ -102,13 +102,12 @@ def halt_region(
     ec2: Any,
     autoscaling: Callable[[], Any],
 ) -> HaltResult:
-    """Suspend the region's Auto Scaling groups (client made only if there are any), then stop."""
+    """Suspend the Auto Scaling groups holding these instances, then stop them."""
     result = HaltResult()
-    groups = sorted({instance.asg for instance in instances if instance.asg})
-    if groups:
-        suspend_asg_processes(region, groups, incident, autoscaling(), result)
+    ids = [instance.id for instance in instances]
+    suspend_asg_processes(region, ids, incident, autoscaling(), result)
     stopped_here = result.stopped_by_region.setdefault(region, [])
-    for chunk in chunks([instance.id for instance in instances], STOP_CHUNK):
+    for chunk in chunks(ids, STOP_CHUNK):
         stopped, failed = stop_instances(ec2, chunk)
         stopped_here += stopped
         result.not_stopped.update(failed)
@@ -150,17 +149,18 @@ def stop_instances(ec2: Any, ids: Sequence[str]) -> tuple[list[str], dict[str, s
 
 
 def suspend_asg_processes(
-    region: str, groups: Sequence[str], incident: str, autoscaling: Any, result: HaltResult
+    region: str, ids: Sequence[str], incident: str, autoscaling: Any, result: HaltResult
 ) -> None:
-    """Suspend the replacing processes of `groups`; record which ones were newly suspended."""
+    """Suspend the replacing processes of every group holding one of `ids`; record which
+    processes were newly suspended (those suspended before the incident are not ours)."""
     try:
-        already = list_suspended_processes(autoscaling, groups)
+        groups = groups_holding(autoscaling, set(ids))
     except (ClientError, BotoCoreError) as error:
         result.errors.append(f"{region}: describing Auto Scaling groups: {describe_error(error)}")
-        already = {}
+        return
     tags = []
-    for group in groups:
-        to_suspend = [process for process in ASG_PROCESSES if process not in already.get(group, ())]
+    for group, already in sorted(groups.items()):
+        to_suspend = [process for process in ASG_PROCESSES if process not in already]
         if not to_suspend:
             continue
         try:
@@ -182,16 +182,21 @@ def suspend_asg_processes(
             result.errors.append(f"{region}: tagging Auto Scaling groups: {describe_error(error)}")
 
 
-def list_suspended_processes(autoscaling: Any, groups: Sequence[str]) -> dict[str, set[str]]:
-    suspended: dict[str, set[str]] = {}
-    for batch in chunks(list(groups), ASG_NAMES_PER_DESCRIBE):
-        paginator = autoscaling.get_paginator("describe_auto_scaling_groups")
-        for page in paginator.paginate(AutoScalingGroupNames=batch):
-            for group in page["AutoScalingGroups"]:
-                suspended[group["AutoScalingGroupName"]] = {
+def groups_holding(autoscaling: Any, ids: set[str]) -> dict[str, set[str]]:
+    """{group name: processes already suspended} for the region's groups that hold any of `ids`.
+
+    One DescribeAutoScalingGroups page lists 100 groups with their instances, so membership
+    costs one call per region, not one per instance.
+    """
+    holding: dict[str, set[str]] = {}
+    paginator = autoscaling.get_paginator("describe_auto_scaling_groups")
+    for page in paginator.paginate(PaginationConfig={"PageSize": ASG_PAGE_SIZE}):
+        for group in page["AutoScalingGroups"]:
+            if ids & {instance["InstanceId"] for instance in group.get("Instances", [])}:
+                holding[group["AutoScalingGroupName"]] = {
                     process["ProcessName"] for process in group.get("SuspendedProcesses", [])
                 }
-    return suspended
+    return holding
 
 
 def asg_tags(group: str, incident: str, processes: Sequence[str]) -> list[dict[str, Any]]:
