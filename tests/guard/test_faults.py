@@ -80,7 +80,9 @@ def fail_region(clients, region: str, error: Exception) -> None:
     def hook(**_: Any) -> None:
         raise error
 
-    clients.client("ec2", region).meta.events.register("before-call.ec2.DescribeInstanceStatus", hook)
+    clients.client("ec2", region).meta.events.register(
+        "before-call.ec2.DescribeInstanceStatus", hook
+    )
 
 
 def test_failing_region_is_reported_and_the_others_still_stop(launch, inbox, clients):
