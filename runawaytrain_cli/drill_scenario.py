@@ -1,0 +1,162 @@
+"""The drill's scenario: which accounts to trip, what to seed into them, and the results record.
+
+The tripped account gets instances over its limit in 3 regions plus an Auto Scaling group, IAM
+users with access keys (and a role when its lockout is users+roles); another enforcing account
+stays under its limit; a dry-run account, if any, goes over its limit (it must change nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from guard.report import Report
+from guard.settings import Lockout, Mode
+from runawaytrain_cli.drill_emulator import Emulator
+from runawaytrain_stack.config import Account, Fleet
+
+AMI = "ami-12c6146b"  # moto accepts any id when its AMI catalogue is not loaded
+SEED_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
+SEED_USERS = ("alice", "bob")
+SEED_ROLE = "drill-ci-deployer"  # locked too when the tripped account's lockout is users+roles
+SEED_GROUP = "drill-workers"  # an Auto Scaling group in the tripped account
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class Guard:
+    """One deployed guard, as read back from the emulator."""
+
+    account: Account
+    function: str
+    role_arn: str
+    environment: dict[str, str]
+    queue_url: str = ""
+    queue_region: str = ""  # the topic's region: SNS delivers to SQS in the same region
+    report: Report | None = None
+    mail: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class DrillResult:
+    checks: list[Check] = field(default_factory=list)
+    guards: dict[str, Guard] = field(default_factory=dict)
+    restore: Report | None = None
+    tripped: str = ""
+    quiet: str = ""
+    dry_run: str = ""  # a dry-run account seeded over its limit: reports, changes nothing
+    seeded: dict[str, list[str]] = field(default_factory=dict)  # account name -> instance ids
+    not_emulated: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(check.ok for check in self.checks)
+
+    def check(self, name: str, ok: bool, detail: str = "") -> None:
+        self.checks.append(Check(name, ok, detail))
+
+
+class DrillError(RuntimeError):
+    """A drill step could not run at all (as opposed to a check that failed)."""
+
+
+def choose_scenario(fleet: Fleet) -> tuple[Account, Account | None]:
+    """The sub-account to trip (enforce, with lockout if any) and another one to stay quiet."""
+    enforcing = [a for a in fleet.sub_accounts if a.mode is Mode.ENFORCE]
+    if not enforcing:
+        raise DrillError("the fleet has no sub-account in mode enforce: nothing to trip")
+    tripped = sorted(enforcing, key=lambda a: (a.lockout is Lockout.NONE, a.ec2_limit))[0]
+    others = [a for a in fleet.sub_accounts if a != tripped and a.mode is Mode.ENFORCE]
+    return tripped, (others[0] if others else None)
+
+
+def seed(
+    emulator: Emulator, tripped: Account, quiet: Account | None, result: DrillResult
+) -> dict[str, dict[str, str]]:
+    """Instances over the limit in 3 regions plus IAM users with keys; a quiet account under it."""
+    regions = list(tripped.regions or _seed_regions(tripped.home_region))[:3]
+    per_region = max(3, math.ceil((tripped.ec2_limit + 1) / len(regions)))
+    result.seeded[tripped.name] = _launch(emulator, tripped, regions, per_region)
+    result.seeded[tripped.name] += _launch_group(emulator, tripped, regions[0])
+    users: dict[str, dict[str, str]] = {}
+    session = emulator.operator(tripped.id, tripped.home_region)
+    iam = session.client("iam", region_name=tripped.home_region)
+    describe_only = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}],
+        }
+    )
+    for name in (*SEED_USERS, *tripped.break_glass[:1]):
+        iam.create_user(UserName=name)
+        iam.put_user_policy(UserName=name, PolicyName="work", PolicyDocument=describe_only)
+        users[name] = iam.create_access_key(UserName=name)["AccessKey"]
+    if tripped.lockout is Lockout.USERS_AND_ROLES:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{tripped.id}:root"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        iam.create_role(RoleName=SEED_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
+    if quiet is not None:
+        quiet_regions = list(quiet.regions or _seed_regions(quiet.home_region))[:2]
+        per = 1 if quiet.ec2_limit >= len(quiet_regions) else 0
+        result.seeded[quiet.name] = _launch(emulator, quiet, quiet_regions, per)
+    dry_run = next((a for a in result.guards.values() if a.account.name == result.dry_run), None)
+    if dry_run is not None:
+        account = dry_run.account
+        region = account.regions[0] if account.regions else account.home_region
+        result.seeded[account.name] = _launch(emulator, account, [region], account.ec2_limit + 1)
+    return users
+
+
+def _seed_regions(home: str) -> tuple[str, ...]:
+    return (home, *(region for region in SEED_REGIONS if region != home))
+
+
+def _launch(emulator: Emulator, account: Account, regions: list[str], count: int) -> list[str]:
+    ids: list[str] = []
+    if count == 0:
+        return ids
+    for region in regions:
+        ec2 = emulator.operator(account.id, region).client("ec2", region_name=region)
+        response = ec2.run_instances(
+            ImageId=AMI, MinCount=count, MaxCount=count, InstanceType="t3.micro"
+        )
+        ids += [instance["InstanceId"] for instance in response["Instances"]]
+    return ids
+
+
+def _launch_group(emulator: Emulator, account: Account, region: str) -> list[str]:
+    """An Auto Scaling group of 2: the halt must suspend it first, restore must resume it."""
+    session = emulator.operator(account.id, region)
+    ec2 = session.client("ec2", region_name=region)
+    template = ec2.create_launch_template(
+        LaunchTemplateName=SEED_GROUP,
+        LaunchTemplateData={"ImageId": AMI, "InstanceType": "t3.micro"},
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    zone = ec2.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
+    autoscaling = session.client("autoscaling", region_name=region)
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=SEED_GROUP,
+        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
+        MinSize=2,
+        MaxSize=2,
+        DesiredCapacity=2,
+        AvailabilityZones=[zone],
+    )
+    groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[SEED_GROUP])
+    return [i["InstanceId"] for g in groups["AutoScalingGroups"] for i in g["Instances"]]

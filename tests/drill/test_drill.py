@@ -1,0 +1,216 @@
+"""The drill, end to end: a fresh moto_server, the real `cdk deploy --all`, the guard's code under
+its deployed role with IAM enforcement on, restore, and cleanup whatever happens.
+
+About a minute in all: the sample fleet once (~40 s), a two-account fleet once with one statement
+removed from the guard's role (~25 s), and a drill whose deploy step fails (~4 s).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from guard.settings import SettingsError
+from runawaytrain_cli import drill
+from runawaytrain_cli.drill import DrillError, DrillResult, run_drill
+from runawaytrain_cli.main import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL_FLEET = """\
+payer:
+  id: "111111111111"
+  name: payer
+  notify: [ops@example.com]
+  ec2_limit: 2
+accounts:
+  - id: "555555555555"
+    name: lab
+    notify: [lab@example.com]
+    ec2_limit: 4
+    lockout: users+roles
+"""
+
+
+def emulator_pid(lines: list[str]) -> int:
+    found = [re.search(r"moto_server pid (\d+)", line) for line in lines]
+    pids = [int(match.group(1)) for match in found if match]
+    assert len(pids) == 1, lines[:3]
+    return pids[0]
+
+
+def assert_gone(pid: int) -> None:
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+@pytest.fixture(scope="module")
+def sample_drill(tmp_path_factory: pytest.TempPathFactory) -> tuple[DrillResult, list[str], Path]:
+    lines: list[str] = []
+    parent = tmp_path_factory.mktemp("drill-work")
+    result = run_drill(ROOT / "accounts.yaml", out=lines.append, workdir_parent=parent)
+    return result, lines, parent
+
+
+def test_sample_fleet_drill_passes_every_check(sample_drill: tuple) -> None:
+    result, lines, _ = sample_drill
+    failed = [f"{check.name}: {check.detail}" for check in result.checks if not check.ok]
+    assert result.ok, "\n".join(failed + lines[-60:])
+    assert len(result.checks) >= 20
+
+
+def test_each_stack_is_deployed_into_its_own_account(sample_drill: tuple) -> None:
+    result, lines, _ = sample_drill
+    assert {name: g.account.id for name, g in result.guards.items()} == {
+        "payer": "111111111111",
+        "prod": "222222222222",
+        "staging": "333333333333",
+        "sandbox": "444444444444",
+    }
+    assert all(f":{g.account.id}:" in g.role_arn for g in result.guards.values())
+    deployed = [line for line in lines if line.endswith(" deployed")]
+    assert len(deployed) == 5  # four guard stacks and the billing stack
+
+
+def test_the_guard_runs_with_the_deployed_environment(sample_drill: tuple) -> None:
+    result, _, _ = sample_drill
+    prod = result.guards["prod"]
+    assert prod.environment["ec2limit"] == "40"
+    assert prod.environment["lockout"] == "users"
+    assert prod.environment["snstopic"].startswith("arn:aws:sns:eu-west-1:222222222222:")
+    assert result.guards["staging"].environment["regions"] == "eu-west-1,us-east-1"
+
+
+def test_tripped_account_is_halted_locked_and_told(sample_drill: tuple) -> None:
+    result, _, _ = sample_drill
+    assert (result.tripped, result.quiet) == ("prod", "staging")
+    report = result.guards["prod"].report
+    assert report is not None
+    assert report.verdict == "trip"
+    seeded = result.seeded["prod"]
+    assert len(seeded) == 3 * 14 + 2  # limit 40: 14 per region, plus an Auto Scaling group of 2
+    assert len(report.by_region) >= 3 and sum(report.by_region.values()) == len(seeded)
+    assert sorted(report.stopped) == sorted(result.seeded["prod"])
+    assert report.locked_users == ["alice", "bob"]
+    assert "user/breakglass-admin" in report.skipped
+    [mail] = result.guards["prod"].mail
+    assert mail["Subject"].startswith("runawaytrain TRIPPED 222222222222 (prod)")
+    assert f"Stopped ({len(seeded)};" in mail["Message"]
+    assert report.suspended_asgs == ["drill-workers"]
+
+
+def test_dry_run_account_reports_and_changes_nothing(sample_drill: tuple) -> None:
+    result, _, _ = sample_drill
+    assert result.dry_run == "sandbox"
+    report = result.guards["sandbox"].report
+    assert report is not None
+    assert (report.verdict, report.mode, report.stopped) == ("trip", "dry-run", [])
+    assert sorted(report.would_stop) == sorted(result.seeded["sandbox"])
+    assert len(result.seeded["sandbox"]) == 5  # limit 4
+    assert len(result.guards["sandbox"].mail) == 1
+
+
+def test_quiet_accounts_stay_untouched(sample_drill: tuple) -> None:
+    result, _, _ = sample_drill
+    for name in ("payer", "staging"):
+        report = result.guards[name].report
+        assert report is not None
+        assert (report.verdict, report.stopped, result.guards[name].mail) == ("ok", [], [])
+    staging = result.guards["staging"].report
+    assert staging is not None
+    assert staging.count == 2
+
+
+def test_restore_unlocks_users_and_restarts_instances(sample_drill: tuple) -> None:
+    result, _, _ = sample_drill
+    assert result.restore is not None and result.restore.restore is not None
+    undone = result.restore.restore
+    assert undone["unlocked_users"] == ["alice", "bob"]
+    assert sorted(undone["started_instances"]) == sorted(result.seeded["prod"])
+    assert list(undone["resumed_asgs"]) == ["eu-west-1/drill-workers"]
+    assert not undone["errors"]
+    passed = {check.name for check in result.checks if check.ok}
+    assert {"prod: user alice is denied", "prod: user alice works again"} <= passed
+
+
+def test_drill_says_what_the_emulator_did_not_create(sample_drill: tuple) -> None:
+    result, _, _ = sample_drill
+    said = "\n".join(result.not_emulated)
+    for kind in ("AWS::CloudWatch::Alarm", "AWS::SNS::Subscription", "AWS::Scheduler::Schedule"):
+        assert kind in said
+
+
+def test_drill_leaves_no_process_and_no_files(sample_drill: tuple) -> None:
+    _, lines, parent = sample_drill
+    assert_gone(emulator_pid(lines))
+    assert list(parent.iterdir()) == []
+
+
+def test_drill_fails_when_statements_are_missing_from_the_role(tmp_path: Path) -> None:
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(SMALL_FLEET)
+    lines: list[str] = []
+    work = tmp_path / "work"
+    work.mkdir()
+    result = run_drill(
+        fleet,
+        out=lines.append,
+        workdir_parent=work,
+        drop_statements=("StopAndRestartInstances", "NeverModifyOwnRoles"),
+    )
+    assert not result.ok
+    report = result.guards["lab"].report
+    assert report is not None
+    assert report.verdict == "trip"
+    assert report.stopped == []
+    assert set(report.not_stopped.values()) <= {"UnauthorizedOperation", "AccessDenied"}
+    assert report.not_stopped  # every instance was refused, under the deployed role
+    failed = {check.name for check in result.checks if not check.ok}
+    assert "lab: all 11 seeded instances stopped" in failed  # 3 regions x 3 + a group of 2
+    # Without its Deny, the guard could loosen its own role; the payer's guard still cannot.
+    assert "lab: guard cannot modify its own role" in failed
+    assert "payer: guard cannot modify its own role" not in failed
+    # The other statements still work: users and roles are locked, and restore undoes it.
+    assert report.locked_users == ["alice", "bob"]
+    assert report.locked_roles == ["drill-ci-deployer"]
+    passed = {check.name for check in result.checks if check.ok}
+    assert {"lab: users locked out", "lab: role drill-ci-deployer locked out"} <= passed
+    assert "lab: restore unlocked the locked roles" in passed
+    assert_gone(emulator_pid(lines))
+    assert list(work.iterdir()) == []
+
+
+def test_failing_step_stops_the_emulator_and_removes_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_deploy(*args: object) -> None:
+        raise DrillError("deploy failed on purpose")
+
+    monkeypatch.setattr(drill, "deploy", broken_deploy)
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(SMALL_FLEET)
+    work = tmp_path / "work"
+    work.mkdir()
+    lines: list[str] = []
+    with pytest.raises(DrillError, match="on purpose"):
+        run_drill(fleet, out=lines.append, workdir_parent=work)
+    assert_gone(emulator_pid(lines))
+    assert list(work.iterdir()) == []
+
+
+def test_cli_exits_1_when_the_deployed_environment_is_wrong(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    def forgot_a_variable(*args: object, **kwargs: object) -> None:
+        raise SettingsError("environment variable snstopic is required but not set")
+
+    monkeypatch.setattr(drill, "run_drill", forgot_a_variable)
+    assert main(["drill"]) == 1
+    assert "drill failed: environment variable snstopic" in capsys.readouterr().err
+
+
+def test_cli_exits_1_on_a_bad_fleet_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["drill", str(tmp_path / "missing.yaml")]) == 1
+    assert "cannot read the file" in capsys.readouterr().err
