@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from runawaytrain_cli import demo, fleet, restore
+from runawaytrain_cli import demo, drill, fleet, restore, spend
 
-SUBCOMMAND_MODULES = (demo, fleet, restore)
+SUBCOMMAND_MODULES = (demo, fleet, restore, drill, spend)
 
 
 def build_parser() -> argparse.ArgumentParser:

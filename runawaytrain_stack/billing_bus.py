@@ -4,6 +4,8 @@ The payer's us-east-1 rule forwards its billing alarm's state change to this bus
 policy admits only the payer, and the rule here hands the event, unchanged, to the guard:
 `{"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
 "detail": {"alarmName": ..., "state": {"value": "ALARM"}}}`. docs/deploy.md says why.
+The payer's spend watcher's trips for this account arrive the same way (`{"source":
+"runawaytrain.spend", "detail-type": "Spend Rate Exceeded", "detail": {"account": ...}}`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from runawaytrain_stack.names import BILLING_BUS_NAME
 
 ALARM_SOURCE = "aws.cloudwatch"
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
+# Must equal lambda/spend/watch.py SOURCE / DETAIL_TYPE and lambda/guard/invocation.py.
+SPEND_SOURCE = "runawaytrain.spend"
+SPEND_DETAIL_TYPE = "Spend Rate Exceeded"
 
 
 def build_alarm_pattern(alarm_name: str, account_id: str | None = None) -> events.EventPattern:
@@ -30,6 +35,16 @@ def build_alarm_pattern(alarm_name: str, account_id: str | None = None) -> event
     )
 
 
+def build_spend_pattern(account_id: str, payer_id: str | None = None) -> events.EventPattern:
+    """Matches the spend watcher's trip for `account_id` (sent by `payer_id`, when given)."""
+    return events.EventPattern(
+        source=[SPEND_SOURCE],
+        detail_type=[SPEND_DETAIL_TYPE],
+        account=[payer_id] if payer_id else None,
+        detail={"account": [account_id]},
+    )
+
+
 class BillingTripBus(Construct):
     def __init__(
         self,
@@ -38,7 +53,8 @@ class BillingTripBus(Construct):
         *,
         function: lambda_.IFunction,
         payer_id: str,
-        alarm_name: str,
+        alarm_name: str | None,
+        spend_account_id: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.bus = events.EventBus(
@@ -55,12 +71,24 @@ class BillingTripBus(Construct):
                 resources=[self.bus.event_bus_arn],
             )
         )
-        self.rule = events.Rule(
-            self,
-            "TripGuard",
-            description=f"Trips the guard when the payer's alarm {alarm_name} enters ALARM",
-            event_bus=self.bus,
-            # Forwarded events keep the account that raised them: the payer.
-            event_pattern=build_alarm_pattern(alarm_name, payer_id),
-            targets=[targets.LambdaFunction(function)],
-        )
+        self.rule: events.Rule | None = None
+        if alarm_name is not None:
+            self.rule = events.Rule(
+                self,
+                "TripGuard",
+                description=f"Trips the guard when the payer's alarm {alarm_name} enters ALARM",
+                event_bus=self.bus,
+                # Forwarded events keep the account that raised them: the payer.
+                event_pattern=build_alarm_pattern(alarm_name, payer_id),
+                targets=[targets.LambdaFunction(function)],
+            )
+        self.spend_rule: events.Rule | None = None
+        if spend_account_id is not None:
+            self.spend_rule = events.Rule(
+                self,
+                "SpendTrip",
+                description="Trips the guard when the payer's spend watcher reports its burn rate",
+                event_bus=self.bus,
+                event_pattern=build_spend_pattern(spend_account_id, payer_id),
+                targets=[targets.LambdaFunction(function)],
+            )

@@ -16,6 +16,7 @@ from runawaytrain_stack.names import (
     FORWARDER_ROLE_NAME,
     ROLE_PATH,
 )
+from runawaytrain_stack.spend_watch import SpendWatcher
 
 
 class BillingStack(Stack):
@@ -46,6 +47,16 @@ class BillingStack(Stack):
             )
             for account in fleet.budgeted_accounts
         ]
+        self.spend_watcher: SpendWatcher | None = None
+        if fleet.cur is not None:
+            self.spend_watcher = SpendWatcher(
+                self,
+                "SpendWatcher",
+                fleet=fleet,
+                cur=fleet.cur,
+                alerts=self.alerts,
+                forwarder=self.forwarder.without_policy_updates(),
+            )
 
     def _build_forwarder(self) -> iam.Role:
         """One role for every forwarding rule, allowed to put events on guard billing buses only.

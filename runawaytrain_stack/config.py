@@ -31,6 +31,13 @@ NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
 EMAIL_PATTERN = r"^[^@\s\"(),:;<>\[\]]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"
 PRINCIPAL_PATTERN = r"^[\w+=,.@-]{1,64}$"
+# S3 general purpose bucket names: 3-63 of lower-case letters, digits, dots and hyphens, starting
+# and ending with a letter or digit (Amazon S3 User Guide, "Bucket naming rules"). CUR report names
+# are 1-256 of [0-9A-Za-z!\-_.*'()] (AWS CUR API Reference, ReportDefinition.ReportName); the
+# prefix is an S3 key prefix without leading or trailing slash (ReportDefinition.S3Prefix).
+BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+REPORT_NAME_PATTERN = r"^[0-9A-Za-z!\-_.*'()]{1,256}$"
+PREFIX_PATTERN = r"^(?:[^/\s]+(?:/[^/\s]+)*)?$"
 
 
 _Text = Annotated[str, Strict()]
@@ -39,6 +46,9 @@ _Name = Annotated[_Text, StringConstraints(pattern=NAME_PATTERN)]
 _Email = Annotated[_Text, StringConstraints(pattern=EMAIL_PATTERN, max_length=254)]
 _Region = Annotated[_Text, StringConstraints(pattern=REGION_PATTERN)]
 _Principal = Annotated[_Text, StringConstraints(pattern=PRINCIPAL_PATTERN)]
+_Bucket = Annotated[_Text, StringConstraints(pattern=BUCKET_PATTERN)]
+_ReportName = Annotated[_Text, StringConstraints(pattern=REPORT_NAME_PATTERN)]
+_Prefix = Annotated[_Text, StringConstraints(pattern=PREFIX_PATTERN, max_length=256)]
 
 
 class _Settings(BaseModel):
@@ -55,6 +65,17 @@ class _Settings(BaseModel):
     home_region: _Region | None = None
     regions: Annotated[list[_Region], Field(min_length=1)] | None = None
     monthly_budget_usd: Annotated[float, Strict(), Field(gt=0)] | None = None
+    max_spend_per_day_usd: Annotated[float, Strict(), Field(gt=0)] | None = None
+
+
+class _Cur(BaseModel):
+    """Where the payer's Cost and Usage Report (legacy CUR or CUR 2.0 export) is delivered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bucket: _Bucket
+    prefix: _Prefix = ""
+    report_name: _ReportName
 
 
 class _Entry(_Settings):
@@ -66,6 +87,7 @@ class _FleetFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     defaults: _Settings = _Settings()
+    cur: _Cur | None = None
     payer: _Entry
     accounts: list[_Entry] = []
 
@@ -89,6 +111,11 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "home_region": ("an AWS region name, e.g. eu-west-1", ""),
     "regions": ("a non-empty list of AWS region names", "an AWS region name, e.g. eu-west-1"),
     "monthly_budget_usd": ("a number of US dollars > 0, e.g. 500", ""),
+    "max_spend_per_day_usd": ("a number of US dollars > 0, e.g. 200", ""),
+    "cur": ("a mapping with keys bucket, prefix and report_name", ""),
+    "bucket": ("an S3 bucket name: 3-63 of a-z, 0-9, dots and hyphens", ""),
+    "prefix": ("an S3 key prefix without leading or trailing slash, e.g. cur", ""),
+    "report_name": ("a CUR report or export name: 1-256 of letters, digits and !-_.*'()", ""),
     "defaults": ("a mapping of account settings", ""),
     "payer": ("a mapping describing the payer account", ""),
     "accounts": (
@@ -114,12 +141,23 @@ class Account:
     home_region: str = DEFAULT_HOME_REGION
     regions: tuple[str, ...] = ()  # empty: every region the account has enabled
     monthly_budget_usd: float | None = None  # None: no billing alarm
+    max_spend_per_day_usd: float | None = None  # None: no spend-rate trip
+
+
+@dataclass(frozen=True)
+class CurConfig:
+    """The fleet's `cur:`: where the payer's Cost and Usage Report is delivered."""
+
+    bucket: str
+    prefix: str
+    report_name: str
 
 
 @dataclass(frozen=True)
 class Fleet:
     payer: Account
     sub_accounts: tuple[Account, ...]
+    cur: CurConfig | None = None
 
     @property
     def accounts(self) -> tuple[Account, ...]:
@@ -129,6 +167,15 @@ class Fleet:
     @property
     def budgeted_accounts(self) -> tuple[Account, ...]:
         return tuple(a for a in self.accounts if a.monthly_budget_usd is not None)
+
+    @property
+    def spend_limited_accounts(self) -> tuple[Account, ...]:
+        return tuple(a for a in self.accounts if a.max_spend_per_day_usd is not None)
+
+    @property
+    def has_billing_stack(self) -> bool:
+        """The payer's us-east-1 stack exists for billing alarms or the spend watcher."""
+        return bool(self.budgeted_accounts) or self.cur is not None
 
 
 def load_fleet(path: Path) -> Fleet:
@@ -194,6 +241,8 @@ def _explain(error: Any, located: LocatedYaml) -> Problem:
 def _unknown_key_message(path: KeyPath, value: Any) -> str:
     if len(path) == 1:
         valid = list(_FleetFile.model_fields)
+    elif path[0] == "cur":
+        valid = list(_Cur.model_fields)
     elif path[0] == "defaults":
         valid = list(_Settings.model_fields)
     else:
@@ -224,7 +273,20 @@ def _resolve(parsed: _FleetFile, located: LocatedYaml) -> tuple[Fleet, list[Prob
         for key in ("notify", "break_glass", "regions"):
             values[key] = tuple(values.get(key, ()))
         accounts.append(Account(**values))
-    return Fleet(payer=accounts[0], sub_accounts=tuple(accounts[1:])), problems
+    cur = None if parsed.cur is None else CurConfig(**parsed.cur.model_dump())
+    if cur is None and any(a.max_spend_per_day_usd is not None for a in accounts):
+        first = next(
+            (*path, "max_spend_per_day_usd")
+            for (path, _), account in zip(entries, accounts, strict=True)
+            if account.max_spend_per_day_usd is not None
+        )
+        owner = first if first in located.value_lines else ("defaults", "max_spend_per_day_usd")
+        message = (
+            "is set but the fleet has no cur: (the spend watcher reads the Cost and Usage "
+            "Report); add cur: {bucket: ..., prefix: ..., report_name: ...} at the top level"
+        )
+        problems.append(Problem(located.line_of_value(owner), format_key(owner), message))
+    return Fleet(payer=accounts[0], sub_accounts=tuple(accounts[1:]), cur=cur), problems
 
 
 def _find_repeats(fleet: Fleet, located: LocatedYaml) -> list[Problem]:

@@ -31,9 +31,10 @@ def add_fleet_stacks(app: App, fleet: Fleet) -> FleetStacks:
     guards = {
         account.name: GuardStack(app, account=account, fleet=fleet) for account in fleet.accounts
     }
-    billing = BillingStack(app, fleet=fleet) if fleet.budgeted_accounts else None
+    billing = BillingStack(app, fleet=fleet) if fleet.has_billing_stack else None
     if billing is not None:
         # `cdk deploy --all` creates each billing bus before the rule that targets it.
-        for account in fleet.budgeted_accounts:
+        targeted = {a.name: a for a in (*fleet.budgeted_accounts, *fleet.spend_limited_accounts)}
+        for account in targeted.values():
             billing.add_stack_dependency(guards[account.name], "its rules target the guard's bus")
     return FleetStacks(guards=guards, billing=billing)

@@ -33,7 +33,7 @@ class GuardStack(Stack):
             self, "Alerts", emails=account.notify, display_name=f"runawaytrain {account.name}"
         )
         # The payer also holds the billing stack's forwarder role.
-        has_forwarder = account == fleet.payer and bool(fleet.budgeted_accounts)
+        has_forwarder = account == fleet.payer and fleet.has_billing_stack
         self.guard = GuardFunction(
             self,
             "Guard",
@@ -45,11 +45,15 @@ class GuardStack(Stack):
             self, "Schedule", function=self.guard.function, minutes=account.schedule_minutes
         )
         self.billing_trips: BillingTripBus | None = None
-        if account.monthly_budget_usd is not None:
+        spend_limited = account.max_spend_per_day_usd is not None and fleet.cur is not None
+        if account.monthly_budget_usd is not None or spend_limited:
             self.billing_trips = BillingTripBus(
                 self,
                 "BillingTrips",
                 function=self.guard.function,
                 payer_id=fleet.payer.id,
-                alarm_name=name_billing_alarm(account),
+                alarm_name=(
+                    name_billing_alarm(account) if account.monthly_budget_usd is not None else None
+                ),
+                spend_account_id=account.id if spend_limited else None,
             )

@@ -24,6 +24,7 @@ class Verdict(Enum):
 class TripReason(Enum):
     INSTANCE_LIMIT = "instance-limit"
     BILLING_ALARM = "billing-alarm"
+    SPEND_RATE = "spend-rate"
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ def decide_override(invocation: Invocation, env_action: Action) -> Decision | No
 def decide(
     count: int, limit: int, failed_regions: Sequence[str], invocation: Invocation
 ) -> Decision:
-    """Trip when the count is strictly above the limit or a billing alarm fired.
+    """Trip when the count is strictly above the limit, a billing alarm fired or the payer's
+    spend watcher reported a burn rate over the account's limit.
 
     Regions that could not be counted never hide a trip (fail closed): if what was counted is
     already over the limit, the breaker trips; if not, the run is DEGRADED so someone is told.
@@ -63,6 +65,9 @@ def decide(
     if invocation.trigger is Trigger.BILLING_ALARM:
         reasons.append(TripReason.BILLING_ALARM)
         sentences.append(f"billing alarm {invocation.alarm_name} is in ALARM")
+    if invocation.trigger is Trigger.SPEND_RATE and invocation.spend is not None:
+        reasons.append(TripReason.SPEND_RATE)
+        sentences.append(_spend_sentence(invocation))
     uncounted = ""
     if failed_regions:
         uncounted = f"; {len(failed_regions)} region(s) could not be counted: " + ", ".join(
@@ -77,3 +82,17 @@ def decide(
             + uncounted.removeprefix(";"),
         )
     return Decision(Verdict.OK, f"{count} pending/running EC2 instances, limit {limit}")
+
+
+def _usd(value: float | None) -> str:
+    return "an unreported amount" if value is None else f"${value:,.2f}"
+
+
+def _spend_sentence(invocation: Invocation) -> str:
+    spend = invocation.spend
+    assert spend is not None
+    return (
+        f"spend over the 24 h of Cost and Usage Report data up to {spend.newest_data} was "
+        f"{_usd(spend.spend_24h_usd)}, over the limit of {_usd(spend.limit_usd)} per day "
+        f"(CUR delivery {spend.delivery}; CUR data lags by hours)"
+    )

@@ -7,6 +7,8 @@ Shapes understood:
 - a CloudWatch alarm state change delivered by EventBridge
   (`source` aws.cloudwatch, `detail-type` "CloudWatch Alarm State Change", `detail.state.value`);
 - the same alarm delivered through SNS (`Records[0].Sns.Message` with `NewStateValue`);
+- the payer's spend watcher (`source` runawaytrain.spend, `detail-type` "Spend Rate Exceeded",
+  `detail` with `account`, `spend_24h_usd`, `limit_usd`, `newest_data`, `delivery`);
 - anything else (the schedule's payload, an empty event, a non-dict) is a scheduled check.
 """
 
@@ -20,12 +22,25 @@ from typing import Any
 from guard.settings import Action
 
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
+SPEND_SOURCE = "runawaytrain.spend"
+SPEND_RATE_EXCEEDED = "Spend Rate Exceeded"
 
 
 class Trigger(Enum):
     SCHEDULE = "schedule"
     OPERATOR = "operator"
     BILLING_ALARM = "billing-alarm"
+    SPEND_RATE = "spend-rate"
+
+
+@dataclass(frozen=True)
+class SpendRate:
+    """What the spend watcher saw: the trailing-24 h spend, the limit, and how fresh the data is."""
+
+    spend_24h_usd: float | None
+    limit_usd: float | None
+    newest_data: str
+    delivery: str
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,7 @@ class Invocation:
     incident: str | None = None  # restore: which incident (None: the most recent)
     restart_instances: bool = False  # restore: also start the instances the incident stopped
     dry_run: bool = False  # restore: report what would be undone, change nothing
+    spend: SpendRate | None = None  # the spend watcher's figures, if that is the trigger
 
 
 def parse_invocation(event: object) -> Invocation:
@@ -52,6 +68,9 @@ def parse_invocation(event: object) -> Invocation:
             restart_instances=event.get("restart_instances") is True,
             dry_run=event.get("dry_run") is True,
         )
+    spend = _spend_rate(event)
+    if spend is not None:
+        return Invocation(action, Trigger.SPEND_RATE, unrecognised, spend=spend)
     alarm_name = _alarm_in_alarm_state(event)
     if alarm_name is not None:
         return Invocation(action, Trigger.BILLING_ALARM, unrecognised, alarm_name)
@@ -89,3 +108,30 @@ def _alarm_in_alarm_state(event: dict[str, Any]) -> str | None:
             if isinstance(message, dict) and message.get("NewStateValue") == "ALARM":
                 return str(message.get("AlarmName", "unnamed alarm"))
     return None
+
+
+def _number(raw: object) -> float | None:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        return None
+
+
+def _spend_rate(event: dict[str, Any]) -> SpendRate | None:
+    """The spend watcher's figures if the event is its "Spend Rate Exceeded", else None.
+
+    Figures that are missing or not numbers become None: the watcher already decided, so the
+    guard still trips (fail closed) and the notification says the figure was not given.
+    """
+    if event.get("source") != SPEND_SOURCE or event.get("detail-type") != SPEND_RATE_EXCEEDED:
+        return None
+    detail = event.get("detail")
+    detail = detail if isinstance(detail, dict) else {}
+    return SpendRate(
+        spend_24h_usd=_number(detail.get("spend_24h_usd")),
+        limit_usd=_number(detail.get("limit_usd")),
+        newest_data=str(detail.get("newest_data") or "unknown"),
+        delivery=str(detail.get("delivery") or "unknown"),
+    )

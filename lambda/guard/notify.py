@@ -36,6 +36,8 @@ def compose_subject(report: Report) -> str:
         head = f"runawaytrain {state} {label}: {report.count} EC2 vs limit {report.limit}"
         if "billing-alarm" in report.trip_reasons:
             head += ", billing alarm"
+        if "spend-rate" in report.trip_reasons:
+            head += ", spend rate"
     ascii_only = head.encode("ascii", "replace").decode("ascii")
     return ascii_only if len(ascii_only) <= SUBJECT_MAX else ascii_only[: SUBJECT_MAX - 3] + "..."
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import pytest
 
 from guard.decision import TripReason, Verdict, decide, decide_override
-from guard.invocation import Invocation, Trigger
+from guard.invocation import Invocation, SpendRate, Trigger
 from guard.settings import Action
 
 SCHEDULED = Invocation()
 BILLING = Invocation(trigger=Trigger.BILLING_ALARM, alarm_name="runawaytrain-billing-111111111111")
+SPEND = Invocation(
+    trigger=Trigger.SPEND_RATE,
+    spend=SpendRate(1234.5, 500.0, "2026-11-26T09:00:00+00:00", "20261126T090000Z"),
+)
 
 
 @pytest.mark.parametrize(
@@ -31,6 +35,9 @@ BILLING = Invocation(trigger=Trigger.BILLING_ALARM, alarm_name="runawaytrain-bil
         ),  # fail closed
         (2, 4, ("eu-west-1",), SCHEDULED, Verdict.DEGRADED, ()),
         (2, 4, ("eu-west-1",), BILLING, Verdict.TRIP, (TripReason.BILLING_ALARM,)),
+        (0, 4, (), SPEND, Verdict.TRIP, (TripReason.SPEND_RATE,)),
+        (9, 4, (), SPEND, Verdict.TRIP, (TripReason.INSTANCE_LIMIT, TripReason.SPEND_RATE)),
+        (2, 4, ("eu-west-1",), SPEND, Verdict.TRIP, (TripReason.SPEND_RATE,)),
     ],
 )
 def test_decide(count, limit, failed, invocation, verdict, reasons):
@@ -49,6 +56,14 @@ def test_reason_names_the_figures_and_the_uncounted_regions():
     assert degraded.reason == (
         "counted 1 pending/running EC2 instances (limit 4) but "
         "1 region(s) could not be counted: eu-west-1"
+    )
+
+
+def test_spend_reason_names_the_figures_and_the_data_age():
+    assert decide(0, 4, (), SPEND).reason == (
+        "spend over the 24 h of Cost and Usage Report data up to 2026-11-26T09:00:00+00:00 was "
+        "$1,234.50, over the limit of $500.00 per day "
+        "(CUR delivery 20261126T090000Z; CUR data lags by hours)"
     )
 
 

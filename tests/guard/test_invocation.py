@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from guard.invocation import Invocation, Trigger, parse_invocation
+from guard.invocation import Invocation, SpendRate, Trigger, parse_invocation
 from guard.settings import Action
 
 ALARM_DETAIL = {"alarmName": "runawaytrain-billing-222222222222", "state": {"value": "ALARM"}}
@@ -18,6 +18,19 @@ def eventbridge_alarm(state: str) -> dict:
         "detail-type": "CloudWatch Alarm State Change",
         "detail": {**ALARM_DETAIL, "state": {"value": state}},
     }
+
+
+def spend_event(**detail: object) -> dict:
+    return {"source": "runawaytrain.spend", "detail-type": "Spend Rate Exceeded", "detail": detail}
+
+
+SPEND_DETAIL = {
+    "account": "222222222222",
+    "spend_24h_usd": 1234.5,
+    "limit_usd": "500",
+    "newest_data": "2026-11-26T09:00:00+00:00",
+    "delivery": "20261126T090000Z",
+}
 
 
 def sns_alarm(state: str) -> dict:
@@ -49,6 +62,23 @@ def sns_alarm(state: str) -> dict:
             Invocation(Action.PROCEED, Trigger.BILLING_ALARM, None, "monthly-budget"),
         ),
         (sns_alarm("OK"), Invocation()),
+        (
+            spend_event(**SPEND_DETAIL),
+            Invocation(
+                trigger=Trigger.SPEND_RATE,
+                spend=SpendRate(1234.5, 500.0, SPEND_DETAIL["newest_data"], "20261126T090000Z"),
+            ),
+        ),
+        (
+            spend_event(spend_24h_usd="lots", limit_usd=True),
+            Invocation(
+                trigger=Trigger.SPEND_RATE, spend=SpendRate(None, None, "unknown", "unknown")
+            ),
+        ),
+        (
+            {"source": "runawaytrain.spend", "detail-type": "Other", "detail": SPEND_DETAIL},
+            Invocation(),
+        ),
         ({"Records": [{"Sns": {"Message": "not json"}}]}, Invocation()),
         ({"Records": []}, Invocation()),
         (

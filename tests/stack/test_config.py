@@ -30,6 +30,9 @@ def write_fleet(tmp_path: Path, text: str) -> Path:
     return path
 
 
+CUR = "cur: {bucket: payer-cur, prefix: cur, report_name: org_cur}\n"
+
+
 def replace_line(number: int, new: str) -> str:
     """VALID with line `number` (1-based) replaced."""
     lines = VALID.splitlines()
@@ -210,6 +213,44 @@ MALFORMED = [
         VALID + "---\npayer: {}\n",
         [": YAML syntax error:", "another document"],
     ),
+    (
+        "spend-limit-zero",
+        CUR + VALID + "    max_spend_per_day_usd: 0\n",
+        [
+            ":12: accounts[0].max_spend_per_day_usd: expected a number of US dollars > 0",
+            "found integer 0",
+        ],
+    ),
+    (
+        "spend-limit-text",
+        CUR + VALID + '    max_spend_per_day_usd: "200"\n',
+        [":12: accounts[0].max_spend_per_day_usd:", "found text '200'"],
+    ),
+    (
+        "spend-limit-without-cur",
+        VALID + "    max_spend_per_day_usd: 200\n",
+        [":11: accounts[0].max_spend_per_day_usd: is set but the fleet has no cur:"],
+    ),
+    (
+        "cur-bucket-upper-case",
+        CUR.replace("payer-cur", "Payer_CUR") + VALID,
+        [":1: cur.bucket: expected an S3 bucket name", "found text 'Payer_CUR'"],
+    ),
+    (
+        "cur-prefix-trailing-slash",
+        CUR.replace("prefix: cur", "prefix: cur/") + VALID,
+        [":1: cur.prefix: expected an S3 key prefix without leading or trailing slash"],
+    ),
+    (
+        "cur-report-name-missing",
+        CUR.replace(", report_name: org_cur", "") + VALID,
+        [":1: cur.report_name: required key is missing; expected a CUR report or export name"],
+    ),
+    (
+        "cur-key-typo",
+        CUR.replace("report_name", "report") + VALID,
+        [":1: cur.report: unknown key", "did you mean report_name?"],
+    ),
 ]
 
 
@@ -226,6 +267,26 @@ def test_rejects_malformed_fleet_naming_file_line_key_and_value(
     assert message.startswith(f"{path}:"), message
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in:\n{message}"
+
+
+def test_spend_limit_and_cur_location_are_read() -> None:
+    text = (
+        CUR
+        + "defaults:\n  max_spend_per_day_usd: 100\n"
+        + VALID.replace(
+            "    ec2_limit: 5\n", "    ec2_limit: 5\n    max_spend_per_day_usd: 250.5\n"
+        )
+    )
+    fleet = parse_fleet(text)
+    assert fleet.cur is not None
+    assert (fleet.cur.bucket, fleet.cur.prefix, fleet.cur.report_name) == (
+        "payer-cur",
+        "cur",
+        "org_cur",
+    )
+    assert [a.max_spend_per_day_usd for a in fleet.accounts] == [100, 250.5]
+    assert parse_fleet(VALID).cur is None
+    assert parse_fleet(VALID).spend_limited_accounts == ()
 
 
 def test_has_at_least_twenty_malformed_cases() -> None:

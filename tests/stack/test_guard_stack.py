@@ -387,7 +387,8 @@ def test_lambda_asset_is_the_guard_package(test_app, prod: Template) -> None:
     _, function = only_resource(prod, "AWS::Lambda::Function")
     asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
     asset = Path(app.outdir) / f"asset.{asset_hash}"
-    assert sorted(path.name for path in asset.iterdir()) == ["guard"]
+    # One asset root for the guard and the payer's spend watcher (which logs through guard.logs).
+    assert sorted(path.name for path in asset.iterdir()) == ["guard", "spend"]
     assert (asset / "guard" / "handler.py").is_file()
 
 
