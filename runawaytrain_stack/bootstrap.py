@@ -50,6 +50,11 @@ def build_execution_policy() -> dict[str, Any]:
             ["cloudwatch:*"],
             [f"arn:aws:cloudwatch:{BILLING_REGION}:*:alarm:{ours}"],
         ),
+        (
+            "SpendWatcherState",  # /runawaytrain/spend/last-delivery (the payer's spend watcher)
+            ["ssm:*"],
+            ["arn:aws:ssm:*:*:parameter/runawaytrain/*"],
+        ),
         ("TopicKeys", _KEY_ACTIONS, ["*"]),
         # Listing calls CloudFormation makes while reading resources back; no resource scope.
         ("Listing", ["logs:DescribeLogGroups"], ["*"]),
