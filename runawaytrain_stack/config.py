@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError
 
-from guard.settings import Lockout, Mode  # the guard's enums: accept exactly what it parses
+from guard.settings import REGION_PATTERN, Lockout, Mode  # accept exactly what the guard parses
 from runawaytrain_stack.config_errors import ConfigError, Problem, describe_value, format_key
 from runawaytrain_stack.yaml_source import KeyPath, LocatedYaml, YamlSourceError, read_yaml
 
@@ -29,7 +29,6 @@ MAX_SCHEDULE_MINUTES = 1440
 ACCOUNT_ID_PATTERN = r"^\d{12}$"
 NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
 EMAIL_PATTERN = r"^[^@\s\"(),:;<>\[\]]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
-REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"
 PRINCIPAL_PATTERN = r"^[\w+=,.@-]{1,64}$"
 # S3 general purpose bucket names: 3-63 of lower-case letters, digits, dots and hyphens, starting
 # and ending with a letter or digit (Amazon S3 User Guide, "Bucket naming rules"). CUR report names

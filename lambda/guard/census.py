@@ -6,11 +6,11 @@ IAM: ec2:DescribeRegions, ec2:DescribeInstanceStatus (no resource-level permissi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from guard.logs import get_logger
+from guard.parallel import map_in_parallel
 
 LOG = get_logger("census")
 
@@ -95,13 +95,12 @@ def count_instances(regions: Iterable[str], ec2_for: Callable[[str], Any], worke
 
     instances: dict[str, tuple[Instance, ...]] = {}
     errors: dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(regions)))) as pool:
-        for region, result in pool.map(count_one, regions):
-            if isinstance(result, Exception):
-                errors[region] = describe_error(result)
-                LOG.error("region_count_failed", extra={"region": region, "error": errors[region]})
-            else:
-                instances[region] = result
+    for region, result in map_in_parallel(count_one, regions, workers):
+        if isinstance(result, Exception):
+            errors[region] = describe_error(result)
+            LOG.error("region_count_failed", extra={"region": region, "error": errors[region]})
+        else:
+            instances[region] = result
     LOG.info(
         "census_done",
         extra={

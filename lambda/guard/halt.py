@@ -10,7 +10,6 @@ autoscaling:SuspendProcesses, autoscaling:CreateOrUpdateTags (runawaytrain:* key
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -19,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from guard.census import Census, Instance, describe_error
 from guard.incident import INCIDENT_TAG, SUSPENDED_TAG
 from guard.logs import get_logger
+from guard.parallel import map_in_parallel
 
 LOG = get_logger("halt")
 _T = TypeVar("_T")
@@ -89,9 +89,8 @@ def halt_instances(
             region, targets[region], incident, ec2_for(region), lambda: autoscaling_for(region)
         )
 
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(targets)))) as pool:
-        for region_result in pool.map(halt_one, sorted(targets)):
-            result.merge(region_result)
+    for region_result in map_in_parallel(halt_one, sorted(targets), workers):
+        result.merge(region_result)
     return result
 
 

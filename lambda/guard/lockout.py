@@ -18,8 +18,6 @@ iam:PutRolePolicy, iam:TagUser, iam:TagRole; sts:GetCallerIdentity (to find its 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from guard.census import describe_error
 from guard.incident import INCIDENT_TAG, TAG_PREFIX
 from guard.logs import get_logger
+from guard.parallel import map_in_parallel
 from guard.principals import Kind, Principal, Protection, skip_reason
 from guard.settings import Lockout
 
@@ -133,7 +132,7 @@ def lock_out(
             return principal, describe_error(error)
         return principal, None
 
-    for principal, error in _in_parallel(lock_one, targets):
+    for principal, error in map_in_parallel(lock_one, targets, IAM_WORKERS):
         if error is not None:
             result.errors[principal.key] = error
             LOG.error("lockout_failed", extra={"principal": principal.key, "error": error})
@@ -214,13 +213,3 @@ def _tag(iam: Any, kind: Kind, name: str, tags: dict[str, str]) -> None:
         iam.tag_user(UserName=name, Tags=pairs)
     else:
         iam.tag_role(RoleName=name, Tags=pairs)
-
-
-def _in_parallel(
-    work: Callable[[Principal], tuple[Principal, str | None]], items: Iterable[Principal]
-) -> list[tuple[Principal, str | None]]:
-    items = list(items)
-    if not items:
-        return []
-    with ThreadPoolExecutor(max_workers=min(IAM_WORKERS, len(items))) as pool:
-        return list(pool.map(work, items))

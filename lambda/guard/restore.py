@@ -16,8 +16,7 @@ ec2:DeleteTags.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -36,12 +35,14 @@ from guard.lockout import (
     list_principals,
 )
 from guard.logs import get_logger
+from guard.parallel import map_in_parallel
 from guard.principals import Kind, Principal
 from guard.settings import Lockout
 
 LOG = get_logger("restore")
 
 RECORD_TAGS = (INCIDENT_TAG, DENY_TAG, KEYS_TAG, REVOKE_TAG)
+REGION_WORKERS = 32  # one thread per region, as the census
 GONE = "NoSuchEntity"  # IAM: the policy or key is not there (any more): nothing to undo
 
 
@@ -107,9 +108,10 @@ def restore_incident(
             unlock(account.iam, principal, account.partition, result)
         except (ClientError, BotoCoreError) as error:
             result.errors[principal.key] = describe_error(error)
-    for region_result in _per_region(
-        account.regions,
+    for region_result in map_in_parallel(
         lambda region: restore_region(account, region, incident, restart_instances, dry_run),
+        account.regions,
+        REGION_WORKERS,
     ):
         result.resumed_asgs.update(region_result.resumed_asgs)
         result.started_instances += region_result.started_instances
@@ -257,7 +259,7 @@ def find_incidents(account: Accounts) -> set[str]:
         )
         return ids | {tag["Value"] for page in asg_pages for tag in page["Tags"]}
 
-    for ids in _per_region(account.regions, in_region):
+    for ids in map_in_parallel(in_region, account.regions, REGION_WORKERS):
         found |= ids
     return found
 
@@ -277,11 +279,3 @@ def _ignore_gone(call: Callable[..., Any], **params: Any) -> None:
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != GONE:
             raise
-
-
-def _per_region(regions: Iterable[str], work: Callable[[str], Any]) -> list[Any]:
-    regions = list(regions)
-    if not regions:
-        return []
-    with ThreadPoolExecutor(max_workers=min(32, len(regions))) as pool:
-        return list(pool.map(work, regions))

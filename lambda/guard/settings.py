@@ -16,7 +16,8 @@ from typing import TypeVar
 # ARN format: arn:partition:sns:region:account-id:topic-name (topic names: 1-256 of [A-Za-z0-9_-],
 # optionally ending in .fifo). Source: Amazon SNS API Reference, CreateTopic "Name".
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"  # also what accounts.yaml accepts
+_REGION = re.compile(REGION_PATTERN)
 _E = TypeVar("_E", bound=Enum)
 
 
