@@ -19,6 +19,7 @@ class Verdict(Enum):
     VOID = "void"  # an override said pass: touch nothing
     DEGRADED = "degraded"  # under the limit as far as we know, but some regions were not counted
     RESTORE = "restore"  # an operator asked to undo an incident: no census, no trip
+    IGNORED = "ignored"  # a batch of events with no EC2 launch in it: nothing to count for
 
 
 class TripReason(Enum):
@@ -45,6 +46,13 @@ def decide_override(invocation: Invocation, env_action: Action) -> Decision | No
         return Decision(Verdict.VOID, "voided by the invocation event (action: pass)")
     if env_action is Action.PASS:
         return Decision(Verdict.VOID, "voided by the environment (envaction=pass)")
+    launches = invocation.launches
+    if (
+        invocation.trigger is Trigger.LAUNCH_EVENT
+        and launches is not None
+        and not launches.launches
+    ):
+        return Decision(Verdict.IGNORED, f"ignored {launches.describe()}")
     return None
 
 

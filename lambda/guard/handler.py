@@ -19,6 +19,7 @@ from guard.decision import Decision, Verdict, decide, decide_override
 from guard.halt import halt_instances
 from guard.incident import new_incident_id
 from guard.invocation import Invocation, parse_invocation
+from guard.launches import LaunchPrompt
 from guard.lockout import lock_out
 from guard.logs import configure_logging, get_logger
 from guard.notify import compose_body, compose_subject, publish_summary
@@ -39,9 +40,11 @@ def handler(event: object, context: Any) -> dict[str, Any]:
     )
     if invocation.unrecognised_action is not None:
         LOG.warning("unrecognised_action", extra={"action": invocation.unrecognised_action})
+    if invocation.launches is not None:
+        log_launch_prompt(invocation.launches)
     try:
         override = decide_override(invocation, read_env_action(os.environ))
-        if override is not None and override.verdict is Verdict.VOID:
+        if override is not None and override.verdict in (Verdict.VOID, Verdict.IGNORED):
             return respond(void_report(override, invocation, account_in_arn(context)))
         settings = Settings.from_env(os.environ)
     except SettingsError as error:
@@ -56,6 +59,29 @@ def handler(event: object, context: Any) -> dict[str, Any]:
         return respond(report)
     notify(report, settings, clients)
     return respond(report)
+
+
+# A batch can hold 10,000 records; a few lines show what was wrong, the count shows how much.
+IGNORED_RECORDS_LOGGED = 20
+
+
+def log_launch_prompt(prompt: LaunchPrompt) -> None:
+    LOG.info(
+        "launch_events",
+        extra={
+            "launches": prompt.launches,
+            "by_region": prompt.by_region,
+            "first": prompt.first_event,
+        },
+    )
+    for record in prompt.ignored[:IGNORED_RECORDS_LOGGED]:
+        LOG.warning(
+            "event_ignored", extra={"message_id": record.message_id, "reason": record.reason}
+        )
+    if len(prompt.ignored) > IGNORED_RECORDS_LOGGED:
+        LOG.warning(
+            "events_ignored", extra={"count": len(prompt.ignored), "logged": IGNORED_RECORDS_LOGGED}
+        )
 
 
 _SHARED: list[ClientFactory] = []
@@ -99,6 +125,7 @@ def run_guard(
         verdict=decision.verdict.value,
         reason=decision.reason,
         trigger=invocation.trigger.value,
+        prompt=invocation.describe_prompt(),
         trip_reasons=[reason.value for reason in decision.trip_reasons],
         count=census.total,
         by_region=census.by_region,
@@ -185,6 +212,7 @@ def run_restore(
         verdict=Verdict.RESTORE.value,
         reason="",
         trigger=invocation.trigger.value,
+        prompt=invocation.describe_prompt(),
         region_errors=list_error,
     )
     incident = invocation.incident or latest_incident(target)
@@ -252,6 +280,7 @@ def void_report(decision: Decision, invocation: Invocation, account: str) -> Rep
         verdict=decision.verdict.value,
         reason=decision.reason,
         trigger=invocation.trigger.value,
+        prompt=invocation.describe_prompt(),
     )
 
 

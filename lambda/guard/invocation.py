@@ -9,6 +9,7 @@ Shapes understood:
 - the same alarm delivered through SNS (`Records[0].Sns.Message` with `NewStateValue`);
 - the payer's spend watcher (`source` runawaytrain.spend, `detail-type` "Spend Rate Exceeded",
   `detail` with `account`, `spend_24h_usd`, `limit_usd`, `newest_data`, `delivery`);
+- an SQS batch of EC2 launch events, the fast trip's prompt (see guard/launches.py);
 - anything else (the schedule's payload, an empty event, a non-dict) is a scheduled check.
 """
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from guard.launches import LaunchPrompt, is_sqs_batch, parse_launch_batch
 from guard.settings import Action
 
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
@@ -31,6 +33,7 @@ class Trigger(Enum):
     OPERATOR = "operator"
     BILLING_ALARM = "billing-alarm"
     SPEND_RATE = "spend-rate"
+    LAUNCH_EVENT = "launch-event"  # fast trip: EC2 launch events, batched through SQS
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,20 @@ class Invocation:
     restart_instances: bool = False  # restore: also start the instances the incident stopped
     dry_run: bool = False  # restore: report what would be undone, change nothing
     spend: SpendRate | None = None  # the spend watcher's figures, if that is the trigger
+    launches: LaunchPrompt | None = None  # the launch events, if they are the trigger
+
+    def describe_prompt(self) -> str:
+        """What prompted the run, for the report and the notification."""
+        if self.launches is not None:
+            return self.launches.describe()
+        if self.alarm_name is not None:
+            return f"billing alarm {self.alarm_name}"
+        if self.spend is not None:
+            return f"the payer's spend watcher (CUR delivery {self.spend.delivery})"
+        return {
+            Trigger.SCHEDULE: "the schedule",
+            Trigger.OPERATOR: "an operator's invocation",
+        }.get(self.trigger, self.trigger.value)
 
 
 def parse_invocation(event: object) -> Invocation:
@@ -68,6 +85,10 @@ def parse_invocation(event: object) -> Invocation:
             restart_instances=event.get("restart_instances") is True,
             dry_run=event.get("dry_run") is True,
         )
+    if is_sqs_batch(event):
+        # A queue only carries launch events; an "action" cannot ride along in a batch.
+        prompt = parse_launch_batch(event["Records"])
+        return Invocation(trigger=Trigger.LAUNCH_EVENT, launches=prompt)
     spend = _spend_rate(event)
     if spend is not None:
         return Invocation(action, Trigger.SPEND_RATE, unrecognised, spend=spend)

@@ -56,6 +56,8 @@ def compose_body(report: Report) -> str:
         _next_steps,
     )
     lines = [_headline(report), f"{'What' if report.restore else 'Why'}: {report.reason}."]
+    if report.prompt:
+        lines.append(f"Prompted by: {report.prompt}.")
     if report.incident:
         lines.append(f"Incident: {report.incident}")
     lines.append(f"Mode: {report.mode}")

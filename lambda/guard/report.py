@@ -14,6 +14,7 @@ class Report:
     verdict: str
     reason: str
     trigger: str
+    prompt: str = ""  # what prompted the run, in words (e.g. "3 EC2 launch event(s) (...)")
     account_name: str = ""
     function: str = ""  # the guard function's name, for the undo instructions
     tripped: bool = False
@@ -45,7 +46,7 @@ class Report:
         label = self.account_name or self.account
         if self.restore is not None:
             return f"runawaytrain {label}: {self.reason}"
-        if self.verdict == "void":
+        if self.verdict in ("void", "ignored"):
             return f"runawaytrain {label}: {self.reason}"
         head = f"runawaytrain {label}: {self.verdict} ({self.reason})"
         if self.tripped and self.mode == "dry-run":

@@ -6,10 +6,19 @@ import pytest
 
 from guard.decision import TripReason, Verdict, decide, decide_override
 from guard.invocation import Invocation, SpendRate, Trigger
+from guard.launches import IgnoredRecord, LaunchPrompt
 from guard.settings import Action
 
 SCHEDULED = Invocation()
 BILLING = Invocation(trigger=Trigger.BILLING_ALARM, alarm_name="runawaytrain-billing-111111111111")
+LAUNCHES = Invocation(
+    trigger=Trigger.LAUNCH_EVENT,
+    launches=LaunchPrompt(by_region={"eu-west-2": 3}, instances=("i-1", "i-2", "i-3")),
+)
+NO_LAUNCHES = Invocation(
+    trigger=Trigger.LAUNCH_EVENT,
+    launches=LaunchPrompt(ignored=(IgnoredRecord("m-1", "body is not JSON"),)),
+)
 SPEND = Invocation(
     trigger=Trigger.SPEND_RATE,
     spend=SpendRate(1234.5, 500.0, "2026-11-26T09:00:00+00:00", "20261126T090000Z"),
@@ -38,6 +47,10 @@ SPEND = Invocation(
         (0, 4, (), SPEND, Verdict.TRIP, (TripReason.SPEND_RATE,)),
         (9, 4, (), SPEND, Verdict.TRIP, (TripReason.INSTANCE_LIMIT, TripReason.SPEND_RATE)),
         (2, 4, ("eu-west-1",), SPEND, Verdict.TRIP, (TripReason.SPEND_RATE,)),
+        # Launch events only prompt the census: the count alone decides.
+        (4, 4, (), LAUNCHES, Verdict.OK, ()),
+        (5, 4, (), LAUNCHES, Verdict.TRIP, (TripReason.INSTANCE_LIMIT,)),
+        (2, 4, ("eu-west-1",), LAUNCHES, Verdict.DEGRADED, ()),
     ],
 )
 def test_decide(count, limit, failed, invocation, verdict, reasons):
@@ -82,4 +95,18 @@ def test_billing_reason_names_the_alarm():
 )
 def test_overrides(event_action, env_action, verdict):
     decision = decide_override(Invocation(action=event_action), env_action)
+    assert (decision and decision.verdict) == verdict
+
+
+@pytest.mark.parametrize(
+    ("invocation", "env_action", "verdict"),
+    [
+        (LAUNCHES, Action.PROCEED, None),
+        (NO_LAUNCHES, Action.PROCEED, Verdict.IGNORED),
+        (LAUNCHES, Action.PASS, Verdict.VOID),
+        (NO_LAUNCHES, Action.PASS, Verdict.VOID),
+    ],
+)
+def test_a_batch_without_a_launch_is_ignored_unless_voided(invocation, env_action, verdict):
+    decision = decide_override(invocation, env_action)
     assert (decision and decision.verdict) == verdict

@@ -89,3 +89,24 @@ def sns_alarm(state: str) -> dict:
 )
 def test_parse_invocation(event, expected):
     assert parse_invocation(event) == expected
+
+
+def test_an_sqs_batch_is_a_launch_prompt_and_cannot_carry_an_action():
+    body = {
+        "source": "aws.ec2",
+        "detail-type": "EC2 Instance State-change Notification",
+        "region": "eu-west-2",
+        "time": "2026-11-26T12:00:00Z",
+        "detail": {"instance-id": "i-0123456789abcdef0", "state": "pending"},
+    }
+    record = {"messageId": "m-1", "eventSource": "aws:sqs", "body": json.dumps(body)}
+
+    invocation = parse_invocation({"Records": [record], "action": "pass"})
+
+    assert invocation.trigger is Trigger.LAUNCH_EVENT
+    assert invocation.action is Action.PROCEED
+    assert invocation.launches is not None
+    assert invocation.launches.by_region == {"eu-west-2": 1}
+    assert invocation.describe_prompt() == (
+        "1 EC2 launch event(s) (eu-west-2: 1), the first at 2026-11-26T12:00:00Z"
+    )

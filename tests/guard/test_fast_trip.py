@@ -1,0 +1,212 @@
+"""Fast trip: batches of EC2 launch events (as Lambda's SQS poller delivers them) prompt a census.
+
+Each batch is one census, the census is the truth, and anything in a batch that is not a launch
+is ignored with a log line.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from typing import Any
+
+import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+
+import guard.handler
+from guard.clients import ClientFactory
+from guard.handler import handler
+from guard.launches import parse_launch_batch
+from tests.guard.conftest import HOME, FakeContext, instance_states
+
+REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
+
+
+def launch_event(instance_id: str, region: str, state: str = "pending", **changes: Any) -> dict:
+    """An "EC2 Instance State-change Notification" as EventBridge delivers it."""
+    event = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "EC2 Instance State-change Notification",
+        "source": "aws.ec2",
+        "account": DEFAULT_ACCOUNT_ID,
+        "time": "2026-11-26T12:00:00Z",
+        "region": region,
+        "resources": [f"arn:aws:ec2:{region}:{DEFAULT_ACCOUNT_ID}:instance/{instance_id}"],
+        "detail": {"instance-id": instance_id, "state": state},
+    }
+    event.update(changes)
+    return event
+
+
+def sqs_batch(*bodies: object) -> dict:
+    """What Lambda's SQS event source mapping invokes the guard with: one record per message."""
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "handle",
+                "body": body if isinstance(body, str) else json.dumps(body),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{HOME}:{DEFAULT_ACCOUNT_ID}:runawaytrain-fast-trip",
+                "awsRegion": HOME,
+            }
+            for body in bodies
+        ]
+    }
+
+
+def batch_for(launched: dict[str, list[str]]) -> dict:
+    return sqs_batch(*(launch_event(i, region) for region, ids in launched.items() for i in ids))
+
+
+@pytest.fixture
+def ec2_calls(clients: ClientFactory, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """EC2 calls the handler makes, by operation; the handler uses `clients` for every call."""
+    monkeypatch.setattr(guard.handler, "_SHARED", [clients])
+    calls: Counter[str] = Counter()
+
+    def count(event_name: str, **_: Any) -> None:
+        calls[event_name.rsplit(".", 1)[1]] += 1
+
+    for region in ("us-east-1", *REGIONS[1:]):
+        clients.client("ec2", region).meta.events.register("before-call.ec2.*", count)
+    return calls
+
+
+def test_a_burst_of_launch_events_is_one_census_that_trips(launch, guard_env, inbox, ec2_calls):
+    launched = {region: launch(region, 20) for region in REGIONS}
+    guard_env(ec2limit=4, regions=",".join(REGIONS))
+
+    report = handler(batch_for(launched), FakeContext())["report"]
+
+    assert ec2_calls["DescribeInstanceStatus"] == len(REGIONS)  # one census, one page per region
+    assert report["trigger"] == "launch-event"
+    assert report["tripped"] is True
+    assert report["count"] == 60
+    every_id = sorted(i for ids in launched.values() for i in ids)
+    assert sorted(report["stopped"]) == every_id
+    for region, ids in launched.items():
+        assert set(instance_states(region, ids).values()) == {"stopped"}
+    (mail,) = inbox.messages()
+    assert (
+        "Prompted by: 60 EC2 launch event(s) (ap-southeast-2: 20, eu-west-1: 20, "
+        in (mail["Message"])
+    )
+
+
+def test_each_batch_is_a_census_and_launches_after_the_trip_keep_being_stopped(
+    launch, guard_env, inbox, ec2_calls
+):
+    guard_env(ec2limit=4, regions=",".join(REGIONS))
+    first = {region: launch(region, 2) for region in REGIONS}
+    assert handler(batch_for(first), FakeContext())["report"]["tripped"] is True
+
+    later = {region: launch(region, 2) for region in REGIONS}  # the script goes on launching
+    report = handler(batch_for(later), FakeContext())["report"]
+
+    assert ec2_calls["DescribeInstanceStatus"] == 2 * len(REGIONS)
+    assert report["count"] == 6  # the first batch's instances are stopped and no longer count
+    assert sorted(report["stopped"]) == sorted(i for ids in later.values() for i in ids)
+    assert len(inbox.messages()) == 2
+
+
+def test_the_census_decides_not_the_events(launch, guard_env, inbox, ec2_calls):
+    """Ten events, but only two instances still running: under the limit, nothing stops."""
+    guard_env(ec2limit=4, regions=",".join(REGIONS))
+    running = launch("eu-west-1", 2)
+    stale = [f"i-{n:017x}" for n in range(8)]  # launched and gone before the batch arrived
+    batch = sqs_batch(*(launch_event(i, "us-east-1") for i in stale + running))
+
+    report = handler(batch, FakeContext())["report"]
+
+    assert report["verdict"] == "ok"
+    assert report["count"] == 2
+    assert report["stopped"] == []
+    assert set(instance_states("eu-west-1", running).values()) == {"running"}
+    assert inbox.messages() == []
+
+
+def test_a_batch_without_launches_is_ignored_without_any_aws_call(
+    launch, guard_env, inbox, ec2_calls, capsys
+):
+    launch("us-east-1", 9)  # over the limit, but nothing in the batch prompts a count
+    guard_env(ec2limit=4)
+    batch = sqs_batch(
+        "not json",
+        "[1, 2]",
+        {"source": "aws.s3", "detail-type": "Object Created", "detail": {}},
+        launch_event("i-0123456789abcdef0", "us-east-1", state="running"),
+        launch_event("i-0123456789abcdef0", "us-east-1", state="exploding"),
+        launch_event("i-0123456789abcdef0", "us-east-1", detail="pending"),
+        launch_event("not-an-instance", "us-east-1"),
+        launch_event("i-0123456789abcdef0", "mars-1"),
+    )
+
+    response = handler(batch, FakeContext())
+
+    assert response["report"]["verdict"] == "ignored"
+    assert sum(ec2_calls.values()) == 0
+    assert inbox.messages() == []
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    reasons = [line["reason"] for line in logged if line["message"] == "event_ignored"]
+    assert reasons == [
+        "body is not JSON",
+        "body is not a JSON object",
+        "not an EC2 state-change event (source 'aws.s3')",
+        "state 'running' is not a launch",
+        "state 'exploding' is not a launch",
+        "state None is not a launch",
+        "instance-id 'not-an-instance' is not an instance id",
+        "region 'mars-1' is not a region name",
+    ]
+
+
+def test_malformed_records_beside_a_launch_are_logged_and_the_census_still_runs(
+    launch, guard_env, inbox, ec2_calls, capsys
+):
+    ids = launch("us-east-1", 5)
+    guard_env(ec2limit=4, regions="us-east-1")
+
+    report = handler(sqs_batch("{broken", launch_event(ids[0], "us-east-1")), FakeContext())[
+        "report"
+    ]
+
+    assert report["tripped"] is True
+    assert report["prompt"].startswith("1 EC2 launch event(s) (us-east-1: 1)")
+    assert report["prompt"].endswith("1 other record(s) ignored")
+    assert '"reason": "body is not JSON"' in capsys.readouterr().out
+
+
+def test_envaction_pass_voids_a_launch_batch(launch, guard_env, inbox, ec2_calls):
+    ids = launch("us-east-1", 9)
+    guard_env(ec2limit=4, envaction="pass")
+
+    report = handler(batch_for({"us-east-1": ids}), FakeContext())["report"]
+
+    assert report["verdict"] == "void"
+    assert sum(ec2_calls.values()) == 0
+    assert set(instance_states("us-east-1", ids).values()) == {"running"}
+
+
+def test_an_event_delivered_twice_counts_once_and_the_earliest_time_is_kept():
+    late = launch_event("i-0123456789abcdef0", "eu-west-1", time="2026-11-26T12:00:09Z")
+    early = launch_event("i-0fedcba9876543210", "us-east-1", time="2026-11-26T12:00:01Z")
+
+    prompt = parse_launch_batch(sqs_batch(late, early, late)["Records"])
+
+    assert prompt.by_region == {"eu-west-1": 1, "us-east-1": 1}
+    assert prompt.instances == ("i-0123456789abcdef0", "i-0fedcba9876543210")
+    assert prompt.first_event == "2026-11-26T12:00:01Z"
+    assert prompt.ignored == ()
+
+
+def test_a_record_that_did_not_come_from_sqs_is_ignored():
+    prompt = parse_launch_batch([{"eventSource": "aws:kinesis", "messageId": "m-1"}, "text"])
+
+    assert [(r.message_id, r.reason) for r in prompt.ignored] == [
+        ("m-1", "not an SQS record"),
+        ("record 1", "not an SQS record"),
+    ]
