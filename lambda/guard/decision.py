@@ -26,6 +26,7 @@ class TripReason(Enum):
     INSTANCE_LIMIT = "instance-limit"
     BILLING_ALARM = "billing-alarm"
     SPEND_RATE = "spend-rate"
+    INCIDENT_OPEN = "incident-open"  # instances found while the last trip's incident is open
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,15 @@ def decide_override(invocation: Invocation, env_action: Action) -> Decision | No
 
 
 def decide(
-    count: int, limit: int, failed_regions: Sequence[str], invocation: Invocation
+    count: int,
+    limit: int,
+    failed_regions: Sequence[str],
+    invocation: Invocation,
+    open_incident: str | None = None,
 ) -> Decision:
-    """Trip when the count is strictly above the limit, a billing alarm fired or the payer's
-    spend watcher reported a burn rate over the account's limit.
+    """Trip when the count is strictly above the limit, a billing alarm fired, the payer's
+    spend watcher reported a burn rate over the account's limit, or any instance is pending or
+    running while an earlier trip's incident is still open (a tripped breaker stays tripped).
 
     Regions that could not be counted never hide a trip (fail closed): if what was counted is
     already over the limit, the breaker trips; if not, the run is DEGRADED so someone is told.
@@ -70,6 +76,12 @@ def decide(
     if count > limit:
         reasons.append(TripReason.INSTANCE_LIMIT)
         sentences.append(f"{count} pending/running EC2 instances exceed the limit of {limit}")
+    elif count and open_incident is not None:
+        reasons.append(TripReason.INCIDENT_OPEN)
+        sentences.append(
+            f"{count} pending/running EC2 instances while incident {open_incident} is open "
+            "(the breaker stays tripped until that incident is restored)"
+        )
     if invocation.trigger is Trigger.BILLING_ALARM:
         reasons.append(TripReason.BILLING_ALARM)
         sentences.append(f"billing alarm {invocation.alarm_name} is in ALARM")

@@ -8,6 +8,7 @@ The operator CLI calls `run_guard` with a ClientFactory built on an assumed-role
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,13 @@ from guard.launches import LaunchPrompt
 from guard.lockout import lock_out
 from guard.logs import configure_logging, get_logger
 from guard.notify import compose_body, compose_subject, publish_summary
+from guard.open_incident import (
+    PARAMETER,
+    OpenIncident,
+    close_incident,
+    read_open_incident,
+    record_trip,
+)
 from guard.principals import Protection, role_name_of
 from guard.report import Report
 from guard.restore import Accounts, latest_incident, restore_incident
@@ -106,12 +114,25 @@ def run_guard(
     function: str = "",
 ) -> Report:
     """Count, decide, act and notify for one account; returns the report, raises nothing AWS."""
-    regions, list_error = resolve_regions(settings, clients)
-    census = count_instances(
-        regions, lambda region: clients.client("ec2", region), MAX_POOL_CONNECTIONS
-    )
+    now = datetime.now(UTC)
+    ssm = clients.client("ssm", clients.home_region)
+    with ThreadPoolExecutor(1) as pool:  # read the open incident while the regions are counted
+        reading = pool.submit(read_open_incident, ssm, now)
+        regions, list_error = resolve_regions(settings, clients)
+        census = count_instances(
+            regions, lambda region: clients.client("ec2", region), MAX_POOL_CONNECTIONS
+        )
+    open_incident, state_error = reading.result()
+    if state_error is not None:
+        LOG.error("open_incident_unreadable", extra={"error": state_error})
     region_errors = {**list_error, **census.region_errors}
-    decision = decide(census.total, settings.ec2limit, sorted(region_errors), invocation)
+    decision = decide(
+        census.total,
+        settings.ec2limit,
+        sorted(region_errors),
+        invocation,
+        open_incident.incident if open_incident else None,
+    )
     LOG.info(
         "decided",
         extra={"verdict": decision.verdict.value, "reason": decision.reason, "count": census.total},
@@ -131,17 +152,30 @@ def run_guard(
         by_region=census.by_region,
         region_errors=region_errors,
     )
+    if state_error is not None:
+        report.action_errors.append(f"reading the open incident ({PARAMETER}): {state_error}")
     if decision.verdict is Verdict.TRIP:
-        trip(report, census, settings, clients)
+        trip(report, census, settings, clients, open_incident=open_incident, now=now)
     if decision.verdict in (Verdict.TRIP, Verdict.DEGRADED):
         notify(report, settings, clients)
     LOG.info("done", extra={"summary": report.summary()})
     return report
 
 
-def trip(report: Report, census: Census, settings: Settings, clients: ClientFactory) -> None:
+def trip(
+    report: Report,
+    census: Census,
+    settings: Settings,
+    clients: ClientFactory,
+    *,
+    open_incident: OpenIncident | None,
+    now: datetime,
+) -> None:
+    """Halt, record the incident as open, lock people out. A trip while an incident is open
+    continues it: same id, so one restore undoes the whole episode."""
     report.tripped = True
-    report.incident = new_incident_id()
+    report.incident = open_incident.incident if open_incident else new_incident_id(now)
+    report.continues_incident = open_incident is not None
     if settings.mode is Mode.DRY_RUN:
         report.would_stop = sorted(i.id for found in census.instances.values() for i in found)
         return
@@ -157,7 +191,10 @@ def trip(report: Report, census: Census, settings: Settings, clients: ClientFact
     report.not_stopped = halted.not_stopped
     report.suspended_asgs = halted.suspended_asgs
     report.suspended_by_region = halted.suspended_by_region
-    report.action_errors = halted.errors
+    report.action_errors += halted.errors
+    error = record_trip(clients.client("ssm", clients.home_region), report.incident, now)
+    if error is not None:
+        report.action_errors.append(f"recording the open incident ({PARAMETER}): {error}")
     if settings.lockout is not Lockout.NONE:
         lock_people_out(report, settings, clients)
 
@@ -219,6 +256,9 @@ def run_restore(
     if incident is None:
         report.reason = "restore: no incident is recorded in this account, nothing to undo"
         return report
+    closed, close_error = (False, None)
+    if not invocation.dry_run:  # first: starting instances emits launch events
+        closed, close_error = close_incident(clients.client("ssm", home), incident)
     undone = restore_incident(
         target,
         incident,
@@ -228,6 +268,10 @@ def run_restore(
     report.incident = incident
     report.restore = undone.to_dict()
     report.reason = undone.summary()
+    if closed:
+        report.reason += "; the breaker is reset (the incident is no longer open)"
+    if close_error is not None:
+        report.reason += f"; could not close the open incident ({PARAMETER}): {close_error}"
     LOG.info("restore_done", extra={"incident": incident, "summary": report.reason})
     return report
 

@@ -33,6 +33,8 @@ def compose_subject(report: Report) -> str:
         head = f"runawaytrain DEGRADED {label}: {len(report.region_errors)} region(s) not counted"
     else:
         state = "WOULD TRIP (dry-run)" if report.mode == "dry-run" else "TRIPPED"
+        if report.continues_incident:
+            state = "TRIPPED AGAIN"
         head = f"runawaytrain {state} {label}: {report.count} EC2 vs limit {report.limit}"
         if "billing-alarm" in report.trip_reasons:
             head += ", billing alarm"
@@ -200,6 +202,11 @@ def _headline(report: Report) -> str:
         return f"runawaytrain guard for account {label} is DEGRADED: it could not see everything."
     if report.mode == "dry-run":
         return f"runawaytrain WOULD HAVE TRIPPED in account {label} (dry-run: nothing was changed)."
+    if report.continues_incident:
+        return (
+            f"runawaytrain TRIPPED AGAIN in account {label}: incident {report.incident} is still "
+            "open, and what was launched since is stopped under it."
+        )
     return f"runawaytrain TRIPPED in account {label}."
 
 

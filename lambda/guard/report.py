@@ -23,6 +23,7 @@ class Report:
     by_region: dict[str, int] = field(default_factory=dict)
     region_errors: dict[str, str] = field(default_factory=dict)
     incident: str | None = None
+    continues_incident: bool = False  # tripped again while this incident was still open
     stopped: list[str] = field(default_factory=list)
     would_stop: list[str] = field(default_factory=list)  # dry-run: what enforce would stop
     not_stopped: dict[str, str] = field(default_factory=dict)  # instance id -> AWS error code

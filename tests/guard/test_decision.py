@@ -110,3 +110,18 @@ def test_overrides(event_action, env_action, verdict):
 def test_a_batch_without_a_launch_is_ignored_unless_voided(invocation, env_action, verdict):
     decision = decide_override(invocation, env_action)
     assert (decision and decision.verdict) == verdict
+
+
+@pytest.mark.parametrize(
+    ("count", "limit", "open_incident", "verdict", "reasons"),
+    [
+        (0, 4, "20261126T000000Z-abc123", Verdict.OK, ()),
+        (1, 4, "20261126T000000Z-abc123", Verdict.TRIP, (TripReason.INCIDENT_OPEN,)),
+        (5, 4, "20261126T000000Z-abc123", Verdict.TRIP, (TripReason.INSTANCE_LIMIT,)),
+        (1, 4, None, Verdict.OK, ()),
+    ],
+)
+def test_an_open_incident_keeps_the_breaker_tripped(count, limit, open_incident, verdict, reasons):
+    decision = decide(count, limit, (), LAUNCHES, open_incident)
+    assert decision.verdict is verdict
+    assert decision.trip_reasons == reasons

@@ -1,0 +1,142 @@
+"""A tripped breaker stays tripped: what launches while its incident is open is stopped under it,
+until restore closes the incident (or an hour passes without a trip)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+import guard.handler
+from guard.clients import ClientFactory
+from guard.handler import handler
+from guard.open_incident import LATCH, PARAMETER
+from tests.guard.conftest import HOME, FakeContext, instance_states, instance_tags
+from tests.guard.launch_events import batch_for
+
+REGION = "eu-west-1"
+
+
+@pytest.fixture
+def shared(clients: ClientFactory, monkeypatch: pytest.MonkeyPatch) -> ClientFactory:
+    """The clients the handler uses, so a test can inject faults into them."""
+    monkeypatch.setattr(guard.handler, "_SHARED", [clients])
+    return clients
+
+
+def open_record() -> dict | None:
+    try:
+        value = boto3.client("ssm", region_name=HOME).get_parameter(Name=PARAMETER)
+    except ClientError:
+        return None
+    return json.loads(value["Parameter"]["Value"])
+
+
+def run_batch(launch, count: int) -> tuple[list[str], dict]:
+    ids = launch(REGION, count)
+    return ids, handler(batch_for({REGION: ids}), FakeContext())["report"]
+
+
+def test_launches_after_a_trip_are_stopped_under_the_same_incident_until_restore(
+    launch, guard_env, inbox
+):
+    guard_env(ec2limit=4, regions=REGION)
+    first_ids, first = run_batch(launch, 6)
+    assert first["tripped"] is True
+    assert open_record()["incident"] == first["incident"]
+
+    later_ids, later = run_batch(launch, 2)  # under the limit, but the breaker is still tripped
+
+    assert later["tripped"] is True
+    assert later["incident"] == first["incident"]
+    assert later["continues_incident"] is True
+    assert later["trip_reasons"] == ["incident-open"]
+    assert sorted(later["stopped"]) == sorted(later_ids)
+    assert instance_tags(REGION, later_ids[0])["runawaytrain:incident"] == first["incident"]
+    subjects = [mail["Subject"] for mail in inbox.messages()]
+    assert subjects[1].startswith("runawaytrain TRIPPED AGAIN 123456789012: 2 EC2 vs limit 4")
+
+    restored = handler(
+        {"action": "restore", "incident": first["incident"], "restart_instances": True},
+        FakeContext(),
+    )["report"]
+
+    assert "the breaker is reset" in restored["reason"]
+    assert open_record() is None
+    assert set(instance_states(REGION, first_ids + later_ids).values()) == {"running"}
+    _, after = run_batch(launch, 1)  # closed: 9 running now, back to counting against the limit
+    assert after["incident"] != first["incident"]
+
+
+def test_a_quiet_hour_closes_the_incident(launch, guard_env, inbox):
+    guard_env(ec2limit=4, regions=REGION)
+    last_trip = datetime.now(UTC) - LATCH - timedelta(minutes=1)
+    old = {"incident": "20261126T010000Z-abcdef", "last_trip": last_trip.isoformat()}
+    boto3.client("ssm", region_name=HOME).put_parameter(
+        Name=PARAMETER, Value=json.dumps(old), Type="String"
+    )
+
+    ids, report = run_batch(launch, 2)
+
+    assert report["verdict"] == "ok"
+    assert set(instance_states(REGION, ids).values()) == {"running"}
+
+
+def test_a_dry_run_trip_opens_no_incident(launch, guard_env, inbox):
+    guard_env(ec2limit=4, regions=REGION, mode="dry-run")
+    _, first = run_batch(launch, 6)
+    assert first["tripped"] is True
+    assert open_record() is None
+
+
+def test_an_unreadable_record_is_reported_and_the_limit_still_trips(
+    launch, guard_env, inbox, shared
+):
+    guard_env(ec2limit=4, regions=REGION)
+
+    def deny(**_: object) -> None:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetParameter"
+        )
+
+    shared.client("ssm", HOME).meta.events.register("before-call.ssm.GetParameter", deny)
+
+    _, report = run_batch(launch, 6)
+
+    assert report["tripped"] is True
+    assert report["stopped"]
+    assert any("AccessDeniedException" in error for error in report["action_errors"])
+    (mail,) = inbox.messages()
+    assert "AccessDeniedException" in mail["Message"]
+
+
+def test_a_failed_record_write_leaves_the_halt_standing_and_is_reported(
+    launch, guard_env, inbox, shared
+):
+    guard_env(ec2limit=4, regions=REGION)
+
+    def fail(**_: object) -> None:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "Put")
+
+    shared.client("ssm", HOME).meta.events.register("before-call.ssm.PutParameter", fail)
+
+    ids, report = run_batch(launch, 6)
+
+    assert set(instance_states(REGION, ids).values()) == {"stopped"}
+    assert any(PARAMETER in error and "Throttling" in error for error in report["action_errors"])
+
+
+def test_a_malformed_record_is_reported_and_ignored(launch, guard_env, inbox):
+    guard_env(ec2limit=4, regions=REGION)
+    boto3.client("ssm", region_name=HOME).put_parameter(
+        Name=PARAMETER, Value="not json", Type="String"
+    )
+
+    ids, report = run_batch(launch, 2)
+
+    assert report["verdict"] == "ok"
+    assert any("not an open-incident record" in error for error in report["action_errors"])
+    assert set(instance_states(REGION, ids).values()) == {"running"}
