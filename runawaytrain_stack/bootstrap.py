@@ -2,7 +2,9 @@
 
 Every account is bootstrapped to trust the payer, so the payer's credentials deploy the whole
 fleet, and CloudFormation runs under a narrow execution policy instead of the default
-AdministratorAccess (`cdk bootstrap --cloudformation-execution-policies`).
+AdministratorAccess (`cdk bootstrap --cloudformation-execution-policies`). Only the home Region
+(and the payer's us-east-1) is bootstrapped: the fast-trip Region stacks deploy with the home
+Region's bootstrap roles (fleet.py), so the policy applies in every Region.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from runawaytrain_stack.config import Account, Fleet
 from runawaytrain_stack.names import (
     BILLING_BUS_NAME,
     BILLING_REGION,
+    FAST_TRIP_BUS_NAME,
     PREFIX,
     ROLE_PATH,
     SCHEDULE_NAME,
@@ -30,42 +33,78 @@ def build_execution_policy() -> dict[str, Any]:
 
     Names are narrowed to what the stacks create: CloudFormation names resources
     `<stack name>-<logical id>-<suffix>` and every stack name starts with `runawaytrain-`.
-    KMS key ids are random, so the key actions cannot be narrowed by name.
+    KMS key ids are random, so the key actions cannot be narrowed by name. Event source mapping
+    ids are random too: managing one is allowed only for runawaytrain functions, by the
+    `lambda:FunctionArn` condition (Lambda Developer Guide, "Resources and conditions for Lambda
+    actions": CreateEventSourceMapping takes resource `*`; Update/Delete the mapping's ARN; all
+    three the condition).
     """
     ours = f"{PREFIX}-*"
+    our_functions = f"arn:aws:lambda:*:*:function:{ours}"
     statements = [
-        ("Functions", ["lambda:*"], [f"arn:aws:lambda:*:*:function:{ours}"]),
-        ("FunctionCode", ["s3:GetObject", "s3:GetObjectVersion"], [f"{ASSET_BUCKETS}/*"]),
-        ("Roles", ["iam:*"], [f"arn:aws:iam::*:role{ROLE_PATH}*"]),
-        ("Topics", ["sns:*"], [f"arn:aws:sns:*:*:{ours}"]),
-        ("LogGroups", ["logs:*"], [f"arn:aws:logs:*:*:log-group:{ours}"]),
-        ("Schedule", ["scheduler:*"], [f"arn:aws:scheduler:*:*:schedule/default/{SCHEDULE_NAME}"]),
-        (
+        _allow("Functions", ["lambda:*"], [our_functions]),
+        _allow(
+            "FastTripPollers",  # the guard's SQS event source mapping
+            [
+                "lambda:CreateEventSourceMapping",
+                "lambda:UpdateEventSourceMapping",
+                "lambda:DeleteEventSourceMapping",
+            ],
+            ["*"],
+            {"StringLike": {"lambda:FunctionArn": our_functions}},
+        ),
+        _allow("FastTripQueues", ["sqs:*"], [f"arn:aws:sqs:*:*:{ours}"]),
+        _allow("FunctionCode", ["s3:GetObject", "s3:GetObjectVersion"], [f"{ASSET_BUCKETS}/*"]),
+        _allow("Roles", ["iam:*"], [f"arn:aws:iam::*:role{ROLE_PATH}*"]),
+        _allow("Topics", ["sns:*"], [f"arn:aws:sns:*:*:{ours}"]),
+        _allow("LogGroups", ["logs:*"], [f"arn:aws:logs:*:*:log-group:{ours}"]),
+        _allow(
+            "Schedule", ["scheduler:*"], [f"arn:aws:scheduler:*:*:schedule/default/{SCHEDULE_NAME}"]
+        ),
+        _allow(
             "EventBusAndRules",
             ["events:*"],
-            [f"arn:aws:events:*:*:event-bus/{BILLING_BUS_NAME}", f"arn:aws:events:*:*:rule/{ours}"],
+            [
+                f"arn:aws:events:*:*:event-bus/{BILLING_BUS_NAME}",
+                f"arn:aws:events:*:*:event-bus/{FAST_TRIP_BUS_NAME}",
+                # Rules on the default bus, and rule/<bus>/<rule> on ours (both runawaytrain-).
+                f"arn:aws:events:*:*:rule/{ours}",
+            ],
         ),
-        (
+        _allow(
             "BillingAlarms",
             ["cloudwatch:*"],
             [f"arn:aws:cloudwatch:{BILLING_REGION}:*:alarm:{ours}"],
         ),
-        (
+        _allow(
             "SpendWatcherState",  # /runawaytrain/spend/last-delivery (the payer's spend watcher)
             ["ssm:*"],
             ["arn:aws:ssm:*:*:parameter/runawaytrain/*"],
         ),
-        ("TopicKeys", _KEY_ACTIONS, ["*"]),
-        # Listing calls CloudFormation makes while reading resources back; no resource scope.
-        ("Listing", ["logs:DescribeLogGroups"], ["*"]),
+        _allow("TopicKeys", _KEY_ACTIONS, ["*"]),
+        # Reads CloudFormation makes while reading resources back: no useful resource scope
+        # (a mapping's id is random; its tags are read with ListTags).
+        _allow(
+            "Listing",
+            ["logs:DescribeLogGroups", "lambda:GetEventSourceMapping", "lambda:ListTags"],
+            ["*"],
+        ),
     ]
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
-            for sid, actions, resources in statements
-        ],
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _allow(
+    sid: str, actions: list[str], resources: list[str], conditions: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": resources,
     }
+    if conditions is not None:
+        statement["Condition"] = conditions
+    return statement
 
 
 _KEY_ACTIONS = [

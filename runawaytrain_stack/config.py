@@ -23,6 +23,28 @@ DEFAULT_SCHEDULE_MINUTES = 5
 DEFAULT_HOME_REGION = "us-east-1"
 # EventBridge Scheduler rates are whole minutes; a guard that runs less than daily guards nothing.
 MAX_SCHEDULE_MINUTES = 1440
+# The Regions enabled in every AWS account: "Regions launched before March 20, 2019 are enabled by
+# default" and "cannot be enabled or disabled" (AWS Account Management Reference Guide, "Enable or
+# disable AWS Regions in your account"); every later Region is opt-in. Commercial partition only.
+DEFAULT_ENABLED_REGIONS = (
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ca-central-1",
+    "sa-east-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-central-1",
+    "eu-north-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+)
 
 # Pattern sources: AWS account ids are 12 digits (AWS Organizations API, Account.Id); IAM user and
 # role names are 1-64 of [\w+=,.@-] (IAM API Reference, CreateUser/CreateRole UserName/RoleName).
@@ -65,6 +87,7 @@ class _Settings(BaseModel):
     regions: Annotated[list[_Region], Field(min_length=1)] | None = None
     monthly_budget_usd: Annotated[float, Strict(), Field(gt=0)] | None = None
     max_spend_per_day_usd: Annotated[float, Strict(), Field(gt=0)] | None = None
+    fast_trip: Annotated[bool, Strict()] | None = None
 
 
 class _Cur(BaseModel):
@@ -111,6 +134,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "regions": ("a non-empty list of AWS region names", "an AWS region name, e.g. eu-west-1"),
     "monthly_budget_usd": ("a number of US dollars > 0, e.g. 500", ""),
     "max_spend_per_day_usd": ("a number of US dollars > 0, e.g. 200", ""),
+    "fast_trip": ("true or false (unquoted)", ""),
     "cur": ("a mapping with keys bucket, prefix and report_name", ""),
     "bucket": ("an S3 bucket name: 3-63 of a-z, 0-9, dots and hyphens", ""),
     "prefix": ("an S3 key prefix without leading or trailing slash, e.g. cur", ""),
@@ -141,6 +165,7 @@ class Account:
     regions: tuple[str, ...] = ()  # empty: every region the account has enabled
     monthly_budget_usd: float | None = None  # None: no billing alarm
     max_spend_per_day_usd: float | None = None  # None: no spend-rate trip
+    fast_trip: bool = True  # EC2 launches prompt a census at once (fast_trip.py)
 
 
 @dataclass(frozen=True)
@@ -177,6 +202,23 @@ class Fleet:
         return bool(self.budgeted_accounts) or self.cur is not None
 
 
+def list_fast_trip_regions(account: Account) -> tuple[str, ...]:
+    """The Regions whose EC2 launches prompt `account`'s guard at once; empty with fast trip off.
+
+    `regions:` when set (the guard counts only those). Otherwise every Region enabled by default
+    plus the home Region (a home in an opt-in Region is enabled, or the guard could not run
+    there). An opt-in Region the account enabled is watched only when listed in `regions:`; the
+    scheduled census counts it either way (the guard asks EC2 which Regions are enabled).
+    """
+    if not account.fast_trip:
+        return ()
+    if account.regions:
+        return account.regions
+    if account.home_region in DEFAULT_ENABLED_REGIONS:
+        return DEFAULT_ENABLED_REGIONS
+    return (*DEFAULT_ENABLED_REGIONS, account.home_region)
+
+
 def load_fleet(path: Path) -> Fleet:
     """Read and validate the fleet file at `path`; raise ConfigError naming every problem."""
     try:
@@ -205,6 +247,7 @@ def parse_fleet(text: str, source: str = "accounts.yaml") -> Fleet:
         raise ConfigError(source, [_explain(e, located) for e in error.errors()]) from None
     fleet, problems = _resolve(parsed, located)
     problems += _find_repeats(fleet, located)
+    problems += _find_stack_name_clashes(fleet, located)
     if problems:
         # An item repeated in defaults is found once per inheriting account: report it once.
         raise ConfigError(source, dict.fromkeys(problems))
@@ -309,6 +352,27 @@ def _find_repeats(fleet: Fleet, located: LocatedYaml) -> list[Problem]:
     for path, account in zip(paths, fleet.accounts, strict=True):
         for key in ("notify", "break_glass", "regions"):
             problems += _find_repeated_items(path, key, getattr(account, key), located)
+    return problems
+
+
+def _find_stack_name_clashes(fleet: Fleet, located: LocatedYaml) -> list[Problem]:
+    """Fast-trip stacks are named after their account and Region (`runawaytrain-guard-<name>-
+    <region>`, names.py), so an account named `<other name>-<region>` would name the same stack."""
+    paths = [("payer",)] + [("accounts", i) for i in range(len(fleet.sub_accounts))]
+    paths_by_name = {a.name: path for path, a in zip(paths, fleet.accounts, strict=True)}
+    problems = []
+    for account in fleet.accounts:
+        for region in list_fast_trip_regions(account):
+            clash = paths_by_name.get(f"{account.name}-{region}")
+            if clash is None or region == account.home_region:
+                continue
+            key = (*clash, "name")
+            message = (
+                f"names the same stack as the fast trip of account {account.name} in {region} "
+                f"(runawaytrain-guard-{account.name}-{region}); rename this account, or set "
+                f"fast_trip: false or regions: on {account.name}"
+            )
+            problems.append(Problem(located.line_of_value(key), format_key(key), message))
     return problems
 
 

@@ -1,13 +1,15 @@
-"""The whole app: one guard stack per account, plus the payer's billing stack if any budget."""
+"""The whole app: one guard stack per account, its fast-trip stacks (one per other watched
+Region), plus the payer's billing stack if any budget or spend limit."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import App
+from aws_cdk import App, BootstraplessSynthesizer, DefaultStackSynthesizer, Stack
 
 from runawaytrain_stack.billing_stack import BillingStack
-from runawaytrain_stack.config import Fleet
+from runawaytrain_stack.config import Fleet, list_fast_trip_regions
+from runawaytrain_stack.fast_trip_region import FastTripRegionStack
 from runawaytrain_stack.guard_stack import GuardStack
 
 
@@ -25,16 +27,48 @@ def new_app(outdir: str | None = None) -> App:
 class FleetStacks:
     guards: dict[str, GuardStack]  # by account name
     billing: BillingStack | None
+    fast_trip: dict[str, list[Stack]]  # by account name: one stack per watched Region but home
 
 
 def add_fleet_stacks(app: App, fleet: Fleet) -> FleetStacks:
     guards = {
         account.name: GuardStack(app, account=account, fleet=fleet) for account in fleet.accounts
     }
+    fast_trip: dict[str, list[Stack]] = {}
+    for account in fleet.accounts:
+        regions = [r for r in list_fast_trip_regions(account) if r != account.home_region]
+        if not regions:
+            continue
+        guard = guards[account.name]
+        synthesizer = reuse_home_bootstrap(guard)
+        fast_trip[account.name] = []
+        for region in regions:
+            stack = FastTripRegionStack(
+                app, account=account, region=region, synthesizer=synthesizer
+            )
+            # The rule targets the guard stack's bus with its forwarder role: those come first.
+            stack.add_stack_dependency(guard, "its rule targets the fast-trip bus and role")
+            fast_trip[account.name].append(stack)
     billing = BillingStack(app, fleet=fleet) if fleet.has_billing_stack else None
     if billing is not None:
         # `cdk deploy --all` creates each billing bus before the rule that targets it.
         targeted = {a.name: a for a in (*fleet.budgeted_accounts, *fleet.spend_limited_accounts)}
         for account in targeted.values():
             billing.add_stack_dependency(guards[account.name], "its rules target the guard's bus")
-    return FleetStacks(guards=guards, billing=billing)
+    return FleetStacks(guards=guards, billing=billing, fast_trip=fast_trip)
+
+
+def reuse_home_bootstrap(guard: GuardStack) -> BootstraplessSynthesizer:
+    """A synthesizer that deploys with the home Region's bootstrap roles (IAM roles are global;
+    CloudFormation's deploy permissions in the bootstrap template are not limited to a Region),
+    so the fast-trip Regions need no `cdk bootstrap` of their own. It allows no assets. This is
+    what aws-cdk-lib's CodePipeline does for its cross-Region support stacks
+    (`Pipeline.getCrossRegionSupportSynthesizer`). One instance serves all of an account's
+    Region stacks: a DefaultStackSynthesizer is bound to each stack as a copy."""
+    home = guard.synthesizer
+    if not isinstance(home, DefaultStackSynthesizer):
+        raise TypeError(f"{guard.stack_name}: fast trip needs the default stack synthesizer")
+    return BootstraplessSynthesizer(
+        deploy_role_arn=home.deploy_role_arn,
+        cloud_formation_execution_role_arn=home.cloud_formation_execution_role_arn,
+    )

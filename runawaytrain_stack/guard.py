@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Duration, Stack, Validations
+from aws_cdk import Duration, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -15,7 +15,7 @@ from constructs import Construct
 from runawaytrain_stack.alerts import AlertTopic
 from runawaytrain_stack.config import Account
 from runawaytrain_stack.names import ROLE_PATH
-from runawaytrain_stack.permissions import build_guard_statements, list_wildcard_acknowledgments
+from runawaytrain_stack.permissions import build_guard_policy, list_wildcard_acknowledgments
 
 # Resolved from this file, never the working directory, so synth works from anywhere.
 ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda"
@@ -69,12 +69,17 @@ class GuardFunction(Construct):
         account: Account,
         alerts: AlertTopic,
         stack_roles: Sequence[str],
+        fast_trip_queue_arn: str | None = None,
     ) -> None:
+        """`fast_trip_queue_arn`: the queue Lambda polls for this function; its role may read it."""
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
         self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
-        statements = build_guard_statements(
-            stack, topic=alerts.topic, key=alerts.key, log_group=self.log_group
+        policy = build_guard_policy(
+            account,
+            topic_arn=alerts.topic.topic_arn,
+            key_arn=alerts.key.key_arn,
+            log_group_arn=self.log_group.log_group_arn,
+            fast_trip_queue_arn=fast_trip_queue_arn,
         )
         self.role = iam.Role(
             self,
@@ -82,9 +87,9 @@ class GuardFunction(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             path=ROLE_PATH,
             description=f"runawaytrain guard for {account.name}: census, halt, lockout, notify",
-            inline_policies={"Guard": iam.PolicyDocument(statements=statements)},
+            inline_policies={"Guard": iam.PolicyDocument.from_json(policy)},
         )
-        Validations.of(self.role).acknowledge(*list_wildcard_acknowledgments(stack.account))
+        Validations.of(self.role).acknowledge(*list_wildcard_acknowledgments(account.id))
         self.function = lambda_.Function(
             self,
             "Function",

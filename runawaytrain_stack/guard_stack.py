@@ -8,8 +8,10 @@ from constructs import Construct
 from runawaytrain_stack.alerts import AlertTopic
 from runawaytrain_stack.billing_bus import BillingTripBus
 from runawaytrain_stack.config import Account, Fleet
-from runawaytrain_stack.guard import GuardFunction
+from runawaytrain_stack.fast_trip import FastTrip
+from runawaytrain_stack.guard import TIMEOUT, GuardFunction
 from runawaytrain_stack.names import (
+    FAST_TRIP_FORWARDER_ROLE_NAME,
     FORWARDER_ROLE_NAME,
     SCHEDULER_ROLE_NAME,
     name_billing_alarm,
@@ -32,15 +34,31 @@ class GuardStack(Stack):
         self.alerts = AlertTopic(
             self, "Alerts", emails=account.notify, display_name=f"runawaytrain {account.name}"
         )
-        # The payer also holds the billing stack's forwarder role.
-        has_forwarder = account == fleet.payer and fleet.has_billing_stack
+        # Built before the guard: the guard's role names the queue it is polled from.
+        self.fast_trip: FastTrip | None = None
+        if account.fast_trip:
+            self.fast_trip = FastTrip(
+                self,
+                "FastTrip",
+                account=account,
+                function_timeout_s=int(TIMEOUT.to_seconds()),
+                schedule_minutes=account.schedule_minutes,
+            )
+        stack_roles = [SCHEDULER_ROLE_NAME]
+        if account == fleet.payer and fleet.has_billing_stack:
+            stack_roles.append(FORWARDER_ROLE_NAME)  # the payer holds the billing forwarder too
+        if self.fast_trip is not None:
+            stack_roles.append(FAST_TRIP_FORWARDER_ROLE_NAME)
         self.guard = GuardFunction(
             self,
             "Guard",
             account=account,
             alerts=self.alerts,
-            stack_roles=[SCHEDULER_ROLE_NAME] + ([FORWARDER_ROLE_NAME] if has_forwarder else []),
+            stack_roles=stack_roles,
+            fast_trip_queue_arn=self.fast_trip.queue_arn if self.fast_trip is not None else None,
         )
+        if self.fast_trip is not None:
+            self.fast_trip.add_poller(self.guard.function)
         self.schedule = GuardSchedule(
             self, "Schedule", function=self.guard.function, minutes=account.schedule_minutes
         )

@@ -23,11 +23,22 @@ ROLE_PATH = f"/{PREFIX}/"
 # scheduler role's policy already refers to the function. One of each per account.
 SCHEDULER_ROLE_NAME = f"{PREFIX}-guard-scheduler"
 FORWARDER_ROLE_NAME = f"{PREFIX}-billing-forwarder"
+# Fast trip: every watched Region's rule forwards EC2 launches to this bus in the home Region,
+# through this role. Named, because the rules live in other stacks (one per Region) and no
+# CloudFormation reference crosses Regions; IAM is global, so one role per account serves them all.
+FAST_TRIP_BUS_NAME = f"{PREFIX}-fast-trip"
+FAST_TRIP_FORWARDER_ROLE_NAME = f"{PREFIX}-fast-trip-forwarder"
 INCIDENT_TAG_PREFIX = f"{PREFIX}:"
 
 
 def name_guard_stack(account: Account) -> str:
     return f"{PREFIX}-guard-{account.name}"
+
+
+def name_fast_trip_stack(account: Account, region: str) -> str:
+    """`runawaytrain-guard-<name>-<region>`: `cdk deploy 'runawaytrain-guard-<name>*'` takes the
+    guard stack and its Regions' stacks together."""
+    return f"{name_guard_stack(account)}-{region}"
 
 
 def name_billing_alarm(account: Account) -> str:

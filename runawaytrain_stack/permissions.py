@@ -1,4 +1,4 @@
-"""Every IAM action the guard may call, by concern, and the statements that grant them.
+"""Every IAM action the guard may call, by concern, and the policy that grants them.
 
 The action tuples are the single list a cross-check compares with what the guard's code calls.
 Resources are narrowed as far as IAM allows; "*" appears only for actions that support no
@@ -9,12 +9,11 @@ actions list no resource type.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, ArnFormat, Aws, Stack
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sns as sns
+from typing import Any
 
+from aws_cdk import Acknowledgment, Aws
+
+from runawaytrain_stack.config import Account
 from runawaytrain_stack.names import INCIDENT_TAG_PREFIX, ROLE_PATH
 
 # Counting: no resource-level permissions exist for these (see module docstring).
@@ -38,6 +37,10 @@ GROUP_TAG_ACTIONS = ("autoscaling:CreateOrUpdateTags", "autoscaling:DeleteTags")
 PUBLISH_ACTIONS = ("sns:Publish",)
 TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+# The open incident (lambda/guard/open_incident.py): one SSM parameter in the home Region that
+# keeps the breaker tripped until restore. Must equal guard.open_incident.PARAMETER (tested).
+OPEN_INCIDENT_PARAMETER = "/runawaytrain/guard/open-incident"
+OPEN_INCIDENT_ACTIONS = ("ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter")
 LOCKOUT_LIST_ACTIONS = ("iam:ListUsers", "iam:ListRoles")  # no resource-level permissions
 LOCKOUT_USER_ACTIONS = (
     "iam:GetUser",
@@ -78,7 +81,19 @@ HALT_ACTIONS = (
     STOP_ACTIONS + RESTART_ACTIONS + SCALING_ACTIONS + INSTANCE_TAG_ACTIONS + GROUP_TAG_ACTIONS
 )
 NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
-GUARD_ACTIONS = CENSUS_ACTIONS + HALT_ACTIONS + NOTIFY_ACTIONS + LOG_ACTIONS + LOCKOUT_ACTIONS
+GUARD_ACTIONS = (
+    CENSUS_ACTIONS
+    + HALT_ACTIONS
+    + NOTIFY_ACTIONS
+    + LOG_ACTIONS
+    + LOCKOUT_ACTIONS
+    + OPEN_INCIDENT_ACTIONS
+)
+# Fast trip: Lambda's SQS poller reads and deletes the queued prompts with the guard's role (the
+# Lambda Developer Guide's AWSLambdaSQSQueueExecutionRole: exactly these three on the queue).
+# Called by the Lambda service, never by the guard's code, so they stay out of GUARD_ACTIONS,
+# which the IAM cross-check compares with the calls the code makes.
+FAST_TRIP_QUEUE_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 # A guard that can rewrite its own role's policies could grant itself anything: deny that.
 SELF_PROTECTION_ACTIONS = (
     "iam:AttachRolePolicy",
@@ -91,34 +106,39 @@ SELF_PROTECTION_ACTIONS = (
 )
 
 
-def build_guard_statements(
-    stack: Stack, *, topic: sns.ITopic, key: kms.IKey, log_group: logs.ILogGroup
-) -> list[iam.PolicyStatement]:
-    """The guard role's whole policy, one statement per resource scope."""
-    instances = stack.format_arn(service="ec2", region="*", resource="instance", resource_name="*")
-    groups = stack.format_arn(
-        service="autoscaling",
-        region="*",
-        resource="autoScalingGroup",
-        resource_name="*:autoScalingGroupName/*",
-        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-    )
-    users = stack.format_arn(service="iam", region="", resource="user", resource_name="*")
-    roles = stack.format_arn(service="iam", region="", resource="role", resource_name="*")
-    own_roles = stack.format_arn(
-        service="iam", region="", resource="role", resource_name=f"{ROLE_PATH.strip('/')}/*"
-    )
-    deny_all = f"arn:{Aws.PARTITION}:iam::aws:policy/AWSDenyAll"
+def build_guard_policy(
+    account: Account,
+    *,
+    topic_arn: str,
+    key_arn: str,
+    log_group_arn: str,
+    fast_trip_queue_arn: str | None = None,
+) -> dict[str, Any]:
+    """The guard role's whole policy, one statement per resource scope, as IAM policy JSON.
+
+    JSON for iam.PolicyDocument.from_json, and ARNs formatted here: one jsii call for the whole
+    document, where a PolicyStatement and a Stack.format_arn each cost one (bench/synth.py).
+    """
+    arn = f"arn:{Aws.PARTITION}"
+    own = account.id
+    instances = f"{arn}:ec2:*:{own}:instance/*"
+    groups = f"{arn}:autoscaling:*:{own}:autoScalingGroup:*:autoScalingGroupName/*"
+    users = f"{arn}:iam::{own}:user/*"
+    roles = f"{arn}:iam::{own}:role/*"
+    own_roles = f"{arn}:iam::{own}:role{ROLE_PATH}*"
+    open_incident = f"{arn}:ssm:{account.home_region}:{own}:parameter{OPEN_INCIDENT_PARAMETER}"
+    deny_all = f"{arn}:iam::aws:policy/AWSDenyAll"
     only_our_tags = {"ForAllValues:StringLike": {"aws:TagKeys": f"{INCIDENT_TAG_PREFIX}*"}}
-    return [
+    statements = [
         _allow("Census", CENSUS_ACTIONS + LOCKOUT_LIST_ACTIONS, ["*"]),
         _allow("StopAndRestartInstances", STOP_ACTIONS + RESTART_ACTIONS, [instances]),
         _allow("TagInstances", INSTANCE_TAG_ACTIONS, [instances], only_our_tags),
         _allow("SuspendScaling", SCALING_ACTIONS, [groups]),
         _allow("TagScalingGroups", GROUP_TAG_ACTIONS, [groups], only_our_tags),
-        _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic.topic_arn]),
-        _allow("UseTopicKey", TOPIC_KEY_ACTIONS, [key.key_arn]),
-        _allow("WriteOwnLogs", LOG_ACTIONS, [log_group.log_group_arn]),
+        _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic_arn]),
+        _allow("UseTopicKey", TOPIC_KEY_ACTIONS, [key_arn]),
+        _allow("WriteOwnLogs", LOG_ACTIONS, [log_group_arn]),
+        _allow("TrackOpenIncident", OPEN_INCIDENT_ACTIONS, [open_incident]),
         _allow("InspectAndLockUsers", LOCKOUT_USER_ACTIONS, [users]),
         _allow("InspectAndLockRoles", LOCKOUT_ROLE_ACTIONS, [roles]),
         _allow(
@@ -128,13 +148,18 @@ def build_guard_statements(
             {"ArnEquals": {"iam:PolicyARN": deny_all}},
         ),
         _allow("TagPrincipals", LOCKOUT_TAG_ACTIONS, [users, roles], only_our_tags),
-        iam.PolicyStatement(
-            sid="NeverModifyOwnRoles",
-            effect=iam.Effect.DENY,
-            actions=list(SELF_PROTECTION_ACTIONS),
-            resources=[own_roles],
-        ),
+        {
+            "Sid": "NeverModifyOwnRoles",
+            "Effect": "Deny",
+            "Action": list(SELF_PROTECTION_ACTIONS),
+            "Resource": own_roles,
+        },
     ]
+    if fast_trip_queue_arn is not None:
+        statements.append(
+            _allow("PollFastTripQueue", FAST_TRIP_QUEUE_ACTIONS, [fast_trip_queue_arn])
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def _allow(
@@ -142,10 +167,16 @@ def _allow(
     actions: tuple[str, ...],
     resources: list[str],
     conditions: dict[str, dict[str, str]] | None = None,
-) -> iam.PolicyStatement:
-    return iam.PolicyStatement(
-        sid=sid, actions=list(actions), resources=resources, conditions=conditions
-    )
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": list(actions),
+        "Resource": resources,
+    }
+    if conditions is not None:
+        statement["Condition"] = conditions
+    return statement
 
 
 def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:

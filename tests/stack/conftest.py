@@ -19,7 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_FLEET_FILE = REPO_ROOT / "accounts.yaml"
 
 # Covers what the sample does not: a payer outside us-east-1, an account without a budget, and
-# every optional key set away from its default on one account or another.
+# every optional key set away from its default on one account or another (sandbox: no fast trip).
 TEST_FLEET_YAML = """\
 defaults:
   notify: [team@example.com]
@@ -45,6 +45,7 @@ accounts:
     schedule_minutes: 15
     mode: dry-run
     lockout: users+roles
+    fast_trip: false
 """
 
 

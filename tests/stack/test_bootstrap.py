@@ -1,5 +1,8 @@
 """Bootstrap environments per account and the narrow CloudFormation execution policy."""
 
+import json
+from pathlib import Path
+
 from runawaytrain_stack.bootstrap import build_execution_policy, list_bootstrap_environments
 from runawaytrain_stack.config import parse_fleet
 
@@ -38,3 +41,48 @@ def test_execution_policy_allows_passing_only_runawaytrain_roles() -> None:
             "Resource": ["arn:aws:iam::*:role/runawaytrain/*"],
         }
     ]
+
+
+def statements_by_sid() -> dict[str, dict]:
+    return {s["Sid"]: s for s in build_execution_policy()["Statement"]}
+
+
+def test_execution_policy_lets_cloudformation_build_fast_trip_in_any_region() -> None:
+    """Region stacks deploy with the home Region's execution role, so nothing names a Region."""
+    found = statements_by_sid()
+    assert found["FastTripQueues"]["Resource"] == ["arn:aws:sqs:*:*:runawaytrain-*"]
+    assert (
+        "arn:aws:events:*:*:event-bus/runawaytrain-fast-trip"
+        in (found["EventBusAndRules"]["Resource"])
+    )
+    assert "arn:aws:events:*:*:rule/runawaytrain-*" in found["EventBusAndRules"]["Resource"]
+
+
+def test_event_source_mappings_are_managed_only_for_runawaytrain_functions() -> None:
+    pollers = statements_by_sid()["FastTripPollers"]
+    assert sorted(pollers["Action"]) == [
+        "lambda:CreateEventSourceMapping",
+        "lambda:DeleteEventSourceMapping",
+        "lambda:UpdateEventSourceMapping",
+    ]
+    assert pollers["Condition"] == {
+        "StringLike": {"lambda:FunctionArn": "arn:aws:lambda:*:*:function:runawaytrain-*"}
+    }
+
+
+def test_execution_policy_names_every_bus_and_role_path_the_templates_create(sample_app) -> None:
+    app, _ = sample_app
+    found = statements_by_sid()
+    buses, paths = set(), set()
+    for template in Path(app.outdir).glob("*.template.json"):
+        for resource in json.loads(template.read_text())["Resources"].values():
+            if resource["Type"] == "AWS::Events::EventBus":
+                buses.add(f"arn:aws:events:*:*:event-bus/{resource['Properties']['Name']}")
+            if resource["Type"] == "AWS::IAM::Role":
+                paths.add(resource["Properties"]["Path"])
+    assert buses == {
+        "arn:aws:events:*:*:event-bus/runawaytrain-billing-trips",
+        "arn:aws:events:*:*:event-bus/runawaytrain-fast-trip",
+    }
+    assert buses <= set(found["EventBusAndRules"]["Resource"])
+    assert paths == {"/runawaytrain/"}

@@ -247,6 +247,30 @@ MALFORMED = [
         [":1: cur.report_name: required key is missing; expected a CUR report or export name"],
     ),
     (
+        "fast-trip-as-quoted-text",
+        VALID + '    fast_trip: "yes"\n',
+        [":11: accounts[0].fast_trip: expected true or false (unquoted)", "found text 'yes'"],
+    ),
+    (
+        "fast-trip-as-number",
+        VALID + "    fast_trip: 1\n",
+        [":11: accounts[0].fast_trip: expected true or false", "found integer 1"],
+    ),
+    (
+        "fast-trip-in-defaults-as-text",
+        'defaults:\n  fast_trip: "off"\n' + VALID,
+        [":2: defaults.fast_trip: expected true or false", "found text 'off'"],
+    ),
+    (
+        "name-of-another-accounts-fast-trip-stack",
+        VALID + '  - id: "333333333333"\n    name: payer-eu-west-1\n'
+        "    notify: [x@example.com]\n    ec2_limit: 1\n",
+        [
+            ":12: accounts[1].name: names the same stack as the fast trip of account payer in "
+            "eu-west-1 (runawaytrain-guard-payer-eu-west-1)"
+        ],
+    ),
+    (
         "cur-key-typo",
         CUR.replace("report_name", "report") + VALID,
         [":1: cur.report: unknown key", "did you mean report_name?"],
@@ -340,6 +364,20 @@ def test_fills_unset_keys_from_defaults_block_and_account_overrides_it() -> None
     assert (fleet.payer.mode, fleet.payer.ec2_limit) == (Mode.DRY_RUN, 2)
 
 
+def test_fast_trip_is_on_unless_turned_off_in_defaults_or_per_account() -> None:
+    assert [a.fast_trip for a in parse_fleet(VALID).accounts] == [True, True]
+    text = "defaults:\n  fast_trip: false\n" + VALID + "    fast_trip: true\n"
+    assert [a.fast_trip for a in parse_fleet(text).accounts] == [False, True]
+
+
+def test_fast_trip_off_or_regions_key_avoid_a_stack_name_clash() -> None:
+    clash = '  - id: "333333333333"\n    name: payer-eu-west-1\n    notify: [x@example.com]\n'
+    text = VALID.replace("    ec2_limit: 5\n", "    ec2_limit: 5\n" + clash + "    ec2_limit: 1\n")
+    for fix in ("  fast_trip: false\n", "  regions: [us-east-1, us-west-2]\n"):
+        fixed = text.replace("  ec2_limit: 2\n", "  ec2_limit: 2\n" + fix, 1)
+        assert [a.name for a in parse_fleet(fixed).accounts][-1] == "payer-eu-west-1"
+
+
 def test_accepts_whole_dollar_budget_as_number() -> None:
     fleet = parse_fleet(VALID + "    monthly_budget_usd: 500\n")
     assert fleet.sub_accounts[0].monthly_budget_usd == 500.0
@@ -362,7 +400,15 @@ YAML_SCALARS = st.one_of(
     st.sampled_from(["yes", "~", "2.5", "[]", "{}", "enforce", '"111111111111"', "-", "'x'"]),
     st.text(alphabet="abcdefghij-_.@ 0123", max_size=12).map(lambda s: f'"{s}"'),
 )
-KEYS = ["ec2_limit", "schedule_minutes", "mode", "lockout", "home_region", "monthly_budget_usd"]
+KEYS = [
+    "ec2_limit",
+    "schedule_minutes",
+    "mode",
+    "lockout",
+    "home_region",
+    "monthly_budget_usd",
+    "fast_trip",
+]
 
 
 @settings(max_examples=150, deadline=None)

@@ -9,9 +9,16 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 from aws_cdk.aws_s3_assets import Asset
 
+from guard import open_incident
 from runawaytrain_stack.fleet import new_app
 from runawaytrain_stack.guard import ASSET_EXCLUDES, RUNTIME
-from runawaytrain_stack.permissions import CENSUS_ACTIONS, GUARD_ACTIONS, LOCKOUT_LIST_ACTIONS
+from runawaytrain_stack.permissions import (
+    CENSUS_ACTIONS,
+    FAST_TRIP_QUEUE_ACTIONS,
+    GUARD_ACTIONS,
+    LOCKOUT_LIST_ACTIONS,
+    OPEN_INCIDENT_PARAMETER,
+)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +106,7 @@ def test_environment_is_set_from_config(prod: Template, sandbox: Template) -> No
                     "regions": "eu-west-1,us-east-1",
                     "lockout": "users",
                     "break_glass": "breakglass-admin,Deployer",
-                    "stack_roles": "runawaytrain-guard-scheduler",
+                    "stack_roles": "runawaytrain-guard-scheduler,runawaytrain-fast-trip-forwarder",
                 }
             }
         },
@@ -133,7 +140,10 @@ def test_payer_guard_also_spares_the_billing_forwarder_role(
         {
             "Environment": {
                 "Variables": Match.object_like(
-                    {"stack_roles": "runawaytrain-guard-scheduler,runawaytrain-billing-forwarder"}
+                    {
+                        "stack_roles": "runawaytrain-guard-scheduler,"
+                        "runawaytrain-billing-forwarder,runawaytrain-fast-trip-forwarder"
+                    }
                 )
             }
         },
@@ -252,12 +262,18 @@ def test_log_group_keeps_logs_for_a_year(prod: Template) -> None:
     prod.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 365})
 
 
-def test_role_allows_exactly_the_guard_actions_and_no_wildcard_actions(prod: Template) -> None:
+def test_role_allows_exactly_the_guard_actions_and_no_wildcard_actions(
+    prod: Template, sandbox: Template
+) -> None:
+    """The code's actions, plus the SQS actions Lambda's poller makes with the role (fast trip)."""
     allowed = [s for s in guard_statements(prod) if s["Effect"] == "Allow"]
     actions = [action for s in allowed for action in as_list(s["Action"])]
-    assert sorted(actions) == sorted(GUARD_ACTIONS)
+    assert sorted(actions) == sorted(GUARD_ACTIONS + FAST_TRIP_QUEUE_ACTIONS)
     assert not [action for action in actions if "*" in action]
     assert "ec2:TerminateInstances" not in actions
+    without_fast_trip = [s for s in guard_statements(sandbox) if s["Effect"] == "Allow"]
+    actions = [action for s in without_fast_trip for action in as_list(s["Action"])]
+    assert sorted(actions) == sorted(GUARD_ACTIONS)
 
 
 def test_no_role_uses_managed_policies(templates: dict[str, Template]) -> None:
@@ -312,6 +328,27 @@ def test_publishing_and_key_use_are_limited_to_own_topic_and_key(prod: Template)
     assert statement(prod, "WriteOwnLogs")["Resource"] == {"Fn::GetAtt": [log_group_id, "Arn"]}
 
 
+def test_open_incident_is_one_parameter_in_the_home_region(prod: Template) -> None:
+    """The guard keeps its open incident in exactly the parameter its code uses."""
+    assert OPEN_INCIDENT_PARAMETER == open_incident.PARAMETER
+    tracked = statement(prod, "TrackOpenIncident")
+    assert sorted(as_list(tracked["Action"])) == [
+        "ssm:DeleteParameter",
+        "ssm:GetParameter",
+        "ssm:PutParameter",
+    ]
+    assert tracked["Resource"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":ssm:eu-west-1:200000000002:parameter/runawaytrain/guard/open-incident",
+            ],
+        ]
+    }
+
+
 def test_stops_and_tags_only_instances_of_its_own_account(prod: Template) -> None:
     for sid in ("StopAndRestartInstances", "TagInstances"):
         resource = statement(prod, sid)["Resource"]
@@ -332,10 +369,16 @@ def test_guard_may_never_modify_its_own_roles(prod: Template) -> None:
     }
 
 
+def billing_bus_id(template: Template) -> str:
+    (bus_id,) = template.find_resources(
+        "AWS::Events::EventBus", {"Properties": {"Name": "runawaytrain-billing-trips"}}
+    )
+    return bus_id
+
+
 def test_budgeted_account_receives_billing_trips_from_the_payer_only(prod: Template) -> None:
-    bus_id, _ = only_resource(prod, "AWS::Events::EventBus")
+    bus_id = billing_bus_id(prod)
     function_id, _ = only_resource(prod, "AWS::Lambda::Function")
-    prod.has_resource_properties("AWS::Events::EventBus", {"Name": "runawaytrain-billing-trips"})
     prod.has_resource_properties(
         "AWS::Events::EventBusPolicy",
         {
@@ -378,6 +421,7 @@ def test_budgeted_account_receives_billing_trips_from_the_payer_only(prod: Templ
 
 
 def test_unbudgeted_account_has_no_billing_bus(sandbox: Template) -> None:
+    """sandbox has no budget, and fast_trip: false: no bus and no rule at all."""
     sandbox.resource_count_is("AWS::Events::EventBus", 0)
     sandbox.resource_count_is("AWS::Events::Rule", 0)
 

@@ -1,5 +1,5 @@
-"""app.py on the sample accounts.yaml: one guard stack per account plus the billing stack, and
-nothing at all for a malformed fleet file."""
+"""app.py on the sample accounts.yaml: one guard stack per account, its fast-trip Region stacks,
+the billing stack, and nothing at all for a malformed fleet file."""
 
 import json
 import os
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import app as entry_point
+from runawaytrain_stack.config import DEFAULT_ENABLED_REGIONS, Fleet
 from tests.stack.conftest import REPO_ROOT, SAMPLE_FLEET_FILE
 from tests.stack.test_config import MALFORMED
 
@@ -35,26 +36,38 @@ def test_app_run_directly_synthesizes_the_sample_fleet_into_cdk_out(
 
     assert entry_point.main() == 0
 
-    assert read_stacks(tmp_path / "cdk.out") == {
+    stacks = read_stacks(tmp_path / "cdk.out")
+    homes = {name: env for name, env in stacks.items() if not name[-1].isdigit()}
+    assert homes == {
         "runawaytrain-guard-payer": "aws://111111111111/us-east-1",
         "runawaytrain-guard-prod": "aws://222222222222/eu-west-1",
         "runawaytrain-guard-staging": "aws://333333333333/us-east-1",
         "runawaytrain-guard-sandbox": "aws://444444444444/us-east-1",
         "runawaytrain-billing": "aws://111111111111/us-east-1",
     }
+    # Fast trip: payer, prod and sandbox watch the 17 default Regions (16 besides home), staging
+    # its two `regions:` (one besides home).
+    assert stacks["runawaytrain-guard-staging-eu-west-1"] == "aws://333333333333/eu-west-1"
+    assert len(stacks) == 5 + 16 + 16 + 1 + 16
+
+
+def expected_stacks(fleet: Fleet) -> dict[str, str]:
+    stacks = {"runawaytrain-billing": f"aws://{fleet.payer.id}/us-east-1"}
+    for account in fleet.accounts:
+        stacks[f"runawaytrain-guard-{account.name}"] = f"aws://{account.id}/{account.home_region}"
+        for region in account.regions or DEFAULT_ENABLED_REGIONS:
+            if region != account.home_region:
+                stacks[f"runawaytrain-guard-{account.name}-{region}"] = (
+                    f"aws://{account.id}/{region}"
+                )
+    return stacks
 
 
 def test_sample_fleet_has_one_guard_stack_per_account_and_a_billing_stack(
     sample_app, sample_fleet
 ) -> None:
     app, stacks = sample_app
-    assert read_stacks(Path(app.outdir)) == {
-        **{
-            f"runawaytrain-guard-{account.name}": f"aws://{account.id}/{account.home_region}"
-            for account in sample_fleet.accounts
-        },
-        "runawaytrain-billing": f"aws://{sample_fleet.payer.id}/us-east-1",
-    }
+    assert read_stacks(Path(app.outdir)) == expected_stacks(sample_fleet)
     assert len(stacks.billing.alarms) == len(sample_fleet.budgeted_accounts) == 4
 
 
