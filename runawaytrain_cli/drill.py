@@ -1,7 +1,8 @@
 """`runawaytrain drill`: deploy the fleet into a local AWS emulator, trip it, undo it.
 
 1. start moto_server on a free loopback port (stopped at the end, whatever happens);
-2. bootstrap every account of the fleet in it and run the real `npx cdk deploy --all`;
+2. bootstrap every account of the fleet in it and run the real `npx cdk deploy --all`; check
+   the fast-trip route (Region rules, the guard's queue poller, launch events reach the queue);
 3. seed: one sub-account over its limit in 3 regions with IAM users holding keys, one quiet;
 4. read each deployed guard back (environment, role), assume the role and run the guard's code
    with exactly that environment and those credentials, IAM enforcement on;
@@ -23,7 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from runawaytrain_cli.drill_checks import (
     show_summary,
 )
 from runawaytrain_cli.drill_emulator import Emulator, EmulatorError, EmulatorSession, bootstrap
+from runawaytrain_cli.drill_fast_trip import check_fast_trip, list_region_stacks
 from runawaytrain_cli.drill_scenario import (
     DrillError,
     DrillResult,
@@ -140,12 +142,13 @@ def _drill(
             region = environment.rsplit("/", 1)[1]
             bootstrap(emulator.operator(account.id, region), account.id, region)
     progress(f"bootstrap: {len(fleet.accounts)} account(s) (asset bucket + version parameter)")
-    deploy(emulator, fleet_file, workdir, progress)
+    deploy(emulator, fleet_file, workdir, progress, list_region_stacks(fleet))
     result.not_emulated = report_not_emulated(emulator, fleet, workdir, progress)
     for account in fleet.accounts:
         result.guards[account.name] = read_guard(emulator, account)
         subscribe_inbox(emulator, result.guards[account.name])
     progress(f"read back {len(result.guards)} guard(s): environment, role; SQS on each topic")
+    check_fast_trip(emulator, fleet, result, tripped, progress)
     users = seed(emulator, tripped, quiet, result)
     progress(
         f"seeded: {tripped.name} {len(result.seeded[tripped.name])} instance(s) "
@@ -175,8 +178,18 @@ def _drill(
     return result
 
 
-def deploy(emulator: Emulator, fleet_file: Path, workdir: Path, progress: Progress) -> None:
-    """The real CDK CLI, `cdk deploy --all`, into the emulator; a line per finished stack."""
+def deploy(
+    emulator: Emulator,
+    fleet_file: Path,
+    workdir: Path,
+    progress: Progress,
+    region_stacks: Mapping[str, str] | None = None,
+) -> None:
+    """The real CDK CLI, `cdk deploy --all`, into the emulator: a line per finished guard or
+    billing stack, and one counting the fast-trip Region stacks (`region_stacks`: stack name
+    -> account name), up to 16 per account."""
+    region_stacks = region_stacks or {}
+    regional: dict[str, int] = {}
     npx = shutil.which("npx")
     if npx is None:
         raise DrillError("npx not found: install Node 20+ and run `npm ci` in the repository")
@@ -199,7 +212,10 @@ def deploy(emulator: Emulator, fleet_file: Path, workdir: Path, progress: Progre
         "--context",
         f"accounts={fleet_file.resolve()}",
     ]
-    progress("deploy: npx cdk deploy --all (synth + one stack per account)")
+    progress(
+        "deploy: npx cdk deploy --all (synth + a guard stack per account, its fast-trip Region "
+        "stacks, the billing stack)"
+    )
     log_path = workdir / "cdk-deploy.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -217,12 +233,20 @@ def deploy(emulator: Emulator, fleet_file: Path, workdir: Path, progress: Progre
             for line in process.stdout:
                 log.write(line)
                 if line.startswith("\N{WHITE HEAVY CHECK MARK}"):
-                    progress(f"deploy: {line.strip()[1:].strip()} deployed")
+                    stack = line.strip()[1:].strip()
+                    if stack in region_stacks:
+                        account = region_stacks[stack]
+                        regional[account] = regional.get(account, 0) + 1
+                    else:
+                        progress(f"deploy: {stack} deployed")
             code = process.wait(timeout=DEPLOY_TIMEOUT_S)
         finally:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+    if regional:
+        counts = ", ".join(f"{name} {n}" for name, n in regional.items())
+        progress(f"deploy: and {sum(regional.values())} fast-trip Region stacks ({counts})")
     if code != 0:
         tail = "".join(log_path.read_text().splitlines(keepends=True)[-25:])
         raise DrillError(f"`cdk deploy --all` failed with exit status {code}:\n{tail}")
