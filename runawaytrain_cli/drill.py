@@ -5,7 +5,8 @@
    the fast-trip route (Region rules, the guard's queue poller, launch events reach the queue);
 3. seed: one sub-account over its limit in 3 regions with IAM users holding keys, one quiet;
 4. read each deployed guard back (environment, role), assume the role and run the guard's code
-   with exactly that environment and those credentials, IAM enforcement on;
+   with exactly that environment and those credentials, IAM enforcement on (the tripped
+   account's run is prompted by the launch events drained from its fast-trip queue);
 5. show per account what was counted, stopped, locked and mailed (an SQS queue on each topic);
 6. restore the tripped account: users work again, instances run again;
 7. a summary of every check; exit status 1 if any failed.
@@ -32,7 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.clients import ClientFactory
 from guard.handler import run_guard, run_restore
-from guard.invocation import Invocation, Trigger
+from guard.invocation import Invocation, Trigger, parse_invocation
 from guard.settings import Action, Mode, Settings, SettingsError
 from runawaytrain_cli.drill_checks import (
     Progress,
@@ -416,8 +417,11 @@ def run_guards(emulator: Emulator, result: DrillResult, progress: Progress) -> N
     try:
         for name, guard in result.guards.items():
             settings = Settings.from_env(guard.environment)
+            invocation = Invocation()  # the schedule's prompt
+            if name == result.tripped and result.launch_batch is not None:
+                invocation = parse_invocation(result.launch_batch)  # the fast trip's prompt
             guard.report = run_guard(
-                settings, Invocation(), factories[name], guard.account.id, guard.function
+                settings, invocation, factories[name], guard.account.id, guard.function
             )
             progress(f"guard {name}: {guard.report.summary()}")
         for name, guard in result.guards.items():

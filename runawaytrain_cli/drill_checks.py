@@ -83,6 +83,14 @@ def check_trip(
             result.check(f"{name}: verdict ok", report.verdict == "ok", report.summary())
             result.check(f"{name}: nothing mailed", not guard.mail, f"{len(guard.mail)} message(s)")
     guard = result.guards[tripped.name]
+    if result.launch_batch is not None:
+        report = guard.report
+        assert report is not None
+        result.check(
+            f"{tripped.name}: the trip ran on the fast trip's queued launch events (one census)",
+            report.trigger == "launch-event" and "EC2 launch event" in report.prompt,
+            f"trigger {report.trigger}, prompted by {report.prompt}",
+        )
     report = guard.report
     assert report is not None
     seeded = sorted(result.seeded[tripped.name])

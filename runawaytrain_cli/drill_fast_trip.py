@@ -137,7 +137,8 @@ def _check_route(
     for region in regions:
         events = session.client("events", region_name=region)
         events.put_events(Entries=[event])  # moto accepts an aws.* source; AWS would not
-    bodies = _drain(session, account, queue_arn)
+    messages = _drain(session, account, queue_arn)
+    bodies = [json.loads(message["Body"]) for message in messages]
     launches = [
         body
         for body in bodies
@@ -152,6 +153,26 @@ def _check_route(
         f"{len(bodies)} message(s) on the queue, {len(launches)} of them the launch event",
     )
     progress(f"fast trip: {account.name}: launches put in {where}, {len(bodies)} queued")
+    # What Lambda's poller would invoke the guard with: the account's trip runs on this batch.
+    result.launch_batch = as_lambda_event(messages, queue_arn)
+
+
+def as_lambda_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """SQS messages as Lambda's SQS event source mapping delivers them to the function."""
+    region = queue_arn.split(":")[3] if queue_arn.count(":") >= 5 else ""
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for message in messages
+        ]
+    }
 
 
 def _drain(session: EmulatorSession, account: Account, queue_arn: str) -> list[dict[str, Any]]:
@@ -160,9 +181,9 @@ def _drain(session: EmulatorSession, account: Account, queue_arn: str) -> list[d
         url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
     except ClientError:
         return []
-    bodies = []
+    messages = []
     while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
         for message in batch:
-            bodies.append(json.loads(message["Body"]))
+            messages.append(message)
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return bodies
+    return messages

@@ -55,6 +55,9 @@ class DrillResult:
     dry_run: str = ""  # a dry-run account seeded over its limit: reports, changes nothing
     seeded: dict[str, list[str]] = field(default_factory=dict)  # account name -> instance ids
     not_emulated: list[str] = field(default_factory=list)
+    # The fast-trip launch events drained from the tripped account's queue, as Lambda's poller
+    # would invoke the guard with them; the tripped account's run is prompted by this batch.
+    launch_batch: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
