@@ -51,6 +51,8 @@ def read_open_incident(ssm: Any, now: datetime) -> tuple[OpenIncident | None, st
         record = json.loads(value)
         found = OpenIncident(str(record["incident"]), datetime.fromisoformat(record["last_trip"]))
     except (ValueError, KeyError, TypeError):
+        found = None
+    if found is None or found.last_trip.tzinfo is None:  # a time without a zone is not ours
         return None, f"{PARAMETER} holds {value[:100]!r}, not an open-incident record"
     if now - found.last_trip > LATCH:
         return None, None

@@ -129,11 +129,17 @@ def test_a_failed_record_write_leaves_the_halt_standing_and_is_reported(
     assert any(PARAMETER in error and "Throttling" in error for error in report["action_errors"])
 
 
-def test_a_malformed_record_is_reported_and_ignored(launch, guard_env, inbox):
+@pytest.mark.parametrize(
+    "value",
+    [
+        "not json",
+        '{"incident": "20261126T010000Z-abcdef"}',
+        '{"incident": "20261126T010000Z-abcdef", "last_trip": "2026-11-26T01:00:00"}',
+    ],
+)
+def test_a_malformed_record_is_reported_and_ignored(launch, guard_env, inbox, value):
     guard_env(ec2limit=4, regions=REGION)
-    boto3.client("ssm", region_name=HOME).put_parameter(
-        Name=PARAMETER, Value="not json", Type="String"
-    )
+    boto3.client("ssm", region_name=HOME).put_parameter(Name=PARAMETER, Value=value, Type="String")
 
     ids, report = run_batch(launch, 2)
 
