@@ -62,11 +62,14 @@ def decide(
     limit: int,
     failed_regions: Sequence[str],
     invocation: Invocation,
+    *,
     open_incident: str | None = None,
+    launched_active: int = 0,
 ) -> Decision:
     """Trip when the count is strictly above the limit, a billing alarm fired, the payer's
-    spend watcher reported a burn rate over the account's limit, or any instance is pending or
-    running while an earlier trip's incident is still open (a tripped breaker stays tripped).
+    spend watcher reported a burn rate over the account's limit, or launch events name
+    instances (`launched_active` of them still pending/running) launched while an earlier trip's
+    incident is still open (a tripped breaker stays tripped).
 
     Regions that could not be counted never hide a trip (fail closed): if what was counted is
     already over the limit, the breaker trips; if not, the run is DEGRADED so someone is told.
@@ -76,11 +79,12 @@ def decide(
     if count > limit:
         reasons.append(TripReason.INSTANCE_LIMIT)
         sentences.append(f"{count} pending/running EC2 instances exceed the limit of {limit}")
-    elif count and open_incident is not None:
+    elif launched_active and open_incident is not None:
         reasons.append(TripReason.INCIDENT_OPEN)
         sentences.append(
-            f"{count} pending/running EC2 instances while incident {open_incident} is open "
-            "(the breaker stays tripped until that incident is restored)"
+            f"{launched_active} EC2 instance(s) launched while incident {open_incident} is open "
+            "(the breaker stays tripped until that incident is restored or an hour passes "
+            "without a trip)"
         )
     if invocation.trigger is Trigger.BILLING_ALARM:
         reasons.append(TripReason.BILLING_ALARM)

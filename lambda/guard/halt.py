@@ -153,15 +153,19 @@ def suspend_asg_processes(
     """Suspend the replacing processes of every group holding one of `ids`; record which
     processes were newly suspended (those suspended before the incident are not ours)."""
     try:
-        groups = groups_holding(autoscaling, set(ids))
+        groups = groups_holding(autoscaling, set(ids), incident)
     except (ClientError, BotoCoreError) as error:
         result.errors.append(f"{region}: describing Auto Scaling groups: {describe_error(error)}")
         return
     tags = []
-    for group, already in sorted(groups.items()):
+    for group, (already, ours) in sorted(groups.items()):
         to_suspend = [process for process in ASG_PROCESSES if process not in already]
         if not to_suspend:
             continue
+        # Tripped again under the same incident: keep what it suspended the first time.
+        recorded = [
+            process for process in ASG_PROCESSES if process in ours or process in to_suspend
+        ]
         try:
             autoscaling.suspend_processes(AutoScalingGroupName=group, ScalingProcesses=to_suspend)
         except (ClientError, BotoCoreError) as error:
@@ -172,7 +176,7 @@ def suspend_asg_processes(
             )
             continue
         result.suspended_by_region.setdefault(region, {})[group] = to_suspend
-        tags += asg_tags(group, incident, to_suspend)
+        tags += asg_tags(group, incident, recorded)
         LOG.info("asg_suspended", extra={"region": region, "asg": group, "processes": to_suspend})
     if tags:
         try:
@@ -181,20 +185,26 @@ def suspend_asg_processes(
             result.errors.append(f"{region}: tagging Auto Scaling groups: {describe_error(error)}")
 
 
-def groups_holding(autoscaling: Any, ids: set[str]) -> dict[str, set[str]]:
-    """{group name: processes already suspended} for the region's groups that hold any of `ids`.
+def groups_holding(
+    autoscaling: Any, ids: set[str], incident: str
+) -> dict[str, tuple[set[str], set[str]]]:
+    """{group name: (processes already suspended, those `incident` recorded suspending)} for
+    the region's groups that hold any of `ids`.
 
-    One DescribeAutoScalingGroups page lists 100 groups with their instances, so membership
-    costs one call per region, not one per instance.
+    One DescribeAutoScalingGroups page lists 100 groups with their instances and tags, so
+    membership costs one call per region, not one per instance.
     """
-    holding: dict[str, set[str]] = {}
+    holding: dict[str, tuple[set[str], set[str]]] = {}
     paginator = autoscaling.get_paginator("describe_auto_scaling_groups")
     for page in paginator.paginate(PaginationConfig={"PageSize": ASG_PAGE_SIZE}):
         for group in page["AutoScalingGroups"]:
             if ids & {instance["InstanceId"] for instance in group.get("Instances", [])}:
-                holding[group["AutoScalingGroupName"]] = {
-                    process["ProcessName"] for process in group.get("SuspendedProcesses", [])
-                }
+                suspended = {p["ProcessName"] for p in group.get("SuspendedProcesses", [])}
+                tags = {tag["Key"]: tag["Value"] for tag in group.get("Tags", [])}
+                ours = set()
+                if tags.get(INCIDENT_TAG) == incident:
+                    ours = set(filter(None, tags.get(SUSPENDED_TAG, "").split(",")))
+                holding[group["AutoScalingGroupName"]] = (suspended, ours)
     return holding
 
 

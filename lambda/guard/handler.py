@@ -131,7 +131,8 @@ def run_guard(
         settings.ec2limit,
         sorted(region_errors),
         invocation,
-        open_incident.incident if open_incident else None,
+        open_incident=open_incident.incident if open_incident else None,
+        launched_active=count_launched_active(invocation, census),
     )
     LOG.info(
         "decided",
@@ -162,6 +163,15 @@ def run_guard(
     return report
 
 
+def count_launched_active(invocation: Invocation, census: Census) -> int:
+    """How many instances the launch events name that the census found pending or running:
+    evidence of launches since the last run (an instance that could not be stopped is not)."""
+    if invocation.launches is None:
+        return 0
+    active = {instance.id for found in census.instances.values() for instance in found}
+    return len(active.intersection(invocation.launches.instances))
+
+
 def trip(
     report: Report,
     census: Census,
@@ -175,7 +185,6 @@ def trip(
     continues it: same id, so one restore undoes the whole episode."""
     report.tripped = True
     report.incident = open_incident.incident if open_incident else new_incident_id(now)
-    report.continues_incident = open_incident is not None
     if settings.mode is Mode.DRY_RUN:
         report.would_stop = sorted(i.id for found in census.instances.values() for i in found)
         return
@@ -192,9 +201,13 @@ def trip(
     report.suspended_asgs = halted.suspended_asgs
     report.suspended_by_region = halted.suspended_by_region
     report.action_errors += halted.errors
-    error = record_trip(clients.client("ssm", clients.home_region), report.incident, now)
-    if error is not None:
-        report.action_errors.append(f"recording the open incident ({PARAMETER}): {error}")
+    report.continues_incident = open_incident is not None
+    # Only a run that stopped something keeps the incident open: an instance that cannot be
+    # stopped must not hold the account tripped for ever.
+    if halted.stopped or open_incident is None:
+        error = record_trip(clients.client("ssm", clients.home_region), report.incident, now)
+        if error is not None:
+            report.action_errors.append(f"recording the open incident ({PARAMETER}): {error}")
     if settings.lockout is not Lockout.NONE:
         lock_people_out(report, settings, clients)
 
@@ -256,9 +269,9 @@ def run_restore(
     if incident is None:
         report.reason = "restore: no incident is recorded in this account, nothing to undo"
         return report
-    closed, close_error = (False, None)
+    closed = None
     if not invocation.dry_run:  # first: starting instances emits launch events
-        closed, close_error = close_incident(clients.client("ssm", home), incident)
+        closed = close_incident(clients.client("ssm", home), incident)
     undone = restore_incident(
         target,
         incident,
@@ -268,10 +281,8 @@ def run_restore(
     report.incident = incident
     report.restore = undone.to_dict()
     report.reason = undone.summary()
-    if closed:
-        report.reason += "; the breaker is reset (the incident is no longer open)"
-    if close_error is not None:
-        report.reason += f"; could not close the open incident ({PARAMETER}): {close_error}"
+    if closed is not None:
+        report.reason += f"; {closed}"
     LOG.info("restore_done", extra={"incident": incident, "summary": report.reason})
     return report
 

@@ -70,20 +70,24 @@ def record_trip(ssm: Any, incident: str, now: datetime) -> str | None:
     return None
 
 
-def close_incident(ssm: Any, incident: str) -> tuple[bool, str | None]:
-    """Close `incident` if it is the open one: (closed, error). Another incident stays open."""
+def close_incident(ssm: Any, incident: str) -> str | None:
+    """Close `incident` if it is the open one; returns what the restore report should add."""
     try:
         value = ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"]
-        if _incident_in(value) not in (incident, None):  # None: unreadable, nothing to keep
-            return False, None
+        other = _incident_in(value)
+        if other not in (incident, None):  # None: unreadable, nothing worth keeping
+            return (
+                f"incident {other} is still open: what it finds launching, including instances "
+                "started now, is stopped under it until it is restored too"
+            )
         ssm.delete_parameter(Name=PARAMETER)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
-            return False, None
-        return False, describe_error(error)
+            return None
+        return f"could not close the open incident ({PARAMETER}): {describe_error(error)}"
     except BotoCoreError as error:
-        return False, describe_error(error)
-    return True, None
+        return f"could not close the open incident ({PARAMETER}): {describe_error(error)}"
+    return "the breaker is reset (the incident is no longer open)"
 
 
 def _incident_in(value: str) -> str | None:

@@ -6,10 +6,11 @@ from typing import Any
 
 import boto3
 
-from guard.handler import run_guard
-from guard.invocation import Invocation
-from guard.settings import Settings
+from guard.handler import run_guard, run_restore
+from guard.invocation import Invocation, Trigger, parse_invocation
+from guard.settings import Action, Settings
 from tests.guard.conftest import AMI, instance_states
+from tests.guard.launch_events import batch_for
 
 REGION = "eu-west-1"
 
@@ -96,3 +97,30 @@ def test_failing_suspend_is_reported_and_instances_still_stop(aws, inbox, client
     assert any(
         "web" in error and "ScalingActivityInProgress" in error for error in report.action_errors
     )
+
+
+def test_a_second_trip_under_the_same_incident_keeps_the_first_record(aws, inbox, clients):
+    """Someone resumes Launch and starts an instance; the breaker trips again under the open
+    incident. Restore must still resume all four processes the incident suspended."""
+    ids = create_group("render-farm", 3)
+    settings = Settings(ec2limit=1, snstopic=inbox.topic_arn, regions=(REGION,))
+    first = run_guard(settings, Invocation(), clients, "123456789012")
+    autoscaling = boto3.client("autoscaling", region_name=REGION)
+    autoscaling.resume_processes(AutoScalingGroupName="render-farm", ScalingProcesses=["Launch"])
+    boto3.client("ec2", region_name=REGION).start_instances(InstanceIds=ids[:1])
+
+    again = run_guard(
+        settings, parse_invocation(batch_for({REGION: ids[:1]})), clients, "123456789012"
+    )
+
+    assert (again.incident, again.continues_incident) == (first.incident, True)
+    tags = {tag["Key"]: tag["Value"] for tag in describe_group("render-farm")["Tags"]}
+    assert (
+        tags["runawaytrain:suspended-processes"]
+        == "Launch,HealthCheck,ReplaceUnhealthy,AZRebalance"
+    )
+    restored = run_restore(
+        settings, Invocation(Action.RESTORE, Trigger.OPERATOR), clients, "123456789012"
+    )
+    assert restored.restore["errors"] == {}
+    assert describe_group("render-farm")["SuspendedProcesses"] == []

@@ -112,16 +112,25 @@ def test_a_batch_without_a_launch_is_ignored_unless_voided(invocation, env_actio
     assert (decision and decision.verdict) == verdict
 
 
+OPEN = "20261126T000000Z-abc123"
+
+
 @pytest.mark.parametrize(
-    ("count", "limit", "open_incident", "verdict", "reasons"),
+    ("count", "open_incident", "launched_active", "verdict", "reasons"),
     [
-        (0, 4, "20261126T000000Z-abc123", Verdict.OK, ()),
-        (1, 4, "20261126T000000Z-abc123", Verdict.TRIP, (TripReason.INCIDENT_OPEN,)),
-        (5, 4, "20261126T000000Z-abc123", Verdict.TRIP, (TripReason.INSTANCE_LIMIT,)),
-        (1, 4, None, Verdict.OK, ()),
+        (0, OPEN, 0, Verdict.OK, ()),
+        (1, OPEN, 1, Verdict.TRIP, (TripReason.INCIDENT_OPEN,)),
+        # Running, but not launched since: e.g. an instance the trip could not stop.
+        (1, OPEN, 0, Verdict.OK, ()),
+        (5, OPEN, 0, Verdict.TRIP, (TripReason.INSTANCE_LIMIT,)),
+        (1, None, 1, Verdict.OK, ()),
     ],
 )
-def test_an_open_incident_keeps_the_breaker_tripped(count, limit, open_incident, verdict, reasons):
-    decision = decide(count, limit, (), LAUNCHES, open_incident)
+def test_launches_while_an_incident_is_open_trip_below_the_limit(
+    count, open_incident, launched_active, verdict, reasons
+):
+    decision = decide(
+        count, 4, (), LAUNCHES, open_incident=open_incident, launched_active=launched_active
+    )
     assert decision.verdict is verdict
     assert decision.trip_reasons == reasons

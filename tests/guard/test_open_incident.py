@@ -16,6 +16,7 @@ from guard.handler import handler
 from guard.open_incident import LATCH, PARAMETER
 from tests.guard.conftest import HOME, FakeContext, instance_states, instance_tags
 from tests.guard.launch_events import batch_for
+from tests.guard.test_faults import refuse_instances
 
 REGION = "eu-west-1"
 
@@ -146,3 +147,46 @@ def test_a_malformed_record_is_reported_and_ignored(launch, guard_env, inbox, va
     assert report["verdict"] == "ok"
     assert any("not an open-incident record" in error for error in report["action_errors"])
     assert set(instance_states(REGION, ids).values()) == {"running"}
+
+
+def test_an_instance_that_cannot_be_stopped_does_not_hold_the_incident_open(
+    launch, guard_env, inbox, shared
+):
+    guard_env(ec2limit=4, regions=REGION)
+    ids = launch(REGION, 6)
+    shared.client("ec2", REGION).meta.events.register(
+        "before-parameter-build.ec2.StopInstances",
+        refuse_instances({ids[0]}, "UnsupportedOperation"),
+    )
+    first = handler(batch_for({REGION: ids}), FakeContext())["report"]
+    assert first["not_stopped"] == {ids[0]: "UnsupportedOperation"}
+    opened = open_record()
+
+    later = handler({}, FakeContext())["report"]  # the schedule: 1 running, nothing launched
+
+    assert later["verdict"] == "ok"
+    assert open_record() == opened  # not extended: the incident still ends after a quiet hour
+    assert len(inbox.messages()) == 1
+
+
+def test_restoring_another_incident_says_which_one_is_still_open(launch, guard_env, inbox):
+    guard_env(ec2limit=4, regions=REGION)
+    _, report = run_batch(launch, 6)
+
+    restored = handler({"action": "restore", "incident": "20261101T000000Z-000000"}, FakeContext())[
+        "report"
+    ]
+
+    assert f"incident {report['incident']} is still open" in restored["reason"]
+    assert open_record()["incident"] == report["incident"]
+
+
+def test_a_dry_run_after_an_enforced_trip_never_says_tripped_again(launch, guard_env, inbox):
+    guard_env(ec2limit=4, regions=REGION)
+    run_batch(launch, 6)
+    guard_env(mode="dry-run")
+
+    run_batch(launch, 1)
+
+    subjects = [mail["Subject"] for mail in inbox.messages()]
+    assert subjects[1].startswith("runawaytrain WOULD TRIP (dry-run)")
