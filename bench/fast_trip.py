@@ -51,7 +51,6 @@ import json
 import math
 import os
 import sys
-import threading
 import time
 import uuid
 from collections import Counter, deque
@@ -75,6 +74,7 @@ os.environ.update(
 import boto3  # noqa: E402 -- after the fake credentials above
 from moto import mock_aws  # noqa: E402
 
+from bench.halt import LatencyInjector  # noqa: E402
 from guard import handler as guard_handler  # noqa: E402
 from guard.clients import ClientFactory  # noqa: E402
 
@@ -143,22 +143,14 @@ class GuardRun:
         return sum(len(ids) for _, ids in self.stops)
 
 
-class CallRecorder:
-    """Sleeps before every guard call (network latency), counts calls, and notes each
-    StopInstances request's time and ids, thread-safely (the guard calls from a thread pool)."""
+class CallRecorder(LatencyInjector):
+    """bench/halt.py's latency injector (sleeps before every guard call, counts calls), that
+    also notes each StopInstances request's time and ids, thread-safely (the guard calls from a
+    thread pool)."""
 
     def __init__(self, latency: float) -> None:
-        self.latency = latency
-        self.calls: Counter[str] = Counter()
+        super().__init__(latency)
         self.stops: list[tuple[float, tuple[str, ...]]] = []
-        self._lock = threading.Lock()
-
-    def before_call(self, event_name: str, **_: Any) -> None:
-        _, service, operation = event_name.split(".")
-        with self._lock:
-            self.calls[f"{service}.{operation}"] += 1
-        if self.latency:
-            time.sleep(self.latency)
 
     def before_stop(self, params: dict[str, Any], **_: Any) -> None:
         # before-parameter-build carries the caller's own arguments: the moment the guard asks.
@@ -167,7 +159,7 @@ class CallRecorder:
 
     def session(self) -> boto3.session.Session:
         session = boto3.session.Session(region_name=HOME)
-        session.events.register("before-call", self.before_call)
+        session.events.register("before-call", self)
         session.events.register("before-parameter-build.ec2.StopInstances", self.before_stop)
         return session
 
