@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 
+import guard.handler
 from guard.clients import ClientFactory
 
 AMI = "ami-12c6146b"
@@ -97,6 +98,13 @@ def guard_env(monkeypatch: pytest.MonkeyPatch, inbox: Inbox) -> Callable[..., No
 def clients(aws: None) -> ClientFactory:
     """A client factory whose clients tests may hook faults into before running the guard."""
     return ClientFactory(boto3.session.Session(region_name=HOME))
+
+
+@pytest.fixture
+def shared(clients: ClientFactory, monkeypatch: pytest.MonkeyPatch) -> ClientFactory:
+    """`clients` as the handler's own (guard.handler._SHARED), so a test can hook into them."""
+    monkeypatch.setattr(guard.handler, "_SHARED", [clients])
+    return clients
 
 
 def instance_states(region: str, ids: list[str]) -> dict[str, str]:

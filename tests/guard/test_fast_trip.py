@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-import guard.handler
 from guard.clients import ClientFactory
 from guard.handler import handler
 from guard.launches import parse_launch_batch
@@ -23,16 +22,15 @@ REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 
 
 @pytest.fixture
-def ec2_calls(clients: ClientFactory, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """EC2 calls the handler makes, by operation; the handler uses `clients` for every call."""
-    monkeypatch.setattr(guard.handler, "_SHARED", [clients])
+def ec2_calls(shared: ClientFactory) -> Counter[str]:
+    """EC2 calls the handler makes, by operation; the handler uses `shared` for every call."""
     calls: Counter[str] = Counter()
 
     def count(event_name: str, **_: Any) -> None:
         calls[event_name.rsplit(".", 1)[1]] += 1
 
     for region in ("us-east-1", *REGIONS[1:]):
-        clients.client("ec2", region).meta.events.register("before-call.ec2.*", count)
+        shared.client("ec2", region).meta.events.register("before-call.ec2.*", count)
     return calls
 
 

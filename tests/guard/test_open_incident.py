@@ -10,8 +10,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-import guard.handler
-from guard.clients import ClientFactory
 from guard.handler import handler
 from guard.open_incident import LATCH, PARAMETER
 from tests.guard.conftest import HOME, FakeContext, instance_states, instance_tags
@@ -19,13 +17,6 @@ from tests.guard.launch_events import batch_for
 from tests.guard.test_faults import refuse_instances
 
 REGION = "eu-west-1"
-
-
-@pytest.fixture
-def shared(clients: ClientFactory, monkeypatch: pytest.MonkeyPatch) -> ClientFactory:
-    """The clients the handler uses, so a test can inject faults into them."""
-    monkeypatch.setattr(guard.handler, "_SHARED", [clients])
-    return clients
 
 
 def open_record() -> dict | None:
