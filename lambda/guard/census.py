@@ -44,6 +44,11 @@ class Census:
     def total(self) -> int:
         return sum(len(found) for found in self.instances.values())
 
+    @property
+    def instance_ids(self) -> list[str]:
+        """Every counted instance's id, region by region."""
+        return [instance.id for found in self.instances.values() for instance in found]
+
 
 def list_enabled_regions(ec2: Any, partition_of: Callable[[str], str]) -> list[str]:
     """Regions this account has enabled, in the caller's partition only."""

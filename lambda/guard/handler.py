@@ -168,8 +168,7 @@ def count_launched_active(invocation: Invocation, census: Census) -> int:
     evidence of launches since the last run (an instance that could not be stopped is not)."""
     if invocation.launches is None:
         return 0
-    active = {instance.id for found in census.instances.values() for instance in found}
-    return len(active.intersection(invocation.launches.instances))
+    return len(set(census.instance_ids).intersection(invocation.launches.instances))
 
 
 def trip(
@@ -186,7 +185,7 @@ def trip(
     report.tripped = True
     report.incident = open_incident.incident if open_incident else new_incident_id(now)
     if settings.mode is Mode.DRY_RUN:
-        report.would_stop = sorted(i.id for found in census.instances.values() for i in found)
+        report.would_stop = sorted(census.instance_ids)
         return
     halted = halt_instances(
         census,
