@@ -677,9 +677,42 @@ def _asg_replace(self: FakeAutoScalingGroup, count_needed: int, propagated_tags:
     # Auto Scaling User Guide, "Suspend and resume Amazon EC2 Auto Scaling processes"
     # (https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-suspend-resume-processes.html):
     # with Launch suspended the group launches nothing (no scale-out, no replacement).
-    if _layer() is not None and "Launch" in _suspended(self):
+    if _layer() is None:
+        _ORIGINAL["asg_replace"](self, count_needed, propagated_tags)
         return
+    if "Launch" in _suspended(self):
+        return
+    before = {state.instance.id for state in self.instance_states}
     _ORIGINAL["asg_replace"](self, count_needed, propagated_tags)
+    new = [s.instance for s in self.instance_states if s.instance.id not in before]
+    _mark_asg_spot(self, new)
+
+
+def _spot_share(group: FakeAutoScalingGroup) -> int:
+    """How many of the group's instances its MixedInstancesPolicy puts on Spot (moto's maths)."""
+    policy = group.mixed_instances_policy or {}
+    if not policy.get("LaunchTemplate", {}).get("Overrides"):
+        return 0
+    distribution = policy.get("InstancesDistribution", {})
+    base = int(distribution.get("OnDemandBaseCapacity", 0))
+    percent = int(distribution.get("OnDemandPercentageAboveBaseCapacity", 100))
+    above = max(0, (group.desired_capacity or 0) - base)
+    return int(above - above * percent / 100.0)
+
+
+def _mark_asg_spot(group: FakeAutoScalingGroup, new: list[Instance]) -> None:
+    # Auto Scaling User Guide, "Auto Scaling groups with multiple instance types and purchase
+    # options" (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-mixed-
+    # instances-groups.html): the Spot share is launched as Spot Instances (one-time requests,
+    # so StopInstances refuses them). moto launches them all on-demand; mark the Spot share.
+    current = sum(
+        1
+        for s in group.instance_states
+        if s.instance not in new and getattr(s.instance, "lifecycle", None) == "spot"
+    )
+    for instance in new[: max(0, _spot_share(group) - current)]:
+        instance.lifecycle = "spot"
+        instance.spot_instance_request_id = f"sir-{uuid.uuid4().hex[:8]}"
 
 
 def _asg_set_desired(self: FakeAutoScalingGroup, new_capacity: int | None) -> None:

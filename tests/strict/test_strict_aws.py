@@ -404,3 +404,40 @@ def test_server_entry_refuses_to_stop_a_pending_instance() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_auto_scaling_spot_share_is_one_time_spot(strict: StrictAWS) -> None:
+    ec2().create_launch_template(
+        LaunchTemplateName="mixed", LaunchTemplateData={"ImageId": AMI, "InstanceType": "t2.micro"}
+    )
+    autoscaling = boto3.client("autoscaling", region_name=REGION)
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="mixed",
+        MixedInstancesPolicy={
+            "LaunchTemplate": {
+                "LaunchTemplateSpecification": {"LaunchTemplateName": "mixed"},
+                "Overrides": [{"InstanceType": "t2.micro"}],
+            },
+            "InstancesDistribution": {
+                "OnDemandBaseCapacity": 1,
+                "OnDemandPercentageAboveBaseCapacity": 0,
+            },
+        },
+        MinSize=0,
+        MaxSize=3,
+        DesiredCapacity=3,
+        AvailabilityZones=[f"{REGION}a"],
+    )
+    strict.make_running()
+    instances = [
+        i
+        for r in ec2().describe_instances()["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] == "running"
+    ]
+    spot = [i["InstanceId"] for i in instances if i.get("InstanceLifecycle") == "spot"]
+    on_demand = [i["InstanceId"] for i in instances if i.get("InstanceLifecycle") != "spot"]
+    assert (len(spot), len(on_demand)) == (2, 1)
+    code, _ = error_of(ec2().stop_instances, InstanceIds=on_demand + spot)
+    assert code == "UnsupportedOperation"
+    ec2().stop_instances(InstanceIds=on_demand)
