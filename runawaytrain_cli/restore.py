@@ -60,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings(
         ec2limit=account.ec2_limit,
         snstopic="",  # the CLI prints; the Lambda's own restore publishes
-        regions=account.regions,
         account_name=account.name,
     )
     invocation = Invocation(

@@ -15,7 +15,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError
 
-from guard.settings import REGION_PATTERN, Lockout, Mode  # accept exactly what the guard parses
+from guard.settings import (
+    REGION_PATTERN,
+    Lockout,
+    Mode,
+    Unstoppable,
+)  # accept exactly what the guard parses
 from runawaytrain_stack.config_errors import ConfigError, Problem, describe_value, format_key
 from runawaytrain_stack.yaml_source import KeyPath, LocatedYaml, YamlSourceError, read_yaml
 
@@ -88,6 +93,7 @@ class _Settings(BaseModel):
     monthly_budget_usd: Annotated[float, Strict(), Field(gt=0)] | None = None
     max_spend_per_day_usd: Annotated[float, Strict(), Field(gt=0)] | None = None
     fast_trip: Annotated[bool, Strict()] | None = None
+    unstoppable: Unstoppable | None = None
 
 
 class _Cur(BaseModel):
@@ -135,6 +141,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "monthly_budget_usd": ("a number of US dollars > 0, e.g. 500", ""),
     "max_spend_per_day_usd": ("a number of US dollars > 0, e.g. 200", ""),
     "fast_trip": ("true or false (unquoted)", ""),
+    "unstoppable": (", ".join(m.value for m in Unstoppable), ""),
     "cur": ("a mapping with keys bucket, prefix and report_name", ""),
     "bucket": ("an S3 bucket name: 3-63 of a-z, 0-9, dots and hyphens", ""),
     "prefix": ("an S3 key prefix without leading or trailing slash, e.g. cur", ""),
@@ -162,10 +169,13 @@ class Account:
     lockout: Lockout = Lockout.NONE
     break_glass: tuple[str, ...] = ()
     home_region: str = DEFAULT_HOME_REGION
-    regions: tuple[str, ...] = ()  # empty: every region the account has enabled
+    # Where fast trip listens for launches (empty: the default-enabled regions plus home). The
+    # census always counts every region the account has enabled, whatever this says.
+    regions: tuple[str, ...] = ()
     monthly_budget_usd: float | None = None  # None: no billing alarm
     max_spend_per_day_usd: float | None = None  # None: no spend-rate trip
     fast_trip: bool = True  # EC2 launches prompt a census at once (fast_trip.py)
+    unstoppable: Unstoppable = Unstoppable.TERMINATE_SPOT  # what a trip does to one-time Spot
 
 
 @dataclass(frozen=True)
@@ -205,7 +215,7 @@ class Fleet:
 def list_fast_trip_regions(account: Account) -> tuple[str, ...]:
     """The Regions whose EC2 launches prompt `account`'s guard at once; empty with fast trip off.
 
-    `regions:` when set (the guard counts only those). Otherwise every Region enabled by default
+    `regions:` when set. Otherwise every Region enabled by default
     plus the home Region (a home in an opt-in Region is enabled, or the guard could not run
     there). An opt-in Region the account enabled is watched only when listed in `regions:`; the
     scheduled census counts it either way (the guard asks EC2 which Regions are enabled).

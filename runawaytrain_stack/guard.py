@@ -54,10 +54,9 @@ def build_guard_environment(
         "lockout": account.lockout.value,
         "break_glass": ",".join(account.break_glass),
         "stack_roles": ",".join(stack_roles),
+        "unstoppable": account.unstoppable.value,
     }
-    if account.regions:  # unset means every region the account has enabled
-        environment["regions"] = ",".join(account.regions)
-    return environment
+    return environment  # no `regions`: the census counts every enabled region, always
 
 
 class GuardFunction(Construct):

@@ -13,6 +13,7 @@ from typing import Any
 
 from aws_cdk import Acknowledgment, Aws
 
+from guard.settings import Unstoppable
 from runawaytrain_stack.config import Account
 from runawaytrain_stack.names import INCIDENT_TAG_PREFIX, ROLE_PATH
 
@@ -23,13 +24,30 @@ CENSUS_ACTIONS = (
     "ec2:DescribeInstanceStatus",
     "ec2:DescribeInstances",
     "ec2:DescribeTags",
+    "ec2:DescribeSpotInstanceRequests",
+    "ec2:DescribeSpotFleetRequests",
+    "ec2:DescribeFleets",
+    "ec2:DescribeHosts",
+    "ec2:DescribeCapacityReservations",
     "autoscaling:DescribeAutoScalingGroups",
     "autoscaling:DescribeTags",
     "sts:GetCallerIdentity",
 )
-# Halting: stop, never terminate; pause scaling so groups do not replace what was stopped.
-STOP_ACTIONS = ("ec2:StopInstances",)
+# Halting: stop (lifting stop protection, put back by restore); pause scaling so groups do not
+# replace what was stopped.
+STOP_ACTIONS = ("ec2:StopInstances", "ec2:ModifyInstanceAttribute")
 RESTART_ACTIONS = ("ec2:StartInstances",)  # restore --restart-instances only
+# Only Spot capacity AWS cannot stop (and, with unstoppable: terminate-all, instance-store roots),
+# enforced by the ec2:InstanceMarketType / ec2:RootDeviceType conditions: on-demand EBS-backed
+# instances can never be terminated by the guard (Service Authorization Reference, Amazon EC2
+# condition keys).
+TERMINATE_ACTIONS = ("ec2:TerminateInstances",)
+SPOT_REQUEST_ACTIONS = ("ec2:CancelSpotInstanceRequests",)
+FLEET_ACTIONS = ("ec2:ModifySpotFleetRequest", "ec2:ModifyFleet")
+# StartInstances of an instance whose EBS volumes use a customer managed key makes EC2 create a
+# grant for the caller; without kms:CreateGrant the instance falls back to stopped (EBS User
+# Guide, "Amazon EBS encryption"). Only for grants to AWS services (kms:GrantIsForAWSResource).
+RESTART_KEY_ACTIONS = ("kms:CreateGrant",)
 SCALING_ACTIONS = ("autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses")
 # Incident tags, limited to runawaytrain: keys by the aws:TagKeys condition.
 INSTANCE_TAG_ACTIONS = ("ec2:CreateTags", "ec2:DeleteTags")
@@ -78,7 +96,15 @@ LOCKOUT_ACTIONS = (
     + LOCKOUT_TAG_ACTIONS
 )
 HALT_ACTIONS = (
-    STOP_ACTIONS + RESTART_ACTIONS + SCALING_ACTIONS + INSTANCE_TAG_ACTIONS + GROUP_TAG_ACTIONS
+    STOP_ACTIONS
+    + RESTART_ACTIONS
+    + TERMINATE_ACTIONS
+    + SPOT_REQUEST_ACTIONS
+    + FLEET_ACTIONS
+    + RESTART_KEY_ACTIONS
+    + SCALING_ACTIONS
+    + INSTANCE_TAG_ACTIONS
+    + GROUP_TAG_ACTIONS
 )
 NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
 GUARD_ACTIONS = (
@@ -122,6 +148,9 @@ def build_guard_policy(
     arn = f"arn:{Aws.PARTITION}"
     own = account.id
     instances = f"{arn}:ec2:*:{own}:instance/*"
+    spot_requests = f"{arn}:ec2:*:{own}:spot-instances-request/*"
+    fleets = [f"{arn}:ec2:*:{own}:spot-fleet-request/*", f"{arn}:ec2:*:{own}:fleet/*"]
+    keys = f"{arn}:kms:*:{own}:key/*"
     groups = f"{arn}:autoscaling:*:{own}:autoScalingGroup:*:autoScalingGroupName/*"
     users = f"{arn}:iam::{own}:user/*"
     roles = f"{arn}:iam::{own}:role/*"
@@ -132,7 +161,33 @@ def build_guard_policy(
     statements = [
         _allow("Census", CENSUS_ACTIONS + LOCKOUT_LIST_ACTIONS, ["*"]),
         _allow("StopAndRestartInstances", STOP_ACTIONS + RESTART_ACTIONS, [instances]),
-        _allow("TagInstances", INSTANCE_TAG_ACTIONS, [instances], only_our_tags),
+        _allow(
+            "TerminateOnlySpot",
+            TERMINATE_ACTIONS,
+            [instances],
+            {"StringEquals": {"ec2:InstanceMarketType": "spot"}},
+        ),
+        *(
+            [
+                _allow(
+                    "TerminateInstanceStore",
+                    TERMINATE_ACTIONS,
+                    [instances],
+                    {"StringEquals": {"ec2:RootDeviceType": "instance-store"}},
+                )
+            ]
+            if account.unstoppable is Unstoppable.TERMINATE_ALL
+            else []
+        ),
+        _allow("CancelSpotRequests", SPOT_REQUEST_ACTIONS, [spot_requests]),
+        _allow("ZeroMaintainedFleets", FLEET_ACTIONS, fleets),
+        _allow(
+            "StartWithCustomerManagedKeys",
+            RESTART_KEY_ACTIONS,
+            [keys],
+            {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        ),
+        _allow("TagInstances", INSTANCE_TAG_ACTIONS, [instances, *fleets], only_our_tags),
         _allow("SuspendScaling", SCALING_ACTIONS, [groups]),
         _allow("TagScalingGroups", GROUP_TAG_ACTIONS, [groups], only_our_tags),
         _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic_arn]),
@@ -184,13 +239,23 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
     arn = "arn:<AWS::Partition>"
     reasons = {
         "*": "ec2:DescribeRegions, ec2:DescribeInstanceStatus, ec2:DescribeInstances, "
-        "ec2:DescribeTags, "
+        "ec2:DescribeTags, ec2:DescribeSpotInstanceRequests, ec2:DescribeSpotFleetRequests, "
+        "ec2:DescribeFleets, ec2:DescribeHosts, ec2:DescribeCapacityReservations, "
         "autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeTags, "
         "sts:GetCallerIdentity, iam:ListUsers and iam:ListRoles support no resource-level "
         "permissions (Service Authorization Reference), so IAM accepts only *.",
         f"{arn}:ec2:*:{account_id}:instance/*": "The guard stops and tags whichever instances "
-        "run in any region of its own account, known only at run time; it can never terminate, "
-        "and its tags are limited to runawaytrain: keys by condition.",
+        "run in any region of its own account, known only at run time; it can terminate only "
+        "Spot (and, when configured, instance-store) instances by condition, and its tags are "
+        "limited to runawaytrain: keys by condition.",
+        f"{arn}:ec2:*:{account_id}:spot-instances-request/*": "The guard cancels the Spot "
+        "requests that would relaunch what it halted, in any region, known only at run time.",
+        f"{arn}:ec2:*:{account_id}:spot-fleet-request/*": "The guard sets maintain Spot Fleets "
+        "holding halted instances to capacity 0 and restore puts them back.",
+        f"{arn}:ec2:*:{account_id}:fleet/*": "The guard sets maintain EC2 Fleets holding halted "
+        "instances to capacity 0 and restore puts them back.",
+        f"{arn}:kms:*:{account_id}:key/*": "Restarting an instance whose EBS volumes use a "
+        "customer managed key needs a grant for EC2 (kms:GrantIsForAWSResource only).",
         f"{arn}:autoscaling:*:{account_id}:autoScalingGroup:*:autoScalingGroupName/*": "The "
         "guard suspends scaling on whichever groups own the instances it stopped, in any region "
         "of its own account, known only at run time; tags are limited to runawaytrain: keys.",

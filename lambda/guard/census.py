@@ -21,6 +21,13 @@ COUNTED_STATES = ("pending", "running")
 ENABLED_OPT_IN = frozenset({"opt-in-not-required", "opted-in"})
 PAGE_SIZE = 1000  # DescribeInstanceStatus MaxResults upper bound (EC2 API Reference)
 REGION_LIST = "(region list)"  # key in region_errors when the region list itself failed
+# A region an organization closed with a service control policy refuses every call with an
+# explicit-deny message ("... with an explicit deny in a service control policy"). That is a
+# decision someone made, not a broken guard: it is reported as closed, not as degraded.
+# Source: IAM User Guide, "Troubleshoot access denied error messages" (the message names the
+# policy type that denied the request). EC2 answers UnauthorizedOperation, others AccessDenied.
+SCP_DENY_CODES = frozenset({"UnauthorizedOperation", "AccessDenied", "AccessDeniedException"})
+SCP_DENY_TEXT = "explicit deny in a service control policy"
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class Census:
 
     instances: Mapping[str, tuple[Instance, ...]]
     region_errors: Mapping[str, str] = field(default_factory=dict)
+    closed_regions: Mapping[str, str] = field(default_factory=dict)  # closed by an SCP: why
 
     @property
     def by_region(self) -> dict[str, int]:
@@ -100,8 +108,12 @@ def count_instances(regions: Iterable[str], ec2_for: Callable[[str], Any], worke
 
     instances: dict[str, tuple[Instance, ...]] = {}
     errors: dict[str, str] = {}
+    closed: dict[str, str] = {}
     for region, result in map_in_parallel(count_one, regions, workers):
-        if isinstance(result, Exception):
+        if isinstance(result, Exception) and closed_by_policy(result):
+            closed[region] = describe_error(result)
+            LOG.info("region_closed_by_policy", extra={"region": region})
+        elif isinstance(result, Exception):
             errors[region] = describe_error(result)
             LOG.error("region_count_failed", extra={"region": region, "error": errors[region]})
         else:
@@ -113,9 +125,22 @@ def count_instances(regions: Iterable[str], ec2_for: Callable[[str], Any], worke
             "by_region": {region: len(found) for region, found in instances.items() if found},
             "regions_counted": len(instances),
             "regions_failed": sorted(errors),
+            "regions_closed": sorted(closed),
         },
     )
-    return Census(instances, errors)
+    return Census(instances, errors, closed)
+
+
+def closed_by_policy(error: Exception) -> bool:
+    """True when a service control policy refused the call: the region is closed on purpose."""
+    response = getattr(error, "response", None)
+    if not isinstance(response, dict):
+        return False
+    detail = response.get("Error", {})
+    return (
+        detail.get("Code") in SCP_DENY_CODES
+        and SCP_DENY_TEXT in str(detail.get("Message", "")).lower()
+    )
 
 
 def describe_error(error: Exception) -> str:

@@ -1,62 +1,82 @@
-"""Stop every counted instance, region by region in parallel, without ever losing data.
+"""Halt a tripped account, region by region in parallel, without ever losing data a stop keeps.
 
-Stop, never terminate. Before stopping, suspend the Auto Scaling processes that would replace
-the stopped instances. Everything changed is tagged with the incident id for restore.
+Per region, in this order (each kind of capacity has its own module, its restore beside it):
+1. capacity.py: one DescribeInstances says what each pending/running instance is;
+2. auto_scaling.py: suspend the processes that would replace, health-check away or scale in
+   what is stopped;
+3. spot.py: set `maintain` fleets to 0 and cancel Spot requests that would relaunch;
+4. instances.py: stop every running instance AWS lets us stop (lifting stop protection), tag
+   it and what is still pending with the incident, terminate what `unstoppable` allows, then
+   stop the pending ones as they reach running, within the wait budget;
+5. still_billing.py: count Dedicated Hosts and Capacity Reservations, which bill regardless.
+On-demand EBS-backed instances are only ever stopped.
 
-IAM: ec2:StopInstances, ec2:CreateTags (runawaytrain:* keys), autoscaling:DescribeAutoScalingGroups,
-autoscaling:SuspendProcesses, autoscaling:CreateOrUpdateTags (runawaytrain:* keys).
+IAM: see each module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.census import Census, Instance, describe_error
-from guard.incident import INCIDENT_TAG, SUSPENDED_TAG
+from guard.auto_scaling import suspend_groups
+from guard.capacity import Target, describe_targets
+from guard.census import Census, describe_error
+from guard.incident import INCIDENT_TAG, STOP_PROTECTION_TAG
+from guard.instances import (
+    Waiting,
+    stop_running,
+    tag_instances,
+    terminate,
+    wait_and_stop,
+)
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
+from guard.settings import Unstoppable
+from guard.spot import (
+    cancel_spot_requests,
+    read_spot_requests,
+    requests_to_cancel,
+    stoppable_spot,
+    zero_maintained_fleets,
+)
+from guard.still_billing import still_billing
 
 LOG = get_logger("halt")
-_T = TypeVar("_T")
 
-# Without these an Auto Scaling group launches a replacement for every instance we stop
-# (Amazon EC2 Auto Scaling User Guide, "Suspend and resume processes").
-ASG_PROCESSES = ("Launch", "HealthCheck", "ReplaceUnhealthy", "AZRebalance")
-STOP_CHUNK = 500  # instance ids per StopInstances call, and per CreateTags call (limit 1000)
-ASG_PAGE_SIZE = 100  # DescribeAutoScalingGroups MaxRecords upper bound (Auto Scaling API Reference)
-# Errors about the request as a whole: splitting the batch cannot help, so it is not bisected.
-# (Throttling has already been retried by the client's standard retry mode.)
-REQUEST_LEVEL_ERRORS = frozenset(
-    {
-        "RequestLimitExceeded",
-        "Throttling",
-        "ThrottlingException",
-        "ServiceUnavailable",
-        "Unavailable",
-        "InternalError",
-        "InternalFailure",
-        "AuthFailure",
-        "UnauthorizedOperation",
-        "AccessDenied",
-    }
-)
+KEPT_RUNNING = {  # why an instance AWS will not stop was left running
+    "spot": "one-time Spot instance: AWS cannot stop it (unstoppable: report)",
+    "instance-store": "instance-store root device: AWS cannot stop it (unstoppable is not "
+    "terminate-all)",
+}
 
 
 @dataclass
 class HaltResult:
     stopped_by_region: dict[str, list[str]] = field(default_factory=dict)
-    not_stopped: dict[str, str] = field(default_factory=dict)  # instance id -> AWS error code
+    not_stopped: dict[str, str] = field(default_factory=dict)  # instance id -> why, still running
+    terminated_by_region: dict[str, list[str]] = field(default_factory=dict)
+    still_pending: dict[str, list[str]] = field(default_factory=dict)  # region -> ids, next run
+    protection_lifted: list[str] = field(default_factory=list)  # stop protection turned off
     # region -> {Auto Scaling group -> the processes this incident suspended}
     suspended_by_region: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)  # ASG and tagging failures, per region
+    fleets_zeroed: dict[str, dict[str, str]] = field(default_factory=dict)  # region -> {id: cap}
+    spot_cancelled: dict[str, list[str]] = field(default_factory=dict)  # region -> request ids
+    still_billing: dict[str, list[str]] = field(default_factory=dict)  # region -> what bills
+    errors: list[str] = field(default_factory=list)  # failures other than per-instance ones
+    stop_calls: dict[str, int] = field(default_factory=dict)  # region -> StopInstances requests
 
     @property
     def stopped(self) -> list[str]:
         by_region = self.stopped_by_region
+        return [id_ for region in sorted(by_region) for id_ in by_region[region]]
+
+    @property
+    def terminated(self) -> list[str]:
+        by_region = self.terminated_by_region
         return [id_ for region in sorted(by_region) for id_ in by_region[region]]
 
     @property
@@ -67,166 +87,175 @@ class HaltResult:
     def merge(self, other: HaltResult) -> None:
         self.stopped_by_region.update(other.stopped_by_region)
         self.not_stopped.update(other.not_stopped)
+        self.terminated_by_region.update(other.terminated_by_region)
+        self.still_pending.update(other.still_pending)
+        self.protection_lifted += other.protection_lifted
         self.suspended_by_region.update(other.suspended_by_region)
+        self.fleets_zeroed.update(other.fleets_zeroed)
+        self.spot_cancelled.update(other.spot_cancelled)
+        self.still_billing.update(other.still_billing)
         self.errors += other.errors
+        self.stop_calls.update(other.stop_calls)
+
+
+@dataclass(frozen=True)
+class HaltPlan:
+    """What the trip does in every region: the same for all of them."""
+
+    incident: str
+    unstoppable: Unstoppable = Unstoppable.TERMINATE_SPOT
+    wait_s: float = 0.0  # how long to wait for pending instances to reach running
+    sleep: Callable[[float], None] | None = None  # time.sleep unless a test drives a clock
 
 
 def halt_instances(
     census: Census,
-    incident: str,
+    plan: HaltPlan,
     ec2_for: Callable[[str], Any],
     autoscaling_for: Callable[[str], Any],
     workers: int,
 ) -> HaltResult:
     """Halt every region that has counted instances, all regions at once."""
-    targets = {region: found for region, found in census.instances.items() if found}
+    targets = sorted(region for region, found in census.instances.items() if found)
     result = HaltResult()
-    if not targets:
-        return result
 
     def halt_one(region: str) -> HaltResult:
-        return halt_region(
-            region, targets[region], incident, ec2_for(region), lambda: autoscaling_for(region)
-        )
+        fallback = [Target(i.id, i.state) for i in census.instances[region]]
+        return halt_region(region, plan, ec2_for(region), lambda: autoscaling_for(region), fallback)
 
-    for region_result in map_in_parallel(halt_one, sorted(targets), workers):
+    for region_result in map_in_parallel(halt_one, targets, workers):
         result.merge(region_result)
     return result
 
 
 def halt_region(
     region: str,
-    instances: Sequence[Instance],
-    incident: str,
+    plan: HaltPlan,
     ec2: Any,
     autoscaling: Callable[[], Any],
+    fallback: Sequence[Target] = (),
 ) -> HaltResult:
-    """Suspend the Auto Scaling groups holding these instances, then stop them."""
     result = HaltResult()
-    ids = [instance.id for instance in instances]
-    suspend_asg_processes(region, ids, incident, autoscaling(), result)
-    stopped_here = result.stopped_by_region.setdefault(region, [])
-    for chunk in chunks(ids, STOP_CHUNK):
-        stopped, failed = stop_instances(ec2, chunk)
-        stopped_here += stopped
+    try:
+        targets = describe_targets(ec2)
+    except (ClientError, BotoCoreError) as error:  # still stop what the census counted
+        result.errors.append(f"{region}: describing instances: {describe_error(error)}")
+        targets = list(fallback)
+    if not targets:
+        return result
+    suspension = suspend_groups(region, [t.id for t in targets], plan.incident, autoscaling())
+    result.errors += suspension.errors
+    if suspension.suspended:
+        result.suspended_by_region[region] = suspension.suspended
+    to_stop, pending, disposable, kept = keep_from_replacing(region, plan, ec2, targets, result)
+    stopping = stop_running(ec2, [t.id for t in to_stop])
+    waiting = stopping.still_pending + [t.id for t in pending]
+    record(ec2, region, plan.incident, stopping.stopped + waiting, stopping.lifted, result=result)
+    if disposable:
+        done, failed = terminate(ec2, [t.id for t in disposable])
+        result.terminated_by_region[region] = done
         result.not_stopped.update(failed)
-        if stopped:
-            tag_instances(region, stopped, incident, ec2, result)
+    result.not_stopped.update(kept)
+    stopping.still_pending = waiting
+    if waiting and plan.wait_s > 0:
+        later = wait_and_stop(ec2, waiting, Waiting(plan.wait_s, *filter(None, [plan.sleep])))
+        record(ec2, region, plan.incident, [], later.lifted, result=result)
+        stopping.still_pending = later.still_pending
+        later.still_pending = []
+        stopping.merge(later)
+    result.stopped_by_region[region] = stopping.stopped
+    result.not_stopped.update(stopping.not_stopped)
+    result.protection_lifted += stopping.lifted
+    result.stop_calls[region] = stopping.calls
+    if stopping.still_pending:
+        result.still_pending[region] = stopping.still_pending
+    count_still_billing(region, ec2, result)
     LOG.info(
-        "instances_stopped",
+        "region_halted",
         extra={
             "region": region,
-            "incident": incident,
-            "stopped": len(stopped_here),
+            "incident": plan.incident,
+            "stopped": len(stopping.stopped),
+            "terminated": len(result.terminated_by_region.get(region, [])),
+            "still_pending": len(stopping.still_pending),
             "not_stopped": result.not_stopped,
         },
     )
     return result
 
 
-def stop_instances(ec2: Any, ids: Sequence[str]) -> tuple[list[str], dict[str, str]]:
-    """Stop `ids` in one call; if the call fails, bisect so one bad instance cannot block the rest.
-
-    Returns (stopped ids, {id: error code}). Worst case 2n-1 calls when every instance fails
-    individually; request-level errors fail the batch at once.
-    """
-    try:
-        response = ec2.stop_instances(InstanceIds=list(ids))
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "Unknown")
-        if len(ids) == 1 or code in REQUEST_LEVEL_ERRORS:
-            return [], dict.fromkeys(ids, code)
-        half = len(ids) // 2
-        stopped_a, failed_a = stop_instances(ec2, ids[:half])
-        stopped_b, failed_b = stop_instances(ec2, ids[half:])
-        return stopped_a + stopped_b, failed_a | failed_b
-    except BotoCoreError as error:  # connection lost, timeouts: nothing to learn from bisecting
-        return [], dict.fromkeys(ids, type(error).__name__)
-    stopped = [change["InstanceId"] for change in response.get("StoppingInstances", [])]
-    missing = set(ids) - set(stopped)
-    return stopped, dict.fromkeys(sorted(missing), "NotInResponse")
-
-
-def suspend_asg_processes(
-    region: str, ids: Sequence[str], incident: str, autoscaling: Any, result: HaltResult
-) -> None:
-    """Suspend the replacing processes of every group holding one of `ids`; record which
-    processes were newly suspended (those suspended before the incident are not ours)."""
-    try:
-        groups = groups_holding(autoscaling, set(ids), incident)
-    except (ClientError, BotoCoreError) as error:
-        result.errors.append(f"{region}: describing Auto Scaling groups: {describe_error(error)}")
-        return
-    tags = []
-    for group, (already, ours) in sorted(groups.items()):
-        to_suspend = [process for process in ASG_PROCESSES if process not in already]
-        if not to_suspend:
-            continue
-        # Tripped again under the same incident: keep what it suspended the first time.
-        recorded = [
-            process for process in ASG_PROCESSES if process in ours or process in to_suspend
-        ]
+def keep_from_replacing(
+    region: str, plan: HaltPlan, ec2: Any, targets: Sequence[Target], result: HaltResult
+) -> tuple[list[Target], list[Target], list[Target], dict[str, str]]:
+    """Fleets to 0 and relaunching Spot requests cancelled, before anything is stopped or
+    terminated; returns the targets sorted by what happens to them (see `sort_targets`)."""
+    requests = {}
+    if any(t.spot for t in targets):
         try:
-            autoscaling.suspend_processes(AutoScalingGroupName=group, ScalingProcesses=to_suspend)
-        except (ClientError, BotoCoreError) as error:
-            message = f"{region}: suspending Auto Scaling group {group}: {describe_error(error)}"
+            requests = read_spot_requests(ec2)
+        except (ClientError, BotoCoreError) as error:  # then every Spot instance is one-time
+            result.errors.append(f"{region}: describing Spot requests: {describe_error(error)}")
+    sorted_targets = sort_targets(targets, stoppable_spot(targets, requests), plan.unstoppable)
+    fleets = zero_maintained_fleets(ec2, region, targets, plan.incident)
+    result.errors += fleets.errors
+    if fleets.zeroed:
+        result.fleets_zeroed[region] = fleets.zeroed
+    cancel = requests_to_cancel(requests, sorted_targets[2])
+    if cancel:
+        cancelled, errors = cancel_spot_requests(ec2, region, cancel)
+        result.errors += errors
+        result.spot_cancelled[region] = cancelled
+    return sorted_targets
+
+
+def count_still_billing(region: str, ec2: Any, result: HaltResult) -> None:
+    billing, error = still_billing(ec2)
+    if billing:
+        result.still_billing[region] = billing
+    if error:
+        result.errors.append(f"{region}: listing Dedicated Hosts / Capacity Reservations: {error}")
+
+
+def sort_targets(
+    targets: Sequence[Target], stoppable_spot: set[str], unstoppable: Unstoppable
+) -> tuple[list[Target], list[Target], list[Target], dict[str, str]]:
+    """(running to stop, pending to stop once running, to terminate, {kept running: why})."""
+    to_stop, pending, disposable, kept = [], [], [], {}
+    for target in targets:
+        if target.spot and target.id not in stoppable_spot:
+            if unstoppable is Unstoppable.REPORT:
+                kept[target.id] = KEPT_RUNNING["spot"]
+            else:
+                disposable.append(target)  # pending Spot can be terminated at once
+        elif target.instance_store and not target.spot:
+            if unstoppable is Unstoppable.TERMINATE_ALL:
+                disposable.append(target)
+            else:
+                kept[target.id] = KEPT_RUNNING["instance-store"]
+        elif target.running:
+            to_stop.append(target)
+        else:
+            pending.append(target)
+    return to_stop, pending, disposable, kept
+
+
+def record(
+    ec2: Any,
+    region: str,
+    incident: str,
+    halted: Sequence[str],
+    lifted: Sequence[str],
+    *,
+    result: HaltResult,
+) -> None:
+    """Tag what the incident stopped or will stop (restore starts it, the next run stops it if
+    still pending), and the stop protection it lifted (restore puts it back)."""
+    for ids, tags in (
+        (halted, {INCIDENT_TAG: incident}),
+        (lifted, {INCIDENT_TAG: incident, STOP_PROTECTION_TAG: "lifted"}),
+    ):
+        error = tag_instances(ec2, ids, tags) if ids else None
+        if error is not None:
+            message = f"{region}: tagging {len(ids)} instances failed: {error}"
             result.errors.append(message)
-            LOG.error(
-                "asg_suspend_failed", extra={"region": region, "asg": group, "error": message}
-            )
-            continue
-        result.suspended_by_region.setdefault(region, {})[group] = to_suspend
-        tags += asg_tags(group, incident, recorded)
-        LOG.info("asg_suspended", extra={"region": region, "asg": group, "processes": to_suspend})
-    if tags:
-        try:
-            autoscaling.create_or_update_tags(Tags=tags)
-        except (ClientError, BotoCoreError) as error:
-            result.errors.append(f"{region}: tagging Auto Scaling groups: {describe_error(error)}")
-
-
-def groups_holding(
-    autoscaling: Any, ids: set[str], incident: str
-) -> dict[str, tuple[set[str], set[str]]]:
-    """{group name: (processes already suspended, those `incident` recorded suspending)} for
-    the region's groups that hold any of `ids`.
-
-    One DescribeAutoScalingGroups page lists 100 groups with their instances and tags, so
-    membership costs one call per region, not one per instance.
-    """
-    holding: dict[str, tuple[set[str], set[str]]] = {}
-    paginator = autoscaling.get_paginator("describe_auto_scaling_groups")
-    for page in paginator.paginate(PaginationConfig={"PageSize": ASG_PAGE_SIZE}):
-        for group in page["AutoScalingGroups"]:
-            if ids & {instance["InstanceId"] for instance in group.get("Instances", [])}:
-                suspended = {p["ProcessName"] for p in group.get("SuspendedProcesses", [])}
-                tags = {tag["Key"]: tag["Value"] for tag in group.get("Tags", [])}
-                ours = set()
-                if tags.get(INCIDENT_TAG) == incident:
-                    ours = set(filter(None, tags.get(SUSPENDED_TAG, "").split(",")))
-                holding[group["AutoScalingGroupName"]] = (suspended, ours)
-    return holding
-
-
-def asg_tags(group: str, incident: str, processes: Sequence[str]) -> list[dict[str, Any]]:
-    common = {"ResourceId": group, "ResourceType": "auto-scaling-group", "PropagateAtLaunch": False}
-    return [
-        {**common, "Key": INCIDENT_TAG, "Value": incident},
-        {**common, "Key": SUSPENDED_TAG, "Value": ",".join(processes)},
-    ]
-
-
-def tag_instances(
-    region: str, ids: Sequence[str], incident: str, ec2: Any, result: HaltResult
-) -> None:
-    try:
-        ec2.create_tags(Resources=list(ids), Tags=[{"Key": INCIDENT_TAG, "Value": incident}])
-    except (ClientError, BotoCoreError) as error:
-        message = f"{region}: tagging {len(ids)} stopped instances failed: {describe_error(error)}"
-        result.errors.append(message)
-        LOG.error("instance_tagging_failed", extra={"region": region, "error": message})
-
-
-def chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+            LOG.error("instance_tagging_failed", extra={"region": region, "error": message})

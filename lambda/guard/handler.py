@@ -8,6 +8,7 @@ The operator CLI calls `run_guard` with a ClientFactory built on an assumed-role
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -17,8 +18,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from guard.census import REGION_LIST, Census, count_instances, describe_error, list_enabled_regions
 from guard.clients import MAX_POOL_CONNECTIONS, ClientFactory
 from guard.decision import Decision, Verdict, decide, decide_override
-from guard.halt import halt_instances
+from guard.halt import HaltPlan, HaltResult, halt_instances
 from guard.incident import new_incident_id
+from guard.instances import incident_instances
 from guard.invocation import Invocation, parse_invocation
 from guard.launches import LaunchPrompt
 from guard.lockout import lock_out
@@ -31,12 +33,20 @@ from guard.open_incident import (
     read_open_incident,
     record_trip,
 )
+from guard.parallel import map_in_parallel
 from guard.principals import Protection, role_name_of
 from guard.report import Report
 from guard.restore import Accounts, latest_incident, restore_incident
 from guard.settings import Lockout, Mode, Settings, SettingsError, read_env_action
 
 LOG = get_logger("handler")
+
+# How long a trip waits for instances still `pending` to reach running so it can stop them
+# (AWS refuses to stop a pending instance). Launches usually leave pending within a minute; what
+# is still pending after this is tagged with the incident and stopped by the next run. The wait
+# also never eats into the last minute of the function's timeout.
+PENDING_WAIT_S = 90.0
+TIMEOUT_MARGIN_S = 60.0
 
 
 def handler(event: object, context: Any) -> dict[str, Any]:
@@ -63,7 +73,14 @@ def handler(event: object, context: Any) -> dict[str, Any]:
     if override is not None and override.verdict is Verdict.RESTORE:
         report = run_restore(settings, invocation, clients, account)
     else:
-        report = run_guard(settings, invocation, clients, account, function_name_of(context))
+        report = run_guard(
+            settings,
+            invocation,
+            clients,
+            account,
+            function_name_of(context),
+            pending_wait_s=pending_wait_for(context),
+        )
         return respond(report)
     notify(report, settings, clients)
     return respond(report)
@@ -106,19 +123,30 @@ def shared_clients() -> ClientFactory:
     return _SHARED[0]
 
 
+def pending_wait_for(context: Any) -> float:
+    """The pending-instance wait budget, within the invocation's remaining time."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return PENDING_WAIT_S
+    return max(0.0, min(PENDING_WAIT_S, remaining() / 1000 - TIMEOUT_MARGIN_S))
+
+
 def run_guard(
     settings: Settings,
     invocation: Invocation,
     clients: ClientFactory,
     account: str,
     function: str = "",
+    *,
+    pending_wait_s: float = PENDING_WAIT_S,
+    sleep: Callable[[float], None] | None = None,
 ) -> Report:
     """Count, decide, act and notify for one account; returns the report, raises nothing AWS."""
     now = datetime.now(UTC)
     ssm = clients.client("ssm", clients.home_region)
     with ThreadPoolExecutor(1) as pool:  # read the open incident while the regions are counted
         reading = pool.submit(read_open_incident, ssm, now)
-        regions, list_error = resolve_regions(settings, clients)
+        regions, list_error = resolve_regions(clients)
         census = count_instances(
             regions, lambda region: clients.client("ec2", region), MAX_POOL_CONNECTIONS
         )
@@ -126,13 +154,14 @@ def run_guard(
     if state_error is not None:
         LOG.error("open_incident_unreadable", extra={"error": state_error})
     region_errors = {**list_error, **census.region_errors}
+    carried = carried_over(open_incident, census, clients)
     decision = decide(
         census.total,
         settings.ec2limit,
         sorted(region_errors),
         invocation,
         open_incident=open_incident.incident if open_incident else None,
-        launched_active=count_launched_active(invocation, census),
+        launched_active=count_launched_active(invocation, census, carried),
     )
     LOG.info(
         "decided",
@@ -152,23 +181,52 @@ def run_guard(
         count=census.total,
         by_region=census.by_region,
         region_errors=region_errors,
+        closed_regions=dict(census.closed_regions),
     )
     if state_error is not None:
         report.action_errors.append(f"reading the open incident ({PARAMETER}): {state_error}")
     if decision.verdict is Verdict.TRIP:
-        trip(report, census, settings, clients, open_incident=open_incident, now=now)
+        plan = HaltPlan(
+            incident=open_incident.incident if open_incident else new_incident_id(now),
+            unstoppable=settings.unstoppable,
+            wait_s=pending_wait_s,
+            sleep=sleep,
+        )
+        trip(report, census, settings, clients, plan, open_incident=open_incident, now=now)
     if decision.verdict in (Verdict.TRIP, Verdict.DEGRADED):
         notify(report, settings, clients)
     LOG.info("done", extra={"summary": report.summary()})
     return report
 
 
-def count_launched_active(invocation: Invocation, census: Census) -> int:
-    """How many instances the launch events name that the census found pending or running:
-    evidence of launches since the last run (an instance that could not be stopped is not)."""
-    if invocation.launches is None:
-        return 0
-    return len(set(census.instance_ids).intersection(invocation.launches.instances))
+def count_launched_active(invocation: Invocation, census: Census, carried: set[str]) -> int:
+    """How many instances the census found pending or running that the launch events name, or
+    that the open incident tagged while they were still pending (stopped whatever the count):
+    evidence of launches since the trip (an instance that could not be stopped is not)."""
+    named = set(carried)
+    if invocation.launches is not None:
+        named |= set(invocation.launches.instances)
+    return len(named.intersection(census.instance_ids))
+
+
+def carried_over(
+    open_incident: OpenIncident | None, census: Census, clients: ClientFactory
+) -> set[str]:
+    """Instances the open incident tagged while pending that are now pending or running: one
+    DescribeInstances per region with instances, and only while an incident is open."""
+    if open_incident is None:
+        return set()
+    regions = sorted(region for region, found in census.instances.items() if found)
+
+    def in_region(region: str) -> set[str]:
+        try:
+            tagged = incident_instances(clients.client("ec2", region), open_incident.incident)
+        except (ClientError, BotoCoreError) as error:
+            LOG.error("carried_over_unreadable", extra={"region": region, "error": str(error)})
+            return set()
+        return {id_ for id_, (state, _) in tagged.items() if state in ("pending", "running")}
+
+    return set().union(*map_in_parallel(in_region, regions, MAX_POOL_CONNECTIONS))
 
 
 def trip(
@@ -176,6 +234,7 @@ def trip(
     census: Census,
     settings: Settings,
     clients: ClientFactory,
+    plan: HaltPlan,
     *,
     open_incident: OpenIncident | None,
     now: datetime,
@@ -183,32 +242,42 @@ def trip(
     """Halt, record the incident as open, lock people out. A trip while an incident is open
     continues it: same id, so one restore undoes the whole episode."""
     report.tripped = True
-    report.incident = open_incident.incident if open_incident else new_incident_id(now)
+    report.incident = plan.incident
     if settings.mode is Mode.DRY_RUN:
         report.would_stop = sorted(census.instance_ids)
         return
     halted = halt_instances(
         census,
-        report.incident,
+        plan,
         lambda region: clients.client("ec2", region),
         lambda region: clients.client("autoscaling", region),
         MAX_POOL_CONNECTIONS,
     )
-    report.stopped = halted.stopped
-    report.stopped_by_region = halted.stopped_by_region
-    report.not_stopped = halted.not_stopped
-    report.suspended_asgs = halted.suspended_asgs
-    report.suspended_by_region = halted.suspended_by_region
-    report.action_errors += halted.errors
+    report_halt(report, halted)
     report.continues_incident = open_incident is not None
     # Only a run that stopped something keeps the incident open: an instance that cannot be
     # stopped must not hold the account tripped for ever.
-    if halted.stopped or open_incident is None:
+    if halted.stopped or halted.terminated or halted.still_pending or open_incident is None:
         error = record_trip(clients.client("ssm", clients.home_region), report.incident, now)
         if error is not None:
             report.action_errors.append(f"recording the open incident ({PARAMETER}): {error}")
     if settings.lockout is not Lockout.NONE:
         lock_people_out(report, settings, clients)
+
+
+def report_halt(report: Report, halted: HaltResult) -> None:
+    report.stopped = halted.stopped
+    report.stopped_by_region = halted.stopped_by_region
+    report.not_stopped = halted.not_stopped
+    report.terminated_by_region = halted.terminated_by_region
+    report.still_pending = halted.still_pending
+    report.protection_lifted = sorted(halted.protection_lifted)
+    report.suspended_asgs = halted.suspended_asgs
+    report.suspended_by_region = halted.suspended_by_region
+    report.fleets_zeroed = halted.fleets_zeroed
+    report.spot_cancelled = halted.spot_cancelled
+    report.still_billing = halted.still_billing
+    report.action_errors += halted.errors
 
 
 def lock_people_out(report: Report, settings: Settings, clients: ClientFactory) -> None:
@@ -244,7 +313,7 @@ def run_restore(
     settings: Settings, invocation: Invocation, clients: ClientFactory, account: str
 ) -> Report:
     """Undo one incident (the given one, or the most recent one recorded in the account)."""
-    regions, list_error = resolve_regions(settings, clients)
+    regions, list_error = resolve_regions(clients)
     home = clients.home_region
     target = Accounts(
         iam=clients.client("iam", home),
@@ -298,10 +367,10 @@ def notify(report: Report, settings: Settings, clients: ClientFactory) -> None:
     report.notify_error = error
 
 
-def resolve_regions(settings: Settings, clients: ClientFactory) -> tuple[list[str], dict[str, str]]:
-    """The configured regions, or every enabled one; if listing fails, still count home."""
-    if settings.regions:
-        return list(settings.regions), {}
+def resolve_regions(clients: ClientFactory) -> tuple[list[str], dict[str, str]]:
+    """Every enabled region, always: a leaked key launches in the regions nobody uses, so the
+    census never narrows (accounts.yaml `regions` only chooses where fast trip listens). If
+    listing fails, still count home."""
     home = clients.home_region
     try:
         return list_enabled_regions(clients.client("ec2", home), clients.partition_of), {}

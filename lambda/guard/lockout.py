@@ -8,6 +8,9 @@ writes), plus the same deny as users. Nothing is ever deleted.
 The record lives on the principal itself as IAM tags (`runawaytrain:*`): it survives the guard,
 it is readable by restore from any machine, and it is written *before* acting, so an interrupted
 lockout still leaves a record restore can act on (restore tolerates steps that never happened).
+Keys are deactivated before the deny is attached: a leaked key stops working even if the deny
+fails. The record says `partial` until every step succeeded; a partial lockout is finished by the
+next run (LOCK_TAG), never skipped as "already locked".
 
 IAM: iam:ListUsers, iam:ListRoles, iam:ListUserTags, iam:ListRoleTags, iam:ListAccessKeys,
 iam:UpdateAccessKey, iam:ListAttachedUserPolicies, iam:ListAttachedRolePolicies,
@@ -25,7 +28,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error
-from guard.incident import INCIDENT_TAG, TAG_PREFIX
+from guard.incident import INCIDENT_TAG, LOCK_TAG, TAG_PREFIX
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
 from guard.principals import Kind, Principal, Protection, skip_reason
@@ -125,9 +128,9 @@ def lock_out(
     def lock_one(principal: Principal) -> tuple[Principal, str | None]:
         try:
             if principal.kind is Kind.USER:
-                lock_user(iam, principal.name, incident, partition)
+                lock_user(iam, principal, incident, partition)
             else:
-                lock_role(iam, principal.name, incident, partition, now)
+                lock_role(iam, principal, incident, partition, now)
         except (ClientError, BotoCoreError) as error:
             return principal, describe_error(error)
         return principal, None
@@ -145,22 +148,24 @@ def lock_out(
     return result
 
 
-def lock_user(iam: Any, name: str, incident: str, partition: str) -> None:
-    already_denied = deny_all_arn(partition) in _attached(iam, Kind.USER, name)
+def lock_user(iam: Any, user: Principal, incident: str, partition: str) -> None:
+    name = user.name
+    record = _start_record(iam, user, incident, partition)
     keys = iam.list_access_keys(UserName=name)["AccessKeyMetadata"]
     active = [key["AccessKeyId"] for key in keys if key["Status"] == "Active"]
-    record = {INCIDENT_TAG: incident, DENY_TAG: "none" if already_denied else "managed"}
-    record[KEYS_TAG] = " ".join(active)
+    recorded = user.tags.get(KEYS_TAG, "").split() if _finishing(user) else []
+    record[KEYS_TAG] = " ".join(dict.fromkeys(recorded + active))
     _tag(iam, Kind.USER, name, record)
-    if not already_denied:
-        _deny(iam, Kind.USER, name, partition)
-    for key_id in active:
+    for key_id in active:  # first: a leaked key stops working even if the deny then fails
         iam.update_access_key(UserName=name, AccessKeyId=key_id, Status="Inactive")
+    if record[DENY_TAG] != "none":
+        _deny(iam, Kind.USER, name, partition)
+    _tag(iam, Kind.USER, name, {LOCK_TAG: "complete"})
 
 
-def lock_role(iam: Any, name: str, incident: str, partition: str, now: datetime) -> None:
-    already_denied = deny_all_arn(partition) in _attached(iam, Kind.ROLE, name)
-    record = {INCIDENT_TAG: incident, DENY_TAG: "none" if already_denied else "managed"}
+def lock_role(iam: Any, role: Principal, incident: str, partition: str, now: datetime) -> None:
+    name = role.name
+    record = _start_record(iam, role, incident, partition)
     record[REVOKE_TAG] = "yes"
     _tag(iam, Kind.ROLE, name, record)
     iam.put_role_policy(
@@ -168,8 +173,27 @@ def lock_role(iam: Any, name: str, incident: str, partition: str, now: datetime)
         PolicyName=REVOKE_SESSIONS,
         PolicyDocument=json.dumps(revoke_sessions_policy(now)),
     )
-    if not already_denied:
+    if record[DENY_TAG] != "none":
         _deny(iam, Kind.ROLE, name, partition)
+    _tag(iam, Kind.ROLE, name, {LOCK_TAG: "complete"})
+
+
+def _finishing(principal: Principal) -> bool:
+    """A lockout an earlier run started and did not complete."""
+    return INCIDENT_TAG in principal.tags and principal.tags.get(LOCK_TAG) == "partial"
+
+
+def _start_record(iam: Any, principal: Principal, incident: str, partition: str) -> dict[str, str]:
+    """The record to write before acting. Finishing a partial lockout keeps its incident and
+    what it recorded: a deny it attached is still ours to detach."""
+    already_denied = deny_all_arn(partition) in _attached(iam, principal.kind, principal.name)
+    if _finishing(principal):
+        deny = principal.tags.get(DENY_TAG, "managed")
+        if deny == "none" and not already_denied:
+            deny = "managed"
+        return {INCIDENT_TAG: principal.tags[INCIDENT_TAG], LOCK_TAG: "partial", DENY_TAG: deny}
+    deny = "none" if already_denied else "managed"
+    return {INCIDENT_TAG: incident, LOCK_TAG: "partial", DENY_TAG: deny}
 
 
 def _deny(iam: Any, kind: Kind, name: str, partition: str) -> None:

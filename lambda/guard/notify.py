@@ -50,8 +50,13 @@ def compose_body(report: Report) -> str:
         _uncounted,
         _dry_run,
         _stopped,
+        _terminated,
+        _still_pending,
         _not_stopped,
         _suspended,
+        _fleets,
+        _still_billing,
+        _closed,
         _errors,
         _locked,
         _restored,
@@ -122,6 +127,72 @@ def _stopped(report: Report) -> list[str]:
     return lines
 
 
+def _terminated(report: Report) -> list[str]:
+    total = sum(len(ids) for ids in report.terminated_by_region.values())
+    if not total:
+        return []
+    lines = [
+        f"Terminated ({total}): Spot capacity AWS cannot stop (unstoppable: "
+        "terminate-spot/terminate-all); it cannot be brought back:"
+    ]
+    for region, ids in report.terminated_by_region.items():
+        if ids:
+            lines += [f"  {region}:", *_id_lines(ids, indent="    ")]
+    return lines
+
+
+def _still_pending(report: Report) -> list[str]:
+    total = sum(len(ids) for ids in report.still_pending.values())
+    if not total:
+        return []
+    lines = [
+        f"Still pending ({total}): AWS cannot stop an instance before it runs. They are tagged "
+        f"{INCIDENT_TAG} and the next run stops them, whatever the count:"
+    ]
+    for region, ids in report.still_pending.items():
+        lines += [f"  {region}:", *_id_lines(ids, indent="    ")]
+    return lines
+
+
+def _fleets(report: Report) -> list[str]:
+    lines = []
+    if report.protection_lifted:
+        lines.append(
+            f"Stop protection lifted to stop them ({len(report.protection_lifted)}; restore "
+            "puts it back):"
+        )
+        lines += _id_lines(report.protection_lifted)
+    for region, fleets in report.fleets_zeroed.items():
+        lines += [
+            f"Fleet {fleet} in {region}: target capacity set to 0 so it replaces nothing "
+            f"(was {capacity}; restore puts it back)"
+            for fleet, capacity in fleets.items()
+        ]
+    for region, requests in report.spot_cancelled.items():
+        lines.append(
+            f"Spot requests cancelled in {region} (they would have relaunched; not restorable): "
+            + " ".join(requests)
+        )
+    return lines
+
+
+def _still_billing(report: Report) -> list[str]:
+    if not report.still_billing:
+        return []
+    lines = ["Still billing with no instance running (not released; release them by hand):"]
+    lines += [f"  {region}: {', '.join(what)}" for region, what in report.still_billing.items()]
+    return lines
+
+
+def _closed(report: Report) -> list[str]:
+    if not report.closed_regions or not report.tripped:
+        return []
+    return [
+        "Regions closed by a service control policy (nothing can run there, not counted): "
+        + " ".join(sorted(report.closed_regions))
+    ]
+
+
 def _not_stopped(report: Report) -> list[str]:
     if not report.not_stopped:
         return []
@@ -171,11 +242,26 @@ def _restored(report: Report) -> list[str]:
         return []
     undone = report.restore
     lines = []
-    for key in ("unlocked_users", "unlocked_roles", "keys_reactivated", "started_instances"):
+    for key in (
+        "unlocked_users",
+        "unlocked_roles",
+        "keys_reactivated",
+        "started_instances",
+        "reprotected",
+    ):
         if undone.get(key):
             lines.append(f"{key.replace('_', ' ').capitalize()}: {' '.join(undone[key])}")
     for group, processes in sorted(undone.get("resumed_asgs", {}).items()):
         lines.append(f"Auto Scaling group {group}: resumed {' '.join(processes) or 'nothing'}")
+    for group, why in sorted(undone.get("kept_suspended", {}).items()):
+        lines.append(f"Auto Scaling group {group}: still suspended, {why}")
+    for fleet, capacity in sorted(undone.get("fleets_restored", {}).items()):
+        lines.append(f"Fleet {fleet}: target capacity back to {capacity}")
+    for instance, why in sorted(undone.get("fell_back", {}).items()):
+        lines.append(
+            f"Instance {instance} did not start ({why}); with a customer managed EBS key the "
+            "caller needs kms:CreateGrant"
+        )
     if undone.get("still_stopped"):
         lines.append(
             f"{len(undone['still_stopped'])} instance(s) are still stopped: restore again with "

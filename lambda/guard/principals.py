@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import Enum
 
-from guard.incident import INCIDENT_TAG
+from guard.incident import INCIDENT_TAG, LOCK_TAG
 
 # Roles whose loss would lock the organisation or AWS itself out of the account.
 ORGANIZATION_ROLES = frozenset(
@@ -60,7 +60,7 @@ def skip_reason(principal: Principal, protection: Protection) -> str | None:
         reason = _role_skip_reason(principal, protection)
         if reason:
             return reason
-    if INCIDENT_TAG in principal.tags:
+    if INCIDENT_TAG in principal.tags and principal.tags.get(LOCK_TAG) != "partial":
         return f"already locked by incident {principal.tags[INCIDENT_TAG]}"
     return None
 

@@ -22,11 +22,18 @@ class Report:
     count: int = 0
     by_region: dict[str, int] = field(default_factory=dict)
     region_errors: dict[str, str] = field(default_factory=dict)
+    closed_regions: dict[str, str] = field(default_factory=dict)  # closed by an SCP: not counted
     incident: str | None = None
     continues_incident: bool = False  # tripped again while this incident was still open
     stopped: list[str] = field(default_factory=list)
     would_stop: list[str] = field(default_factory=list)  # dry-run: what enforce would stop
-    not_stopped: dict[str, str] = field(default_factory=dict)  # instance id -> AWS error code
+    not_stopped: dict[str, str] = field(default_factory=dict)  # instance id -> why, still running
+    terminated_by_region: dict[str, list[str]] = field(default_factory=dict)  # disposable Spot
+    still_pending: dict[str, list[str]] = field(default_factory=dict)  # stopped by the next run
+    protection_lifted: list[str] = field(default_factory=list)  # stop protection turned off
+    fleets_zeroed: dict[str, dict[str, str]] = field(default_factory=dict)  # region -> {id: cap}
+    spot_cancelled: dict[str, list[str]] = field(default_factory=dict)  # region -> request ids
+    still_billing: dict[str, list[str]] = field(default_factory=dict)  # hosts, reservations
     suspended_asgs: list[str] = field(default_factory=list)
     suspended_by_region: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     action_errors: list[str] = field(default_factory=list)  # ASG and tagging failures
@@ -53,8 +60,11 @@ class Report:
         if self.tripped and self.mode == "dry-run":
             return f"{head}; dry-run, would stop {len(self.would_stop)}"
         if self.tripped:
+            terminated = sum(len(ids) for ids in self.terminated_by_region.values())
+            pending = sum(len(ids) for ids in self.still_pending.values())
             return (
-                f"{head}; stopped {len(self.stopped)}, not stopped {len(self.not_stopped)}, "
+                f"{head}; stopped {len(self.stopped)}, terminated {terminated}, "
+                f"still pending {pending}, not stopped {len(self.not_stopped)}, "
                 f"incident {self.incident}"
             )
         return head

@@ -2,16 +2,19 @@
 
 Only what the incident did is undone: the deny it attached (not one that was there before), the
 inline policies it put, the keys it deactivated (a key already inactive stays inactive), the Auto
-Scaling processes it suspended (not those suspended before), and its tags. Instances are started
-only when asked (`restart_instances`); until then they keep their incident tag, so a later restore
-can still start them. Running a restore twice changes nothing the second time.
+Scaling processes it suspended (not those suspended before), the fleet capacities it set to 0,
+the stop protection it lifted, and its tags. Instances are started only when asked
+(`restart_instances`); until then they keep their incident tag, so a later restore can still
+start them, and their Auto Scaling groups stay suspended (health checks would terminate them).
+With restart, the groups are resumed only once their instances run again. Cancelled Spot requests
+and terminated Spot instances cannot be brought back. Running a restore twice changes nothing
+the second time.
 
 IAM: iam:ListUsers, iam:ListRoles, iam:ListUserTags, iam:ListRoleTags, iam:ListAccessKeys,
 iam:UpdateAccessKey, iam:DetachUserPolicy, iam:DetachRolePolicy (AWSDenyAll only),
 iam:DeleteUserPolicy, iam:DeleteRolePolicy (runawaytrain-* only), iam:UntagUser, iam:UntagRole,
-autoscaling:DescribeTags, autoscaling:DescribeAutoScalingGroups, autoscaling:ResumeProcesses,
-autoscaling:DeleteTags, ec2:DescribeTags, ec2:DescribeInstances, ec2:StartInstances,
-ec2:DeleteTags.
+and the Auto Scaling, instance and fleet permissions named in auto_scaling.py, instances.py and
+spot.py.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from guard.auto_scaling import resume_groups
 from guard.census import describe_error
-from guard.halt import chunks
-from guard.incident import INCIDENT_TAG, SUSPENDED_TAG
+from guard.incident import INCIDENT_TAG, LOCK_TAG
+from guard.instances import Waiting, restore_instances
 from guard.lockout import (
     DENY_TAG,
     INLINE_DENY,
@@ -38,12 +42,16 @@ from guard.logs import get_logger
 from guard.parallel import map_in_parallel
 from guard.principals import Kind, Principal
 from guard.settings import Lockout
+from guard.spot import restore_fleets
 
 LOG = get_logger("restore")
 
-RECORD_TAGS = (INCIDENT_TAG, DENY_TAG, KEYS_TAG, REVOKE_TAG)
+RECORD_TAGS = (INCIDENT_TAG, LOCK_TAG, DENY_TAG, KEYS_TAG, REVOKE_TAG)
 REGION_WORKERS = 32  # one thread per region, as the census
 GONE = "NoSuchEntity"  # IAM: the policy or key is not there (any more): nothing to undo
+# How long restore waits for restarted instances to reach running (or fall back to stopped,
+# e.g. for want of kms:CreateGrant on a customer managed key) before it resumes Auto Scaling.
+RESTART_WAIT_S = 180.0
 
 
 @dataclass
@@ -56,6 +64,10 @@ class RestoreResult:
     resumed_asgs: dict[str, list[str]] = field(default_factory=dict)  # "region/name" -> processes
     started_instances: list[str] = field(default_factory=list)
     still_stopped: list[str] = field(default_factory=list)  # tagged, not started (no restart asked)
+    fell_back: dict[str, str] = field(default_factory=dict)  # started, then stopped again: why
+    kept_suspended: dict[str, str] = field(default_factory=dict)  # "region/group" -> why
+    reprotected: list[str] = field(default_factory=list)  # stop protection put back
+    fleets_restored: dict[str, str] = field(default_factory=dict)  # fleet id -> capacities
     errors: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,8 +81,16 @@ class RestoreResult:
             f"{len(self.resumed_asgs)} Auto Scaling group(s) resumed",
             f"{len(self.started_instances)} instance(s) started",
         ]
+        if self.fell_back:
+            parts.append(f"{len(self.fell_back)} instance(s) stopped again after starting")
         if self.still_stopped:
-            parts.append(f"{len(self.still_stopped)} instance(s) left stopped (restart not asked)")
+            parts.append(f"{len(self.still_stopped)} instance(s) left stopped")
+        if self.kept_suspended:
+            parts.append(f"{len(self.kept_suspended)} Auto Scaling group(s) kept suspended")
+        if self.reprotected:
+            parts.append(f"stop protection put back on {len(self.reprotected)}")
+        if self.fleets_restored:
+            parts.append(f"{len(self.fleets_restored)} fleet(s) back to their capacity")
         if self.errors:
             parts.append(f"{len(self.errors)} error(s)")
         return f"restore {verb} incident {self.incident}: " + ", ".join(parts)
@@ -83,6 +103,8 @@ class RestoreResult:
             or self.keys_reactivated
             or self.resumed_asgs
             or self.started_instances
+            or self.reprotected
+            or self.fleets_restored
         )
 
 
@@ -95,6 +117,8 @@ class Accounts:
     ec2_for: Callable[[str], Any]
     autoscaling_for: Callable[[str], Any]
     partition: str = "aws"
+    wait_s: float = RESTART_WAIT_S  # per region, for restarted instances to settle
+    sleep: Callable[[float], None] | None = None  # time.sleep unless a test drives a clock
 
 
 def restore_incident(
@@ -116,6 +140,10 @@ def restore_incident(
         result.resumed_asgs.update(region_result.resumed_asgs)
         result.started_instances += region_result.started_instances
         result.still_stopped += region_result.still_stopped
+        result.fell_back.update(region_result.fell_back)
+        result.kept_suspended.update(region_result.kept_suspended)
+        result.reprotected += region_result.reprotected
+        result.fleets_restored.update(region_result.fleets_restored)
         result.errors.update(region_result.errors)
     LOG.info("restored", extra=result.to_dict())
     return result
@@ -165,78 +193,36 @@ def reactivate_keys(iam: Any, user: str, recorded: list[str], dry_run: bool) -> 
 def restore_region(
     account: Accounts, region: str, incident: str, restart_instances: bool, dry_run: bool
 ) -> RestoreResult:
+    """Fleets back first (with target 0 they launch nothing now, and would replace nothing),
+    then instances (started and waited for when asked), then Auto Scaling, last: a group resumes
+    only when none of its instances is still stopped by the incident."""
     result = RestoreResult(incident, dry_run)
+    ec2 = account.ec2_for(region)
     try:
-        resume_groups(account.autoscaling_for(region), region, incident, dry_run, result)
-        restart_or_list_instances(
-            account.ec2_for(region), incident, restart_instances, dry_run, result
+        result.fleets_restored, fleet_errors = restore_fleets(ec2, incident, dry_run)
+        result.errors.update({f"{region} {n}": e for n, e in enumerate(fleet_errors)})
+        waiting = Waiting(account.wait_s, *filter(None, [account.sleep]))
+        restarted = restore_instances(
+            ec2,
+            region,
+            incident,
+            restart=restart_instances,
+            dry_run=dry_run,
+            waiting_for=waiting,
         )
+        result.started_instances = restarted.started
+        result.still_stopped = restarted.still_stopped
+        result.fell_back = restarted.fell_back
+        result.reprotected = restarted.reprotected
+        result.errors.update(restarted.errors)
+        resumed = resume_groups(
+            account.autoscaling_for(region), incident, restarted.still_stopped, dry_run
+        )
+        result.resumed_asgs = {f"{region}/{name}": procs for name, procs in resumed.resumed.items()}
+        result.kept_suspended = {f"{region}/{name}": why for name, why in resumed.kept.items()}
     except (ClientError, BotoCoreError) as error:
         result.errors[region] = describe_error(error)
     return result
-
-
-def resume_groups(
-    autoscaling: Any, region: str, incident: str, dry_run: bool, result: RestoreResult
-) -> None:
-    names = incident_groups(autoscaling, incident)
-    for batch in chunks(names, 50):
-        groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=list(batch))
-        for group in groups["AutoScalingGroups"]:
-            tags = {tag["Key"]: tag["Value"] for tag in group.get("Tags", [])}
-            processes = [p for p in tags.get(SUSPENDED_TAG, "").split(",") if p]
-            name = group["AutoScalingGroupName"]
-            if not dry_run:
-                if processes:
-                    autoscaling.resume_processes(
-                        AutoScalingGroupName=name, ScalingProcesses=processes
-                    )
-                autoscaling.delete_tags(
-                    Tags=[
-                        {"ResourceId": name, "ResourceType": "auto-scaling-group", "Key": key}
-                        for key in (INCIDENT_TAG, SUSPENDED_TAG)
-                        if key in tags
-                    ]
-                )
-            result.resumed_asgs[f"{region}/{name}"] = processes
-
-
-def incident_groups(autoscaling: Any, incident: str | None) -> list[str]:
-    """Auto Scaling groups carrying the incident tag (any incident when `incident` is None)."""
-    filters = [{"Name": "key", "Values": [INCIDENT_TAG]}]
-    if incident is not None:
-        filters.append({"Name": "value", "Values": [incident]})
-    return sorted(
-        {
-            tag["ResourceId"]
-            for page in autoscaling.get_paginator("describe_tags").paginate(Filters=filters)
-            for tag in page["Tags"]
-            if incident is None or tag["Value"] == incident
-        }
-    )
-
-
-def restart_or_list_instances(
-    ec2: Any, incident: str, restart: bool, dry_run: bool, result: RestoreResult
-) -> None:
-    pages = ec2.get_paginator("describe_instances").paginate(
-        Filters=[{"Name": f"tag:{INCIDENT_TAG}", "Values": [incident]}]
-    )
-    stopped = [
-        instance["InstanceId"]
-        for page in pages
-        for reservation in page["Reservations"]
-        for instance in reservation["Instances"]
-        if instance["State"]["Name"] in ("stopped", "stopping")
-    ]
-    if not restart:
-        result.still_stopped += stopped
-        return
-    for batch in chunks(stopped, 500):
-        if not dry_run:
-            ec2.start_instances(InstanceIds=list(batch))
-            ec2.delete_tags(Resources=list(batch), Tags=[{"Key": INCIDENT_TAG}])
-        result.started_instances += batch
 
 
 def find_incidents(account: Accounts) -> set[str]:

@@ -16,8 +16,7 @@ from typing import TypeVar
 # ARN format: arn:partition:sns:region:account-id:topic-name (topic names: 1-256 of [A-Za-z0-9_-],
 # optionally ending in .fifo). Source: Amazon SNS API Reference, CreateTopic "Name".
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
-REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"  # also what accounts.yaml accepts
-_REGION = re.compile(REGION_PATTERN)
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"  # what accounts.yaml accepts
 _E = TypeVar("_E", bound=Enum)
 
 
@@ -38,6 +37,20 @@ class Lockout(Enum):
     USERS_AND_ROLES = "users+roles"
 
 
+class Unstoppable(Enum):
+    """What a trip does to running instances AWS refuses to stop (accounts.yaml `unstoppable`).
+
+    On-demand EBS-backed instances are always stopped, never terminated, whatever this says.
+    """
+
+    # One-time Spot instances are terminated: AWS may reclaim Spot at any time with two minutes'
+    # notice, so whoever launched them already accepts losing them (EC2 User Guide, "Spot
+    # Instance interruptions"). Instance-store-backed instances are reported, left running.
+    TERMINATE_SPOT = "terminate-spot"
+    TERMINATE_ALL = "terminate-all"  # also instance-store-backed instances (their disks are lost)
+    REPORT = "report"  # terminate nothing: report what keeps running
+
+
 class Action(Enum):
     """The event key `action` (all three) and the env var `envaction` (pass or proceed)."""
 
@@ -51,11 +64,11 @@ class Settings:
     ec2limit: int
     snstopic: str
     mode: Mode = Mode.ENFORCE
-    regions: tuple[str, ...] = ()  # empty: every region the account has enabled
     account_name: str = ""
     lockout: Lockout = Lockout.NONE
     break_glass: frozenset[str] = frozenset()  # principal names never locked out
     stack_roles: frozenset[str] = frozenset()  # the guard stack's own roles, never locked out
+    unstoppable: Unstoppable = Unstoppable.TERMINATE_SPOT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -63,11 +76,15 @@ class Settings:
             ec2limit=_parse_limit(_required(environ, "ec2limit")),
             snstopic=_parse_topic(_required(environ, "snstopic")),
             mode=_parse_enum(Mode, "mode", environ.get("mode", Mode.ENFORCE.value)),
-            regions=_parse_regions(environ.get("regions", "")),
             account_name=environ.get("account_name", "").strip(),
             lockout=_parse_enum(Lockout, "lockout", environ.get("lockout", Lockout.NONE.value)),
             break_glass=_parse_names(environ.get("break_glass", "")),
             stack_roles=_parse_names(environ.get("stack_roles", "")),
+            unstoppable=_parse_enum(
+                Unstoppable,
+                "unstoppable",
+                environ.get("unstoppable", Unstoppable.TERMINATE_SPOT.value),
+            ),
         )
 
 
@@ -106,17 +123,6 @@ def _parse_topic(raw: str) -> str:
             "expected arn:aws:sns:<region>:<12-digit account>:<topic name>"
         )
     return raw
-
-
-def _parse_regions(raw: str) -> tuple[str, ...]:
-    regions = tuple(part.strip() for part in raw.split(",") if part.strip())
-    bad = [region for region in regions if not _REGION.match(region)]
-    if bad:
-        raise SettingsError(
-            f"environment variable regions={raw!r} has malformed region names {bad}; "
-            "expected a comma-separated list such as us-east-1,eu-west-1 (or unset for all)"
-        )
-    return tuple(dict.fromkeys(regions))
 
 
 def _parse_names(raw: str) -> frozenset[str]:

@@ -26,6 +26,10 @@ class FakeContext:
 
     invoked_function_arn: str = FUNCTION_ARN
     aws_request_id: str = "test-request"
+    remaining_ms: int = 60_000  # the timeout margin: no time left to wait for pending instances
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
 
 
 @pytest.fixture

@@ -6,8 +6,10 @@ from typing import Any
 
 import boto3
 
+from guard.auto_scaling import ASG_PROCESSES
 from guard.handler import run_guard, run_restore
 from guard.invocation import Invocation, Trigger, parse_invocation
+from guard.notify import compose_body
 from guard.settings import Action, Settings
 from tests.guard.conftest import AMI, instance_states
 from tests.guard.launch_events import batch_for
@@ -50,13 +52,24 @@ def test_group_is_suspended_and_tagged_before_its_instances_stop(aws, inbox, cli
         clients.client(service, REGION).meta.events.register(
             "before-call", lambda event_name, **_: calls.append(event_name.split(".")[-1])
         )
-    settings = Settings(ec2limit=1, snstopic=inbox.topic_arn, regions=(REGION,))
+    settings = Settings(ec2limit=1, snstopic=inbox.topic_arn)
 
     report = run_guard(settings, Invocation(), clients, "123456789012")
 
     group = describe_group("render-farm")
     suspended = {process["ProcessName"] for process in group["SuspendedProcesses"]}
-    assert suspended == {"Launch", "HealthCheck", "ReplaceUnhealthy", "AZRebalance"}
+    # Terminate, AlarmNotification, ScheduledActions too: a scale-in during the incident would
+    # terminate stopped instances (Auto Scaling User Guide, "Suspend and resume processes").
+    assert suspended == {
+        "Launch",
+        "Terminate",
+        "HealthCheck",
+        "ReplaceUnhealthy",
+        "AZRebalance",
+        "AlarmNotification",
+        "ScheduledActions",
+        "InstanceRefresh",
+    }
     tags = {tag["Key"]: tag["Value"] for tag in group["Tags"]}
     assert tags["runawaytrain:incident"] == report.incident
     assert set(tags["runawaytrain:suspended-processes"].split(",")) == suspended
@@ -68,13 +81,14 @@ def test_group_is_suspended_and_tagged_before_its_instances_stop(aws, inbox, cli
 
 def test_processes_suspended_before_the_incident_are_not_claimed(aws, inbox, clients):
     create_group("batch", 2, suspended=("AZRebalance", "Launch"))
-    settings = Settings(ec2limit=0, snstopic=inbox.topic_arn, regions=(REGION,))
+    settings = Settings(ec2limit=0, snstopic=inbox.topic_arn)
 
     report = run_guard(settings, Invocation(), clients, "123456789012")
 
     tags = {tag["Key"]: tag["Value"] for tag in describe_group("batch")["Tags"]}
-    assert tags["runawaytrain:suspended-processes"] == "HealthCheck,ReplaceUnhealthy"
-    assert report.suspended_by_region == {REGION: {"batch": ["HealthCheck", "ReplaceUnhealthy"]}}
+    ours = [p for p in ASG_PROCESSES if p not in ("AZRebalance", "Launch")]
+    assert tags["runawaytrain:suspended-processes"] == ",".join(ours)
+    assert report.suspended_by_region == {REGION: {"batch": ours}}
 
 
 def test_failing_suspend_is_reported_and_instances_still_stop(aws, inbox, clients):
@@ -88,7 +102,7 @@ def test_failing_suspend_is_reported_and_instances_still_stop(aws, inbox, client
     clients.client("autoscaling", REGION).meta.events.register(
         "before-call.autoscaling.SuspendProcesses", refuse
     )
-    settings = Settings(ec2limit=0, snstopic=inbox.topic_arn, regions=(REGION,))
+    settings = Settings(ec2limit=0, snstopic=inbox.topic_arn)
 
     report = run_guard(settings, Invocation(), clients, "123456789012")
 
@@ -103,7 +117,7 @@ def test_a_second_trip_under_the_same_incident_keeps_the_first_record(aws, inbox
     """Someone resumes Launch and starts an instance; the breaker trips again under the open
     incident. Restore must still resume all four processes the incident suspended."""
     ids = create_group("render-farm", 3)
-    settings = Settings(ec2limit=1, snstopic=inbox.topic_arn, regions=(REGION,))
+    settings = Settings(ec2limit=1, snstopic=inbox.topic_arn)
     first = run_guard(settings, Invocation(), clients, "123456789012")
     autoscaling = boto3.client("autoscaling", region_name=REGION)
     autoscaling.resume_processes(AutoScalingGroupName="render-farm", ScalingProcesses=["Launch"])
@@ -115,12 +129,34 @@ def test_a_second_trip_under_the_same_incident_keeps_the_first_record(aws, inbox
 
     assert (again.incident, again.continues_incident) == (first.incident, True)
     tags = {tag["Key"]: tag["Value"] for tag in describe_group("render-farm")["Tags"]}
-    assert (
-        tags["runawaytrain:suspended-processes"]
-        == "Launch,HealthCheck,ReplaceUnhealthy,AZRebalance"
-    )
+    assert tags["runawaytrain:suspended-processes"] == ",".join(ASG_PROCESSES)
     restored = run_restore(
-        settings, Invocation(Action.RESTORE, Trigger.OPERATOR), clients, "123456789012"
+        settings,
+        Invocation(Action.RESTORE, Trigger.OPERATOR, restart_instances=True),
+        clients,
+        "123456789012",
     )
     assert restored.restore["errors"] == {}
     assert describe_group("render-farm")["SuspendedProcesses"] == []
+    assert set(instance_states(REGION, ids).values()) == {"running"}
+
+
+def test_restore_without_restart_keeps_groups_holding_stopped_instances_suspended(
+    aws, inbox, clients
+):
+    """Resuming HealthCheck over stopped InService instances would terminate them (Auto Scaling
+    User Guide, "Health checks for instances in an Auto Scaling group")."""
+    ids = create_group("render-farm", 3)
+    settings = Settings(ec2limit=1, snstopic=inbox.topic_arn)
+    run_guard(settings, Invocation(), clients, "123456789012")
+
+    restored = run_restore(
+        settings, Invocation(Action.RESTORE, Trigger.OPERATOR), clients, "123456789012"
+    )
+
+    assert list(restored.restore["kept_suspended"]) == [f"{REGION}/render-farm"]
+    assert restored.restore["resumed_asgs"] == {}
+    suspended = {p["ProcessName"] for p in describe_group("render-farm")["SuspendedProcesses"]}
+    assert suspended == set(ASG_PROCESSES)
+    assert set(instance_states(REGION, ids).values()) == {"stopped"}
+    assert "render-farm: still suspended" in compose_body(restored)

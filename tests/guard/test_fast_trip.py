@@ -36,7 +36,7 @@ def ec2_calls(shared: ClientFactory) -> Counter[str]:
 
 def test_a_burst_of_launch_events_is_one_census_that_trips(launch, guard_env, inbox, ec2_calls):
     launched = {region: launch(region, 20) for region in REGIONS}
-    guard_env(ec2limit=4, regions=",".join(REGIONS))
+    guard_env(ec2limit=4)
 
     report = handler(batch_for(launched), FakeContext())["report"]
 
@@ -58,7 +58,7 @@ def test_a_burst_of_launch_events_is_one_census_that_trips(launch, guard_env, in
 def test_each_batch_is_a_census_and_launches_after_the_trip_keep_being_stopped(
     launch, guard_env, inbox, ec2_calls
 ):
-    guard_env(ec2limit=4, regions=",".join(REGIONS))
+    guard_env(ec2limit=4)
     first = {region: launch(region, 2) for region in REGIONS}
     assert handler(batch_for(first), FakeContext())["report"]["tripped"] is True
 
@@ -73,7 +73,7 @@ def test_each_batch_is_a_census_and_launches_after_the_trip_keep_being_stopped(
 
 def test_the_census_decides_not_the_events(launch, guard_env, inbox, ec2_calls):
     """Ten events, but only two instances still running: under the limit, nothing stops."""
-    guard_env(ec2limit=4, regions=",".join(REGIONS))
+    guard_env(ec2limit=4)
     running = launch("eu-west-1", 2)
     stale = [f"i-{n:017x}" for n in range(8)]  # launched and gone before the batch arrived
     batch = sqs_batch(*(launch_event(i, "us-east-1") for i in stale + running))
@@ -126,7 +126,7 @@ def test_malformed_records_beside_a_launch_are_logged_and_the_census_still_runs(
     launch, guard_env, inbox, ec2_calls, capsys
 ):
     ids = launch("us-east-1", 5)
-    guard_env(ec2limit=4, regions="us-east-1")
+    guard_env(ec2limit=4)
 
     report = handler(sqs_batch("{broken", launch_event(ids[0], "us-east-1")), FakeContext())[
         "report"

@@ -18,7 +18,7 @@ REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 
 
 def settings_for(inbox, limit: int = 4) -> Settings:
-    return Settings(ec2limit=limit, snstopic=inbox.topic_arn, regions=REGIONS)
+    return Settings(ec2limit=limit, snstopic=inbox.topic_arn)
 
 
 def refuse_instances(bad_ids: set[str], code: str) -> Callable[..., None]:
@@ -67,7 +67,7 @@ def test_request_level_error_fails_the_batch_without_bisecting(launch, inbox, cl
     clients.client("ec2", "us-east-1").meta.events.register(
         "before-parameter-build.ec2.StopInstances", deny_everything
     )
-    settings = Settings(ec2limit=4, snstopic=inbox.topic_arn, regions=("us-east-1",))
+    settings = Settings(ec2limit=4, snstopic=inbox.topic_arn)
 
     report = run_guard(settings, Invocation(), clients, "123456789012")
 
@@ -158,7 +158,7 @@ def test_throttled_stop_calls_are_retried_until_they_succeed(launch, inbox, clie
     ids = launch("us-east-1", 6)
     ec2 = clients.client("ec2", "us-east-1")
     ec2.meta.events.register_first("before-send.ec2.StopInstances", throttle_first(2))
-    settings = Settings(ec2limit=4, snstopic=inbox.topic_arn, regions=("us-east-1",))
+    settings = Settings(ec2limit=4, snstopic=inbox.topic_arn)
 
     report = run_guard(settings, Invocation(), clients, "123456789012")
 
@@ -180,7 +180,7 @@ def test_failed_publish_keeps_the_halt_and_is_reported(launch, inbox, clients):
         raise ClientError({"Error": {"Code": "AuthorizationError", "Message": "kms"}}, "Publish")
 
     clients.client("sns", "us-east-1").meta.events.register("before-call.sns.Publish", hook)
-    settings = Settings(ec2limit=4, snstopic=inbox.topic_arn, regions=("us-east-1",))
+    settings = Settings(ec2limit=4, snstopic=inbox.topic_arn)
 
     report = run_guard(settings, Invocation(), clients, "123456789012")
 

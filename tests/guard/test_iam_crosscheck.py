@@ -46,9 +46,7 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     session = boto3.session.Session(region_name=HOME)
     session.events.register("before-call", recorder)
     clients = ClientFactory(session)
-    settings = Settings(
-        ec2limit=0, snstopic=topic, lockout=Lockout.USERS_AND_ROLES, regions=(REGION,)
-    )
+    settings = Settings(ec2limit=0, snstopic=topic, lockout=Lockout.USERS_AND_ROLES)
     account = "123456789012"
 
     tripped = run_guard(settings, Invocation(), clients, account)

@@ -101,7 +101,6 @@ def guard_settings(scope: Lockout) -> Settings:
     return Settings(
         ec2limit=0,
         snstopic=topic,
-        regions=(REGION,),
         lockout=scope,
         break_glass=frozenset({"break-glass-admin", "break-glass-role"}),
     )
@@ -156,7 +155,10 @@ def test_trip_locks_ordinary_principals_and_restore_returns_the_exact_state(spec
             for name in PROTECTED_ROLES:
                 assert f"role/{name}" in report.skipped
 
-        restore = Invocation(action=Action.RESTORE, incident=report.incident)
+        # with restart: groups holding stopped instances are resumed only once those run again
+        restore = Invocation(
+            action=Action.RESTORE, incident=report.incident, restart_instances=True
+        )
         restored = run_restore(settings_, restore, clients, ACCOUNT)
 
         assert snapshot((REGION,)) == before
@@ -190,6 +192,44 @@ def test_one_failing_user_does_not_stop_the_others(aws):
     state = snapshot()
     for name in ("ana", "cy"):
         assert DENY_ALL in state["users"][name]["attached"]
+
+
+def test_a_failed_deny_leaves_keys_inactive_and_the_next_run_finishes_the_lockout(aws):
+    """Keys first, then the deny; a partly locked user is finished, not skipped, next run."""
+    create_user(UserSpec("ben", keys=2), [])
+    before = snapshot()
+    launch(1)
+    clients = guard_clients()
+    failing = [True]
+
+    def refuse_deny(**_: Any) -> None:
+        if failing[0]:
+            raise ClientError({"Error": {"Code": "ServiceFailure", "Message": "boom"}}, "Attach")
+
+    events = clients.client("iam", HOME).meta.events
+    events.register("before-call.iam.AttachUserPolicy", refuse_deny)
+    settings_ = guard_settings(Lockout.USERS)
+
+    first = run_guard(settings_, Invocation(), clients, ACCOUNT)
+
+    assert first.lockout_errors == {"user/ben": "ServiceFailure: boom"}
+    state = snapshot()["users"]["ben"]
+    assert set(state["keys"].values()) == {"Inactive"}  # the leaked key is dead already
+    assert state["tags"]["runawaytrain:lock"] == "partial"
+
+    failing[0] = False
+    launch(1)  # a second trip: the breaker is still tripped under the same incident
+    second = run_guard(settings_, Invocation(), clients, ACCOUNT)
+
+    assert second.locked_users == ["ben"]
+    assert "user/ben" not in second.skipped
+    state = snapshot()["users"]["ben"]
+    assert DENY_ALL in state["attached"]
+    assert state["tags"]["runawaytrain:lock"] == "complete"
+    assert state["tags"]["runawaytrain:incident"] == first.incident
+    restore = Invocation(action=Action.RESTORE, incident=first.incident)
+    run_restore(settings_, restore, clients, ACCOUNT)
+    assert snapshot()["users"]["ben"] == before["users"]["ben"]
 
 
 def test_lockout_failure_never_blocks_the_halt(aws):

@@ -35,7 +35,7 @@ def run_batch(launch, count: int) -> tuple[list[str], dict]:
 def test_launches_after_a_trip_are_stopped_under_the_same_incident_until_restore(
     launch, guard_env, inbox
 ):
-    guard_env(ec2limit=4, regions=REGION)
+    guard_env(ec2limit=4)
     first_ids, first = run_batch(launch, 6)
     assert first["tripped"] is True
     assert open_record()["incident"] == first["incident"]
@@ -64,7 +64,7 @@ def test_launches_after_a_trip_are_stopped_under_the_same_incident_until_restore
 
 
 def test_a_quiet_hour_closes_the_incident(launch, guard_env, inbox):
-    guard_env(ec2limit=4, regions=REGION)
+    guard_env(ec2limit=4)
     last_trip = datetime.now(UTC) - LATCH - timedelta(minutes=1)
     old = {"incident": "20261126T010000Z-abcdef", "last_trip": last_trip.isoformat()}
     boto3.client("ssm", region_name=HOME).put_parameter(
@@ -78,7 +78,7 @@ def test_a_quiet_hour_closes_the_incident(launch, guard_env, inbox):
 
 
 def test_a_dry_run_trip_opens_no_incident(launch, guard_env, inbox):
-    guard_env(ec2limit=4, regions=REGION, mode="dry-run")
+    guard_env(ec2limit=4, mode="dry-run")
     _, first = run_batch(launch, 6)
     assert first["tripped"] is True
     assert open_record() is None
@@ -87,7 +87,7 @@ def test_a_dry_run_trip_opens_no_incident(launch, guard_env, inbox):
 def test_an_unreadable_record_is_reported_and_the_limit_still_trips(
     launch, guard_env, inbox, shared
 ):
-    guard_env(ec2limit=4, regions=REGION)
+    guard_env(ec2limit=4)
 
     def deny(**_: object) -> None:
         raise ClientError(
@@ -108,7 +108,7 @@ def test_an_unreadable_record_is_reported_and_the_limit_still_trips(
 def test_a_failed_record_write_leaves_the_halt_standing_and_is_reported(
     launch, guard_env, inbox, shared
 ):
-    guard_env(ec2limit=4, regions=REGION)
+    guard_env(ec2limit=4)
 
     def fail(**_: object) -> None:
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "Put")
@@ -130,7 +130,7 @@ def test_a_failed_record_write_leaves_the_halt_standing_and_is_reported(
     ],
 )
 def test_a_malformed_record_is_reported_and_ignored(launch, guard_env, inbox, value):
-    guard_env(ec2limit=4, regions=REGION)
+    guard_env(ec2limit=4)
     boto3.client("ssm", region_name=HOME).put_parameter(Name=PARAMETER, Value=value, Type="String")
 
     ids, report = run_batch(launch, 2)
@@ -143,7 +143,7 @@ def test_a_malformed_record_is_reported_and_ignored(launch, guard_env, inbox, va
 def test_an_instance_that_cannot_be_stopped_does_not_hold_the_incident_open(
     launch, guard_env, inbox, shared
 ):
-    guard_env(ec2limit=4, regions=REGION)
+    guard_env(ec2limit=4)
     ids = launch(REGION, 6)
     shared.client("ec2", REGION).meta.events.register(
         "before-parameter-build.ec2.StopInstances",
@@ -161,7 +161,7 @@ def test_an_instance_that_cannot_be_stopped_does_not_hold_the_incident_open(
 
 
 def test_restoring_another_incident_says_which_one_is_still_open(launch, guard_env, inbox):
-    guard_env(ec2limit=4, regions=REGION)
+    guard_env(ec2limit=4)
     _, report = run_batch(launch, 6)
 
     restored = handler({"action": "restore", "incident": "20261101T000000Z-000000"}, FakeContext())[
@@ -173,7 +173,7 @@ def test_restoring_another_incident_says_which_one_is_still_open(launch, guard_e
 
 
 def test_a_dry_run_after_an_enforced_trip_never_says_tripped_again(launch, guard_env, inbox):
-    guard_env(ec2limit=4, regions=REGION)
+    guard_env(ec2limit=4)
     run_batch(launch, 6)
     guard_env(mode="dry-run")
 

@@ -39,7 +39,7 @@ def test_restore_by_account_name_undoes_the_latest_incident(aws, tmp_path, capsy
         for i in ec2.run_instances(ImageId="ami-1", MinCount=2, MaxCount=2)["Instances"]
     ]
     topic = account.client("sns").create_topic(Name="notify")["TopicArn"]
-    settings = Settings(ec2limit=1, snstopic=topic, regions=(REGION,), lockout=Lockout.USERS)
+    settings = Settings(ec2limit=1, snstopic=topic, lockout=Lockout.USERS)
     tripped = run_guard(settings, Invocation(), ClientFactory(account), ACCOUNT)
     assert tripped.locked_users == ["ana"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from guard.handler import handler
-from guard.settings import Action, Mode, Settings, SettingsError, read_env_action
+from guard.settings import Action, Mode, Settings, SettingsError, Unstoppable, read_env_action
 from tests.guard.conftest import FakeContext, instance_states
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:runawaytrain-notify"
@@ -17,17 +17,28 @@ def test_reads_every_setting():
             "ec2limit": " 4 ",
             "snstopic": TOPIC,
             "mode": "dry-run",
-            "regions": "us-east-1, eu-west-1,us-east-1",
             "account_name": "genomics",
+            "unstoppable": "report",
         }
     )
-    assert settings == Settings(4, TOPIC, Mode.DRY_RUN, ("us-east-1", "eu-west-1"), "genomics")
+    assert settings == Settings(4, TOPIC, Mode.DRY_RUN, "genomics", unstoppable=Unstoppable.REPORT)
 
 
-def test_defaults_are_enforce_and_all_regions():
+def test_defaults_are_enforce_and_terminate_spot():
     settings = Settings.from_env({"ec2limit": "0", "snstopic": TOPIC})
     assert settings.mode is Mode.ENFORCE
-    assert settings.regions == ()
+    assert settings.unstoppable is Unstoppable.TERMINATE_SPOT
+
+
+def test_a_regions_variable_left_by_an_old_stack_cannot_narrow_the_census(launch, guard_env):
+    """A leaked key launches where nobody looks: the census counts every enabled region."""
+    ids = launch("ap-northeast-3", 2)
+    guard_env(ec2limit=1, regions="us-east-1")
+
+    report = handler({}, FakeContext())["report"]
+
+    assert report["by_region"]["ap-northeast-3"] == 2
+    assert report["stopped"] == sorted(ids)
 
 
 @pytest.mark.parametrize(
@@ -41,7 +52,10 @@ def test_defaults_are_enforce_and_all_regions():
         ({"ec2limit": "4"}, "snstopic is required"),
         ({"ec2limit": "4", "snstopic": "my-topic"}, "snstopic='my-topic' is not an SNS topic ARN"),
         ({"ec2limit": "4", "snstopic": TOPIC, "mode": "enforced"}, "mode='enforced' is not one of"),
-        ({"ec2limit": "4", "snstopic": TOPIC, "regions": "us-east-1,mars"}, "['mars']"),
+        (
+            {"ec2limit": "4", "snstopic": TOPIC, "unstoppable": "terminate"},
+            "unstoppable='terminate' is not one of: terminate-spot, terminate-all, report",
+        ),
     ],
 )
 def test_bad_setting_is_named_in_the_error(environ, expected):

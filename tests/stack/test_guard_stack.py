@@ -103,10 +103,10 @@ def test_environment_is_set_from_config(prod: Template, sandbox: Template) -> No
                     "envaction": "proceed",
                     "mode": "enforce",
                     "account_name": "prod",
-                    "regions": "eu-west-1,us-east-1",
                     "lockout": "users",
                     "break_glass": "breakglass-admin,Deployer",
                     "stack_roles": "runawaytrain-guard-scheduler,runawaytrain-fast-trip-forwarder",
+                    "unstoppable": "terminate-spot",
                 }
             }
         },
@@ -125,6 +125,7 @@ def test_environment_is_set_from_config(prod: Template, sandbox: Template) -> No
                         "lockout": "users+roles",
                         "break_glass": "",
                         "stack_roles": "runawaytrain-guard-scheduler",
+                        "unstoppable": "terminate-spot",
                     }
                 )
             }
@@ -270,7 +271,11 @@ def test_role_allows_exactly_the_guard_actions_and_no_wildcard_actions(
     actions = [action for s in allowed for action in as_list(s["Action"])]
     assert sorted(actions) == sorted(GUARD_ACTIONS + FAST_TRIP_QUEUE_ACTIONS)
     assert not [action for action in actions if "*" in action]
-    assert "ec2:TerminateInstances" not in actions
+    # Terminate only Spot capacity (AWS refuses to stop it): never an on-demand instance.
+    terminating = [s for s in allowed if "ec2:TerminateInstances" in as_list(s["Action"])]
+    assert [s["Condition"] for s in terminating] == [
+        {"StringEquals": {"ec2:InstanceMarketType": "spot"}}
+    ]
     without_fast_trip = [s for s in guard_statements(sandbox) if s["Effect"] == "Allow"]
     actions = [action for s in without_fast_trip for action in as_list(s["Action"])]
     assert sorted(actions) == sorted(GUARD_ACTIONS)
@@ -349,12 +354,19 @@ def test_open_incident_is_one_parameter_in_the_home_region(prod: Template) -> No
     }
 
 
-def test_stops_and_tags_only_instances_of_its_own_account(prod: Template) -> None:
-    for sid in ("StopAndRestartInstances", "TagInstances"):
-        resource = statement(prod, sid)["Resource"]
-        assert resource == {
-            "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":ec2:*:200000000002:instance/*"]]
-        }
+def own(resource: str) -> dict[str, Any]:
+    return {
+        "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":ec2:*:200000000002:{resource}"]]
+    }
+
+
+def test_stops_and_tags_only_instances_and_fleets_of_its_own_account(prod: Template) -> None:
+    assert statement(prod, "StopAndRestartInstances")["Resource"] == own("instance/*")
+    assert statement(prod, "TagInstances")["Resource"] == [
+        own("instance/*"),
+        own("spot-fleet-request/*"),
+        own("fleet/*"),
+    ]
 
 
 def test_guard_may_never_modify_its_own_roles(prod: Template) -> None:

@@ -1,0 +1,359 @@
+"""Instances: stop what can be stopped without losing data, terminate only disposable Spot (as
+configured), and on restore start them again and put stop protection back.
+
+AWS refuses StopInstances as a whole when one id in the call cannot be stopped, and names that
+instance in the message. Each refusal is acted on by kind, not by bisecting blindly:
+- IncorrectInstanceState: still `pending` ("cannot be stopped as it has never reached the
+  'running' state"; cloud-custodian PR 6014, flatcar/mantle PR 315): left out, stopped once it
+  runs (see `wait_and_stop`);
+- OperationNotPermitted: stop protection (DisableApiStop; "may not be stopped. Modify its
+  'disableApiStop' instance attribute"; cloud-custodian PRs 8007, 10594): lifted, then stopped,
+  then recorded with STOP_PROTECTION_TAG so restore puts it back;
+- UnsupportedOperation: capacity AWS never stops (one-time Spot, instance store): left out and
+  reported.
+Anything else (no instance named) falls back to bisection. Request-level errors fail the batch.
+
+IAM: ec2:StopInstances, ec2:StartInstances, ec2:TerminateInstances, ec2:ModifyInstanceAttribute,
+ec2:DescribeInstances, ec2:DescribeInstanceStatus, ec2:CreateTags / ec2:DeleteTags
+(runawaytrain:* keys); kms:CreateGrant for AWS resources, to start instances whose EBS volumes
+use a customer managed key (without it the instance goes from pending back to stopped, state
+reason Server.InternalError "Client.InternalError: Client error on launch"; EBS User Guide,
+"Amazon EBS encryption"; instance-scheduler-on-aws issues 9, 139 and 178).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from guard.census import describe_error
+from guard.incident import INCIDENT_TAG, STOP_PROTECTION_TAG
+from guard.logs import get_logger
+
+LOG = get_logger("instances")
+_T = TypeVar("_T")
+
+STOP_CHUNK = 500  # instance ids per StopInstances call, and per CreateTags call (limit 1000)
+# Errors about the request as a whole: splitting the batch cannot help, so it is not bisected.
+# (Throttling has already been retried by the client's standard retry mode.)
+REQUEST_LEVEL_ERRORS = frozenset(
+    {
+        "RequestLimitExceeded",
+        "Throttling",
+        "ThrottlingException",
+        "ServiceUnavailable",
+        "Unavailable",
+        "InternalError",
+        "InternalFailure",
+        "AuthFailure",
+        "UnauthorizedOperation",
+        "AccessDenied",
+    }
+)
+NOT_YET_RUNNING = "IncorrectInstanceState"
+PROTECTED = "OperationNotPermitted"
+NEVER_STOPS = "UnsupportedOperation"
+_INSTANCE_ID = re.compile(r"\bi-[0-9a-f]{8,17}\b")
+POLL_S = 5.0  # between looks at instances still pending (trip) or starting (restore)
+
+
+@dataclass
+class Stopping:
+    stopped: list[str] = field(default_factory=list)
+    not_stopped: dict[str, str] = field(default_factory=dict)  # id -> AWS error code
+    still_pending: list[str] = field(default_factory=list)  # refused as not yet running
+    lifted: list[str] = field(default_factory=list)  # stop protection we turned off
+    calls: int = 0  # StopInstances requests made
+
+    def merge(self, other: Stopping) -> None:
+        self.stopped += other.stopped
+        self.not_stopped.update(other.not_stopped)
+        self.still_pending += other.still_pending
+        self.lifted += other.lifted
+        self.calls += other.calls
+
+
+def stop_running(ec2: Any, ids: Sequence[str]) -> Stopping:
+    """Stop `ids`, 500 a call, acting on each refusal that names an instance (see above)."""
+    outcome = Stopping()
+    for chunk in chunks(ids, STOP_CHUNK):
+        outcome.merge(_stop_chunk(ec2, list(chunk)))
+    return outcome
+
+
+def _stop_chunk(ec2: Any, ids: list[str]) -> Stopping:
+    outcome = Stopping()
+    while ids:  # each refusal removes or unprotects one named instance: bounded by len(ids)
+        outcome.calls += 1
+        try:
+            response = ec2.stop_instances(InstanceIds=ids)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "Unknown")
+            named = _named(error, ids)
+            if code in REQUEST_LEVEL_ERRORS:
+                outcome.not_stopped.update(dict.fromkeys(ids, code))
+                return outcome
+            if not named or code not in (NOT_YET_RUNNING, PROTECTED, NEVER_STOPS):
+                return _merged(outcome, bisect_stop(ec2, ids))
+            for instance in named:
+                if code == PROTECTED and instance not in outcome.lifted:
+                    lift_error = lift_stop_protection(ec2, instance)
+                    if lift_error is None:
+                        outcome.lifted.append(instance)
+                        continue
+                    outcome.not_stopped[instance] = f"{PROTECTED} ({lift_error})"
+                elif code == NOT_YET_RUNNING:
+                    outcome.still_pending.append(instance)
+                else:
+                    outcome.not_stopped[instance] = code
+                ids = [i for i in ids if i != instance]
+            continue
+        except BotoCoreError as error:  # connection lost, timeouts: nothing to learn from splitting
+            outcome.not_stopped.update(dict.fromkeys(ids, type(error).__name__))
+            return outcome
+        stopped = [change["InstanceId"] for change in response.get("StoppingInstances", [])]
+        outcome.stopped += stopped
+        outcome.not_stopped.update(dict.fromkeys(sorted(set(ids) - set(stopped)), "NotInResponse"))
+        return outcome
+    return outcome
+
+
+def _merged(outcome: Stopping, other: Stopping) -> Stopping:
+    outcome.merge(other)
+    return outcome
+
+
+def _named(error: ClientError, ids: Collection[str]) -> list[str]:
+    message = str(error.response.get("Error", {}).get("Message", ""))
+    return [found for found in dict.fromkeys(_INSTANCE_ID.findall(message)) if found in ids]
+
+
+def bisect_stop(ec2: Any, ids: Sequence[str]) -> Stopping:
+    """Last resort for a refusal that names no instance: split so one cannot block the rest."""
+    outcome = Stopping(calls=1)
+    try:
+        response = ec2.stop_instances(InstanceIds=list(ids))
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "Unknown")
+        if len(ids) == 1 or code in REQUEST_LEVEL_ERRORS:
+            outcome.not_stopped.update(dict.fromkeys(ids, code))
+            return outcome
+        half = len(ids) // 2
+        outcome.merge(bisect_stop(ec2, ids[:half]))
+        outcome.merge(bisect_stop(ec2, ids[half:]))
+        return outcome
+    except BotoCoreError as error:
+        outcome.not_stopped.update(dict.fromkeys(ids, type(error).__name__))
+        return outcome
+    outcome.stopped = [change["InstanceId"] for change in response.get("StoppingInstances", [])]
+    missing = sorted(set(ids) - set(outcome.stopped))
+    outcome.not_stopped.update(dict.fromkeys(missing, "NotInResponse"))
+    return outcome
+
+
+def lift_stop_protection(ec2: Any, instance: str) -> str | None:
+    """Turn DisableApiStop off (one call per instance: the API takes one id); the error or None."""
+    try:
+        ec2.modify_instance_attribute(InstanceId=instance, DisableApiStop={"Value": False})
+    except (ClientError, BotoCoreError) as error:
+        return describe_error(error)
+    LOG.info("stop_protection_lifted", extra={"instance": instance})
+    return None
+
+
+def tag_instances(ec2: Any, ids: Sequence[str], tags: dict[str, str]) -> str | None:
+    """Tag `ids` (1000 a call at most, 500 here); the error or None."""
+    try:
+        for chunk in chunks(ids, STOP_CHUNK):
+            ec2.create_tags(
+                Resources=list(chunk), Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+            )
+    except (ClientError, BotoCoreError) as error:
+        return describe_error(error)
+    return None
+
+
+def terminate(ec2: Any, ids: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """(terminated ids, {id: error}) for disposable capacity AWS will not stop."""
+    done: list[str] = []
+    failed: dict[str, str] = {}
+    for chunk in chunks(ids, STOP_CHUNK):
+        try:
+            response = ec2.terminate_instances(InstanceIds=list(chunk))
+        except (ClientError, BotoCoreError) as error:
+            failed.update(dict.fromkeys(chunk, describe_error(error)))
+            continue
+        done += [change["InstanceId"] for change in response.get("TerminatingInstances", [])]
+    return done, failed
+
+
+def states_of(ec2: Any, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """{id: (state, state reason)} for `ids` (DescribeInstances, 1000 ids a call)."""
+    found: dict[str, tuple[str, str]] = {}
+    for chunk in chunks(ids, 1000):
+        pages = ec2.get_paginator("describe_instances").paginate(InstanceIds=list(chunk))
+        for page in pages:
+            for reservation in page["Reservations"]:
+                for instance in reservation["Instances"]:
+                    reason = instance.get("StateReason", {})
+                    found[instance["InstanceId"]] = (
+                        instance["State"]["Name"],
+                        f"{reason.get('Code', '')}: {reason.get('Message', '')}".strip(": "),
+                    )
+    return found
+
+
+@dataclass
+class Waiting:
+    """How long one region may wait for instances to leave `pending`: `budget_s` of pauses."""
+
+    budget_s: float
+    sleep: Callable[[float], None] = time.sleep
+    waited_s: float = 0.0
+
+    @property
+    def over(self) -> bool:
+        return self.waited_s >= self.budget_s
+
+    def pause(self) -> None:
+        self.sleep(POLL_S)
+        self.waited_s += POLL_S
+
+
+def wait_and_stop(ec2: Any, pending: Sequence[str], waiting_for: Waiting) -> Stopping:
+    """Stop `pending` instances as each reaches running, until none is pending or the budget is
+    spent. What is still pending then stays tagged with the incident: the next run stops it."""
+    outcome = Stopping()
+    waiting = list(pending)
+    while waiting and not waiting_for.over:
+        waiting_for.pause()
+        states = states_of(ec2, waiting)
+        running = [i for i in waiting if states.get(i, ("", ""))[0] == "running"]
+        waiting = [i for i in waiting if states.get(i, ("", ""))[0] == "pending"]
+        if running:
+            stopped = stop_running(ec2, running)
+            waiting += stopped.still_pending
+            stopped.still_pending = []
+            outcome.merge(stopped)
+    outcome.still_pending = waiting
+    return outcome
+
+
+@dataclass
+class Restart:
+    started: list[str] = field(default_factory=list)
+    still_stopped: list[str] = field(default_factory=list)  # not started (no restart asked)
+    fell_back: dict[str, str] = field(default_factory=dict)  # started, but stopped again: why
+    reprotected: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def restore_instances(
+    ec2: Any,
+    region: str,
+    incident: str,
+    *,
+    restart: bool,
+    dry_run: bool,
+    waiting_for: Waiting,
+) -> Restart:
+    """Start what `incident` stopped (when asked), wait until each runs or falls back, and put
+    back the stop protection it lifted (restarted or not)."""
+    outcome = Restart()
+    tagged = incident_instances(ec2, incident)
+    stopped = [i for i, (state, _) in tagged.items() if state in ("stopped", "stopping")]
+    protected = [i for i, (_, lifted) in tagged.items() if lifted]
+    if not restart:
+        outcome.still_stopped = stopped
+    elif dry_run:
+        outcome.started = stopped
+    else:
+        for chunk in chunks(stopped, STOP_CHUNK):
+            try:
+                ec2.start_instances(InstanceIds=list(chunk))
+            except (ClientError, BotoCoreError) as error:
+                outcome.errors.update(dict.fromkeys(chunk, describe_error(error)))
+                continue
+            outcome.started += chunk
+        outcome.fell_back, unsettled = wait_until_running(ec2, outcome.started, waiting_for)
+        for instance in unsettled:
+            outcome.errors[instance] = "still pending when restore stopped waiting"
+        outcome.started = [i for i in outcome.started if i not in outcome.fell_back]
+        outcome.still_stopped = sorted(outcome.fell_back)
+    if dry_run:
+        outcome.reprotected = protected
+        return outcome
+    for instance in protected:
+        try:
+            ec2.modify_instance_attribute(InstanceId=instance, DisableApiStop={"Value": True})
+        except (ClientError, BotoCoreError) as error:
+            outcome.errors[instance] = f"stop protection not put back: {describe_error(error)}"
+            continue
+        outcome.reprotected.append(instance)
+    # Done with: what runs again, and what was tagged but never stopped (pending at the trip).
+    finished = set(outcome.started) | {i for i in tagged if i not in stopped}
+    finished -= set(outcome.errors)
+    # Stopped and not restarted: keep the incident tag (a later restore starts it).
+    reprotected_only = [i for i in outcome.reprotected if i not in finished]
+    for ids, keys in (
+        (sorted(finished), [INCIDENT_TAG, STOP_PROTECTION_TAG]),
+        (reprotected_only, [STOP_PROTECTION_TAG]),
+    ):
+        for chunk in chunks(ids, 1000):
+            try:
+                ec2.delete_tags(Resources=list(chunk), Tags=[{"Key": key} for key in keys])
+            except (ClientError, BotoCoreError) as error:
+                outcome.errors[f"{region} tags"] = describe_error(error)
+    LOG.info("instances_restored", extra={"region": region, "started": len(outcome.started)})
+    return outcome
+
+
+def wait_until_running(
+    ec2: Any, ids: Sequence[str], waiting_for: Waiting
+) -> tuple[dict[str, str], list[str]]:
+    """({id: state reason} for those that fell back to stopped, ids still pending at the end)."""
+    fell_back: dict[str, str] = {}
+    waiting = list(ids)
+    while waiting:
+        states = states_of(ec2, waiting)
+        for instance in waiting:
+            state, reason = states.get(instance, ("", ""))
+            if state in ("stopped", "stopping", "shutting-down", "terminated"):
+                fell_back[instance] = f"{state} again: {reason or 'no reason given'}"
+        waiting = [i for i in waiting if states.get(i, ("", ""))[0] == "pending"]
+        if not waiting or waiting_for.over:
+            break
+        waiting_for.pause()
+    return fell_back, waiting
+
+
+def incident_instances(ec2: Any, incident: str) -> dict[str, tuple[str, bool]]:
+    """{id: (state, stop protection lifted)} of the instances tagged with `incident`."""
+    pages = ec2.get_paginator("describe_instances").paginate(
+        Filters=[
+            {"Name": f"tag:{INCIDENT_TAG}", "Values": [incident]},
+            # a terminated tagged instance makes StartInstances fail for the whole call
+            {
+                "Name": "instance-state-name",
+                "Values": ["pending", "running", "stopping", "stopped"],
+            },
+        ]
+    )
+    found = {}
+    for page in pages:
+        for reservation in page["Reservations"]:
+            for instance in reservation["Instances"]:
+                tags = {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}
+                lifted = tags.get(STOP_PROTECTION_TAG) == "lifted"
+                found[instance["InstanceId"]] = (instance["State"]["Name"], lifted)
+    return found
+
+
+def chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

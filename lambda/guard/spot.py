@@ -1,0 +1,281 @@
+"""Spot and fleets: make sure nothing replaces what a trip halts, and tell which Spot capacity
+can be stopped at all.
+
+- Only a Spot instance launched by a *persistent* request whose interruption behaviour is `stop`
+  can be stopped; every other Spot instance (one-time requests, which is what Auto Scaling,
+  EC2 Fleet `instant`/`request`, Spot Fleet, Karpenter and AWS Batch launch) refuses
+  StopInstances with UnsupportedOperation (EC2 User Guide, "Stop a Spot Instance"). Those are
+  terminated or reported, as `unstoppable` says (see halt.py).
+- A persistent request launches a new instance when its instance is terminated, and an open
+  request launches one when capacity appears: both are cancelled before anything is terminated
+  (EC2 User Guide, "Cancel a Spot Instance request": cancelling an active request does not
+  terminate its instance; cancelling a *disabled* one, whose instance is stopped, terminates it,
+  so requests of instances the trip stopped are never cancelled).
+- Spot Fleet and EC2 Fleet requests of type `maintain` replace lost capacity: their target
+  capacity is set to 0 with the excess-capacity policy that keeps running instances (those are
+  then stopped or terminated like the others), after the previous capacities are recorded on
+  the request as a tag. Restore puts them back (EC2 User Guide, "Modify a Spot Fleet request",
+  "Modify an EC2 Fleet").
+
+IAM: ec2:DescribeSpotInstanceRequests, ec2:CancelSpotInstanceRequests,
+ec2:DescribeSpotFleetRequests, ec2:ModifySpotFleetRequest, ec2:DescribeFleets, ec2:ModifyFleet,
+ec2:CreateTags / ec2:DeleteTags (runawaytrain:* keys), ec2:DescribeTags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from guard.capacity import Target
+from guard.census import describe_error
+from guard.incident import FLEET_CAPACITY_TAG, INCIDENT_TAG
+from guard.logs import get_logger
+
+LOG = get_logger("spot")
+
+LIVE_REQUEST_STATES = ("open", "active")  # the states in which a request can still launch
+FLEET_PAGE = 1000  # DescribeSpotInstanceRequests MaxResults upper bound
+CANCEL_CHUNK = (
+    100  # request ids per CancelSpotInstanceRequests call (kept well under the URL limit)
+)
+LIVE_FLEET_STATES = frozenset({"submitted", "active", "modifying"})
+
+
+@dataclass(frozen=True)
+class SpotRequest:
+    id: str
+    persistent: bool
+    stops: bool  # interruption behaviour `stop`: its instance can be stopped
+    state: str
+    instance: str | None
+
+
+def read_spot_requests(ec2: Any) -> dict[str, SpotRequest]:
+    """Open and active Spot requests of the region, by id."""
+    pages = ec2.get_paginator("describe_spot_instance_requests").paginate(
+        Filters=[{"Name": "state", "Values": list(LIVE_REQUEST_STATES)}],
+        PaginationConfig={"PageSize": FLEET_PAGE},
+    )
+    return {
+        request["SpotInstanceRequestId"]: SpotRequest(
+            id=request["SpotInstanceRequestId"],
+            persistent=request.get("Type") == "persistent",
+            stops=request.get("InstanceInterruptionBehavior") == "stop",
+            state=request.get("State", ""),
+            instance=request.get("InstanceId"),
+        )
+        for page in pages
+        for request in page["SpotInstanceRequests"]
+    }
+
+
+def stoppable_spot(targets: Iterable[Target], requests: dict[str, SpotRequest]) -> set[str]:
+    """Spot instances AWS lets us stop: launched by a persistent request that stops, and not
+    part of a fleet ("You can't stop a Spot Instance if it is part of a fleet or launch group",
+    EC2 User Guide, "Stop a Spot Instance")."""
+    stoppable = set()
+    for target in targets:
+        request = requests.get(target.spot_request or "")
+        in_fleet = target.spot_fleet or target.ec2_fleet
+        if target.spot and request and request.persistent and request.stops and not in_fleet:
+            stoppable.add(target.id)
+    return stoppable
+
+
+def requests_to_cancel(
+    requests: dict[str, SpotRequest], terminating: Iterable[Target]
+) -> list[str]:
+    """Open requests (they would launch), and persistent requests whose instance is about to be
+    terminated (they would relaunch it). A one-time active request closes with its instance."""
+    ids = {request.id for request in requests.values() if request.state == "open"}
+    for target in terminating:
+        request = requests.get(target.spot_request or "")
+        if request is not None and request.persistent:
+            ids.add(request.id)
+    return sorted(ids)
+
+
+def cancel_spot_requests(ec2: Any, region: str, ids: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(cancelled ids, errors). Cancelling never terminates an instance."""
+    cancelled, errors = [], []
+    for start in range(0, len(ids), CANCEL_CHUNK):
+        batch = list(ids[start : start + CANCEL_CHUNK])
+        try:
+            response = ec2.cancel_spot_instance_requests(SpotInstanceRequestIds=batch)
+        except (ClientError, BotoCoreError) as error:
+            errors.append(f"{region}: cancelling Spot requests {batch}: {describe_error(error)}")
+            continue
+        cancelled += [r["SpotInstanceRequestId"] for r in response["CancelledSpotInstanceRequests"]]
+    return cancelled, errors
+
+
+@dataclass
+class FleetHalt:
+    zeroed: dict[str, str] = field(default_factory=dict)  # fleet id -> recorded capacities
+    errors: list[str] = field(default_factory=list)
+
+
+def zero_maintained_fleets(
+    ec2: Any, region: str, targets: Iterable[Target], incident: str
+) -> FleetHalt:
+    """Set every `maintain` Spot Fleet / EC2 Fleet holding one of `targets` to capacity 0,
+    keeping its instances; the previous capacities are recorded on the request first."""
+    outcome = FleetHalt()
+    targets = list(targets)
+    spot_fleets = sorted({t.spot_fleet for t in targets if t.spot_fleet})
+    ec2_fleets = sorted({t.ec2_fleet for t in targets if t.ec2_fleet})
+    for fleet_id, capacity in _maintained_spot_fleets(ec2, region, spot_fleets, outcome):
+        _zero(
+            ec2,
+            region,
+            fleet_id,
+            capacity,
+            incident=incident,
+            outcome=outcome,
+            modify=_set_spot_fleet,
+        )
+    for fleet_id, capacity in _maintained_ec2_fleets(ec2, region, ec2_fleets, outcome):
+        _zero(
+            ec2,
+            region,
+            fleet_id,
+            capacity,
+            incident=incident,
+            outcome=outcome,
+            modify=_set_ec2_fleet,
+        )
+    return outcome
+
+
+def _maintained_spot_fleets(
+    ec2: Any, region: str, ids: list[str], outcome: FleetHalt
+) -> list[tuple[str, str]]:
+    if not ids:
+        return []
+    try:
+        configs = ec2.describe_spot_fleet_requests(SpotFleetRequestIds=ids)[
+            "SpotFleetRequestConfigs"
+        ]
+    except (ClientError, BotoCoreError) as error:
+        outcome.errors.append(f"{region}: describing Spot Fleets {ids}: {describe_error(error)}")
+        return []
+    found = []
+    for config in configs:
+        data = config["SpotFleetRequestConfig"]
+        if (
+            data.get("Type") == "maintain"
+            and config.get("SpotFleetRequestState") in LIVE_FLEET_STATES
+            and int(data.get("TargetCapacity", 0)) > 0
+        ):
+            capacity = f"{data['TargetCapacity']}/{data.get('OnDemandTargetCapacity', 0)}"
+            found.append((config["SpotFleetRequestId"], capacity))
+    return found
+
+
+def _maintained_ec2_fleets(
+    ec2: Any, region: str, ids: list[str], outcome: FleetHalt
+) -> list[tuple[str, str]]:
+    if not ids:
+        return []
+    try:
+        fleets = ec2.describe_fleets(FleetIds=ids)["Fleets"]
+    except (ClientError, BotoCoreError) as error:
+        outcome.errors.append(f"{region}: describing EC2 Fleets {ids}: {describe_error(error)}")
+        return []
+    found = []
+    for fleet in fleets:
+        spec = fleet.get("TargetCapacitySpecification", {})
+        total = int(spec.get("TotalTargetCapacity", 0))
+        live = fleet.get("Type") == "maintain" and fleet.get("FleetState") in LIVE_FLEET_STATES
+        if live and total > 0:
+            on_demand = spec.get("OnDemandTargetCapacity", 0)
+            spot = spec.get("SpotTargetCapacity", 0)
+            found.append((fleet["FleetId"], f"{total}/{on_demand}/{spot}"))
+    return found
+
+
+def _zero(
+    ec2: Any,
+    region: str,
+    fleet_id: str,
+    capacity: str,
+    *,
+    incident: str,
+    outcome: FleetHalt,
+    modify: Any,
+) -> None:
+    try:
+        ec2.create_tags(
+            Resources=[fleet_id],
+            Tags=[
+                {"Key": INCIDENT_TAG, "Value": incident},
+                {"Key": FLEET_CAPACITY_TAG, "Value": capacity},
+            ],
+        )
+        modify(ec2, fleet_id, capacity, zero=True)
+    except (ClientError, BotoCoreError) as error:
+        outcome.errors.append(f"{region}: setting fleet {fleet_id} to 0: {describe_error(error)}")
+        LOG.error("fleet_not_zeroed", extra={"region": region, "fleet": fleet_id})
+        return
+    outcome.zeroed[fleet_id] = capacity
+    LOG.info("fleet_zeroed", extra={"region": region, "fleet": fleet_id, "previous": capacity})
+
+
+def _set_spot_fleet(ec2: Any, fleet_id: str, capacity: str, *, zero: bool) -> None:
+    target, on_demand = (0, 0) if zero else (int(part) for part in capacity.split("/")[:2])
+    ec2.modify_spot_fleet_request(
+        SpotFleetRequestId=fleet_id,
+        TargetCapacity=target,
+        OnDemandTargetCapacity=on_demand,
+        # keep the running instances: the halt stops (or terminates) them itself
+        ExcessCapacityTerminationPolicy="noTermination",
+    )
+
+
+def _set_ec2_fleet(ec2: Any, fleet_id: str, capacity: str, *, zero: bool) -> None:
+    total, on_demand, spot = (0, 0, 0) if zero else (int(p) for p in capacity.split("/")[:3])
+    ec2.modify_fleet(
+        FleetId=fleet_id,
+        TargetCapacitySpecification={
+            "TotalTargetCapacity": total,
+            "OnDemandTargetCapacity": on_demand,
+            "SpotTargetCapacity": spot,
+        },
+        ExcessCapacityTerminationPolicy="no-termination",
+    )
+
+
+def restore_fleets(ec2: Any, incident: str, dry_run: bool) -> tuple[dict[str, str], list[str]]:
+    """Put back the capacities `incident` recorded on fleets: ({fleet id: capacity}, errors)."""
+    recorded: dict[str, dict[str, str]] = {}
+    pages = ec2.get_paginator("describe_tags").paginate(
+        Filters=[
+            {"Name": "resource-type", "Values": ["spot-fleet-request", "fleet"]},
+            {"Name": "key", "Values": [INCIDENT_TAG, FLEET_CAPACITY_TAG]},
+        ]
+    )
+    for page in pages:
+        for tag in page["Tags"]:
+            recorded.setdefault(tag["ResourceId"], {})[tag["Key"]] = tag["Value"]
+    restored, errors = {}, []
+    for fleet_id, tags in sorted(recorded.items()):
+        if tags.get(INCIDENT_TAG) != incident or FLEET_CAPACITY_TAG not in tags:
+            continue
+        capacity = tags[FLEET_CAPACITY_TAG]
+        modify = _set_spot_fleet if fleet_id.startswith("sfr-") else _set_ec2_fleet
+        try:
+            if not dry_run:
+                modify(ec2, fleet_id, capacity, zero=False)
+                ec2.delete_tags(
+                    Resources=[fleet_id],
+                    Tags=[{"Key": INCIDENT_TAG}, {"Key": FLEET_CAPACITY_TAG}],
+                )
+        except (ClientError, BotoCoreError, ValueError) as error:
+            errors.append(f"fleet {fleet_id} back to {capacity}: {describe_error(error)}")
+            continue
+        restored[fleet_id] = capacity
+    return restored, errors
