@@ -310,7 +310,12 @@ def lock_people_out(report: Report, settings: Settings, clients: ClientFactory) 
 
 
 def run_restore(
-    settings: Settings, invocation: Invocation, clients: ClientFactory, account: str
+    settings: Settings,
+    invocation: Invocation,
+    clients: ClientFactory,
+    account: str,
+    *,
+    sleep: Callable[[float], None] | None = None,
 ) -> Report:
     """Undo one incident (the given one, or the most recent one recorded in the account)."""
     regions, list_error = resolve_regions(clients)
@@ -321,6 +326,7 @@ def run_restore(
         ec2_for=lambda region: clients.client("ec2", region),
         autoscaling_for=lambda region: clients.client("autoscaling", region),
         partition=clients.partition_of(home),
+        sleep=sleep,
     )
     report = Report(
         account=account,

@@ -43,6 +43,9 @@ CANCEL_CHUNK = (
     100  # request ids per CancelSpotInstanceRequests call (kept well under the URL limit)
 )
 LIVE_FLEET_STATES = frozenset({"submitted", "active", "modifying"})
+# Both request types default to `maintain` when the request names none (EC2 API Reference,
+# SpotFleetRequestConfigData.Type and CreateFleet Type: "Default: maintain").
+DEFAULT_FLEET_TYPE = "maintain"
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,7 @@ def _maintained_spot_fleets(
     for config in configs:
         data = config["SpotFleetRequestConfig"]
         if (
-            data.get("Type") == "maintain"
+            data.get("Type", DEFAULT_FLEET_TYPE) == "maintain"
             and config.get("SpotFleetRequestState") in LIVE_FLEET_STATES
             and int(data.get("TargetCapacity", 0)) > 0
         ):
@@ -190,7 +193,10 @@ def _maintained_ec2_fleets(
     for fleet in fleets:
         spec = fleet.get("TargetCapacitySpecification", {})
         total = int(spec.get("TotalTargetCapacity", 0))
-        live = fleet.get("Type") == "maintain" and fleet.get("FleetState") in LIVE_FLEET_STATES
+        live = (
+            fleet.get("Type", DEFAULT_FLEET_TYPE) == "maintain"
+            and fleet.get("FleetState") in LIVE_FLEET_STATES
+        )
         if live and total > 0:
             on_demand = spec.get("OnDemandTargetCapacity", 0)
             spot = spec.get("SpotTargetCapacity", 0)

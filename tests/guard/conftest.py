@@ -14,6 +14,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 import guard.handler
 from guard.clients import ClientFactory
+from runawaytrain_cli.strict_aws import StrictAWS, strict_aws
 
 AMI = "ami-12c6146b"
 HOME = "us-east-1"
@@ -33,11 +34,17 @@ class FakeContext:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def strict(monkeypatch: pytest.MonkeyPatch) -> Iterator[StrictAWS]:
+    """moto made to refuse and delay what AWS does (runawaytrain_cli/strict_aws.py)."""
     for name in ("envaction", "mode", "regions", "account_name", "ec2limit", "snstopic"):
         monkeypatch.delenv(name, raising=False)
-    with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
-        yield
+    with mock_aws(config={"iam": {"load_aws_managed_policies": True}}), strict_aws() as layer:
+        yield layer
+
+
+@pytest.fixture
+def aws(strict: StrictAWS) -> None:
+    """An emulated account behaving as AWS does (instances run at once unless a test says)."""
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from guard.handler import run_guard, run_restore
 from guard.invocation import Invocation
 from guard.lockout import INLINE_DENY, REVOKE_SESSIONS
 from guard.settings import Action, Lockout, Settings
+from runawaytrain_cli.strict_aws import strict_aws
 from tests.guard.accounts import (
     GUARD_ROLE,
     PROTECTED_ROLES,
@@ -126,7 +127,7 @@ def assert_locked(before: dict, after: dict, kind: str, name: str, incident: str
 )
 @given(spec=account_strategy)
 def test_trip_locks_ordinary_principals_and_restore_returns_the_exact_state(spec):
-    with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
+    with mock_aws(config={"iam": {"load_aws_managed_policies": True}}), strict_aws():
         users, roles = build_account(spec)
         clients = guard_clients()
         enforce_policy_quota(clients)
