@@ -3,9 +3,12 @@
 Runs the guard's real `run_guard` in moto with a fixed latency injected into every AWS call
 (a botocore `before-call` hook that sleeps), and a seed-style baseline (regions one after
 another, one StopInstances call per instance) in the same run. Prints API calls and wall time.
+moto runs under the strict-AWS layer (runawaytrain_cli/strict_aws.py) unless `--lenient`; here
+every instance is launched long before the trip, so all are running and stoppable.
 
     .venv/bin/python bench/halt.py            # 0 ms and 100 ms, 17/170/1000 instances
     .venv/bin/python bench/halt.py --sizes 17 --latencies 0.05
+    .venv/bin/python bench/halt.py --mix      # pending / Spot / stop-protected mix: halt_mix.py
 
 Targets (issue 2): <= 2 EC2 calls per region + 1 per extra page/chunk (ASG and tagging calls
 counted apart); at 1000 instances wall(100 ms) - wall(0 ms) <= 0.8 s; >= 50x the baseline.
@@ -42,6 +45,7 @@ from guard.clients import ClientFactory  # noqa: E402
 from guard.handler import run_guard  # noqa: E402
 from guard.invocation import Invocation  # noqa: E402
 from guard.settings import Settings  # noqa: E402
+from runawaytrain_cli.strict_aws import strict_aws  # noqa: E402
 
 # The regions every account has enabled by default (no opt-in needed), per the AWS General
 # Reference "Enable or disable AWS Regions in your account".
@@ -89,10 +93,26 @@ class LatencyInjector:
         return session
 
 
+STRICT = [True]  # moto under the strict-AWS layer; main() clears it for --lenient
+
+
+@contextmanager
+def emulated(strict: bool | None = None, **layer: Any) -> Iterator[Any]:
+    """moto, under the strict-AWS layer (`layer`: its arguments) unless lenient; yields the
+    layer or None."""
+    with mock_aws():
+        if not (STRICT[0] if strict is None else strict):
+            yield None
+            return
+        with strict_aws(**layer) as strict_layer:
+            yield strict_layer
+
+
 @contextmanager
 def account_with(instances: int) -> Iterator[str]:
-    """A fresh emulated account with `instances` spread round-robin over the default regions."""
-    with mock_aws():
+    """A fresh emulated account with `instances` spread round-robin over the default regions
+    (strict: pending for 0 s, so running before the trip)."""
+    with emulated():
         per_region = Counter(DEFAULT_REGIONS[n % len(DEFAULT_REGIONS)] for n in range(instances))
         for region, count in per_region.items():
             boto3.client("ec2", region_name=region).run_instances(
@@ -118,6 +138,7 @@ def run_breaker(instances: int, latency: float, warm: bool = False) -> Run:
                 clients.client("ec2", region)
                 clients.client("autoscaling", region)
             clients.client("sns", "us-east-1")
+            clients.client("ssm", "us-east-1")  # the open-incident parameter
         settings = Settings(ec2limit=4, snstopic=topic)
         start = time.perf_counter()
         report = run_guard(settings, Invocation(), clients, "123456789012")
@@ -157,16 +178,30 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="best of N runs (default 3)")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument(
+        "--lenient", action="store_true", help="plain moto, without the strict-AWS layer"
+    )
+    parser.add_argument(
+        "--mix", action="store_true", help="the pending/Spot/stop-protected mix (halt_mix.py)"
+    )
+    parser.add_argument(
         "--warm", action="store_true", help="clients made before timing (a warm Lambda)"
     )
-    args = parser.parse_args()
+    args, rest = parser.parse_known_args()
+    if args.mix:
+        from bench import halt_mix
+
+        return halt_mix.main([*rest, *(["--lenient"] if args.lenient else [])])
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    STRICT[0] = not args.lenient
 
     header = (
         f"{'instances':>9} {'latency':>8} {'wall s':>7} {'EC2 calls':>9} {'(core)':>6} "
         f"{'ASG+tag':>7} {'all calls':>9} {'baseline s':>10} {'base calls':>10} {'speed-up':>8}"
     )
     print(
-        f"guard clients: {'warm (made before timing)' if args.warm else 'cold (made in the run)'}"
+        f"guard clients: {'warm (made before timing)' if args.warm else 'cold (made in the run)'}; "
+        f"moto: {'lenient' if args.lenient else 'strict-AWS layer'}"
     )
     print(header)
     walls: dict[tuple[int, float], float] = {}

@@ -21,7 +21,7 @@ SCENARIO = Scenario(
     delivery=1.0,
     cross_delivery=1.5,
     retry_delay=1.0,
-    all_regions=False,
+    pending_seconds=15.0,
 )
 
 
@@ -67,3 +67,16 @@ def test_schedule_model_agrees_with_the_real_worst_phase(results: Results) -> No
         real.runs,
     )
     assert mean_of(results.schedule_phases).stopped <= SCENARIO.instances
+
+
+def test_no_stop_before_an_instance_leaves_pending(results: Results) -> None:
+    """The strict layer refuses to stop a pending instance; the guard's wait runs on the bench's
+    virtual clock, so every accepted stop comes at or after launch + pending_seconds:
+    instance-seconds - billed seconds = sum(min(stop - launch, pending)) = stopped * pending."""
+    first = results.fast[0]
+    outcome = first.outcome
+    floor = outcome.stopped * SCENARIO.pending_seconds
+    assert outcome.instance_seconds - outcome.billed_seconds == pytest.approx(floor)
+    assert first.runs[0].waited > 0  # everything was still pending at the first trip
+    assert all(run.still_pending == 0 for run in first.runs)
+    assert first.end_states == Counter({"stopped": SCENARIO.instances})
