@@ -42,13 +42,21 @@ from runawaytrain_cli.drill_checks import (
     show_guards,
     show_summary,
 )
-from runawaytrain_cli.drill_emulator import Emulator, EmulatorError, EmulatorSession, bootstrap
+from runawaytrain_cli.drill_emulator import (
+    GAPS_FILLED,
+    Emulator,
+    EmulatorError,
+    EmulatorSession,
+    bootstrap,
+)
 from runawaytrain_cli.drill_fast_trip import check_fast_trip, list_region_stacks
 from runawaytrain_cli.drill_scenario import (
     DrillError,
     DrillResult,
     Guard,
     choose_scenario,
+    describe_capacity,
+    launch_pending,
     seed,
 )
 from runawaytrain_stack.bootstrap import list_bootstrap_environments
@@ -161,6 +169,7 @@ def _drill(
             else ""
         )
     )
+    progress(f"seeded: {tripped.name} {describe_capacity(result.capacity)}")
     for guard in result.guards.values():
         prepare_role_for_emulator(emulator, guard)
     progress(
@@ -264,6 +273,7 @@ def report_not_emulated(
             if resource["Type"] in NOT_EMULATED:
                 counts[resource["Type"]] = counts.get(resource["Type"], 0) + 1
     lines = [f"{kind} x{n}: {NOT_EMULATED[kind]}" for kind, n in sorted(counts.items())]
+    lines += GAPS_FILLED
     missing_schedules = [
         account.name
         for account in fleet.accounts
@@ -413,15 +423,19 @@ def guard_clients(emulator: Emulator, guard: Guard) -> ClientFactory:
 
 def run_guards(emulator: Emulator, result: DrillResult, progress: Progress) -> None:
     factories = {name: guard_clients(emulator, guard) for name, guard in result.guards.items()}
+    launch_pending(emulator, result.guards[result.tripped].account, result)
     emulator.set_iam_enforcement(True)
-    try:
-        for name, guard in result.guards.items():
+    try:  # the tripped account first, while its last launch is still pending
+        for name, guard in sorted(result.guards.items(), key=lambda g: g[0] != result.tripped):
             settings = Settings.from_env(guard.environment)
             invocation = Invocation()  # the schedule's prompt
+            sleep = None
+            if name == result.tripped and result.capacity is not None:
+                sleep = result.capacity.sleep  # counts the wait for the pending launch
             if name == result.tripped and result.launch_batch is not None:
                 invocation = parse_invocation(result.launch_batch)  # the fast trip's prompt
             guard.report = run_guard(
-                settings, invocation, factories[name], guard.account.id, guard.function
+                settings, invocation, factories[name], guard.account.id, guard.function, sleep=sleep
             )
             progress(f"guard {name}: {guard.report.summary()}")
         for name, guard in result.guards.items():

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from botocore.exceptions import ClientError
 
 from guard.settings import Lockout
+from runawaytrain_cli.drill_capacity import check_capacity_restore, check_capacity_trip
 from runawaytrain_cli.drill_emulator import Emulator
 from runawaytrain_cli.drill_scenario import (
     SEED_GROUP,
@@ -105,6 +106,7 @@ def check_trip(
         any(group.endswith(SEED_GROUP) for group in report.suspended_asgs),
         f"suspended {report.suspended_asgs}",
     )
+    check_capacity_trip(emulator, result, tripped)
     result.check(
         f"{tripped.name}: no action errors",
         not report.action_errors and not report.lockout_errors,
@@ -172,17 +174,22 @@ def check_restore(
         bool(states) and set(states.values()) <= {"running", "pending"},
         json.dumps(sorted(set(states.values()))),
     )
+    check_capacity_restore(emulator, result, tripped)
     if tripped.lockout is not Lockout.NONE:
         result.check(
             f"{tripped.name}: restore unlocked the locked users",
-            sorted(restored.get("unlocked_users", [])) == report.locked_users,
-            f"unlocked {restored.get('unlocked_users')}",
+            bool(report.locked_users)
+            and sorted(restored.get("unlocked_users", [])) == report.locked_users,
+            f"locked {report.locked_users}, unlocked {restored.get('unlocked_users')}",
         )
+    if tripped.lockout is Lockout.USERS_AND_ROLES:  # lockout users locks no role: no check
         result.check(
             f"{tripped.name}: restore unlocked the locked roles",
-            sorted(restored.get("unlocked_roles", [])) == report.locked_roles,
-            f"unlocked {restored.get('unlocked_roles')}",
+            bool(report.locked_roles)
+            and sorted(restored.get("unlocked_roles", [])) == report.locked_roles,
+            f"locked {report.locked_roles}, unlocked {restored.get('unlocked_roles')}",
         )
+    if tripped.lockout is not Lockout.NONE:
         for name, key in users.items():
             works, why = user_can_work(emulator, key, tripped.home_region)
             result.check(f"{tripped.name}: user {name} works again", works, why)

@@ -6,6 +6,12 @@ need not exist), and the CDK CLI's own AssumeRole into each account's deploy rol
 too. IAM enforcement is switched on and off at run time through moto's `/moto-api/reset-auth`
 (the body is the number of requests still allowed before enforcement starts: "0" = now,
 "inf" = never). While it is on, every request must carry keys that exist in the emulator.
+
+The server is moto under the strict-AWS layer (runawaytrain_cli/strict_aws.py): launched and
+started instances stay `pending` for PENDING_SECONDS, StopInstances refuses what AWS refuses,
+`maintain` fleets replace what is terminated, resumed Auto Scaling groups run a health check.
+`python -m runawaytrain_cli.drill_emulator -H HOST -p PORT` is that server plus two answers moto
+lacks (see `fill_gaps`); the drill says so among what is not emulated.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from typing import Any
 
 import boto3
 
+from runawaytrain_cli.strict_aws import PENDING_SECONDS_ENV
+
 HOST = "localhost"  # the CDK CLI uploads assets to S3 by host name; 127.0.0.1 breaks that
 FAKE_KEY = "drill"  # the operator's key: any value is accepted while enforcement is off
 OPERATOR_ROLE = "runawaytrain-drill-operator"
@@ -29,6 +37,16 @@ START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 5.0
 BOOTSTRAP_QUALIFIER = "hnb659fds"  # CDK's default qualifier
 BOOTSTRAP_VERSION = "30"  # what `cdk bootstrap` of this CLI writes; templates require >= 6
+# How long a launched or started instance stays `pending` (real EC2: tens of seconds). Short, so
+# the drill stays quick, yet long enough that a launch made just before the trip is still pending.
+PENDING_SECONDS = 2.0
+SERVER_MODULE = "runawaytrain_cli.drill_emulator"  # see serve()
+GAPS_FILLED = (
+    "DescribeCapacityReservations: not implemented by moto; the drill's emulator answers an "
+    "empty list (the drill reserves no capacity), so the trip's still-billing count can run",
+    "DescribeSpotFleetRequests: moto leaves out SpotFleetRequestConfig.Type; the drill's "
+    "emulator reports the Type the request was made with (AWS's default: maintain)",
+)
 
 
 class EmulatorError(RuntimeError):
@@ -56,8 +74,9 @@ def free_port() -> int:
 class Emulator:
     """`with Emulator(log) as emulator:` runs moto_server; leaving the block always stops it."""
 
-    def __init__(self, log_path: Path) -> None:
+    def __init__(self, log_path: Path, pending_seconds: float = PENDING_SECONDS) -> None:
         self.port = free_port()
+        self.pending_seconds = pending_seconds
         self.endpoint = f"http://{HOST}:{self.port}"
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
@@ -74,10 +93,11 @@ class Emulator:
             **os.environ,
             "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",  # AWSDenyAll must exist for lockout
             "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
+            PENDING_SECONDS_ENV: str(self.pending_seconds),
         }
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                [sys.executable, "-m", SERVER_MODULE, "-H", "127.0.0.1", "-p", str(self.port)],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -194,3 +214,37 @@ def bootstrap(session: EmulatorSession, account: str, region: str) -> None:
         Type="String",
         Overwrite=True,
     )
+
+
+def fill_gaps() -> None:
+    """What the strict layer's moto_server lacks for the drill (GAPS_FILLED says which)."""
+    from moto.core.responses import ActionResult
+    from moto.ec2.models.spot_requests import SpotFleetRequest
+    from moto.ec2.responses import EC2Response
+
+    if not hasattr(EC2Response, "describe_capacity_reservations"):
+
+        def describe_capacity_reservations(self: EC2Response) -> ActionResult:
+            return ActionResult({"CapacityReservations": []})
+
+        EC2Response.describe_capacity_reservations = describe_capacity_reservations  # type: ignore[attr-defined]
+    config = SpotFleetRequest.spot_fleet_request_config
+
+    def with_type(self: SpotFleetRequest) -> dict[str, Any]:
+        data: dict[str, Any] = config.fget(self)  # type: ignore[misc]
+        data.setdefault("Type", getattr(self, "strict_type", "maintain"))
+        return data
+
+    SpotFleetRequest.spot_fleet_request_config = property(with_type)  # type: ignore[assignment,method-assign]
+
+
+def serve(argv: list[str] | None = None) -> None:
+    """moto_server under the strict-AWS layer, gaps filled (the drill's emulator process)."""
+    from runawaytrain_cli.strict_aws import main
+
+    fill_gaps()
+    main(argv)
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,14 +1,17 @@
 """The drill's scenario: which accounts to trip, what to seed into them, and the results record.
 
-The tripped account gets instances over its limit in 3 regions plus an Auto Scaling group, IAM
-users with access keys (and a role when its lockout is users+roles); another enforcing account
-stays under its limit; a dry-run account, if any, goes over its limit (it must change nothing).
+The tripped account gets instances over its limit in 3 regions plus, in its first region, the
+capacity a halt must handle with care (see `Capacity`): an Auto Scaling group, a `maintain` Spot
+Fleet, a stop-protected instance and a launch still pending at the trip; IAM users with access
+keys (and a role when its lockout is users+roles). Another enforcing account stays under its
+limit; a dry-run account, if any, goes over its limit (it must change nothing).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +25,29 @@ SEED_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 SEED_USERS = ("alice", "bob")
 SEED_ROLE = "drill-ci-deployer"  # locked too when the tripped account's lockout is users+roles
 SEED_GROUP = "drill-workers"  # an Auto Scaling group in the tripped account
+SEED_FLEET_CAPACITY = 3  # one-time Spot instances of a `maintain` Spot Fleet
+SETTLE_TIMEOUT_S = 30.0  # for the seeded instances to leave `pending` before the trip
+
+
+@dataclass
+class Capacity:
+    """What the tripped account holds besides plain on-demand instances, all in `region`."""
+
+    region: str
+    regions: list[str] = field(default_factory=list)  # every region seeded in the account
+    spot_fleet: str = ""
+    spot_instances: list[str] = field(default_factory=list)  # the fleet's one-time Spot
+    protected: str = ""  # DisableApiStop true
+    pending: str = ""  # launched just before the trip
+    pending_state: str = ""  # its state as the drill saw it right after launching it
+    group_instances: list[str] = field(default_factory=list)
+    before_trip: set[str] = field(default_factory=set)  # every instance id of the account
+    waited_s: float = 0.0  # how long the trip's guard waited for pending instances
+
+    def sleep(self, seconds: float) -> None:
+        """The tripped guard's sleep: a real one, counted."""
+        time.sleep(seconds)
+        self.waited_s += seconds
 
 
 @dataclass
@@ -55,6 +81,7 @@ class DrillResult:
     dry_run: str = ""  # a dry-run account seeded over its limit: reports, changes nothing
     seeded: dict[str, list[str]] = field(default_factory=dict)  # account name -> instance ids
     not_emulated: list[str] = field(default_factory=list)
+    capacity: Capacity | None = None  # the tripped account's Spot Fleet, group, protected...
     # The fast-trip launch events drained from the tripped account's queue, as Lambda's poller
     # would invoke the guard with them; the tripped account's run is prompted by this batch.
     launch_batch: dict[str, Any] | None = None
@@ -88,7 +115,8 @@ def seed(
     regions = list(tripped.regions or _seed_regions(tripped.home_region))[:3]
     per_region = max(3, math.ceil((tripped.ec2_limit + 1) / len(regions)))
     result.seeded[tripped.name] = _launch(emulator, tripped, regions, per_region)
-    result.seeded[tripped.name] += _launch_group(emulator, tripped, regions[0])
+    result.capacity = seed_capacity(emulator, tripped, regions[0])
+    result.seeded[tripped.name] += [*result.capacity.group_instances, result.capacity.protected]
     users: dict[str, dict[str, str]] = {}
     session = emulator.operator(tripped.id, tripped.home_region)
     iam = session.client("iam", region_name=tripped.home_region)
@@ -163,3 +191,75 @@ def _launch_group(emulator: Emulator, account: Account, region: str) -> list[str
     )
     groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[SEED_GROUP])
     return [i["InstanceId"] for g in groups["AutoScalingGroups"] for i in g["Instances"]]
+
+
+def seed_capacity(emulator: Emulator, account: Account, region: str) -> Capacity:
+    """An Auto Scaling group, a `maintain` Spot Fleet of one-time Spot instances and a
+    stop-protected instance (the launch pending at the trip comes later: `launch_pending`)."""
+    capacity = Capacity(region, group_instances=_launch_group(emulator, account, region))
+    ec2 = emulator.operator(account.id, region).client("ec2", region_name=region)
+    capacity.spot_fleet = ec2.request_spot_fleet(
+        SpotFleetRequestConfig={
+            "IamFleetRole": f"arn:aws:iam::{account.id}:role/drill-spot-fleet",
+            "AllocationStrategy": "lowestPrice",
+            "TargetCapacity": SEED_FLEET_CAPACITY,
+            "Type": "maintain",
+            "LaunchSpecifications": [{"ImageId": AMI, "InstanceType": "t3.micro"}],
+        }
+    )["SpotFleetRequestId"]
+    capacity.spot_instances = sorted(
+        active["InstanceId"]
+        for active in ec2.describe_spot_fleet_instances(SpotFleetRequestId=capacity.spot_fleet)[
+            "ActiveInstances"
+        ]
+    )
+    capacity.protected = ec2.run_instances(
+        ImageId=AMI, MinCount=1, MaxCount=1, InstanceType="t3.micro", DisableApiStop=True
+    )["Instances"][0]["InstanceId"]
+    return capacity
+
+
+def launch_pending(emulator: Emulator, account: Account, result: DrillResult) -> None:
+    """Once every seeded instance runs, one more launch: still `pending` when the guard counts."""
+    capacity = result.capacity
+    assert capacity is not None
+    capacity.regions = sorted(
+        {capacity.region, *account.regions, *_seed_regions(account.home_region)}
+    )
+    capacity.before_trip = _settle(emulator, account, capacity.regions)
+    ec2 = emulator.operator(account.id, capacity.region).client("ec2", region_name=capacity.region)
+    [launched] = ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1, InstanceType="t3.micro")[
+        "Instances"
+    ]
+    capacity.pending = launched["InstanceId"]
+    [reservation] = ec2.describe_instances(InstanceIds=[capacity.pending])["Reservations"]
+    capacity.pending_state = reservation["Instances"][0]["State"]["Name"]
+    capacity.before_trip.add(capacity.pending)
+    result.seeded[account.name].append(capacity.pending)
+
+
+def _settle(emulator: Emulator, account: Account, regions: list[str]) -> set[str]:
+    """Wait until no instance of `account` is pending; every instance id it has."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while True:
+        states = {}
+        for region in regions:
+            ec2 = emulator.operator(account.id, region).client("ec2", region_name=region)
+            for page in ec2.get_paginator("describe_instances").paginate():
+                for reservation in page["Reservations"]:
+                    for instance in reservation["Instances"]:
+                        states[instance["InstanceId"]] = instance["State"]["Name"]
+        if "pending" not in states.values() or time.monotonic() > deadline:
+            return set(states)
+        time.sleep(0.5)
+
+
+def describe_capacity(capacity: Capacity | None) -> str:
+    if capacity is None:
+        return "no special capacity"
+    return (
+        f"in {capacity.region}: Auto Scaling group {SEED_GROUP} "
+        f"({len(capacity.group_instances)}), maintain Spot Fleet {capacity.spot_fleet} "
+        f"({len(capacity.spot_instances)} one-time Spot), stop-protected {capacity.protected}; "
+        "one more launch right before the trip"
+    )

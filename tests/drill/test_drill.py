@@ -1,8 +1,8 @@
 """The drill, end to end: a fresh moto_server, the real `cdk deploy --all`, the guard's code under
 its deployed role with IAM enforcement on, restore, and cleanup whatever happens.
 
-About a minute in all: the sample fleet once (~40 s), a two-account fleet once with one statement
-removed from the guard's role (~25 s), and a drill whose deploy step fails (~4 s).
+About a minute and a half in all: the sample fleet once (~50 s), a two-account fleet once with one
+statement removed from the guard's role (~30 s), and a drill whose deploy step fails (~4 s).
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ def test_the_guard_runs_with_the_deployed_environment(sample_drill: tuple) -> No
     assert prod.environment["ec2limit"] == "40"
     assert prod.environment["lockout"] == "users"
     assert prod.environment["snstopic"].startswith("arn:aws:sns:eu-west-1:222222222222:")
-    assert result.guards["staging"].environment["regions"] == "eu-west-1,us-east-1"
+    # no `regions`: the census counts every enabled region, whatever accounts.yaml lists
+    assert "regions" not in result.guards["staging"].environment
 
 
 def test_tripped_account_is_halted_locked_and_told(sample_drill: tuple) -> None:
@@ -90,8 +91,13 @@ def test_tripped_account_is_halted_locked_and_told(sample_drill: tuple) -> None:
     assert report is not None
     assert report.verdict == "trip"
     seeded = result.seeded["prod"]
-    assert len(seeded) == 3 * 14 + 2  # limit 40: 14 per region, plus an Auto Scaling group of 2
-    assert len(report.by_region) >= 3 and sum(report.by_region.values()) == len(seeded)
+    # limit 40: 14 per region, plus an Auto Scaling group of 2, a stop-protected instance and a
+    # launch still pending at the trip (the Spot Fleet's 3 are counted, terminated, not seeded)
+    assert len(seeded) == 3 * 14 + 2 + 2
+    capacity = result.capacity
+    assert capacity is not None and len(capacity.spot_instances) == 3
+    assert len(report.by_region) >= 3
+    assert sum(report.by_region.values()) == len(seeded) + len(capacity.spot_instances)
     assert sorted(report.stopped) == sorted(result.seeded["prod"])
     assert report.locked_users == ["alice", "bob"]
     assert "user/breakglass-admin" in report.skipped
@@ -99,6 +105,40 @@ def test_tripped_account_is_halted_locked_and_told(sample_drill: tuple) -> None:
     assert mail["Subject"].startswith("runawaytrain TRIPPED 222222222222 (prod)")
     assert f"Stopped ({len(seeded)};" in mail["Message"]
     assert report.suspended_asgs == ["drill-workers"]
+
+
+def test_trip_handles_fleet_protected_pending_and_group_capacity(sample_drill: tuple) -> None:
+    result, _, _ = sample_drill
+    capacity = result.capacity
+    report = result.guards["prod"].report
+    assert capacity is not None and report is not None
+    assert report.fleets_zeroed == {capacity.region: {capacity.spot_fleet: "3/0"}}
+    assert report.terminated_by_region == {capacity.region: capacity.spot_instances}
+    assert report.protection_lifted == [capacity.protected]
+    assert capacity.pending_state == "pending" and capacity.pending in report.stopped
+    assert capacity.waited_s > 0 and not report.still_pending
+    passed = {check.name for check in result.checks if check.ok}
+    assert {
+        "prod: maintain Spot Fleet set to target capacity 0 (was 3)",
+        "prod: the fleet's one-time Spot instances terminated (unstoppable: terminate-spot)",
+        "prod: nothing relaunched (no new instance, the fleet holds none)",
+        "prod: stop-protected instance stopped, its protection recorded",
+        "prod: group drill-workers suspended (Launch, Terminate, HealthCheck, ...)",
+        "prod: group drill-workers's instances stopped, not terminated, still in the group",
+        "prod: restore put the Spot Fleet's target capacity back (3)",
+        "prod: stop-protected instance runs again with DisableApiStop true",
+        "prod: every instance the trip stopped runs again (same 46 ids)",
+        "prod: group drill-workers resumed only once its instances ran (none replaced)",
+        "prod: nothing on-demand terminated (46 instances, only Spot went)",
+    } <= passed
+    assert any(name.startswith("prod: the launch pending at the trip stopped") for name in passed)
+
+
+def test_restore_checks_nothing_that_was_never_locked(sample_drill: tuple) -> None:
+    result, _, _ = sample_drill
+    names = {check.name for check in result.checks}
+    assert "prod: restore unlocked the locked users" in names
+    assert "prod: restore unlocked the locked roles" not in names  # lockout users: no role
 
 
 def test_dry_run_account_reports_and_changes_nothing(sample_drill: tuple) -> None:
@@ -168,7 +208,8 @@ def test_drill_fails_when_statements_are_missing_from_the_role(tmp_path: Path) -
     assert set(report.not_stopped.values()) <= {"UnauthorizedOperation", "AccessDenied"}
     assert report.not_stopped  # every instance was refused, under the deployed role
     failed = {check.name for check in result.checks if not check.ok}
-    assert "lab: all 11 seeded instances stopped" in failed  # 3 regions x 3 + a group of 2
+    # 3 regions x 3, a group of 2, a stop-protected instance and a launch pending at the trip
+    assert "lab: all 13 seeded instances stopped" in failed
     # Without its Deny, the guard could loosen its own role; the payer's guard still cannot.
     assert "lab: guard cannot modify its own role" in failed
     assert "payer: guard cannot modify its own role" not in failed

@@ -1,0 +1,220 @@
+"""The drill's checks on the capacity a halt must handle with care (see drill_scenario.Capacity):
+a `maintain` Spot Fleet, a stop-protected instance, a launch still pending at the trip and an
+Auto Scaling group. Each is read back from the emulator, not only from the guard's report.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from guard.incident import INCIDENT_TAG, STOP_PROTECTION_TAG
+from guard.settings import Settings
+from runawaytrain_cli.drill_emulator import Emulator
+from runawaytrain_cli.drill_scenario import SEED_FLEET_CAPACITY, SEED_GROUP, Capacity, DrillResult
+from runawaytrain_stack.config import Account
+
+# What must not run while the incident is open: these would replace, health-check away or
+# scale in the stopped instances (guard/auto_scaling.py suspends these and more).
+MUST_SUSPEND = {"Launch", "Terminate", "HealthCheck", "ReplaceUnhealthy", "AZRebalance"}
+LIVE = ("pending", "running")
+
+
+class Reader:
+    """The emulator, as the account's operator sees it in the capacity's region."""
+
+    def __init__(self, emulator: Emulator, account: Account, capacity: Capacity) -> None:
+        session = emulator.operator(account.id, capacity.region)
+        self.ec2 = session.client("ec2", region_name=capacity.region)
+        self.autoscaling = session.client("autoscaling", region_name=capacity.region)
+        self.emulator = emulator
+        self.account = account
+        self.capacity = capacity
+
+    def instances(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        found = {}
+        for page in self.ec2.get_paginator("describe_instances").paginate(InstanceIds=ids):
+            for reservation in page["Reservations"]:
+                for instance in reservation["Instances"]:
+                    found[instance["InstanceId"]] = instance
+        return found
+
+    def states(self, ids: list[str]) -> dict[str, str]:
+        return {i: found["State"]["Name"] for i, found in self.instances(ids).items()}
+
+    def tags(self, instance: str) -> dict[str, str]:
+        found = self.instances([instance]).get(instance, {})
+        return {tag["Key"]: tag["Value"] for tag in found.get("Tags", [])}
+
+    def account_states(self) -> dict[str, str]:
+        """Every instance of the account in the regions the drill seeded."""
+        states = {}
+        for region in self.capacity.regions:
+            ec2 = self.emulator.operator(self.account.id, region).client("ec2", region_name=region)
+            for page in ec2.get_paginator("describe_instances").paginate():
+                for reservation in page["Reservations"]:
+                    for instance in reservation["Instances"]:
+                        states[instance["InstanceId"]] = instance["State"]["Name"]
+        return states
+
+    def fleet_target(self) -> int:
+        [config] = self.ec2.describe_spot_fleet_requests(
+            SpotFleetRequestIds=[self.capacity.spot_fleet]
+        )["SpotFleetRequestConfigs"]
+        return int(config["SpotFleetRequestConfig"]["TargetCapacity"])
+
+    def fleet_instances(self) -> list[str]:
+        active = self.ec2.describe_spot_fleet_instances(SpotFleetRequestId=self.capacity.spot_fleet)
+        return sorted(i["InstanceId"] for i in active["ActiveInstances"])
+
+    def stop_protected(self, instance: str) -> bool:
+        attribute = self.ec2.describe_instance_attribute(
+            InstanceId=instance, Attribute="disableApiStop"
+        )
+        return bool(attribute["DisableApiStop"]["Value"])
+
+    def group(self) -> tuple[set[str], list[str]]:
+        """(the group's suspended processes, its instance ids)."""
+        [group] = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[SEED_GROUP])[
+            "AutoScalingGroups"
+        ]
+        suspended = {p["ProcessName"] for p in group.get("SuspendedProcesses", [])}
+        return suspended, sorted(i["InstanceId"] for i in group["Instances"])
+
+
+def _reader(emulator: Emulator, result: DrillResult, tripped: Account) -> Reader | None:
+    if result.capacity is None:
+        return None
+    return Reader(emulator, tripped, result.capacity)
+
+
+def check_capacity_trip(emulator: Emulator, result: DrillResult, tripped: Account) -> None:
+    reader = _reader(emulator, result, tripped)
+    report = result.guards[tripped.name].report
+    if reader is None or report is None:
+        return
+    capacity, name = reader.capacity, tripped.name
+    unstoppable = Settings.from_env(result.guards[name].environment).unstoppable.value
+    zeroed = report.fleets_zeroed.get(capacity.region, {})
+    target = reader.fleet_target()
+    result.check(
+        f"{name}: maintain Spot Fleet set to target capacity 0 (was {SEED_FLEET_CAPACITY})",
+        zeroed.get(capacity.spot_fleet) == f"{SEED_FLEET_CAPACITY}/0" and target == 0,
+        f"recorded {zeroed}, target capacity now {target}",
+    )
+    terminated = sorted(report.terminated_by_region.get(capacity.region, []))
+    states = reader.states(capacity.spot_instances)
+    result.check(
+        f"{name}: the fleet's one-time Spot instances terminated (unstoppable: {unstoppable})",
+        terminated == capacity.spot_instances
+        and set(states.values()) <= {"terminated", "shutting-down"},
+        f"terminated {terminated} of {capacity.spot_instances}; states {states}",
+    )
+    relaunched = sorted(
+        i
+        for i, state in reader.account_states().items()
+        if state in LIVE and i not in capacity.before_trip
+    )
+    live_in_fleet = reader.fleet_instances()
+    result.check(
+        f"{name}: nothing relaunched (no new instance, the fleet holds none)",
+        not relaunched and not live_in_fleet,
+        f"new {relaunched}, in the fleet {live_in_fleet}",
+    )
+    tags = reader.tags(capacity.protected)
+    state = reader.states([capacity.protected]).get(capacity.protected)
+    result.check(
+        f"{name}: stop-protected instance stopped, its protection recorded",
+        capacity.protected in report.protection_lifted
+        and capacity.protected in report.stopped
+        and state in ("stopped", "stopping")
+        and tags.get(STOP_PROTECTION_TAG) == "lifted"
+        and tags.get(INCIDENT_TAG) == report.incident,
+        f"lifted {report.protection_lifted}, state {state}, tags {tags}",
+    )
+    state = reader.states([capacity.pending]).get(capacity.pending)
+    still = [i for ids in report.still_pending.values() for i in ids]
+    result.check(
+        f"{name}: the launch pending at the trip stopped once it ran "
+        f"(guard waited {capacity.waited_s:.0f}s)",
+        capacity.pending_state == "pending"
+        and capacity.waited_s > 0
+        and capacity.pending in report.stopped
+        and state in ("stopped", "stopping")
+        and not still,
+        f"state at launch {capacity.pending_state}, now {state}, waited {capacity.waited_s}s, "
+        f"still pending {still}",
+    )
+    suspended, members = reader.group()
+    result.check(
+        f"{name}: group {SEED_GROUP} suspended (Launch, Terminate, HealthCheck, ...)",
+        suspended >= MUST_SUSPEND,
+        f"suspended {sorted(suspended)}, missing {sorted(MUST_SUSPEND - suspended)}",
+    )
+    states = reader.states(capacity.group_instances)
+    result.check(
+        f"{name}: group {SEED_GROUP}'s instances stopped, not terminated, still in the group",
+        members == sorted(capacity.group_instances)
+        and set(states.values()) <= {"stopped", "stopping"},
+        f"members {members} (seeded {capacity.group_instances}), states {states}",
+    )
+
+
+def check_capacity_restore(emulator: Emulator, result: DrillResult, tripped: Account) -> None:
+    reader = _reader(emulator, result, tripped)
+    report = result.guards[tripped.name].report
+    restored = (result.restore.restore if result.restore else None) or {}
+    if reader is None or report is None:
+        return
+    capacity, name = reader.capacity, tripped.name
+    target = reader.fleet_target()
+    result.check(
+        f"{name}: restore put the Spot Fleet's target capacity back ({SEED_FLEET_CAPACITY})",
+        restored.get("fleets_restored", {}).get(capacity.spot_fleet) == f"{SEED_FLEET_CAPACITY}/0"
+        and target == SEED_FLEET_CAPACITY,
+        f"restored {restored.get('fleets_restored')}, target capacity now {target}",
+    )
+    state = reader.states([capacity.protected]).get(capacity.protected)
+    protected = reader.stop_protected(capacity.protected)
+    tags = reader.tags(capacity.protected)
+    result.check(
+        f"{name}: stop-protected instance runs again with DisableApiStop true",
+        state == "running"
+        and protected
+        and capacity.protected in restored.get("reprotected", [])
+        and STOP_PROTECTION_TAG not in tags,
+        f"state {state}, DisableApiStop {protected}, tags {tags}",
+    )
+    stopped = sorted(report.stopped)
+    states = reader.account_states()
+    not_running = {i: states.get(i, "gone") for i in stopped if states.get(i) != "running"}
+    result.check(
+        f"{name}: every instance the trip stopped runs again (same {len(stopped)} ids)",
+        bool(stopped) and not not_running,
+        json.dumps(not_running)[:300],
+    )
+    suspended, members = reader.group()
+    group_states = reader.states(members)
+    resumed = [g for g in restored.get("resumed_asgs", {}) if g.endswith(f"/{SEED_GROUP}")]
+    result.check(
+        f"{name}: group {SEED_GROUP} resumed only once its instances ran (none replaced)",
+        bool(resumed)
+        and not suspended
+        and not restored.get("kept_suspended")
+        and members == sorted(capacity.group_instances)
+        and set(group_states.values()) == {"running"},
+        f"resumed {resumed}, still suspended {sorted(suspended)}, members {members} "
+        f"(seeded {capacity.group_instances}), states {group_states}",
+    )
+    on_demand = sorted(capacity.before_trip - set(capacity.spot_instances))
+    lost = {i: states.get(i, "gone") for i in on_demand if states.get(i) not in LIVE}
+    terminated = sorted(i for ids in report.terminated_by_region.values() for i in ids)
+    spot_only = set(terminated) <= set(capacity.spot_instances)
+    result.check(
+        f"{name}: nothing on-demand terminated ({len(on_demand)} instances, only Spot went)",
+        not lost and spot_only and bool(on_demand),
+        f"lost {json.dumps(lost)[:200]}, terminated {terminated}",
+    )
+
+
+__all__ = ["check_capacity_restore", "check_capacity_trip"]
