@@ -266,6 +266,8 @@ class StrictAWS:
         p.set(FakeAutoScalingGroup, "set_desired_capacity", _asg_set_desired)
         p.set(AutoScalingBackend, "resume_processes", _asg_resume)
         p.set(EC2Response, "call_action", _ec2_call_action)
+        if not hasattr(EC2Response, "describe_capacity_reservations"):
+            p.set(EC2Response, "describe_capacity_reservations", _no_capacity_reservations)
         for name in _IAM_GUARDED:
             p.set(IAMBackend, name, _guard_protected_role(name, getattr(IAMBackend, name)))
 
@@ -763,6 +765,12 @@ def _guard_protected_role(action: str, original: Callable[..., Any]) -> Callable
 
 
 # ---- SCP deny ------------------------------------------------------------------------------
+
+
+def _no_capacity_reservations(self: EC2Response) -> ActionResult:
+    """moto has no DescribeCapacityReservations; an account that reserved nothing answers this
+    (EC2 API Reference, DescribeCapacityReservations: an empty CapacityReservations list)."""
+    return ActionResult({"CapacityReservations": []})
 
 
 def _ec2_call_action(self: EC2Response) -> Any:

@@ -97,7 +97,8 @@ def requests_to_cancel(
     ids = {request.id for request in requests.values() if request.state == "open"}
     for target in terminating:
         request = requests.get(target.spot_request or "")
-        if request is not None and request.persistent:
+        fleet_owned = target.spot_fleet or target.ec2_fleet  # its fleet is zeroed instead
+        if request is not None and request.persistent and not fleet_owned:
             ids.add(request.id)
     return sorted(ids)
 

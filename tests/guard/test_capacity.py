@@ -128,6 +128,8 @@ def test_one_time_spot_is_terminated_after_its_fleet_is_set_to_zero_and_restore_
     body = inbox.messages()[0]["Message"]
     assert f"Fleet {fleet} in {HOME}: target capacity set to 0" in body
     assert "Terminated (4)" in body
+    assert report.spot_cancelled == {}  # the fleet owns its requests: zeroed, not cancelled
+    assert report.action_errors == []
 
     run_restore(settings(inbox, 1), RESTART, clients, ACCOUNT)
 
