@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.guard.conftest import aws, guard_env, inbox, launch  # noqa: F401 -- the guard's
+from tests.guard.conftest import aws, guard_env, inbox, launch, strict  # noqa: F401 -- the guard's
 from tests.spend.curgen import BUCKET
 
 
