@@ -16,6 +16,7 @@ IAM: see each module.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,7 +159,7 @@ def halt_region(
     result.not_stopped.update(kept)
     stopping.still_pending = waiting
     if waiting and plan.wait_s > 0:
-        later = wait_and_stop(ec2, waiting, Waiting(plan.wait_s, *filter(None, [plan.sleep])))
+        later = wait_and_stop(ec2, waiting, Waiting(plan.wait_s, plan.sleep or time.sleep))
         record(ec2, region, plan.incident, [], later.lifted, result=result)
         stopping.still_pending = later.still_pending
         later.still_pending = []

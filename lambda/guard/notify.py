@@ -120,38 +120,30 @@ def _dry_run(report: Report) -> list[str]:
 def _stopped(report: Report) -> list[str]:
     if not report.stopped:
         return []
-    lines = [f"Stopped ({len(report.stopped)}; stopped, never terminated: EBS volumes are kept):"]
-    for region, ids in report.stopped_by_region.items():
-        if ids:
-            lines += [f"  {region}:", *_id_lines(ids, indent="    ")]
-    return lines
+    heading = f"Stopped ({len(report.stopped)}; stopped, never terminated: EBS volumes are kept):"
+    return [heading, *_by_region(report.stopped_by_region)]
 
 
 def _terminated(report: Report) -> list[str]:
     total = sum(len(ids) for ids in report.terminated_by_region.values())
     if not total:
         return []
-    lines = [
+    heading = (
         f"Terminated ({total}): Spot capacity AWS cannot stop (unstoppable: "
         "terminate-spot/terminate-all); it cannot be brought back:"
-    ]
-    for region, ids in report.terminated_by_region.items():
-        if ids:
-            lines += [f"  {region}:", *_id_lines(ids, indent="    ")]
-    return lines
+    )
+    return [heading, *_by_region(report.terminated_by_region)]
 
 
 def _still_pending(report: Report) -> list[str]:
     total = sum(len(ids) for ids in report.still_pending.values())
     if not total:
         return []
-    lines = [
+    heading = (
         f"Still pending ({total}): AWS cannot stop an instance before it runs. They are tagged "
         f"{INCIDENT_TAG} and the next run stops them, whatever the count:"
-    ]
-    for region, ids in report.still_pending.items():
-        lines += [f"  {region}:", *_id_lines(ids, indent="    ")]
-    return lines
+    )
+    return [heading, *_by_region(report.still_pending)]
 
 
 def _fleets(report: Report) -> list[str]:
@@ -294,6 +286,14 @@ def _headline(report: Report) -> str:
             "open, and what was launched since is stopped under it."
         )
     return f"runawaytrain TRIPPED in account {label}."
+
+
+def _by_region(ids_by_region: dict[str, list[str]]) -> list[str]:
+    lines = []
+    for region, ids in ids_by_region.items():
+        if ids:
+            lines += [f"  {region}:", *_id_lines(ids, indent="    ")]
+    return lines
 
 
 def _id_lines(ids: Iterable[str], indent: str = "  ") -> list[str]:

@@ -19,6 +19,7 @@ spot.py.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -201,7 +202,7 @@ def restore_region(
     try:
         result.fleets_restored, fleet_errors = restore_fleets(ec2, incident, dry_run)
         result.errors.update({f"{region} {n}": e for n, e in enumerate(fleet_errors)})
-        waiting = Waiting(account.wait_s, *filter(None, [account.sleep]))
+        waiting = Waiting(account.wait_s, account.sleep or time.sleep)
         restarted = restore_instances(
             ec2,
             region,

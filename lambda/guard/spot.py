@@ -24,7 +24,7 @@ ec2:CreateTags / ec2:DeleteTags (runawaytrain:* keys), ec2:DescribeTags.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,41 +132,24 @@ def zero_maintained_fleets(
     targets = list(targets)
     spot_fleets = sorted({t.spot_fleet for t in targets if t.spot_fleet})
     ec2_fleets = sorted({t.ec2_fleet for t in targets if t.ec2_fleet})
-    for fleet_id, capacity in _maintained_spot_fleets(ec2, region, spot_fleets, outcome):
-        _zero(
-            ec2,
-            region,
-            fleet_id,
-            capacity,
-            incident=incident,
-            outcome=outcome,
-            modify=_set_spot_fleet,
-        )
-    for fleet_id, capacity in _maintained_ec2_fleets(ec2, region, ec2_fleets, outcome):
-        _zero(
-            ec2,
-            region,
-            fleet_id,
-            capacity,
-            incident=incident,
-            outcome=outcome,
-            modify=_set_ec2_fleet,
-        )
+    for (kind, capacities, modify), ids in zip(FLEET_KINDS, (spot_fleets, ec2_fleets), strict=True):
+        if not ids:
+            continue
+        try:
+            found = capacities(ec2, ids)
+        except (ClientError, BotoCoreError) as error:
+            outcome.errors.append(f"{region}: describing {kind}s {ids}: {describe_error(error)}")
+            continue
+        for fleet_id, capacity in found:
+            _zero(
+                ec2, region, fleet_id, capacity, incident=incident, outcome=outcome, modify=modify
+            )
     return outcome
 
 
-def _maintained_spot_fleets(
-    ec2: Any, region: str, ids: list[str], outcome: FleetHalt
-) -> list[tuple[str, str]]:
-    if not ids:
-        return []
-    try:
-        configs = ec2.describe_spot_fleet_requests(SpotFleetRequestIds=ids)[
-            "SpotFleetRequestConfigs"
-        ]
-    except (ClientError, BotoCoreError) as error:
-        outcome.errors.append(f"{region}: describing Spot Fleets {ids}: {describe_error(error)}")
-        return []
+def _maintained_spot_fleets(ec2: Any, ids: list[str]) -> list[tuple[str, str]]:
+    """(id, "target/on-demand") of the live `maintain` Spot Fleets among `ids` with capacity."""
+    configs = ec2.describe_spot_fleet_requests(SpotFleetRequestIds=ids)["SpotFleetRequestConfigs"]
     found = []
     for config in configs:
         data = config["SpotFleetRequestConfig"]
@@ -180,18 +163,10 @@ def _maintained_spot_fleets(
     return found
 
 
-def _maintained_ec2_fleets(
-    ec2: Any, region: str, ids: list[str], outcome: FleetHalt
-) -> list[tuple[str, str]]:
-    if not ids:
-        return []
-    try:
-        fleets = ec2.describe_fleets(FleetIds=ids)["Fleets"]
-    except (ClientError, BotoCoreError) as error:
-        outcome.errors.append(f"{region}: describing EC2 Fleets {ids}: {describe_error(error)}")
-        return []
+def _maintained_ec2_fleets(ec2: Any, ids: list[str]) -> list[tuple[str, str]]:
+    """(id, "total/on-demand/spot") of the live `maintain` EC2 Fleets among `ids` with capacity."""
     found = []
-    for fleet in fleets:
+    for fleet in ec2.describe_fleets(FleetIds=ids)["Fleets"]:
         spec = fleet.get("TargetCapacitySpecification", {})
         total = int(spec.get("TotalTargetCapacity", 0))
         live = (
@@ -254,6 +229,13 @@ def _set_ec2_fleet(ec2: Any, fleet_id: str, capacity: str, *, zero: bool) -> Non
         },
         ExcessCapacityTerminationPolicy="no-termination",
     )
+
+
+# (what it is called, which of its `maintain` requests hold capacity, how to set that capacity)
+FLEET_KINDS: tuple[tuple[str, Callable[..., list[tuple[str, str]]], Callable[..., None]], ...] = (
+    ("Spot Fleet", _maintained_spot_fleets, _set_spot_fleet),
+    ("EC2 Fleet", _maintained_ec2_fleets, _set_ec2_fleet),
+)
 
 
 def restore_fleets(ec2: Any, incident: str, dry_run: bool) -> tuple[dict[str, str], list[str]]:
