@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,7 @@ from guard.logs import get_logger
 from guard.parallel import map_in_parallel
 from guard.settings import Unstoppable
 from guard.spot import (
+    SpotRequest,
     cancel_spot_requests,
     read_spot_requests,
     requests_to_cancel,
@@ -136,24 +138,64 @@ def halt_region(
     autoscaling: Callable[[], Any],
     fallback: Sequence[Target] = (),
 ) -> HaltResult:
+    """Every round trip that does not need the one before it runs beside it: the halt's latency
+    is what stands between the trip and the money stopping (bench/halt_mix.py)."""
     result = HaltResult()
-    try:
-        targets = describe_targets(ec2)
-    except (ClientError, BotoCoreError) as error:  # still stop what the census counted
-        result.errors.append(f"{region}: describing instances: {describe_error(error)}")
-        targets = list(fallback)
-    if not targets:
-        return result
-    suspension = suspend_groups(region, [t.id for t in targets], plan.incident, autoscaling())
-    result.errors += suspension.errors
-    if suspension.suspended:
-        result.suspended_by_region[region] = suspension.suspended
-    to_stop, pending, disposable, kept = keep_from_replacing(region, plan, ec2, targets, result)
+    with ThreadPoolExecutor(4) as pool:
+        # not needed to halt anything: runs beside everything else, read at the end
+        billing = pool.submit(still_billing, ec2)
+        # the groups holding what the census counted, suspended before anything is stopped
+        suspension = pool.submit(
+            suspend_groups, region, [t.id for t in fallback], plan.incident, autoscaling()
+        )
+        requests = pool.submit(read_spot_requests, ec2)
+        try:
+            targets = describe_targets(ec2)
+        except (ClientError, BotoCoreError) as error:  # still stop what the census counted
+            result.errors.append(f"{region}: describing instances: {describe_error(error)}")
+            targets = list(fallback)
+        suspended = suspension.result()
+        result.errors += suspended.errors
+        if suspended.suspended:
+            result.suspended_by_region[region] = suspended.suspended
+        if targets:
+            act(region, plan, ec2, targets, requests=requests, pool=pool, result=result)
+        count_still_billing(region, billing, result)
+    LOG.info(
+        "region_halted",
+        extra={
+            "region": region,
+            "incident": plan.incident,
+            "stopped": len(result.stopped_by_region.get(region, [])),
+            "terminated": len(result.terminated_by_region.get(region, [])),
+            "still_pending": len(result.still_pending.get(region, [])),
+            "not_stopped": result.not_stopped,
+        },
+    )
+    return result
+
+
+def act(
+    region: str,
+    plan: HaltPlan,
+    ec2: Any,
+    targets: Sequence[Target],
+    *,
+    requests: Future[dict[str, SpotRequest]],
+    pool: ThreadPoolExecutor,
+    result: HaltResult,
+) -> None:
+    """Stop, terminate and record; terminating runs beside the stops (it needs none of them)."""
+    live_requests = spot_requests(region, requests, targets, result)
+    to_stop, pending, disposable, kept = keep_from_replacing(
+        region, plan, ec2, targets, requests=live_requests, result=result
+    )
+    terminating = pool.submit(terminate, ec2, [t.id for t in disposable]) if disposable else None
     stopping = stop_running(ec2, [t.id for t in to_stop])
     waiting = stopping.still_pending + [t.id for t in pending]
     record(ec2, region, plan.incident, stopping.stopped + waiting, stopping.lifted, result=result)
-    if disposable:
-        done, failed = terminate(ec2, [t.id for t in disposable])
+    if terminating is not None:
+        done, failed = terminating.result()
         result.terminated_by_region[region] = done
         result.not_stopped.update(failed)
     result.not_stopped.update(kept)
@@ -170,32 +212,35 @@ def halt_region(
     result.stop_calls[region] = stopping.calls
     if stopping.still_pending:
         result.still_pending[region] = stopping.still_pending
-    count_still_billing(region, ec2, result)
-    LOG.info(
-        "region_halted",
-        extra={
-            "region": region,
-            "incident": plan.incident,
-            "stopped": len(stopping.stopped),
-            "terminated": len(result.terminated_by_region.get(region, [])),
-            "still_pending": len(stopping.still_pending),
-            "not_stopped": result.not_stopped,
-        },
-    )
-    return result
+
+
+def spot_requests(
+    region: str,
+    reading: Future[dict[str, SpotRequest]],
+    targets: Sequence[Target],
+    result: HaltResult,
+) -> dict[str, SpotRequest]:
+    """The region's live Spot requests, read beside DescribeInstances; if that failed while
+    Spot instances run, every Spot instance counts as one-time (terminated or reported)."""
+    try:
+        return reading.result()
+    except (ClientError, BotoCoreError) as error:
+        if any(t.spot for t in targets):
+            result.errors.append(f"{region}: describing Spot requests: {describe_error(error)}")
+        return {}
 
 
 def keep_from_replacing(
-    region: str, plan: HaltPlan, ec2: Any, targets: Sequence[Target], result: HaltResult
+    region: str,
+    plan: HaltPlan,
+    ec2: Any,
+    targets: Sequence[Target],
+    *,
+    requests: dict[str, SpotRequest],
+    result: HaltResult,
 ) -> tuple[list[Target], list[Target], list[Target], dict[str, str]]:
     """Fleets to 0 and relaunching Spot requests cancelled, before anything is stopped or
     terminated; returns the targets sorted by what happens to them (see `sort_targets`)."""
-    requests = {}
-    if any(t.spot for t in targets):
-        try:
-            requests = read_spot_requests(ec2)
-        except (ClientError, BotoCoreError) as error:  # then every Spot instance is one-time
-            result.errors.append(f"{region}: describing Spot requests: {describe_error(error)}")
     sorted_targets = sort_targets(targets, stoppable_spot(targets, requests), plan.unstoppable)
     fleets = zero_maintained_fleets(ec2, region, targets, plan.incident)
     result.errors += fleets.errors
@@ -209,10 +254,12 @@ def keep_from_replacing(
     return sorted_targets
 
 
-def count_still_billing(region: str, ec2: Any, result: HaltResult) -> None:
-    billing, error = still_billing(ec2)
-    if billing:
-        result.still_billing[region] = billing
+def count_still_billing(
+    region: str, billing: Future[tuple[list[str], str | None]], result: HaltResult
+) -> None:
+    found, error = billing.result()
+    if found:
+        result.still_billing[region] = found
     if error:
         result.errors.append(f"{region}: listing Dedicated Hosts / Capacity Reservations: {error}")
 
