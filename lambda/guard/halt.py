@@ -29,6 +29,8 @@ from guard.capacity import Target, describe_targets
 from guard.census import Census, describe_error
 from guard.incident import INCIDENT_TAG, STOP_PROTECTION_TAG
 from guard.instances import (
+    NEVER_STOPS,
+    Stopping,
     Waiting,
     stop_running,
     tag_instances,
@@ -42,6 +44,7 @@ from guard.spot import (
     SpotRequest,
     cancel_spot_requests,
     read_spot_requests,
+    relaunching_requests,
     requests_to_cancel,
     stoppable_spot,
     zero_maintained_fleets,
@@ -185,33 +188,59 @@ def act(
     pool: ThreadPoolExecutor,
     result: HaltResult,
 ) -> None:
-    """Stop, terminate and record; terminating runs beside the stops (it needs none of them)."""
+    """Record, stop, terminate: the incident tag goes on before anything is stopped (restore
+    and the next run find what it halts by it), terminating runs beside the stops."""
     live_requests = spot_requests(region, requests, targets, result)
     to_stop, pending, disposable, kept = keep_from_replacing(
         region, plan, ec2, targets, requests=live_requests, result=result
     )
     terminating = pool.submit(terminate, ec2, [t.id for t in disposable]) if disposable else None
+    record(ec2, region, [t.id for t in to_stop + pending], {INCIDENT_TAG: plan.incident}, result)
     stopping = stop_running(ec2, [t.id for t in to_stop])
+    refused_spot = refused_spot_instances(stopping, targets, plan.unstoppable)
+    if refused_spot:  # persistent Spot AWS would not stop after all: as one-time Spot
+        relaunching = relaunching_requests(live_requests, refused_spot)
+        cancelled, errors = cancel_spot_requests(ec2, region, relaunching)
+        result.errors += errors
+        if cancelled:
+            result.spot_cancelled.setdefault(region, []).extend(cancelled)
+        done, failed = terminate(ec2, [t.id for t in refused_spot])
+        result.terminated_by_region.setdefault(region, []).extend(done)
+        result.not_stopped.update(failed)
+        for target in refused_spot:
+            stopping.not_stopped.pop(target.id, None)
+    lifted = {INCIDENT_TAG: plan.incident, STOP_PROTECTION_TAG: "lifted"}
+    record(ec2, region, stopping.lifted, lifted, result)
     waiting = stopping.still_pending + [t.id for t in pending]
-    record(ec2, region, plan.incident, stopping.stopped + waiting, stopping.lifted, result=result)
     if terminating is not None:
         done, failed = terminating.result()
-        result.terminated_by_region[region] = done
+        result.terminated_by_region.setdefault(region, []).extend(done)
         result.not_stopped.update(failed)
     result.not_stopped.update(kept)
     stopping.still_pending = waiting
     if waiting and plan.wait_s > 0:
         later = wait_and_stop(ec2, waiting, Waiting(plan.wait_s, plan.sleep or time.sleep))
-        record(ec2, region, plan.incident, [], later.lifted, result=result)
+        record(ec2, region, later.lifted, lifted, result)
         stopping.still_pending = later.still_pending
         later.still_pending = []
         stopping.merge(later)
+    # Not stopped, left running: no incident tag, or each later run would trip on it again.
+    untag(ec2, region, sorted(set(stopping.not_stopped) & {t.id for t in to_stop}), result)
     result.stopped_by_region[region] = stopping.stopped
     result.not_stopped.update(stopping.not_stopped)
     result.protection_lifted += stopping.lifted
     result.stop_calls[region] = stopping.calls
     if stopping.still_pending:
         result.still_pending[region] = stopping.still_pending
+
+
+def refused_spot_instances(
+    stopping: Stopping, targets: Sequence[Target], unstoppable: Unstoppable
+) -> list[Target]:
+    """Spot instances StopInstances refused as unstoppable, to terminate unless `report`."""
+    if unstoppable is Unstoppable.REPORT:
+        return []
+    return [t for t in targets if t.spot and stopping.not_stopped.get(t.id) == NEVER_STOPS]
 
 
 def spot_requests(
@@ -288,22 +317,22 @@ def sort_targets(
 
 
 def record(
-    ec2: Any,
-    region: str,
-    incident: str,
-    halted: Sequence[str],
-    lifted: Sequence[str],
-    *,
-    result: HaltResult,
+    ec2: Any, region: str, ids: Sequence[str], tags: dict[str, str], result: HaltResult
 ) -> None:
-    """Tag what the incident stopped or will stop (restore starts it, the next run stops it if
-    still pending), and the stop protection it lifted (restore puts it back)."""
-    for ids, tags in (
-        (halted, {INCIDENT_TAG: incident}),
-        (lifted, {INCIDENT_TAG: incident, STOP_PROTECTION_TAG: "lifted"}),
-    ):
-        error = tag_instances(ec2, ids, tags) if ids else None
-        if error is not None:
-            message = f"{region}: tagging {len(ids)} instances failed: {error}"
-            result.errors.append(message)
-            LOG.error("instance_tagging_failed", extra={"region": region, "error": message})
+    """Tag `ids`: what the incident halts (restore starts it, the next run stops it if still
+    pending), or the stop protection it lifted (restore puts it back)."""
+    failed = tag_instances(ec2, ids, tags) if ids else {}
+    if failed:
+        shown = ", ".join(f"{i} ({e})" for i, e in sorted(failed.items())[:5])
+        message = f"{region}: tagging {len(failed)} instance(s) failed: {shown}"
+        result.errors.append(message)
+        LOG.error("instance_tagging_failed", extra={"region": region, "error": message})
+
+
+def untag(ec2: Any, region: str, ids: Sequence[str], result: HaltResult) -> None:
+    if not ids:
+        return
+    try:
+        ec2.delete_tags(Resources=list(ids), Tags=[{"Key": INCIDENT_TAG}])
+    except (ClientError, BotoCoreError) as error:
+        result.errors.append(f"{region}: untagging {len(ids)} instance(s): {describe_error(error)}")

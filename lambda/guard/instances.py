@@ -58,6 +58,7 @@ REQUEST_LEVEL_ERRORS = frozenset(
 NOT_YET_RUNNING = "IncorrectInstanceState"
 PROTECTED = "OperationNotPermitted"
 NEVER_STOPS = "UnsupportedOperation"
+PROTECTION_TEXT = "disableApiStop"  # in the refusal's message: "Modify its 'disableApiStop' ..."
 _INSTANCE_ID = re.compile(r"\bi-[0-9a-f]{8,17}\b")
 POLL_S = 5.0  # between looks at instances still pending (trip) or starting (restore)
 
@@ -100,8 +101,9 @@ def _stop_chunk(ec2: Any, ids: list[str]) -> Stopping:
                 return outcome
             if not named or code not in (NOT_YET_RUNNING, PROTECTED, NEVER_STOPS):
                 return _merged(outcome, bisect_stop(ec2, ids))
+            protection = PROTECTION_TEXT in str(error.response.get("Error", {}).get("Message"))
             for instance in named:
-                if code == PROTECTED and instance not in outcome.lifted:
+                if code == PROTECTED and protection and instance not in outcome.lifted:
                     lift_error = lift_stop_protection(ec2, instance)
                     if lift_error is None:
                         outcome.lifted.append(instance)
@@ -166,16 +168,34 @@ def lift_stop_protection(ec2: Any, instance: str) -> str | None:
     return None
 
 
-def tag_instances(ec2: Any, ids: Sequence[str], tags: dict[str, str]) -> str | None:
-    """Tag `ids` (1000 a call at most, 500 here); the error or None."""
-    try:
-        for chunk in chunks(ids, STOP_CHUNK):
-            ec2.create_tags(
-                Resources=list(chunk), Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
-            )
-    except (ClientError, BotoCoreError) as error:
-        return describe_error(error)
-    return None
+def tag_instances(ec2: Any, ids: Sequence[str], tags: dict[str, str]) -> dict[str, str]:
+    """Tag `ids`, 500 a call; {id: error} for those left untagged. One instance can fail a whole
+    call (at its 50-tag limit, or gone): that chunk is then tagged one instance at a time, so
+    the others still carry the record restore finds them by (EC2 User Guide, "Tag restrictions":
+    50 tags per resource)."""
+    pairs = [{"Key": key, "Value": value} for key, value in tags.items()]
+    failed: dict[str, str] = {}
+    for chunk in chunks(ids, STOP_CHUNK):
+        try:
+            ec2.create_tags(Resources=list(chunk), Tags=pairs)
+            continue
+        except (ClientError, BotoCoreError) as error:
+            if len(chunk) == 1 or _request_level(error):
+                failed.update(dict.fromkeys(chunk, describe_error(error)))
+                continue
+        for instance in chunk:
+            try:
+                ec2.create_tags(Resources=[instance], Tags=pairs)
+            except (ClientError, BotoCoreError) as error:
+                failed[instance] = describe_error(error)
+    return failed
+
+
+def _request_level(error: Exception) -> bool:
+    """A refusal of the request as a whole (or no answer at all): retrying per id cannot help."""
+    if isinstance(error, BotoCoreError):
+        return True
+    return error.response.get("Error", {}).get("Code") in REQUEST_LEVEL_ERRORS  # type: ignore[attr-defined]
 
 
 def terminate(ec2: Any, ids: Sequence[str]) -> tuple[list[str], dict[str, str]]:
@@ -186,7 +206,15 @@ def terminate(ec2: Any, ids: Sequence[str]) -> tuple[list[str], dict[str, str]]:
         try:
             response = ec2.terminate_instances(InstanceIds=list(chunk))
         except (ClientError, BotoCoreError) as error:
-            failed.update(dict.fromkeys(chunk, describe_error(error)))
+            if len(chunk) == 1 or _request_level(error):
+                failed.update(dict.fromkeys(chunk, describe_error(error)))
+                continue
+            # One termination-protected instance keeps the others in its Availability Zone
+            # from terminating while those elsewhere go (EC2 API Reference,
+            # TerminateInstances): what happened is unknown, so go one by one.
+            one_by_one = [terminate(ec2, [instance]) for instance in chunk]
+            done += [i for terminated, _ in one_by_one for i in terminated]
+            failed.update({i: e for _, errors in one_by_one for i, e in errors.items()})
             continue
         done += [change["InstanceId"] for change in response.get("TerminatingInstances", [])]
     return done, failed
@@ -268,12 +296,15 @@ def restore_instances(
     tagged = incident_instances(ec2, incident)
     stopped = [i for i, (state, _) in tagged.items() if state in ("stopped", "stopping")]
     protected = [i for i, (_, lifted) in tagged.items() if lifted]
+    # StartInstances refuses a `stopping` instance, and one refusal fails the whole call:
+    # start only what has stopped; the rest waits for a later restore.
+    startable = [i for i in stopped if tagged[i][0] == "stopped"]
     if not restart:
         outcome.still_stopped = stopped
     elif dry_run:
-        outcome.started = stopped
+        outcome.started = startable
     else:
-        for chunk in chunks(stopped, STOP_CHUNK):
+        for chunk in chunks(startable, STOP_CHUNK):
             try:
                 ec2.start_instances(InstanceIds=list(chunk))
             except (ClientError, BotoCoreError) as error:
@@ -283,8 +314,11 @@ def restore_instances(
         outcome.fell_back, unsettled = wait_until_running(ec2, outcome.started, waiting_for)
         for instance in unsettled:
             outcome.errors[instance] = "still pending when restore stopped waiting"
-        outcome.started = [i for i in outcome.started if i not in outcome.fell_back]
-        outcome.still_stopped = sorted(outcome.fell_back)
+        outcome.started = [
+            i for i in outcome.started if i not in outcome.fell_back and i not in unsettled
+        ]
+        # Whatever does not run now keeps its Auto Scaling group suspended (auto_scaling.py).
+        outcome.still_stopped = sorted(set(stopped) - set(outcome.started))
     if dry_run:
         outcome.reprotected = protected
         return outcome

@@ -52,7 +52,6 @@ DEFAULT_FLEET_TYPE = "maintain"
 class SpotRequest:
     id: str
     persistent: bool
-    stops: bool  # interruption behaviour `stop`: its instance can be stopped
     state: str
     instance: str | None
 
@@ -67,7 +66,6 @@ def read_spot_requests(ec2: Any) -> dict[str, SpotRequest]:
         request["SpotInstanceRequestId"]: SpotRequest(
             id=request["SpotInstanceRequestId"],
             persistent=request.get("Type") == "persistent",
-            stops=request.get("InstanceInterruptionBehavior") == "stop",
             state=request.get("State", ""),
             instance=request.get("InstanceId"),
         )
@@ -77,14 +75,16 @@ def read_spot_requests(ec2: Any) -> dict[str, SpotRequest]:
 
 
 def stoppable_spot(targets: Iterable[Target], requests: dict[str, SpotRequest]) -> set[str]:
-    """Spot instances AWS lets us stop: launched by a persistent request that stops, and not
-    part of a fleet ("You can't stop a Spot Instance if it is part of a fleet or launch group",
-    EC2 User Guide, "Stop a Spot Instance")."""
+    """Spot instances AWS lets us stop: launched by a persistent request ("You can only stop Spot
+    Instances associated with persistent Spot Instance requests", the UnsupportedOperation text)
+    and not part of a fleet ("You can't stop a Spot Instance if it is part of a fleet or launch
+    group", EC2 User Guide, "Stop a Spot Instance"). Should AWS refuse one anyway, the halt
+    treats it as one-time Spot."""
     stoppable = set()
     for target in targets:
         request = requests.get(target.spot_request or "")
         in_fleet = target.spot_fleet or target.ec2_fleet
-        if target.spot and request and request.persistent and request.stops and not in_fleet:
+        if target.spot and request and request.persistent and not in_fleet:
             stoppable.add(target.id)
     return stoppable
 
@@ -92,12 +92,21 @@ def stoppable_spot(targets: Iterable[Target], requests: dict[str, SpotRequest]) 
 def requests_to_cancel(
     requests: dict[str, SpotRequest], terminating: Iterable[Target]
 ) -> list[str]:
-    """Open requests (they would launch), and persistent requests whose instance is about to be
-    terminated (they would relaunch it). A one-time active request closes with its instance."""
+    """Open requests (they would launch), and the requests that would relaunch what is about
+    to be terminated. A one-time active request closes with its instance."""
     ids = {request.id for request in requests.values() if request.state == "open"}
+    return sorted(ids | set(relaunching_requests(requests, terminating)))
+
+
+def relaunching_requests(
+    requests: dict[str, SpotRequest], terminating: Iterable[Target]
+) -> list[str]:
+    """Persistent requests of `terminating` instances; a fleet's own are left to the fleet,
+    which is set to capacity 0 instead."""
+    ids = set()
     for target in terminating:
         request = requests.get(target.spot_request or "")
-        fleet_owned = target.spot_fleet or target.ec2_fleet  # its fleet is zeroed instead
+        fleet_owned = target.spot_fleet or target.ec2_fleet
         if request is not None and request.persistent and not fleet_owned:
             ids.add(request.id)
     return sorted(ids)
@@ -117,6 +126,10 @@ def cancel_spot_requests(ec2: Any, region: str, ids: Sequence[str]) -> tuple[lis
     return cancelled, errors
 
 
+# (what it is called, which of its `maintain` requests hold capacity, how to set that capacity)
+FleetKind = tuple[str, Callable[..., list[tuple[str, str]]], Callable[..., None]]
+
+
 @dataclass
 class FleetHalt:
     zeroed: dict[str, str] = field(default_factory=dict)  # fleet id -> recorded capacities
@@ -132,19 +145,30 @@ def zero_maintained_fleets(
     targets = list(targets)
     spot_fleets = sorted({t.spot_fleet for t in targets if t.spot_fleet})
     ec2_fleets = sorted({t.ec2_fleet for t in targets if t.ec2_fleet})
-    for (kind, capacities, modify), ids in zip(FLEET_KINDS, (spot_fleets, ec2_fleets), strict=True):
+    for fleet_kind, ids in zip(FLEET_KINDS, (spot_fleets, ec2_fleets), strict=True):
         if not ids:
             continue
-        try:
-            found = capacities(ec2, ids)
-        except (ClientError, BotoCoreError) as error:
-            outcome.errors.append(f"{region}: describing {kind}s {ids}: {describe_error(error)}")
-            continue
-        for fleet_id, capacity in found:
+        modify = fleet_kind[2]
+        for fleet_id, capacity in _described(ec2, region, fleet_kind, ids, outcome):
             _zero(
                 ec2, region, fleet_id, capacity, incident=incident, outcome=outcome, modify=modify
             )
     return outcome
+
+
+def _described(
+    ec2: Any, region: str, fleet_kind: FleetKind, ids: list[str], outcome: FleetHalt
+) -> list[tuple[str, str]]:
+    """All of `ids` in one call; if one unknown or deleted id (an `instant` fleet's, say) fails
+    it, each on its own, so one bad id cannot keep the maintain fleets replacing capacity."""
+    kind, capacities, _ = fleet_kind
+    try:
+        return capacities(ec2, ids)
+    except (ClientError, BotoCoreError) as error:
+        if len(ids) == 1:
+            outcome.errors.append(f"{region}: describing {kind} {ids[0]}: {describe_error(error)}")
+            return []
+    return [found for one in ids for found in _described(ec2, region, fleet_kind, [one], outcome)]
 
 
 def _maintained_spot_fleets(ec2: Any, ids: list[str]) -> list[tuple[str, str]]:
@@ -231,25 +255,30 @@ def _set_ec2_fleet(ec2: Any, fleet_id: str, capacity: str, *, zero: bool) -> Non
     )
 
 
-# (what it is called, which of its `maintain` requests hold capacity, how to set that capacity)
-FLEET_KINDS: tuple[tuple[str, Callable[..., list[tuple[str, str]]], Callable[..., None]], ...] = (
+FLEET_KINDS: tuple[FleetKind, ...] = (
     ("Spot Fleet", _maintained_spot_fleets, _set_spot_fleet),
     ("EC2 Fleet", _maintained_ec2_fleets, _set_ec2_fleet),
 )
 
 
+def _tags_of(ec2: Any, resource: str) -> dict[str, str]:
+    pages = ec2.get_paginator("describe_tags").paginate(
+        Filters=[{"Name": "resource-id", "Values": [resource]}]
+    )
+    return {tag["Key"]: tag["Value"] for page in pages for tag in page["Tags"]}
+
+
 def restore_fleets(ec2: Any, incident: str, dry_run: bool) -> tuple[dict[str, str], list[str]]:
     """Put back the capacities `incident` recorded on fleets: ({fleet id: capacity}, errors)."""
     recorded: dict[str, dict[str, str]] = {}
+    # DescribeTags documents `fleet` as a resource-type filter value but not Spot Fleet
+    # requests: filter by our capacity key, which only fleets carry, and tell them by id.
     pages = ec2.get_paginator("describe_tags").paginate(
-        Filters=[
-            {"Name": "resource-type", "Values": ["spot-fleet-request", "fleet"]},
-            {"Name": "key", "Values": [INCIDENT_TAG, FLEET_CAPACITY_TAG]},
-        ]
+        Filters=[{"Name": "key", "Values": [FLEET_CAPACITY_TAG]}]
     )
-    for page in pages:
-        for tag in page["Tags"]:
-            recorded.setdefault(tag["ResourceId"], {})[tag["Key"]] = tag["Value"]
+    fleets = {tag["ResourceId"] for page in pages for tag in page["Tags"]}
+    for fleet_id in sorted(fleets):
+        recorded[fleet_id] = _tags_of(ec2, fleet_id)
     restored, errors = {}, []
     for fleet_id, tags in sorted(recorded.items()):
         if tags.get(INCIDENT_TAG) != incident or FLEET_CAPACITY_TAG not in tags:
