@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error
 from guard.incident import INCIDENT_TAG, SUSPENDED_TAG
+from guard.instances import states_of
 from guard.logs import get_logger
 
 LOG = get_logger("auto_scaling")
@@ -36,7 +37,8 @@ LOG = get_logger("auto_scaling")
 # - AlarmNotification, ScheduledActions: scaling policies and schedules would change the desired
 #   capacity during the incident (scale-out launches, scale-in terminates);
 # - InstanceRefresh: a refresh replaces instances, stopped ones included.
-# cloud-custodian's ASG suspend action suspends the same nine.
+# cloud-custodian's ASG suspend action suspends these and AddToLoadBalancer (stopped
+# instances leave their load balancer targets unhealthy either way).
 ASG_PROCESSES = (
     "Launch",
     "Terminate",
@@ -70,15 +72,27 @@ def suspend_groups(
     except (ClientError, BotoCoreError) as error:
         outcome.errors.append(f"{region}: describing Auto Scaling groups: {describe_error(error)}")
         return outcome
-    tags = []
+    plans = {}
     for group, (already, ours) in sorted(groups.items()):
         to_suspend = [process for process in ASG_PROCESSES if process not in already]
-        if not to_suspend:
-            continue
-        # Tripped again under the same incident: keep what it suspended the first time.
-        recorded = [
-            process for process in ASG_PROCESSES if process in ours or process in to_suspend
-        ]
+        if to_suspend:
+            # Tripped again under the same incident: keep what it suspended the first time.
+            plans[group] = to_suspend, [p for p in ASG_PROCESSES if p in ours or p in to_suspend]
+    if not plans:
+        return outcome
+    # Record first: a group suspended with no record would never be resumed by restore.
+    tags = [
+        tag for group, (_, recorded) in plans.items() for tag in asg_tags(group, incident, recorded)
+    ]
+    try:
+        autoscaling.create_or_update_tags(Tags=tags)
+    except (ClientError, BotoCoreError) as error:
+        outcome.errors.append(
+            f"{region}: tagging Auto Scaling groups {sorted(plans)}: {describe_error(error)}; "
+            "they are suspended all the same (stopped instances must not be replaced): resume "
+            "them by hand after restore"
+        )
+    for group, (to_suspend, _) in plans.items():
         try:
             autoscaling.suspend_processes(AutoScalingGroupName=group, ScalingProcesses=to_suspend)
         except (ClientError, BotoCoreError) as error:
@@ -89,13 +103,7 @@ def suspend_groups(
             )
             continue
         outcome.suspended[group] = to_suspend
-        tags += asg_tags(group, incident, recorded)
         LOG.info("asg_suspended", extra={"region": region, "asg": group, "processes": to_suspend})
-    if tags:
-        try:
-            autoscaling.create_or_update_tags(Tags=tags)
-        except (ClientError, BotoCoreError) as error:
-            outcome.errors.append(f"{region}: tagging Auto Scaling groups: {describe_error(error)}")
     return outcome
 
 
@@ -137,10 +145,11 @@ class Resumption:
 
 
 def resume_groups(
-    autoscaling: Any, incident: str, still_stopped: Collection[str], dry_run: bool
+    autoscaling: Any, ec2: Any, incident: str, still_stopped: Collection[str], dry_run: bool
 ) -> Resumption:
     """Resume what `incident` suspended, except in groups holding an instance in
-    `still_stopped` (stopped by the incident and not running again): resuming those would let
+    `still_stopped` (stopped by the incident and not running again) or, looked up in EC2, any
+    instance that is not running (one the incident could not tag, say): resuming those would let
     health checks terminate and replace it. A later restore with restart finishes the job."""
     outcome = Resumption()
     stopped = set(still_stopped)
@@ -152,7 +161,8 @@ def resume_groups(
             tags = {tag["Key"]: tag["Value"] for tag in group.get("Tags", [])}
             processes = [p for p in tags.get(SUSPENDED_TAG, "").split(",") if p]
             name = group["AutoScalingGroupName"]
-            held = sorted(stopped & {i["InstanceId"] for i in group.get("Instances", [])})
+            members = [i["InstanceId"] for i in group.get("Instances", [])]
+            held = sorted(stopped.intersection(members) | not_running(ec2, members, dry_run))
             if held:
                 outcome.kept[name] = (
                     f"still holds {len(held)} instance(s) stopped by the incident "
@@ -174,6 +184,13 @@ def resume_groups(
                 )
             outcome.resumed[name] = processes
     return outcome
+
+
+def not_running(ec2: Any, ids: Sequence[str], dry_run: bool) -> set[str]:
+    """Which of `ids` EC2 says are not running (a dry run changed nothing: not asked)."""
+    if dry_run or not ids:
+        return set()
+    return {i for i, (state, _) in states_of(ec2, ids).items() if state != "running"}
 
 
 def incident_groups(autoscaling: Any, incident: str | None) -> list[str]:

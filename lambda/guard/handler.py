@@ -8,7 +8,7 @@ The operator CLI calls `run_guard` with a ClientFactory built on an assumed-role
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -153,7 +153,8 @@ def run_guard(
     open_incident, state_error = reading.result()
     if state_error is not None:
         LOG.error("open_incident_unreadable", extra={"error": state_error})
-    region_errors = {**list_error, **census.region_errors}
+    closed, refused = split_closed_regions(census.closed_regions, clients.home_region)
+    region_errors = {**list_error, **census.region_errors, **refused}
     carried = carried_over(open_incident, census, clients)
     decision = decide(
         census.total,
@@ -181,7 +182,7 @@ def run_guard(
         count=census.total,
         by_region=census.by_region,
         region_errors=region_errors,
-        closed_regions=dict(census.closed_regions),
+        closed_regions=closed,
     )
     if state_error is not None:
         report.action_errors.append(f"reading the open incident ({PARAMETER}): {state_error}")
@@ -197,6 +198,18 @@ def run_guard(
         notify(report, settings, clients)
     LOG.info("done", extra={"summary": report.summary()})
     return report
+
+
+def split_closed_regions(
+    closed: Mapping[str, str], home: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(regions closed on purpose, refusals that blind the guard). An SCP denial may be aimed
+    at the guard's own role rather than at a region (SCPs can name principals and conditions):
+    if the home region refuses too, it is not a closed region but a guard that cannot see, and
+    every refusal is reported as a region not counted (degraded, mailed)."""
+    if home in closed:
+        return {}, dict(closed)
+    return dict(closed), {}
 
 
 def count_launched_active(invocation: Invocation, census: Census, carried: set[str]) -> int:
@@ -246,13 +259,21 @@ def trip(
     if settings.mode is Mode.DRY_RUN:
         report.would_stop = sorted(census.instance_ids)
         return
-    halted = halt_instances(
-        census,
-        plan,
-        lambda region: clients.client("ec2", region),
-        lambda region: clients.client("autoscaling", region),
-        MAX_POOL_CONNECTIONS,
-    )
+    with ThreadPoolExecutor(1) as pool:  # lock people out beside the halt, not after its wait
+        locking = (
+            pool.submit(lock_people_out, report, settings, clients)
+            if settings.lockout is not Lockout.NONE
+            else None
+        )
+        halted = halt_instances(
+            census,
+            plan,
+            lambda region: clients.client("ec2", region),
+            lambda region: clients.client("autoscaling", region),
+            MAX_POOL_CONNECTIONS,
+        )
+        if locking is not None:
+            locking.result()
     report_halt(report, halted)
     report.continues_incident = open_incident is not None
     # Only a run that stopped something keeps the incident open: an instance that cannot be
@@ -261,8 +282,6 @@ def trip(
         error = record_trip(clients.client("ssm", clients.home_region), report.incident, now)
         if error is not None:
             report.action_errors.append(f"recording the open incident ({PARAMETER}): {error}")
-    if settings.lockout is not Lockout.NONE:
-        lock_people_out(report, settings, clients)
 
 
 def report_halt(report: Report, halted: HaltResult) -> None:
@@ -281,7 +300,8 @@ def report_halt(report: Report, halted: HaltResult) -> None:
 
 
 def lock_people_out(report: Report, settings: Settings, clients: ClientFactory) -> None:
-    """After the halt was requested; a failure here never undoes or blocks the halt."""
+    """Beside the halt (a leaked key stops working while pending instances are waited for); a
+    failure here never undoes or blocks the halt. Writes only the report's lockout fields."""
     assert report.incident is not None
     home = clients.home_region
     try:

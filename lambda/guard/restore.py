@@ -217,7 +217,7 @@ def restore_region(
         result.reprotected = restarted.reprotected
         result.errors.update(restarted.errors)
         resumed = resume_groups(
-            account.autoscaling_for(region), incident, restarted.still_stopped, dry_run
+            account.autoscaling_for(region), ec2, incident, restarted.still_stopped, dry_run
         )
         result.resumed_asgs = {f"{region}/{name}": procs for name, procs in resumed.resumed.items()}
         result.kept_suspended = {f"{region}/{name}": why for name, why in resumed.kept.items()}

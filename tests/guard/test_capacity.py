@@ -5,17 +5,19 @@ customer managed keys, SCP-closed regions. Each AWS behaviour is cited in strict
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from guard.clients import ClientFactory, assume_role_session
 from guard.handler import run_guard, run_restore
 from guard.invocation import Invocation, Trigger
 from guard.notify import compose_body
-from guard.settings import Action, Settings, Unstoppable
+from guard.settings import Action, Lockout, Settings, Unstoppable
 from runawaytrain_cli.strict_aws import StrictAWS
 from tests.guard.accounts import TRUST_ANYONE_IN_ACCOUNT, create_group
 from tests.guard.conftest import AMI, HOME, instance_states, instance_tags
@@ -256,3 +258,149 @@ def test_a_region_closed_by_an_scp_is_neither_degraded_nor_mailed(strict, launch
     assert "explicit deny in a service control policy" in report.closed_regions["ap-south-1"]
     assert report.region_errors == {}
     assert inbox.messages() == []
+
+
+def refuse(clients: ClientFactory, operation: str, code: str, message: str, when: Any) -> None:
+    """Make the guard's `operation` calls fail as AWS would when `when(params)` holds."""
+
+    def hook(params: dict[str, Any], **_: Any) -> None:
+        if when(params):
+            raise ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+    clients.client("ec2", HOME).meta.events.register(
+        f"before-parameter-build.ec2.{operation}", hook
+    )
+
+
+def test_a_failed_start_keeps_the_group_suspended_so_health_checks_cannot_terminate(
+    strict, inbox, clients
+):
+    create_group(HOME, "render", 2, suspended=[])
+    run_guard(settings(inbox, 1), Invocation(), clients, ACCOUNT)
+    refuse(clients, "StartInstances", "InsufficientInstanceCapacity", "none left", bool)
+
+    restored = run_restore(settings(inbox, 1), RESTART, clients, ACCOUNT)
+
+    assert list(restored.restore["kept_suspended"]) == [f"{HOME}/render"]
+    assert strict.run_health_checks() == []  # nothing resumed, nothing terminated
+    group = boto3.client("autoscaling", region_name=HOME).describe_auto_scaling_groups()
+    ids = [i["InstanceId"] for i in group["AutoScalingGroups"][0]["Instances"]]
+    assert set(instance_states(HOME, ids).values()) == {"stopped"}
+
+
+def test_a_termination_protected_spot_instance_does_not_shield_the_others(strict, inbox, clients):
+    spot = {"InstanceMarketOptions": {"MarketType": "spot"}}
+    free = launch(2, **spot)
+    protected = launch(1, **spot)
+    boto3.client("ec2", region_name=HOME).modify_instance_attribute(
+        InstanceId=protected[0], DisableApiTermination={"Value": True}
+    )
+
+    report = run_guard(settings(inbox, 1), Invocation(), clients, ACCOUNT)
+
+    assert sorted(report.terminated_by_region[HOME]) == sorted(free)
+    assert list(report.not_stopped) == protected
+    assert instance_states(HOME, free) == dict.fromkeys(free, "terminated")
+
+
+def test_only_a_stop_protection_refusal_lifts_stop_protection(strict, inbox, clients):
+    ids = launch(2)
+    refuse(
+        clients,
+        "StopInstances",
+        "OperationNotPermitted",
+        f"The instance '{ids[0]}' is in a placement group that is being moved.",
+        lambda params: ids[0] in params["InstanceIds"],
+    )
+
+    report = run_guard(settings(inbox, 1), Invocation(), clients, ACCOUNT)
+
+    assert report.protection_lifted == []
+    assert report.stopped == [ids[1]]
+    assert report.not_stopped == {ids[0]: "OperationNotPermitted"}
+    assert "runawaytrain:incident" not in instance_tags(HOME, ids[0])  # left running, untagged
+
+
+def test_one_instance_at_its_tag_limit_leaves_the_others_recorded(strict, inbox, clients):
+    ids = launch(4)
+    refuse(
+        clients,
+        "CreateTags",
+        "TagLimitExceeded",
+        "The maximum number of tags per resource has been reached",
+        lambda params: ids[0] in params["Resources"],
+    )
+
+    report = run_guard(settings(inbox, 1), Invocation(), clients, ACCOUNT)
+
+    assert sorted(report.stopped) == sorted(ids)
+    for instance in ids[1:]:
+        assert instance_tags(HOME, instance)["runawaytrain:incident"] == report.incident
+    assert any(ids[0] in error and "TagLimitExceeded" in error for error in report.action_errors)
+
+
+def test_persistent_spot_is_stopped_not_terminated(strict, inbox, clients):
+    ec2 = boto3.client("ec2", region_name=HOME)
+    request = ec2.request_spot_instances(
+        Type="persistent",
+        InstanceInterruptionBehavior="stop",
+        LaunchSpecification={"ImageId": AMI, "InstanceType": "t3.micro"},
+    )["SpotInstanceRequests"][0]["SpotInstanceRequestId"]
+    described = ec2.describe_spot_instance_requests(SpotInstanceRequestIds=[request])
+    persistent = [described["SpotInstanceRequests"][0]["InstanceId"]]
+    launch(1)
+
+    report = run_guard(settings(inbox, 1), Invocation(), clients, ACCOUNT)
+
+    assert persistent[0] in report.stopped
+    assert report.terminated_by_region.get(HOME, []) == []
+
+
+def test_an_scp_refusing_the_home_region_too_is_a_blind_guard_not_a_closed_region(
+    strict, launch, inbox, clients
+):
+    """An SCP aimed at the guard's role (not at a region) refuses its census everywhere."""
+    strict.deny_region_by_scp("ap-south-1")
+    scp = (
+        "You are not authorized to perform this operation. User: arn:aws:sts::123456789012:"
+        "assumed-role/guard/x is not authorized to perform: ec2:DescribeInstanceStatus with an "
+        "explicit deny in a service control policy"
+    )
+    refuse(clients, "DescribeInstanceStatus", "UnauthorizedOperation", scp, bool)
+
+    report = run_guard(settings(inbox, 4), Invocation(), clients, ACCOUNT)
+
+    assert report.verdict == "degraded"
+    assert report.closed_regions == {}
+    assert {HOME, "ap-south-1"} <= set(report.region_errors)
+    assert "DEGRADED" in inbox.messages()[0]["Subject"]
+
+
+def test_lockout_runs_beside_the_pending_wait_not_after_it(strict, clock, inbox):
+    iam = boto3.client("iam", region_name=HOME)
+    iam.create_user(UserName="leaked")
+    key = iam.create_access_key(UserName="leaked")["AccessKey"]["AccessKeyId"]
+    launch(2)
+    strict.pending_seconds = 30
+    launch(1)
+    clients = role_clients(allow_kms=False)
+    seen_while_waiting: list[str] = []
+
+    def sleep(seconds: float) -> None:
+        """The halt waits for the pending launch; give the lockout (real) time to act."""
+        deadline = time.monotonic() + (0 if seen_while_waiting else 10)
+        while True:
+            status = iam.list_access_keys(UserName="leaked")["AccessKeyMetadata"][0]["Status"]
+            if status == "Inactive" or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        seen_while_waiting.append(status)
+        clock(seconds)
+
+    report = run_guard(
+        settings(inbox, 1, lockout=Lockout.USERS), Invocation(), clients, ACCOUNT, sleep=sleep
+    )
+
+    assert report.locked_users == ["leaked"]
+    assert seen_while_waiting[0] == "Inactive"  # the key died while the halt still waited
+    assert key
