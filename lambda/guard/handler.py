@@ -259,12 +259,16 @@ def trip(
     if settings.mode is Mode.DRY_RUN:
         report.would_stop = sorted(census.instance_ids)
         return
-    with ThreadPoolExecutor(1) as pool:  # lock people out beside the halt, not after its wait
+    ssm = clients.client("ssm", clients.home_region)
+    # Beside the halt: the lockout (not after the pending wait), and a new incident's record
+    # (it is recorded whatever the halt does).
+    with ThreadPoolExecutor(2) as pool:
         locking = (
             pool.submit(lock_people_out, report, settings, clients)
             if settings.lockout is not Lockout.NONE
             else None
         )
+        recording = pool.submit(record_trip, ssm, plan.incident, now) if not open_incident else None
         halted = halt_instances(
             census,
             plan,
@@ -274,14 +278,15 @@ def trip(
         )
         if locking is not None:
             locking.result()
+        error = recording.result() if recording is not None else None
     report_halt(report, halted)
     report.continues_incident = open_incident is not None
-    # Only a run that stopped something keeps the incident open: an instance that cannot be
+    # Only a run that stopped something keeps an open incident open: an instance that cannot be
     # stopped must not hold the account tripped for ever.
-    if halted.stopped or halted.terminated or halted.still_pending or open_incident is None:
-        error = record_trip(clients.client("ssm", clients.home_region), report.incident, now)
-        if error is not None:
-            report.action_errors.append(f"recording the open incident ({PARAMETER}): {error}")
+    if open_incident and (halted.stopped or halted.terminated or halted.still_pending):
+        error = record_trip(ssm, plan.incident, now)
+    if error is not None:
+        report.action_errors.append(f"recording the open incident ({PARAMETER}): {error}")
 
 
 def report_halt(report: Report, halted: HaltResult) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -61,6 +62,7 @@ NEVER_STOPS = "UnsupportedOperation"
 PROTECTION_TEXT = "disableApiStop"  # in the refusal's message: "Modify its 'disableApiStop' ..."
 _INSTANCE_ID = re.compile(r"\bi-[0-9a-f]{8,17}\b")
 POLL_S = 5.0  # between looks at instances still pending (trip) or starting (restore)
+LIFT_WORKERS = 4  # stop-protection lifts under way at once, beside the next stop attempt
 
 
 @dataclass
@@ -87,9 +89,35 @@ def stop_running(ec2: Any, ids: Sequence[str]) -> Stopping:
     return outcome
 
 
-def _stop_chunk(ec2: Any, ids: list[str]) -> Stopping:
+def _stop_chunk(ec2: Any, ids: list[str], *, lift: bool = True) -> Stopping:
+    """Stop `ids`; a protected instance named by a refusal is set aside and its protection
+    lifted beside the next attempt for the others (one round trip per protected instance, not
+    two), then the unprotected ones are stopped together (`lift=False`: no second lift)."""
     outcome = Stopping()
-    while ids:  # each refusal removes or unprotects one named instance: bounded by len(ids)
+    lifting: dict[str, Future[str | None]] = {}
+    with ThreadPoolExecutor(LIFT_WORKERS) as pool:
+        outcome.merge(_stop_refusing(ec2, ids, lifting if lift else None, pool))
+        lifted = []
+        for instance, future in lifting.items():
+            lift_error = future.result()
+            if lift_error is None:
+                lifted.append(instance)
+            else:
+                outcome.not_stopped[instance] = f"{PROTECTED} ({lift_error})"
+    if lifted:
+        outcome.lifted += lifted
+        outcome.merge(_stop_chunk(ec2, lifted, lift=False))
+    return outcome
+
+
+def _stop_refusing(
+    ec2: Any,
+    ids: list[str],
+    lifting: dict[str, Future[str | None]] | None,
+    pool: ThreadPoolExecutor,
+) -> Stopping:
+    outcome = Stopping()
+    while ids:  # each refusal sets aside one named instance: bounded by len(ids)
         outcome.calls += 1
         try:
             response = ec2.stop_instances(InstanceIds=ids)
@@ -103,12 +131,8 @@ def _stop_chunk(ec2: Any, ids: list[str]) -> Stopping:
                 return _merged(outcome, bisect_stop(ec2, ids))
             protection = PROTECTION_TEXT in str(error.response.get("Error", {}).get("Message"))
             for instance in named:
-                if code == PROTECTED and protection and instance not in outcome.lifted:
-                    lift_error = lift_stop_protection(ec2, instance)
-                    if lift_error is None:
-                        outcome.lifted.append(instance)
-                        continue
-                    outcome.not_stopped[instance] = f"{PROTECTED} ({lift_error})"
+                if code == PROTECTED and protection and lifting is not None:
+                    lifting[instance] = pool.submit(lift_stop_protection, ec2, instance)
                 elif code == NOT_YET_RUNNING:
                     outcome.still_pending.append(instance)
                 else:
