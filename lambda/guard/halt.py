@@ -226,7 +226,9 @@ def act(
         stopping.merge(later)
     # Not stopped, left running: no incident tag, or each later run would trip on it again.
     untag(ec2, region, sorted(set(stopping.not_stopped) & {t.id for t in to_stop}), result)
-    result.stopped_by_region[region] = stopping.stopped
+    result.stopped_by_region[region] = sorted(stopping.stopped)  # the mail lists them in order
+    if region in result.terminated_by_region:
+        result.terminated_by_region[region].sort()
     result.not_stopped.update(stopping.not_stopped)
     result.protection_lifted += stopping.lifted
     result.stop_calls[region] = stopping.calls

@@ -113,7 +113,7 @@ def test_trip_handles_fleet_protected_pending_and_group_capacity(sample_drill: t
     report = result.guards["prod"].report
     assert capacity is not None and report is not None
     assert report.fleets_zeroed == {capacity.region: {capacity.spot_fleet: "3/0"}}
-    assert report.terminated_by_region == {capacity.region: capacity.spot_instances}
+    assert report.terminated_by_region == {capacity.region: sorted(capacity.spot_instances)}
     assert report.protection_lifted == [capacity.protected]
     assert capacity.pending_state == "pending" and capacity.pending in report.stopped
     assert capacity.waited_s > 0 and not report.still_pending
