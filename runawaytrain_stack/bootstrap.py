@@ -18,6 +18,7 @@ from runawaytrain_stack.names import (
     BILLING_BUS_NAME,
     BILLING_REGION,
     FAST_TRIP_BUS_NAME,
+    PAYER_BUS_NAME,
     PREFIX,
     ROLE_PATH,
     SCHEDULE_NAME,
@@ -67,6 +68,7 @@ def build_execution_policy() -> dict[str, Any]:
             [
                 f"arn:aws:events:*:*:event-bus/{BILLING_BUS_NAME}",
                 f"arn:aws:events:*:*:event-bus/{FAST_TRIP_BUS_NAME}",
+                f"arn:aws:events:*:*:event-bus/{PAYER_BUS_NAME}",
                 # Rules on the default bus, and rule/<bus>/<rule> on ours (both runawaytrain-).
                 f"arn:aws:events:*:*:rule/{ours}",
             ],
@@ -80,6 +82,25 @@ def build_execution_policy() -> dict[str, Any]:
             "SpendWatcherState",  # /runawaytrain/spend/last-delivery (the payer's spend watcher)
             ["ssm:*"],
             ["arn:aws:ssm:*:*:parameter/runawaytrain/*"],
+        ),
+        # The payer stack's SCPs (quarantine.py): created, attached to member accounts, updated
+        # and deleted by CloudFormation (the AWS::Organizations::Policy handlers' permissions).
+        _allow(
+            "ServiceControlPolicies",
+            [
+                "organizations:CreatePolicy",
+                "organizations:UpdatePolicy",
+                "organizations:DeletePolicy",
+                "organizations:DescribePolicy",
+                "organizations:AttachPolicy",
+                "organizations:DetachPolicy",
+                "organizations:ListPolicies",
+                "organizations:ListTargetsForPolicy",
+                "organizations:ListTagsForResource",
+                "organizations:TagResource",
+                "organizations:UntagResource",
+            ],
+            ["*"],
         ),
         _allow("TopicKeys", _KEY_ACTIONS, ["*"]),
         # Reads CloudFormation makes while reading resources back: no useful resource scope

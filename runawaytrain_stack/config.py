@@ -26,6 +26,10 @@ from runawaytrain_stack.yaml_source import KeyPath, LocatedYaml, YamlSourceError
 
 DEFAULT_SCHEDULE_MINUTES = 5
 DEFAULT_HOME_REGION = "us-east-1"
+# The role operators (and `runawaytrain restore`) assume from the payer into a member account:
+# AWS Organizations creates it in every account it creates (Organizations User Guide, "Accessing
+# a member account that has a management account access role"), never in the management account.
+DEFAULT_OPERATOR_ROLE = "OrganizationAccountAccessRole"
 # EventBridge Scheduler rates are whole minutes; a guard that runs less than daily guards nothing.
 MAX_SCHEDULE_MINUTES = 1440
 # The Regions enabled in every AWS account: "Regions launched before March 20, 2019 are enabled by
@@ -94,6 +98,7 @@ class _Settings(BaseModel):
     max_spend_per_day_usd: Annotated[float, Strict(), Field(gt=0)] | None = None
     fast_trip: Annotated[bool, Strict()] | None = None
     unstoppable: Unstoppable | None = None
+    quarantine: Annotated[bool, Strict()] | None = None
 
 
 class _Cur(BaseModel):
@@ -116,6 +121,8 @@ class _FleetFile(BaseModel):
 
     defaults: _Settings = _Settings()
     cur: _Cur | None = None
+    protect_guards: Annotated[bool, Strict()] = True
+    operator_role: _Principal = DEFAULT_OPERATOR_ROLE
     payer: _Entry
     accounts: list[_Entry] = []
 
@@ -142,6 +149,9 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "max_spend_per_day_usd": ("a number of US dollars > 0, e.g. 200", ""),
     "fast_trip": ("true or false (unquoted)", ""),
     "unstoppable": (", ".join(m.value for m in Unstoppable), ""),
+    "quarantine": ("true or false (unquoted)", ""),
+    "protect_guards": ("true or false (unquoted)", ""),
+    "operator_role": ("an IAM role name: 1-64 of letters, digits and +=,.@_-", ""),
     "cur": ("a mapping with keys bucket, prefix and report_name", ""),
     "bucket": ("an S3 bucket name: 3-63 of a-z, 0-9, dots and hyphens", ""),
     "prefix": ("an S3 key prefix without leading or trailing slash, e.g. cur", ""),
@@ -176,6 +186,9 @@ class Account:
     max_spend_per_day_usd: float | None = None  # None: no spend-rate trip
     fast_trip: bool = True  # EC2 launches prompt a census at once (fast_trip.py)
     unstoppable: Unstoppable = Unstoppable.TERMINATE_SPOT  # what a trip does to one-time Spot
+    # A trip in enforce mode has the payer attach the quarantine SCP (member accounts only: SCPs
+    # do not bind the management account). Filled in by _resolve: True for members.
+    quarantine: bool = False
 
 
 @dataclass(frozen=True)
@@ -192,6 +205,8 @@ class Fleet:
     payer: Account
     sub_accounts: tuple[Account, ...]
     cur: CurConfig | None = None
+    protect_guards: bool = True  # the standing SCP: nobody inside a member switches its guard off
+    operator_role: str = DEFAULT_OPERATOR_ROLE
 
     @property
     def accounts(self) -> tuple[Account, ...]:
@@ -324,6 +339,10 @@ def _resolve(parsed: _FleetFile, located: LocatedYaml) -> tuple[Fleet, list[Prob
                 values[key] = 0 if key == "ec2_limit" else []
         for key in ("notify", "break_glass", "regions"):
             values[key] = tuple(values.get(key, ()))
+        is_payer = path == ("payer",)
+        values.setdefault("quarantine", not is_payer)
+        if is_payer:
+            problems += _check_payer(values, located)
         accounts.append(Account(**values))
     cur = None if parsed.cur is None else CurConfig(**parsed.cur.model_dump())
     if cur is None and any(a.max_spend_per_day_usd is not None for a in accounts):
@@ -338,7 +357,54 @@ def _resolve(parsed: _FleetFile, located: LocatedYaml) -> tuple[Fleet, list[Prob
             "Report); add cur: {bucket: ..., prefix: ..., report_name: ...} at the top level"
         )
         problems.append(Problem(located.line_of_value(owner), format_key(owner), message))
-    return Fleet(payer=accounts[0], sub_accounts=tuple(accounts[1:]), cur=cur), problems
+    fleet = Fleet(
+        payer=accounts[0],
+        sub_accounts=tuple(accounts[1:]),
+        cur=cur,
+        protect_guards=parsed.protect_guards,
+        operator_role=parsed.operator_role,
+    )
+    return fleet, problems
+
+
+def _check_payer(values: dict[str, Any], located: LocatedYaml) -> list[Problem]:
+    """The payer is the management account: no SCP binds it (Organizations User Guide, "Service
+    control policies": SCPs "don't affect users or roles in the management account"), so nothing
+    but its own break_glass principals lets a person back in after a lockout there."""
+    problems = []
+    if values.get("quarantine"):
+        key = (
+            ("payer", "quarantine")
+            if ("payer", "quarantine") in located.value_lines
+            else (
+                "defaults",
+                "quarantine",
+            )
+        )
+        message = (
+            "cannot be true for the payer: service control policies do not apply to the "
+            "management account; set quarantine: false under payer"
+        )
+        problems.append(Problem(located.line_of_value(key), format_key(key), message))
+    lockout = values.get("lockout", Lockout.NONE)
+    rescuers = [n for n in values["break_glass"] if n != DEFAULT_OPERATOR_ROLE]
+    if lockout is not Lockout.NONE and not rescuers:
+        key = (
+            ("payer", "lockout")
+            if ("payer", "lockout") in located.value_lines
+            else (
+                "defaults",
+                "lockout",
+            )
+        )
+        message = (
+            f"lockout {lockout.value} on the payer needs a break_glass principal that exists in "
+            "the management account (OrganizationAccountAccessRole exists only in member "
+            "accounts), or no one could restore the payer after a trip; add one under "
+            "payer: break_glass, or set payer: lockout: none"
+        )
+        problems.append(Problem(located.line_of_value(key), format_key(key), message))
+    return problems
 
 
 def _find_repeats(fleet: Fleet, located: LocatedYaml) -> list[Problem]:

@@ -1,5 +1,6 @@
 """The whole app: one guard stack per account, its fast-trip stacks (one per other watched
-Region), plus the payer's billing stack if any budget or spend limit."""
+Region), the payer's billing stack if any budget or spend limit, and the payer's stack (bus,
+SCPs, quarantine) when the fleet has member accounts."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from runawaytrain_stack.billing_stack import BillingStack
 from runawaytrain_stack.config import Fleet, list_fast_trip_regions
 from runawaytrain_stack.fast_trip_region import FastTripRegionStack
 from runawaytrain_stack.guard_stack import GuardStack
+from runawaytrain_stack.payer_stack import PayerStack
 
 
 def new_app(outdir: str | None = None) -> App:
@@ -28,6 +30,7 @@ class FleetStacks:
     guards: dict[str, GuardStack]  # by account name
     billing: BillingStack | None
     fast_trip: dict[str, list[Stack]]  # by account name: one stack per watched Region but home
+    payer: PayerStack | None = None  # with any member account: its bus, SCPs, quarantine
 
 
 def add_fleet_stacks(app: App, fleet: Fleet) -> FleetStacks:
@@ -55,7 +58,8 @@ def add_fleet_stacks(app: App, fleet: Fleet) -> FleetStacks:
         targeted = {a.name: a for a in (*fleet.budgeted_accounts, *fleet.spend_limited_accounts)}
         for account in targeted.values():
             billing.add_stack_dependency(guards[account.name], "its rules target the guard's bus")
-    return FleetStacks(guards=guards, billing=billing, fast_trip=fast_trip)
+    payer = PayerStack(app, fleet=fleet) if fleet.sub_accounts else None
+    return FleetStacks(guards=guards, billing=billing, fast_trip=fast_trip, payer=payer)
 
 
 def reuse_home_bootstrap(guard: GuardStack) -> BootstraplessSynthesizer:

@@ -39,7 +39,7 @@ LOG_RETENTION = logs.RetentionDays.ONE_YEAR  # incident forensics span billing c
 
 
 def build_guard_environment(
-    account: Account, topic_arn: str, stack_roles: Sequence[str]
+    account: Account, topic_arn: str, stack_roles: Sequence[str], payer_bus: str = ""
 ) -> dict[str, str]:
     """The guard's settings (lambda/guard/settings.py reads them; lower-case names are fixed).
 
@@ -56,6 +56,9 @@ def build_guard_environment(
         "stack_roles": ",".join(stack_roles),
         "unstoppable": account.unstoppable.value,
     }
+    if payer_bus:  # the fleet has a payer stack: heartbeats and quarantine requests go there
+        environment["payer_bus"] = payer_bus
+        environment["quarantine"] = "true" if account.quarantine else "false"
     return environment  # no `regions`: the census counts every enabled region, always
 
 
@@ -69,8 +72,10 @@ class GuardFunction(Construct):
         alerts: AlertTopic,
         stack_roles: Sequence[str],
         fast_trip_queue_arn: str | None = None,
+        payer_bus: str = "",
     ) -> None:
-        """`fast_trip_queue_arn`: the queue Lambda polls for this function; its role may read it."""
+        """`fast_trip_queue_arn`: the queue Lambda polls for this function; its role may read it.
+        `payer_bus`: the payer's bus ARN (payer_bus.py), or empty when the fleet has none."""
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
         policy = build_guard_policy(
@@ -79,6 +84,7 @@ class GuardFunction(Construct):
             key_arn=alerts.key.key_arn,
             log_group_arn=self.log_group.log_group_arn,
             fast_trip_queue_arn=fast_trip_queue_arn,
+            payer_bus_arn=payer_bus or None,
         )
         self.role = iam.Role(
             self,
@@ -102,7 +108,9 @@ class GuardFunction(Construct):
             timeout=TIMEOUT,
             memory_size=MEMORY_MB,
             reserved_concurrent_executions=1,  # two runs must never halt the same account at once
-            environment=build_guard_environment(account, alerts.topic.topic_arn, stack_roles),
+            environment=build_guard_environment(
+                account, alerts.topic.topic_arn, stack_roles, payer_bus
+            ),
             log_group=self.log_group,
             max_event_age=MAX_EVENT_AGE,
             retry_attempts=RETRY_ATTEMPTS,

@@ -16,6 +16,7 @@ from runawaytrain_stack.names import (
     SCHEDULER_ROLE_NAME,
     name_billing_alarm,
     name_guard_stack,
+    name_payer_bus_arn,
 )
 from runawaytrain_stack.schedule import GuardSchedule
 
@@ -56,6 +57,7 @@ class GuardStack(Stack):
             alerts=self.alerts,
             stack_roles=stack_roles,
             fast_trip_queue_arn=self.fast_trip.queue_arn if self.fast_trip is not None else None,
+            payer_bus=name_payer_bus_arn(fleet) if fleet.sub_accounts else "",
         )
         if self.fast_trip is not None:
             self.fast_trip.add_poller(self.guard.function)

@@ -6,7 +6,7 @@ reference can cross accounts, so these names are fixed strings rather than gener
 
 from __future__ import annotations
 
-from runawaytrain_stack.config import Account
+from runawaytrain_stack.config import Account, Fleet
 
 PREFIX = "runawaytrain"
 BILLING_STACK_NAME = f"{PREFIX}-billing"
@@ -29,6 +29,12 @@ FORWARDER_ROLE_NAME = f"{PREFIX}-billing-forwarder"
 FAST_TRIP_BUS_NAME = f"{PREFIX}-fast-trip"
 FAST_TRIP_FORWARDER_ROLE_NAME = f"{PREFIX}-fast-trip-forwarder"
 INCIDENT_TAG_PREFIX = f"{PREFIX}:"
+# The payer's stack (issue 12): one bus every guard of the fleet reports to (heartbeats, and
+# quarantine requests on a trip), and what the payer does with them. In the payer's home Region.
+PAYER_STACK_NAME = f"{PREFIX}-payer"
+PAYER_BUS_NAME = f"{PREFIX}-payer"
+# Must equal lambda/guard/payer_events.py SOURCE: the bus policy admits only this source.
+GUARD_EVENT_SOURCE = f"{PREFIX}.guard"
 
 
 def name_guard_stack(account: Account) -> str:
@@ -43,3 +49,9 @@ def name_fast_trip_stack(account: Account, region: str) -> str:
 
 def name_billing_alarm(account: Account) -> str:
     return f"{PREFIX}-billing-{account.name}"
+
+
+def name_payer_bus_arn(fleet: Fleet) -> str:
+    """The payer bus's ARN, which every guard is told (no reference crosses accounts)."""
+    payer = fleet.payer
+    return f"arn:aws:events:{payer.home_region}:{payer.id}:event-bus/{PAYER_BUS_NAME}"

@@ -107,6 +107,7 @@ HALT_ACTIONS = (
     + GROUP_TAG_ACTIONS
 )
 NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
+PAYER_ACTIONS = ("events:PutEvents",)  # heartbeats and quarantine requests (payer_events.py)
 GUARD_ACTIONS = (
     CENSUS_ACTIONS
     + HALT_ACTIONS
@@ -114,6 +115,7 @@ GUARD_ACTIONS = (
     + LOG_ACTIONS
     + LOCKOUT_ACTIONS
     + OPEN_INCIDENT_ACTIONS
+    + PAYER_ACTIONS
 )
 # Fast trip: Lambda's SQS poller reads and deletes the queued prompts with the guard's role (the
 # Lambda Developer Guide's AWSLambdaSQSQueueExecutionRole: exactly these three on the queue).
@@ -139,6 +141,7 @@ def build_guard_policy(
     key_arn: str,
     log_group_arn: str,
     fast_trip_queue_arn: str | None = None,
+    payer_bus_arn: str | None = None,
 ) -> dict[str, Any]:
     """The guard role's whole policy, one statement per resource scope, as IAM policy JSON.
 
@@ -214,6 +217,8 @@ def build_guard_policy(
         statements.append(
             _allow("PollFastTripQueue", FAST_TRIP_QUEUE_ACTIONS, [fast_trip_queue_arn])
         )
+    if payer_bus_arn is not None:
+        statements.append(_allow("ReportToPayer", PAYER_ACTIONS, [payer_bus_arn]))
     return {"Version": "2012-10-17", "Statement": statements}
 
 

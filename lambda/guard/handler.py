@@ -34,6 +34,7 @@ from guard.open_incident import (
     record_trip,
 )
 from guard.parallel import map_in_parallel
+from guard.payer_events import QUARANTINE_RELEASED, QUARANTINE_REQUESTED, send_to_payer
 from guard.principals import Protection, role_name_of
 from guard.report import Report
 from guard.restore import Accounts, latest_incident, restore_incident
@@ -260,9 +261,14 @@ def trip(
         report.would_stop = sorted(census.instance_ids)
         return
     ssm = clients.client("ssm", clients.home_region)
-    # Beside the halt: the lockout (not after the pending wait), and a new incident's record
-    # (it is recorded whatever the halt does).
-    with ThreadPoolExecutor(2) as pool:
+    # Beside the halt: the lockout (not after the pending wait), the quarantine request, and a
+    # new incident's record (it is recorded whatever the halt does).
+    with ThreadPoolExecutor(3) as pool:
+        quarantining = (
+            pool.submit(ask_payer, report, settings, clients, QUARANTINE_REQUESTED)
+            if settings.quarantine and settings.payer_bus
+            else None
+        )
         locking = (
             pool.submit(lock_people_out, report, settings, clients)
             if settings.lockout is not Lockout.NONE
@@ -276,8 +282,9 @@ def trip(
             lambda region: clients.client("autoscaling", region),
             MAX_POOL_CONNECTIONS,
         )
-        if locking is not None:
-            locking.result()
+        for step in (locking, quarantining):
+            if step is not None:
+                step.result()
         error = recording.result() if recording is not None else None
     report_halt(report, halted)
     report.continues_incident = open_incident is not None
@@ -334,6 +341,21 @@ def lock_people_out(report: Report, settings: Settings, clients: ClientFactory) 
     report.lockout_errors = locked.errors
 
 
+def ask_payer(report: Report, settings: Settings, clients: ClientFactory, detail_type: str) -> None:
+    """Ask the payer to attach (or detach) this account's quarantine SCP; the payer mails the
+    outcome. A failure is reported and never blocks the halt or the restore."""
+    bus_region = settings.payer_bus.split(":")[3]
+    detail = {"incident": report.incident, "account_name": settings.account_name}
+    error = send_to_payer(
+        clients.client("events", bus_region), settings.payer_bus, detail_type, detail
+    )
+    verb = "quarantine" if detail_type == QUARANTINE_REQUESTED else "release"
+    report.quarantine = f"{verb} requested from the payer" if error is None else None
+    if error is not None:
+        report.action_errors.append(f"asking the payer to {verb} this account: {error}")
+        LOG.error("payer_request_failed", extra={"detail_type": detail_type, "error": error})
+
+
 def run_restore(
     settings: Settings,
     invocation: Invocation,
@@ -380,6 +402,8 @@ def run_restore(
     report.incident = incident
     report.restore = undone.to_dict()
     report.reason = undone.summary()
+    if not invocation.dry_run and settings.quarantine and settings.payer_bus:
+        ask_payer(report, settings, clients, QUARANTINE_RELEASED)
     if closed is not None:
         report.reason += f"; {closed}"
     LOG.info("restore_done", extra={"incident": incident, "summary": report.reason})

@@ -59,6 +59,7 @@ def compose_body(report: Report) -> str:
         _closed,
         _errors,
         _locked,
+        _quarantine,
         _restored,
         _next_steps,
     )
@@ -227,6 +228,24 @@ def _locked(report: Report) -> list[str]:
         lines.append("Never locked out (protected):")
         lines += [f"  {key}: {reason}" for key, reason in sorted(report.skipped.items())]
     return lines
+
+
+def _quarantine(report: Report) -> list[str]:
+    if report.quarantine is None:
+        return []
+    if report.restore is not None:
+        return [
+            "Quarantine: asked the payer to detach this account's quarantine SCP; the payer "
+            "mails when it has."
+        ]
+    return [
+        "Quarantine: asked the payer to attach this account's quarantine SCP; the payer mails "
+        "when it has. From then until restore, nobody in this account can launch or start EC2 "
+        "capacity, change Auto Scaling or fleet capacity, change IAM, or invoke the guard. "
+        "That includes IAM Identity Center (SSO) users and the root user, which no IAM "
+        "lockout reaches. Exempt: the break_glass principals, the operator role, the guard's "
+        "own roles and the CDK deploy roles. Restore detaches it.",
+    ]
 
 
 def _restored(report: Report) -> list[str]:

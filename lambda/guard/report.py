@@ -43,6 +43,7 @@ class Report:
     skipped: dict[str, str] = field(default_factory=dict)  # "role/x" -> why it was not locked
     lockout_errors: dict[str, str] = field(default_factory=dict)  # "user/x" -> what failed
     restore: dict[str, Any] | None = None  # a restore run: what it undid
+    quarantine: str | None = None  # what was asked of the payer (issue 12), when it was sent
     notified: bool = False
     notify_error: str | None = None
 

@@ -15,6 +15,9 @@ from typing import TypeVar
 
 # ARN format: arn:partition:sns:region:account-id:topic-name (topic names: 1-256 of [A-Za-z0-9_-],
 # optionally ending in .fifo). Source: Amazon SNS API Reference, CreateTopic "Name".
+# arn:partition:events:region:account-id:event-bus/name; custom bus names are 1-256 of
+# [.\-_A-Za-z0-9] (EventBridge API Reference, CreateEventBus "Name").
+_BUS_ARN = re.compile(r"^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/[.\-_A-Za-z0-9]{1,256}$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"  # what accounts.yaml accepts
 _E = TypeVar("_E", bound=Enum)
@@ -69,6 +72,9 @@ class Settings:
     break_glass: frozenset[str] = frozenset()  # principal names never locked out
     stack_roles: frozenset[str] = frozenset()  # the guard stack's own roles, never locked out
     unstoppable: Unstoppable = Unstoppable.TERMINATE_SPOT
+    # The payer's bus (issue 12): heartbeats and quarantine requests go there. Empty: none.
+    payer_bus: str = ""
+    quarantine: bool = False  # a trip in enforce mode asks the payer to quarantine the account
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -85,6 +91,8 @@ class Settings:
                 "unstoppable",
                 environ.get("unstoppable", Unstoppable.TERMINATE_SPOT.value),
             ),
+            payer_bus=_parse_bus(environ.get("payer_bus", "")),
+            quarantine=_parse_flag("quarantine", environ.get("quarantine", "false")),
         )
 
 
@@ -123,6 +131,23 @@ def _parse_topic(raw: str) -> str:
             "expected arn:aws:sns:<region>:<12-digit account>:<topic name>"
         )
     return raw
+
+
+def _parse_bus(raw: str) -> str:
+    value = raw.strip()
+    if value and not _BUS_ARN.match(value):
+        raise SettingsError(
+            f"environment variable payer_bus={raw!r} is not an event bus ARN; expected "
+            "arn:aws:events:<region>:<12-digit account>:event-bus/<name>, or unset"
+        )
+    return value
+
+
+def _parse_flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("true", "false"):
+        raise SettingsError(f"environment variable {name}={raw!r} is not one of: true, false")
+    return value == "true"
 
 
 def _parse_names(raw: str) -> frozenset[str]:

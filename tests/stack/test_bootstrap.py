@@ -83,6 +83,7 @@ def test_execution_policy_names_every_bus_and_role_path_the_templates_create(sam
     assert buses == {
         "arn:aws:events:*:*:event-bus/runawaytrain-billing-trips",
         "arn:aws:events:*:*:event-bus/runawaytrain-fast-trip",
+        "arn:aws:events:*:*:event-bus/runawaytrain-payer",
     }
     assert buses <= set(found["EventBusAndRules"]["Resource"])
     assert paths == {"/runawaytrain/"}

@@ -126,6 +126,11 @@ def test_environment_is_set_from_config(prod: Template, sandbox: Template) -> No
                         "break_glass": "",
                         "stack_roles": "runawaytrain-guard-scheduler",
                         "unstoppable": "terminate-spot",
+                        # A member account of a fleet with a payer stack (issue 12).
+                        "payer_bus": Match.string_like_regexp(
+                            r"^arn:aws:events:[a-z0-9-]+:\d{12}:event-bus/runawaytrain-payer$"
+                        ),
+                        "quarantine": "true",
                     }
                 )
             }
@@ -443,8 +448,8 @@ def test_lambda_asset_is_the_guard_package(test_app, prod: Template) -> None:
     _, function = only_resource(prod, "AWS::Lambda::Function")
     asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
     asset = Path(app.outdir) / f"asset.{asset_hash}"
-    # One asset root for the guard and the payer's spend watcher (which logs through guard.logs).
-    assert sorted(path.name for path in asset.iterdir()) == ["guard", "spend"]
+    # One asset root for the guard and the payer's Lambdas (which log through guard.logs).
+    assert sorted(path.name for path in asset.iterdir()) == ["guard", "quarantine", "spend"]
     assert (asset / "guard" / "handler.py").is_file()
 
 

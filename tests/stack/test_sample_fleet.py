@@ -44,15 +44,18 @@ def test_app_run_directly_synthesizes_the_sample_fleet_into_cdk_out(
         "runawaytrain-guard-staging": "aws://333333333333/us-east-1",
         "runawaytrain-guard-sandbox": "aws://444444444444/us-east-1",
         "runawaytrain-billing": "aws://111111111111/us-east-1",
+        "runawaytrain-payer": "aws://111111111111/us-east-1",
     }
     # Fast trip: payer, prod and sandbox watch the 17 default Regions (16 besides home), staging
     # its two `regions:` (one besides home).
     assert stacks["runawaytrain-guard-staging-eu-west-1"] == "aws://333333333333/eu-west-1"
-    assert len(stacks) == 5 + 16 + 16 + 1 + 16
+    assert len(stacks) == 6 + 16 + 16 + 1 + 16
 
 
 def expected_stacks(fleet: Fleet) -> dict[str, str]:
     stacks = {"runawaytrain-billing": f"aws://{fleet.payer.id}/us-east-1"}
+    if fleet.sub_accounts:
+        stacks["runawaytrain-payer"] = f"aws://{fleet.payer.id}/{fleet.payer.home_region}"
     for account in fleet.accounts:
         stacks[f"runawaytrain-guard-{account.name}"] = f"aws://{account.id}/{account.home_region}"
         for region in account.regions or DEFAULT_ENABLED_REGIONS:

@@ -1,0 +1,170 @@
+"""Lambda entry point (`quarantine.handler.handler`) in the payer: a guard asked for its
+account's quarantine SCP to be attached ("Quarantine Requested", on a trip in enforce mode) or
+detached ("Quarantine Released", on restore).
+
+The account acted on is the event's `account`, which EventBridge sets to the sending account
+(payer_bus.py), never a field of the detail: a member can only quarantine or release itself,
+and the standing SCP lets only its guard's roles send (scp.py). The outcome is recorded in one
+SSM parameter per account and mailed (payer topic, `account` message attribute: the payer's
+list and that account's list).
+
+Environment (written by the payer stack): `accounts` (JSON: account id -> name, the members
+with quarantine on), `policy_prefix` (the SCP of account X is `<prefix><X>`), `state_path`
+(SSM path of the records), `snstopic` (the payer's topic).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from guard.logs import configure_logging, get_logger
+from guard.payer_events import QUARANTINE_RELEASED, QUARANTINE_REQUESTED
+from quarantine.policies import Outcome, change, find_policy_id
+
+LOG = get_logger("quarantine")
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
+# Organizations is a global service served from us-east-1 (Organizations API Reference,
+# "Endpoints").
+ORGANIZATIONS_REGION = "us-east-1"
+VERBS = {QUARANTINE_REQUESTED: "attach", QUARANTINE_RELEASED: "detach"}
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    configure_logging(getattr(context, "aws_request_id", ""))
+    environ = os.environ
+    return act(
+        event,
+        accounts=json.loads(environ["accounts"]),
+        policy_prefix=environ["policy_prefix"],
+        state_path=environ["state_path"],
+        topic_arn=environ["snstopic"],
+        session=boto3.session.Session(),
+    )
+
+
+def act(
+    event: dict[str, Any],
+    *,
+    accounts: dict[str, str],
+    policy_prefix: str,
+    state_path: str,
+    topic_arn: str,
+    session: Any,
+) -> dict[str, Any]:
+    account = str(event.get("account", ""))
+    verb = VERBS.get(str(event.get("detail-type", "")))
+    detail = event.get("detail") or {}
+    if verb is None or account not in accounts:
+        # The rule matches only these; anything else is a misconfiguration, logged, not acted on.
+        LOG.warning("ignored", extra={"account": account, "detail_type": event.get("detail-type")})
+        return {"account": account, "ignored": True}
+    name = accounts[account]
+    incident = str(detail.get("incident", ""))
+    policy_name = f"{policy_prefix}{account}"
+    organizations = session.client("organizations", ORGANIZATIONS_REGION, config=CLIENT_CONFIG)
+    try:
+        policy_id = find_policy_id(organizations, policy_name)
+    except (ClientError, BotoCoreError) as error:
+        policy_id, outcome = None, Outcome(False, f"{type(error).__name__}: {error}")
+    else:
+        outcome = (
+            change(organizations, verb, policy_id, account, policy_name)
+            if policy_id is not None
+            else Outcome(
+                False,
+                f"PolicyNotFoundException: no SCP named {policy_name}",
+                "redeploy the payer stack (npx cdk deploy runawaytrain-payer)",
+            )
+        )
+    result = {
+        "account": account,
+        "account_name": name,
+        "action": verb,
+        "incident": incident,
+        "policy": policy_id or policy_name,
+        "changed": outcome.changed,
+        "error": outcome.error,
+        "advice": outcome.advice,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    LOG.info("quarantine", extra=result)
+    record_error = record(session, state_path, result) if outcome.ok else None
+    if outcome.changed or not outcome.ok or record_error:
+        mail(session, topic_arn, result, record_error)
+    return result
+
+
+def record(session: Any, state_path: str, result: dict[str, Any]) -> str | None:
+    """The account's quarantine state, one parameter: what `runawaytrain status` shows."""
+    ssm = session.client("ssm", config=CLIENT_CONFIG)
+    state = "attached" if result["action"] == "attach" else "detached"
+    value = json.dumps({**result, "state": state}, sort_keys=True)
+    try:
+        ssm.put_parameter(
+            Name=f"{state_path}{result['account']}", Value=value, Type="String", Overwrite=True
+        )
+    except (ClientError, BotoCoreError) as error:
+        LOG.error("record_failed", extra={"error": str(error)})
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def mail(session: Any, topic_arn: str, result: dict[str, Any], record_error: str | None) -> None:
+    subject, body = compose(result, record_error)
+    sns = session.client("sns", topic_arn.split(":")[3], config=CLIENT_CONFIG)
+    try:
+        sns.publish(
+            TopicArn=topic_arn,
+            Subject=subject,
+            Message=body,
+            # The payer's list receives every message; an account's list only its own.
+            MessageAttributes={"account": {"DataType": "String", "StringValue": result["account"]}},
+        )
+    except (ClientError, BotoCoreError) as error:
+        LOG.error("notify_failed", extra={"error": str(error)})
+
+
+def compose(result: dict[str, Any], record_error: str | None) -> tuple[str, str]:
+    who = f"{result['account_name']} ({result['account']})"
+    incident = f" (incident {result['incident']})" if result["incident"] else ""
+    if result["error"]:
+        verb = "ATTACH" if result["action"] == "attach" else "DETACH"
+        subject = f"runawaytrain {result['account_name']}: quarantine could NOT {verb.lower()}"
+        lines = [
+            f"The payer could not {verb.lower()} the quarantine SCP of account {who}{incident}.",
+            f"AWS said: {result['error']}",
+            f"What to do: {result['advice']}",
+        ]
+        if result["action"] == "attach":
+            lines.append(
+                "The guard's halt stands (instances stopped, IAM users locked as configured); "
+                "only the account-wide block on launches and IAM changes is missing."
+            )
+        return subject[:99], "\n".join(lines) + "\n"
+    if result["action"] == "attach":
+        subject = f"runawaytrain {result['account_name']}: account QUARANTINED"
+        lines = [
+            f"Account {who} tripped{incident}; the payer attached the quarantine SCP "
+            f"{result['policy']}.",
+            "Until restore, nobody in the account can launch or start EC2 capacity, change "
+            "Auto Scaling or fleet capacity, or change IAM, and nobody can invoke the guard: "
+            "this includes IAM Identity Center (SSO) users and the root user.",
+            "Exempt: the guard's own roles, the CDK deploy roles, the operator role and the "
+            "account's break_glass principals.",
+            "Restore (detaches it): runawaytrain restore --account "
+            f'{result["account_name"]}, or invoke the guard with {{"action": "restore"}} '
+            "as a break_glass principal.",
+        ]
+    else:
+        subject = f"runawaytrain {result['account_name']}: quarantine lifted"
+        lines = [f"The payer detached the quarantine SCP of account {who}{incident}."]
+    if record_error:
+        lines.append(f"(Recording this in SSM failed: {record_error})")
+    return subject[:99], "\n".join(lines) + "\n"

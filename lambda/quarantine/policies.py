@@ -1,0 +1,74 @@
+"""Attach and detach one account's quarantine SCP: idempotent, and every refusal explained.
+
+Organizations API Reference: AttachPolicy answers DuplicatePolicyAttachmentException when the
+policy is already attached, and ConstraintViolationException with Reason
+POLICY_NUMBER_LIMIT_EXCEEDED when the target already has the most policies of that type (5 SCPs
+per account, Organizations quotas); DetachPolicy answers PolicyNotAttachedException when it is
+not attached. Both are "already done" here, so a repeated request changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+SCP = "SERVICE_CONTROL_POLICY"
+ALREADY = {"attach": "DuplicatePolicyAttachmentException", "detach": "PolicyNotAttachedException"}
+# What the payer's people can do about each refusal, said in the mail.
+ADVICE = {
+    "POLICY_NUMBER_LIMIT_EXCEEDED": "the account already has 5 SCPs attached directly, the most "
+    "AWS allows: detach one it can do without (aws organizations list-policies-for-target "
+    "--target-id {account} --filter SERVICE_CONTROL_POLICY), then restore and let the guard "
+    "trip again, or attach {policy} by hand",
+    "PolicyTypeNotEnabledException": "service control policies are not enabled in the "
+    "organization: aws organizations enable-policy-type --root-id <root> --policy-type "
+    "SERVICE_CONTROL_POLICY",
+    "PolicyNotFoundException": "the policy {name} is missing: redeploy the payer stack "
+    "(npx cdk deploy runawaytrain-payer)",
+    "AccessDeniedException": "the quarantine function's role may not do this: redeploy the "
+    "payer stack",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    changed: bool  # attached (or detached) by this call
+    error: str | None = None  # refused: what AWS said
+    advice: str = ""  # what to do about it
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def find_policy_id(organizations: Any, name: str) -> str | None:
+    """The id of the SCP named `name` (names are unique per organization)."""
+    for page in organizations.get_paginator("list_policies").paginate(Filter=SCP):
+        for policy in page["Policies"]:
+            if policy["Name"] == name:
+                return policy["Id"]
+    return None
+
+
+def change(organizations: Any, verb: str, policy_id: str, account: str, name: str) -> Outcome:
+    """`verb` is attach or detach; `name` the policy's name, for the advice."""
+    call = organizations.attach_policy if verb == "attach" else organizations.detach_policy
+    try:
+        call(PolicyId=policy_id, TargetId=account)
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code == ALREADY[verb]:
+            return Outcome(changed=False)
+        reason = error.response.get("Reason") or code
+        advice = ADVICE.get(reason) or ADVICE.get(code, "see the payer's quarantine logs")
+        message = error.response["Error"].get("Message", "")
+        return Outcome(
+            changed=False,
+            error=f"{code} ({reason}): {message}" if reason != code else f"{code}: {message}",
+            advice=advice.format(account=account, policy=policy_id, name=name),
+        )
+    except BotoCoreError as error:
+        return Outcome(changed=False, error=f"{type(error).__name__}: {error}", advice="")
+    return Outcome(changed=True)

@@ -1,0 +1,57 @@
+"""The payer's stack (management account, its home Region): the bus every guard reports to,
+the quarantine and guard-protection SCPs with the quarantine Lambda (quarantine.py), and one
+topic that mails the payer's list everything and each member's list what concerns it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from aws_cdk import Environment, Stack
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from runawaytrain_stack.alerts import AlertTopic
+from runawaytrain_stack.config import Fleet
+from runawaytrain_stack.names import PAYER_STACK_NAME
+from runawaytrain_stack.payer_bus import PayerBus
+from runawaytrain_stack.quarantine import Quarantine
+
+# Messages about one member carry this attribute (its account id): the payer's subscriptions
+# take every message, a member's address only those naming its accounts (SNS Developer Guide,
+# "Amazon SNS message filtering": a subscription with a filter policy receives only messages
+# whose attributes match it).
+ACCOUNT_ATTRIBUTE = "account"
+
+
+class PayerStack(Stack):
+    def __init__(self, scope: Construct, *, fleet: Fleet) -> None:
+        super().__init__(
+            scope,
+            PAYER_STACK_NAME,
+            stack_name=PAYER_STACK_NAME,
+            env=Environment(account=fleet.payer.id, region=fleet.payer.home_region),
+            description="runawaytrain payer: guards' reports, quarantine and guard-protection SCPs",
+            analytics_reporting=False,
+        )
+        self.alerts = AlertTopic(
+            self, "Alerts", emails=fleet.payer.notify, display_name="runawaytrain payer"
+        )
+        accounts_by_email: dict[str, list[str]] = defaultdict(list)
+        for account in fleet.sub_accounts:
+            for email in account.notify:
+                if email.lower() not in {e.lower() for e in fleet.payer.notify}:
+                    accounts_by_email[email.lower()].append(account.id)
+        for email, ids in sorted(accounts_by_email.items()):
+            self.alerts.topic.add_subscription(
+                subscriptions.EmailSubscription(
+                    email,
+                    filter_policy={
+                        ACCOUNT_ATTRIBUTE: sns.SubscriptionFilter.string_filter(allowlist=ids)
+                    },
+                )
+            )
+        self.bus = PayerBus(self, "Bus", fleet=fleet)
+        self.quarantine = Quarantine(
+            self, "Quarantine", fleet=fleet, bus=self.bus.bus, alerts=self.alerts
+        )

@@ -1,0 +1,187 @@
+"""In the payer: the quarantine and guard-protection SCPs of every member account, and the
+Lambda that attaches or detaches an account's quarantine when its guard asks (scp.py says what
+the policies deny and who is exempt; lambda/quarantine the how).
+
+The quarantine SCPs are created unattached; the Lambda may attach or detach exactly those, to
+exactly the fleet's member accounts (IAM resources: the policies' ARNs and the accounts' ARNs;
+Service Authorization Reference, AWS Organizations: AttachPolicy and DetachPolicy authorize
+both the policy and the target). The guard-protection SCPs are attached at deploy, one per
+member account, when `protect_guards` is on.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_organizations as organizations
+from constructs import Construct
+
+from runawaytrain_stack.alerts import AlertTopic
+from runawaytrain_stack.config import Fleet
+from runawaytrain_stack.guard import ASSET_DIR, ASSET_EXCLUDES, LOG_RETENTION, RUNTIME
+from runawaytrain_stack.names import GUARD_EVENT_SOURCE, PREFIX, ROLE_PATH
+from runawaytrain_stack.scp import (
+    build_guard_protection_policy,
+    build_quarantine_policy,
+)
+
+HANDLER = "quarantine.handler.handler"
+QUARANTINE_POLICY_PREFIX = f"{PREFIX}-quarantine-"
+PROTECTION_POLICY_PREFIX = f"{PREFIX}-protect-guard-"
+QUARANTINE_STATE_PATH = f"/{PREFIX}/quarantine/"
+# Must equal lambda/guard/payer_events.py.
+REQUESTED = "Quarantine Requested"
+RELEASED = "Quarantine Released"
+
+
+class Quarantine(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        fleet: Fleet,
+        bus: events.IEventBus,
+        alerts: AlertTopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        quarantined = [a for a in fleet.sub_accounts if a.quarantine]
+        self.quarantine_policies = {
+            account.id: organizations.CfnPolicy(
+                self,
+                f"Quarantine-{account.name}",
+                name=f"{QUARANTINE_POLICY_PREFIX}{account.id}",
+                type="SERVICE_CONTROL_POLICY",
+                description=f"runawaytrain: {account.name} tripped; attached until restore",
+                content=build_quarantine_policy(fleet, account),
+            )
+            for account in quarantined
+        }
+        self.protection_policies = {}
+        if fleet.protect_guards:
+            self.protection_policies = {
+                account.id: organizations.CfnPolicy(
+                    self,
+                    f"ProtectGuard-{account.name}",
+                    name=f"{PROTECTION_POLICY_PREFIX}{account.id}",
+                    type="SERVICE_CONTROL_POLICY",
+                    description=f"runawaytrain: nobody in {account.name} switches its guard off",
+                    content=build_guard_protection_policy(fleet, account),
+                    target_ids=[account.id],
+                )
+                for account in fleet.sub_accounts
+            }
+        self.function: lambda_.Function | None = None
+        if not quarantined:
+            return
+        log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
+        member_arns = [
+            f"arn:{stack.partition}:organizations::{stack.account}:account/o-*/{a.id}"
+            for a in quarantined
+        ]
+        state = stack.format_arn(
+            service="ssm", resource="parameter", resource_name=f"{QUARANTINE_STATE_PATH[1:]}*"
+        )
+        statements = [
+            iam.PolicyStatement(
+                sid="FindQuarantinePolicies",
+                actions=["organizations:ListPolicies"],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="AttachOnlyQuarantineToMembers",
+                actions=["organizations:AttachPolicy", "organizations:DetachPolicy"],
+                resources=[p.attr_arn for p in self.quarantine_policies.values()] + member_arns,
+            ),
+            iam.PolicyStatement(
+                sid="RecordQuarantine", actions=["ssm:PutParameter"], resources=[state]
+            ),
+            iam.PolicyStatement(
+                sid="MailOutcome", actions=["sns:Publish"], resources=[alerts.topic.topic_arn]
+            ),
+            iam.PolicyStatement(
+                sid="UseTopicKey",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[alerts.key.key_arn],
+            ),
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            ),
+        ]
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            path=ROLE_PATH,
+            description="runawaytrain quarantine: attaches a tripped member's quarantine SCP",
+            inline_policies={"Quarantine": iam.PolicyDocument(statements=statements)},
+        )
+        Validations.of(role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="organizations:ListPolicies supports no resource-level permissions "
+                "(Service Authorization Reference); the function finds its policy by name.",
+            ),
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{_as_nag_names(state, stack)}]",
+                reason="One record per quarantined member account, named by its account id, "
+                "written on every attach and detach; the path holds nothing else.",
+            ),
+            *(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::{_as_nag_names(arn, stack)}]",
+                    reason="The organization id (o-...) is not known at synth time; the member "
+                    "account id is fixed, so only that account can be a target.",
+                )
+                for arn in member_arns
+            ),
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="runawaytrain quarantine: attach/detach a member's quarantine SCP",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(str(ASSET_DIR), exclude=ASSET_EXCLUDES),
+            role=role.without_policy_updates(),
+            memory_size=128,
+            # One request at a time: attach and detach of one account never race.
+            reserved_concurrent_executions=1,
+            environment={
+                "accounts": json.dumps({a.id: a.name for a in quarantined}, sort_keys=True),
+                "policy_prefix": QUARANTINE_POLICY_PREFIX,
+                "state_path": QUARANTINE_STATE_PATH,
+                "snstopic": alerts.topic.topic_arn,
+            },
+            log_group=log_group,
+            retry_attempts=2,
+            on_failure=destinations.SnsDestination(alerts.topic),
+        )
+        self.rule = events.Rule(
+            self,
+            "Requests",
+            description="A member's guard asks for its quarantine to be attached or detached",
+            event_bus=bus,
+            event_pattern=events.EventPattern(
+                source=[GUARD_EVENT_SOURCE],
+                detail_type=[REQUESTED, RELEASED],
+                account=[a.id for a in quarantined],
+            ),
+            targets=[targets.LambdaFunction(self.function)],
+        )
+
+
+def _as_nag_names(arn: str, stack: Stack) -> str:
+    """cdk-nag writes the unresolved partition token by its pseudo-parameter name."""
+    return arn.replace(stack.partition, "<AWS::Partition>")

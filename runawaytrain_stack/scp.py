@@ -1,0 +1,247 @@
+"""The two service control policies the payer holds for each member account (issue 12).
+
+- **Quarantine** (attached by the payer's quarantine Lambda when the account's guard trips in
+  enforce mode, detached by restore): nobody in the account launches or starts compute, or
+  changes IAM, but the exempt principals below. It binds Identity Center (SSO) roles and the
+  root user too, which no IAM change can: SCPs "affect all users and roles in attached accounts,
+  including the root user" (Organizations User Guide, "Service control policies (SCPs)").
+- **Guard protection** (standing, attached at deploy): nobody in the account but the exempt
+  principals changes or deletes the guard's resources, so a leaked admin key cannot switch the
+  breaker off first. AWS Control Tower protects its own resources the same way (its mandatory
+  controls are SCPs that deny changes to them, exempting its execution role).
+
+Exempt, in both: the guard's own roles (IAM path /runawaytrain/), the CDK deploy roles (so `cdk
+deploy` from the payer keeps working: CloudFormation acts as the cfn-exec role), the account's
+`break_glass` principals and the operator role the payer's people assume (`operator_role`).
+
+What SCPs cannot do, and the README says: they never bind the management account nor
+service-linked roles (Organizations User Guide: "SCPs don't affect service-linked roles"), so
+an Auto Scaling group or a `maintain` fleet still launches through its service-linked role;
+the guard's halt (suspended processes, fleets at 0) stops those. An SCP only restricts: it
+grants nothing.
+
+Each document is minified and must stay within 5,120 characters (Organizations quotas, "Maximum
+size of a policy document"); `policy_size` is checked at synth time.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from runawaytrain_stack.config import Account, Fleet
+from runawaytrain_stack.names import (
+    PAYER_BUS_NAME,
+    PREFIX,
+    ROLE_PATH,
+    SCHEDULE_NAME,
+)
+
+MAX_SCP_CHARACTERS = 5120
+# CDK's default bootstrap qualifier (bootstrap.py uses the same): deploy, file publishing,
+# lookup and CloudFormation execution roles are all `cdk-hnb659fds-<kind>-role-<account>-<region>`.
+CDK_ROLES = "cdk-hnb659fds-*"
+
+# Everything a runaway uses to add compute or buy capacity. EC2: launches, starts, Spot and
+# fleets (RunInstances is what Auto Scaling, EC2 Fleet, Karpenter and Batch call under the
+# caller's or a passed role), capacity purchases that bill with nothing running. Auto Scaling:
+# creating groups, raising capacity and resuming the processes the halt suspended. Principals
+# only: service-linked roles are not bound (module docstring).
+QUARANTINE_COMPUTE_ACTIONS = (
+    "ec2:RunInstances",
+    "ec2:StartInstances",
+    "ec2:CreateFleet",
+    "ec2:ModifyFleet",
+    "ec2:RequestSpotInstances",
+    "ec2:RequestSpotFleet",
+    "ec2:ModifySpotFleetRequest",
+    "ec2:ModifyInstanceAttribute",  # e.g. a bigger instance type, or stop protection back on
+    "ec2:AllocateHosts",
+    "ec2:CreateCapacityReservation",
+    "ec2:ModifyCapacityReservation",
+    "ec2:PurchaseReservedInstancesOffering",
+    "ec2:PurchaseHostReservation",
+    "ec2:PurchaseScheduledInstances",
+    "ec2:RunScheduledInstances",
+    "ec2:CreateLaunchTemplateVersion",
+    "autoscaling:CreateAutoScalingGroup",
+    "autoscaling:UpdateAutoScalingGroup",
+    "autoscaling:SetDesiredCapacity",
+    "autoscaling:ExecutePolicy",
+    "autoscaling:ResumeProcesses",
+    "autoscaling:PutScheduledUpdateGroupAction",
+    "autoscaling:BatchPutScheduledUpdateGroupAction",
+    "autoscaling:PutScalingPolicy",
+    "autoscaling:StartInstanceRefresh",
+    "autoscaling:AttachInstances",
+    "autoscaling:ExitStandby",
+    "autoscaling:PutWarmPool",
+)
+# Every IAM write: no new users, keys, roles, policies or trust while the incident is open.
+QUARANTINE_IAM_ACTIONS = (
+    "iam:Add*",
+    "iam:Attach*",
+    "iam:Change*",
+    "iam:Create*",
+    "iam:Deactivate*",
+    "iam:Delete*",
+    "iam:Detach*",
+    "iam:Enable*",
+    "iam:Put*",
+    "iam:Remove*",
+    "iam:Reset*",
+    "iam:Resync*",
+    "iam:Set*",
+    "iam:Tag*",
+    "iam:Untag*",
+    "iam:Update*",
+    "iam:Upload*",
+)
+
+# The guard's resources, by the names the stacks give them: every stack is `runawaytrain-...`
+# and CloudFormation names unnamed resources `<stack name>-<logical id>-<suffix>`.
+_OURS = f"{PREFIX}-*"
+GUARD_RESOURCE_ACTIONS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (
+        (
+            "lambda:Add*",
+            "lambda:Delete*",
+            "lambda:Put*",
+            "lambda:Remove*",
+            "lambda:Update*",
+            "lambda:TagResource",
+            "lambda:UntagResource",
+        ),
+        (f"arn:aws:lambda:*:*:function:{_OURS}",),
+    ),
+    (
+        ("scheduler:DeleteSchedule", "scheduler:UpdateSchedule"),
+        (f"arn:aws:scheduler:*:*:schedule/default/{SCHEDULE_NAME}",),
+    ),
+    (
+        (
+            "events:DeleteRule",
+            "events:DisableRule",
+            "events:PutRule",
+            "events:PutTargets",
+            "events:RemoveTargets",
+            "events:DeleteEventBus",
+            "events:UpdateEventBus",
+        ),
+        (f"arn:aws:events:*:*:rule/{_OURS}", f"arn:aws:events:*:*:event-bus/{_OURS}"),
+    ),
+    (
+        (
+            "sqs:DeleteQueue",
+            "sqs:PurgeQueue",
+            "sqs:SetQueueAttributes",
+            "sqs:AddPermission",
+            "sqs:RemovePermission",
+        ),
+        (f"arn:aws:sqs:*:*:{_OURS}",),
+    ),
+    (
+        ("sns:DeleteTopic", "sns:SetTopicAttributes", "sns:RemovePermission", "sns:AddPermission"),
+        (f"arn:aws:sns:*:*:{_OURS}",),
+    ),
+    (
+        ("ssm:PutParameter", "ssm:DeleteParameter", "ssm:DeleteParameters"),
+        (f"arn:aws:ssm:*:*:parameter/{PREFIX}/*",),
+    ),
+    (
+        (
+            "cloudformation:CreateChangeSet",
+            "cloudformation:DeleteStack",
+            "cloudformation:ExecuteChangeSet",
+            "cloudformation:SetStackPolicy",
+            "cloudformation:UpdateStack",
+            "cloudformation:UpdateTerminationProtection",
+        ),
+        (f"arn:aws:cloudformation:*:*:stack/{_OURS}/*",),
+    ),
+    (
+        ("logs:DeleteLogGroup", "logs:DeleteLogStream", "logs:PutRetentionPolicy"),
+        (f"arn:aws:logs:*:*:log-group:{_OURS}",),
+    ),
+    # Its roles: any IAM write, and passing them to a function or service of one's own (a
+    # Lambda of one's own running as the guard's role would be exempt from everything here).
+    ((*QUARANTINE_IAM_ACTIONS, "iam:PassRole"), (f"arn:aws:iam::*:role{ROLE_PATH}*",)),
+    # The deploy roles: only principals outside the account (the payer, which deploys the
+    # fleet: bootstrap.py) and the exempt ones may act through them.
+    (("sts:AssumeRole",), (f"arn:aws:iam::*:role/{CDK_ROLES}",)),
+)
+
+
+def list_exempt_principals(fleet: Fleet, account: Account) -> list[str]:
+    """ARN patterns of the principals neither SCP denies anything, in `account`."""
+    own = account.id
+    exempt = [
+        f"arn:aws:iam::{own}:role{ROLE_PATH}*",
+        f"arn:aws:iam::{own}:role/{CDK_ROLES}",
+        f"arn:aws:iam::{own}:role/{fleet.operator_role}",
+    ]
+    for name in account.break_glass:  # a user or a role: the config does not say which
+        exempt += [f"arn:aws:iam::{own}:user/{name}", f"arn:aws:iam::{own}:role/{name}"]
+    return list(dict.fromkeys(exempt))
+
+
+def build_quarantine_policy(fleet: Fleet, account: Account) -> dict[str, Any]:
+    """Attached on a trip: no compute, no IAM change, no invoking the guard (a restore) but by
+    the exempt principals."""
+    unless_exempt = _unless(fleet, account)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            _deny("NoNewCompute", QUARANTINE_COMPUTE_ACTIONS, ["*"], unless_exempt),
+            _deny("NoIamChanges", QUARANTINE_IAM_ACTIONS, ["*"], unless_exempt),
+            _deny(
+                "NoRestoreButBreakGlass",
+                ("lambda:InvokeFunction",),
+                [f"arn:aws:lambda:*:{account.id}:function:{_OURS}"],
+                unless_exempt,
+            ),
+        ],
+    }
+
+
+def build_guard_protection_policy(fleet: Fleet, account: Account) -> dict[str, Any]:
+    """Standing: the guard's resources change only through the exempt principals, and only the
+    guard's own roles report to the payer's bus (a member cannot forge its guard's events)."""
+    # One statement: an action matches only its own service's resources, so listing every
+    # action with every resource denies nothing more, and the exemptions are written once.
+    actions = [action for group, _ in GUARD_RESOURCE_ACTIONS for action in group]
+    resources = [resource for _, group in GUARD_RESOURCE_ACTIONS for resource in group]
+    statements = [
+        _deny("GuardResources", tuple(dict.fromkeys(actions)), resources, _unless(fleet, account))
+    ]
+    payer_bus = f"arn:aws:events:*:{fleet.payer.id}:event-bus/{PAYER_BUS_NAME}"
+    only_guard = {
+        "ArnNotLike": {"aws:PrincipalArn": [f"arn:aws:iam::{account.id}:role{ROLE_PATH}*"]}
+    }
+    statements.append(_deny("OnlyTheGuardReports", ("events:PutEvents",), [payer_bus], only_guard))
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def render(policy: dict[str, Any]) -> str:
+    """The policy as Organizations stores it: minified JSON."""
+    return json.dumps(policy, separators=(",", ":"))
+
+
+def policy_size(policy: dict[str, Any]) -> int:
+    return len(render(policy))
+
+
+def _unless(fleet: Fleet, account: Account) -> dict[str, Any]:
+    return {"ArnNotLike": {"aws:PrincipalArn": list_exempt_principals(fleet, account)}}
+
+
+def _deny(
+    sid: str, actions: tuple[str, ...], resources: list[str], condition: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Action": list(actions),
+        "Resource": resources,
+        "Condition": condition,
+    }
