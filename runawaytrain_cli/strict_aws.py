@@ -45,6 +45,9 @@ from moto.ec2.responses.spot_fleets import SpotFleets
 from moto.iam.exceptions import IAMException
 from moto.iam.models import IAMBackend
 
+from runawaytrain_cli import strict_payer
+from runawaytrain_cli.strict_patches import Patches
+
 PENDING_SECONDS_ENV = "STRICT_AWS_PENDING_SECONDS"
 SCP_DENY_REGIONS_ENV = "STRICT_AWS_SCP_DENY_REGIONS"
 
@@ -146,26 +149,6 @@ class _LazyState(InstanceState):
         return InstanceState(name, code)
 
 
-class _Patches:
-    """Class attributes replaced on install and put back (or deleted) on uninstall."""
-
-    def __init__(self) -> None:
-        self._saved: list[tuple[type, str, bool, Any]] = []
-
-    def set(self, owner: type, name: str, value: Any) -> None:
-        had = name in owner.__dict__
-        self._saved.append((owner, name, had, owner.__dict__.get(name)))
-        setattr(owner, name, value)
-
-    def undo(self) -> None:
-        for owner, name, had, old in reversed(self._saved):
-            if had:
-                setattr(owner, name, old)
-            else:
-                delattr(owner, name)
-        self._saved.clear()
-
-
 _ORIGINAL: dict[str, Any] = {
     "instance_init": Instance.__init__,
     "instance_start": Instance.start,
@@ -217,7 +200,7 @@ class StrictAWS:
         self.kms_grant_allowed = kms_grant_allowed
         self._scp_denied: set[tuple[str, str]] = set()
         self._states: list[_LazyState] = []
-        self._patches = _Patches()
+        self._patches = Patches()
 
     # ---- public API -------------------------------------------------------------------------
 
@@ -270,6 +253,7 @@ class StrictAWS:
             p.set(EC2Response, "describe_capacity_reservations", _no_capacity_reservations)
         for name in _IAM_GUARDED:
             p.set(IAMBackend, name, _guard_protected_role(name, getattr(IAMBackend, name)))
+        strict_payer.install(p)  # Organizations SCPs, cross-account EventBridge
 
     def uninstall(self) -> None:
         global _active  # noqa: PLW0603

@@ -35,6 +35,14 @@ PAYER_STACK_NAME = f"{PREFIX}-payer"
 PAYER_BUS_NAME = f"{PREFIX}-payer"
 # Must equal lambda/guard/payer_events.py SOURCE: the bus policy admits only this source.
 GUARD_EVENT_SOURCE = f"{PREFIX}.guard"
+# The payer's SCPs, one of each per member account (scp.py); the quarantine Lambda finds an
+# account's by this name, and records its state under this SSM path.
+QUARANTINE_POLICY_PREFIX = f"{PREFIX}-quarantine-"
+PROTECTION_POLICY_PREFIX = f"{PREFIX}-protect-guard-"
+QUARANTINE_STATE_PATH = f"/{PREFIX}/quarantine/"
+# Must equal lambda/guard/payer_events.py.
+QUARANTINE_REQUESTED = "Quarantine Requested"
+QUARANTINE_RELEASED = "Quarantine Released"
 
 
 def name_guard_stack(account: Account) -> str:

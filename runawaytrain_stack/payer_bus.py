@@ -10,12 +10,32 @@ here trust `account`, never the detail, for who is speaking.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from runawaytrain_stack.config import Fleet
-from runawaytrain_stack.names import GUARD_EVENT_SOURCE, PAYER_BUS_NAME
+from runawaytrain_stack.names import GUARD_EVENT_SOURCE, PAYER_BUS_NAME, name_payer_bus_arn
+
+
+def build_bus_statement(fleet: Fleet) -> dict[str, Any]:
+    """The bus policy's one statement: the member accounts put events with the guard's source."""
+    return {
+        "Sid": "FleetGuardsReport",
+        "Effect": "Allow",
+        "Principal": {"AWS": [f"arn:aws:iam::{a.id}:root" for a in fleet.sub_accounts]},
+        "Action": "events:PutEvents",
+        "Resource": name_payer_bus_arn(fleet),
+        # events:source is multivalued (one value per entry of a PutEvents call): a set
+        # operator, as in the EventBridge User Guide's example "Send events to a custom bus in a
+        # different account", and Null false so a call with no source cannot pass vacuously.
+        "Condition": {
+            "ForAllValues:StringEquals": {"events:source": [GUARD_EVENT_SOURCE]},
+            "Null": {"events:source": "false"},
+        },
+    }
 
 
 class PayerBus(Construct):
@@ -27,14 +47,7 @@ class PayerBus(Construct):
             event_bus_name=PAYER_BUS_NAME,
             description="runawaytrain: every guard's heartbeats and quarantine requests",
         )
-        members = [account.id for account in fleet.sub_accounts]
-        if members:
+        if fleet.sub_accounts:
             self.bus.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="FleetGuardsReport",
-                    principals=[iam.AccountPrincipal(member) for member in members],
-                    actions=["events:PutEvents"],
-                    resources=[self.bus.event_bus_arn],
-                    conditions={"StringEquals": {"events:source": GUARD_EVENT_SOURCE}},
-                )
+                iam.PolicyStatement.from_json(build_bus_statement(fleet))
             )

@@ -26,19 +26,31 @@ from constructs import Construct
 from runawaytrain_stack.alerts import AlertTopic
 from runawaytrain_stack.config import Fleet
 from runawaytrain_stack.guard import ASSET_DIR, ASSET_EXCLUDES, LOG_RETENTION, RUNTIME
-from runawaytrain_stack.names import GUARD_EVENT_SOURCE, PREFIX, ROLE_PATH
+from runawaytrain_stack.names import (
+    GUARD_EVENT_SOURCE,
+    PROTECTION_POLICY_PREFIX,
+    QUARANTINE_POLICY_PREFIX,
+    QUARANTINE_RELEASED,
+    QUARANTINE_REQUESTED,
+    QUARANTINE_STATE_PATH,
+    ROLE_PATH,
+)
 from runawaytrain_stack.scp import (
     build_guard_protection_policy,
     build_quarantine_policy,
 )
 
 HANDLER = "quarantine.handler.handler"
-QUARANTINE_POLICY_PREFIX = f"{PREFIX}-quarantine-"
-PROTECTION_POLICY_PREFIX = f"{PREFIX}-protect-guard-"
-QUARANTINE_STATE_PATH = f"/{PREFIX}/quarantine/"
-# Must equal lambda/guard/payer_events.py.
-REQUESTED = "Quarantine Requested"
-RELEASED = "Quarantine Released"
+
+
+def build_request_pattern(fleet: Fleet) -> dict[str, list[str]]:
+    """What the quarantine Lambda's rule on the payer bus matches: a quarantined member's
+    guard asking (EventBridge sets `account` to the sender)."""
+    return {
+        "source": [GUARD_EVENT_SOURCE],
+        "detail-type": [QUARANTINE_REQUESTED, QUARANTINE_RELEASED],
+        "account": [a.id for a in fleet.sub_accounts if a.quarantine],
+    }
 
 
 class Quarantine(Construct):
@@ -168,15 +180,16 @@ class Quarantine(Construct):
             retry_attempts=2,
             on_failure=destinations.SnsDestination(alerts.topic),
         )
+        pattern = build_request_pattern(fleet)
         self.rule = events.Rule(
             self,
             "Requests",
             description="A member's guard asks for its quarantine to be attached or detached",
             event_bus=bus,
             event_pattern=events.EventPattern(
-                source=[GUARD_EVENT_SOURCE],
-                detail_type=[REQUESTED, RELEASED],
-                account=[a.id for a in quarantined],
+                source=pattern["source"],
+                detail_type=pattern["detail-type"],
+                account=pattern["account"],
             ),
             targets=[targets.LambdaFunction(self.function)],
         )

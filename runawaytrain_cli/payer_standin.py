@@ -1,0 +1,91 @@
+"""The payer stack's moving parts, made with API calls where the emulator cannot deploy them.
+
+moto's CloudFormation does not create AWS::Organizations::Policy, and moto invokes no Lambda
+targets of EventBridge rules. The tests and the drill build the same things from the same
+builders the stack uses (scp.py, payer_bus.py, quarantine.py), and route the rule to an SQS
+queue, from which they hand each event to the quarantine Lambda's code (`quarantine.handler.act`)
+as EventBridge would.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from runawaytrain_stack.config import Fleet
+from runawaytrain_stack.names import (
+    PAYER_BUS_NAME,
+    PROTECTION_POLICY_PREFIX,
+    QUARANTINE_POLICY_PREFIX,
+)
+from runawaytrain_stack.payer_bus import build_bus_statement
+from runawaytrain_stack.quarantine import build_request_pattern
+from runawaytrain_stack.scp import build_guard_protection_policy, build_quarantine_policy, render
+
+RULE_NAME = "runawaytrain-payer-quarantine-requests"
+
+
+@dataclass(frozen=True)
+class PayerStandIn:
+    bus_arn: str
+    requests_queue_url: str  # where the quarantine rule's events arrive
+    policies: dict[str, str]  # policy name -> id
+
+
+def stand_in_payer(session: Any, fleet: Fleet, region: str) -> PayerStandIn:
+    """In the payer account of `session`: the SCPs (protection ones attached), the bus with its
+    policy, and the quarantine rule targeting a queue."""
+    organizations = session.client("organizations", region_name="us-east-1")
+    policies = {}
+    for account in fleet.sub_accounts:
+        documents = []
+        if account.quarantine:
+            documents.append((QUARANTINE_POLICY_PREFIX, build_quarantine_policy, False))
+        if fleet.protect_guards:
+            documents.append((PROTECTION_POLICY_PREFIX, build_guard_protection_policy, True))
+        for prefix, build, attach in documents:
+            created = organizations.create_policy(
+                Name=f"{prefix}{account.id}",
+                Description="runawaytrain (stand-in for the payer stack)",
+                Type="SERVICE_CONTROL_POLICY",
+                Content=render(build(fleet, account)),
+            )["Policy"]["PolicySummary"]
+            policies[created["Name"]] = created["Id"]
+            if attach:
+                organizations.attach_policy(PolicyId=created["Id"], TargetId=account.id)
+    events = session.client("events", region_name=region)
+    bus_arn = events.create_event_bus(Name=PAYER_BUS_NAME)["EventBusArn"]
+    events.put_permission(
+        EventBusName=PAYER_BUS_NAME,
+        Policy=json.dumps({"Version": "2012-10-17", "Statement": [build_bus_statement(fleet)]}),
+    )
+    sqs = session.client("sqs", region_name=region)
+    queue_url = sqs.create_queue(QueueName="runawaytrain-payer-quarantine-requests")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    events.put_rule(
+        Name=RULE_NAME,
+        EventBusName=PAYER_BUS_NAME,
+        EventPattern=json.dumps(build_request_pattern(fleet)),
+    )
+    events.put_targets(
+        Rule=RULE_NAME, EventBusName=PAYER_BUS_NAME, Targets=[{"Id": "q", "Arn": queue_arn}]
+    )
+    return PayerStandIn(bus_arn=bus_arn, requests_queue_url=queue_url, policies=policies)
+
+
+def take_requests(session: Any, stand_in: PayerStandIn, region: str) -> list[dict[str, Any]]:
+    """The events the quarantine rule delivered since the last call, oldest first."""
+    sqs = session.client("sqs", region_name=region)
+    found = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=stand_in.requests_queue_url, MaxNumberOfMessages=10)
+        if not batch.get("Messages"):
+            return found
+        for message in batch["Messages"]:
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(
+                QueueUrl=stand_in.requests_queue_url, ReceiptHandle=message["ReceiptHandle"]
+            )

@@ -1,0 +1,207 @@
+"""Quarantine end to end in moto: a member's guard trips, its request crosses to the payer's
+bus (strict layer: delivered with the sender's account), the payer's quarantine code attaches
+that account's SCP; restore detaches it; repeats change nothing; a full quota is reported."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk.assertions import Template
+
+from guard.handler import run_guard, run_restore
+from guard.invocation import Invocation, Trigger
+from guard.settings import Action
+from quarantine.handler import act
+from runawaytrain_cli.payer_standin import take_requests
+from runawaytrain_stack.fleet import add_fleet_stacks, new_app
+from runawaytrain_stack.names import QUARANTINE_POLICY_PREFIX, QUARANTINE_STATE_PATH
+from tests.payer.conftest import REGION, Org, member_clients
+
+QUARANTINE = "Quarantine"  # the role's inline policy name
+SERVICE_PREFIX = {"organizations": "organizations"}  # botocore service id -> IAM prefix
+SCHEDULED = Invocation(action=Action.PROCEED, trigger=Trigger.SCHEDULE)
+
+
+def deliver(org: Org, events: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Hand every event the quarantine rule caught to the Lambda's code, as EventBridge would."""
+    if events is None:
+        events = take_requests(org.payer, org.stand_in, REGION)
+    return [
+        act(
+            event,
+            accounts={a.id: a.name for a in org.fleet.sub_accounts if a.quarantine},
+            policy_prefix=QUARANTINE_POLICY_PREFIX,
+            state_path=QUARANTINE_STATE_PATH,
+            topic_arn=org.payer_topic,
+            session=org.payer,
+        )
+        for event in events
+    ]
+
+
+def trip(org: Org, name: str, **settings: Any) -> Any:
+    org.launch(name)
+    clients = member_clients(org, name)
+    return run_guard(org.guard_settings(name, **settings), SCHEDULED, clients, org.ids[name])
+
+
+def quarantine_name(org: Org, name: str) -> str:
+    return f"{QUARANTINE_POLICY_PREFIX}{org.ids[name]}"
+
+
+def test_a_trip_quarantines_exactly_the_tripped_account_and_restore_releases_it(org: Org) -> None:
+    report = trip(org, "prod")
+    assert report.tripped and report.quarantine == "quarantine requested from the payer"
+
+    results = deliver(org)
+
+    assert [(r["account"], r["action"], r["changed"]) for r in results] == [
+        (org.ids["prod"], "attach", True)
+    ]
+    assert quarantine_name(org, "prod") in org.scps_of("prod")
+    assert quarantine_name(org, "lab") not in org.scps_of("lab")
+    # Both lists hear it: the payer's, and prod's (not lab's).
+    payer_mail = [m["Subject"] for m in org.payer_list.messages()]
+    assert payer_mail == ["runawaytrain prod: account QUARANTINED"]
+    assert [m["Subject"] for m in org.member_lists["prod"].messages()] == payer_mail
+    assert org.member_lists["lab"].messages() == []
+    ssm = org.payer.client("ssm", region_name=REGION)
+    record = ssm.get_parameter(Name=f"{QUARANTINE_STATE_PATH}{org.ids['prod']}")
+    assert '"state": "attached"' in record["Parameter"]["Value"]
+
+    restored = run_restore(
+        org.guard_settings("prod"),
+        Invocation(action=Action.RESTORE, trigger=Trigger.OPERATOR),
+        member_clients(org, "prod"),
+        org.ids["prod"],
+    )
+    assert restored.quarantine == "release requested from the payer"
+    assert [(r["action"], r["changed"]) for r in deliver(org)] == [("detach", True)]
+    assert quarantine_name(org, "prod") not in org.scps_of("prod")
+
+
+def test_a_second_trip_does_not_attach_twice_nor_mail_again(org: Org) -> None:
+    trip(org, "prod")
+    deliver(org)
+    org.payer_list.messages()
+
+    again = trip(org, "prod")  # the incident continues: the guard asks again
+
+    assert again.continues_incident
+    assert [(r["action"], r["changed"], r["error"]) for r in deliver(org)] == [
+        ("attach", False, None)
+    ]
+    assert org.scps_of("prod").count(quarantine_name(org, "prod")) == 1
+    assert org.payer_list.messages() == []
+
+
+def test_a_full_scp_quota_is_mailed_to_both_lists_and_the_halt_stands(org: Org) -> None:
+    organizations = org.payer.client("organizations", region_name=REGION)
+    attached = len(org.scps_of("prod"))  # FullAWSAccess and the guard protection
+    for index in range(5 - attached):
+        policy = organizations.create_policy(
+            Name=f"team-policy-{index}",
+            Description="",
+            Type="SERVICE_CONTROL_POLICY",
+            Content='{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:x",'
+            '"Resource":"*"}]}',
+        )["Policy"]["PolicySummary"]["Id"]
+        organizations.attach_policy(PolicyId=policy, TargetId=org.ids["prod"])
+
+    report = trip(org, "prod")
+    results = deliver(org)
+
+    assert report.stopped  # the halt does not wait for the payer
+    assert results[0]["error"].startswith("ConstraintViolationException (POLICY_NUMBER_LIMIT")
+    assert quarantine_name(org, "prod") not in org.scps_of("prod")
+    for mailbox in (org.payer_list, org.member_lists["prod"]):
+        (mail,) = mailbox.messages()
+        assert mail["Subject"] == "runawaytrain prod: quarantine could NOT attach"
+        assert "already has 5 SCPs attached" in mail["Message"]
+        assert "The guard's halt stands" in mail["Message"]
+
+
+def test_a_member_can_only_ever_quarantine_itself(org: Org) -> None:
+    """The detail names prod, but lab sends it: EventBridge sets `account` to lab (the strict
+    layer does what AWS does), and lab's own quarantine is what is asked for."""
+    lab = member_clients(org, "lab")
+    events = lab.client("events", REGION)
+    events.put_events(
+        Entries=[
+            {
+                "Source": "runawaytrain.guard",
+                "DetailType": "Quarantine Requested",
+                "Detail": json.dumps(
+                    {"incident": "x", "account_name": "prod", "account": org.ids["prod"]}
+                ),
+                "EventBusName": org.stand_in.bus_arn,
+            }
+        ]
+    )
+    results = deliver(org)
+    assert [r["account"] for r in results] == [org.ids["lab"]]
+    assert quarantine_name(org, "prod") not in org.scps_of("prod")
+
+
+def test_dry_run_and_quarantine_off_ask_nothing(org: Org) -> None:
+    from guard.settings import Mode
+
+    dry = trip(org, "prod", mode=Mode.DRY_RUN)
+    off = trip(org, "lab", quarantine=False)
+
+    assert dry.tripped and off.tripped
+    assert (dry.quarantine, off.quarantine) == (None, None)
+    assert take_requests(org.payer, org.stand_in, REGION) == []
+
+
+def test_a_payer_that_cannot_be_reached_is_reported_and_the_halt_stands(org: Org) -> None:
+    report = trip(org, "prod", payer_bus=org.stand_in.bus_arn.replace("payer", "missing"))
+    assert report.stopped and report.quarantine is None
+    assert any("AccessDeniedException" in error for error in report.action_errors)
+
+
+def test_every_call_the_quarantine_code_makes_is_in_its_synthesized_role(org: Org) -> None:
+    """Recorded from the payer session while the code attaches, records and mails (and, on a
+    second request, finds the policy attached); compared with the role the payer stack
+    synthesizes. Lambda's own log calls are the WriteOwnLogs statement."""
+    made: set[str] = set()
+
+    def record(event_name: str, **_: Any) -> None:
+        _, service, operation = event_name.split(".")
+        made.add(f"{SERVICE_PREFIX.get(service, service)}:{operation}")
+
+    trip(org, "prod")
+    requests = take_requests(org.payer, org.stand_in, REGION)
+    org.payer.events.register("before-call", record)
+    try:
+        deliver(org, requests)
+    finally:
+        org.payer.events.unregister("before-call", record)
+
+    stacks = add_fleet_stacks(new_app(), org.fleet)
+    (role,) = (
+        Template.from_stack(stacks.payer)
+        .find_resources(
+            "AWS::IAM::Role", {"Properties": {"Policies": [{"PolicyName": "Quarantine"}]}}
+        )
+        .values()
+    )
+    allowed: set[str] = set()
+    for statement in role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
+        found = statement["Action"]
+        allowed.update([found] if isinstance(found, str) else found)
+    assert made == {
+        "organizations:ListPolicies",
+        "organizations:AttachPolicy",
+        "ssm:PutParameter",
+        "sns:Publish",
+    }
+    assert made <= allowed
+    assert allowed - made == {
+        "organizations:DetachPolicy",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }

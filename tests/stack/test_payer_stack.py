@@ -1,0 +1,150 @@
+"""The payer stack (issue 12): the SCPs as scp.py writes them, attached where they belong, the
+quarantine rule and function wired to the member accounts, the mail routed to both lists."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Template
+
+from runawaytrain_stack.config import ConfigError, Fleet, parse_fleet
+from runawaytrain_stack.fleet import add_fleet_stacks, new_app
+from runawaytrain_stack.names import PROTECTION_POLICY_PREFIX, QUARANTINE_POLICY_PREFIX
+from runawaytrain_stack.quarantine import build_request_pattern
+from runawaytrain_stack.scp import build_guard_protection_policy, build_quarantine_policy
+
+
+@pytest.fixture(scope="module")
+def payer(sample_app) -> Template:
+    _, stacks = sample_app
+    return Template.from_stack(stacks.payer)
+
+
+def policies(template: Template) -> dict[str, dict]:
+    found = template.find_resources("AWS::Organizations::Policy")
+    return {p["Properties"]["Name"]: p["Properties"] for p in found.values()}
+
+
+def test_each_member_has_its_quarantine_unattached_and_its_protection_attached(
+    payer: Template, sample_fleet: Fleet
+) -> None:
+    found = policies(payer)
+    members = sample_fleet.sub_accounts
+    assert set(found) == {f"{QUARANTINE_POLICY_PREFIX}{a.id}" for a in members} | {
+        f"{PROTECTION_POLICY_PREFIX}{a.id}" for a in members
+    }
+    for account in members:
+        quarantine = found[f"{QUARANTINE_POLICY_PREFIX}{account.id}"]
+        protection = found[f"{PROTECTION_POLICY_PREFIX}{account.id}"]
+        assert quarantine["Type"] == protection["Type"] == "SERVICE_CONTROL_POLICY"
+        assert quarantine["Content"] == build_quarantine_policy(sample_fleet, account)
+        assert "TargetIds" not in quarantine  # attached only on a trip
+        assert protection["Content"] == build_guard_protection_policy(sample_fleet, account)
+        assert protection["TargetIds"] == [account.id]
+    # The payer (management account) gets neither: SCPs do not bind it.
+    assert not any(sample_fleet.payer.id in name for name in found)
+
+
+def test_the_quarantine_function_hears_only_quarantined_members(
+    payer: Template, sample_fleet: Fleet
+) -> None:
+    (rule,) = payer.find_resources("AWS::Events::Rule").values()
+    assert rule["Properties"]["EventPattern"] == build_request_pattern(sample_fleet)
+    assert sorted(rule["Properties"]["EventPattern"]["account"]) == sorted(
+        a.id for a in sample_fleet.sub_accounts
+    )
+    (function,) = payer.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "quarantine.handler.handler"}}
+    ).values()
+    accounts = json.loads(function["Properties"]["Environment"]["Variables"]["accounts"])
+    assert accounts == {a.id: a.name for a in sample_fleet.sub_accounts}
+
+
+def test_the_function_may_attach_only_the_quarantine_policies_to_the_members(
+    payer: Template, sample_fleet: Fleet
+) -> None:
+    (role,) = payer.find_resources(
+        "AWS::IAM::Role", {"Properties": {"Policies": [{"PolicyName": "Quarantine"}]}}
+    ).values()
+    statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    (attach,) = [s for s in statements if s["Sid"] == "AttachOnlyQuarantineToMembers"]
+    refs = [r["Fn::GetAtt"][0] for r in attach["Resource"] if "Fn::GetAtt" in r]
+    names = {policies_by_id(payer)[ref] for ref in refs}
+    assert names == {f"{QUARANTINE_POLICY_PREFIX}{a.id}" for a in sample_fleet.sub_accounts}
+    accounts = sorted(r["Fn::Join"][1][-1] for r in attach["Resource"] if "Fn::Join" in r)
+    assert accounts == sorted(
+        f":organizations::{sample_fleet.payer.id}:account/o-*/{a.id}"
+        for a in sample_fleet.sub_accounts
+    )
+
+
+def policies_by_id(template: Template) -> dict[str, str]:
+    found = template.find_resources("AWS::Organizations::Policy")
+    return {logical: p["Properties"]["Name"] for logical, p in found.items()}
+
+
+def test_member_addresses_hear_only_their_own_accounts(
+    payer: Template, sample_fleet: Fleet
+) -> None:
+    found = payer.find_resources("AWS::SNS::Subscription")
+    filters = {
+        s["Properties"]["Endpoint"]: s["Properties"].get("FilterPolicy") for s in found.values()
+    }
+    ids = {a.name: a.id for a in sample_fleet.accounts}
+    assert filters == {
+        "billing@example.com": None,
+        "ops@example.com": None,  # on the payer's list: every message
+        "oncall@example.com": {"account": [ids["prod"]]},
+        "dev-team@example.com": {"account": [ids["sandbox"]]},
+    }
+
+
+FLEET = """
+payer: {{id: "111111111111", name: payer, notify: [a@example.com], ec2_limit: 1{payer}}}
+accounts:
+  - {{id: "222222222222", name: lab, notify: [b@example.com], ec2_limit: 1{member}}}
+{top}
+"""
+
+
+def fleet(payer: str = "", member: str = "", top: str = "") -> Fleet:
+    return parse_fleet(FLEET.format(payer=payer, member=member, top=top), "f.yaml")
+
+
+def test_quarantine_is_on_for_members_and_off_for_the_payer_by_default() -> None:
+    parsed = fleet()
+    assert (parsed.payer.quarantine, parsed.sub_accounts[0].quarantine) == (False, True)
+    assert parsed.protect_guards and parsed.operator_role == "OrganizationAccountAccessRole"
+    assert not fleet(member=", quarantine: false").sub_accounts[0].quarantine
+
+
+@pytest.mark.parametrize(
+    ("payer", "top", "says"),
+    [
+        (", quarantine: true", "", "payer.quarantine: cannot be true for the payer"),
+        (", quarantine: true", "defaults: {quarantine: true}", "cannot be true for the payer"),
+        (", lockout: users", "", "needs a break_glass principal that exists in the management"),
+        (
+            ", lockout: users+roles, break_glass: [OrganizationAccountAccessRole]",
+            "",
+            "OrganizationAccountAccessRole exists only in member accounts",
+        ),
+    ],
+)
+def test_a_payer_setting_that_cannot_work_is_refused(payer: str, top: str, says: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        fleet(payer=payer, top=top)
+    assert says in str(refused.value)
+
+
+def test_a_payer_lockout_with_its_own_break_glass_is_accepted() -> None:
+    parsed = fleet(payer=", lockout: users, break_glass: [payer-admin]")
+    assert parsed.payer.break_glass == ("payer-admin",)
+
+
+def test_protect_guards_off_deploys_no_standing_scp() -> None:
+    app = new_app()
+    stacks = add_fleet_stacks(app, fleet(top="protect_guards: false"))
+    names = set(policies(Template.from_stack(stacks.payer)))
+    assert names == {f"{QUARANTINE_POLICY_PREFIX}222222222222"}
