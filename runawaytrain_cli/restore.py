@@ -1,8 +1,10 @@
 """`runawaytrain restore`: undo one incident in one account, from the operator's machine.
 
-It assumes a role in the account (default OrganizationAccountAccessRole, which the lockout
-never touches) and runs the guard's own restore code with those credentials: the same
-function the Lambda runs for `{"action": "restore"}`.
+It assumes a role in the account (default: the fleet's `operator_role`, which the lockout
+never touches and the quarantine SCP exempts) and runs the guard's own restore code with those
+credentials: the same function the Lambda runs for `{"action": "restore"}`. Then, with the
+caller's own credentials (the payer's), it detaches the account's quarantine SCP with the
+payer's quarantine code, and records that as the payer's Lambda does.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from guard.clients import ClientFactory, assume_role_session
 from guard.handler import run_restore
 from guard.invocation import Invocation, Trigger
 from guard.settings import Action, Settings
+from quarantine.handler import apply, record
 from runawaytrain_cli.fleet import DEFAULT_FLEET_FILE
-from runawaytrain_stack.config import Account, ConfigError, load_fleet
-
-DEFAULT_ROLE = "OrganizationAccountAccessRole"
+from runawaytrain_stack.config import Account, ConfigError, Fleet, load_fleet
+from runawaytrain_stack.names import QUARANTINE_POLICY_PREFIX, QUARANTINE_STATE_PATH
 
 
 def register(subparsers: Any) -> None:
@@ -36,7 +40,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--dry-run", action="store_true", help="show what would be undone")
     parser.add_argument(
-        "--role-name", default=DEFAULT_ROLE, help=f"role to assume ({DEFAULT_ROLE})"
+        "--role-name", help="role to assume in the account (default: operator_role of the fleet)"
     )
     parser.add_argument("--config", type=Path, default=DEFAULT_FLEET_FILE, metavar="FILE")
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
@@ -54,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         known = ", ".join(f"{a.name} ({a.id})" for a in fleet.accounts)
         print(f"{args.config}: no account {args.account!r}; known accounts: {known}")
         return 1
-    role_arn = f"arn:aws:iam::{account.id}:role/{args.role_name}"
+    role_arn = f"arn:aws:iam::{account.id}:role/{args.role_name or fleet.operator_role}"
     session = assume_role_session(role_arn, account.home_region, "runawaytrain-restore")
     clients = ClientFactory(session)
     settings = Settings(
@@ -70,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
     )
     report = run_restore(settings, invocation, clients, account.id)
+    release = None
+    if not args.dry_run and report.incident is not None and account.quarantine:
+        release = release_quarantine(fleet, account, report.incident)
+        report.quarantine = describe_release(release)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -77,8 +85,35 @@ def run(args: argparse.Namespace) -> int:
         for key, value in (report.restore or {}).items():
             if value and key not in ("incident", "dry_run"):
                 print(f"  {key.replace('_', ' ')}: {value}")
+    if report.quarantine and not args.json:
+        print(f"  quarantine: {report.quarantine}")
     errors = (report.restore or {}).get("errors") or report.region_errors
-    return 1 if errors else 0
+    return 1 if errors or (release is not None and release["error"]) else 0
+
+
+def release_quarantine(fleet: Fleet, account: Account, incident: str) -> dict[str, Any]:
+    """Detach `account`'s quarantine SCP with the caller's credentials (the payer's)."""
+    session = boto3.session.Session()
+    result = apply(
+        session,
+        account=account.id,
+        account_name=account.name,
+        verb="detach",
+        incident=incident,
+        policy_prefix=QUARANTINE_POLICY_PREFIX,
+    )
+    if result["error"] is None:
+        region = fleet.payer.home_region
+        record(boto3.session.Session(region_name=region), QUARANTINE_STATE_PATH, result)
+    return result
+
+
+def describe_release(result: dict[str, Any]) -> str:
+    if result["error"]:
+        return f"could NOT detach {result['policy']}: {result['error']}; {result['advice']}"
+    if result["changed"]:
+        return f"detached {result['policy']}"
+    return "was not attached"
 
 
 def find_account(accounts: tuple[Account, ...], wanted: str) -> Account | None:

@@ -65,8 +65,26 @@ def act(
         # The rule matches only these; anything else is a misconfiguration, logged, not acted on.
         LOG.warning("ignored", extra={"account": account, "detail_type": event.get("detail-type")})
         return {"account": account, "ignored": True}
-    name = accounts[account]
-    incident = str(detail.get("incident", ""))
+    result = apply(
+        session,
+        account=account,
+        account_name=accounts[account],
+        verb=verb,
+        incident=str(detail.get("incident", "")),
+        policy_prefix=policy_prefix,
+    )
+    LOG.info("quarantine", extra=result)
+    record_error = record(session, state_path, result) if result["error"] is None else None
+    if result["changed"] or result["error"] or record_error:
+        mail(session, topic_arn, result, record_error)
+    return result
+
+
+def apply(
+    session: Any, *, account: str, account_name: str, verb: str, incident: str, policy_prefix: str
+) -> dict[str, Any]:
+    """Attach or detach `account`'s quarantine SCP (found by name) with the caller's session:
+    the Lambda's, or the operator's in `runawaytrain restore`. Never raises AWS errors."""
     policy_name = f"{policy_prefix}{account}"
     organizations = session.client("organizations", ORGANIZATIONS_REGION, config=CLIENT_CONFIG)
     try:
@@ -83,9 +101,9 @@ def act(
                 "redeploy the payer stack (npx cdk deploy runawaytrain-payer)",
             )
         )
-    result = {
+    return {
         "account": account,
-        "account_name": name,
+        "account_name": account_name,
         "action": verb,
         "incident": incident,
         "policy": policy_id or policy_name,
@@ -94,11 +112,6 @@ def act(
         "advice": outcome.advice,
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    LOG.info("quarantine", extra=result)
-    record_error = record(session, state_path, result) if outcome.ok else None
-    if outcome.changed or not outcome.ok or record_error:
-        mail(session, topic_arn, result, record_error)
-    return result
 
 
 def record(session: Any, state_path: str, result: dict[str, Any]) -> str | None:

@@ -16,7 +16,7 @@ FLEET = f"""
 payer: {{id: "111111111111", name: payer, notify: [ops@example.com], ec2_limit: 2}}
 accounts:
   - {{id: "{ACCOUNT}", name: genomics, notify: [ops@example.com], ec2_limit: 1,
-     regions: [{REGION}], lockout: users}}
+     regions: [{REGION}], lockout: users, quarantine: false}}
 """
 
 

@@ -11,6 +11,7 @@ from aws_cdk.assertions import Template
 
 from guard.handler import run_guard, run_restore
 from guard.invocation import Invocation, Trigger
+from guard.notify import compose_body
 from guard.settings import Action
 from quarantine.handler import act
 from runawaytrain_cli.payer_standin import take_requests
@@ -53,6 +54,8 @@ def quarantine_name(org: Org, name: str) -> str:
 def test_a_trip_quarantines_exactly_the_tripped_account_and_restore_releases_it(org: Org) -> None:
     report = trip(org, "prod")
     assert report.tripped and report.quarantine == "quarantine requested from the payer"
+    mail = compose_body(report)
+    assert "IAM Identity Center (SSO) users and the root user" in mail
 
     results = deliver(org)
 
@@ -205,3 +208,26 @@ def test_every_call_the_quarantine_code_makes_is_in_its_synthesized_role(org: Or
         "logs:CreateLogStream",
         "logs:PutLogEvents",
     }
+
+
+def test_the_restore_command_detaches_the_quarantine_with_the_payers_credentials(
+    org: Org, tmp_path, capsys
+) -> None:
+    from runawaytrain_cli.main import main
+    from tests.payer.conftest import fleet_yaml
+
+    trip(org, "prod")
+    deliver(org)
+    assert quarantine_name(org, "prod") in org.scps_of("prod")
+    fleet_file = tmp_path / "accounts.yaml"
+    fleet_file.write_text(fleet_yaml(org.ids))
+
+    status = main(["restore", "--account", "prod", "--config", str(fleet_file)])
+
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert f"quarantine: detached {org.stand_in.policies[quarantine_name(org, 'prod')]}" in out
+    assert quarantine_name(org, "prod") not in org.scps_of("prod")
+    ssm = org.payer.client("ssm", region_name=REGION)
+    record = ssm.get_parameter(Name=f"{QUARANTINE_STATE_PATH}{org.ids['prod']}")
+    assert '"state": "detached"' in record["Parameter"]["Value"]
