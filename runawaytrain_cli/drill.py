@@ -50,6 +50,8 @@ from runawaytrain_cli.drill_emulator import (
     bootstrap,
 )
 from runawaytrain_cli.drill_fast_trip import check_fast_trip, list_region_stacks
+from runawaytrain_cli.drill_quarantine import NOT_EMULATED as QUARANTINE_NOT_EMULATED
+from runawaytrain_cli.drill_quarantine import Quarantine
 from runawaytrain_cli.drill_scenario import (
     DrillError,
     DrillResult,
@@ -71,6 +73,8 @@ BILLING_BUS = "runawaytrain-billing-trips"
 NOT_EMULATED = {
     "AWS::CloudWatch::Alarm": "moto's CloudFormation skips it (billing alarms)",
     "AWS::SNS::Subscription": "moto's CloudFormation skips it (the drill subscribes SQS itself)",
+    "AWS::Organizations::Policy": "moto's CloudFormation skips it (the drill creates the SCPs "
+    "from the stack's own builders)",
 }
 
 
@@ -117,7 +121,10 @@ def run_drill(
     progress = Progress(out)
     workdir = Path(tempfile.mkdtemp(prefix="runawaytrain-drill-", dir=workdir_parent))
     try:
-        with Emulator(workdir / "moto.log") as emulator:
+        # CreateOrganization draws an id for the management account (then keeps its own): the
+        # payer's, so each CreateAccount draws its account's.
+        account_ids = tuple(a.id for a in fleet.accounts)
+        with Emulator(workdir / "moto.log", account_ids=account_ids) as emulator:
             assert emulator.process is not None
             progress(f"emulator: moto_server pid {emulator.process.pid} on {emulator.endpoint}")
             return _drill(
@@ -153,6 +160,8 @@ def _drill(
     progress(f"bootstrap: {len(fleet.accounts)} account(s) (asset bucket + version parameter)")
     deploy(emulator, fleet_file, workdir, progress, list_region_stacks(fleet))
     result.not_emulated = report_not_emulated(emulator, fleet, workdir, progress)
+    quarantine = Quarantine(emulator, fleet)
+    progress(quarantine.prepare())
     for account in fleet.accounts:
         result.guards[account.name] = read_guard(emulator, account)
         subscribe_inbox(emulator, result.guards[account.name])
@@ -180,9 +189,11 @@ def _drill(
         drop_role_statement(emulator, result.guards[tripped.name], sid)
         progress(f"removed statement {sid} from {tripped.name}'s guard role")
     run_guards(emulator, result, progress)
+    progress(quarantine.check_attached(result))
     show_guards(result, progress.out)
     check_trip(emulator, result, tripped, quiet, users)
     restore_tripped(emulator, result, result.guards[tripped.name], progress)
+    progress(quarantine.check_released(result))
     check_restore(emulator, result, tripped, users)
     show_summary(result, progress)
     return result
@@ -273,7 +284,7 @@ def report_not_emulated(
             if resource["Type"] in NOT_EMULATED:
                 counts[resource["Type"]] = counts.get(resource["Type"], 0) + 1
     lines = [f"{kind} x{n}: {NOT_EMULATED[kind]}" for kind, n in sorted(counts.items())]
-    lines += GAPS_FILLED
+    lines += [*GAPS_FILLED, QUARANTINE_NOT_EMULATED]
     missing_schedules = [
         account.name
         for account in fleet.accounts

@@ -41,11 +41,16 @@ BOOTSTRAP_VERSION = "30"  # what `cdk bootstrap` of this CLI writes; templates r
 # the drill stays quick, yet long enough that a launch made just before the trip is still pending.
 PENDING_SECONDS = 2.0
 SERVER_MODULE = "runawaytrain_cli.drill_emulator"  # see serve()
+# Organizations' CreateAccount picks a random id; the drill's fleet names fixed ones, so the
+# drill's server hands these out in order instead (a comma-separated list).
+ACCOUNT_IDS_ENV = "DRILL_ACCOUNT_IDS"
 GAPS_FILLED = (
     "DescribeCapacityReservations: not implemented by moto; the drill's emulator answers an "
     "empty list (the drill reserves no capacity), so the trip's still-billing count can run",
     "DescribeSpotFleetRequests: moto leaves out SpotFleetRequestConfig.Type; the drill's "
     "emulator reports the Type the request was made with (AWS's default: maintain)",
+    "Organizations CreateAccount: moto picks random account ids; the drill's emulator hands out "
+    "the fleet's ids, so the payer's organization holds the accounts accounts.yaml names",
 )
 
 
@@ -74,7 +79,14 @@ def free_port() -> int:
 class Emulator:
     """`with Emulator(log) as emulator:` runs moto_server; leaving the block always stops it."""
 
-    def __init__(self, log_path: Path, pending_seconds: float = PENDING_SECONDS) -> None:
+    def __init__(
+        self,
+        log_path: Path,
+        pending_seconds: float = PENDING_SECONDS,
+        account_ids: tuple[str, ...] = (),
+    ) -> None:
+        """`account_ids`: what Organizations' CreateAccount returns, in order."""
+        self.account_ids = account_ids
         self.port = free_port()
         self.pending_seconds = pending_seconds
         self.endpoint = f"http://{HOST}:{self.port}"
@@ -94,6 +106,7 @@ class Emulator:
             "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",  # AWSDenyAll must exist for lockout
             "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
             PENDING_SECONDS_ENV: str(self.pending_seconds),
+            ACCOUNT_IDS_ENV: ",".join(self.account_ids),
         }
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
@@ -236,6 +249,12 @@ def fill_gaps() -> None:
         return data
 
     SpotFleetRequest.spot_fleet_request_config = property(with_type)  # type: ignore[assignment,method-assign]
+    account_ids = [a for a in os.environ.get(ACCOUNT_IDS_ENV, "").split(",") if a]
+    if account_ids:
+        from moto.organizations import utils
+
+        random_id = utils.make_random_account_id
+        utils.make_random_account_id = lambda: account_ids.pop(0) if account_ids else random_id()
 
 
 def serve(argv: list[str] | None = None) -> None:

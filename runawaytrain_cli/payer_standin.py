@@ -20,7 +20,7 @@ from runawaytrain_stack.names import (
     QUARANTINE_POLICY_PREFIX,
 )
 from runawaytrain_stack.payer_bus import build_bus_statement
-from runawaytrain_stack.quarantine import build_request_pattern
+from runawaytrain_stack.quarantine import QUARANTINE_TAG, build_request_pattern
 from runawaytrain_stack.scp import build_guard_protection_policy, build_quarantine_policy, render
 
 RULE_NAME = "runawaytrain-payer-quarantine-requests"
@@ -45,17 +45,22 @@ def stand_in_payer(session: Any, fleet: Fleet, region: str) -> PayerStandIn:
         if fleet.protect_guards:
             documents.append((PROTECTION_POLICY_PREFIX, build_guard_protection_policy, True))
         for prefix, build, attach in documents:
+            tags = [] if attach else [{"Key": QUARANTINE_TAG, "Value": account.id}]
             created = organizations.create_policy(
                 Name=f"{prefix}{account.id}",
                 Description="runawaytrain (stand-in for the payer stack)",
                 Type="SERVICE_CONTROL_POLICY",
                 Content=render(build(fleet, account)),
+                Tags=tags,
             )["Policy"]["PolicySummary"]
             policies[created["Name"]] = created["Id"]
             if attach:
                 organizations.attach_policy(PolicyId=created["Id"], TargetId=account.id)
     events = session.client("events", region_name=region)
-    bus_arn = events.create_event_bus(Name=PAYER_BUS_NAME)["EventBusArn"]
+    try:  # `cdk deploy` into the emulator creates the bus; the tests do not deploy
+        bus_arn = events.describe_event_bus(Name=PAYER_BUS_NAME)["Arn"]
+    except events.exceptions.ResourceNotFoundException:
+        bus_arn = events.create_event_bus(Name=PAYER_BUS_NAME)["EventBusArn"]
     events.put_permission(
         EventBusName=PAYER_BUS_NAME,
         Policy=json.dumps({"Version": "2012-10-17", "Statement": [build_bus_statement(fleet)]}),

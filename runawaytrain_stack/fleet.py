@@ -59,6 +59,13 @@ def add_fleet_stacks(app: App, fleet: Fleet) -> FleetStacks:
         for account in targeted.values():
             billing.add_stack_dependency(guards[account.name], "its rules target the guard's bus")
     payer = PayerStack(app, fleet=fleet) if fleet.sub_accounts else None
+    if payer is not None:
+        # `cdk deploy --all` creates the payer's bus before the guards that report to it. It
+        # also keeps the payer's stacks in one Region from deploying at once: moto's
+        # CloudFormation executes a change set by its name alone, and the CDK CLI gives every
+        # stack's the same name, so two at once in one account and Region cross over.
+        for guard in guards.values():
+            guard.add_stack_dependency(payer, "it reports to the payer's bus")
     return FleetStacks(guards=guards, billing=billing, fast_trip=fast_trip, payer=payer)
 
 

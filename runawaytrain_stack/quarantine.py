@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Acknowledgment, CfnTag, Stack, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -41,6 +41,7 @@ from runawaytrain_stack.scp import (
 )
 
 HANDLER = "quarantine.handler.handler"
+QUARANTINE_TAG = "runawaytrain:quarantine"  # on each quarantine SCP: the account it is for
 
 
 def build_request_pattern(fleet: Fleet) -> dict[str, list[str]]:
@@ -74,6 +75,7 @@ class Quarantine(Construct):
                 type="SERVICE_CONTROL_POLICY",
                 description=f"runawaytrain: {account.name} tripped; attached until restore",
                 content=build_quarantine_policy(fleet, account),
+                tags=[CfnTag(key=QUARANTINE_TAG, value=account.id)],
             )
             for account in quarantined
         }
@@ -99,6 +101,10 @@ class Quarantine(Construct):
             f"arn:{stack.partition}:organizations::{stack.account}:account/o-*/{a.id}"
             for a in quarantined
         ]
+        policy_arns = (
+            f"arn:{stack.partition}:organizations::{stack.account}:policy/o-*/"
+            "service_control_policy/p-*"
+        )
         state = stack.format_arn(
             service="ssm", resource="parameter", resource_name=f"{QUARANTINE_STATE_PATH[1:]}*"
         )
@@ -108,10 +114,19 @@ class Quarantine(Construct):
                 actions=["organizations:ListPolicies"],
                 resources=["*"],
             ),
+            # AttachPolicy and DetachPolicy authorize the policy and the target separately: the
+            # policies by their tag (ids are random, and a reference to them would tie this role
+            # to resources the emulator cannot create), the targets by account id.
             iam.PolicyStatement(
-                sid="AttachOnlyQuarantineToMembers",
+                sid="OnlyQuarantinePolicies",
                 actions=["organizations:AttachPolicy", "organizations:DetachPolicy"],
-                resources=[p.attr_arn for p in self.quarantine_policies.values()] + member_arns,
+                resources=[policy_arns],
+                conditions={"StringLike": {f"aws:ResourceTag/{QUARANTINE_TAG}": "*"}},
+            ),
+            iam.PolicyStatement(
+                sid="OnlyMemberAccounts",
+                actions=["organizations:AttachPolicy", "organizations:DetachPolicy"],
+                resources=member_arns,
             ),
             iam.PolicyStatement(
                 sid="RecordQuarantine", actions=["ssm:PutParameter"], resources=[state]
@@ -143,6 +158,11 @@ class Quarantine(Construct):
                 id="AwsSolutions-IAM5[Resource::*]",
                 reason="organizations:ListPolicies supports no resource-level permissions "
                 "(Service Authorization Reference); the function finds its policy by name.",
+            ),
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{_as_nag_names(policy_arns, stack)}]",
+                reason="Policy ids are random; attach and detach are limited to the policies "
+                "tagged runawaytrain:quarantine (the quarantine SCPs), and to member accounts.",
             ),
             Acknowledgment(
                 id=f"AwsSolutions-IAM5[Resource::{_as_nag_names(state, stack)}]",

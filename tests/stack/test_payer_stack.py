@@ -11,7 +11,7 @@ from aws_cdk.assertions import Template
 from runawaytrain_stack.config import ConfigError, Fleet, parse_fleet
 from runawaytrain_stack.fleet import add_fleet_stacks, new_app
 from runawaytrain_stack.names import PROTECTION_POLICY_PREFIX, QUARANTINE_POLICY_PREFIX
-from runawaytrain_stack.quarantine import build_request_pattern
+from runawaytrain_stack.quarantine import QUARANTINE_TAG, build_request_pattern
 from runawaytrain_stack.scp import build_guard_protection_policy, build_quarantine_policy
 
 
@@ -67,21 +67,23 @@ def test_the_function_may_attach_only_the_quarantine_policies_to_the_members(
     (role,) = payer.find_resources(
         "AWS::IAM::Role", {"Properties": {"Policies": [{"PolicyName": "Quarantine"}]}}
     ).values()
-    statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-    (attach,) = [s for s in statements if s["Sid"] == "AttachOnlyQuarantineToMembers"]
-    refs = [r["Fn::GetAtt"][0] for r in attach["Resource"] if "Fn::GetAtt" in r]
-    names = {policies_by_id(payer)[ref] for ref in refs}
-    assert names == {f"{QUARANTINE_POLICY_PREFIX}{a.id}" for a in sample_fleet.sub_accounts}
-    accounts = sorted(r["Fn::Join"][1][-1] for r in attach["Resource"] if "Fn::Join" in r)
+    statements = {
+        s["Sid"]: s for s in role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    }
+    policies_only = statements["OnlyQuarantinePolicies"]
+    assert policies_only["Condition"] == {"StringLike": {f"aws:ResourceTag/{QUARANTINE_TAG}": "*"}}
+    tagged = {
+        p["Properties"]["Name"]
+        for p in payer.find_resources("AWS::Organizations::Policy").values()
+        if {"Key": QUARANTINE_TAG, "Value": p["Properties"]["Name"][-12:]}
+        in p["Properties"].get("Tags", [])
+    }
+    assert tagged == {f"{QUARANTINE_POLICY_PREFIX}{a.id}" for a in sample_fleet.sub_accounts}
+    accounts = sorted(r["Fn::Join"][1][-1] for r in statements["OnlyMemberAccounts"]["Resource"])
     assert accounts == sorted(
         f":organizations::{sample_fleet.payer.id}:account/o-*/{a.id}"
         for a in sample_fleet.sub_accounts
     )
-
-
-def policies_by_id(template: Template) -> dict[str, str]:
-    found = template.find_resources("AWS::Organizations::Policy")
-    return {logical: p["Properties"]["Name"] for logical, p in found.items()}
 
 
 def test_member_addresses_hear_only_their_own_accounts(

@@ -1,0 +1,102 @@
+"""The drill's quarantine step (issue 12): the payer's organization holds the fleet's accounts;
+the tripped account's guard asks the payer to quarantine it, the payer's code attaches that
+account's SCP (and no other's); restore asks for the release, and it is detached.
+
+moto's CloudFormation creates neither the SCPs nor an invocable Lambda target, so the payer's
+side is the stand-in of payer_standin.py (same builders as the stack), and the quarantine
+function's code runs here on the events its rule caught; the drill says so among what is not
+emulated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quarantine.handler import act
+from runawaytrain_cli.drill_emulator import Emulator
+from runawaytrain_cli.drill_scenario import DrillError, DrillResult
+from runawaytrain_cli.payer_standin import PayerStandIn, stand_in_payer, take_requests
+from runawaytrain_stack.config import Fleet
+from runawaytrain_stack.names import QUARANTINE_POLICY_PREFIX, QUARANTINE_STATE_PATH
+
+NOT_EMULATED = (
+    "the payer bus rule's Lambda target: moto invokes no Lambda, so a queue stands in for it "
+    "and the drill runs the quarantine function's code on the events the bus delivered there"
+)
+
+
+class Quarantine:
+    def __init__(self, emulator: Emulator, fleet: Fleet) -> None:
+        self.emulator = emulator
+        self.fleet = fleet
+        self.region = fleet.payer.home_region
+        self.payer = emulator.operator(fleet.payer.id, self.region)
+        self.stand_in: PayerStandIn | None = None
+        self.topic_arn = ""
+
+    def prepare(self) -> str:
+        """The organization and its accounts, the SCPs, the bus route; a progress line."""
+        organizations = self.payer.client("organizations", region_name="us-east-1")
+        organizations.create_organization(FeatureSet="ALL")
+        for account in self.fleet.sub_accounts:
+            created = organizations.create_account(
+                AccountName=account.name, Email=f"{account.name}@example.com"
+            )["CreateAccountStatus"]["AccountId"]
+            if created != account.id:
+                raise DrillError(f"the emulator created account {created}, not {account.id}")
+        self.stand_in = stand_in_payer(self.payer, self.fleet, self.region)
+        sns = self.payer.client("sns", region_name=self.region)
+        self.topic_arn = sns.create_topic(Name="runawaytrain-payer-drill")["TopicArn"]
+        return (
+            f"payer: organization with {len(self.fleet.sub_accounts)} member account(s), "
+            f"{len(self.stand_in.policies)} SCPs (guard protection attached)"
+        )
+
+    def deliver(self) -> list[dict[str, Any]]:
+        assert self.stand_in is not None
+        accounts = {a.id: a.name for a in self.fleet.sub_accounts if a.quarantine}
+        return [
+            act(
+                event,
+                accounts=accounts,
+                policy_prefix=QUARANTINE_POLICY_PREFIX,
+                state_path=QUARANTINE_STATE_PATH,
+                topic_arn=self.topic_arn,
+                session=self.payer,
+            )
+            for event in take_requests(self.payer, self.stand_in, self.region)
+        ]
+
+    def quarantined(self) -> set[str]:
+        """Names of the member accounts whose quarantine SCP is attached now."""
+        organizations = self.payer.client("organizations", region_name="us-east-1")
+        found = set()
+        for account in self.fleet.sub_accounts:
+            policies = organizations.list_policies_for_target(
+                TargetId=account.id, Filter="SERVICE_CONTROL_POLICY"
+            )["Policies"]
+            if any(p["Name"] == f"{QUARANTINE_POLICY_PREFIX}{account.id}" for p in policies):
+                found.add(account.name)
+        return found
+
+    def check_attached(self, result: DrillResult) -> str:
+        tripped = next(a for a in self.fleet.sub_accounts if a.name == result.tripped)
+        outcomes = self.deliver()
+        attached = self.quarantined()
+        expected = {tripped.name} if tripped.quarantine else set()
+        result.check(
+            f"{tripped.name}: quarantine SCP attached to it, and to no other account",
+            attached == expected and all(o.get("error") is None for o in outcomes),
+            f"attached to {sorted(attached) or 'none'}",
+        )
+        return f"payer: quarantine requests {len(outcomes)}, attached to {sorted(attached)}"
+
+    def check_released(self, result: DrillResult) -> str:
+        outcomes = self.deliver()
+        attached = self.quarantined()
+        result.check(
+            f"{result.tripped}: restore detached its quarantine SCP",
+            result.tripped not in attached and any(o.get("action") == "detach" for o in outcomes),
+            f"still attached to {sorted(attached) or 'none'}",
+        )
+        return f"payer: release requests {len(outcomes)}, attached to {sorted(attached) or 'none'}"
