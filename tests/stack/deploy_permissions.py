@@ -25,7 +25,7 @@ from typing import Any
 import cfnlint
 
 from tests.stack.iam_reference import find_action
-from tests.stack.template_policies import SynthesizedStack
+from tests.stack.template_policies import ATTACHMENT_TYPES, SynthesizedStack
 
 # Read too: CloudFormation reads resources back (after some creates, for drift detection).
 HANDLERS = ("create", "read", "update", "delete")
@@ -165,11 +165,16 @@ def list_handler_requests(stack: SynthesizedStack) -> Iterator[Request | Unmappe
                 continue
             targets = ["*"] if action.star_only else [c for c in candidates if action.fits(c)]
             if not targets:
+                hint = (
+                    ""
+                    if stack.has_arn(logical_id) or resource_type in ATTACHMENT_TYPES
+                    else f"; {resource_type} has no ARN rule in tests/stack/template_policies.py"
+                )
                 yield Unmapped(
                     where,
                     permission,
                     f"none of {candidates} is one of its resource types "
-                    f"{sorted(action.arn_formats)}",
+                    f"{sorted(action.arn_formats)}{hint}",
                 )
             # Only the keys this action's requests carry.
             keys = {k: v for k, v in context.items() if action.supports_condition_key(k)}
