@@ -32,18 +32,22 @@ ASSET_BUCKETS = "arn:aws:s3:::cdk-hnb659fds-assets-*"
 def build_execution_policy() -> dict[str, Any]:
     """The IAM policy CloudFormation deploys runawaytrain's stacks with.
 
-    Names are narrowed to what the stacks create: CloudFormation names resources
-    `<stack name>-<logical id>-<suffix>` and every stack name starts with `runawaytrain-`.
-    KMS key ids are random, so the key actions cannot be narrowed by name. Event source mapping
-    ids are random too: managing one is allowed only for runawaytrain functions, by the
-    `lambda:FunctionArn` condition (Lambda Developer Guide, "Resources and conditions for Lambda
-    actions": CreateEventSourceMapping takes resource `*`; Update/Delete the mapping's ARN; all
-    three the condition).
+    It stops accidents, not attackers: whoever can deploy with it can create roles under
+    /runawaytrain/ with any policy (docs/deploy.md). Names are narrowed to what the stacks
+    create: CloudFormation names resources `<stack name>-<logical id>-<suffix>` and every stack
+    name starts with `runawaytrain-`. What cannot be narrowed, and why, is said per statement;
+    the Service Authorization Reference is the source for every "only *" below, and
+    tests/stack/test_deploy_permissions.py checks the policy against the handler permissions of
+    every resource type the templates use.
     """
     ours = f"{PREFIX}-*"
     our_functions = f"arn:aws:lambda:*:*:function:{ours}"
     statements = [
         _allow("Functions", ["lambda:*"], [our_functions]),
+        # Event source mapping ids are random: creating, changing and deleting one is allowed
+        # only for runawaytrain functions, by the lambda:FunctionArn condition (Lambda Developer
+        # Guide, "Resources and conditions for Lambda actions": CreateEventSourceMapping takes
+        # resource *; Update/Delete the mapping's ARN; all three the condition).
         _allow(
             "FastTripPollers",  # the guard's SQS event source mapping
             [
@@ -54,11 +58,40 @@ def build_execution_policy() -> dict[str, Any]:
             ["*"],
             {"StringLike": {"lambda:FunctionArn": our_functions}},
         ),
+        # Reading and tagging a mapping supports no lambda:FunctionArn condition.
+        _allow(
+            "FastTripPollerState",
+            [
+                "lambda:GetEventSourceMapping",
+                "lambda:ListTags",
+                "lambda:TagResource",
+                "lambda:UntagResource",
+            ],
+            ["arn:aws:lambda:*:*:event-source-mapping:*"],
+        ),
         _allow("FastTripQueues", ["sqs:*"], [f"arn:aws:sqs:*:*:{ours}"]),
         _allow("FunctionCode", ["s3:GetObject", "s3:GetObjectVersion"], [f"{ASSET_BUCKETS}/*"]),
         _allow("Roles", ["iam:*"], [f"arn:aws:iam::*:role{ROLE_PATH}*"]),
         _allow("Topics", ["sns:*"], [f"arn:aws:sns:*:*:{ours}"]),
+        # Subscriptions are changed and removed by their own ARN, which these actions do not
+        # take: only "*" (an email subscription is removed at stack deletion and on a change of
+        # the notify list).
+        _allow(
+            "Subscriptions",
+            ["sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes"],
+            ["*"],
+        ),
         _allow("LogGroups", ["logs:*"], [f"arn:aws:logs:*:*:log-group:{ours}"]),
+        # What the log group handlers read back about every group: only "*".
+        _allow(
+            "LogGroupListing",
+            [
+                "logs:DescribeLogGroups",
+                "logs:DescribeIndexPolicies",
+                "logs:DescribeResourcePolicies",
+            ],
+            ["*"],
+        ),
         _allow(
             "Schedule", ["scheduler:*"], [f"arn:aws:scheduler:*:*:schedule/default/{SCHEDULE_NAME}"]
         ),
@@ -73,6 +106,9 @@ def build_execution_policy() -> dict[str, Any]:
                 f"arn:aws:events:*:*:rule/{ours}",
             ],
         ),
+        # The payer's permission on each billing bus (AWS::Events::EventBusPolicy): these two
+        # take only "*" and no condition key, so they can change any bus's policy.
+        _allow("BillingBusPolicy", ["events:PutPermission", "events:RemovePermission"], ["*"]),
         _allow(
             "BillingAlarms",
             ["cloudwatch:*"],
@@ -102,14 +138,9 @@ def build_execution_policy() -> dict[str, Any]:
             ],
             ["*"],
         ),
+        # KMS key ids are random and CreateKey takes only "*", so the key actions cannot be
+        # narrowed by name: they reach every key of the account.
         _allow("TopicKeys", _KEY_ACTIONS, ["*"]),
-        # Reads CloudFormation makes while reading resources back: no useful resource scope
-        # (a mapping's id is random; its tags are read with ListTags).
-        _allow(
-            "Listing",
-            ["logs:DescribeLogGroups", "lambda:GetEventSourceMapping", "lambda:ListTags"],
-            ["*"],
-        ),
     ]
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -131,6 +162,9 @@ def _allow(
 _KEY_ACTIONS = [
     "kms:CreateKey",
     "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:EnableKey",
     "kms:EnableKeyRotation",
     "kms:GetKeyPolicy",
     "kms:GetKeyRotationStatus",

@@ -35,6 +35,13 @@ CENSUS_ACTIONS = (
 )
 # Halting: stop (lifting stop protection, put back by restore); pause scaling so groups do not
 # replace what was stopped.
+# ec2:ModifyInstanceAttribute is used only to lift DisableApiStop (instances.py) but stays
+# unconditioned: the Service Authorization Reference lists ec2:Attribute and
+# ec2:Attribute/${AttributeName} for it, yet AWS documents neither which names nor which values
+# a ModifyInstanceAttribute request puts in them. A condition on a key the request lacks makes
+# the Allow fail, and that would surface only at a real trip, as instances the guard cannot
+# stop; no offline test can show the condition works. What it leaves open: the guard's role can
+# change any attribute of the account's instances.
 STOP_ACTIONS = ("ec2:StopInstances", "ec2:ModifyInstanceAttribute")
 RESTART_ACTIONS = ("ec2:StartInstances",)  # restore --restart-instances only
 # Only Spot capacity AWS cannot stop (and, with unstoppable: terminate-all, instance-store roots),
@@ -61,21 +68,15 @@ OPEN_INCIDENT_PARAMETER = "/runawaytrain/guard/open-incident"
 OPEN_INCIDENT_ACTIONS = ("ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter")
 LOCKOUT_LIST_ACTIONS = ("iam:ListUsers", "iam:ListRoles")  # no resource-level permissions
 LOCKOUT_USER_ACTIONS = (
-    "iam:GetUser",
     "iam:ListAccessKeys",
     "iam:UpdateAccessKey",
     "iam:ListAttachedUserPolicies",
-    "iam:ListUserPolicies",
-    "iam:GetUserPolicy",
     "iam:PutUserPolicy",
     "iam:DeleteUserPolicy",
     "iam:ListUserTags",
 )
 LOCKOUT_ROLE_ACTIONS = (
-    "iam:GetRole",
     "iam:ListAttachedRolePolicies",
-    "iam:ListRolePolicies",
-    "iam:GetRolePolicy",
     "iam:PutRolePolicy",
     "iam:DeleteRolePolicy",
     "iam:ListRoleTags",
@@ -160,7 +161,13 @@ def build_guard_policy(
     own_roles = f"{arn}:iam::{own}:role{ROLE_PATH}*"
     open_incident = f"{arn}:ssm:{account.home_region}:{own}:parameter{OPEN_INCIDENT_PARAMETER}"
     deny_all = f"{arn}:iam::aws:policy/AWSDenyAll"
-    only_our_tags = {"ForAllValues:StringLike": {"aws:TagKeys": f"{INCIDENT_TAG_PREFIX}*"}}
+    # ForAllValues is true for a request that names no keys at all, and ec2:DeleteTags without
+    # Tags deletes every tag of the resource: the Null condition requires named keys (IAM User
+    # Guide, "Set operators for multivalued context keys").
+    only_our_tags = {
+        "ForAllValues:StringLike": {"aws:TagKeys": f"{INCIDENT_TAG_PREFIX}*"},
+        "Null": {"aws:TagKeys": "false"},
+    }
     statements = [
         _allow("Census", CENSUS_ACTIONS + LOCKOUT_LIST_ACTIONS, ["*"]),
         _allow("StopAndRestartInstances", STOP_ACTIONS + RESTART_ACTIONS, [instances]),

@@ -78,3 +78,14 @@ def sample_app(
     sample_fleet: Fleet, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[App, FleetStacks]:
     return _synthesize(sample_fleet, tmp_path_factory.mktemp("sample-fleet"))
+
+
+@pytest.fixture(scope="session")
+def spend_limits_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[App, FleetStacks]:
+    """The spend stack tests' fleet (a CUR location, spend limits), for checks over every fleet
+    shape; tests/stack/test_spend_stack.py keeps its own module-scoped copy."""
+    from tests.stack.test_spend_stack import SPEND_FLEET_YAML
+
+    return _synthesize(
+        parse_fleet(SPEND_FLEET_YAML, "spend-fleet.yaml"), tmp_path_factory.mktemp("spend-fleet")
+    )

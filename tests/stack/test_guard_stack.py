@@ -325,7 +325,9 @@ def test_attaching_policies_is_limited_to_aws_deny_all(prod: Template) -> None:
 @pytest.mark.parametrize("sid", ["TagInstances", "TagScalingGroups", "TagPrincipals"])
 def test_tagging_is_limited_to_runawaytrain_keys(prod: Template, sid: str) -> None:
     assert statement(prod, sid)["Condition"] == {
-        "ForAllValues:StringLike": {"aws:TagKeys": "runawaytrain:*"}
+        "ForAllValues:StringLike": {"aws:TagKeys": "runawaytrain:*"},
+        # ForAllValues alone passes a request without keys (DeleteTags then removes every tag).
+        "Null": {"aws:TagKeys": "false"},
     }
 
 
