@@ -120,22 +120,29 @@ def build_execution_policy() -> dict[str, Any]:
             ["arn:aws:ssm:*:*:parameter/runawaytrain/*"],
         ),
         # The payer stack's SCPs (quarantine.py): created, attached to member accounts, updated
-        # and deleted by CloudFormation (the AWS::Organizations::Policy handlers' permissions).
+        # and deleted by CloudFormation (the AWS::Organizations::Policy handlers' permissions),
+        # on service control policies and accounts only; creating and listing take "*".
         _allow(
             "ServiceControlPolicies",
             [
-                "organizations:CreatePolicy",
                 "organizations:UpdatePolicy",
                 "organizations:DeletePolicy",
                 "organizations:DescribePolicy",
                 "organizations:AttachPolicy",
                 "organizations:DetachPolicy",
-                "organizations:ListPolicies",
                 "organizations:ListTargetsForPolicy",
                 "organizations:ListTagsForResource",
                 "organizations:TagResource",
                 "organizations:UntagResource",
             ],
+            [
+                "arn:aws:organizations::*:policy/o-*/service_control_policy/p-*",
+                "arn:aws:organizations::*:account/o-*/*",
+            ],
+        ),
+        _allow(
+            "CreateServiceControlPolicies",
+            ["organizations:CreatePolicy", "organizations:ListPolicies"],
             ["*"],
         ),
         # KMS key ids are random and CreateKey takes only "*", so the key actions cannot be

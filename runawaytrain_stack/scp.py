@@ -163,12 +163,45 @@ GUARD_RESOURCE_ACTIONS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
         ("logs:DeleteLogGroup", "logs:DeleteLogStream", "logs:PutRetentionPolicy"),
         (f"arn:aws:logs:*:*:log-group:{_OURS}",),
     ),
-    # Its roles: any IAM write, and passing them to a function or service of one's own (a
-    # Lambda of one's own running as the guard's role would be exempt from everything here).
-    ((*QUARANTINE_IAM_ACTIONS, "iam:PassRole"), (f"arn:aws:iam::*:role{ROLE_PATH}*",)),
-    # The deploy roles: only principals outside the account (the payer, which deploys the
-    # fleet: bootstrap.py) and the exempt ones may act through them.
-    (("sts:AssumeRole",), (f"arn:aws:iam::*:role/{CDK_ROLES}",)),
+)
+# Nobody but the exempt may create, change, pass or assume an exempt principal: the exemptions
+# are by ARN, so a role created under /runawaytrain/ or named like a deploy or break-glass role
+# would otherwise be exempt too. Actions on roles and users only (IAM's own resource types).
+ROLE_ACTIONS = (
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:PassRole",
+    "sts:AssumeRole",
+)
+USER_ACTIONS = (
+    "iam:CreateUser",
+    "iam:DeleteUser",
+    "iam:UpdateUser",
+    "iam:AttachUserPolicy",
+    "iam:DetachUserPolicy",
+    "iam:PutUserPolicy",
+    "iam:DeleteUserPolicy",
+    "iam:PutUserPermissionsBoundary",
+    "iam:DeleteUserPermissionsBoundary",
+    "iam:CreateAccessKey",
+    "iam:UpdateAccessKey",
+    "iam:DeleteAccessKey",
+    "iam:CreateLoginProfile",
+    "iam:UpdateLoginProfile",
+    "iam:DeleteLoginProfile",
+    "iam:TagUser",
+    "iam:UntagUser",
 )
 
 
@@ -207,13 +240,19 @@ def build_quarantine_policy(fleet: Fleet, account: Account) -> dict[str, Any]:
 def build_guard_protection_policy(fleet: Fleet, account: Account) -> dict[str, Any]:
     """Standing: the guard's resources change only through the exempt principals, and only the
     guard's own roles report to the payer's bus (a member cannot forge its guard's events)."""
-    # One statement: an action matches only its own service's resources, so listing every
-    # action with every resource denies nothing more, and the exemptions are written once.
+    # One statement for the guard's resources: an action matches only its own service's
+    # resources, so listing every action with every resource denies nothing more.
     actions = [action for group, _ in GUARD_RESOURCE_ACTIONS for action in group]
     resources = [resource for _, group in GUARD_RESOURCE_ACTIONS for resource in group]
+    unless_exempt = _unless(fleet, account)
+    exempt = list_exempt_principals(fleet, account)
     statements = [
-        _deny("GuardResources", tuple(dict.fromkeys(actions)), resources, _unless(fleet, account))
+        _deny("GuardResources", tuple(dict.fromkeys(actions)), resources, unless_exempt),
+        _deny("ExemptRoles", ROLE_ACTIONS, [a for a in exempt if ":role/" in a], unless_exempt),
     ]
+    users = [arn for arn in exempt if ":user/" in arn]
+    if users:
+        statements.append(_deny("ExemptUsers", USER_ACTIONS, users, unless_exempt))
     payer_bus = f"arn:aws:events:*:{fleet.payer.id}:event-bus/{PAYER_BUS_NAME}"
     only_guard = {
         "ArnNotLike": {"aws:PrincipalArn": [f"arn:aws:iam::{account.id}:role{ROLE_PATH}*"]}

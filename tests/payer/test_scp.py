@@ -146,6 +146,26 @@ PROTECTION_CASES = [
         "arn:aws:events:us-east-1:{p}:event-bus/runawaytrain-payer",
         "ExplicitlyDenied",
     ),
+    # The exemptions are by ARN: nobody else may mint or take over an exempt principal.
+    ("sso_admin", "iam:CreateRole", "arn:aws:iam::{a}:role/runawaytrain/mine", "ExplicitlyDenied"),
+    (
+        "leaked_user",
+        "iam:CreateRole",
+        "arn:aws:iam::{a}:role/cdk-hnb659fds-lookalike",
+        "ExplicitlyDenied",
+    ),
+    (
+        "sso_admin",
+        "iam:CreateAccessKey",
+        "arn:aws:iam::{a}:user/breakglass-admin",
+        "ExplicitlyDenied",
+    ),
+    (
+        "sso_admin",
+        "iam:UpdateAssumeRolePolicy",
+        "arn:aws:iam::{a}:role/OrganizationAccountAccessRole",
+        "ExplicitlyDenied",
+    ),
     # What keeps working: the deploy, the guard itself, and everything not the guard's.
     (
         "cfn_exec",
@@ -178,6 +198,7 @@ PROTECTION_CASES = [
         "Allowed",
     ),
     ("sso_admin", "ec2:RunInstances", "arn:aws:ec2:{r}:{a}:instance/*", "Allowed"),
+    ("sso_admin", "iam:CreateRole", "arn:aws:iam::{a}:role/my-pipeline", "Allowed"),
 ]
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import cfnlint
 
 from tests.stack.iam_reference import find_action
-from tests.stack.template_policies import ATTACHMENT_TYPES, SynthesizedStack
+from tests.stack.template_policies import ATTACHMENT_TYPES, ORGANIZATION_ID, SynthesizedStack
 
 # Read too: CloudFormation reads resources back (after some creates, for drift detection).
 HANDLERS = ("create", "read", "update", "delete")
@@ -204,6 +204,12 @@ def _related_arns(stack: SynthesizedStack, logical_id: str) -> list[str]:
     arns += [stack.arn(r) for r in stack.references(logical_id) if stack.has_arn(r)]
     properties = stack.resolve(stack.resources[logical_id].get("Properties", {}))
     arns += [v for v in _strings(properties) if v.startswith("arn:")]
+    if stack.resources[logical_id]["Type"] == "AWS::Organizations::Policy":
+        # The accounts it is attached to: AttachPolicy and DetachPolicy act on them too.
+        arns += [
+            f"arn:aws:organizations::{stack.account}:account/{ORGANIZATION_ID}/{target}"
+            for target in properties.get("TargetIds", [])
+        ]
     code = properties.get("Code", {})
     if stack.resources[logical_id]["Type"] == "AWS::Lambda::Function" and "S3Key" in code:
         arns.append(f"arn:aws:s3:::{code['S3Bucket']}/{code['S3Key']}")

@@ -22,6 +22,7 @@ PARTITION = "aws"
 # "Name type"). The suffix stands for the random part.
 GENERATED_SUFFIX = "1A2B3C4D5E6F7"
 RANDOM_ID = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"  # KMS key ids and the like
+ORGANIZATION_ID = "o-a1b2c3d4e5"  # the payer's organization, as its ARNs name it
 
 # Per type: the property that names the resource (None: always generated or random), what Ref
 # returns, and the ARN format ({name}, {region}, {account}, {partition}; {path} for roles).
@@ -73,6 +74,14 @@ _TYPES: dict[str, tuple[str | None, str, str | None]] = {
         "arn:{partition}:ssm:{region}:{account}:parameter/{name}",
     ),
     "AWS::SNS::Subscription": (None, "arn", "arn:{partition}:sns:{region}:{account}:{topic}:{id}"),
+    # Organizations ARNs name the organization (o-...), unknown at synth time, and the policy
+    # id (p-..., random): Organizations User Guide, "ARN formats".
+    "AWS::Organizations::Policy": (
+        None,
+        "id",
+        "arn:{partition}:organizations::{account}:policy/" + ORGANIZATION_ID + "/"
+        "service_control_policy/p-{id}",
+    ),
 }
 # Types with no ARN of their own: the resources they change are the ones they reference.
 ATTACHMENT_TYPES = frozenset(
