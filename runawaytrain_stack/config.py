@@ -273,6 +273,7 @@ def parse_fleet(text: str, source: str = "accounts.yaml") -> Fleet:
     fleet, problems = _resolve(parsed, located)
     problems += _find_repeats(fleet, located)
     problems += _find_stack_name_clashes(fleet, located)
+    problems += _find_oversized_scps(fleet, located)
     if problems:
         # An item repeated in defaults is found once per inheriting account: report it once.
         raise ConfigError(source, dict.fromkeys(problems))
@@ -449,6 +450,33 @@ def _find_stack_name_clashes(fleet: Fleet, located: LocatedYaml) -> list[Problem
                 f"fast_trip: false or regions: on {account.name}"
             )
             problems.append(Problem(located.line_of_value(key), format_key(key), message))
+    return problems
+
+
+def _find_oversized_scps(fleet: Fleet, located: LocatedYaml) -> list[Problem]:
+    """Each member's SCPs name its break_glass principals; AWS refuses an SCP over 5,120
+    characters (Organizations quotas), which would fail the payer stack's deploy."""
+    from runawaytrain_stack.scp import (  # scp.py builds on this module's types
+        MAX_SCP_CHARACTERS,
+        build_guard_protection_policy,
+        build_quarantine_policy,
+        policy_size,
+    )
+
+    problems = []
+    for index, account in enumerate(fleet.sub_accounts):
+        builders = [build_guard_protection_policy] if fleet.protect_guards else []
+        builders += [build_quarantine_policy] if account.quarantine else []
+        size = max((policy_size(build(fleet, account)) for build in builders), default=0)
+        if size > MAX_SCP_CHARACTERS:
+            path = ("accounts", index, "break_glass")
+            owner = path if path in located.value_lines else ("defaults", "break_glass")
+            message = (
+                f"{len(account.break_glass)} break-glass principals make {account.name}'s "
+                f"service control policy {size} characters, over the {MAX_SCP_CHARACTERS} AWS "
+                "allows; list fewer (one break-glass role is enough)"
+            )
+            problems.append(Problem(located.line_of_value(owner), format_key(owner), message))
     return problems
 
 

@@ -150,3 +150,11 @@ def test_protect_guards_off_deploys_no_standing_scp() -> None:
     stacks = add_fleet_stacks(app, fleet(top="protect_guards: false"))
     names = set(policies(Template.from_stack(stacks.payer)))
     assert names == {f"{QUARANTINE_POLICY_PREFIX}222222222222"}
+
+
+def test_an_scp_over_the_aws_size_quota_is_refused_at_load_time() -> None:
+    names = ", ".join(f"breakglass-person-number-{i:02d}" for i in range(40))
+    with pytest.raises(ConfigError) as refused:
+        fleet(member=f", break_glass: [{names}]")
+    assert "accounts[0].break_glass" in str(refused.value)
+    assert "over the 5120 AWS allows" in str(refused.value)
