@@ -29,13 +29,14 @@ from typing import Any
 import boto3
 
 from runawaytrain_cli.strict_aws import PENDING_SECONDS_ENV
+from runawaytrain_stack.names import BOOTSTRAP_QUALIFIER as QUALIFIER
 
 HOST = "localhost"  # the CDK CLI uploads assets to S3 by host name; 127.0.0.1 breaks that
 FAKE_KEY = "drill"  # the operator's key: any value is accepted while enforcement is off
 OPERATOR_ROLE = "runawaytrain-drill-operator"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 5.0
-BOOTSTRAP_QUALIFIER = "hnb659fds"  # CDK's default qualifier
+BOOTSTRAP_QUALIFIER = QUALIFIER  # runawaytrain's own (names.py)
 BOOTSTRAP_VERSION = "30"  # what `cdk bootstrap` of this CLI writes; templates require >= 6
 # How long a launched or started instance stays `pending` (real EC2: tens of seconds). Short, so
 # the drill stays quick, yet long enough that a launch made just before the trip is still pending.

@@ -75,8 +75,10 @@ def run(args: argparse.Namespace) -> int:
     )
     report = run_restore(settings, invocation, clients, account.id)
     release = None
-    if not args.dry_run and report.incident is not None and account.quarantine:
-        release = release_quarantine(fleet, account, report.incident)
+    if not args.dry_run and account.quarantine:
+        # Whether or not an incident is still recorded: a release that failed earlier, after
+        # the records were undone, must still be possible.
+        release = release_quarantine(fleet, account, report.incident or "")
         report.quarantine = describe_release(release)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))

@@ -358,6 +358,17 @@ def _principal_arn(account_id: str, region: str, access_key_id: str) -> str:
     return str(principal.arn)
 
 
+def principal_role_arn(account_id: str, region: str, access_key_id: str) -> str:
+    """What `aws:PrincipalArn` holds for this caller: a user's ARN, an assumed role's role ARN
+    (path included), or the account root (IAM User Guide, "AWS global condition context keys")."""
+    from moto.sts.models import sts_backends
+
+    for role in sts_backends[account_id][_partition(region)].assumed_roles:
+        if role.access_key_id == access_key_id:
+            return str(role.role_arn)
+    return _principal_arn(account_id, region, access_key_id)
+
+
 # ---- EC2 instances -------------------------------------------------------------------------
 
 

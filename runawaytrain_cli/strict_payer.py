@@ -20,11 +20,13 @@ module so each file stays about one service. What moto does differently from AWS
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import threading
 from typing import Any
 
 from moto.events.models import EventsBackend, events_backends
+from moto.events.responses import EventsHandler
 from moto.events.utils import EventTemplateParser
 from moto.organizations.exceptions import ConstraintViolationException
 from moto.organizations.models import OrganizationsBackend
@@ -41,7 +43,9 @@ _ORIGINAL: dict[str, Any] = {
     "create_policy": OrganizationsBackend.create_policy,
     "update_policy": OrganizationsBackend.update_policy,
     "put_events": EventsBackend.put_events,
+    "put_events_response": EventsHandler.put_events,
 }
+_CALLER = threading.local()  # the PutEvents caller's principal ARN, for the bus policy
 
 
 _WHOLE_EVENT = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE.replace(
@@ -66,6 +70,7 @@ def install(patches: Patches) -> None:
     patches.set(OrganizationsBackend, "create_policy", _create_policy)
     patches.set(OrganizationsBackend, "update_policy", _update_policy)
     patches.set(EventsBackend, "put_events", _put_events)
+    patches.set(EventsHandler, "put_events", _put_events_response)
     patches.set(EventTemplateParser, "DEFAULT_EVENT_INPUT_TEMPLATE", _WHOLE_EVENT)
 
 
@@ -108,8 +113,8 @@ def _detach_policy(self: OrganizationsBackend, **kwargs: Any) -> None:
 
 def _check_size(kwargs: dict[str, Any]) -> None:
     content = kwargs.get("Content")
-    # The quota counts the document as stored; Organizations keeps the whitespace it is given
-    # (the console's "characters" counter does too), so the caller's text is what counts.
+    # The quota counts every character of the document as given to the API (the console strips
+    # whitespace outside quotes first; API and CLI calls do not).
     if content is not None and len(content) > MAX_SCP_CHARACTERS:
         raise _OrgError(
             "ConstraintViolationException",
@@ -138,9 +143,10 @@ def _bus_owner(name: str | None) -> tuple[str, str] | None:
     return parts[4], parts[3]
 
 
-def _admits(bus: Any, sender: str, source: str) -> bool:
-    """Does the bus policy allow `sender` to PutEvents with `source`? Only the shapes the
-    stacks write: Allow, an account principal (root ARN or id), optional events:source."""
+def _admits(bus: Any, sender: str, source: str, principal_arn: str) -> bool:
+    """Does the bus policy allow this PutEvents? Evaluated for the shapes the stacks write:
+    Allow, an account principal (root ARN or id), and the conditions below; any other
+    condition operator admits nothing (strict, not lenient)."""
     for statement in ((bus.policy and json.loads(bus.policy)) or {}).get("Statement", []):
         principal = statement.get("Principal", {})
         principals = principal.get("AWS", []) if isinstance(principal, dict) else principal
@@ -151,12 +157,36 @@ def _admits(bus: Any, sender: str, source: str) -> bool:
             continue
         if not any(p in (sender, f"arn:aws:iam::{sender}:root", "*") for p in principals):
             continue
-        sources = (
-            statement.get("Condition", {}).get("ForAllValues:StringEquals", {}).get("events:source")
-        )
-        if sources is None or source in ([sources] if isinstance(sources, str) else sources):
+        context = {"events:source": [source], "aws:PrincipalArn": [principal_arn]}
+        if all(
+            _holds(op, key, want, context)
+            for op, keys in statement.get("Condition", {}).items()
+            for key, want in keys.items()
+        ):
             return True
     return False
+
+
+def _holds(operator: str, key: str, wanted: Any, context: dict[str, list[str]]) -> bool:
+    values = context.get(key, [])
+    wanted = [wanted] if isinstance(wanted, str) else list(wanted)
+    if operator == "Null":
+        return (not values) == (wanted[0] == "true")
+    if operator == "ForAllValues:StringEquals":
+        return all(v in wanted for v in values)
+    if operator == "ArnLike":
+        return bool(values) and any(fnmatch.fnmatchcase(values[0], w) for w in wanted)
+    return False
+
+
+def _put_events_response(self: EventsHandler) -> Any:
+    from runawaytrain_cli.strict_aws import principal_role_arn
+
+    _CALLER.arn = principal_role_arn(self.current_account, self.region, self.get_access_key())
+    try:
+        return _ORIGINAL["put_events_response"](self)
+    finally:
+        _CALLER.arn = None
 
 
 def _put_events(self: EventsBackend, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -167,10 +197,21 @@ def _put_events(self: EventsBackend, events: list[dict[str, Any]]) -> list[dict[
             results += _ORIGINAL["put_events"](self, [event])
             continue
         account, region = owner
+        if region != self.region_name:
+            # Cross-account PutEvents names a bus of the caller's Region (peers quote "Cross-
+            # region API call is not allowed": hashicorp/terraform-provider-aws#31444).
+            results.append(
+                {
+                    "ErrorCode": "ValidationException",
+                    "ErrorMessage": "Cross-region API call is not allowed",
+                }
+            )
+            continue
         backend = events_backends[account][region]
         name = event["EventBusName"].split("/")[-1]
         bus = backend.event_buses.get(name)
-        if bus is None or not _admits(bus, self.account_id, event.get("Source", "")):
+        caller = getattr(_CALLER, "arn", None) or f"arn:aws:iam::{self.account_id}:root"
+        if bus is None or not _admits(bus, self.account_id, event.get("Source", ""), caller):
             results.append(
                 {
                     "ErrorCode": "AccessDeniedException",

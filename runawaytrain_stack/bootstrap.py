@@ -17,16 +17,18 @@ from runawaytrain_stack.config import Account, Fleet
 from runawaytrain_stack.names import (
     BILLING_BUS_NAME,
     BILLING_REGION,
+    BOOTSTRAP_QUALIFIER,
     FAST_TRIP_BUS_NAME,
     PAYER_BUS_NAME,
     PREFIX,
     ROLE_PATH,
     SCHEDULE_NAME,
+    TOOLKIT_STACK_NAME,
 )
 
 EXECUTION_POLICY_NAME = f"{PREFIX}-cfn-execution"
-# CDK's default bootstrap qualifier; the asset bucket holds the guard's code zip.
-ASSET_BUCKETS = "arn:aws:s3:::cdk-hnb659fds-assets-*"
+# runawaytrain's bootstrap qualifier (names.py); the asset bucket holds the Lambdas' code zip.
+ASSET_BUCKETS = f"arn:aws:s3:::cdk-{BOOTSTRAP_QUALIFIER}-assets-*"
 
 
 def build_execution_policy() -> dict[str, Any]:
@@ -221,6 +223,10 @@ def render_bootstrap_commands(fleet: Fleet, profile_format: str | None = None) -
                     "bootstrap",
                     *list_bootstrap_environments(fleet, account),
                     *trust,
+                    "--qualifier",
+                    BOOTSTRAP_QUALIFIER,
+                    "--toolkit-stack-name",
+                    TOOLKIT_STACK_NAME,
                     "--cloudformation-execution-policies",
                     policy_arn,
                     *profile,

@@ -61,6 +61,8 @@ ACCOUNT_ID_PATTERN = r"^\d{12}$"
 NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
 EMAIL_PATTERN = r"^[^@\s\"(),:;<>\[\]]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
 PRINCIPAL_PATTERN = r"^[\w+=,.@-]{1,64}$"
+# Permission set names: 1-32 of [\w+=,.@-] (IAM Identity Center API Reference, CreatePermissionSet).
+PERMISSION_SET_PATTERN = r"^[\w+=,.@-]{1,32}$"
 # S3 general purpose bucket names: 3-63 of lower-case letters, digits, dots and hyphens, starting
 # and ending with a letter or digit (Amazon S3 User Guide, "Bucket naming rules"). CUR report names
 # are 1-256 of [0-9A-Za-z!\-_.*'()] (AWS CUR API Reference, ReportDefinition.ReportName); the
@@ -76,6 +78,7 @@ _Name = Annotated[_Text, StringConstraints(pattern=NAME_PATTERN)]
 _Email = Annotated[_Text, StringConstraints(pattern=EMAIL_PATTERN, max_length=254)]
 _Region = Annotated[_Text, StringConstraints(pattern=REGION_PATTERN)]
 _Principal = Annotated[_Text, StringConstraints(pattern=PRINCIPAL_PATTERN)]
+_PermissionSet = Annotated[_Text, StringConstraints(pattern=PERMISSION_SET_PATTERN)]
 _Bucket = Annotated[_Text, StringConstraints(pattern=BUCKET_PATTERN)]
 _ReportName = Annotated[_Text, StringConstraints(pattern=REPORT_NAME_PATTERN)]
 _Prefix = Annotated[_Text, StringConstraints(pattern=PREFIX_PATTERN, max_length=256)]
@@ -123,6 +126,7 @@ class _FleetFile(BaseModel):
     cur: _Cur | None = None
     protect_guards: Annotated[bool, Strict()] = True
     operator_role: _Principal = DEFAULT_OPERATOR_ROLE
+    break_glass_permission_sets: list[_PermissionSet] = []
     payer: _Entry
     accounts: list[_Entry] = []
 
@@ -152,6 +156,10 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "quarantine": ("true or false (unquoted)", ""),
     "protect_guards": ("true or false (unquoted)", ""),
     "operator_role": ("an IAM role name: 1-64 of letters, digits and +=,.@_-", ""),
+    "break_glass_permission_sets": (
+        "a list of IAM Identity Center permission set names",
+        "a permission set name: 1-32 of letters, digits and +=,.@_-",
+    ),
     "cur": ("a mapping with keys bucket, prefix and report_name", ""),
     "bucket": ("an S3 bucket name: 3-63 of a-z, 0-9, dots and hyphens", ""),
     "prefix": ("an S3 key prefix without leading or trailing slash, e.g. cur", ""),
@@ -207,6 +215,8 @@ class Fleet:
     cur: CurConfig | None = None
     protect_guards: bool = True  # the standing SCP: nobody inside a member switches its guard off
     operator_role: str = DEFAULT_OPERATOR_ROLE
+    # Identity Center permission sets exempt from both SCPs in every member (e.g. BreakGlass).
+    break_glass_permission_sets: tuple[str, ...] = ()
 
     @property
     def accounts(self) -> tuple[Account, ...]:
@@ -364,6 +374,7 @@ def _resolve(parsed: _FleetFile, located: LocatedYaml) -> tuple[Fleet, list[Prob
         cur=cur,
         protect_guards=parsed.protect_guards,
         operator_role=parsed.operator_role,
+        break_glass_permission_sets=tuple(parsed.break_glass_permission_sets),
     )
     return fleet, problems
 

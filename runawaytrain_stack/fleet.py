@@ -12,6 +12,7 @@ from runawaytrain_stack.billing_stack import BillingStack
 from runawaytrain_stack.config import Fleet, list_fast_trip_regions
 from runawaytrain_stack.fast_trip_region import FastTripRegionStack
 from runawaytrain_stack.guard_stack import GuardStack
+from runawaytrain_stack.names import BOOTSTRAP_QUALIFIER
 from runawaytrain_stack.payer_stack import PayerStack
 
 
@@ -22,7 +23,11 @@ def new_app(outdir: str | None = None) -> App:
     3 s to start plus about 0.07 s per template (100 accounts: 18.3 s instead of 7.9 s), and the
     test suite lints every template with cfn-lint and runs that validator over the sample fleet.
     """
-    return App(outdir=outdir, builtin_cloud_formation_validation=False)
+    return App(
+        outdir=outdir,
+        builtin_cloud_formation_validation=False,
+        context={"@aws-cdk/core:bootstrapQualifier": BOOTSTRAP_QUALIFIER},
+    )
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,12 @@ from __future__ import annotations
 from runawaytrain_stack.config import Account, Fleet
 
 PREFIX = "runawaytrain"
+# runawaytrain's own CDK bootstrap (`cdk bootstrap --qualifier`), not the default `hnb659fds`
+# every other CDK app in an account shares: the SCPs exempt the deploy roles by name, and a
+# member's own CDK stacks must not run as an exempt role (docs/quarantine.md). Its own toolkit
+# stack name too, so it never replaces a member's CDKToolkit.
+BOOTSTRAP_QUALIFIER = "runaway"
+TOOLKIT_STACK_NAME = "RunawaytrainToolkit"
 BILLING_STACK_NAME = f"{PREFIX}-billing"
 # Billing metrics (AWS/Billing EstimatedCharges) exist only in us-east-1 (CloudWatch User Guide,
 # "Create a billing alarm to monitor your estimated AWS charges").

@@ -31,6 +31,7 @@ from typing import Any
 
 from runawaytrain_stack.config import Account, Fleet
 from runawaytrain_stack.names import (
+    BOOTSTRAP_QUALIFIER,
     PAYER_BUS_NAME,
     PREFIX,
     ROLE_PATH,
@@ -38,9 +39,9 @@ from runawaytrain_stack.names import (
 )
 
 MAX_SCP_CHARACTERS = 5120
-# CDK's default bootstrap qualifier (bootstrap.py uses the same): deploy, file publishing,
-# lookup and CloudFormation execution roles are all `cdk-hnb659fds-<kind>-role-<account>-<region>`.
-CDK_ROLES = "cdk-hnb659fds-*"
+# runawaytrain's own bootstrap (names.py): its deploy, file publishing, lookup and CloudFormation
+# execution roles are `cdk-<qualifier>-<kind>-role-<account>-<region>`, used by no other stack.
+CDK_ROLES = f"cdk-{BOOTSTRAP_QUALIFIER}-*"
 
 # Everything a runaway uses to add compute or buy capacity. EC2: launches, starts, Spot and
 # fleets (RunInstances is what Auto Scaling, EC2 Fleet, Karpenter and Batch call under the
@@ -76,6 +77,34 @@ QUARANTINE_COMPUTE_ACTIONS = (
     "autoscaling:AttachInstances",
     "autoscaling:ExitStandby",
     "autoscaling:PutWarmPool",
+    # Capacity bought ahead, billing whether used or not.
+    "ec2:PurchaseCapacityBlock",
+    "ec2:CreateCapacityReservationFleet",
+    "savingsplans:CreateSavingsPlan",
+    # GPU spend that is not a RunInstances of the caller's own: SageMaker jobs, endpoints,
+    # notebooks and HyperPod clusters; Batch jobs and compute environments; EKS node groups; ECS
+    # tasks and services (Batch, EKS and ECS capacity providers launch through service-linked
+    # roles, which no SCP binds, so their API is the place to stop them).
+    "sagemaker:CreateTrainingJob",
+    "sagemaker:CreateProcessingJob",
+    "sagemaker:CreateTransformJob",
+    "sagemaker:CreateHyperParameterTuningJob",
+    "sagemaker:CreateEndpoint",
+    "sagemaker:UpdateEndpoint",
+    "sagemaker:CreateNotebookInstance",
+    "sagemaker:StartNotebookInstance",
+    "sagemaker:CreateCluster",
+    "sagemaker:UpdateCluster",
+    "batch:SubmitJob",
+    "batch:CreateComputeEnvironment",
+    "batch:UpdateComputeEnvironment",
+    "eks:CreateNodegroup",
+    "eks:UpdateNodegroupConfig",
+    "ecs:RunTask",
+    "ecs:StartTask",
+    "ecs:CreateService",
+    "ecs:UpdateService",
+    "lightsail:CreateInstances",
 )
 # Every IAM write: no new users, keys, roles, policies or trust while the incident is open.
 QUARANTINE_IAM_ACTIONS = (
@@ -202,7 +231,13 @@ USER_ACTIONS = (
     "iam:DeleteLoginProfile",
     "iam:TagUser",
     "iam:UntagUser",
+    "iam:EnableMFADevice",
+    "iam:DeactivateMFADevice",
+    "iam:ResyncMFADevice",
 )
+# Fast trip's queue poller: its mapping has an ARN of its own, named for the function only by
+# the lambda:FunctionArn condition key (Lambda Developer Guide, "Resources and conditions").
+MAPPING_ACTIONS = ("lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping")
 
 
 def list_exempt_principals(fleet: Fleet, account: Account) -> list[str]:
@@ -215,6 +250,14 @@ def list_exempt_principals(fleet: Fleet, account: Account) -> list[str]:
     ]
     for name in account.break_glass:  # a user or a role: the config does not say which
         exempt += [f"arn:aws:iam::{own}:user/{name}", f"arn:aws:iam::{own}:role/{name}"]
+    # An Identity Center permission set's role in the account: AWSReservedSSO_<set>_<suffix>
+    # under /aws-reserved/sso.amazonaws.com/, with or without a Region in the path (IAM
+    # Identity Center User Guide, "Referencing permission sets in resource policies ... and
+    # SCPs"). Nobody in the account can change such a role.
+    for name in fleet.break_glass_permission_sets:
+        exempt.append(
+            f"arn:aws:iam::{own}:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_{name}_*"
+        )
     return list(dict.fromkeys(exempt))
 
 
@@ -233,6 +276,7 @@ def build_quarantine_policy(fleet: Fleet, account: Account) -> dict[str, Any]:
                 [f"arn:aws:lambda:*:{account.id}:function:{_OURS}"],
                 unless_exempt,
             ),
+            _only_the_guard_reports(fleet, account),
         ],
     }
 
@@ -240,25 +284,38 @@ def build_quarantine_policy(fleet: Fleet, account: Account) -> dict[str, Any]:
 def build_guard_protection_policy(fleet: Fleet, account: Account) -> dict[str, Any]:
     """Standing: the guard's resources change only through the exempt principals, and only the
     guard's own roles report to the payer's bus (a member cannot forge its guard's events)."""
-    # One statement for the guard's resources: an action matches only its own service's
-    # resources, so listing every action with every resource denies nothing more.
-    actions = [action for group, _ in GUARD_RESOURCE_ACTIONS for action in group]
-    resources = [resource for _, group in GUARD_RESOURCE_ACTIONS for resource in group]
-    unless_exempt = _unless(fleet, account)
+    # One statement for the guard's resources and the exempt principals: an action matches only
+    # resources of its own type, so listing every action with every resource denies nothing
+    # more, and the exemptions (the condition) are written once, in 5,120 characters.
     exempt = list_exempt_principals(fleet, account)
-    statements = [
-        _deny("GuardResources", tuple(dict.fromkeys(actions)), resources, unless_exempt),
-        _deny("ExemptRoles", ROLE_ACTIONS, [a for a in exempt if ":role/" in a], unless_exempt),
-    ]
     users = [arn for arn in exempt if ":user/" in arn]
-    if users:
-        statements.append(_deny("ExemptUsers", USER_ACTIONS, users, unless_exempt))
+    actions = [action for group, _ in GUARD_RESOURCE_ACTIONS for action in group]
+    actions += ["lambda:InvokeFunction", *ROLE_ACTIONS, *(USER_ACTIONS if users else ())]
+    resources = [resource for _, group in GUARD_RESOURCE_ACTIONS for resource in group]
+    resources += [arn for arn in exempt if ":role/" in arn] + users
+    unless_exempt = _unless(fleet, account)
+    our_functions = f"arn:aws:lambda:*:{account.id}:function:{_OURS}"
+    statements = [
+        # Invoking the guard can restore (undo a trip): the exempt only.
+        _deny("GuardAndExempt", tuple(dict.fromkeys(actions)), resources, unless_exempt),
+        _deny(
+            "GuardMappings",
+            MAPPING_ACTIONS,
+            [f"arn:aws:lambda:*:{account.id}:event-source-mapping:*"],
+            {**unless_exempt, "ArnLike": {"lambda:FunctionArn": our_functions}},
+        ),
+        _only_the_guard_reports(fleet, account),
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _only_the_guard_reports(fleet: Fleet, account: Account) -> dict[str, Any]:
+    """Only the guard's roles put events on the payer's bus (a forged release is refused)."""
     payer_bus = f"arn:aws:events:*:{fleet.payer.id}:event-bus/{PAYER_BUS_NAME}"
     only_guard = {
         "ArnNotLike": {"aws:PrincipalArn": [f"arn:aws:iam::{account.id}:role{ROLE_PATH}*"]}
     }
-    statements.append(_deny("OnlyTheGuardReports", ("events:PutEvents",), [payer_bus], only_guard))
-    return {"Version": "2012-10-17", "Statement": statements}
+    return _deny("OnlyTheGuardReports", ("events:PutEvents",), [payer_bus], only_guard)
 
 
 def render(policy: dict[str, Any]) -> str:
@@ -267,7 +324,10 @@ def render(policy: dict[str, Any]) -> str:
 
 
 def policy_size(policy: dict[str, Any]) -> int:
-    return len(render(policy))
+    """Characters the quota counts, as an upper bound: CloudFormation serializes `Content`
+    itself, and how is not documented, so the size is taken with a space after every `,` and
+    `:` (json's default), not minified."""
+    return len(json.dumps(policy))
 
 
 def _unless(fleet: Fleet, account: Account) -> dict[str, Any]:

@@ -387,8 +387,11 @@ def run_restore(
         region_errors=list_error,
     )
     incident = invocation.incident or latest_incident(target)
+    release = not invocation.dry_run and settings.quarantine and bool(settings.payer_bus)
     if incident is None:
         report.reason = "restore: no incident is recorded in this account, nothing to undo"
+        if release:  # a quarantine whose incident's records are gone must still be liftable
+            ask_payer(report, settings, clients, QUARANTINE_RELEASED)
         return report
     closed = None
     if not invocation.dry_run:  # first: starting instances emits launch events
@@ -402,7 +405,7 @@ def run_restore(
     report.incident = incident
     report.restore = undone.to_dict()
     report.reason = undone.summary()
-    if not invocation.dry_run and settings.quarantine and settings.payer_bus:
+    if release:
         ask_payer(report, settings, clients, QUARANTINE_RELEASED)
     if closed is not None:
         report.reason += f"; {closed}"

@@ -19,9 +19,10 @@ ALREADY = {"attach": "DuplicatePolicyAttachmentException", "detach": "PolicyNotA
 # What the payer's people can do about each refusal, said in the mail.
 ADVICE = {
     "POLICY_NUMBER_LIMIT_EXCEEDED": "the account already has 5 SCPs attached directly, the most "
-    "AWS allows: detach one it can do without (aws organizations list-policies-for-target "
-    "--target-id {account} --filter SERVICE_CONTROL_POLICY), then restore and let the guard "
-    "trip again, or attach {policy} by hand",
+    "AWS allows (FullAWSAccess counts: never detach it, or every action is denied, break-glass "
+    "included). List them (aws organizations list-policies-for-target --target-id {account} "
+    "--filter SERVICE_CONTROL_POLICY), move a team policy to the account's OU, then attach "
+    "{policy} (aws organizations attach-policy --policy-id {policy} --target-id {account})",
     "PolicyTypeNotEnabledException": "service control policies are not enabled in the "
     "organization: aws organizations enable-policy-type --root-id <root> --policy-type "
     "SERVICE_CONTROL_POLICY",

@@ -159,5 +159,26 @@ def org(strict: StrictAWS) -> Org:
     return Org(payer, members, ids, fleet, stand_in, topic, payer_list, member_lists)
 
 
+GUARD_ROLE = "runawaytrain/runawaytrain-guard-test"  # the guard's role lives under /runawaytrain/
+
+
+def guard_session(org: Org, name: str) -> Any:
+    """A session as the account's guard role (the payer bus admits only /runawaytrain/ roles)."""
+    credentials = (
+        org.members[name]
+        .client("sts", region_name=REGION)
+        .assume_role(
+            RoleArn=f"arn:aws:iam::{org.ids[name]}:role/{GUARD_ROLE}", RoleSessionName="guard"
+        )["Credentials"]
+    )
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=REGION,
+    )
+
+
 def member_clients(org: Org, name: str) -> ClientFactory:
-    return ClientFactory(org.members[name])
+    """The guard's clients in `name`: its own role's session."""
+    return ClientFactory(guard_session(org, name))

@@ -39,11 +39,12 @@ class Request:
     account: str  # the resource's account
     context: dict[str, Any] = field(default_factory=dict)
     resource_policy: dict[str, Any] | None = None  # e.g. the bus policy of a cross-account bus
+    identity_policy: dict[str, Any] = field(default_factory=lambda: ADMIN)
 
 
 def simulate(requests: list[Request], scps: list[dict[str, Any]]) -> dict[str, str]:
-    """Evaluate each request as an administrator's (AdministratorAccess-like identity policy) in
-    a member account whose SCPs are FullAWSAccess plus `scps`: the SCPs alone decide.
+    """Evaluate each request as an administrator's (AdministratorAccess-like identity policy,
+    unless the request names another) in an account whose SCPs are FullAWSAccess plus `scps`.
 
     Returns name -> Allowed | ExplicitlyDenied | ImplicitlyDenied; a request the simulator
     rejects as invalid raises, naming it.
@@ -55,7 +56,7 @@ def simulate(requests: list[Request], scps: list[dict[str, Any]]) -> dict[str, s
         {
             "name": request.name,
             "simulation": {
-                "identityPolicies": [{"name": "admin", "policy": ADMIN}],
+                "identityPolicies": [{"name": "identity", "policy": request.identity_policy}],
                 "serviceControlPolicies": [
                     {
                         "orgIdentifier": request.principal.split(":")[4],

@@ -126,25 +126,38 @@ def test_a_full_scp_quota_is_mailed_to_both_lists_and_the_halt_stands(org: Org) 
 
 
 def test_a_member_can_only_ever_quarantine_itself(org: Org) -> None:
-    """The detail names prod, but lab sends it: EventBridge sets `account` to lab (the strict
-    layer does what AWS does), and lab's own quarantine is what is asked for."""
-    lab = member_clients(org, "lab")
-    events = lab.client("events", REGION)
-    events.put_events(
-        Entries=[
-            {
-                "Source": "runawaytrain.guard",
-                "DetailType": "Quarantine Requested",
-                "Detail": json.dumps(
-                    {"incident": "x", "account_name": "prod", "account": org.ids["prod"]}
-                ),
-                "EventBusName": org.stand_in.bus_arn,
-            }
-        ]
-    )
+    """lab's guard sends a request whose detail names prod: EventBridge sets `account` to lab
+    (the strict layer does what AWS does), so lab's own quarantine is what is asked for."""
+    events = member_clients(org, "lab").client("events", REGION)
+    events.put_events(Entries=[forged_request(org)])
     results = deliver(org)
     assert [r["account"] for r in results] == [org.ids["lab"]]
     assert quarantine_name(org, "prod") not in org.scps_of("prod")
+
+
+def test_only_the_guards_role_may_speak_to_the_payer(org: Org) -> None:
+    """An administrator of a member (not the guard's /runawaytrain/ role) is refused by the bus
+    policy, whether or not the standing SCP is there: no forged release."""
+    trip(org, "prod")
+    deliver(org)
+    admin = org.members["prod"].client("events", region_name=REGION)
+    forged = {**forged_request(org), "DetailType": "Quarantine Released"}
+
+    answer = admin.put_events(Entries=[forged])
+
+    assert answer["FailedEntryCount"] == 1
+    assert answer["Entries"][0]["ErrorCode"] == "AccessDeniedException"
+    assert deliver(org) == []
+    assert quarantine_name(org, "prod") in org.scps_of("prod")
+
+
+def forged_request(org: Org) -> dict[str, Any]:
+    return {
+        "Source": "runawaytrain.guard",
+        "DetailType": "Quarantine Requested",
+        "Detail": json.dumps({"incident": "x", "account_name": "prod", "account": org.ids["prod"]}),
+        "EventBusName": org.stand_in.bus_arn,
+    }
 
 
 def test_dry_run_and_quarantine_off_ask_nothing(org: Org) -> None:
@@ -231,3 +244,31 @@ def test_the_restore_command_detaches_the_quarantine_with_the_payers_credentials
     ssm = org.payer.client("ssm", region_name=REGION)
     record = ssm.get_parameter(Name=f"{QUARANTINE_STATE_PATH}{org.ids['prod']}")
     assert '"state": "detached"' in record["Parameter"]["Value"]
+
+
+def test_a_quarantine_left_behind_is_released_even_with_no_incident_recorded(
+    org: Org, tmp_path, capsys
+) -> None:
+    """A release that failed after restore undid the records (the payer unreachable, say)
+    must not leave the account quarantined with no tool to lift it."""
+    from runawaytrain_cli.main import main
+    from tests.payer.conftest import fleet_yaml
+
+    trip(org, "prod")
+    deliver(org)
+    fleet_file = tmp_path / "accounts.yaml"
+    fleet_file.write_text(fleet_yaml(org.ids))
+    restored = ["restore", "--account", "prod", "--config", str(fleet_file)]
+    assert main([*restored, "--restart-instances"]) == 0  # undoes every record
+    organizations = org.payer.client("organizations", region_name=REGION)
+    organizations.attach_policy(  # as if that release had been lost
+        PolicyId=org.stand_in.policies[quarantine_name(org, "prod")], TargetId=org.ids["prod"]
+    )
+    capsys.readouterr()
+
+    status = main(["restore", "--account", "prod", "--config", str(fleet_file)])
+
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "no incident is recorded" in out and "quarantine: detached" in out
+    assert quarantine_name(org, "prod") not in org.scps_of("prod")

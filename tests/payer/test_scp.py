@@ -35,8 +35,8 @@ def principals(account: str) -> dict[str, str]:
         "root": f"arn:aws:iam::{account}:root",
         "leaked_user": f"arn:aws:iam::{account}:user/ci-bot",
         "guard": f"arn:aws:iam::{account}:role/runawaytrain/runawaytrain-guard-prod-GuardRole87F",
-        "cfn_exec": f"arn:aws:iam::{account}:role/cdk-hnb659fds-cfn-exec-role-{account}-{REGION}",
-        "deploy": f"arn:aws:iam::{account}:role/cdk-hnb659fds-deploy-role-{account}-{REGION}",
+        "cfn_exec": f"arn:aws:iam::{account}:role/cdk-runaway-cfn-exec-role-{account}-{REGION}",
+        "deploy": f"arn:aws:iam::{account}:role/cdk-runaway-deploy-role-{account}-{REGION}",
         "break_glass": f"arn:aws:iam::{account}:user/breakglass-admin",
         "operator": f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
     }
@@ -56,6 +56,13 @@ QUARANTINE_CASES = [
     ),
     ("sso_admin", "iam:CreateAccessKey", "arn:aws:iam::{a}:user/ci-bot", "ExplicitlyDenied"),
     ("leaked_user", "iam:CreateUser", "arn:aws:iam::{a}:user/miner", "ExplicitlyDenied"),
+    (
+        "sso_admin",
+        "sagemaker:CreateTrainingJob",
+        "arn:aws:sagemaker:{r}:{a}:training-job/llm-finetune",
+        "ExplicitlyDenied",
+    ),
+    ("sso_admin", "batch:SubmitJob", "arn:aws:batch:{r}:{a}:job-queue/gpu", "ExplicitlyDenied"),
     (
         "sso_admin",
         "lambda:InvokeFunction",
@@ -89,6 +96,12 @@ PROTECTION_CASES = [
     (
         "leaked_user",
         "lambda:UpdateFunctionConfiguration",  # envaction=pass, or a higher ec2limit
+        "arn:aws:lambda:{r}:{a}:function:runawaytrain-guard-prod-GuardFunction9CC",
+        "ExplicitlyDenied",
+    ),
+    (
+        "sso_admin",
+        "lambda:InvokeFunction",  # {"action": "restore"} undoes a trip: the exempt only
         "arn:aws:lambda:{r}:{a}:function:runawaytrain-guard-prod-GuardFunction9CC",
         "ExplicitlyDenied",
     ),
@@ -137,7 +150,7 @@ PROTECTION_CASES = [
     (
         "sso_admin",
         "sts:AssumeRole",  # the deploy role is the payer's way in, not the members'
-        "arn:aws:iam::{a}:role/cdk-hnb659fds-deploy-role-{a}-{r}",
+        "arn:aws:iam::{a}:role/cdk-runaway-deploy-role-{a}-{r}",
         "ExplicitlyDenied",
     ),
     (
@@ -151,7 +164,7 @@ PROTECTION_CASES = [
     (
         "leaked_user",
         "iam:CreateRole",
-        "arn:aws:iam::{a}:role/cdk-hnb659fds-lookalike",
+        "arn:aws:iam::{a}:role/cdk-runaway-lookalike",
         "ExplicitlyDenied",
     ),
     (
@@ -244,3 +257,120 @@ def test_every_member_policy_fits_the_scp_size_quota(fleet: Fleet) -> None:
     for account in fleet.sub_accounts:
         for build in (build_quarantine_policy, build_guard_protection_policy):
             assert policy_size(build(fleet, account)) <= MAX_SCP_CHARACTERS, (account.name, build)
+
+
+def test_fast_trips_queue_mapping_cannot_be_switched_off(fleet: Fleet) -> None:
+    """The mapping has an ARN of its own; the function is named by lambda:FunctionArn."""
+    prod = next(a for a in fleet.accounts if a.name == "prod")
+    who = principals(prod.id)
+    mapping = f"arn:aws:lambda:{REGION}:{prod.id}:event-source-mapping:0b1c2d3e-4f50"
+    guard = f"arn:aws:lambda:{REGION}:{prod.id}:function:runawaytrain-guard-prod-GuardFunction9CC"
+    other = f"arn:aws:lambda:{REGION}:{prod.id}:function:my-research-app"
+    requests = [
+        Request(
+            f"{who_}-{fn}",
+            who[who_],
+            "lambda:DeleteEventSourceMapping",
+            mapping,
+            prod.id,
+            context={"lambda:FunctionArn": target},
+        )
+        for who_ in ("sso_admin", "cfn_exec")
+        for fn, target in (("guard", guard), ("other", other))
+    ]
+    decided = simulate(requests, [build_guard_protection_policy(fleet, prod)])
+    assert decided == {
+        "sso_admin-guard": "ExplicitlyDenied",
+        "sso_admin-other": "Allowed",
+        "cfn_exec-guard": "Allowed",
+        "cfn_exec-other": "Allowed",
+    }
+
+
+def test_a_break_glass_permission_set_is_exempt_in_every_member() -> None:
+    """Identity Center users of the BreakGlass permission set can restore; other sets cannot."""
+    from runawaytrain_stack.config import parse_fleet
+
+    text = (ROOT / "accounts.yaml").read_text() + "\nbreak_glass_permission_sets: [BreakGlass]\n"
+    with_set = parse_fleet(text)
+    prod = next(a for a in with_set.accounts if a.name == "prod")
+    role = (
+        f"arn:aws:iam::{prod.id}:role/aws-reserved/sso.amazonaws.com/{{}}AWSReservedSSO_{{}}_1a2b"
+    )
+    requests = [
+        Request(
+            name,
+            role.format(region, pset),
+            "ec2:StartInstances",
+            f"arn:aws:ec2:{REGION}:{prod.id}:instance/i-0abc",
+            prod.id,
+        )
+        for name, region, pset in (
+            ("break-glass", "", "BreakGlass"),
+            ("break-glass-regional", f"{REGION}/", "BreakGlass"),
+            ("admin", "", "AdministratorAccess"),
+        )
+    ]
+    decided = simulate(requests, [build_quarantine_policy(with_set, prod)])
+    assert decided == {
+        "break-glass": "Allowed",
+        "break-glass-regional": "Allowed",
+        "admin": "ExplicitlyDenied",
+    }
+
+
+def test_the_quarantine_function_may_attach_only_tagged_policies_to_members(fleet: Fleet) -> None:
+    """Its synthesized role, evaluated: each resource AttachPolicy authorizes, separately."""
+    import json as _json
+
+    from aws_cdk.assertions import Template
+
+    from runawaytrain_stack.fleet import add_fleet_stacks, new_app
+
+    stacks = add_fleet_stacks(new_app(), fleet)
+    template = Template.from_stack(stacks.payer)
+    (role,) = template.find_resources(
+        "AWS::IAM::Role", {"Properties": {"Policies": [{"PolicyName": "Quarantine"}]}}
+    ).values()
+    document = _json.loads(
+        _json.dumps(role["Properties"]["Policies"][0]["PolicyDocument"]).replace(
+            '{"Ref": "AWS::Partition"}', '"aws"'
+        )
+    )
+    # The Organizations statements (the others name the stack's topic, key and log group).
+    document["Statement"] = [s for s in document["Statement"] if s["Sid"].startswith("Only")]
+    for statement in document["Statement"]:  # Fn::Join of partition and a literal
+        resources = statement["Resource"]
+        resources = resources if isinstance(resources, list) else [resources]
+        statement["Resource"] = [
+            "".join(r["Fn::Join"][1]) if isinstance(r, dict) and "Fn::Join" in r else r
+            for r in resources
+        ]
+    payer, prod = fleet.payer.id, next(a for a in fleet.accounts if a.name == "prod").id
+    function_role = f"arn:aws:iam::{payer}:role/runawaytrain/runawaytrain-payer-QuarantineRole"
+    policy = f"arn:aws:organizations::{payer}:policy/o-a1b2c3d4e5/service_control_policy/p-12345678"
+    tagged = {"aws:ResourceTag/runawaytrain:quarantine": prod}
+    cases = {
+        "tagged policy": (policy, tagged),
+        "untagged policy": (policy, {}),
+        "member account": (f"arn:aws:organizations::{payer}:account/o-a1b2c3d4e5/{prod}", {}),
+        "payer account": (f"arn:aws:organizations::{payer}:account/o-a1b2c3d4e5/{payer}", {}),
+    }
+    requests = [
+        Request(
+            name,
+            function_role,
+            "organizations:AttachPolicy",
+            arn,
+            payer,
+            context=context,
+            identity_policy=document,
+        )
+        for name, (arn, context) in cases.items()
+    ]
+    assert simulate(requests, []) == {
+        "tagged policy": "Allowed",
+        "untagged policy": "ImplicitlyDenied",
+        "member account": "Allowed",
+        "payer account": "ImplicitlyDenied",
+    }

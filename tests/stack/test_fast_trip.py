@@ -176,7 +176,7 @@ def test_region_stacks_deploy_after_the_guard_with_the_home_bootstrap_roles(
 ) -> None:
     app, stacks = test_app
     artifacts = json.loads((Path(app.outdir) / "manifest.json").read_text())["artifacts"]
-    role = f"arn:${{AWS::Partition}}:iam::{PROD}:role/cdk-hnb659fds"
+    role = f"arn:${{AWS::Partition}}:iam::{PROD}:role/cdk-runaway"
     for stack in stacks.fast_trip["prod"]:
         artifact = artifacts[stack.artifact_id]
         assert artifact["dependencies"] == ["runawaytrain-guard-prod"]

@@ -72,11 +72,15 @@ def test_bootstrap_commands_trust_the_payer_from_every_sub_account(
     lines = capsys.readouterr().out.splitlines()
     bootstraps = [line for line in lines if line.startswith("npx cdk bootstrap ")]
     assert bootstraps[0] == (
-        "npx cdk bootstrap aws://111111111111/us-east-1 --cloudformation-execution-policies "
+        "npx cdk bootstrap aws://111111111111/us-east-1 "
+        # runawaytrain's own qualifier and toolkit stack: no other CDK app runs as its roles
+        "--qualifier runaway --toolkit-stack-name RunawaytrainToolkit "
+        "--cloudformation-execution-policies "
         "arn:aws:iam::111111111111:policy/runawaytrain-cfn-execution --profile payer"
     )
     assert bootstraps[1] == (
         "npx cdk bootstrap aws://222222222222/eu-west-1 --trust 111111111111 "
+        "--qualifier runaway --toolkit-stack-name RunawaytrainToolkit "
         "--cloudformation-execution-policies "
         "arn:aws:iam::222222222222:policy/runawaytrain-cfn-execution --profile prod"
     )
