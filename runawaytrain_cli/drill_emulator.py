@@ -39,8 +39,10 @@ STOP_TIMEOUT_S = 5.0
 BOOTSTRAP_QUALIFIER = QUALIFIER  # runawaytrain's own (names.py)
 BOOTSTRAP_VERSION = "30"  # what `cdk bootstrap` of this CLI writes; templates require >= 6
 # How long a launched or started instance stays `pending` (real EC2: tens of seconds). Short, so
-# the drill stays quick, yet long enough that a launch made just before the trip is still pending.
-PENDING_SECONDS = 2.0
+# the drill stays quick, yet long enough that a launch made just before the trip is still pending
+# when the guard counts it, even on a busy 2-core machine (2 s was not: the census of ~20
+# emulated Regions can take longer than that under load).
+PENDING_SECONDS = 6.0
 SERVER_MODULE = "runawaytrain_cli.drill_emulator"  # see serve()
 # Organizations' CreateAccount picks a random id; the drill's fleet names fixed ones, so the
 # drill's server hands these out in order instead (a comma-separated list).
