@@ -13,15 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationError,
+)
 
-from guard.settings import (
-    REGION_PATTERN,
-    Lockout,
-    Mode,
-    Unstoppable,
-)  # accept exactly what the guard parses
+from guard.settings import Lockout, Mode, Unstoppable  # accept exactly what the guard parses
 from runawaytrain_stack.config_errors import ConfigError, Problem, describe_value, format_key
+from runawaytrain_stack.regions import validate_region
 from runawaytrain_stack.yaml_source import KeyPath, LocatedYaml, YamlSourceError, read_yaml
 
 DEFAULT_SCHEDULE_MINUTES = 5
@@ -70,7 +74,8 @@ _Text = Annotated[str, Strict()]
 _AccountId = Annotated[_Text, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]
 _Name = Annotated[_Text, StringConstraints(pattern=NAME_PATTERN)]
 _Email = Annotated[_Text, StringConstraints(pattern=EMAIL_PATTERN, max_length=254)]
-_Region = Annotated[_Text, StringConstraints(pattern=REGION_PATTERN)]
+# Checked by name against botocore's partition data, not by shape (regions.py).
+_Region = Annotated[_Text, AfterValidator(validate_region)]
 _Principal = Annotated[_Text, StringConstraints(pattern=PRINCIPAL_PATTERN)]
 _Bucket = Annotated[_Text, StringConstraints(pattern=BUCKET_PATTERN)]
 _ReportName = Annotated[_Text, StringConstraints(pattern=REPORT_NAME_PATTERN)]
@@ -283,11 +288,10 @@ def _explain(error: Any, located: LocatedYaml) -> Problem:
     expected = expected_for(path)
     if path and path[-1] == "id" and isinstance(error["input"], int):
         expected += " (quote it: unquoted, YAML reads it as a number)"
-    return Problem(
-        located.line_of_value(path),
-        key,
-        f"expected {expected}, found {describe_value(error['input'])}",
-    )
+    found = f"found {describe_value(error['input'])}"
+    if error["type"] == "value_error":  # a validator's own explanation (e.g. regions.py)
+        found += f": {error['ctx']['error']}"
+    return Problem(located.line_of_value(path), key, f"expected {expected}, {found}")
 
 
 def _unknown_key_message(path: KeyPath, value: Any) -> str:
