@@ -18,13 +18,6 @@ from botocore.exceptions import ClientError
 from runawaytrain_cli.drill_emulator import Emulator, EmulatorSession
 from runawaytrain_cli.drill_scenario import DrillResult
 from runawaytrain_stack.config import Account, Fleet, list_fast_trip_regions
-from runawaytrain_stack.fast_trip import (
-    BATCH_SIZE,
-    LAUNCH_DETAIL_TYPE,
-    LAUNCH_SOURCE,
-    LAUNCH_STATE,
-    MAX_BATCHING_WINDOW_S,
-)
 from runawaytrain_stack.names import (
     FAST_TRIP_BUS_NAME,
     FAST_TRIP_FORWARDER_ROLE_NAME,
@@ -59,6 +52,10 @@ def check_fast_trip(
     tripped: Account,
     progress: Callable[[str], None],
 ) -> None:
+    # The construct module loads the CDK (and Node): only when the drill runs, never for the
+    # operator commands that share this CLI (restore must work without Node).
+    from runawaytrain_stack.fast_trip import BATCH_SIZE, MAX_BATCHING_WINDOW_S
+
     queues: dict[str, str] = {}
     for account in fleet.accounts:
         if not account.fast_trip:
@@ -125,6 +122,8 @@ def _check_route(
     progress: Callable[[str], None],
 ) -> None:
     """A launch in another Region and one at home both reach the queue, bodies unchanged."""
+    from runawaytrain_stack.fast_trip import LAUNCH_DETAIL_TYPE, LAUNCH_SOURCE, LAUNCH_STATE
+
     home = account.home_region
     regions = [r for r in list_fast_trip_regions(account) if r != home][:1]
     if home in list_fast_trip_regions(account):
