@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_check(args: argparse.Namespace) -> int:
-    fleet = _load_or_report(args.accounts)
+    fleet = load_fleet_or_report(args.accounts)
     if fleet is None:
         return 1
     print(
@@ -64,7 +64,7 @@ def run_bootstrap_commands(args: argparse.Namespace) -> int:
     if args.policy:
         print(render_execution_policy())
         return 0
-    fleet = _load_or_report(args.accounts)
+    fleet = load_fleet_or_report(args.accounts)
     if fleet is None:
         return 1
     print("\n".join(render_bootstrap_commands(fleet, args.profile_format)))
@@ -104,7 +104,15 @@ def _add_fleet_file_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load_or_report(path: Path) -> Fleet | None:
+def load_fleet_or_report(path: Path, option: str = "a path argument") -> Fleet | None:
+    """The fleet, or None after printing every problem (`option`: how to name another file)."""
+    if not path.exists():
+        print(
+            f"{path}: no such file in {Path.cwd()}: run from the folder holding accounts.yaml "
+            f"or give its path with {option}",
+            file=sys.stderr,
+        )
+        return None
     try:
         return load_fleet(path)
     except ConfigError as error:

@@ -6,7 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from runawaytrain_cli import demo, drill, fleet, restore, spend
+from runawaytrain_cli.aws_errors import explain_aws_error
 
 SUBCOMMAND_MODULES = (demo, fleet, restore, drill, spend)
 
@@ -24,7 +27,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except (BotoCoreError, ClientError) as error:
+        # Each command explains the failures it expects; this is the net for the rest.
+        line = explain_aws_error(error, "AWS credentials for the account it acts on")
+        print(f"runawaytrain {args.command}: {line}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"runawaytrain {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -8,16 +8,21 @@ function the Lambda runs for `{"action": "restore"}`.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import sys
 from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.clients import ClientFactory, assume_role_session
 from guard.handler import run_restore
 from guard.invocation import Invocation, Trigger
 from guard.settings import Action, Settings
-from runawaytrain_cli.fleet import DEFAULT_FLEET_FILE
-from runawaytrain_stack.config import Account, ConfigError, load_fleet
+from runawaytrain_cli.aws_errors import explain_aws_error
+from runawaytrain_cli.fleet import DEFAULT_FLEET_FILE, load_fleet_or_report
+from runawaytrain_stack.config import Account
 
 DEFAULT_ROLE = "OrganizationAccountAccessRole"
 
@@ -44,18 +49,20 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        fleet = load_fleet(args.config)
-    except ConfigError as error:
-        print(error)
+    fleet = load_fleet_or_report(args.config, "--config")
+    if fleet is None:
         return 1
     account = find_account(fleet.accounts, args.account)
     if account is None:
-        known = ", ".join(f"{a.name} ({a.id})" for a in fleet.accounts)
-        print(f"{args.config}: no account {args.account!r}; known accounts: {known}")
+        print(unknown_account_message(args.config, args.account, fleet.accounts), file=sys.stderr)
         return 1
     role_arn = f"arn:aws:iam::{account.id}:role/{args.role_name}"
-    session = assume_role_session(role_arn, account.home_region, "runawaytrain-restore")
+    try:
+        session = assume_role_session(role_arn, account.home_region, "runawaytrain-restore")
+    except (BotoCoreError, ClientError) as error:
+        needs = f"credentials allowed to assume {role_arn} (usually the payer's; or --role-name)"
+        print(f"runawaytrain restore: {explain_aws_error(error, needs)}", file=sys.stderr)
+        return 1
     clients = ClientFactory(session)
     settings = Settings(
         ec2limit=account.ec2_limit,
@@ -83,3 +90,12 @@ def run(args: argparse.Namespace) -> int:
 
 def find_account(accounts: tuple[Account, ...], wanted: str) -> Account | None:
     return next((a for a in accounts if wanted in (a.id, a.name)), None)
+
+
+def unknown_account_message(source: Path, wanted: str, accounts: tuple[Account, ...]) -> str:
+    """One line naming the accounts there are, and the closest name if one is close."""
+    names = [a.name for a in accounts]
+    guess = difflib.get_close_matches(wanted, names, n=1)
+    hint = f"; did you mean {guess[0]}?" if guess else ""
+    known = ", ".join(f"{a.name} ({a.id})" for a in accounts)
+    return f"{source}: no account {wanted!r} (give its name or id){hint} Accounts: {known}"
