@@ -159,6 +159,17 @@ EXPECTED: dict[str, tuple[str, str]] = {
     ),
 }
 REQUIRED_PER_ACCOUNT = ("notify", "ec2_limit")
+# Account keys people write for ours where spelling similarity guesses wrong or not at all
+# (`region` is closest to `regions`, but usually means where the guard runs).
+MEANT_KEYS = {
+    "region": "home_region (the Region the guard runs in) or regions (where fast trip listens)",
+    "limit": "ec2_limit",
+    "instance_limit": "ec2_limit",
+    "email": "notify",
+    "emails": "notify",
+    "budget": "monthly_budget_usd",
+    "dry_run": "mode: dry-run",
+}
 
 
 @dataclass(frozen=True)
@@ -303,7 +314,8 @@ def _unknown_key_message(path: KeyPath, value: Any) -> str:
         valid = list(_Settings.model_fields)
     else:
         valid = list(_Entry.model_fields)
-    guess = difflib.get_close_matches(str(path[-1]), valid, n=1)
+    meant = MEANT_KEYS.get(str(path[-1])) if "home_region" in valid else None
+    guess = [meant] if meant else difflib.get_close_matches(str(path[-1]), valid, n=1)
     hint = f"; did you mean {guess[0]}?" if guess else ""
     return f"unknown key (value {describe_value(value)}); valid keys: {', '.join(valid)}{hint}"
 

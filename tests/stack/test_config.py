@@ -201,7 +201,7 @@ MALFORMED = [
     (
         "yaml-syntax-error",
         replace_line(4, "  notify: [a@example.com"),
-        [": YAML syntax error:"],
+        [":4: payer.notify: YAML syntax error at column", "close the [list] with ] on the same"],
     ),
     (
         "repeated-key",
@@ -231,7 +231,7 @@ MALFORMED = [
     (
         "two-documents",
         VALID + "---\npayer: {}\n",
-        [": YAML syntax error:", "another document"],
+        [":11: ", "YAML syntax error at column 1:", "remove the '---' or '...' line"],
     ),
     (
         "spend-limit-zero",
