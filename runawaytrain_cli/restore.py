@@ -8,7 +8,6 @@ function the Lambda runs for `{"action": "restore"}`.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import sys
 from pathlib import Path
@@ -21,8 +20,12 @@ from guard.handler import run_restore
 from guard.invocation import Invocation, Trigger
 from guard.settings import Action, Settings
 from runawaytrain_cli.aws_errors import explain_aws_error
-from runawaytrain_cli.fleet import DEFAULT_FLEET_FILE, load_fleet_or_report
-from runawaytrain_stack.config import Account
+from runawaytrain_cli.fleet import (
+    DEFAULT_FLEET_FILE,
+    find_account,
+    load_fleet_or_report,
+    unknown_account_message,
+)
 
 DEFAULT_ROLE = "OrganizationAccountAccessRole"
 
@@ -86,16 +89,3 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {key.replace('_', ' ')}: {value}")
     errors = (report.restore or {}).get("errors") or report.region_errors
     return 1 if errors else 0
-
-
-def find_account(accounts: tuple[Account, ...], wanted: str) -> Account | None:
-    return next((a for a in accounts if wanted in (a.id, a.name)), None)
-
-
-def unknown_account_message(source: Path, wanted: str, accounts: tuple[Account, ...]) -> str:
-    """One line naming the accounts there are, and the closest name if one is close."""
-    names = [a.name for a in accounts]
-    guess = difflib.get_close_matches(wanted, names, n=1)
-    hint = f"; did you mean {guess[0]}?" if guess else ""
-    known = ", ".join(f"{a.name} ({a.id})" for a in accounts)
-    return f"{source}: no account {wanted!r} (give its name or id){hint} Accounts: {known}"

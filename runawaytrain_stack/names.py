@@ -6,7 +6,7 @@ reference can cross accounts, so these names are fixed strings rather than gener
 
 from __future__ import annotations
 
-from runawaytrain_stack.config import Account
+from runawaytrain_stack.config import Account, Fleet, list_fast_trip_regions
 
 PREFIX = "runawaytrain"
 BILLING_STACK_NAME = f"{PREFIX}-billing"
@@ -43,3 +43,17 @@ def name_fast_trip_stack(account: Account, region: str) -> str:
 
 def name_billing_alarm(account: Account) -> str:
     return f"{PREFIX}-billing-{account.name}"
+
+
+def list_account_stacks(fleet: Fleet, account: Account) -> list[str]:
+    """The stacks fleet.py builds for `account`, by name: its guard stack, one fast-trip stack
+    per other watched Region, and on the payer the billing stack when the fleet has one."""
+    stacks = [name_guard_stack(account)]
+    stacks += [
+        name_fast_trip_stack(account, region)
+        for region in list_fast_trip_regions(account)
+        if region != account.home_region
+    ]
+    if account == fleet.payer and fleet.has_billing_stack:
+        stacks.append(BILLING_STACK_NAME)
+    return stacks
