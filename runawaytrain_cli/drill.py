@@ -77,7 +77,7 @@ NOT_EMULATED = {
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "drill",
-        help="deploy the fleet into a local AWS emulator, trip one account, restore it",
+        help="deploy the fleet into a local AWS emulator, trip it, restore it (./dev demo)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runawaytrain_cli import demo, drill, fleet, restore, spend
+from runawaytrain_cli import drill, fleet, restore, simulate, spend
 from runawaytrain_cli.aws_errors import explain_aws_error
 
-SUBCOMMAND_MODULES = (demo, fleet, restore, drill, spend)
+SUBCOMMAND_MODULES = (fleet, drill, restore, spend, simulate)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"runawaytrain {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader left (`| head`): Python's advice is to point stdout at devnull so the
+        # interpreter's final flush fails quietly (library docs, "Note on SIGPIPE").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
