@@ -5,13 +5,18 @@ Auto Scaling group. Each is read back from the emulator, not only from the guard
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from guard.incident import INCIDENT_TAG, STOP_PROTECTION_TAG
 from guard.settings import Settings
 from runawaytrain_cli.drill_emulator import Emulator
-from runawaytrain_cli.drill_scenario import SEED_FLEET_CAPACITY, SEED_GROUP, Capacity, DrillResult
+from runawaytrain_cli.drill_scenario import (
+    SEED_FLEET_CAPACITY,
+    SEED_GROUP,
+    Capacity,
+    DrillResult,
+    format_states,
+)
 from runawaytrain_stack.config import Account
 
 # What must not run while the incident is open: these would replace, health-check away or
@@ -104,11 +109,12 @@ def check_capacity_trip(emulator: Emulator, result: DrillResult, tripped: Accoun
     )
     terminated = sorted(report.terminated_by_region.get(capacity.region, []))
     states = reader.states(capacity.spot_instances)
-    result.check(
+    result.check_over(
         f"{name}: the fleet's one-time Spot instances terminated (unstoppable: {unstoppable})",
+        capacity.spot_instances,
         terminated == capacity.spot_instances
         and set(states.values()) <= {"terminated", "shutting-down"},
-        f"terminated {terminated} of {capacity.spot_instances}; states {states}",
+        f"terminated {len(terminated)} of {len(capacity.spot_instances)}; {format_states(states)}",
     )
     relaunched = sorted(
         i
@@ -119,7 +125,8 @@ def check_capacity_trip(emulator: Emulator, result: DrillResult, tripped: Accoun
     result.check(
         f"{name}: nothing relaunched (no new instance, the fleet holds none)",
         not relaunched and not live_in_fleet,
-        f"new {relaunched}, in the fleet {live_in_fleet}",
+        f"new: {', '.join(relaunched) or 'none'}; "
+        f"in the fleet: {', '.join(live_in_fleet) or 'none'}",
     )
     tags = reader.tags(capacity.protected)
     state = reader.states([capacity.protected]).get(capacity.protected)
@@ -130,33 +137,41 @@ def check_capacity_trip(emulator: Emulator, result: DrillResult, tripped: Accoun
         and state in ("stopped", "stopping")
         and tags.get(STOP_PROTECTION_TAG) == "lifted"
         and tags.get(INCIDENT_TAG) == report.incident,
-        f"lifted {report.protection_lifted}, state {state}, tags {tags}",
+        f"lifted: {', '.join(report.protection_lifted) or 'none'}, state {state}, "
+        f"tag {STOP_PROTECTION_TAG}={tags.get(STOP_PROTECTION_TAG)}",
     )
     state = reader.states([capacity.pending]).get(capacity.pending)
     still = [i for ids in report.still_pending.values() for i in ids]
     result.check(
-        f"{name}: the launch pending at the trip stopped once it ran "
-        f"(guard waited {capacity.waited_s:.0f}s)",
+        f"{name}: the launch made just before the trip is stopped",
         capacity.pending_state == "pending"
-        and capacity.waited_s > 0
         and capacity.pending in report.stopped
         and state in ("stopped", "stopping")
         and not still,
-        f"state at launch {capacity.pending_state}, now {state}, waited {capacity.waited_s}s, "
-        f"still pending {still}",
+        f"state at launch {capacity.pending_state}, now {state}, still pending: "
+        + (", ".join(still) or "none"),
     )
+    waited = f"{name}: the guard waited for it to leave pending, then stopped it"
+    if capacity.waited_s > 0:
+        result.check(f"{waited} ({capacity.waited_s:.0f}s)", capacity.pending in report.stopped)
+    else:
+        # The emulator keeps a launch pending for PENDING_SECONDS; a run slower than that (a
+        # busy machine) finds it running already. tests/guard/test_capacity.py covers the wait.
+        result.skip(waited, "it was running already when the halt reached it (a slow run)")
     suspended, members = reader.group()
     result.check(
         f"{name}: group {SEED_GROUP} suspended (Launch, Terminate, HealthCheck, ...)",
         suspended >= MUST_SUSPEND,
-        f"suspended {sorted(suspended)}, missing {sorted(MUST_SUSPEND - suspended)}",
+        f"suspended: {', '.join(sorted(suspended)) or 'none'}; missing: "
+        + ", ".join(sorted(MUST_SUSPEND - suspended)),
     )
     states = reader.states(capacity.group_instances)
-    result.check(
+    result.check_over(
         f"{name}: group {SEED_GROUP}'s instances stopped, not terminated, still in the group",
+        capacity.group_instances,
         members == sorted(capacity.group_instances)
         and set(states.values()) <= {"stopped", "stopping"},
-        f"members {members} (seeded {capacity.group_instances}), states {states}",
+        f"{len(members)} members ({len(capacity.group_instances)} seeded), {format_states(states)}",
     )
 
 
@@ -172,7 +187,7 @@ def check_capacity_restore(emulator: Emulator, result: DrillResult, tripped: Acc
         f"{name}: restore put the Spot Fleet's target capacity back ({SEED_FLEET_CAPACITY})",
         restored.get("fleets_restored", {}).get(capacity.spot_fleet) == f"{SEED_FLEET_CAPACITY}/0"
         and target == SEED_FLEET_CAPACITY,
-        f"restored {restored.get('fleets_restored')}, target capacity now {target}",
+        f"restored: {restored.get('fleets_restored') or 'nothing'}, target capacity now {target}",
     )
     state = reader.states([capacity.protected]).get(capacity.protected)
     protected = reader.stop_protected(capacity.protected)
@@ -183,15 +198,17 @@ def check_capacity_restore(emulator: Emulator, result: DrillResult, tripped: Acc
         and protected
         and capacity.protected in restored.get("reprotected", [])
         and STOP_PROTECTION_TAG not in tags,
-        f"state {state}, DisableApiStop {protected}, tags {tags}",
+        f"state {state}, DisableApiStop {protected}, "
+        f"tag {STOP_PROTECTION_TAG}={tags.get(STOP_PROTECTION_TAG)}",
     )
     stopped = sorted(report.stopped)
     states = reader.account_states()
     not_running = {i: states.get(i, "gone") for i in stopped if states.get(i) != "running"}
-    result.check(
+    result.check_over(
         f"{name}: every instance the trip stopped runs again (same {len(stopped)} ids)",
-        bool(stopped) and not not_running,
-        json.dumps(not_running)[:300],
+        stopped,
+        not not_running,
+        f"not running: {format_states(not_running)}",
     )
     suspended, members = reader.group()
     group_states = reader.states(members)
@@ -203,17 +220,19 @@ def check_capacity_restore(emulator: Emulator, result: DrillResult, tripped: Acc
         and not restored.get("kept_suspended")
         and members == sorted(capacity.group_instances)
         and set(group_states.values()) == {"running"},
-        f"resumed {resumed}, still suspended {sorted(suspended)}, members {members} "
-        f"(seeded {capacity.group_instances}), states {group_states}",
+        f"resumed: {', '.join(resumed) or 'none'}; still suspended: "
+        f"{', '.join(sorted(suspended)) or 'none'}; {len(members)} members "
+        f"({len(capacity.group_instances)} seeded), {format_states(group_states)}",
     )
     on_demand = sorted(capacity.before_trip - set(capacity.spot_instances))
     lost = {i: states.get(i, "gone") for i in on_demand if states.get(i) not in LIVE}
     terminated = sorted(i for ids in report.terminated_by_region.values() for i in ids)
     spot_only = set(terminated) <= set(capacity.spot_instances)
-    result.check(
+    result.check_over(
         f"{name}: nothing on-demand terminated ({len(on_demand)} instances, only Spot went)",
-        not lost and spot_only and bool(on_demand),
-        f"lost {json.dumps(lost)[:200]}, terminated {terminated}",
+        on_demand,
+        not lost and spot_only,
+        f"lost: {format_states(lost)}; terminated {len(terminated)}",
     )
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import boto3
 
 from runawaytrain_cli.strict_aws import PENDING_SECONDS_ENV
+from runawaytrain_stack import JSII_SILENCED_MAJORS
 from runawaytrain_stack.names import BOOTSTRAP_QUALIFIER as QUALIFIER
 
 HOST = "localhost"  # the CDK CLI uploads assets to S3 by host name; 127.0.0.1 breaks that
@@ -205,7 +206,7 @@ class Emulator:
             AWS_DEFAULT_REGION="us-east-1",
             AWS_EC2_METADATA_DISABLED="true",
             CDK_DISABLE_CLI_TELEMETRY="true",
-            JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
+            JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=JSII_SILENCED_MAJORS,
         )
         return env
 

@@ -16,15 +16,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from runawaytrain_cli.drill_emulator import Emulator, EmulatorSession
-from runawaytrain_cli.drill_scenario import DrillResult
+from runawaytrain_cli.drill_scenario import DrillContext, DrillResult
+from runawaytrain_cli.fleet import plural
 from runawaytrain_stack.config import Account, Fleet, list_fast_trip_regions
-from runawaytrain_stack.fast_trip import (
-    BATCH_SIZE,
-    LAUNCH_DETAIL_TYPE,
-    LAUNCH_SOURCE,
-    LAUNCH_STATE,
-    MAX_BATCHING_WINDOW_S,
-)
 from runawaytrain_stack.names import (
     FAST_TRIP_BUS_NAME,
     FAST_TRIP_FORWARDER_ROLE_NAME,
@@ -52,6 +46,12 @@ def list_region_stacks(fleet: Fleet) -> dict[str, str]:
     }
 
 
+def step_fast_trip(drill: DrillContext) -> None:
+    """Every account's rules and queue poller; launches reach the target account's queue."""
+    target = drill.result.guards[drill.result.target].account
+    check_fast_trip(drill.emulator, drill.fleet, drill.result, target, drill.progress)
+
+
 def check_fast_trip(
     emulator: Emulator,
     fleet: Fleet,
@@ -59,20 +59,29 @@ def check_fast_trip(
     tripped: Account,
     progress: Callable[[str], None],
 ) -> None:
+    # The construct module loads the CDK (and Node): only when the drill runs, never for the
+    # operator commands that share this CLI (restore must work without Node).
+    from runawaytrain_stack.fast_trip import BATCH_SIZE, MAX_BATCHING_WINDOW_S
+
     queues: dict[str, str] = {}
     for account in fleet.accounts:
         if not account.fast_trip:
+            result.skip(f"{account.name}: fast trip", "fast_trip: false in accounts.yaml")
             continue
         # One session per account (an AssumeRole each): clients for every Region come from it.
         session = emulator.operator(account.id, account.home_region)
         others = [r for r in list_fast_trip_regions(account) if r != account.home_region]
-        missing = [r for r in others if not _forwards_launches(session, account, r)]
-        result.check(
-            f"{account.name}: launches in {len(others)} other Region(s) forwarded to "
-            f"{account.home_region}",
-            not missing,
-            f"no forwarding rule in {missing}",
-        )
+        forwarded = f"{account.name}: launches in other Regions forwarded to {account.home_region}"
+        if not others:
+            result.skip(forwarded, "it watches only its home Region (regions: in accounts.yaml)")
+        else:
+            missing = [r for r in others if not _forwards_launches(session, account, r)]
+            result.check(
+                f"{account.name}: launches in {plural(len(others), 'other Region')} forwarded "
+                f"to {account.home_region}",
+                not missing,
+                f"no forwarding rule in {', '.join(missing)}",
+            )
         mapping = _read_poller(session, account, result.guards[account.name].function)
         expected = (BATCH_SIZE, MAX_BATCHING_WINDOW_S, 2, "Enabled")
         found = (
@@ -84,15 +93,23 @@ def check_fast_trip(
         result.check(
             f"{account.name}: the guard polls its fast-trip queue in batches",
             found == expected,
-            f"found {found}, expected {expected}",
+            "found batch size {}, window {} s, concurrency {}, {}; expected {}".format(
+                *found, "batch size {}, window {} s, concurrency {}, {}".format(*expected)
+            ),
         )
         queues[account.name] = str(mapping.get("EventSourceArn", ""))
     if not queues:
-        return  # fast_trip: false everywhere
+        result.skip("launch events reach the guard's queue", "fast_trip: false in every account")
+        return
     progress(f"fast trip: read back the rules and queue pollers of {len(queues)} account(s)")
     if tripped.name in queues:
         session = emulator.operator(tripped.id, tripped.home_region)
         _check_route(session, result, tripped, queues[tripped.name], progress)
+    else:
+        result.skip(
+            f"{tripped.name}: launch events reach the guard's queue",
+            "its fast_trip is false: the schedule prompts its run",
+        )
     for line in NOT_EMULATED:
         result.not_emulated.append(line)
         progress(f"not emulated: {line}")
@@ -125,6 +142,8 @@ def _check_route(
     progress: Callable[[str], None],
 ) -> None:
     """A launch in another Region and one at home both reach the queue, bodies unchanged."""
+    from runawaytrain_stack.fast_trip import LAUNCH_DETAIL_TYPE, LAUNCH_SOURCE, LAUNCH_STATE
+
     home = account.home_region
     regions = [r for r in list_fast_trip_regions(account) if r != home][:1]
     if home in list_fast_trip_regions(account):

@@ -14,7 +14,7 @@ from typing import Any
 
 from quarantine.handler import act
 from runawaytrain_cli.drill_emulator import Emulator
-from runawaytrain_cli.drill_scenario import DrillError, DrillResult
+from runawaytrain_cli.drill_scenario import DrillContext, DrillError, DrillResult
 from runawaytrain_cli.payer_standin import PayerStandIn, stand_in_payer, take_requests
 from runawaytrain_stack.config import Fleet
 from runawaytrain_stack.names import QUARANTINE_POLICY_PREFIX, QUARANTINE_STATE_PATH
@@ -100,3 +100,29 @@ class Quarantine:
             f"still attached to {sorted(attached) or 'none'}",
         )
         return f"payer: release requests {len(outcomes)}, attached to {sorted(attached) or 'none'}"
+
+
+def step_payer(drill: DrillContext) -> None:
+    """The payer's organization, its SCPs and the bus route (before any guard runs)."""
+    drill.quarantine = Quarantine(drill.emulator, drill.fleet)
+    drill.progress(drill.quarantine.prepare())
+
+
+def step_quarantine(drill: DrillContext) -> None:
+    """The tripped account asked the payer; its quarantine SCP is attached, no other."""
+    if drill.tripped is None:
+        drill.result.skip(
+            "quarantine attached on trip",
+            "no account is in enforce mode: a dry-run trip asks the payer for nothing",
+        )
+        drill.quarantine.deliver()  # nothing should be there; drained all the same
+        return
+    drill.progress(drill.quarantine.check_attached(drill.result))
+
+
+def step_release(drill: DrillContext) -> None:
+    """Restore asked the payer to release; the quarantine SCP is gone."""
+    if drill.tripped is None:
+        drill.result.skip("restore detached the quarantine", "nothing was quarantined")
+        return
+    drill.progress(drill.quarantine.check_released(drill.result))

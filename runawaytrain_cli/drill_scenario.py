@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from guard.report import Report
@@ -52,9 +55,13 @@ class Capacity:
 
 @dataclass
 class Check:
+    """One thing the drill verified (or could not, and says why: `skipped`)."""
+
+    step: str
     name: str
     ok: bool
     detail: str = ""
+    skipped: str = ""  # why this check could not be made; a skipped check neither passes nor fails
 
 
 @dataclass
@@ -74,6 +81,7 @@ class Guard:
 @dataclass
 class DrillResult:
     checks: list[Check] = field(default_factory=list)
+    step: str = ""  # the step running now: every check made is grouped under it
     guards: dict[str, Guard] = field(default_factory=dict)
     restore: Report | None = None
     tripped: str = ""
@@ -87,31 +95,122 @@ class DrillResult:
     launch_batch: dict[str, Any] | None = None
 
     @property
+    def target(self) -> str:
+        """The account the scenario drives over its limit: the tripped one, or on a fleet with
+        nothing in enforce mode the dry-run one (it shows what would trip)."""
+        return self.tripped or self.dry_run
+
+    @property
+    def made(self) -> list[Check]:
+        return [check for check in self.checks if not check.skipped]
+
+    @property
     def ok(self) -> bool:
-        return bool(self.checks) and all(check.ok for check in self.checks)
+        """At least one check made, and every check made passed."""
+        return bool(self.made) and all(check.ok for check in self.made)
 
     def check(self, name: str, ok: bool, detail: str = "") -> None:
-        self.checks.append(Check(name, ok, detail))
+        self.checks.append(Check(self.step, name, ok, detail))
+
+    def check_over(self, name: str, items: Collection[Any], ok: bool, detail: str = "") -> None:
+        """A check about `items`: over none of them it fails instead of passing vacuously."""
+        if not items:
+            self.check(name, False, f"nothing to check: {detail or 'the set is empty'}")
+        else:
+            self.check(name, ok, detail)
+
+    def skip(self, name: str, reason: str) -> None:
+        """A check that cannot be made on this fleet, with the reason shown."""
+        self.checks.append(Check(self.step, name, False, skipped=reason))
+
+    def checks_by_step(self) -> dict[str, list[Check]]:
+        grouped: dict[str, list[Check]] = {}
+        for check in self.checks:
+            grouped.setdefault(check.step, []).append(check)
+        return grouped
 
 
 class DrillError(RuntimeError):
     """A drill step could not run at all (as opposed to a check that failed)."""
 
 
-def choose_scenario(fleet: Fleet) -> tuple[Account, Account | None]:
-    """The sub-account to trip (enforce, with lockout if any) and another one to stay quiet."""
+class Progress:
+    """Timestamped progress lines; `out` prints without the timestamp."""
+
+    def __init__(self, out: Callable[[str], None]) -> None:
+        self.out = out
+        self.started = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        self.out(f"[{time.monotonic() - self.started:6.1f}s] {message}")
+
+
+@dataclass
+class DrillContext:
+    """What every step of the drill reads, and adds to (`result`: the checks, grouped by step)."""
+
+    fleet: Fleet
+    fleet_file: Path
+    emulator: Emulator
+    workdir: Path
+    progress: Progress
+    result: DrillResult
+    tripped: Account | None  # None: nothing in enforce mode; the dry-run account is the target
+    quiet: Account | None
+    drop_statements: Sequence[str] = ()
+    users: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> access key
+    quarantine: Any = None  # drill_quarantine.Quarantine, once the payer step has run
+
+
+def format_counts(counts: Mapping[str, int]) -> str:
+    """{'eu-west-1': 21, 'us-east-1': 14} -> 'eu-west-1 21, us-east-1 14' (zeros left out)."""
+    shown = [f"{key} {n}" for key, n in sorted(counts.items()) if n]
+    return ", ".join(shown) or "none"
+
+
+def format_states(states: Mapping[str, str]) -> str:
+    """Instance id -> state, as counts: 'stopped 44, stopping 2'."""
+    return format_counts(Counter(states.values())) if states else "no instances found"
+
+
+def choose_scenario(fleet: Fleet) -> tuple[Account | None, Account | None, Account | None]:
+    """(the sub-account to trip: enforce, with lockout if any; another enforcing one to stay
+    quiet; a dry-run one to drive over its limit). A fleet all in dry-run (the first rollout)
+    has nothing to trip: its dry-run account shows what would trip."""
+    if not fleet.sub_accounts:
+        raise DrillError("the fleet has no sub-account under accounts: the drill needs one")
     enforcing = [a for a in fleet.sub_accounts if a.mode is Mode.ENFORCE]
+    dry_run = next((a for a in fleet.sub_accounts if a.mode is Mode.DRY_RUN), None)
     if not enforcing:
-        raise DrillError("the fleet has no sub-account in mode enforce: nothing to trip")
+        return None, None, dry_run
     tripped = sorted(enforcing, key=lambda a: (a.lockout is Lockout.NONE, a.ec2_limit))[0]
-    others = [a for a in fleet.sub_accounts if a != tripped and a.mode is Mode.ENFORCE]
-    return tripped, (others[0] if others else None)
+    others = [a for a in enforcing if a != tripped]
+    return tripped, (others[0] if others else None), dry_run
 
 
 def seed(
-    emulator: Emulator, tripped: Account, quiet: Account | None, result: DrillResult
+    emulator: Emulator, tripped: Account | None, quiet: Account | None, result: DrillResult
 ) -> dict[str, dict[str, str]]:
-    """Instances over the limit in 3 regions plus IAM users with keys; a quiet account under it."""
+    """Instances over the limit in 3 regions plus IAM users with keys; a quiet account under it;
+    a dry-run account over its limit."""
+    users: dict[str, dict[str, str]] = {}
+    if tripped is not None:
+        users = _seed_tripped(emulator, tripped, result)
+    if quiet is not None:
+        quiet_regions = list(quiet.regions or _seed_regions(quiet.home_region))[:2]
+        per = 1 if quiet.ec2_limit >= len(quiet_regions) else 0
+        result.seeded[quiet.name] = _launch(emulator, quiet, quiet_regions, per)
+    dry_run = next((a for a in result.guards.values() if a.account.name == result.dry_run), None)
+    if dry_run is not None:
+        account = dry_run.account
+        region = account.regions[0] if account.regions else account.home_region
+        result.seeded[account.name] = _launch(emulator, account, [region], account.ec2_limit + 1)
+    return users
+
+
+def _seed_tripped(
+    emulator: Emulator, tripped: Account, result: DrillResult
+) -> dict[str, dict[str, str]]:
     regions = list(tripped.regions or _seed_regions(tripped.home_region))[:3]
     per_region = max(3, math.ceil((tripped.ec2_limit + 1) / len(regions)))
     result.seeded[tripped.name] = _launch(emulator, tripped, regions, per_region)
@@ -142,15 +241,6 @@ def seed(
             ],
         }
         iam.create_role(RoleName=SEED_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
-    if quiet is not None:
-        quiet_regions = list(quiet.regions or _seed_regions(quiet.home_region))[:2]
-        per = 1 if quiet.ec2_limit >= len(quiet_regions) else 0
-        result.seeded[quiet.name] = _launch(emulator, quiet, quiet_regions, per)
-    dry_run = next((a for a in result.guards.values() if a.account.name == result.dry_run), None)
-    if dry_run is not None:
-        account = dry_run.account
-        region = account.regions[0] if account.regions else account.home_region
-        result.seeded[account.name] = _launch(emulator, account, [region], account.ec2_limit + 1)
     return users
 
 

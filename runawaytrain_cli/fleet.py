@@ -6,15 +6,37 @@ Both load accounts.yaml with the loader app.py uses, so what `check` accepts is 
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from runawaytrain_stack.bootstrap import render_bootstrap_commands, render_execution_policy
-from runawaytrain_stack.config import Account, ConfigError, Fleet, load_fleet
+from runawaytrain_stack.config import (
+    Account,
+    ConfigError,
+    Fleet,
+    list_fast_trip_regions,
+    load_fleet,
+)
+from runawaytrain_stack.names import list_account_stacks
 
 DEFAULT_FLEET_FILE = Path("accounts.yaml")
-TABLE_COLUMNS = ("account", "name", "region", "limit", "schedule", "mode", "budget", "notify")
+TABLE_COLUMNS = (
+    "account",
+    "name",
+    "region",
+    "limit",
+    "schedule",
+    "mode",
+    "lockout",
+    "fast trip",
+    "stacks",
+    "budget",
+    "notify",
+)
+# Up to this many watched Regions are listed by name in the table; more are counted.
+LISTED_REGIONS = 3
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,6 +63,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help='add --profile to each command, e.g. "{name}-admin" (placeholders {name}, {id})',
     )
     bootstrap.add_argument(
+        "--account",
+        metavar="NAME",
+        action="append",
+        help="only this account (name or id; repeat for more), e.g. when onboarding one",
+    )
+    bootstrap.add_argument(
         "--policy",
         action="store_true",
         help="print the CloudFormation execution policy document (JSON) instead",
@@ -49,14 +77,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_check(args: argparse.Namespace) -> int:
-    fleet = _load_or_report(args.accounts)
+    fleet = load_fleet_or_report(args.accounts)
     if fleet is None:
         return 1
+    stacks = sum(len(list_account_stacks(fleet, a)) for a in fleet.accounts)
     print(
-        f"{args.accounts}: {len(fleet.accounts)} accounts (payer {fleet.payer.id}), "
-        f"{len(fleet.budgeted_accounts)} with a billing alarm"
+        f"{args.accounts}: {plural(len(fleet.accounts), 'account')} (payer {fleet.payer.id}), "
+        f"{len(fleet.budgeted_accounts)} with a billing alarm, {plural(stacks, 'stack')} to deploy"
     )
-    print("\n".join(format_table(TABLE_COLUMNS, [_row(a) for a in fleet.accounts])))
+    rows = [_row(fleet, a) for a in fleet.accounts]
+    print("\n".join(format_table(TABLE_COLUMNS, rows)))
     return 0
 
 
@@ -64,10 +94,20 @@ def run_bootstrap_commands(args: argparse.Namespace) -> int:
     if args.policy:
         print(render_execution_policy())
         return 0
-    fleet = _load_or_report(args.accounts)
+    fleet = load_fleet_or_report(args.accounts)
     if fleet is None:
         return 1
-    print("\n".join(render_bootstrap_commands(fleet, args.profile_format)))
+    selected = list(fleet.accounts)
+    if args.account:
+        selected = []
+        for wanted in args.account:
+            account = find_account(fleet.accounts, wanted)
+            if account is None:
+                message = unknown_account_message(args.accounts, wanted, fleet.accounts)
+                print(message, file=sys.stderr)
+                return 1
+            selected.append(account)
+    print("\n".join(render_bootstrap_commands(fleet, args.profile_format, selected)))
     return 0
 
 
@@ -80,7 +120,22 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[s
     return [format_line(header), format_line(["-" * w for w in widths]), *map(format_line, rows)]
 
 
-def _row(account: Account) -> list[str]:
+def plural(count: int, noun: str) -> str:
+    """1 account, 2 accounts."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def describe_fast_trip(account: Account) -> str:
+    """Where launches trip the guard at once: off, the Regions by name, or how many."""
+    regions = list_fast_trip_regions(account)
+    if not regions:
+        return "off"
+    if len(regions) <= LISTED_REGIONS:
+        return ", ".join(regions)
+    return plural(len(regions), "Region")
+
+
+def _row(fleet: Fleet, account: Account) -> list[str]:
     budget = account.monthly_budget_usd
     return [
         account.id,
@@ -89,6 +144,9 @@ def _row(account: Account) -> list[str]:
         str(account.ec2_limit),
         f"{account.schedule_minutes} min",
         account.mode.value,
+        account.lockout.value,
+        describe_fast_trip(account),
+        str(len(list_account_stacks(fleet, account))),
         "-" if budget is None else f"${budget:,.0f}" if budget.is_integer() else f"${budget:,.2f}",
         ", ".join(account.notify),
     ]
@@ -104,9 +162,30 @@ def _add_fleet_file_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load_or_report(path: Path) -> Fleet | None:
+def load_fleet_or_report(path: Path, option: str = "a path argument") -> Fleet | None:
+    """The fleet, or None after printing every problem (`option`: how to name another file)."""
+    if not path.exists():
+        print(
+            f"{path}: no such file in {Path.cwd()}: run from the folder holding accounts.yaml "
+            f"or give its path with {option}",
+            file=sys.stderr,
+        )
+        return None
     try:
         return load_fleet(path)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return None
+
+
+def find_account(accounts: tuple[Account, ...], wanted: str) -> Account | None:
+    return next((a for a in accounts if wanted in (a.id, a.name)), None)
+
+
+def unknown_account_message(source: Path, wanted: str, accounts: tuple[Account, ...]) -> str:
+    """One line naming the accounts there are, and the closest name if one is close."""
+    names = [a.name for a in accounts]
+    guess = difflib.get_close_matches(wanted, names, n=1)
+    hint = f"; did you mean {guess[0]}?" if guess else ""
+    known = ", ".join(f"{a.name} ({a.id})" for a in accounts)
+    return f"{source}: no account {wanted!r} (give its name or id){hint} Accounts: {known}"

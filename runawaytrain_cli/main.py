@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
-from runawaytrain_cli import demo, drill, fleet, restore, spend
+from botocore.exceptions import BotoCoreError, ClientError
 
-SUBCOMMAND_MODULES = (demo, fleet, restore, drill, spend)
+from runawaytrain_cli import drill, fleet, restore, simulate, spend
+from runawaytrain_cli.aws_errors import explain_aws_error
+
+SUBCOMMAND_MODULES = (fleet, drill, restore, spend, simulate)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +28,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except (BotoCoreError, ClientError) as error:
+        # Each command explains the failures it expects; this is the net for the rest.
+        line = explain_aws_error(error, "AWS credentials for the account it acts on")
+        print(f"runawaytrain {args.command}: {line}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"runawaytrain {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader left (`| head`): Python's advice is to point stdout at devnull so the
+        # interpreter's final flush fails quietly (library docs, "Note on SIGPIPE").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

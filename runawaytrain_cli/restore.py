@@ -11,18 +11,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.clients import ClientFactory, assume_role_session
 from guard.handler import run_restore
 from guard.invocation import Invocation, Trigger
 from guard.settings import Action, Settings
 from quarantine.handler import apply, record
-from runawaytrain_cli.fleet import DEFAULT_FLEET_FILE
-from runawaytrain_stack.config import Account, ConfigError, Fleet, load_fleet
+from runawaytrain_cli.aws_errors import explain_aws_error
+from runawaytrain_cli.fleet import (
+    DEFAULT_FLEET_FILE,
+    find_account,
+    load_fleet_or_report,
+    unknown_account_message,
+)
+from runawaytrain_stack.config import Account, Fleet
 from runawaytrain_stack.names import QUARANTINE_POLICY_PREFIX, QUARANTINE_STATE_PATH
 
 
@@ -48,18 +56,20 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        fleet = load_fleet(args.config)
-    except ConfigError as error:
-        print(error)
+    fleet = load_fleet_or_report(args.config, "--config")
+    if fleet is None:
         return 1
     account = find_account(fleet.accounts, args.account)
     if account is None:
-        known = ", ".join(f"{a.name} ({a.id})" for a in fleet.accounts)
-        print(f"{args.config}: no account {args.account!r}; known accounts: {known}")
+        print(unknown_account_message(args.config, args.account, fleet.accounts), file=sys.stderr)
         return 1
     role_arn = f"arn:aws:iam::{account.id}:role/{args.role_name or fleet.operator_role}"
-    session = assume_role_session(role_arn, account.home_region, "runawaytrain-restore")
+    try:
+        session = assume_role_session(role_arn, account.home_region, "runawaytrain-restore")
+    except (BotoCoreError, ClientError) as error:
+        needs = f"credentials allowed to assume {role_arn} (usually the payer's; or --role-name)"
+        print(f"runawaytrain restore: {explain_aws_error(error, needs)}", file=sys.stderr)
+        return 1
     clients = ClientFactory(session)
     settings = Settings(
         ec2limit=account.ec2_limit,
@@ -116,7 +126,3 @@ def describe_release(result: dict[str, Any]) -> str:
     if result["changed"]:
         return f"detached {result['policy']}"
     return "was not attached"
-
-
-def find_account(accounts: tuple[Account, ...], wanted: str) -> Account | None:
-    return next((a for a in accounts if wanted in (a.id, a.name)), None)

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
+from runawaytrain_cli.aws_errors import explain_aws_error
 from runawaytrain_cli.fleet import DEFAULT_FLEET_FILE
 from runawaytrain_stack.config import ConfigError, load_fleet
 
@@ -62,7 +64,7 @@ def func(args: argparse.Namespace) -> int:
         fleet = load_fleet(args.config)
     except ConfigError as error:
         if not args.cur:
-            print(error)
+            print(error, file=sys.stderr)
             return 1
     else:
         limits = {
@@ -75,15 +77,22 @@ def func(args: argparse.Namespace) -> int:
     try:
         location = parse_cur_uri(args.cur) if args.cur else location
     except ValueError as error:
-        print(error)
+        print(error, file=sys.stderr)
         return 1
     if location is None:
-        print(f"{args.config}: no cur: location; add one or pass --cur s3://bucket/prefix/report")
+        print(
+            f"{args.config}: no cur: location; add one or pass --cur s3://bucket/prefix/report",
+            file=sys.stderr,
+        )
         return 1
     try:
         burn = read_burn(boto3.client("s3"), location, datetime.now(UTC))
     except SpendError as error:
-        print(f"spend watcher degraded: {error}")
+        print(f"spend watcher degraded: {error}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as error:
+        needs = f"the payer's credentials with s3:ListBucket and s3:GetObject on {location.bucket}"
+        print(f"runawaytrain spend: {explain_aws_error(error, needs)}", file=sys.stderr)
         return 1
     newest = burn.newest_data.isoformat() if burn.newest_data else "no data"
     print(f"{location}: CUR delivery {burn.delivery}, {burn.line_items:,} line items")

@@ -17,6 +17,7 @@ from runawaytrain_stack.config import Account, Fleet
 from runawaytrain_stack.names import (
     BILLING_BUS_NAME,
     BILLING_REGION,
+    BILLING_STACK_NAME,
     BOOTSTRAP_QUALIFIER,
     FAST_TRIP_BUS_NAME,
     PAYER_BUS_NAME,
@@ -24,9 +25,19 @@ from runawaytrain_stack.names import (
     ROLE_PATH,
     SCHEDULE_NAME,
     TOOLKIT_STACK_NAME,
+    list_account_stacks,
 )
 
 EXECUTION_POLICY_NAME = f"{PREFIX}-cfn-execution"
+# `cdk deploy` deploys one stack at a time unless told otherwise; a fleet is many small stacks
+# (40 accounts: 681), almost all in different accounts or Regions, so CloudFormation's request
+# quotas, which apply per account and Region, are rarely shared. The CDK CLI retries a throttled
+# CloudFormation call with backoff (aws/aws-cdk PR #8711: 10 retries, 1 s base), so throttling
+# slows a deploy rather than failing it; a stack that still fails is deployed by running the same
+# command again (unchanged stacks are skipped). AWS's advice against "Rate exceeded" is fewer
+# stack operations at once (re:Post, "How do I prevent 'Rate exceeded' errors in
+# CloudFormation?"): lower this if it shows.
+DEPLOY_CONCURRENCY = 20
 # runawaytrain's bootstrap qualifier (names.py); the asset bucket holds the Lambdas' code zip.
 ASSET_BUCKETS = f"arn:aws:s3:::cdk-{BOOTSTRAP_QUALIFIER}-assets-*"
 
@@ -194,16 +205,21 @@ def list_bootstrap_environments(fleet: Fleet, account: Account) -> list[str]:
     return [f"aws://{account.id}/{region}" for region in regions]
 
 
-def render_bootstrap_commands(fleet: Fleet, profile_format: str | None = None) -> list[str]:
-    """Shell lines that prepare every account, then deploy; `profile_format` such as
-    "{name}-admin" adds `--profile` per account (placeholders: {name}, {id})."""
+def render_bootstrap_commands(
+    fleet: Fleet,
+    profile_format: str | None = None,
+    accounts: list[Account] | None = None,
+) -> list[str]:
+    """Shell lines that prepare `accounts` (default: every account), then deploy; `profile_format`
+    such as "{name}-admin" adds `--profile` per account (placeholders: {name}, {id})."""
+    selected = list(fleet.accounts) if accounts is None else accounts
+    count = "1 account" if len(selected) == 1 else f"{len(selected)} accounts"
     lines = [
-        f"# runawaytrain: prepare {len(fleet.accounts)} accounts, then deploy from the payer "
-        f"({fleet.payer.id}).",
+        f"# runawaytrain: prepare {count}, then deploy from the payer ({fleet.payer.id}).",
         "# Run each block with administrator credentials for that account.",
         "",
     ]
-    for account in fleet.accounts:
+    for account in selected:
         profile = []
         if profile_format:
             profile = ["--profile", profile_format.format(name=account.name, id=account.id)]
@@ -234,7 +250,27 @@ def render_bootstrap_commands(fleet: Fleet, profile_format: str | None = None) -
             ),
             "",
         ]
-    lines += ["# Then, with the payer's credentials:", "npx cdk deploy --all"]
+    lines += ["# Then, with the payer's credentials:", *render_deploy_commands(fleet, selected)]
+    return lines
+
+
+def render_deploy_commands(fleet: Fleet, accounts: list[Account]) -> list[str]:
+    """`cdk deploy` for the whole fleet, or for exactly the stacks of `accounts`."""
+    concurrency = ["--concurrency", str(DEPLOY_CONCURRENCY)]
+    if set(accounts) == set(fleet.accounts):
+        return [shlex.join(["npx", "cdk", "deploy", "--all", *concurrency])]
+    stacks = [
+        stack
+        for account in accounts
+        for stack in list_account_stacks(fleet, account)
+        if stack != BILLING_STACK_NAME
+    ]
+    lines = [shlex.join(["npx", "cdk", "deploy", *concurrency, *stacks])]
+    if any(a.monthly_budget_usd or a.max_spend_per_day_usd for a in accounts):
+        lines += [
+            "# a billing alarm or spend limit lives in the payer's billing stack: deploy it too",
+            shlex.join(["npx", "cdk", "deploy", "--exclusively", BILLING_STACK_NAME]),
+        ]
     return lines
 
 

@@ -13,15 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationError,
+)
 
-from guard.settings import (
-    REGION_PATTERN,
-    Lockout,
-    Mode,
-    Unstoppable,
-)  # accept exactly what the guard parses
+from guard.settings import Lockout, Mode, Unstoppable  # accept exactly what the guard parses
 from runawaytrain_stack.config_errors import ConfigError, Problem, describe_value, format_key
+from runawaytrain_stack.regions import validate_region
 from runawaytrain_stack.yaml_source import KeyPath, LocatedYaml, YamlSourceError, read_yaml
 
 DEFAULT_SCHEDULE_MINUTES = 5
@@ -76,7 +80,8 @@ _Text = Annotated[str, Strict()]
 _AccountId = Annotated[_Text, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]
 _Name = Annotated[_Text, StringConstraints(pattern=NAME_PATTERN)]
 _Email = Annotated[_Text, StringConstraints(pattern=EMAIL_PATTERN, max_length=254)]
-_Region = Annotated[_Text, StringConstraints(pattern=REGION_PATTERN)]
+# Checked by name against botocore's partition data, not by shape (regions.py).
+_Region = Annotated[_Text, AfterValidator(validate_region)]
 _Principal = Annotated[_Text, StringConstraints(pattern=PRINCIPAL_PATTERN)]
 _PermissionSet = Annotated[_Text, StringConstraints(pattern=PERMISSION_SET_PATTERN)]
 _Bucket = Annotated[_Text, StringConstraints(pattern=BUCKET_PATTERN)]
@@ -172,6 +177,17 @@ EXPECTED: dict[str, tuple[str, str]] = {
     ),
 }
 REQUIRED_PER_ACCOUNT = ("notify", "ec2_limit")
+# Account keys people write for ours where spelling similarity guesses wrong or not at all
+# (`region` is closest to `regions`, but usually means where the guard runs).
+MEANT_KEYS = {
+    "region": "home_region (the Region the guard runs in) or regions (where fast trip listens)",
+    "limit": "ec2_limit",
+    "instance_limit": "ec2_limit",
+    "email": "notify",
+    "emails": "notify",
+    "budget": "monthly_budget_usd",
+    "dry_run": "mode: dry-run",
+}
 
 
 @dataclass(frozen=True)
@@ -309,11 +325,10 @@ def _explain(error: Any, located: LocatedYaml) -> Problem:
     expected = expected_for(path)
     if path and path[-1] == "id" and isinstance(error["input"], int):
         expected += " (quote it: unquoted, YAML reads it as a number)"
-    return Problem(
-        located.line_of_value(path),
-        key,
-        f"expected {expected}, found {describe_value(error['input'])}",
-    )
+    found = f"found {describe_value(error['input'])}"
+    if error["type"] == "value_error":  # a validator's own explanation (e.g. regions.py)
+        found += f": {error['ctx']['error']}"
+    return Problem(located.line_of_value(path), key, f"expected {expected}, {found}")
 
 
 def _unknown_key_message(path: KeyPath, value: Any) -> str:
@@ -325,7 +340,8 @@ def _unknown_key_message(path: KeyPath, value: Any) -> str:
         valid = list(_Settings.model_fields)
     else:
         valid = list(_Entry.model_fields)
-    guess = difflib.get_close_matches(str(path[-1]), valid, n=1)
+    meant = MEANT_KEYS.get(str(path[-1])) if "home_region" in valid else None
+    guess = [meant] if meant else difflib.get_close_matches(str(path[-1]), valid, n=1)
     hint = f"; did you mean {guess[0]}?" if guess else ""
     return f"unknown key (value {describe_value(value)}); valid keys: {', '.join(valid)}{hint}"
 

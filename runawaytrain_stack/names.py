@@ -6,7 +6,7 @@ reference can cross accounts, so these names are fixed strings rather than gener
 
 from __future__ import annotations
 
-from runawaytrain_stack.config import Account, Fleet
+from runawaytrain_stack.config import Account, Fleet, list_fast_trip_regions
 
 PREFIX = "runawaytrain"
 # runawaytrain's own CDK bootstrap (`cdk bootstrap --qualifier`), not the default `hnb659fds`
@@ -69,3 +69,19 @@ def name_payer_bus_arn(fleet: Fleet) -> str:
     """The payer bus's ARN, which every guard is told (no reference crosses accounts)."""
     payer = fleet.payer
     return f"arn:aws:events:{payer.home_region}:{payer.id}:event-bus/{PAYER_BUS_NAME}"
+
+
+def list_account_stacks(fleet: Fleet, account: Account) -> list[str]:
+    """The stacks fleet.py builds for `account`, by name: its guard stack, one fast-trip stack
+    per other watched Region, and on the payer the billing stack when the fleet has one."""
+    stacks = [name_guard_stack(account)]
+    stacks += [
+        name_fast_trip_stack(account, region)
+        for region in list_fast_trip_regions(account)
+        if region != account.home_region
+    ]
+    if account == fleet.payer and fleet.has_billing_stack:
+        stacks.append(BILLING_STACK_NAME)
+    if account == fleet.payer and fleet.sub_accounts:
+        stacks.append(PAYER_STACK_NAME)
+    return stacks

@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from runawaytrain_stack.yaml_syntax import explain_reader_error, explain_syntax_error
+
 KeyPath = tuple[str | int, ...]
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -51,7 +53,10 @@ class LocatedYaml:
 
 def read_yaml(text: str) -> LocatedYaml:
     """Parse one YAML document; raise YamlSourceError for syntax errors, repeats and nulls."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # checks every character up front
+    except yaml.reader.ReaderError as error:
+        raise YamlSourceError([YamlProblem(*explain_reader_error(text, error))]) from None
     located = LocatedYaml(data=None)
     problems: list[YamlProblem] = []
     try:
@@ -59,10 +64,7 @@ def read_yaml(text: str) -> LocatedYaml:
         if root is not None:
             located.data = _convert(loader, root, (), located, problems)
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 1
-        reason = error.problem or error.context or "not valid YAML"
-        problems = [YamlProblem(line, (), f"YAML syntax error: {reason}")]
+        problems = [YamlProblem(*explain_syntax_error(text, error))]
     finally:
         loader.dispose()
     if problems:

@@ -60,7 +60,7 @@ def test_cur_option_reads_another_location_and_reports_degraded(
 ) -> None:
     uri = f"s3://{BUCKET}/elsewhere/{REPORT}"
     assert main(["spend", "--cur", uri, "--config", str(tmp_path / "none.yaml")]) == 1
-    assert "spend watcher degraded: " in capsys.readouterr().out
+    assert "spend watcher degraded: " in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -151,6 +151,26 @@ MALFORMED = [
         [":11: accounts[0].regions[1]: expected an AWS region name", "found text 'mars-1'"],
     ),
     (
+        "region-shaped-but-not-a-region",
+        VALID + "    regions: [us-east-7]\n",
+        [":11: accounts[0].regions[0]:", "'us-east-7': not a Region", "did you mean us-east-2"],
+    ),
+    (
+        "home-region-shaped-but-not-a-region",
+        VALID + "    home_region: us-east-7\n",
+        [":11: accounts[0].home_region:", "'us-east-7': not a Region", "did you mean us-east-2"],
+    ),
+    (
+        "region-of-another-partition",
+        VALID + "    regions: [cn-north-1]\n",
+        [":11: accounts[0].regions[0]:", "cn-north-1 is a Region of AWS China, not of the comm"],
+    ),
+    (
+        "govcloud-home-region",
+        VALID + "    home_region: us-gov-west-1\n",
+        [":11: accounts[0].home_region:", "a Region of AWS GovCloud (US)"],
+    ),
+    (
         "negative-budget",
         VALID + "    monthly_budget_usd: -5\n",
         [":11: accounts[0].monthly_budget_usd: expected a number of US dollars > 0", "-5"],
@@ -181,7 +201,7 @@ MALFORMED = [
     (
         "yaml-syntax-error",
         replace_line(4, "  notify: [a@example.com"),
-        [": YAML syntax error:"],
+        [":4: payer.notify: YAML syntax error at column", "close the [list] with ] on the same"],
     ),
     (
         "repeated-key",
@@ -211,7 +231,7 @@ MALFORMED = [
     (
         "two-documents",
         VALID + "---\npayer: {}\n",
-        [": YAML syntax error:", "another document"],
+        [":11: ", "YAML syntax error at column 1:", "remove the '---' or '...' line"],
     ),
     (
         "spend-limit-zero",

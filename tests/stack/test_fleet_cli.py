@@ -25,14 +25,26 @@ def words(text: str) -> list[str]:
 def test_check_prints_the_fleet_as_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["check", str(SAMPLE_FLEET_FILE)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    summary = f"{SAMPLE_FLEET_FILE}: 4 accounts (payer 111111111111), 4 with a billing alarm"
+    summary = (
+        f"{SAMPLE_FLEET_FILE}: 4 accounts (payer 111111111111), 4 with a billing alarm, "
+        "54 stacks to deploy"
+    )
     assert lines[0] == summary
-    assert words(lines[1]) == words("account name region limit schedule mode budget notify")
+    header = "account name region limit schedule mode lockout fast trip stacks budget notify"
+    assert words(lines[1]) == words(header)
     assert set(lines[2]) == {"-", " "}
-    payer = "111111111111 payer us-east-1 2 5 min enforce $200 billing@example.com, ops@example.com"
+    # the payer: its guard, 16 fast-trip Region stacks and the billing stack
+    payer = (
+        "111111111111 payer us-east-1 2 5 min enforce none 17 Regions 18 $200 "
+        "billing@example.com, ops@example.com"
+    )
     assert words(lines[3]) == words(payer)
-    assert words(lines[4])[:8] == words("222222222222 prod eu-west-1 40 5 min enforce $5,000")
-    assert words(lines[6])[:8] == words("444444444444 sandbox us-east-1 4 10 min dry-run $100")
+    prod = "222222222222 prod eu-west-1 40 5 min enforce users 17 Regions 17 $5,000"
+    assert words(lines[4])[:12] == words(prod)
+    staging = "333333333333 staging us-east-1 10 5 min enforce none eu-west-1, us-east-1 2 $800"
+    assert words(lines[5])[:12] == words(staging)
+    sandbox = "444444444444 sandbox us-east-1 4 10 min dry-run users+roles 17 Regions 17 $100"
+    assert words(lines[6])[:12] == words(sandbox)
     assert len(lines) == 7
 
 
@@ -45,8 +57,9 @@ def test_check_defaults_to_accounts_yaml_in_the_working_directory(
     monkeypatch.chdir(tmp_path)
     assert run(["check"]) == 0
     out = capsys.readouterr().out
-    assert "accounts.yaml: 1 accounts" in out
-    assert "111111111111  solo  us-east-1  3      5 min     enforce  -       a@example.com" in out
+    assert "accounts.yaml: 1 account (payer 111111111111), 0 with a billing alarm, 17 stacks" in out
+    solo = "111111111111 solo us-east-1 3 5 min enforce none 17 Regions 17 - a@example.com"
+    assert words(out.splitlines()[3]) == words(solo)
 
 
 def test_check_lists_every_problem_and_fails(
@@ -86,7 +99,32 @@ def test_bootstrap_commands_trust_the_payer_from_every_sub_account(
     )
     assert len(bootstraps) == 4
     assert sum(line.startswith("aws iam create-policy ") for line in lines) == 4
-    assert lines[-1] == "npx cdk deploy --all"
+    assert lines[-1] == "npx cdk deploy --all --concurrency 20"
+
+
+def test_bootstrap_commands_for_one_account_deploy_only_its_stacks(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["bootstrap-commands", str(SAMPLE_FLEET_FILE), "--account", "staging"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("# runawaytrain: prepare 1 account, then deploy")
+    bootstraps = [line for line in lines if line.startswith("npx cdk bootstrap ")]
+    assert [words(line)[3] for line in bootstraps] == ["aws://333333333333/us-east-1"]
+    assert lines[-3] == (
+        "npx cdk deploy --concurrency 20 runawaytrain-guard-staging "
+        "runawaytrain-guard-staging-eu-west-1"
+    )
+    assert lines[-1] == "npx cdk deploy --exclusively runawaytrain-billing"  # it has a budget
+
+
+def test_bootstrap_commands_for_an_unknown_account_say_which_exist(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["bootstrap-commands", str(SAMPLE_FLEET_FILE), "--account", "stagin"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.splitlines()
+    assert "no account 'stagin' (give its name or id); did you mean staging?" in line
 
 
 def test_bootstrap_policy_prints_the_execution_policy_json(

@@ -12,6 +12,7 @@ import pytest
 
 import app as entry_point
 from runawaytrain_stack.config import DEFAULT_ENABLED_REGIONS, Fleet
+from runawaytrain_stack.names import list_account_stacks
 from tests.stack.conftest import REPO_ROOT, SAMPLE_FLEET_FILE
 from tests.stack.test_config import MALFORMED
 
@@ -72,6 +73,14 @@ def test_sample_fleet_has_one_guard_stack_per_account_and_a_billing_stack(
     app, stacks = sample_app
     assert read_stacks(Path(app.outdir)) == expected_stacks(sample_fleet)
     assert len(stacks.billing.alarms) == len(sample_fleet.budgeted_accounts) == 4
+
+
+def test_stack_names_check_counts_are_the_stacks_synthesized(sample_app, sample_fleet) -> None:
+    """`runawaytrain check` and `bootstrap-commands --account` name stacks without the CDK."""
+    app, _ = sample_app
+    named = [s for a in sample_fleet.accounts for s in list_account_stacks(sample_fleet, a)]
+    assert len(named) == len(set(named)) == 54
+    assert set(named) == set(read_stacks(Path(app.outdir)))
 
 
 @pytest.mark.parametrize(

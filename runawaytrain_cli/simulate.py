@@ -1,26 +1,31 @@
-"""`runawaytrain demo`: the seed scenario, run by the real guard against an in-process AWS emulator.
+"""`runawaytrain simulate`: one guard run on a simulated account, in-process, in seconds.
 
-Three regions with three t2.micro instances each, a limit of 4: the guard counts nine, trips,
-stops all nine and mails the notify list. The demo prints what the guard returned and the
-notification exactly as an SQS subscriber of the topic received it. Nothing reaches real AWS.
+Three regions with three t2.micro instances each, a limit of 4: the guard's handler counts nine,
+trips, stops all nine and mails the notify list. It prints what the guard returned and the
+notification exactly as an SQS subscriber of the topic received it. No CDK, no deploy, no IAM:
+for the whole path (deploy, trip under the deployed role, restore) run `runawaytrain drill`
+(what `./dev demo` runs). Nothing reaches real AWS.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import sys
 from typing import Any
 
-DEMO_ACCOUNT = "123456789012"  # moto's default account
-DEMO_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
+SIMULATED_ACCOUNT = "123456789012"  # moto's default account
+SIMULATED_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 HOME = "us-east-1"
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "demo",
-        help="trip the guard on the seed scenario in an in-process AWS emulator",
+        "simulate",
+        help="run the guard's handler once on a simulated account over its limit (in-process, "
+        "no deploy; `drill` runs the whole path)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -28,10 +33,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--per-region", type=int, default=3, help="instances per region")
     parser.add_argument("--mode", choices=("enforce", "dry-run"), default="enforce")
     parser.add_argument("--json", action="store_true", help="print only the report as JSON")
-    parser.set_defaults(func=run_demo)
+    parser.set_defaults(func=run_simulation)
 
 
-def run_demo(args: argparse.Namespace) -> int:
+def run_simulation(args: argparse.Namespace) -> int:
     _isolate_from_real_aws()
     import boto3
     from moto import mock_aws
@@ -40,7 +45,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
         topic_arn, queue_url = _topic_with_inbox(boto3)
-        for region in DEMO_REGIONS:
+        for region in SIMULATED_REGIONS:
             ec2 = boto3.client("ec2", region_name=region)
             ec2.run_instances(
                 ImageId="ami-12c6146b",
@@ -52,13 +57,14 @@ def run_demo(args: argparse.Namespace) -> int:
             ec2limit=str(args.limit),
             snstopic=topic_arn,
             mode=args.mode,
-            account_name="demo-research-lab",
+            account_name="simulated-research-lab",
         )
         context = argparse.Namespace(
-            invoked_function_arn=f"arn:aws:lambda:{HOME}:{DEMO_ACCOUNT}:function:runawaytrain-guard",
-            aws_request_id="demo",
+            invoked_function_arn=f"arn:aws:lambda:{HOME}:{SIMULATED_ACCOUNT}:function:runawaytrain-guard",
+            aws_request_id="simulate",
         )
-        response = handler({}, context)
+        with contextlib.redirect_stdout(sys.stderr):  # the guard's JSON log lines
+            response = handler({}, context)
         mail = _read_inbox(boto3, queue_url)
     report = response["report"]
     if args.json:
@@ -75,7 +81,7 @@ def run_demo(args: argparse.Namespace) -> int:
 def _isolate_from_real_aws() -> None:
     """Fake credentials and no AMI catalogue: the emulator needs neither, real AWS is never hit."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        os.environ[name] = "demo"
+        os.environ[name] = "simulated"
     os.environ["AWS_DEFAULT_REGION"] = HOME
     os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "envaction", "regions"):
