@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup, autoscaling_backends
+from moto.core.botocore_stubber import BotocoreStubber
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.fleets import Fleet
@@ -44,6 +45,8 @@ from moto.ec2.responses.instances import InstanceResponse
 from moto.ec2.responses.spot_fleets import SpotFleets
 from moto.iam.exceptions import IAMException
 from moto.iam.models import IAMBackend
+
+from runawaytrain_cli.strict_pricing import PriceList, is_price_list_url
 
 PENDING_SECONDS_ENV = "STRICT_AWS_PENDING_SECONDS"
 SCP_DENY_REGIONS_ENV = "STRICT_AWS_SCP_DENY_REGIONS"
@@ -180,6 +183,7 @@ _ORIGINAL: dict[str, Any] = {
     "asg_set_desired": FakeAutoScalingGroup.set_desired_capacity,
     "asg_resume": AutoScalingBackend.resume_processes,
     "call_action": EC2Response.call_action,
+    "stubber_process_request": BotocoreStubber.process_request,
 }
 _IAM_GUARDED = (
     "attach_role_policy",
@@ -216,6 +220,8 @@ class StrictAWS:
         self.clock = clock
         self.kms_grant_allowed = kms_grant_allowed
         self._scp_denied: set[tuple[str, str]] = set()
+        # moto has no Price List API: GetProducts is answered from this catalog (strict_pricing).
+        self.prices = PriceList(clock)
         self._states: list[_LazyState] = []
         self._patches = _Patches()
 
@@ -266,6 +272,7 @@ class StrictAWS:
         p.set(FakeAutoScalingGroup, "set_desired_capacity", _asg_set_desired)
         p.set(AutoScalingBackend, "resume_processes", _asg_resume)
         p.set(EC2Response, "call_action", _ec2_call_action)
+        p.set(BotocoreStubber, "process_request", _stubber_process_request)
         if not hasattr(EC2Response, "describe_capacity_reservations"):
             p.set(EC2Response, "describe_capacity_reservations", _no_capacity_reservations)
         for name in _IAM_GUARDED:
@@ -796,6 +803,19 @@ def _ec2_call_action(self: EC2Response) -> Any:
         )
         return 403, {"status": 403, "Content-Type": "text/xml"}, body
     return _ORIGINAL["call_action"](self)
+
+
+# ---- Price List --------------------------------------------------------------------------
+
+
+def _stubber_process_request(self: BotocoreStubber, request: Any) -> Any:
+    """In-process (mock_aws) requests to a Price List endpoint go to the layer's catalog."""
+    layer = _layer()
+    if layer is not None and is_price_list_url(str(request.url)):
+        target = request.headers.get("X-Amz-Target", "")
+        target = target.decode() if isinstance(target, bytes) else str(target)
+        return layer.prices.answer(target, request.body)
+    return _ORIGINAL["stubber_process_request"](self, request)
 
 
 # ---- entry points --------------------------------------------------------------------------

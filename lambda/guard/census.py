@@ -1,6 +1,11 @@
 """Count the EC2 instances that cost money now (pending + running) in every region of an account.
 
-IAM: ec2:DescribeRegions, ec2:DescribeInstanceStatus (no resource-level permissions for either).
+With a weighted limit set (max_vcpus, max_gpus, max_usd_per_hour) each region is read with
+DescribeInstances instead, which also says each instance's type, tenancy and market: the same
+number of calls (1000 instances a page), more to parse, and no call per instance.
+
+IAM: ec2:DescribeRegions, ec2:DescribeInstanceStatus, ec2:DescribeInstances (no resource-level
+permissions for any).
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ SCP_DENY_TEXT = "explicit deny in a service control policy"
 class Instance:
     id: str
     state: str
+    # Only read when a weighted limit is set (DescribeInstances); "" otherwise.
+    instance_type: str = ""
+    tenancy: str = "default"  # Placement.Tenancy: default | dedicated | host
+    spot: bool = False  # InstanceLifecycle "spot"
 
 
 @dataclass(frozen=True)
@@ -96,13 +105,43 @@ def list_active_instances(ec2: Any) -> tuple[Instance, ...]:
     return tuple(found)
 
 
-def count_instances(regions: Iterable[str], ec2_for: Callable[[str], Any], workers: int) -> Census:
-    """Census of every region in parallel; a region that fails is recorded, never fatal."""
+def list_typed_instances(ec2: Any) -> tuple[Instance, ...]:
+    """Every pending or running instance of the client's region with its type, tenancy and
+    market (DescribeInstances, 1000 a page): what the weighted limits need. Source: EC2 API
+    Reference, DescribeInstances (Instance.InstanceType, Placement.Tenancy, InstanceLifecycle)."""
+    pages = ec2.get_paginator("describe_instances").paginate(
+        Filters=[{"Name": "instance-state-name", "Values": list(COUNTED_STATES)}],
+        PaginationConfig={"PageSize": PAGE_SIZE},
+    )
+    found = []
+    for page in pages:
+        for reservation in page["Reservations"]:
+            for instance in reservation["Instances"]:
+                state = instance["State"]["Name"]
+                if state in COUNTED_STATES:  # the filter is the contract; re-check anyway
+                    found.append(
+                        Instance(
+                            instance["InstanceId"],
+                            state,
+                            instance_type=instance.get("InstanceType", ""),
+                            tenancy=instance.get("Placement", {}).get("Tenancy", "default"),
+                            spot=instance.get("InstanceLifecycle") == "spot",
+                        )
+                    )
+    return tuple(found)
+
+
+def count_instances(
+    regions: Iterable[str], ec2_for: Callable[[str], Any], workers: int, *, with_types: bool = False
+) -> Census:
+    """Census of every region in parallel; a region that fails is recorded, never fatal.
+    `with_types`: read each instance's type too (a weighted limit is set)."""
     regions = list(regions)
+    list_region = list_typed_instances if with_types else list_active_instances
 
     def count_one(region: str) -> tuple[str, tuple[Instance, ...] | Exception]:
         try:
-            return region, list_active_instances(ec2_for(region))
+            return region, list_region(ec2_for(region))
         except Exception as error:  # one failing region is reported, never fatal to the others
             return region, error
 

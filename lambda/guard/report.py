@@ -45,6 +45,7 @@ class Report:
     restore: dict[str, Any] | None = None  # a restore run: what it undid
     notified: bool = False
     notify_error: str | None = None
+    burn: dict[str, Any] | None = None  # weighted limits set: vCPUs, GPUs, USD/h (weigh.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
