@@ -94,6 +94,9 @@ class _Settings(BaseModel):
     max_spend_per_day_usd: Annotated[float, Strict(), Field(gt=0)] | None = None
     fast_trip: Annotated[bool, Strict()] | None = None
     unstoppable: Unstoppable | None = None
+    max_vcpus: Annotated[int, Strict(), Field(ge=0)] | None = None
+    max_gpus: Annotated[int, Strict(), Field(ge=0)] | None = None
+    max_usd_per_hour: Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)] | None = None
 
 
 class _Cur(BaseModel):
@@ -142,6 +145,16 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "max_spend_per_day_usd": ("a number of US dollars > 0, e.g. 200", ""),
     "fast_trip": ("true or false (unquoted)", ""),
     "unstoppable": (", ".join(m.value for m in Unstoppable), ""),
+    "max_vcpus": ("a whole number >= 0 (vCPUs of pending + running instances allowed)", ""),
+    "max_gpus": (
+        "a whole number >= 0 (GPUs/accelerators of pending + running instances allowed)",
+        "",
+    ),
+    "max_usd_per_hour": (
+        "a number of US dollars >= 0, e.g. 50 (on-demand price per hour of pending + running "
+        "instances allowed)",
+        "",
+    ),
     "cur": ("a mapping with keys bucket, prefix and report_name", ""),
     "bucket": ("an S3 bucket name: 3-63 of a-z, 0-9, dots and hyphens", ""),
     "prefix": ("an S3 key prefix without leading or trailing slash, e.g. cur", ""),
@@ -176,6 +189,10 @@ class Account:
     max_spend_per_day_usd: float | None = None  # None: no spend-rate trip
     fast_trip: bool = True  # EC2 launches prompt a census at once (fast_trip.py)
     unstoppable: Unstoppable = Unstoppable.TERMINATE_SPOT  # what a trip does to one-time Spot
+    # Weighted limits (None: not checked); the guard trips when any is exceeded (README).
+    max_vcpus: int | None = None
+    max_gpus: int | None = None
+    max_usd_per_hour: float | None = None
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,11 @@ def build_guard_environment(
         "stack_roles": ",".join(stack_roles),
         "unstoppable": account.unstoppable.value,
     }
+    # Weighted limits only when set: an unset variable means "not checked" to the guard.
+    for name in ("max_vcpus", "max_gpus", "max_usd_per_hour"):
+        value = getattr(account, name)
+        if value is not None:
+            environment[name] = str(value)
     return environment  # no `regions`: the census counts every enabled region, always
 
 

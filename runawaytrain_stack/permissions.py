@@ -29,6 +29,11 @@ CENSUS_ACTIONS = (
     "ec2:DescribeFleets",
     "ec2:DescribeHosts",
     "ec2:DescribeCapacityReservations",
+    # Weighted limits only (lambda/guard/weights.py, pricing.py): vCPUs and accelerators per
+    # instance type; on-demand prices from the Price List (no resource-level permissions:
+    # Service Authorization Reference, "Actions defined by AWS Price List").
+    "ec2:DescribeInstanceTypes",
+    "pricing:GetProducts",
     "autoscaling:DescribeAutoScalingGroups",
     "autoscaling:DescribeTags",
     "sts:GetCallerIdentity",
@@ -241,6 +246,7 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "*": "ec2:DescribeRegions, ec2:DescribeInstanceStatus, ec2:DescribeInstances, "
         "ec2:DescribeTags, ec2:DescribeSpotInstanceRequests, ec2:DescribeSpotFleetRequests, "
         "ec2:DescribeFleets, ec2:DescribeHosts, ec2:DescribeCapacityReservations, "
+        "ec2:DescribeInstanceTypes, pricing:GetProducts, "
         "autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeTags, "
         "sts:GetCallerIdentity, iam:ListUsers and iam:ListRoles support no resource-level "
         "permissions (Service Authorization Reference), so IAM accepts only *.",

@@ -27,12 +27,17 @@ def test_check_prints_the_fleet_as_a_table(capsys: pytest.CaptureFixture[str]) -
     lines = capsys.readouterr().out.splitlines()
     summary = f"{SAMPLE_FLEET_FILE}: 4 accounts (payer 111111111111), 4 with a billing alarm"
     assert lines[0] == summary
-    assert words(lines[1]) == words("account name region limit schedule mode budget notify")
+    header = "account name region limit weighted limits schedule mode budget notify"
+    assert words(lines[1]) == words(header)
     assert set(lines[2]) == {"-", " "}
-    payer = "111111111111 payer us-east-1 2 5 min enforce $200 billing@example.com, ops@example.com"
+    payer = (
+        "111111111111 payer us-east-1 2 - 5 min enforce $200 billing@example.com, ops@example.com"
+    )
     assert words(lines[3]) == words(payer)
-    assert words(lines[4])[:8] == words("222222222222 prod eu-west-1 40 5 min enforce $5,000")
-    assert words(lines[6])[:8] == words("444444444444 sandbox us-east-1 4 10 min dry-run $100")
+    assert words(lines[4])[:9] == words("222222222222 prod eu-west-1 40 - 5 min enforce $5,000")
+    staging = "333333333333 staging us-east-1 10 8 GPUs, $50/h 5 min enforce $800"
+    assert words(lines[5])[:11] == words(staging)
+    assert words(lines[6])[:9] == words("444444444444 sandbox us-east-1 4 - 10 min dry-run $100")
     assert len(lines) == 7
 
 
@@ -46,7 +51,11 @@ def test_check_defaults_to_accounts_yaml_in_the_working_directory(
     assert run(["check"]) == 0
     out = capsys.readouterr().out
     assert "accounts.yaml: 1 accounts" in out
-    assert "111111111111  solo  us-east-1  3      5 min     enforce  -       a@example.com" in out
+    row = (
+        "111111111111  solo  us-east-1  3      -                5 min     enforce  -       "
+        "a@example.com"
+    )
+    assert row in out
 
 
 def test_check_lists_every_problem_and_fails(
