@@ -106,7 +106,7 @@ def _row(account: Account) -> list[str]:
 
 
 def _weighted_limits(account: Account) -> str:
-    """"64 vCPUs, 8 GPUs, $50/h" (the limits set), or "-"."""
+    """ "64 vCPUs, 8 GPUs, $50/h" (the limits set), or "-"."""
     parts = []
     if account.max_vcpus is not None:
         parts.append(f"{account.max_vcpus} vCPUs")

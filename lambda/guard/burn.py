@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from guard.census import Instance
-from guard.pricing import PriceBook, price_tenancy
+from guard.pricing import SHARED, PriceBook
 from guard.weights import TypeWeight
 
 UNPRICED_USD_PER_VCPU_HOUR = 1.0
@@ -38,9 +38,8 @@ class PriceSource:
 class BurnLine:
     instance_type: str
     region: str
-    tenancy: str  # Price List tenancy: Shared | Dedicated
+    tenancy: str  # Price List tenancy: Shared (the census does not read tenancy: README)
     count: int
-    spot: int  # how many of them are Spot (priced at on-demand: an upper bound)
     vcpus_each: int | None  # None: the type could not be described
     accelerators_each: int | None
     accelerator_names: str
@@ -83,12 +82,9 @@ def weigh_burn(
 ) -> Burn:
     """Totals and lines for the census `instances` (region -> instances)."""
     groups: Counter[tuple[str, str, str]] = Counter()
-    spots: Counter[tuple[str, str, str]] = Counter()
     for region, found in instances.items():
         for instance in found:
-            key = (instance.instance_type, region, price_tenancy(instance.tenancy))
-            groups[key] += 1
-            spots[key] += instance.spot
+            groups[instance.instance_type, region, SHARED] += 1
     lines = []
     price_errors: dict[str, str] = {}
     for key, count in groups.items():
@@ -105,7 +101,6 @@ def weigh_burn(
                 region=region,
                 tenancy=tenancy,
                 count=count,
-                spot=spots[key],
                 vcpus_each=None if weight is None else weight.vcpus,
                 accelerators_each=None if weight is None else weight.accelerators,
                 accelerator_names="" if weight is None else weight.accelerator_names,

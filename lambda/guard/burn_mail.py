@@ -67,9 +67,7 @@ def _groups(lines: list[dict[str, Any]], each: Any) -> str:
     if not lines:
         return "nothing."
     shown = [
-        f"{line['count']} x {line['instance_type']} in {line['region']}"
-        + (" (dedicated)" if line["tenancy"] != "Shared" else "")
-        + f" ({each(line)})"
+        f"{line['count']} x {line['instance_type']} in {line['region']}" + f" ({each(line)})"
         for line in lines[:TYPES_IN_LINE]
     ]
     more = sum(line["count"] for line in lines[TYPES_IN_LINE:])
@@ -83,13 +81,10 @@ def _caveats(burn: dict[str, Any]) -> list[str]:
     lines: list[dict[str, Any]] = burn["lines"]
     if burn["limits"]["usd_per_hour"] is not None:
         out.append(
-            "  Prices: AWS Price List on-demand list prices (Linux, shared tenancy unless the "
-            "instance is dedicated); Spot counted at the on-demand price (an upper bound); no "
-            "discounts, Savings Plans, Reserved Instances, EBS or data transfer."
+            "  Prices: AWS Price List on-demand list prices (Linux, shared tenancy); Spot "
+            "instances counted at the on-demand price (an upper bound); no discounts, Savings "
+            "Plans, Reserved Instances, dedicated-tenancy premiums, EBS or data transfer."
         )
-        spot = sum(line["spot"] for line in lines)
-        if spot:
-            out.append(f"  {spot} of these are Spot instances, counted at on-demand prices.")
     for line in lines:
         where = f"{line['instance_type']} in {line['region']}"
         if line["price_source"] == PriceSource.UNPRICED:

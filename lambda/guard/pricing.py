@@ -1,12 +1,13 @@
 """On-demand list prices per hour of instance types, from the AWS Price List Query API.
 
 What is priced: Linux, no pre-installed software, no licence, capacity status "Used" (an instance
-running, not an unused reservation), in the instance's region, at its tenancy: Shared for default
-tenancy, Dedicated for dedicated tenancy and for an instance on a Dedicated Host (the host itself
-is billed per host, which this does not count). Spot instances are priced at the on-demand price:
-an upper bound (the Price List has no Spot prices: Billing User Guide, "Calling AWS services and
-prices using the AWS Price List"). Nothing here knows discounts, Savings Plans, Reserved
-Instances, EBS volumes, data transfer or Windows/RHEL licences.
+running, not an unused reservation), in the instance's region, shared tenancy: the light census
+call (DescribeInstanceImageMetadata) does not say tenancy or market, so a dedicated instance is
+priced at the shared rate (its dedicated premium and per-region fee are not counted), and a Spot
+instance at the on-demand price: an upper bound (the Price List has no Spot prices: Billing User
+Guide, "Calling AWS services and prices using the AWS Price List"). Queries take a tenancy, so
+pricing dedicated instances needs only the census to say which they are. Nothing here knows
+discounts, Savings Plans, Reserved Instances, EBS volumes, data transfer or Windows/RHEL licences.
 
 Calls: pricing:GetProducts (no resource-level permissions), served from us-east-1 (also
 eu-central-1 and ap-south-1; the endpoint is unrelated to the priced region). Billing User Guide,
@@ -47,8 +48,7 @@ PRICE_MAX_AGE_S = 24 * 3600
 MAX_RESULTS = 100  # GetProducts MaxResults upper bound (botocore model: GetProductsMaxResults)
 FILTER_VALUE_MAX = 1024  # Filter.Value length limit (AWS Billing and Cost Management API Ref.)
 PARALLEL_CALLS = 10  # the GetProducts token bucket size (Billing User Guide, quotas)
-# Price List tenancy for an instance's Placement.Tenancy (see the module docstring for host).
-PRICE_TENANCY = {"default": "Shared", "dedicated": "Dedicated", "host": "Dedicated"}
+SHARED = "Shared"  # the Price List's tenancy attribute for default-tenancy instances
 FIXED_FILTERS = (
     ("productFamily", "Compute Instance"),
     ("operatingSystem", "Linux"),
@@ -77,10 +77,6 @@ def clear_cache() -> None:
     """Forget every price (tests and benches: a cold execution environment)."""
     with _LOCK:
         _CACHE.clear()
-
-
-def price_tenancy(tenancy: str) -> str:
-    return PRICE_TENANCY.get(tenancy, "Shared")
 
 
 def look_up_prices(

@@ -17,7 +17,7 @@ from guard.burn import Burn, weigh_burn
 from guard.census import Census
 from guard.clients import ClientFactory
 from guard.logs import get_logger
-from guard.pricing import PRICING_REGION, Key, look_up_prices, price_tenancy
+from guard.pricing import PRICING_REGION, SHARED, Key, look_up_prices
 from guard.settings import WeightedLimits
 from guard.weights import weigh_types
 
@@ -38,7 +38,7 @@ def weigh_census(
     for region, found in census.instances.items():
         for instance in found:
             where.setdefault(instance.instance_type, set()).add(region)
-            keys.add((instance.instance_type, region, price_tenancy(instance.tenancy)))
+            keys.add((instance.instance_type, region, SHARED))
     with ThreadPoolExecutor(1) as pool:
         pricing_done = (
             pool.submit(look_up_prices, keys, pricing, time.time() if now is None else now)

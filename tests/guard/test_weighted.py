@@ -119,7 +119,7 @@ def test_the_mail_names_every_limit_that_tripped_dearest_types_first(gpu_fleet, 
     burning = next(line for line in body.splitlines() if line.startswith("Burning about"))
     assert burning.index("p4d.24xlarge") < burning.index("g5.xlarge") < burning.index("t3.micro")
     assert "vCPUs: 296 (limit 512)" in body
-    assert "no discounts, Savings Plans, Reserved Instances, EBS or data transfer" in body
+    assert "Spot instances counted at the on-demand price (an upper bound); no discounts" in body
 
 
 def test_a_type_with_no_list_price_counts_a_dollar_per_vcpu_hour_and_the_mail_says_so(
@@ -222,7 +222,7 @@ def test_weighted_limits_cost_no_call_per_instance_and_none_when_warm(
     calls.clear()
 
     guard(inbox, clients, vcpus=1000, gpus=100, usd_per_hour=1000)  # cold caches
-    assert calls["ec2.DescribeInstances"] == regions  # replaces DescribeInstanceStatus, 1:1
+    assert calls["ec2.DescribeInstanceImageMetadata"] == regions  # instead of the status, 1:1
     assert calls["ec2.DescribeInstanceStatus"] == 0
     assert calls["ec2.DescribeInstanceTypes"] == 3  # one per region holding an unknown type
     assert calls["pricing.GetProducts"] == 1  # 3 types x 3 regions fit one page
