@@ -139,13 +139,11 @@ def test_launches_while_an_incident_is_open_trip_below_the_limit(
 
 def burn_of(vcpus=0, gpus=0, usd=0.0, *, unweighed=0, unpriced=0) -> Burn:
     """A Burn with these totals; `unweighed`/`unpriced` instances whose weight/price is unknown."""
-    lines = [BurnLine("p4d.24xlarge", "us-east-1", "Shared", 1, 0, 96, 8, "8 NVIDIA A100", 1.0, "")]
+    lines = [BurnLine("p4d.24xlarge", "us-east-1", "Shared", 1, 96, 8, "8 NVIDIA A100", 1.0, "")]
     if unweighed:
-        lines.append(
-            BurnLine("x9.huge", "eu-west-1", "Shared", unweighed, 0, None, None, "", 1, "")
-        )
+        lines.append(BurnLine("x9.huge", "eu-west-1", "Shared", unweighed, None, None, "", 1, ""))
     if unpriced:
-        lines.append(BurnLine("t3.micro", "eu-west-1", "Shared", unpriced, 0, 2, 0, "", None, ""))
+        lines.append(BurnLine("t3.micro", "eu-west-1", "Shared", unpriced, 2, 0, "", None, ""))
     return Burn(vcpus=vcpus, accelerators=gpus, usd_per_hour=usd, lines=tuple(lines))
 
 
