@@ -35,8 +35,8 @@ def test_check_prints_the_fleet_as_a_table(capsys: pytest.CaptureFixture[str]) -
     )
     assert words(lines[3]) == words(payer)
     assert words(lines[4])[:9] == words("222222222222 prod eu-west-1 40 - 5 min enforce $5,000")
-    staging = "333333333333 staging us-east-1 10 8 GPUs, $50/h 5 min enforce $800"
-    assert words(lines[5])[:11] == words(staging)
+    staging = "333333333333 staging us-east-1 10 8 GPUs 5 min enforce $800"
+    assert words(lines[5])[:10] == words(staging)
     assert words(lines[6])[:9] == words("444444444444 sandbox us-east-1 4 - 10 min dry-run $100")
     assert len(lines) == 7
 
