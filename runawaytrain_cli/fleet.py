@@ -27,6 +27,7 @@ TABLE_COLUMNS = (
     "name",
     "region",
     "limit",
+    "weighted limits",
     "schedule",
     "mode",
     "lockout",
@@ -142,6 +143,7 @@ def _row(fleet: Fleet, account: Account) -> list[str]:
         account.name,
         account.home_region,
         str(account.ec2_limit),
+        _weighted_limits(account),
         f"{account.schedule_minutes} min",
         account.mode.value,
         account.lockout.value,
@@ -150,6 +152,18 @@ def _row(fleet: Fleet, account: Account) -> list[str]:
         "-" if budget is None else f"${budget:,.0f}" if budget.is_integer() else f"${budget:,.2f}",
         ", ".join(account.notify),
     ]
+
+
+def _weighted_limits(account: Account) -> str:
+    """ "64 vCPUs, 8 GPUs, $50/h" (the limits set), or "-"."""
+    parts = []
+    if account.max_vcpus is not None:
+        parts.append(f"{account.max_vcpus} vCPUs")
+    if account.max_gpus is not None:
+        parts.append(f"{account.max_gpus} GPUs")
+    if account.max_usd_per_hour is not None:
+        parts.append(f"${account.max_usd_per_hour:,.2f}/h".replace(".00/h", "/h"))
+    return ", ".join(parts) or "-"
 
 
 def _add_fleet_file_argument(parser: argparse.ArgumentParser) -> None:

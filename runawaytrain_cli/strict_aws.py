@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup, autoscaling_backends
+from moto.core.botocore_stubber import BotocoreStubber
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.fleets import Fleet
@@ -47,6 +48,7 @@ from moto.iam.models import IAMBackend
 
 from runawaytrain_cli import strict_payer
 from runawaytrain_cli.strict_patches import Patches
+from runawaytrain_cli.strict_pricing import PriceList, is_price_list_url
 
 PENDING_SECONDS_ENV = "STRICT_AWS_PENDING_SECONDS"
 SCP_DENY_REGIONS_ENV = "STRICT_AWS_SCP_DENY_REGIONS"
@@ -163,6 +165,7 @@ _ORIGINAL: dict[str, Any] = {
     "asg_set_desired": FakeAutoScalingGroup.set_desired_capacity,
     "asg_resume": AutoScalingBackend.resume_processes,
     "call_action": EC2Response.call_action,
+    "stubber_process_request": BotocoreStubber.process_request,
 }
 _IAM_GUARDED = (
     "attach_role_policy",
@@ -199,6 +202,8 @@ class StrictAWS:
         self.clock = clock
         self.kms_grant_allowed = kms_grant_allowed
         self._scp_denied: set[tuple[str, str]] = set()
+        # moto has no Price List API: GetProducts is answered from this catalog (strict_pricing).
+        self.prices = PriceList(clock)
         self._states: list[_LazyState] = []
         self._patches = Patches()
 
@@ -249,6 +254,9 @@ class StrictAWS:
         p.set(FakeAutoScalingGroup, "set_desired_capacity", _asg_set_desired)
         p.set(AutoScalingBackend, "resume_processes", _asg_resume)
         p.set(EC2Response, "call_action", _ec2_call_action)
+        p.set(BotocoreStubber, "process_request", _stubber_process_request)
+        if not hasattr(EC2Response, "describe_instance_image_metadata"):
+            p.set(EC2Response, "describe_instance_image_metadata", _instance_image_metadata)
         if not hasattr(EC2Response, "describe_capacity_reservations"):
             p.set(EC2Response, "describe_capacity_reservations", _no_capacity_reservations)
         for name in _IAM_GUARDED:
@@ -768,6 +776,54 @@ def _no_capacity_reservations(self: EC2Response) -> ActionResult:
     return ActionResult({"CapacityReservations": []})
 
 
+def _instance_image_metadata(self: EC2Response) -> ActionResult:
+    """moto has no DescribeInstanceImageMetadata (the weighted census reads it). EC2 API
+    Reference, DescribeInstanceImageMetadata: per instance InstanceId, InstanceType, LaunchTime,
+    AvailabilityZone, ZoneId, State, OwnerId, Tags, ImageMetadata; filters include
+    instance-state-name and instance-type; MaxResults up to 1000 with NextToken."""
+    filters = self._filters_from_querystring()
+    wanted = {"instance-state-name", "instance-type", "availability-zone", "instance-id"}
+    instances = [
+        instance
+        for instance in self.ec2_backend.all_instances()
+        if all(
+            _image_metadata_field(instance, name) in values
+            for name, values in filters.items()
+            if name in wanted
+        )
+    ]
+    start = int(self._get_param("NextToken") or 0)
+    size = int(self._get_param("MaxResults") or 1000)
+    page = instances[start : start + size]
+    result: dict[str, Any] = {
+        "InstanceImageMetadata": [
+            {
+                "InstanceId": instance.id,
+                "InstanceType": instance.instance_type,
+                "LaunchTime": instance.launch_time,
+                "AvailabilityZone": instance.placement,
+                "State": {"Code": instance.state_code, "Name": instance.state},
+                "OwnerId": instance.owner_id,
+                "Tags": [{"Key": t["key"], "Value": t["value"]} for t in instance.get_tags()],
+                "ImageMetadata": {"ImageId": instance.image_id},
+            }
+            for instance in page
+        ]
+    }
+    if start + size < len(instances):
+        result["NextToken"] = str(start + size)
+    return ActionResult(result)
+
+
+def _image_metadata_field(instance: Instance, name: str) -> str:
+    return {
+        "instance-state-name": instance.state,
+        "instance-type": instance.instance_type,
+        "availability-zone": instance.placement,
+        "instance-id": instance.id,
+    }[name]
+
+
 def _ec2_call_action(self: EC2Response) -> Any:
     layer = _layer()
     if layer is not None and (self.region, "ec2") in layer._scp_denied:
@@ -791,6 +847,19 @@ def _ec2_call_action(self: EC2Response) -> Any:
         )
         return 403, {"status": 403, "Content-Type": "text/xml"}, body
     return _ORIGINAL["call_action"](self)
+
+
+# ---- Price List --------------------------------------------------------------------------
+
+
+def _stubber_process_request(self: BotocoreStubber, request: Any) -> Any:
+    """In-process (mock_aws) requests to a Price List endpoint go to the layer's catalog."""
+    layer = _layer()
+    if layer is not None and is_price_list_url(str(request.url)):
+        target = request.headers.get("X-Amz-Target", "")
+        target = target.decode() if isinstance(target, bytes) else str(target)
+        return layer.prices.answer(target, request.body)
+    return _ORIGINAL["stubber_process_request"](self, request)
 
 
 # ---- entry points --------------------------------------------------------------------------

@@ -107,6 +107,9 @@ class _Settings(BaseModel):
     fast_trip: Annotated[bool, Strict()] | None = None
     unstoppable: Unstoppable | None = None
     quarantine: Annotated[bool, Strict()] | None = None
+    max_vcpus: Annotated[int, Strict(), Field(ge=0)] | None = None
+    max_gpus: Annotated[int, Strict(), Field(ge=0)] | None = None
+    max_usd_per_hour: Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)] | None = None
 
 
 class _Cur(BaseModel):
@@ -165,6 +168,16 @@ EXPECTED: dict[str, tuple[str, str]] = {
         "a list of IAM Identity Center permission set names",
         "a permission set name: 1-32 of letters, digits and +=,.@_-",
     ),
+    "max_vcpus": ("a whole number >= 0 (vCPUs of pending + running instances allowed)", ""),
+    "max_gpus": (
+        "a whole number >= 0 (GPUs/accelerators of pending + running instances allowed)",
+        "",
+    ),
+    "max_usd_per_hour": (
+        "a number of US dollars >= 0, e.g. 50 (on-demand price per hour of pending + running "
+        "instances allowed)",
+        "",
+    ),
     "cur": ("a mapping with keys bucket, prefix and report_name", ""),
     "bucket": ("an S3 bucket name: 3-63 of a-z, 0-9, dots and hyphens", ""),
     "prefix": ("an S3 key prefix without leading or trailing slash, e.g. cur", ""),
@@ -213,6 +226,10 @@ class Account:
     # A trip in enforce mode has the payer attach the quarantine SCP (member accounts only: SCPs
     # do not bind the management account). Filled in by _resolve: True for members.
     quarantine: bool = False
+    # Weighted limits (None: not checked); the guard trips when any is exceeded (README).
+    max_vcpus: int | None = None
+    max_gpus: int | None = None
+    max_usd_per_hour: float | None = None
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,11 @@ def build_guard_environment(
     if payer_bus:  # the fleet has a payer stack: heartbeats and quarantine requests go there
         environment["payer_bus"] = payer_bus
         environment["quarantine"] = "true" if account.quarantine else "false"
+    # Weighted limits only when set: an unset variable means "not checked" to the guard.
+    for name in ("max_vcpus", "max_gpus", "max_usd_per_hour"):
+        value = getattr(account, name)
+        if value is not None:
+            environment[name] = str(value)
     return environment  # no `regions`: the census counts every enabled region, always
 
 

@@ -29,6 +29,13 @@ CENSUS_ACTIONS = (
     "ec2:DescribeFleets",
     "ec2:DescribeHosts",
     "ec2:DescribeCapacityReservations",
+    # Weighted limits only (lambda/guard/census.py, weights.py, pricing.py): each instance's
+    # type, vCPUs and accelerators per type, on-demand prices from the Price List (no
+    # resource-level permissions: Service Authorization Reference, "Actions defined by Amazon EC2"
+    # and "Actions defined by AWS Price List").
+    "ec2:DescribeInstanceImageMetadata",
+    "ec2:DescribeInstanceTypes",
+    "pricing:GetProducts",
     "autoscaling:DescribeAutoScalingGroups",
     "autoscaling:DescribeTags",
     "sts:GetCallerIdentity",
@@ -253,6 +260,7 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "*": "ec2:DescribeRegions, ec2:DescribeInstanceStatus, ec2:DescribeInstances, "
         "ec2:DescribeTags, ec2:DescribeSpotInstanceRequests, ec2:DescribeSpotFleetRequests, "
         "ec2:DescribeFleets, ec2:DescribeHosts, ec2:DescribeCapacityReservations, "
+        "ec2:DescribeInstanceImageMetadata, ec2:DescribeInstanceTypes, pricing:GetProducts, "
         "autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeTags, "
         "sts:GetCallerIdentity, iam:ListUsers and iam:ListRoles support no resource-level "
         "permissions (Service Authorization Reference), so IAM accepts only *.",

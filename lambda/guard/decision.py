@@ -9,8 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from guard.burn import Burn
 from guard.invocation import Invocation, Trigger
-from guard.settings import Action
+from guard.settings import Action, WeightedLimits
+
+NO_WEIGHTED_LIMITS = WeightedLimits()
 
 
 class Verdict(Enum):
@@ -27,6 +30,9 @@ class TripReason(Enum):
     BILLING_ALARM = "billing-alarm"
     SPEND_RATE = "spend-rate"
     INCIDENT_OPEN = "incident-open"  # instances found while the last trip's incident is open
+    VCPU_LIMIT = "vcpu-limit"  # the instances' vCPUs add up to more than max_vcpus
+    GPU_LIMIT = "gpu-limit"  # their GPUs/accelerators add up to more than max_gpus
+    USD_LIMIT = "usd-limit"  # their on-demand price per hour is more than max_usd_per_hour
 
 
 @dataclass(frozen=True)
@@ -65,14 +71,18 @@ def decide(
     *,
     open_incident: str | None = None,
     launched_active: int = 0,
+    burn: Burn | None = None,
+    limits: WeightedLimits = NO_WEIGHTED_LIMITS,
 ) -> Decision:
     """Trip when the count is strictly above the limit, a billing alarm fired, the payer's
     spend watcher reported a burn rate over the account's limit, or launch events name
     instances (`launched_active` of them still pending/running) launched while an earlier trip's
     incident is still open (a tripped breaker stays tripped).
 
-    Regions that could not be counted never hide a trip (fail closed): if what was counted is
-    already over the limit, the breaker trips; if not, the run is DEGRADED so someone is told.
+    The weighted limits (vCPUs, accelerators, dollars an hour, each optional) trip the same way,
+    strictly above. Regions that could not be counted, and types or prices that could not be
+    looked up, never hide a trip (fail closed): if what was counted is already over a limit, the
+    breaker trips; if not, the run is DEGRADED so someone is told.
     """
     reasons: list[TripReason] = []
     sentences: list[str] = []
@@ -92,20 +102,76 @@ def decide(
     if invocation.trigger is Trigger.SPEND_RATE and invocation.spend is not None:
         reasons.append(TripReason.SPEND_RATE)
         sentences.append(_spend_sentence(invocation))
+    weighed = _weighed_limits(burn, limits) if burn is not None else []
+    unchecked = []
+    for reason, total, over, sentence, unknown in weighed:
+        if over:
+            reasons.append(reason)
+            sentences.append(sentence)
+        elif unknown:
+            unchecked.append(f"{total} (limit not fully checked: {unknown})")
     uncounted = ""
     if failed_regions:
         uncounted = f"; {len(failed_regions)} region(s) could not be counted: " + ", ".join(
             sorted(failed_regions)
         )
+    uncounted += "".join(f"; {text}" for text in unchecked)
     if reasons:
         return Decision(Verdict.TRIP, "; ".join(sentences) + uncounted, tuple(reasons))
-    if failed_regions:
+    totals = "".join(f", {total}" for _, total, _, _, unknown in weighed if not unknown)
+    if failed_regions or unchecked:
         return Decision(
             Verdict.DEGRADED,
-            f"counted {count} pending/running EC2 instances (limit {limit}) but"
+            f"counted {count} pending/running EC2 instances (limit {limit}){totals} but"
             + uncounted.removeprefix(";"),
         )
-    return Decision(Verdict.OK, f"{count} pending/running EC2 instances, limit {limit}")
+    return Decision(Verdict.OK, f"{count} pending/running EC2 instances, limit {limit}{totals}")
+
+
+# (reason, "what was counted (limit)", over the limit?, the trip sentence, why it is incomplete)
+_Weighed = tuple[TripReason, str, bool, str, str]
+
+
+def _weighed_limits(burn: Burn, limits: WeightedLimits) -> list[_Weighed]:
+    """Each weighted limit set, strictly-above; what could not be weighed makes it incomplete."""
+    found: list[_Weighed] = []
+    unweighed = burn.unweighed_instances
+    missing_types = f"{unweighed} instance(s) of a type EC2 did not describe" if unweighed else ""
+    if limits.vcpus is not None:
+        found.append(
+            (
+                TripReason.VCPU_LIMIT,
+                f"{burn.vcpus} vCPUs (limit {limits.vcpus})",
+                burn.vcpus > limits.vcpus,
+                f"{burn.vcpus} vCPUs of pending/running instances exceed the limit of "
+                f"{limits.vcpus}",
+                missing_types,
+            )
+        )
+    if limits.gpus is not None:
+        found.append(
+            (
+                TripReason.GPU_LIMIT,
+                f"{burn.accelerators} GPUs/accelerators (limit {limits.gpus})",
+                burn.accelerators > limits.gpus,
+                f"{burn.accelerators} GPUs/accelerators of pending/running instances exceed the "
+                f"limit of {limits.gpus}",
+                missing_types,
+            )
+        )
+    if limits.usd_per_hour is not None:
+        unpriced = burn.unpriced_instances
+        found.append(
+            (
+                TripReason.USD_LIMIT,
+                f"about {burn.usd_per_hour:,.2f} USD/h (limit {limits.usd_per_hour:,.2f})",
+                burn.usd_per_hour > limits.usd_per_hour,
+                f"pending/running instances burn about {burn.usd_per_hour:,.2f} USD/h at "
+                f"on-demand list prices, over the limit of {limits.usd_per_hour:,.2f} USD/h",
+                f"no price could be looked up for {unpriced} instance(s)" if unpriced else "",
+            )
+        )
+    return found
 
 
 def _usd(value: float | None) -> str:

@@ -39,6 +39,7 @@ from guard.principals import Protection, role_name_of
 from guard.report import Report
 from guard.restore import Accounts, latest_incident, restore_incident
 from guard.settings import Lockout, Mode, Settings, SettingsError, read_env_action
+from guard.weigh import burn_report, weigh_for
 
 LOG = get_logger("handler")
 
@@ -149,8 +150,12 @@ def run_guard(
         reading = pool.submit(read_open_incident, ssm, now)
         regions, list_error = resolve_regions(clients)
         census = count_instances(
-            regions, lambda region: clients.client("ec2", region), MAX_POOL_CONNECTIONS
+            regions,
+            lambda region: clients.client("ec2", region),
+            MAX_POOL_CONNECTIONS,
+            with_types=settings.weighted.any,
         )
+        burn = weigh_for(settings.weighted, census, clients, MAX_POOL_CONNECTIONS)
     open_incident, state_error = reading.result()
     if state_error is not None:
         LOG.error("open_incident_unreadable", extra={"error": state_error})
@@ -164,6 +169,8 @@ def run_guard(
         invocation,
         open_incident=open_incident.incident if open_incident else None,
         launched_active=count_launched_active(invocation, census, carried),
+        burn=burn,
+        limits=settings.weighted,
     )
     LOG.info(
         "decided",
@@ -184,6 +191,7 @@ def run_guard(
         by_region=census.by_region,
         region_errors=region_errors,
         closed_regions=closed,
+        burn=burn_report(burn, settings.weighted),
     )
     if state_error is not None:
         report.action_errors.append(f"reading the open incident ({PARAMETER}): {state_error}")

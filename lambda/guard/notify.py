@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from guard.burn_mail import burn_lines, burn_subject
 from guard.census import describe_error
 from guard.incident import INCIDENT_TAG, SUSPENDED_TAG
 from guard.logs import get_logger
@@ -31,6 +32,8 @@ def compose_subject(report: Report) -> str:
         head = f"runawaytrain {state} {label}: incident {report.incident or 'none found'}"
     elif report.verdict == "degraded":
         head = f"runawaytrain DEGRADED {label}: {len(report.region_errors)} region(s) not counted"
+        if not report.region_errors:  # a weighted limit could not be fully checked (weigh.py)
+            head = f"runawaytrain DEGRADED {label}: a limit could not be fully checked"
     else:
         state = "WOULD TRIP (dry-run)" if report.mode == "dry-run" else "TRIPPED"
         if report.continues_incident:
@@ -40,6 +43,7 @@ def compose_subject(report: Report) -> str:
             head += ", billing alarm"
         if "spend-rate" in report.trip_reasons:
             head += ", spend rate"
+        head += burn_subject(report)
     ascii_only = head.encode("ascii", "replace").decode("ascii")
     return ascii_only if len(ascii_only) <= SUBJECT_MAX else ascii_only[: SUBJECT_MAX - 3] + "..."
 
@@ -47,6 +51,7 @@ def compose_subject(report: Report) -> str:
 def compose_body(report: Report) -> str:
     sections = (
         _counts,
+        burn_lines,
         _uncounted,
         _dry_run,
         _stopped,

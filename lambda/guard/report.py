@@ -46,6 +46,7 @@ class Report:
     quarantine: str | None = None  # what was asked of the payer (issue 12), when it was sent
     notified: bool = False
     notify_error: str | None = None
+    burn: dict[str, Any] | None = None  # weighted limits set: vCPUs, GPUs, USD/h (weigh.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -7,6 +7,7 @@ a guard that silently does nothing is the worst outcome, so nothing here falls b
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,6 +64,30 @@ class Action(Enum):
 
 
 @dataclass(frozen=True)
+class WeightedLimits:
+    """Limits on what the pending + running instances weigh, each optional (None: not checked).
+
+    accounts.yaml `max_vcpus`, `max_gpus`, `max_usd_per_hour` (env vars of the same names).
+    """
+
+    vcpus: int | None = None
+    gpus: int | None = None  # accelerators: lambda/guard/weights.py says which count
+    usd_per_hour: float | None = None  # on-demand list price: lambda/guard/pricing.py
+
+    @property
+    def any(self) -> bool:
+        return (self.vcpus, self.gpus, self.usd_per_hour) != (None, None, None)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> WeightedLimits:
+        return cls(
+            vcpus=_parse_optional_count(environ, "max_vcpus"),
+            gpus=_parse_optional_count(environ, "max_gpus"),
+            usd_per_hour=_parse_optional_usd(environ, "max_usd_per_hour"),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     ec2limit: int
     snstopic: str
@@ -75,6 +100,7 @@ class Settings:
     # The payer's bus (issue 12): heartbeats and quarantine requests go there. Empty: none.
     payer_bus: str = ""
     quarantine: bool = False  # a trip in enforce mode asks the payer to quarantine the account
+    weighted: WeightedLimits = WeightedLimits()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -93,6 +119,7 @@ class Settings:
             ),
             payer_bus=_parse_bus(environ.get("payer_bus", "")),
             quarantine=_parse_flag("quarantine", environ.get("quarantine", "false")),
+            weighted=WeightedLimits.from_env(environ),
         )
 
 
@@ -122,6 +149,38 @@ def _parse_limit(raw: str) -> int:
     if limit < 0:
         raise SettingsError(f"environment variable ec2limit={raw!r} is negative; expected >= 0")
     return limit
+
+
+def _parse_optional_count(environ: Mapping[str, str], name: str) -> int | None:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise SettingsError(
+            f"environment variable {name}={raw!r} is not a whole number >= 0; unset it to "
+            "check no such limit"
+        )
+    return value
+
+
+def _parse_optional_usd(environ: Mapping[str, str], name: str) -> float | None:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0:
+        raise SettingsError(
+            f"environment variable {name}={raw!r} is not a number of US dollars >= 0, e.g. 50; "
+            "unset it to check no such limit"
+        )
+    return value
 
 
 def _parse_topic(raw: str) -> str:

@@ -13,6 +13,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 
 import guard.handler
+from guard import pricing, weights
 from guard.clients import ClientFactory
 from runawaytrain_cli.strict_aws import StrictAWS, strict_aws
 
@@ -38,6 +39,10 @@ def strict(monkeypatch: pytest.MonkeyPatch) -> Iterator[StrictAWS]:
     """moto made to refuse and delay what AWS does (runawaytrain_cli/strict_aws.py)."""
     for name in ("envaction", "mode", "regions", "account_name", "ec2limit", "snstopic"):
         monkeypatch.delenv(name, raising=False)
+    for name in ("max_vcpus", "max_gpus", "max_usd_per_hour"):
+        monkeypatch.delenv(name, raising=False)
+    weights.clear_cache()  # each test is a cold execution environment
+    pricing.clear_cache()
     with mock_aws(config={"iam": {"load_aws_managed_policies": True}}), strict_aws() as layer:
         yield layer
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from guard.burn import Burn, BurnLine
 from guard.decision import TripReason, Verdict, decide, decide_override
 from guard.invocation import Invocation, SpendRate, Trigger
 from guard.launches import IgnoredRecord, LaunchPrompt
-from guard.settings import Action
+from guard.settings import Action, WeightedLimits
 
 SCHEDULED = Invocation()
 BILLING = Invocation(trigger=Trigger.BILLING_ALARM, alarm_name="runawaytrain-billing-111111111111")
@@ -134,3 +135,66 @@ def test_launches_while_an_incident_is_open_trip_below_the_limit(
     )
     assert decision.verdict is verdict
     assert decision.trip_reasons == reasons
+
+
+def burn_of(vcpus=0, gpus=0, usd=0.0, *, unweighed=0, unpriced=0) -> Burn:
+    """A Burn with these totals; `unweighed`/`unpriced` instances whose weight/price is unknown."""
+    lines = [BurnLine("p4d.24xlarge", "us-east-1", "Shared", 1, 96, 8, "8 NVIDIA A100", 1.0, "")]
+    if unweighed:
+        lines.append(BurnLine("x9.huge", "eu-west-1", "Shared", unweighed, None, None, "", 1, ""))
+    if unpriced:
+        lines.append(BurnLine("t3.micro", "eu-west-1", "Shared", unpriced, 2, 0, "", None, ""))
+    return Burn(vcpus=vcpus, accelerators=gpus, usd_per_hour=usd, lines=tuple(lines))
+
+
+LIMITS = WeightedLimits(vcpus=64, gpus=8, usd_per_hour=40.0)
+
+
+@pytest.mark.parametrize(
+    ("burn", "limits", "failed", "verdict", "reasons"),
+    [
+        # Each limit trips strictly above, not at equality, whatever the instance count (1 of 10).
+        (burn_of(64, 8, 40.0), LIMITS, (), Verdict.OK, ()),
+        (burn_of(65, 8, 40.0), LIMITS, (), Verdict.TRIP, (TripReason.VCPU_LIMIT,)),
+        (burn_of(64, 9, 40.0), LIMITS, (), Verdict.TRIP, (TripReason.GPU_LIMIT,)),
+        (burn_of(64, 8, 40.01), LIMITS, (), Verdict.TRIP, (TripReason.USD_LIMIT,)),
+        (
+            burn_of(96, 16, 65.5),
+            LIMITS,
+            (),
+            Verdict.TRIP,
+            (TripReason.VCPU_LIMIT, TripReason.GPU_LIMIT, TripReason.USD_LIMIT),
+        ),
+        # An unset limit is never checked.
+        (burn_of(999, 99, 999.0), WeightedLimits(gpus=99), (), Verdict.OK, ()),
+        (burn_of(0, 1, 0.0), WeightedLimits(gpus=0), (), Verdict.TRIP, (TripReason.GPU_LIMIT,)),
+        # What could not be weighed or priced never hides a trip, and never passes silently.
+        (burn_of(10, 2, 41.0, unpriced=3), LIMITS, (), Verdict.TRIP, (TripReason.USD_LIMIT,)),
+        (burn_of(10, 2, 5.0, unpriced=3), LIMITS, (), Verdict.DEGRADED, ()),
+        (burn_of(10, 9, 5.0, unweighed=2), LIMITS, (), Verdict.TRIP, (TripReason.GPU_LIMIT,)),
+        (burn_of(10, 2, 5.0, unweighed=2), LIMITS, (), Verdict.DEGRADED, ()),
+        (burn_of(10, 2, 5.0, unpriced=3), WeightedLimits(gpus=8), (), Verdict.OK, ()),
+        (burn_of(10, 2, 5.0), LIMITS, ("eu-west-1",), Verdict.DEGRADED, ()),
+        (burn_of(10, 20, 5.0), LIMITS, ("eu-west-1",), Verdict.TRIP, (TripReason.GPU_LIMIT,)),
+    ],
+)
+def test_decide_weighted_limits(burn, limits, failed, verdict, reasons):
+    decision = decide(1, 10, failed, SCHEDULED, burn=burn, limits=limits)
+    assert decision.verdict is verdict
+    assert decision.trip_reasons == reasons
+
+
+def test_weighted_trip_and_degraded_reasons_give_the_figures():
+    tripped = decide(1, 10, (), SCHEDULED, burn=burn_of(64, 16, 65.5), limits=LIMITS)
+    assert "16 GPUs/accelerators of pending/running instances exceed the limit of 8" in (
+        tripped.reason
+    )
+    assert "about 65.50 USD/h at on-demand list prices, over the limit of 40.00 USD/h" in (
+        tripped.reason
+    )
+    degraded = decide(1, 10, (), SCHEDULED, burn=burn_of(2, 0, 1.0, unpriced=3), limits=LIMITS)
+    assert degraded.reason == (
+        "counted 1 pending/running EC2 instances (limit 10), 2 vCPUs (limit 64), "
+        "0 GPUs/accelerators (limit 8) but about 1.00 USD/h (limit 40.00) (limit not fully "
+        "checked: no price could be looked up for 3 instance(s))"
+    )

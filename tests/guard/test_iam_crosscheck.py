@@ -20,7 +20,7 @@ import guard
 from guard.clients import ClientFactory
 from guard.handler import run_guard, run_restore
 from guard.invocation import Invocation
-from guard.settings import Action, Lockout, Settings
+from guard.settings import Action, Lockout, Settings, WeightedLimits
 from runawaytrain_stack.permissions import GUARD_ACTIONS
 from tests.guard.accounts import UserSpec, create_group, create_role, create_user
 from tests.guard.conftest import HOME
@@ -58,10 +58,16 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     run_restore(settings, restore, clients, account)
     # The region list is only asked for when `regions` is unset.
     run_guard(Settings(ec2limit=99, snstopic=topic), Invocation(), clients, account)
+    # The weighted limits look up instance types and prices.
+    weighted = WeightedLimits(vcpus=9999, gpus=99, usd_per_hour=9999)
+    run_guard(
+        Settings(ec2limit=99, snstopic=topic, weighted=weighted), Invocation(), clients, account
+    )
 
     assert tripped.locked_users == ["ana"]
     assert tripped.suspended_asgs == ["farm"]
     assert {"iam:AttachRolePolicy", "ec2:StartInstances", "ec2:DescribeRegions"} <= recorder.actions
+    assert {"ec2:DescribeInstanceTypes", "pricing:GetProducts"} <= recorder.actions
     missing = recorder.actions - set(GUARD_ACTIONS)
     assert not missing, f"the guard calls {sorted(missing)} but its role does not allow them"
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from guard.handler import handler
-from guard.settings import Action, Mode, Settings, SettingsError, Unstoppable, read_env_action
+from guard.settings import (
+    Action,
+    Mode,
+    Settings,
+    SettingsError,
+    Unstoppable,
+    WeightedLimits,
+    read_env_action,
+)
 from tests.guard.conftest import FakeContext, instance_states
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:runawaytrain-notify"
@@ -22,6 +30,13 @@ def test_reads_every_setting():
         }
     )
     assert settings == Settings(4, TOPIC, Mode.DRY_RUN, "genomics", unstoppable=Unstoppable.REPORT)
+
+
+def test_reads_weighted_limits_and_leaves_unset_ones_unchecked():
+    environ = {"ec2limit": "4", "snstopic": TOPIC, "max_gpus": "8", "max_usd_per_hour": "12.5"}
+    weighted = Settings.from_env(environ).weighted
+    assert weighted == WeightedLimits(vcpus=None, gpus=8, usd_per_hour=12.5)
+    assert not Settings.from_env({"ec2limit": "4", "snstopic": TOPIC}).weighted.any
 
 
 def test_defaults_are_enforce_and_terminate_spot():
@@ -55,6 +70,12 @@ def test_a_regions_variable_left_by_an_old_stack_cannot_narrow_the_census(launch
         (
             {"ec2limit": "4", "snstopic": TOPIC, "unstoppable": "terminate"},
             "unstoppable='terminate' is not one of: terminate-spot, terminate-all, report",
+        ),
+        ({"ec2limit": "4", "snstopic": TOPIC, "max_vcpus": "-2"}, "max_vcpus='-2' is not a whole"),
+        ({"ec2limit": "4", "snstopic": TOPIC, "max_gpus": "1.5"}, "max_gpus='1.5' is not a whole"),
+        (
+            {"ec2limit": "4", "snstopic": TOPIC, "max_usd_per_hour": "nan"},
+            "max_usd_per_hour='nan' is not a number of US dollars >= 0",
         ),
     ],
 )

@@ -39,6 +39,9 @@ accounts:
     lockout: users
     break_glass: [breakglass-admin, Deployer]
     monthly_budget_usd: 5000.5
+    max_vcpus: 512
+    max_gpus: 16
+    max_usd_per_hour: 120.5
   - id: "300000000003"
     name: sandbox
     ec2_limit: 0

@@ -93,6 +93,26 @@ MALFORMED = [
         [":5: payer.ec2_limit:", "found boolean True"],
     ),
     (
+        "negative-max-vcpus",
+        VALID + "    max_vcpus: -8\n",
+        [":11: accounts[0].max_vcpus: expected a whole number >= 0", "found integer -8"],
+    ),
+    (
+        "fractional-max-gpus",
+        VALID + "    max_gpus: 1.5\n",
+        [":11: accounts[0].max_gpus: expected a whole number >= 0 (GPUs", "found number 1.5"],
+    ),
+    (
+        "max-usd-per-hour-as-text",
+        VALID + '    max_usd_per_hour: "50"\n',
+        [":11: accounts[0].max_usd_per_hour: expected a number of US dollars", "found text '50'"],
+    ),
+    (
+        "negative-max-usd-per-hour",
+        VALID + "    max_usd_per_hour: -1\n",
+        [":11: accounts[0].max_usd_per_hour: expected a number of US dollars >= 0"],
+    ),
+    (
         "invalid-email",
         replace_line(9, "    notify: [d@example.com, not-an-email]"),
         [":9: accounts[0].notify[1]: expected an email address", "found text 'not-an-email'"],
@@ -382,6 +402,16 @@ def test_fills_unset_keys_from_defaults_block_and_account_overrides_it() -> None
     dev = fleet.sub_accounts[0]
     assert (dev.mode, dev.schedule_minutes, dev.ec2_limit) == (Mode.ENFORCE, 10, 7)
     assert (fleet.payer.mode, fleet.payer.ec2_limit) == (Mode.DRY_RUN, 2)
+
+
+def test_weighted_limits_are_unset_unless_given_and_inherit_from_defaults() -> None:
+    assert [(a.max_vcpus, a.max_gpus, a.max_usd_per_hour) for a in parse_fleet(VALID).accounts] == [
+        (None, None, None)
+    ] * 2
+    text = "defaults:\n  max_gpus: 8\n  max_usd_per_hour: 50\n" + VALID + "    max_gpus: 0\n"
+    payer, dev = parse_fleet(text).accounts
+    assert (payer.max_vcpus, payer.max_gpus, payer.max_usd_per_hour) == (None, 8, 50)
+    assert (dev.max_gpus, dev.max_usd_per_hour) == (0, 50)
 
 
 def test_fast_trip_is_on_unless_turned_off_in_defaults_or_per_account() -> None:

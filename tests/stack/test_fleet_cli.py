@@ -27,24 +27,29 @@ def test_check_prints_the_fleet_as_a_table(capsys: pytest.CaptureFixture[str]) -
     lines = capsys.readouterr().out.splitlines()
     summary = (
         f"{SAMPLE_FLEET_FILE}: 4 accounts (payer 111111111111), 4 with a billing alarm, "
-        "54 stacks to deploy"
+        "55 stacks to deploy"
     )
     assert lines[0] == summary
-    header = "account name region limit schedule mode lockout fast trip stacks budget notify"
+    header = (
+        "account name region limit weighted limits schedule mode lockout fast trip stacks "
+        "budget notify"
+    )
     assert words(lines[1]) == words(header)
     assert set(lines[2]) == {"-", " "}
-    # the payer: its guard, 16 fast-trip Region stacks and the billing stack
+    # the payer: its guard, 16 fast-trip Region stacks, the billing and the payer stack
     payer = (
-        "111111111111 payer us-east-1 2 5 min enforce none 17 Regions 18 $200 "
+        "111111111111 payer us-east-1 2 - 5 min enforce none 17 Regions 19 $200 "
         "billing@example.com, ops@example.com"
     )
     assert words(lines[3]) == words(payer)
-    prod = "222222222222 prod eu-west-1 40 5 min enforce users 17 Regions 17 $5,000"
-    assert words(lines[4])[:12] == words(prod)
-    staging = "333333333333 staging us-east-1 10 5 min enforce none eu-west-1, us-east-1 2 $800"
-    assert words(lines[5])[:12] == words(staging)
-    sandbox = "444444444444 sandbox us-east-1 4 10 min dry-run users+roles 17 Regions 17 $100"
-    assert words(lines[6])[:12] == words(sandbox)
+    prod = "222222222222 prod eu-west-1 40 - 5 min enforce users 17 Regions 17 $5,000"
+    assert words(lines[4])[:13] == words(prod)
+    staging = (
+        "333333333333 staging us-east-1 10 8 GPUs 5 min enforce none eu-west-1, us-east-1 2 $800"
+    )
+    assert words(lines[5])[:14] == words(staging)
+    sandbox = "444444444444 sandbox us-east-1 4 - 10 min dry-run users+roles 17 Regions 17 $100"
+    assert words(lines[6])[:13] == words(sandbox)
     assert len(lines) == 7
 
 
@@ -58,7 +63,7 @@ def test_check_defaults_to_accounts_yaml_in_the_working_directory(
     assert run(["check"]) == 0
     out = capsys.readouterr().out
     assert "accounts.yaml: 1 account (payer 111111111111), 0 with a billing alarm, 17 stacks" in out
-    solo = "111111111111 solo us-east-1 3 5 min enforce none 17 Regions 17 - a@example.com"
+    solo = "111111111111 solo us-east-1 3 - 5 min enforce none 17 Regions 17 - a@example.com"
     assert words(out.splitlines()[3]) == words(solo)
 
 

@@ -107,6 +107,9 @@ def test_environment_is_set_from_config(prod: Template, sandbox: Template) -> No
                     "break_glass": "breakglass-admin,Deployer",
                     "stack_roles": "runawaytrain-guard-scheduler,runawaytrain-fast-trip-forwarder",
                     "unstoppable": "terminate-spot",
+                    "max_vcpus": "512",
+                    "max_gpus": "16",
+                    "max_usd_per_hour": "120.5",
                 }
             }
         },

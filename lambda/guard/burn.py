@@ -1,0 +1,136 @@
+"""What the pending + running instances weigh now: vCPUs, accelerators, dollars an hour. Pure.
+
+The census (types, regions), the type weights (weights.py) and the price book (pricing.py) in;
+totals and one line per (type, region, tenancy) out, dearest first, for the decision and the mail.
+
+A type with no price in the Price List counts UNPRICED_USD_PER_VCPU_HOUR per vCPU: never zero,
+and above the on-demand Linux rate per vCPU of every instance type we know of (the dearest,
+GPU types such as p5.48xlarge, list about 0.5 USD per vCPU-hour in us-east-1; other regions run
+up to ~1.6x that). A price that could not be looked up at all (the Price List API failed and no
+older price is cached) is not guessed: the dollar total is then a lower bound, and the decision
+says the dollar limit could not be fully checked (degraded) unless what is known already exceeds
+it. The same holds for vCPUs and accelerators of a type DescribeInstanceTypes did not answer for.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from guard.census import Instance
+from guard.pricing import SHARED, PriceBook
+from guard.weights import TypeWeight
+
+UNPRICED_USD_PER_VCPU_HOUR = 1.0
+
+
+class PriceSource:
+    LIST = "list"  # the Price List's on-demand price
+    STALE = "stale"  # the Price List's price from an older cache (a refresh failed)
+    UNPRICED = "unpriced"  # the Price List has no price: UNPRICED_USD_PER_VCPU_HOUR per vCPU
+    UNKNOWN = "unknown"  # no price could be looked up: not counted (a lower bound)
+    NOT_ASKED = "not-asked"  # no dollar limit set: prices were not looked up
+
+
+@dataclass(frozen=True)
+class BurnLine:
+    instance_type: str
+    region: str
+    tenancy: str  # Price List tenancy: Shared (the census does not read tenancy: README)
+    count: int
+    vcpus_each: int | None  # None: the type could not be described
+    accelerators_each: int | None
+    accelerator_names: str
+    usd_each: float | None  # None: unknown or not asked
+    price_source: str
+
+    @property
+    def usd(self) -> float:
+        return (self.usd_each or 0.0) * self.count
+
+
+@dataclass(frozen=True)
+class Burn:
+    vcpus: int  # of the instances whose type was described: a lower bound if `unweighed`
+    accelerators: int
+    usd_per_hour: float  # of the instances priced (or counted by the unpriced rule)
+    lines: tuple[BurnLine, ...] = ()  # dearest first (then most vCPUs)
+    unweighed: dict[str, str] = field(default_factory=dict)  # type -> why it is not described
+    price_errors: dict[str, str] = field(default_factory=dict)  # "type region" -> why no price
+    prices_asked: bool = False
+
+    @property
+    def unweighed_instances(self) -> int:
+        return sum(line.count for line in self.lines if line.vcpus_each is None)
+
+    @property
+    def unpriced_instances(self) -> int:
+        """Instances whose dollars are not in the total (a lower bound)."""
+        return sum(line.count for line in self.lines if line.usd_each is None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def weigh_burn(
+    instances: Mapping[str, Iterable[Instance]],
+    weights: Mapping[str, TypeWeight],
+    weight_errors: Mapping[str, str],
+    book: PriceBook | None,
+) -> Burn:
+    """Totals and lines for the census `instances` (region -> instances)."""
+    groups: Counter[tuple[str, str, str]] = Counter()
+    for region, found in instances.items():
+        for instance in found:
+            groups[instance.instance_type, region, SHARED] += 1
+    lines = []
+    price_errors: dict[str, str] = {}
+    for key, count in groups.items():
+        instance_type, region, tenancy = key
+        weight = weights.get(instance_type)
+        usd_each, source = _price(key, weight, book)
+        if book is not None and source == PriceSource.UNKNOWN:
+            price_errors[f"{instance_type} {region}"] = book.errors.get(
+                key, "no list price, and its vCPUs are unknown"
+            )
+        lines.append(
+            BurnLine(
+                instance_type=instance_type,
+                region=region,
+                tenancy=tenancy,
+                count=count,
+                vcpus_each=None if weight is None else weight.vcpus,
+                accelerators_each=None if weight is None else weight.accelerators,
+                accelerator_names="" if weight is None else weight.accelerator_names,
+                usd_each=usd_each,
+                price_source=source,
+            )
+        )
+    lines.sort(key=lambda line: (-line.usd, -(line.vcpus_each or 0) * line.count, line.region))
+    return Burn(
+        vcpus=sum((line.vcpus_each or 0) * line.count for line in lines),
+        accelerators=sum((line.accelerators_each or 0) * line.count for line in lines),
+        usd_per_hour=round(sum(line.usd for line in lines), 4),
+        lines=tuple(lines),
+        unweighed={
+            t: weight_errors.get(t, "not described")
+            for t in sorted({key[0] for key in groups} - set(weights))
+        },
+        price_errors=price_errors,
+        prices_asked=book is not None,
+    )
+
+
+def _price(
+    key: tuple[str, str, str], weight: TypeWeight | None, book: PriceBook | None
+) -> tuple[float | None, str]:
+    if book is None:
+        return None, PriceSource.NOT_ASKED
+    if key in book.prices and book.prices[key] is not None:
+        source = PriceSource.STALE if key in book.stale else PriceSource.LIST
+        return book.prices[key], source
+    if key in book.prices and weight is not None:  # the Price List has no price for it
+        return weight.vcpus * UNPRICED_USD_PER_VCPU_HOUR, PriceSource.UNPRICED
+    return None, PriceSource.UNKNOWN

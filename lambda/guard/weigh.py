@@ -1,0 +1,86 @@
+"""Weigh a census for the weighted limits: type weights and prices, looked up side by side.
+
+Both lookups depend only on the types the census found, so they run at once: with cold caches
+one round trip after the census, with warm caches none. Prices are asked only when
+max_usd_per_hour is set.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from typing import Any
+
+from guard.burn import Burn, weigh_burn
+from guard.census import Census
+from guard.clients import ClientFactory
+from guard.logs import get_logger
+from guard.pricing import PRICING_REGION, SHARED, Key, look_up_prices
+from guard.settings import WeightedLimits
+from guard.weights import weigh_types
+
+LOG = get_logger("weigh")
+
+
+def weigh_census(
+    census: Census,
+    limits: WeightedLimits,
+    ec2_for: Callable[[str], Any],
+    pricing: Callable[[], Any],
+    *,
+    workers: int,
+    now: float | None = None,
+) -> Burn:
+    where: dict[str, set[str]] = {}
+    keys: set[Key] = set()
+    for region, found in census.instances.items():
+        for instance in found:
+            where.setdefault(instance.instance_type, set()).add(region)
+            keys.add((instance.instance_type, region, SHARED))
+    with ThreadPoolExecutor(1) as pool:
+        pricing_done = (
+            pool.submit(look_up_prices, keys, pricing, time.time() if now is None else now)
+            if limits.usd_per_hour is not None and keys
+            else None
+        )
+        weights, errors = weigh_types(where, ec2_for, workers)
+        book = pricing_done.result() if pricing_done is not None else None
+    if limits.usd_per_hour is not None and book is None:
+        book = look_up_prices((), pricing, 0.0)  # nothing runs: an empty, asked-for book
+    burn = weigh_burn(census.instances, weights, errors, book)
+    LOG.info(
+        "weighed",
+        extra={
+            "vcpus": burn.vcpus,
+            "accelerators": burn.accelerators,
+            "usd_per_hour": burn.usd_per_hour,
+            "types_unweighed": sorted(burn.unweighed),
+            "prices_unknown": sorted(burn.price_errors),
+        },
+    )
+    return burn
+
+
+def weigh_for(
+    limits: WeightedLimits, census: Census, clients: ClientFactory, workers: int
+) -> Burn | None:
+    """The census weighed with the guard's own clients; None (no call) when no weighted limit
+    is set."""
+    if not limits.any:
+        return None
+    return weigh_census(
+        census,
+        limits,
+        lambda region: clients.client("ec2", region),
+        lambda: clients.client("pricing", PRICING_REGION),
+        workers=workers,
+    )
+
+
+def burn_report(burn: Burn | None, limits: WeightedLimits) -> dict[str, Any] | None:
+    """The report's `burn`: totals, lines and what could not be weighed, with the limits."""
+    if burn is None:
+        return None
+    return {**burn.to_dict(), "limits": asdict(limits)}

@@ -1,0 +1,269 @@
+"""The AWS Price List Query API's GetProducts, which moto does not have, for the strict layer.
+
+moto answers every Pricing call with 404 "Not yet implemented". The strict layer (strict_aws.py)
+routes requests for the Price List endpoints here; this answers GetProducts as AWS does, from a
+catalog the test or bench fills with `set_price`:
+
+- JSON 1.1 protocol, target AWSPriceListService.GetProducts (botocore model pricing 2017-10-15);
+- response {"FormatVersion": "aws_v1", "PriceList": [<JSON string>, ...], "NextToken": ...}:
+  each PriceList item is a JSON *string* (PriceListJsonItems: SynthesizedJsonPriceListJsonItem),
+  a product in the Price List's offer-file shape: product.{productFamily, attributes, sku},
+  serviceCode, terms.OnDemand.<sku>.<offerTermCode>.priceDimensions.<rateCode>.{unit "Hrs",
+  pricePerUnit.USD as a decimal string}, terms.Reserved, version, publicationDate (Billing User
+  Guide, "Reading the price list files" / "Service price list files for AWS services");
+- filters: TERM_MATCH, EQUALS, CONTAINS, ANY_OF and NONE_OF (comma-separated values, each Value
+  at most 1024 characters), all must match (AWS Billing and Cost Management API Reference,
+  pricing Filter); MaxResults 1-100 (botocore model GetProductsMaxResults), default 100 here;
+- quota: a token bucket of 10 GetProducts refilled at 5 a second per account; beyond it
+  ThrottlingException (Billing User Guide, "Using the AWS Price List Query API", Quotas);
+- endpoints: api.pricing.{us-east-1, eu-central-1, ap-south-1}.amazonaws.com (same page);
+- Spot is not in the Price List (Billing User Guide, "Calling AWS services and prices using the
+  AWS Price List"): only on-demand and reserved terms are listed.
+
+UNCERTAIN, kept simple: the real API's TERM_MATCH is matched exactly here (AWS may fold case),
+and NextToken is an opaque offset.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+ENDPOINT_REGIONS = ("us-east-1", "eu-central-1", "ap-south-1")
+BUCKET_SIZE = 10.0
+REFILL_PER_S = 5.0
+FILTER_TYPES = ("TERM_MATCH", "EQUALS", "CONTAINS", "ANY_OF", "NONE_OF")
+ON_DEMAND_OFFER = "JRTCKXETXF"  # the Price List's on-demand offer term code
+HOURLY_RATE = "6YS6EN2CT7"  # its hourly rate code
+RESERVED_OFFER = "4NA7Y494T4"  # a 1-year no-upfront reserved term, for the shape
+LOCATIONS = {
+    "us-east-1": "US East (N. Virginia)",
+    "us-east-2": "US East (Ohio)",
+    "us-west-1": "US West (N. California)",
+    "us-west-2": "US West (Oregon)",
+    "ca-central-1": "Canada (Central)",
+    "sa-east-1": "South America (Sao Paulo)",
+    "eu-west-1": "EU (Ireland)",
+    "eu-west-2": "EU (London)",
+    "eu-west-3": "EU (Paris)",
+    "eu-central-1": "EU (Frankfurt)",
+    "eu-north-1": "EU (Stockholm)",
+    "ap-northeast-1": "Asia Pacific (Tokyo)",
+    "ap-northeast-2": "Asia Pacific (Seoul)",
+    "ap-northeast-3": "Asia Pacific (Osaka)",
+    "ap-south-1": "Asia Pacific (Mumbai)",
+    "ap-southeast-1": "Asia Pacific (Singapore)",
+    "ap-southeast-2": "Asia Pacific (Sydney)",
+}
+
+
+def is_price_list_url(url: str) -> bool:
+    return any(f"://api.pricing.{region}.amazonaws.com" in url for region in ENDPOINT_REGIONS)
+
+
+@dataclass(frozen=True)
+class _Product:
+    sku: str
+    attributes: dict[str, str]
+    usd_per_hour: float
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        a = self.attributes
+        return a["instanceType"], a["regionCode"], a["tenancy"]
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """What a filter may name: the attributes and the product family (productFamily)."""
+        return {**self.attributes, "productFamily": "Compute Instance"}
+
+    def to_json(self) -> str:
+        on_demand = f"{self.sku}.{ON_DEMAND_OFFER}"
+        reserved = f"{self.sku}.{RESERVED_OFFER}"
+        return json.dumps(
+            {
+                "product": {
+                    "productFamily": "Compute Instance",
+                    "attributes": self.attributes,
+                    "sku": self.sku,
+                },
+                "serviceCode": "AmazonEC2",
+                "terms": {
+                    "OnDemand": {
+                        on_demand: {
+                            "priceDimensions": {
+                                f"{on_demand}.{HOURLY_RATE}": {
+                                    "unit": "Hrs",
+                                    "endRange": "Inf",
+                                    "description": f"${self.usd_per_hour:.4f} per On Demand "
+                                    f"Linux {self.attributes['instanceType']} Instance Hour",
+                                    "appliesTo": [],
+                                    "rateCode": f"{on_demand}.{HOURLY_RATE}",
+                                    "beginRange": "0",
+                                    "pricePerUnit": {"USD": f"{self.usd_per_hour:.10f}"},
+                                }
+                            },
+                            "sku": self.sku,
+                            "effectiveDate": "2026-01-01T00:00:00Z",
+                            "offerTermCode": ON_DEMAND_OFFER,
+                            "termAttributes": {},
+                        }
+                    },
+                    "Reserved": {
+                        reserved: {
+                            "priceDimensions": {
+                                f"{reserved}.{HOURLY_RATE}": {
+                                    "unit": "Hrs",
+                                    "endRange": "Inf",
+                                    "description": "reserved rate",
+                                    "appliesTo": [],
+                                    "rateCode": f"{reserved}.{HOURLY_RATE}",
+                                    "beginRange": "0",
+                                    "pricePerUnit": {"USD": f"{self.usd_per_hour * 0.6:.10f}"},
+                                }
+                            },
+                            "sku": self.sku,
+                            "effectiveDate": "2026-01-01T00:00:00Z",
+                            "offerTermCode": RESERVED_OFFER,
+                            "termAttributes": {
+                                "LeaseContractLength": "1yr",
+                                "OfferingClass": "standard",
+                                "PurchaseOption": "No Upfront",
+                            },
+                        }
+                    },
+                },
+                "version": "20260101000000",
+                "publicationDate": "2026-01-01T00:00:00Z",
+            }
+        )
+
+
+class PriceList:
+    """The emulated Price List: a catalog of EC2 Linux on-demand prices, and the quota."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._products: list[_Product] = []
+        self._lock = threading.Lock()
+        self._tokens = BUCKET_SIZE
+        self._refilled_at: float | None = None
+        self.fail_with: tuple[int, str, str] | None = None  # (status, code, message) for every call
+        self.calls = 0
+        self._skus = 0
+
+    def set_price(
+        self, instance_type: str, region: str, usd_per_hour: float, tenancy: str = "Shared"
+    ) -> None:
+        """List `instance_type` in `region` (Linux, no pre-installed software, capacity Used)."""
+        attributes = {
+            "instanceType": instance_type,
+            "regionCode": region,
+            "location": LOCATIONS.get(region, region),
+            "locationType": "AWS Region",
+            "tenancy": tenancy,
+            "operatingSystem": "Linux",
+            "preInstalledSw": "NA",
+            "licenseModel": "No License required",
+            "capacitystatus": "Used",
+            "operation": "RunInstances",
+            "servicecode": "AmazonEC2",
+            "marketoption": "OnDemand",
+        }
+        with self._lock:
+            self._skus += 1
+            sku = f"EMU{self._skus:011d}"
+            self._products = [
+                p
+                for p in self._products
+                if (
+                    p.attributes["instanceType"],
+                    p.attributes["regionCode"],
+                    p.attributes["tenancy"],
+                )
+                != (instance_type, region, tenancy)
+            ]
+            self._products.append(_Product(sku, attributes, usd_per_hour))
+
+    def answer(self, target: str, body: bytes | str | None) -> tuple[int, dict[str, str], str]:
+        """One HTTP request to a Price List endpoint: (status, headers, body)."""
+        with self._lock:
+            self.calls += 1
+        if not target.endswith(".GetProducts"):
+            return _error(400, "UnknownOperationException", f"{target} is not emulated")
+        if self.fail_with is not None:
+            return _error(*self.fail_with)
+        if not self._take_token():
+            return _error(400, "ThrottlingException", "Rate exceeded")
+        try:
+            request = json.loads(body or "{}")
+            matches = self._select(request)
+        except _BadParameterError as invalid:
+            return _error(400, "InvalidParameterException", str(invalid))
+        start = int(request.get("NextToken") or 0)
+        size = int(request.get("MaxResults") or 100)
+        page = matches[start : start + size]
+        response: dict[str, Any] = {
+            "FormatVersion": "aws_v1",
+            "PriceList": [product.to_json() for product in page],
+        }
+        if start + size < len(matches):
+            response["NextToken"] = str(start + size)
+        return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(response)
+
+    def _take_token(self) -> bool:
+        with self._lock:
+            now = self.clock()
+            if self._refilled_at is not None:
+                elapsed = max(0.0, now - self._refilled_at)
+                self._tokens = min(BUCKET_SIZE, self._tokens + elapsed * REFILL_PER_S)
+            self._refilled_at = now
+            if self._tokens < 1:
+                return False
+            self._tokens -= 1
+            return True
+
+    def _select(self, request: dict[str, Any]) -> list[_Product]:
+        if request.get("ServiceCode") != "AmazonEC2":
+            return []  # only EC2 is catalogued here
+        size = request.get("MaxResults", 100)
+        if not isinstance(size, int) or not 1 <= size <= 100:
+            raise _BadParameterError("MaxResults must be between 1 and 100")
+        tests = [_filter_test(f) for f in request.get("Filters", [])]
+        with self._lock:
+            products = list(self._products)
+        return [p for p in products if all(test(p.fields) for test in tests)]
+
+
+class _BadParameterError(ValueError):
+    pass
+
+
+def _filter_test(spec: dict[str, Any]) -> Callable[[dict[str, str]], bool]:
+    kind, field, value = spec.get("Type"), spec.get("Field"), spec.get("Value")
+    if kind not in FILTER_TYPES:
+        raise _BadParameterError(f"Invalid filter type {kind}; valid: {', '.join(FILTER_TYPES)}")
+    if not isinstance(field, str) or not isinstance(value, str) or not 1 <= len(value) <= 1024:
+        raise _BadParameterError("Filter Field and Value must be strings of 1 to 1024 characters")
+    values = {part.strip() for part in value.split(",")}
+
+    def test(attributes: dict[str, str]) -> bool:
+        found = attributes.get(field)
+        if kind in ("TERM_MATCH", "EQUALS"):
+            return found == value
+        if kind == "CONTAINS":
+            return found is not None and value in found
+        if kind == "ANY_OF":
+            return found in values
+        return found not in values  # NONE_OF
+
+    return test
+
+
+def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], str]:
+    body = json.dumps({"__type": code, "Message": message})
+    return status, {"Content-Type": "application/x-amz-json-1.1"}, body
