@@ -39,6 +39,7 @@ from guard.principals import Protection, role_name_of
 from guard.report import Report
 from guard.restore import Accounts, latest_incident, restore_incident
 from guard.settings import Lockout, Mode, Settings, SettingsError, read_env_action
+from guard.wrap_up import mail_and_record
 
 LOG = get_logger("handler")
 
@@ -141,9 +142,11 @@ def run_guard(
     *,
     pending_wait_s: float = PENDING_WAIT_S,
     sleep: Callable[[float], None] | None = None,
+    now: datetime | None = None,
 ) -> Report:
-    """Count, decide, act and notify for one account; returns the report, raises nothing AWS."""
-    now = datetime.now(UTC)
+    """Count, decide, act and notify for one account; returns the report, raises nothing AWS.
+    `now`: the run's clock (tests inject it)."""
+    now = now or datetime.now(UTC)
     ssm = clients.client("ssm", clients.home_region)
     with ThreadPoolExecutor(1) as pool:  # read the open incident while the regions are counted
         reading = pool.submit(read_open_incident, ssm, now)
@@ -173,6 +176,7 @@ def run_guard(
         account=account,
         account_name=settings.account_name,
         function=function,
+        home_region=clients.home_region,
         mode=settings.mode.value,
         limit=settings.ec2limit,
         verdict=decision.verdict.value,
@@ -195,8 +199,14 @@ def run_guard(
             sleep=sleep,
         )
         trip(report, census, settings, clients, plan, open_incident=open_incident, now=now)
-    if decision.verdict in (Verdict.TRIP, Verdict.DEGRADED):
-        notify(report, settings, clients)
+    mail_and_record(  # mailed at the incident's pace (follow_up.py), then recorded for `status`
+        report,
+        ssm,
+        lambda mail: notify(mail, settings, clients),
+        now=now,
+        open_incident=open_incident.incident if open_incident else None,
+        schedule_minutes=settings.schedule_minutes,
+    )
     LOG.info("done", extra={"summary": report.summary()})
     return report
 

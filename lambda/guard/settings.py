@@ -75,6 +75,9 @@ class Settings:
     # The payer's bus (issue 12): heartbeats and quarantine requests go there. Empty: none.
     payer_bus: str = ""
     quarantine: bool = False  # a trip in enforce mode asks the payer to quarantine the account
+    # The schedule's period: follow-up mails of one incident are paced to one per period
+    # (follow_up.py), and `runawaytrain status` calls a guard overdue after two of them.
+    schedule_minutes: int = 5
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -93,6 +96,7 @@ class Settings:
             ),
             payer_bus=_parse_bus(environ.get("payer_bus", "")),
             quarantine=_parse_flag("quarantine", environ.get("quarantine", "false")),
+            schedule_minutes=_parse_minutes(environ.get("schedule_minutes", "5")),
         )
 
 
@@ -122,6 +126,18 @@ def _parse_limit(raw: str) -> int:
     if limit < 0:
         raise SettingsError(f"environment variable ec2limit={raw!r} is negative; expected >= 0")
     return limit
+
+
+def _parse_minutes(raw: str) -> int:
+    try:
+        minutes = int(raw)
+    except ValueError:
+        minutes = 0
+    if minutes < 1:
+        raise SettingsError(
+            f"environment variable schedule_minutes={raw!r} is not a whole number of minutes >= 1"
+        )
+    return minutes
 
 
 def _parse_topic(raw: str) -> str:
