@@ -75,12 +75,14 @@ LOCKOUT_USER_ACTIONS = (
     "iam:ListAccessKeys",
     "iam:UpdateAccessKey",
     "iam:ListAttachedUserPolicies",
+    "iam:ListUserPolicies",  # is the inline deny really there (lockout.py, already locked)
     "iam:PutUserPolicy",
     "iam:DeleteUserPolicy",
     "iam:ListUserTags",
 )
 LOCKOUT_ROLE_ACTIONS = (
     "iam:ListAttachedRolePolicies",
+    "iam:ListRolePolicies",
     "iam:PutRolePolicy",
     "iam:DeleteRolePolicy",
     "iam:ListRoleTags",
