@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from runawaytrain_cli import demo, drill, fleet, restore, spend
+from runawaytrain_cli import demo, drill, fleet, guard_function, restore, spend, status
 
-SUBCOMMAND_MODULES = (demo, fleet, restore, drill, spend)
+SUBCOMMAND_MODULES = (demo, fleet, status, guard_function, restore, drill, spend)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -45,7 +45,7 @@ from moto.ec2.responses.spot_fleets import SpotFleets
 from moto.iam.exceptions import IAMException
 from moto.iam.models import IAMBackend
 
-from runawaytrain_cli import strict_payer
+from runawaytrain_cli import strict_payer, strict_sns
 from runawaytrain_cli.strict_patches import Patches
 
 PENDING_SECONDS_ENV = "STRICT_AWS_PENDING_SECONDS"
@@ -254,6 +254,7 @@ class StrictAWS:
         for name in _IAM_GUARDED:
             p.set(IAMBackend, name, _guard_protected_role(name, getattr(IAMBackend, name)))
         strict_payer.install(p)  # Organizations SCPs, cross-account EventBridge
+        strict_sns.install(p)  # email subscriptions pending until confirmed
 
     def uninstall(self) -> None:
         global _active  # noqa: PLW0603

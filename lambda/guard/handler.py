@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,6 +68,8 @@ def handler(event: object, context: Any) -> dict[str, Any]:
         if override is not None and override.verdict in (Verdict.VOID, Verdict.IGNORED):
             return respond(void_report(override, invocation, account_in_arn(context)))
         settings = Settings.from_env(os.environ)
+        if invocation.dry_run:  # an operator's dry run: whatever the mode, change nothing
+            settings = replace(settings, mode=Mode.DRY_RUN)
     except SettingsError as error:
         LOG.error("bad_settings", extra={"error": str(error)})
         raise  # a failed invocation reaches the on-failure destination: never a silent guard
