@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runawaytrain_cli import drill, fleet, restore, simulate, spend
+from runawaytrain_cli import drill, fleet, guard_function, restore, simulate, spend, status
 from runawaytrain_cli.aws_errors import explain_aws_error
 
-SUBCOMMAND_MODULES = (fleet, drill, restore, spend, simulate)
+SUBCOMMAND_MODULES = (fleet, status, guard_function, restore, drill, spend, simulate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,5 +1,9 @@
 """`runawaytrain restore`: undo one incident in one account, from the operator's machine.
 
+Works from any folder: `--account` may be any 12-digit id (no accounts.yaml needed; add
+`--home-region` and, if the fleet's operator role is not the default, `--role-name`). Run it with
+the payer's credentials, allowed to assume the operator role in the account.
+
 It assumes a role in the account (default: the fleet's `operator_role`, which the lockout
 never touches and the quarantine SCP exempts) and runs the guard's own restore code with those
 credentials: the same function the Lambda runs for `{"action": "restore"}`. Then, with the
@@ -12,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -23,15 +26,16 @@ from guard.handler import run_restore
 from guard.invocation import Invocation, Trigger
 from guard.settings import Action, Settings
 from quarantine.handler import apply, record
-from runawaytrain_cli.aws_errors import explain_aws_error
-from runawaytrain_cli.fleet import (
-    DEFAULT_FLEET_FILE,
-    find_account,
-    load_fleet_or_report,
-    unknown_account_message,
+from runawaytrain_cli.account_target import (
+    Target,
+    TargetError,
+    add_target_arguments,
+    resolve_target,
 )
-from runawaytrain_stack.config import Account, Fleet
+from runawaytrain_cli.aws_errors import explain_aws_error
 from runawaytrain_stack.names import QUARANTINE_POLICY_PREFIX, QUARANTINE_STATE_PATH
+
+POLICY_NOT_FOUND = "PolicyNotFoundException"  # quarantine.handler.apply: no SCP by that name
 
 
 def register(subparsers: Any) -> None:
@@ -41,40 +45,37 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--account", required=True, help="account id or name from accounts.yaml")
+    add_target_arguments(
+        parser, help_account="account name or id from accounts.yaml, or any 12-digit account id"
+    )
     parser.add_argument("--incident", help="incident id (default: the most recent one recorded)")
     parser.add_argument(
         "--restart-instances", action="store_true", help="also start the instances it stopped"
     )
     parser.add_argument("--dry-run", action="store_true", help="show what would be undone")
-    parser.add_argument(
-        "--role-name", help="role to assume in the account (default: operator_role of the fleet)"
-    )
-    parser.add_argument("--config", type=Path, default=DEFAULT_FLEET_FILE, metavar="FILE")
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    fleet = load_fleet_or_report(args.config, "--config")
-    if fleet is None:
-        return 1
-    account = find_account(fleet.accounts, args.account)
-    if account is None:
-        print(unknown_account_message(args.config, args.account, fleet.accounts), file=sys.stderr)
-        return 1
-    role_arn = f"arn:aws:iam::{account.id}:role/{args.role_name or fleet.operator_role}"
     try:
-        session = assume_role_session(role_arn, account.home_region, "runawaytrain-restore")
+        target = resolve_target(args)
+    except TargetError as error:
+        print(error, file=sys.stderr)
+        return 1
+    try:
+        session = assume_role_session(target.role_arn, target.home_region, "runawaytrain-restore")
     except (BotoCoreError, ClientError) as error:
+        role_arn = target.role_arn
         needs = f"credentials allowed to assume {role_arn} (usually the payer's; or --role-name)"
         print(f"runawaytrain restore: {explain_aws_error(error, needs)}", file=sys.stderr)
         return 1
     clients = ClientFactory(session)
+    account = target.account
     settings = Settings(
-        ec2limit=account.ec2_limit,
+        ec2limit=account.ec2_limit if account else 0,
         snstopic="",  # the CLI prints; the Lambda's own restore publishes
-        account_name=account.name,
+        account_name=account.name if account else "",
     )
     invocation = Invocation(
         action=Action.RESTORE,
@@ -83,17 +84,18 @@ def run(args: argparse.Namespace) -> int:
         restart_instances=args.restart_instances,
         dry_run=args.dry_run,
     )
-    report = run_restore(settings, invocation, clients, account.id)
+    report = run_restore(settings, invocation, clients, target.account_id)
     release = None
-    if not args.dry_run and account.quarantine:
+    quarantined = account.quarantine if account else True  # unknown: detach if there is one
+    if not args.dry_run and quarantined:
         # Whether or not an incident is still recorded: a release that failed earlier, after
         # the records were undone, must still be possible.
-        release = release_quarantine(fleet, account, report.incident or "")
+        release = release_quarantine(target, report.incident or "")
         report.quarantine = describe_release(release)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        print(f"{account.name} ({account.id}): {report.reason}")
+        print(f"{target.label}: {report.reason}")
         for key, value in (report.restore or {}).items():
             if value and key not in ("incident", "dry_run"):
                 print(f"  {key.replace('_', ' ')}: {value}")
@@ -103,19 +105,23 @@ def run(args: argparse.Namespace) -> int:
     return 1 if errors or (release is not None and release["error"]) else 0
 
 
-def release_quarantine(fleet: Fleet, account: Account, incident: str) -> dict[str, Any]:
-    """Detach `account`'s quarantine SCP with the caller's credentials (the payer's)."""
+def release_quarantine(target: Target, incident: str) -> dict[str, Any]:
+    """Detach the account's quarantine SCP with the caller's credentials (the payer's). With no
+    accounts.yaml, an account without a quarantine SCP is not an error; the record goes to the
+    caller's Region (the payer's home Region, as the mail says)."""
     session = boto3.session.Session()
     result = apply(
         session,
-        account=account.id,
-        account_name=account.name,
+        account=target.account_id,
+        account_name=target.account.name if target.account else target.account_id,
         verb="detach",
         incident=incident,
         policy_prefix=QUARANTINE_POLICY_PREFIX,
     )
+    if target.account is None and str(result["error"]).startswith(POLICY_NOT_FOUND):
+        return {**result, "error": None, "changed": False}
     if result["error"] is None:
-        region = fleet.payer.home_region
+        region = target.fleet.payer.home_region if target.fleet else session.region_name
         record(boto3.session.Session(region_name=region), QUARANTINE_STATE_PATH, result)
     return result
 

@@ -46,7 +46,7 @@ from moto.ec2.responses.spot_fleets import SpotFleets
 from moto.iam.exceptions import IAMException
 from moto.iam.models import IAMBackend
 
-from runawaytrain_cli import strict_payer
+from runawaytrain_cli import strict_payer, strict_sns
 from runawaytrain_cli.strict_patches import Patches
 from runawaytrain_cli.strict_pricing import PriceList, is_price_list_url
 
@@ -262,6 +262,7 @@ class StrictAWS:
         for name in _IAM_GUARDED:
             p.set(IAMBackend, name, _guard_protected_role(name, getattr(IAMBackend, name)))
         strict_payer.install(p)  # Organizations SCPs, cross-account EventBridge
+        strict_sns.install(p)  # email subscriptions pending until confirmed
 
     def uninstall(self) -> None:
         global _active  # noqa: PLW0603

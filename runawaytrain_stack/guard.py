@@ -55,6 +55,7 @@ def build_guard_environment(
         "break_glass": ",".join(account.break_glass),
         "stack_roles": ",".join(stack_roles),
         "unstoppable": account.unstoppable.value,
+        "schedule_minutes": str(account.schedule_minutes),
     }
     if payer_bus:  # the fleet has a payer stack: heartbeats and quarantine requests go there
         environment["payer_bus"] = payer_bus

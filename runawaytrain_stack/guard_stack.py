@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Environment, Stack
+from aws_cdk import CfnOutput, Environment, Stack
 from constructs import Construct
 
 from runawaytrain_stack.alerts import AlertTopic
@@ -13,6 +13,8 @@ from runawaytrain_stack.guard import TIMEOUT, GuardFunction
 from runawaytrain_stack.names import (
     FAST_TRIP_FORWARDER_ROLE_NAME,
     FORWARDER_ROLE_NAME,
+    GUARD_FUNCTION_OUTPUT,
+    NOTIFY_TOPIC_OUTPUT,
     SCHEDULER_ROLE_NAME,
     name_billing_alarm,
     name_guard_stack,
@@ -61,6 +63,8 @@ class GuardStack(Stack):
         )
         if self.fast_trip is not None:
             self.fast_trip.add_poller(self.guard.function)
+        CfnOutput(self, GUARD_FUNCTION_OUTPUT, value=self.guard.function.function_name)
+        CfnOutput(self, NOTIFY_TOPIC_OUTPUT, value=self.alerts.topic.topic_arn)
         self.schedule = GuardSchedule(
             self, "Schedule", function=self.guard.function, minutes=account.schedule_minutes
         )

@@ -35,6 +35,10 @@ FORWARDER_ROLE_NAME = f"{PREFIX}-billing-forwarder"
 FAST_TRIP_BUS_NAME = f"{PREFIX}-fast-trip"
 FAST_TRIP_FORWARDER_ROLE_NAME = f"{PREFIX}-fast-trip-forwarder"
 INCIDENT_TAG_PREFIX = f"{PREFIX}:"
+# The guard stack's outputs: the operator CLI (status, run, pass) finds the guard's function and
+# topic by them, in the stack or, with no accounts.yaml at hand, among the account's stacks.
+GUARD_FUNCTION_OUTPUT = "GuardFunctionName"
+NOTIFY_TOPIC_OUTPUT = "NotifyTopicArn"
 # The payer's stack (issue 12): one bus every guard of the fleet reports to (heartbeats, and
 # quarantine requests on a trip), and what the payer does with them. In the payer's home Region.
 PAYER_STACK_NAME = f"{PREFIX}-payer"

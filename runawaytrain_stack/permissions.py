@@ -73,17 +73,23 @@ LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 # keeps the breaker tripped until restore. Must equal guard.open_incident.PARAMETER (tested).
 OPEN_INCIDENT_PARAMETER = "/runawaytrain/guard/open-incident"
 OPEN_INCIDENT_ACTIONS = ("ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter")
+# The guard's record of its last run (lambda/guard/last_run.py), read by `runawaytrain status`.
+# Must equal guard.last_run.PARAMETER (tested).
+LAST_RUN_PARAMETER = "/runawaytrain/guard/last-run"
+LAST_RUN_ACTIONS = ("ssm:GetParameter", "ssm:PutParameter")
 LOCKOUT_LIST_ACTIONS = ("iam:ListUsers", "iam:ListRoles")  # no resource-level permissions
 LOCKOUT_USER_ACTIONS = (
     "iam:ListAccessKeys",
     "iam:UpdateAccessKey",
     "iam:ListAttachedUserPolicies",
+    "iam:ListUserPolicies",  # is the inline deny really there (lockout.py, already locked)
     "iam:PutUserPolicy",
     "iam:DeleteUserPolicy",
     "iam:ListUserTags",
 )
 LOCKOUT_ROLE_ACTIONS = (
     "iam:ListAttachedRolePolicies",
+    "iam:ListRolePolicies",
     "iam:PutRolePolicy",
     "iam:DeleteRolePolicy",
     "iam:ListRoleTags",
@@ -123,6 +129,7 @@ GUARD_ACTIONS = (
     + LOG_ACTIONS
     + LOCKOUT_ACTIONS
     + OPEN_INCIDENT_ACTIONS
+    + LAST_RUN_ACTIONS
     + PAYER_ACTIONS
 )
 # Fast trip: Lambda's SQS poller reads and deletes the queued prompts with the guard's role (the
@@ -167,6 +174,7 @@ def build_guard_policy(
     roles = f"{arn}:iam::{own}:role/*"
     own_roles = f"{arn}:iam::{own}:role{ROLE_PATH}*"
     open_incident = f"{arn}:ssm:{account.home_region}:{own}:parameter{OPEN_INCIDENT_PARAMETER}"
+    last_run = f"{arn}:ssm:{account.home_region}:{own}:parameter{LAST_RUN_PARAMETER}"
     deny_all = f"{arn}:iam::aws:policy/AWSDenyAll"
     # ForAllValues is true for a request that names no keys at all, and ec2:DeleteTags without
     # Tags deletes every tag of the resource: the Null condition requires named keys (IAM User
@@ -211,6 +219,7 @@ def build_guard_policy(
         _allow("UseTopicKey", TOPIC_KEY_ACTIONS, [key_arn]),
         _allow("WriteOwnLogs", LOG_ACTIONS, [log_group_arn]),
         _allow("TrackOpenIncident", OPEN_INCIDENT_ACTIONS, [open_incident]),
+        _allow("RecordLastRun", LAST_RUN_ACTIONS, [last_run]),
         _allow("InspectAndLockUsers", LOCKOUT_USER_ACTIONS, [users]),
         _allow("InspectAndLockRoles", LOCKOUT_ROLE_ACTIONS, [roles]),
         _allow(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +41,7 @@ from guard.report import Report
 from guard.restore import Accounts, latest_incident, restore_incident
 from guard.settings import Lockout, Mode, Settings, SettingsError, read_env_action
 from guard.weigh import burn_report, weigh_for
+from guard.wrap_up import mail_and_record
 
 LOG = get_logger("handler")
 
@@ -67,6 +69,8 @@ def handler(event: object, context: Any) -> dict[str, Any]:
         if override is not None and override.verdict in (Verdict.VOID, Verdict.IGNORED):
             return respond(void_report(override, invocation, account_in_arn(context)))
         settings = Settings.from_env(os.environ)
+        if invocation.dry_run:  # an operator's dry run: whatever the mode, change nothing
+            settings = replace(settings, mode=Mode.DRY_RUN)
     except SettingsError as error:
         LOG.error("bad_settings", extra={"error": str(error)})
         raise  # a failed invocation reaches the on-failure destination: never a silent guard
@@ -142,9 +146,11 @@ def run_guard(
     *,
     pending_wait_s: float = PENDING_WAIT_S,
     sleep: Callable[[float], None] | None = None,
+    now: datetime | None = None,
 ) -> Report:
-    """Count, decide, act and notify for one account; returns the report, raises nothing AWS."""
-    now = datetime.now(UTC)
+    """Count, decide, act and notify for one account; returns the report, raises nothing AWS.
+    `now`: the run's clock (tests inject it)."""
+    now = now or datetime.now(UTC)
     ssm = clients.client("ssm", clients.home_region)
     with ThreadPoolExecutor(1) as pool:  # read the open incident while the regions are counted
         reading = pool.submit(read_open_incident, ssm, now)
@@ -180,6 +186,7 @@ def run_guard(
         account=account,
         account_name=settings.account_name,
         function=function,
+        home_region=clients.home_region,
         mode=settings.mode.value,
         limit=settings.ec2limit,
         verdict=decision.verdict.value,
@@ -203,8 +210,14 @@ def run_guard(
             sleep=sleep,
         )
         trip(report, census, settings, clients, plan, open_incident=open_incident, now=now)
-    if decision.verdict in (Verdict.TRIP, Verdict.DEGRADED):
-        notify(report, settings, clients)
+    mail_and_record(  # mailed at the incident's pace (follow_up.py), then recorded for `status`
+        report,
+        ssm,
+        lambda mail: notify(mail, settings, clients),
+        now=now,
+        open_incident=open_incident.incident if open_incident else None,
+        schedule_minutes=settings.schedule_minutes,
+    )
     LOG.info("done", extra={"summary": report.summary()})
     return report
 

@@ -2,6 +2,7 @@
 
 Shapes understood:
 - `{"action": "pass" | "proceed"}` from an operator (other values: logged, treated as proceed);
+  `"dry_run": true` beside proceed runs as mode dry-run (nothing stopped, nobody locked out);
 - `{"action": "restore", "incident": "<id>", "restart_instances": bool, "dry_run": bool}`
   (no incident: the most recent one recorded in the account);
 - a CloudWatch alarm state change delivered by EventBridge
@@ -54,7 +55,7 @@ class Invocation:
     alarm_name: str | None = None  # the billing alarm that fired, if that is the trigger
     incident: str | None = None  # restore: which incident (None: the most recent)
     restart_instances: bool = False  # restore: also start the instances the incident stopped
-    dry_run: bool = False  # restore: report what would be undone, change nothing
+    dry_run: bool = False  # restore: report what would be undone; proceed: trip as in dry-run
     spend: SpendRate | None = None  # the spend watcher's figures, if that is the trigger
     launches: LaunchPrompt | None = None  # the launch events, if they are the trigger
 
@@ -96,7 +97,8 @@ def parse_invocation(event: object) -> Invocation:
     if alarm_name is not None:
         return Invocation(action, Trigger.BILLING_ALARM, unrecognised, alarm_name)
     trigger = Trigger.OPERATOR if "action" in event else Trigger.SCHEDULE
-    return Invocation(action, trigger, unrecognised)
+    # `runawaytrain run --dry-run`: count and decide as in mode dry-run, stop nothing.
+    return Invocation(action, trigger, unrecognised, dry_run=event.get("dry_run") is True)
 
 
 def _parse_action(raw: object) -> tuple[Action, str | None]:

@@ -10,10 +10,13 @@ it is readable by restore from any machine, and it is written *before* acting, s
 lockout still leaves a record restore can act on (restore tolerates steps that never happened).
 Keys are deactivated before the deny is attached: a leaked key stops working even if the deny
 fails. The record says `partial` until every step succeeded; a partial lockout is finished by the
-next run (LOCK_TAG), never skipped as "already locked".
+next run (LOCK_TAG), never skipped as "already locked". Only a principal whose record names the
+incident being tripped, complete, and whose deny is really in place counts as already locked:
+tags left behind (an undo by hand, an incident since closed) never spare anyone.
 
 IAM: iam:ListUsers, iam:ListRoles, iam:ListUserTags, iam:ListRoleTags, iam:ListAccessKeys,
 iam:UpdateAccessKey, iam:ListAttachedUserPolicies, iam:ListAttachedRolePolicies,
+iam:ListUserPolicies, iam:ListRolePolicies,
 iam:AttachUserPolicy, iam:AttachRolePolicy (AWSDenyAll only), iam:PutUserPolicy,
 iam:PutRolePolicy, iam:TagUser, iam:TagRole; sts:GetCallerIdentity (to find its own role).
 """
@@ -31,7 +34,7 @@ from guard.census import describe_error
 from guard.incident import INCIDENT_TAG, LOCK_TAG, TAG_PREFIX
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
-from guard.principals import Kind, Principal, Protection, skip_reason
+from guard.principals import Kind, Principal, Protection, claims_locked_by, skip_reason
 from guard.settings import Lockout
 
 LOG = get_logger("lockout")
@@ -119,6 +122,9 @@ def lock_out(
     targets = []
     for principal in principals:
         reason = skip_reason(principal, protection)
+        claimed = reason is None and claims_locked_by(principal, incident)
+        if claimed and _deny_in_place(iam, principal, partition):
+            reason = f"already locked by incident {incident}"
         if reason is None:
             targets.append(principal)
         else:
@@ -176,6 +182,17 @@ def lock_role(iam: Any, role: Principal, incident: str, partition: str, now: dat
     if record[DENY_TAG] != "none":
         _deny(iam, Kind.ROLE, name, partition)
     _tag(iam, Kind.ROLE, name, {LOCK_TAG: "complete"})
+
+
+def _deny_in_place(iam: Any, principal: Principal, partition: str) -> bool:
+    """The deny the principal's record names is attached (AWSDenyAll) or put (inline)."""
+    if principal.tags.get(DENY_TAG) == "inline":
+        if principal.kind is Kind.USER:
+            pages = iam.get_paginator("list_user_policies").paginate(UserName=principal.name)
+        else:
+            pages = iam.get_paginator("list_role_policies").paginate(RoleName=principal.name)
+        return any(INLINE_DENY in page["PolicyNames"] for page in pages)
+    return deny_all_arn(partition) in _attached(iam, principal.kind, principal.name)
 
 
 def _finishing(principal: Principal) -> bool:

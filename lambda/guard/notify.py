@@ -12,9 +12,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.burn_mail import burn_lines, burn_subject
 from guard.census import describe_error
-from guard.incident import INCIDENT_TAG, SUSPENDED_TAG
+from guard.follow_up import describe_held
+from guard.incident import INCIDENT_TAG
 from guard.logs import get_logger
 from guard.report import Report
+from guard.undo import undo_lines
 
 LOG = get_logger("notify")
 
@@ -66,6 +68,7 @@ def compose_body(report: Report) -> str:
         _locked,
         _quarantine,
         _restored,
+        _held_back,
         _next_steps,
     )
     lines = [_headline(report), f"{'What' if report.restore else 'Why'}: {report.reason}."]
@@ -290,10 +293,14 @@ def _restored(report: Report) -> list[str]:
 
 def _next_steps(report: Report) -> list[str]:
     if report.tripped and report.mode != "dry-run":
-        return _undo_lines(report)
+        return undo_lines(report)
     if report.verdict == "degraded":
         return ["Nothing was stopped. Check the guard's permissions and the regions above."]
     return []
+
+
+def _held_back(report: Report) -> list[str]:
+    return describe_held(report.held_back) if report.held_back else []
 
 
 def _headline(report: Report) -> str:
@@ -326,41 +333,4 @@ def _id_lines(ids: Iterable[str], indent: str = "  ") -> list[str]:
     lines = [indent + " ".join(shown[i : i + 4]) for i in range(0, len(shown), 4)]
     if len(ids) > len(shown):
         lines.append(f"{indent}... and {len(ids) - len(shown)} more, tagged {INCIDENT_TAG}")
-    return lines
-
-
-def _undo_lines(report: Report) -> list[str]:
-    incident = report.incident
-    payload = f'{{"action": "restore", "incident": "{incident}", "restart_instances": true}}'
-    lines = [
-        "How to undo (after you have found the cause, e.g. CloudTrail RunInstances events):",
-        "  1. Keep the guard from tripping again: raise ec2_limit in accounts.yaml and deploy,",
-        "     or set the guard function's environment variable envaction=pass.",
-        "  2. Undo exactly this incident (IAM lockout, Auto Scaling, and start the instances):",
-        f"     runawaytrain restore --account {report.account} --incident {incident} "
-        "--restart-instances",
-        f"     or: aws lambda invoke --function-name {report.function or '<guard function>'} "
-        f"--cli-binary-format raw-in-base64-out --payload '{payload}' restore.json",
-        "  Without runawaytrain, by hand:",
-    ]
-    for region, ids in report.stopped_by_region.items():
-        if ids:
-            lines += [
-                f"  Start the instances stopped in {region}:",
-                f"    aws ec2 start-instances --region {region} --instance-ids $(aws ec2 "
-                f"describe-instances --region {region} --filters "
-                f"Name=tag:{INCIDENT_TAG},Values={incident} --query "
-                "'Reservations[].Instances[].InstanceId' --output text)",
-            ]
-    if report.suspended_by_region:
-        lines.append(
-            "  Resume only the Auto Scaling processes this incident suspended (also recorded in "
-            f"the group's tag {SUSPENDED_TAG}):"
-        )
-        for region, groups in report.suspended_by_region.items():
-            lines += [
-                f"    aws autoscaling resume-processes --region {region} "
-                f"--auto-scaling-group-name {name} --scaling-processes {' '.join(procs)}"
-                for name, procs in groups.items()
-            ]
     return lines

@@ -60,9 +60,15 @@ def skip_reason(principal: Principal, protection: Protection) -> str | None:
         reason = _role_skip_reason(principal, protection)
         if reason:
             return reason
-    if INCIDENT_TAG in principal.tags and principal.tags.get(LOCK_TAG) != "partial":
-        return f"already locked by incident {principal.tags[INCIDENT_TAG]}"
     return None
+
+
+def claims_locked_by(principal: Principal, incident: str) -> bool:
+    """The principal's tags say this incident finished locking it. Only a claim: a tag left
+    behind by an undo done by hand, or by an incident since closed, says nothing about a deny,
+    so lockout.py also checks that the deny is really there before it skips the principal."""
+    tags = principal.tags
+    return tags.get(INCIDENT_TAG) == incident and tags.get(LOCK_TAG) == "complete"
 
 
 def _role_skip_reason(role: Principal, protection: Protection) -> str | None:

@@ -17,6 +17,7 @@ class Report:
     prompt: str = ""  # what prompted the run, in words (e.g. "3 EC2 launch event(s) (...)")
     account_name: str = ""
     function: str = ""  # the guard function's name, for the undo instructions
+    home_region: str = ""  # the guard's Region, for the undo instructions
     tripped: bool = False
     trip_reasons: list[str] = field(default_factory=list)
     count: int = 0
@@ -44,6 +45,7 @@ class Report:
     lockout_errors: dict[str, str] = field(default_factory=dict)  # "user/x" -> what failed
     restore: dict[str, Any] | None = None  # a restore run: what it undid
     quarantine: str | None = None  # what was asked of the payer (issue 12), when it was sent
+    held_back: dict[str, Any] | None = None  # runs that tripped again unmailed (follow_up.py)
     notified: bool = False
     notify_error: str | None = None
     burn: dict[str, Any] | None = None  # weighted limits set: vCPUs, GPUs, USD/h (weigh.py)

@@ -101,6 +101,9 @@ class Settings:
     payer_bus: str = ""
     quarantine: bool = False  # a trip in enforce mode asks the payer to quarantine the account
     weighted: WeightedLimits = WeightedLimits()
+    # The schedule's period: follow-up mails of one incident are paced to one per period
+    # (follow_up.py), and `runawaytrain status` calls a guard overdue after two of them.
+    schedule_minutes: int = 5
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -120,6 +123,7 @@ class Settings:
             payer_bus=_parse_bus(environ.get("payer_bus", "")),
             quarantine=_parse_flag("quarantine", environ.get("quarantine", "false")),
             weighted=WeightedLimits.from_env(environ),
+            schedule_minutes=_parse_minutes(environ.get("schedule_minutes", "5")),
         )
 
 
@@ -181,6 +185,18 @@ def _parse_optional_usd(environ: Mapping[str, str], name: str) -> float | None:
             "unset it to check no such limit"
         )
     return value
+
+
+def _parse_minutes(raw: str) -> int:
+    try:
+        minutes = int(raw)
+    except ValueError:
+        minutes = 0
+    if minutes < 1:
+        raise SettingsError(
+            f"environment variable schedule_minutes={raw!r} is not a whole number of minutes >= 1"
+        )
+    return minutes
 
 
 def _parse_topic(raw: str) -> str:

@@ -190,7 +190,10 @@ def test_notification_tells_counts_stopped_ids_incident_and_undo(launch, guard_e
         assert f"{region:<16} 3" in body
         for id_ in ids:
             assert id_ in body
-    assert "aws ec2 start-instances" in body
+    assert (
+        "runawaytrain restore --account 123456789012 --home-region us-east-1 "
+        f"--incident {report['incident']}"
+    ) in body
     assert report["notified"] is True
 
 

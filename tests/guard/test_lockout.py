@@ -328,3 +328,38 @@ ALLOW_READ = (
     '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*",'
     ' "Resource": "*"}]}'
 )
+
+
+def test_tags_left_behind_never_count_as_already_locked(aws):
+    """An undo done by hand leaves runawaytrain:* tags: the next trip locks the user anyway, and
+    a deny removed by hand under the open incident is put back by the next run."""
+    create_user(UserSpec("ana", keys=1), [])
+    left_behind = {
+        "runawaytrain:incident": "20260101T000000Z-0ld0ld",
+        "runawaytrain:lock": "complete",
+        "runawaytrain:deny": "managed",
+    }
+    iam().tag_user(UserName="ana", Tags=[{"Key": k, "Value": v} for k, v in left_behind.items()])
+    launch(1)
+    clients = guard_clients()
+    settings_ = guard_settings(Lockout.USERS)
+
+    first = run_guard(settings_, Invocation(), clients, ACCOUNT)
+
+    assert first.locked_users == ["ana"]
+    assert "user/ana" not in first.skipped
+    state = snapshot()["users"]["ana"]
+    assert DENY_ALL in state["attached"]
+    assert set(state["keys"].values()) == {"Inactive"}
+    assert state["tags"]["runawaytrain:incident"] == first.incident
+
+    iam().detach_user_policy(UserName="ana", PolicyArn=DENY_ALL)  # by hand, incident still open
+    launch(1)
+    second = run_guard(settings_, Invocation(), clients, ACCOUNT)
+
+    assert second.incident == first.incident
+    assert second.locked_users == ["ana"]
+    assert DENY_ALL in snapshot()["users"]["ana"]["attached"]
+    launch(1)
+    third = run_guard(settings_, Invocation(), clients, ACCOUNT)  # deny in place: skipped
+    assert third.skipped["user/ana"] == f"already locked by incident {first.incident}"

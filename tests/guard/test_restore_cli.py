@@ -71,3 +71,36 @@ def test_unknown_account_is_named_with_the_known_ones(aws, tmp_path, capsys):
     [line] = capsys.readouterr().err.splitlines()
     assert "no account 'genomix' (give its name or id); did you mean genomics?" in line
     assert line.endswith("Accounts: payer (111111111111), genomics (222222222222)")
+
+
+def test_the_mails_restore_command_works_from_an_empty_folder(aws, tmp_path, monkeypatch, capsys):
+    """The trip mail names the account id, its Region and the incident: enough, with no
+    accounts.yaml, to undo the incident (default operator role)."""
+    account = session_in(ACCOUNT)
+    iam = account.client("iam")
+    iam.create_user(UserName="ana")
+    iam.create_access_key(UserName="ana")
+    account.client("ec2", region_name=REGION).run_instances(ImageId="ami-1", MinCount=2, MaxCount=2)
+    topic = account.client("sns").create_topic(Name="notify")["TopicArn"]
+    settings = Settings(ec2limit=1, snstopic=topic, lockout=Lockout.USERS)
+    tripped = run_guard(settings, Invocation(), ClientFactory(account), ACCOUNT)
+    monkeypatch.chdir(tmp_path)  # no accounts.yaml here
+
+    status = main(
+        [
+            "restore",
+            "--account",
+            ACCOUNT,
+            "--home-region",
+            "us-east-1",
+            "--incident",
+            tripped.incident,
+            "--restart-instances",
+        ]
+    )
+
+    assert status == 0, capsys.readouterr().out
+    assert f"{ACCOUNT}: restore undid incident {tripped.incident}" in capsys.readouterr().out
+    assert iam.list_attached_user_policies(UserName="ana")["AttachedPolicies"] == []
+    tags = iam.list_user_tags(UserName="ana")["Tags"]
+    assert [t for t in tags if t["Key"].startswith("runawaytrain:")] == []

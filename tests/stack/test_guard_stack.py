@@ -9,13 +9,14 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 from aws_cdk.aws_s3_assets import Asset
 
-from guard import open_incident
+from guard import last_run, open_incident
 from runawaytrain_stack.fleet import new_app
 from runawaytrain_stack.guard import ASSET_EXCLUDES, RUNTIME
 from runawaytrain_stack.permissions import (
     CENSUS_ACTIONS,
     FAST_TRIP_QUEUE_ACTIONS,
     GUARD_ACTIONS,
+    LAST_RUN_PARAMETER,
     LOCKOUT_LIST_ACTIONS,
     OPEN_INCIDENT_PARAMETER,
 )
@@ -129,6 +130,7 @@ def test_environment_is_set_from_config(prod: Template, sandbox: Template) -> No
                         "break_glass": "",
                         "stack_roles": "runawaytrain-guard-scheduler",
                         "unstoppable": "terminate-spot",
+                        "schedule_minutes": "15",
                         # A member account of a fleet with a payer stack (issue 12).
                         "payer_bus": Match.string_like_regexp(
                             r"^arn:aws:events:[a-z0-9-]+:\d{12}:event-bus/runawaytrain-payer$"
@@ -359,6 +361,23 @@ def test_open_incident_is_one_parameter_in_the_home_region(prod: Template) -> No
                 "arn:",
                 {"Ref": "AWS::Partition"},
                 ":ssm:eu-west-1:200000000002:parameter/runawaytrain/guard/open-incident",
+            ],
+        ]
+    }
+
+
+def test_last_run_record_is_one_parameter_in_the_home_region(prod: Template) -> None:
+    """`status` reads the guard's last run from exactly the parameter its code writes."""
+    assert LAST_RUN_PARAMETER == last_run.PARAMETER
+    recorded = statement(prod, "RecordLastRun")
+    assert sorted(as_list(recorded["Action"])) == ["ssm:GetParameter", "ssm:PutParameter"]
+    assert recorded["Resource"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":ssm:eu-west-1:200000000002:parameter/runawaytrain/guard/last-run",
             ],
         ]
     }

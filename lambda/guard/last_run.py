@@ -1,0 +1,99 @@
+"""The guard's own record of its last run: what `runawaytrain status` shows, and the mail pace.
+
+One SSM parameter in the home Region, overwritten at the end of every run (after the halt and the
+mail, so it never delays either): when, what prompted it, the verdict, the count against the
+limit, the regions it could not count (in short), the open incident, whether it mailed, and the
+follow-up mail pace of the incident (follow_up.py). Reading or writing it can fail: that is
+logged, and the run goes on (the pace then mails rather than holds).
+
+IAM: ssm:GetParameter, ssm:PutParameter on this one parameter.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from guard.census import describe_error
+from guard.follow_up import Pace
+from guard.logs import get_logger
+from guard.report import Report
+
+LOG = get_logger("last_run")
+
+PARAMETER = "/runawaytrain/guard/last-run"
+# A standard parameter holds at most 4 KB (SSM API Reference, PutParameter "Value").
+VALUE_MAX = 4096
+DEGRADED_SHOWN = 5
+TEXT_MAX = 120
+
+
+def read_last_run(ssm: Any) -> dict[str, Any] | None:
+    """The recorded last run, or None (never recorded, or unreadable: logged)."""
+    try:
+        value = ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ParameterNotFound":
+            LOG.error("last_run_unreadable", extra={"error": describe_error(error)})
+        return None
+    except BotoCoreError as error:
+        LOG.error("last_run_unreadable", extra={"error": describe_error(error)})
+        return None
+    try:
+        record = json.loads(value)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        LOG.error("last_run_unreadable", extra={"error": f"not a record: {value[:100]!r}"})
+        return None
+    return record
+
+
+def recorded_pace(record: dict[str, Any] | None) -> Pace | None:
+    return Pace.from_dict(record.get("follow_up")) if record else None
+
+
+def summarize(
+    report: Report,
+    now: datetime,
+    *,
+    open_incident: str | None,
+    schedule_minutes: int,
+    pace: Pace | None,
+) -> dict[str, Any]:
+    """The record of this run: small, every field a fact `status` shows."""
+    degraded = [
+        f"{region}: {error}"[:TEXT_MAX] for region, error in sorted(report.region_errors.items())
+    ]
+    return {
+        "time": now.isoformat(timespec="seconds"),
+        "trigger": report.trigger,
+        "verdict": report.verdict,
+        "mode": report.mode,
+        "reason": report.reason[:TEXT_MAX],
+        "count": report.count,
+        "limit": report.limit,
+        "degraded": degraded[:DEGRADED_SHOWN] + (["..."] if len(degraded) > DEGRADED_SHOWN else []),
+        "incident": open_incident,
+        "mailed": report.notified,
+        "mail_error": (report.notify_error or "")[:TEXT_MAX] or None,
+        "schedule_minutes": schedule_minutes,
+        "follow_up": pace.to_dict() if pace else None,
+    }
+
+
+def write_last_run(ssm: Any, record: dict[str, Any]) -> str | None:
+    """Overwrite the record; returns the error (also logged), or None."""
+    value = json.dumps(record, separators=(",", ":"))
+    if len(value.encode()) > VALUE_MAX and record.get("follow_up", {}).get("held"):
+        record["follow_up"]["held"]["stopped_ids"] = {}  # the counts stay; the tag lists the ids
+        value = json.dumps(record, separators=(",", ":"))
+    try:
+        ssm.put_parameter(Name=PARAMETER, Value=value, Type="String", Overwrite=True)
+    except (ClientError, BotoCoreError) as error:
+        LOG.error("last_run_not_recorded", extra={"error": describe_error(error)})
+        return describe_error(error)
+    return None

@@ -1,0 +1,1 @@
+from tests.guard.conftest import aws, strict  # noqa: F401  (moto, made strict)
