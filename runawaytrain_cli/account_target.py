@@ -71,6 +71,12 @@ def resolve_target(args: argparse.Namespace) -> Target:
     path = args.config or DEFAULT_FLEET_FILE
     fleet = None
     if args.config is not None or path.exists() or not ACCOUNT_ID.match(wanted):
+        if not path.exists():
+            raise TargetError(
+                f"{path}: no such file in {Path.cwd()}: run from the folder holding "
+                "accounts.yaml, give its path with --config, or name the account by its "
+                "12-digit id (the trip mail does)"
+            )
         try:
             fleet = load_fleet(path)
         except ConfigError as error:

@@ -18,9 +18,9 @@ from runawaytrain_stack.names import (
     PAYER_BUS_NAME,
     PROTECTION_POLICY_PREFIX,
     QUARANTINE_POLICY_PREFIX,
+    QUARANTINE_TAG,
 )
-from runawaytrain_stack.payer_bus import build_bus_statement
-from runawaytrain_stack.quarantine import QUARANTINE_TAG, build_request_pattern
+from runawaytrain_stack.payer_wiring import build_bus_statement, build_request_pattern
 from runawaytrain_stack.scp import build_guard_protection_policy, build_quarantine_policy, render
 
 RULE_NAME = "runawaytrain-payer-quarantine-requests"

@@ -21,9 +21,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error
 from guard.clients import CLIENT_CONFIG, assume_role_session
-from runawaytrain_cli.fleet import DEFAULT_FLEET_FILE, format_table
+from runawaytrain_cli.fleet import DEFAULT_FLEET_FILE, find_account, format_table
 from runawaytrain_cli.guard_lookup import find_guard_stack
-from runawaytrain_cli.restore import find_account
 from runawaytrain_cli.status_readers import (
     describe_fast_trip,
     describe_last_run,

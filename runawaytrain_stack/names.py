@@ -50,6 +50,7 @@ GUARD_EVENT_SOURCE = f"{PREFIX}.guard"
 QUARANTINE_POLICY_PREFIX = f"{PREFIX}-quarantine-"
 PROTECTION_POLICY_PREFIX = f"{PREFIX}-protect-guard-"
 QUARANTINE_STATE_PATH = f"/{PREFIX}/quarantine/"
+QUARANTINE_TAG = f"{PREFIX}:quarantine"  # on each quarantine SCP: the account it is for
 # Must equal lambda/guard/payer_events.py.
 QUARANTINE_REQUESTED = "Quarantine Requested"
 QUARANTINE_RELEASED = "Quarantine Released"

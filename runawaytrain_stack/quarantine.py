@@ -27,31 +27,19 @@ from runawaytrain_stack.alerts import AlertTopic
 from runawaytrain_stack.config import Fleet
 from runawaytrain_stack.guard import ASSET_DIR, ASSET_EXCLUDES, LOG_RETENTION, RUNTIME
 from runawaytrain_stack.names import (
-    GUARD_EVENT_SOURCE,
     PROTECTION_POLICY_PREFIX,
     QUARANTINE_POLICY_PREFIX,
-    QUARANTINE_RELEASED,
-    QUARANTINE_REQUESTED,
     QUARANTINE_STATE_PATH,
+    QUARANTINE_TAG,
     ROLE_PATH,
 )
+from runawaytrain_stack.payer_wiring import build_request_pattern
 from runawaytrain_stack.scp import (
     build_guard_protection_policy,
     build_quarantine_policy,
 )
 
 HANDLER = "quarantine.handler.handler"
-QUARANTINE_TAG = "runawaytrain:quarantine"  # on each quarantine SCP: the account it is for
-
-
-def build_request_pattern(fleet: Fleet) -> dict[str, list[str]]:
-    """What the quarantine Lambda's rule on the payer bus matches: a quarantined member's
-    guard asking (EventBridge sets `account` to the sender)."""
-    return {
-        "source": [GUARD_EVENT_SOURCE],
-        "detail-type": [QUARANTINE_REQUESTED, QUARANTINE_RELEASED],
-        "account": [a.id for a in fleet.sub_accounts if a.quarantine],
-    }
 
 
 class Quarantine(Construct):

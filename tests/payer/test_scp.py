@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from runawaytrain_stack.config import Fleet, load_fleet
-from runawaytrain_stack.payer_bus import build_bus_statement
+from runawaytrain_stack.payer_wiring import build_bus_statement
 from runawaytrain_stack.scp import (
     MAX_SCP_CHARACTERS,
     build_guard_protection_policy,

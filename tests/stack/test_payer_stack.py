@@ -10,8 +10,12 @@ from aws_cdk.assertions import Template
 
 from runawaytrain_stack.config import ConfigError, Fleet, parse_fleet
 from runawaytrain_stack.fleet import add_fleet_stacks, new_app
-from runawaytrain_stack.names import PROTECTION_POLICY_PREFIX, QUARANTINE_POLICY_PREFIX
-from runawaytrain_stack.quarantine import QUARANTINE_TAG, build_request_pattern
+from runawaytrain_stack.names import (
+    PROTECTION_POLICY_PREFIX,
+    QUARANTINE_POLICY_PREFIX,
+    QUARANTINE_TAG,
+)
+from runawaytrain_stack.payer_wiring import build_request_pattern
 from runawaytrain_stack.scp import build_guard_protection_policy, build_quarantine_policy
 
 
