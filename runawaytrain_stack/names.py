@@ -35,6 +35,13 @@ PAYER_STACK_NAME = f"{PREFIX}-payer"
 PAYER_BUS_NAME = f"{PREFIX}-payer"
 # Must equal lambda/guard/payer_events.py SOURCE: the bus policy admits only this source.
 GUARD_EVENT_SOURCE = f"{PREFIX}.guard"
+# The payer's watchdog (watchdog.py): its role, fixed so every member's reader role can trust
+# exactly it; the reader role in each guard stack (watchdog_reader.py), fixed so the watchdog can
+# name it in every account; where the watchdog keeps each account's last heartbeat and alert.
+WATCHDOG_ROLE_NAME = f"{PREFIX}-watchdog"
+WATCHDOG_READER_ROLE_NAME = f"{PREFIX}-watchdog-reader"
+HEARTBEAT_PATH = f"/{PREFIX}/heartbeat/"
+WATCHDOG_STATE_PATH = f"/{PREFIX}/watchdog/"
 
 
 def name_guard_stack(account: Account) -> str:
@@ -55,3 +62,12 @@ def name_payer_bus_arn(fleet: Fleet) -> str:
     """The payer bus's ARN, which every guard is told (no reference crosses accounts)."""
     payer = fleet.payer
     return f"arn:aws:events:{payer.home_region}:{payer.id}:event-bus/{PAYER_BUS_NAME}"
+
+
+def name_watchdog_role_arn(fleet: Fleet) -> str:
+    """The payer watchdog's role (a role ARN includes its path)."""
+    return f"arn:aws:iam::{fleet.payer.id}:role{ROLE_PATH}{WATCHDOG_ROLE_NAME}"
+
+
+def name_watchdog_reader_role_arn(account: Account) -> str:
+    return f"arn:aws:iam::{account.id}:role{ROLE_PATH}{WATCHDOG_READER_ROLE_NAME}"

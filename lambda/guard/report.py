@@ -46,6 +46,8 @@ class Report:
     quarantine: str | None = None  # what was asked of the payer (issue 12), when it was sent
     notified: bool = False
     notify_error: str | None = None
+    heartbeat: dict[str, Any] | None = None  # what was sent to the payer's watchdog (heartbeat.py)
+    heartbeat_error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
