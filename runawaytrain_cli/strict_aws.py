@@ -44,6 +44,9 @@ from moto.ec2.responses.instances import InstanceResponse
 from moto.ec2.responses.spot_fleets import SpotFleets
 from moto.iam.exceptions import IAMException
 from moto.iam.models import IAMBackend
+from moto.sts.responses import TokenResponse
+
+from runawaytrain_cli.strict_sts import assume_role_checked
 
 PENDING_SECONDS_ENV = "STRICT_AWS_PENDING_SECONDS"
 SCP_DENY_REGIONS_ENV = "STRICT_AWS_SCP_DENY_REGIONS"
@@ -270,6 +273,7 @@ class StrictAWS:
             p.set(EC2Response, "describe_capacity_reservations", _no_capacity_reservations)
         for name in _IAM_GUARDED:
             p.set(IAMBackend, name, _guard_protected_role(name, getattr(IAMBackend, name)))
+        p.set(TokenResponse, "assume_role", assume_role_checked)  # strict_sts.py
 
     def uninstall(self) -> None:
         global _active  # noqa: PLW0603

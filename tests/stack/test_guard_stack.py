@@ -105,7 +105,8 @@ def test_environment_is_set_from_config(prod: Template, sandbox: Template) -> No
                     "account_name": "prod",
                     "lockout": "users",
                     "break_glass": "breakglass-admin,Deployer",
-                    "stack_roles": "runawaytrain-guard-scheduler,runawaytrain-fast-trip-forwarder",
+                    "stack_roles": "runawaytrain-guard-scheduler,runawaytrain-fast-trip-forwarder,"
+                    "runawaytrain-watchdog-reader",
                     "unstoppable": "terminate-spot",
                 }
             }
@@ -124,7 +125,7 @@ def test_environment_is_set_from_config(prod: Template, sandbox: Template) -> No
                         "account_name": "sandbox",
                         "lockout": "users+roles",
                         "break_glass": "",
-                        "stack_roles": "runawaytrain-guard-scheduler",
+                        "stack_roles": "runawaytrain-guard-scheduler,runawaytrain-watchdog-reader",
                         "unstoppable": "terminate-spot",
                         # A member account of a fleet with a payer stack (issue 12).
                         "payer_bus": Match.string_like_regexp(
@@ -148,7 +149,8 @@ def test_payer_guard_also_spares_the_billing_forwarder_role(
                 "Variables": Match.object_like(
                     {
                         "stack_roles": "runawaytrain-guard-scheduler,"
-                        "runawaytrain-billing-forwarder,runawaytrain-fast-trip-forwarder"
+                        "runawaytrain-billing-forwarder,runawaytrain-fast-trip-forwarder,"
+                        "runawaytrain-watchdog-reader"
                     }
                 )
             }
@@ -449,7 +451,12 @@ def test_lambda_asset_is_the_guard_package(test_app, prod: Template) -> None:
     asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
     asset = Path(app.outdir) / f"asset.{asset_hash}"
     # One asset root for the guard and the payer's Lambdas (which log through guard.logs).
-    assert sorted(path.name for path in asset.iterdir()) == ["guard", "quarantine", "spend"]
+    assert sorted(path.name for path in asset.iterdir()) == [
+        "guard",
+        "quarantine",
+        "spend",
+        "watchdog",
+    ]
     assert (asset / "guard" / "handler.py").is_file()
 
 
