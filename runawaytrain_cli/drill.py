@@ -59,6 +59,7 @@ from runawaytrain_cli.drill_scenario import (
     launch_pending,
     seed,
 )
+from runawaytrain_cli.drill_watchdog import check_watchdog
 from runawaytrain_stack.bootstrap import list_bootstrap_environments
 from runawaytrain_stack.config import Account, ConfigError, Fleet, load_fleet
 
@@ -181,6 +182,7 @@ def _drill(
         progress(f"removed statement {sid} from {tripped.name}'s guard role")
     run_guards(emulator, result, progress)
     show_guards(result, progress.out)
+    check_watchdog(emulator, fleet, result, progress, workdir)
     check_trip(emulator, result, tripped, quiet, users)
     restore_tripped(emulator, result, result.guards[tripped.name], progress)
     check_restore(emulator, result, tripped, users)

@@ -19,6 +19,7 @@ condition does not apply (fails closed).
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import json
 from typing import Any
@@ -84,8 +85,15 @@ def _trust_policy(role_arn: str) -> dict[str, Any] | None:
         return None
     document = role.assume_role_policy_document
     if isinstance(document, str):
-        document = json.loads(unquote(document))
-    return dict(document)
+        text = unquote(document)
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError:  # moto's CloudFormation stores a Python repr
+            try:
+                document = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                return None
+    return dict(document) if isinstance(document, dict) else None
 
 
 def _trusted(role_arn: str, caller_arn: str, caller_account: str) -> bool:

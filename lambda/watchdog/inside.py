@@ -45,9 +45,21 @@ def look_inside(
     except (ClientError, BotoCoreError) as error:
         return Inside(refused=f"{reader_role_arn}: {_describe(error)}")
     inside = Inside()
+    resources: list[Any] = []
+
+    def read(what: str, step: Callable[[], Any]) -> Any:
+        # Whatever one read runs into (an unparseable answer included), the others go on and
+        # the mail still goes out: the failure is one line of it.
+        try:
+            return step()
+        except Exception as error:
+            inside.unreadable.append(f"{what} ({_describe(error)})")
+            return None
+
     cloudformation = session.client("cloudformation", region_name=region)
-    resources = _read_stack(cloudformation, account, inside)
-    _read_schedule(session.client("scheduler", region_name=region), schedule_name, inside)
+    resources = read("stack", lambda: _read_stack(cloudformation, account, inside)) or []
+    scheduler = session.client("scheduler", region_name=region)
+    read("schedule", lambda: _read_schedule(scheduler, schedule_name, inside))
     if inside.function_name is None and resources:
         inside.function_name = next(
             (
@@ -59,11 +71,14 @@ def look_inside(
             None,
         )
     if inside.function_name is not None:
-        _read_function(session.client("lambda", region_name=region), inside)
+        lambda_ = session.client("lambda", region_name=region)
+        read("function", lambda: _read_function(lambda_, inside))
         window = max(MIN_WINDOW_MINUTES, int(account.allowance.total_seconds() // 60))
-        _read_errors(session.client("cloudwatch", region_name=region), inside, now, window)
+        cloudwatch = session.client("cloudwatch", region_name=region)
+        read("Errors metric", lambda: _read_errors(cloudwatch, inside, now, window))
     rules = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::Events::Rule"]
-    _read_rules(session.client("events", region_name=region), rules, inside)
+    events = session.client("events", region_name=region)
+    read("rules", lambda: _read_rules(events, rules, inside))
     return inside
 
 
