@@ -34,8 +34,8 @@ os.environ.update(
 
 import boto3  # noqa: E402 -- after the fake credentials above
 from moto import mock_aws  # noqa: E402
-
 from spend.cur import CurLocation, read_burn  # noqa: E402
+
 from tests.spend.curgen import (  # noqa: E402
     BUCKET,
     LEGACY,

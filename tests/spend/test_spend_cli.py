@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from spend.cur import CurLocation
 
 import runawaytrain_cli.spend as spend_cli
 from runawaytrain_cli.main import main
-from spend.cur import CurLocation
 from tests.spend.curgen import (
     BUCKET,
     LEGACY,

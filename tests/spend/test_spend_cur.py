@@ -8,9 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-
 from spend.burn import SpendError, find_overruns
 from spend.cur import CurLocation, find_delivery, read_burn
+
 from tests.spend.curgen import (
     BUCKET,
     CUR2,

@@ -6,9 +6,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from guard.handler import handler
 from spend.burn import Burn, Overrun
 from spend.watch import trip_event
+
+from guard.handler import handler
 from tests.guard.conftest import FakeContext, instance_states
 
 

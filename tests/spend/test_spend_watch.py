@@ -9,10 +9,10 @@ from typing import Any
 
 import boto3
 import pytest
-
 from spend.cur import CurLocation
 from spend.handler import Settings, SettingsError
 from spend.watch import run_watcher
+
 from tests.spend.curgen import (
     BUCKET,
     CUR2,
