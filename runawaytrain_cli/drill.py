@@ -45,6 +45,7 @@ from runawaytrain_cli.drill_scenario import (
     choose_scenario,
 )
 from runawaytrain_cli.drill_trip import step_restore, step_seed, step_trip
+from runawaytrain_cli.drill_watchdog import step_watchdog
 from runawaytrain_stack.config import ConfigError, load_fleet
 
 DEFAULT_FLEET_FILE = Path("accounts.yaml")
@@ -68,6 +69,7 @@ STEPS: list[DrillStep] = [
     DrillStep("fast trip", "launch events reach the guard's queue", step_fast_trip),
     DrillStep("seed", "instances and users over the limit", step_seed),
     DrillStep("trip", "every guard runs under its deployed role", step_trip),
+    DrillStep("watchdog", "the payer hears every guard; a silent one is mailed", step_watchdog),
     DrillStep("quarantine", "the payer quarantines the tripped account", step_quarantine),
     DrillStep("restore", "the tripped account undone", step_restore),
     DrillStep("release", "restore lifts the quarantine", step_release),

@@ -45,10 +45,12 @@ from moto.ec2.responses.instances import InstanceResponse
 from moto.ec2.responses.spot_fleets import SpotFleets
 from moto.iam.exceptions import IAMException
 from moto.iam.models import IAMBackend
+from moto.sts.responses import TokenResponse
 
 from runawaytrain_cli import strict_payer, strict_sns
 from runawaytrain_cli.strict_patches import Patches
 from runawaytrain_cli.strict_pricing import PriceList, is_price_list_url
+from runawaytrain_cli.strict_sts import assume_role_checked
 
 PENDING_SECONDS_ENV = "STRICT_AWS_PENDING_SECONDS"
 SCP_DENY_REGIONS_ENV = "STRICT_AWS_SCP_DENY_REGIONS"
@@ -263,6 +265,7 @@ class StrictAWS:
             p.set(IAMBackend, name, _guard_protected_role(name, getattr(IAMBackend, name)))
         strict_payer.install(p)  # Organizations SCPs, cross-account EventBridge
         strict_sns.install(p)  # email subscriptions pending until confirmed
+        p.set(TokenResponse, "assume_role", assume_role_checked)  # strict_sts.py
 
     def uninstall(self) -> None:
         global _active  # noqa: PLW0603

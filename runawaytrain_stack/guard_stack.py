@@ -16,11 +16,13 @@ from runawaytrain_stack.names import (
     GUARD_FUNCTION_OUTPUT,
     NOTIFY_TOPIC_OUTPUT,
     SCHEDULER_ROLE_NAME,
+    WATCHDOG_READER_ROLE_NAME,
     name_billing_alarm,
     name_guard_stack,
     name_payer_bus_arn,
 )
 from runawaytrain_stack.schedule import GuardSchedule
+from runawaytrain_stack.watchdog_reader import WatchdogReader
 
 
 class GuardStack(Stack):
@@ -52,6 +54,8 @@ class GuardStack(Stack):
             stack_roles.append(FORWARDER_ROLE_NAME)  # the payer holds the billing forwarder too
         if self.fast_trip is not None:
             stack_roles.append(FAST_TRIP_FORWARDER_ROLE_NAME)
+        if fleet.sub_accounts:
+            stack_roles.append(WATCHDOG_READER_ROLE_NAME)  # a lockout must not blind the payer
         self.guard = GuardFunction(
             self,
             "Guard",
@@ -80,4 +84,10 @@ class GuardStack(Stack):
                     name_billing_alarm(account) if account.monthly_budget_usd is not None else None
                 ),
                 spend_account_id=account.id if spend_limited else None,
+            )
+        # Last: it reads every rule of this stack. Only where a payer watchdog exists.
+        self.watchdog_reader: WatchdogReader | None = None
+        if fleet.sub_accounts:
+            self.watchdog_reader = WatchdogReader(
+                self, "WatchdogReader", account=account, fleet=fleet, function=self.guard.function
             )

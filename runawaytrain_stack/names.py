@@ -54,6 +54,13 @@ QUARANTINE_TAG = f"{PREFIX}:quarantine"  # on each quarantine SCP: the account i
 # Must equal lambda/guard/payer_events.py.
 QUARANTINE_REQUESTED = "Quarantine Requested"
 QUARANTINE_RELEASED = "Quarantine Released"
+# The payer's watchdog (watchdog.py): its role, fixed so every member's reader role can trust
+# exactly it; the reader role in each guard stack (watchdog_reader.py), fixed so the watchdog can
+# name it in every account; where the watchdog keeps each account's last heartbeat and alert.
+WATCHDOG_ROLE_NAME = f"{PREFIX}-watchdog"
+WATCHDOG_READER_ROLE_NAME = f"{PREFIX}-watchdog-reader"
+HEARTBEAT_PATH = f"/{PREFIX}/heartbeat/"
+WATCHDOG_STATE_PATH = f"/{PREFIX}/watchdog/"
 
 
 def name_guard_stack(account: Account) -> str:
@@ -90,3 +97,12 @@ def list_account_stacks(fleet: Fleet, account: Account) -> list[str]:
     if account == fleet.payer and fleet.sub_accounts:
         stacks.append(PAYER_STACK_NAME)
     return stacks
+
+
+def name_watchdog_role_arn(fleet: Fleet) -> str:
+    """The payer watchdog's role (a role ARN includes its path)."""
+    return f"arn:aws:iam::{fleet.payer.id}:role{ROLE_PATH}{WATCHDOG_ROLE_NAME}"
+
+
+def name_watchdog_reader_role_arn(account: Account) -> str:
+    return f"arn:aws:iam::{account.id}:role{ROLE_PATH}{WATCHDOG_READER_ROLE_NAME}"

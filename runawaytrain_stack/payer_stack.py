@@ -1,5 +1,6 @@
 """The payer's stack (management account, its home Region): the bus every guard reports to,
-the quarantine and guard-protection SCPs with the quarantine Lambda (quarantine.py), and one
+the quarantine and guard-protection SCPs with the quarantine Lambda (quarantine.py), the
+watchdog that mails when a guard stops reporting (watchdog.py), and one
 topic that mails the payer's list everything and each member's list what concerns it."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from runawaytrain_stack.config import Fleet
 from runawaytrain_stack.names import PAYER_STACK_NAME
 from runawaytrain_stack.payer_bus import PayerBus
 from runawaytrain_stack.quarantine import Quarantine
+from runawaytrain_stack.watchdog import Watchdog
 
 # Messages about one member carry this attribute (its account id): the payer's subscriptions
 # take every message, a member's address only those naming its accounts (SNS Developer Guide,
@@ -54,4 +56,7 @@ class PayerStack(Stack):
         self.bus = PayerBus(self, "Bus", fleet=fleet)
         self.quarantine = Quarantine(
             self, "Quarantine", fleet=fleet, bus=self.bus.bus, alerts=self.alerts
+        )
+        self.watchdog = Watchdog(
+            self, "Watchdog", fleet=fleet, bus=self.bus.bus, alerts=self.alerts
         )

@@ -13,6 +13,7 @@ from runawaytrain_stack.names import (
     QUARANTINE_RELEASED,
     QUARANTINE_REQUESTED,
     ROLE_PATH,
+    name_guard_stack,
     name_payer_bus_arn,
 )
 
@@ -50,3 +51,18 @@ def build_request_pattern(fleet: Fleet) -> dict[str, list[str]]:
         "detail-type": [QUARANTINE_REQUESTED, QUARANTINE_RELEASED],
         "account": [a.id for a in fleet.sub_accounts if a.quarantine],
     }
+
+
+def build_watched_accounts(fleet: Fleet) -> list[dict[str, object]]:
+    """The watchdog's `accounts` environment: every guard of the fleet, payer included."""
+    return [
+        {
+            "id": account.id,
+            "name": account.name,
+            "schedule_minutes": account.schedule_minutes,
+            "ec2_limit": account.ec2_limit,
+            "home_region": account.home_region,
+            "stack": name_guard_stack(account),
+        }
+        for account in fleet.accounts
+    ]

@@ -20,6 +20,7 @@ from guard.census import REGION_LIST, Census, count_instances, describe_error, l
 from guard.clients import MAX_POOL_CONNECTIONS, ClientFactory
 from guard.decision import Decision, Verdict, decide, decide_override
 from guard.halt import HaltPlan, HaltResult, halt_instances
+from guard.heartbeat import send_heartbeat
 from guard.incident import new_incident_id
 from guard.instances import incident_instances
 from guard.invocation import Invocation, parse_invocation
@@ -39,7 +40,7 @@ from guard.payer_events import QUARANTINE_RELEASED, QUARANTINE_REQUESTED, send_t
 from guard.principals import Protection, role_name_of
 from guard.report import Report
 from guard.restore import Accounts, latest_incident, restore_incident
-from guard.settings import Lockout, Mode, Settings, SettingsError, read_env_action
+from guard.settings import Action, Lockout, Mode, Settings, SettingsError, read_env_action
 from guard.weigh import burn_report, weigh_for
 from guard.wrap_up import mail_and_record
 
@@ -65,9 +66,13 @@ def handler(event: object, context: Any) -> dict[str, Any]:
     if invocation.launches is not None:
         log_launch_prompt(invocation.launches)
     try:
-        override = decide_override(invocation, read_env_action(os.environ))
+        env_action = read_env_action(os.environ)
+        override = decide_override(invocation, env_action)
         if override is not None and override.verdict in (Verdict.VOID, Verdict.IGNORED):
-            return respond(void_report(override, invocation, account_in_arn(context)))
+            report = void_report(override, invocation, account_in_arn(context))
+            switched_off = "envaction=pass" if env_action is Action.PASS else ""
+            beat_unless_unset(report, switched_off)
+            return respond(report)
         settings = Settings.from_env(os.environ)
         if invocation.dry_run:  # an operator's dry run: whatever the mode, change nothing
             settings = replace(settings, mode=Mode.DRY_RUN)
@@ -89,7 +94,19 @@ def handler(event: object, context: Any) -> dict[str, Any]:
         )
         return respond(report)
     notify(report, settings, clients)
+    send_heartbeat(report, settings, clients, open_incident=report.incident)
     return respond(report)
+
+
+def beat_unless_unset(report: Report, switched_off: str) -> None:
+    """A voided or ignored run's heartbeat: its settings are read only for the payer's bus, and
+    settings a real run would refuse mean no heartbeat (the watchdog finds the guard overdue)."""
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError:
+        return
+    report.account_name = settings.account_name
+    send_heartbeat(report, settings, shared_clients(), switched_off=switched_off)
 
 
 # A batch can hold 10,000 records; a few lines show what was wrong, the count shows how much.
@@ -218,6 +235,8 @@ def run_guard(
         open_incident=open_incident.incident if open_incident else None,
         schedule_minutes=settings.schedule_minutes,
     )
+    current = report.incident or (open_incident.incident if open_incident else None)
+    send_heartbeat(report, settings, clients, open_incident=current)  # last: never delays a halt
     LOG.info("done", extra={"summary": report.summary()})
     return report
 

@@ -49,6 +49,8 @@ class Report:
     notified: bool = False
     notify_error: str | None = None
     burn: dict[str, Any] | None = None  # weighted limits set: vCPUs, GPUs, USD/h (weigh.py)
+    heartbeat: dict[str, Any] | None = None  # what was sent to the payer's watchdog (heartbeat.py)
+    heartbeat_error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -3,6 +3,7 @@ stand-in (SCPs, bus, quarantine rule), and a guard in a member account that repo
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -163,14 +164,27 @@ GUARD_ROLE = "runawaytrain/runawaytrain-guard-test"  # the guard's role lives un
 
 
 def guard_session(org: Org, name: str) -> Any:
-    """A session as the account's guard role (the payer bus admits only /runawaytrain/ roles)."""
-    credentials = (
-        org.members[name]
-        .client("sts", region_name=REGION)
-        .assume_role(
-            RoleArn=f"arn:aws:iam::{org.ids[name]}:role/{GUARD_ROLE}", RoleSessionName="guard"
-        )["Credentials"]
-    )
+    """A session as the account's guard role (the payer bus admits only /runawaytrain/ roles).
+    The role is made first: the strict layer's AssumeRole reads its trust policy."""
+    iam = org.members[name].client("iam", region_name=REGION)
+    path, role_name = GUARD_ROLE.rsplit("/", 1)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{org.ids[name]}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_role(
+            RoleName=role_name, Path=f"/{path}/", AssumeRolePolicyDocument=json.dumps(trust)
+        )
+    sts = org.members[name].client("sts", region_name=REGION)
+    role_arn = f"arn:aws:iam::{org.ids[name]}:role/{GUARD_ROLE}"
+    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName="guard")["Credentials"]
     return boto3.session.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],

@@ -202,7 +202,7 @@ def test_fast_trip_false_adds_no_queue_bus_rule_poller_or_region_stack(
         "AWS::Lambda::EventSourceMapping",
     ):
         sandbox.resource_count_is(resource_type, 0)
-    sandbox.resource_count_is("AWS::IAM::Role", 2)  # the guard's and the scheduler's
+    sandbox.resource_count_is("AWS::IAM::Role", 3)  # the guard's, the scheduler's, the reader's
 
 
 def test_poller_hands_the_guard_whole_bursts(prod: Template) -> None:

@@ -106,7 +106,8 @@ def test_environment_is_set_from_config(prod: Template, sandbox: Template) -> No
                     "account_name": "prod",
                     "lockout": "users",
                     "break_glass": "breakglass-admin,Deployer",
-                    "stack_roles": "runawaytrain-guard-scheduler,runawaytrain-fast-trip-forwarder",
+                    "stack_roles": "runawaytrain-guard-scheduler,runawaytrain-fast-trip-forwarder,"
+                    "runawaytrain-watchdog-reader",
                     "unstoppable": "terminate-spot",
                     "max_vcpus": "512",
                     "max_gpus": "16",
@@ -128,7 +129,7 @@ def test_environment_is_set_from_config(prod: Template, sandbox: Template) -> No
                         "account_name": "sandbox",
                         "lockout": "users+roles",
                         "break_glass": "",
-                        "stack_roles": "runawaytrain-guard-scheduler",
+                        "stack_roles": "runawaytrain-guard-scheduler,runawaytrain-watchdog-reader",
                         "unstoppable": "terminate-spot",
                         "schedule_minutes": "15",
                         # A member account of a fleet with a payer stack (issue 12).
@@ -153,7 +154,8 @@ def test_payer_guard_also_spares_the_billing_forwarder_role(
                 "Variables": Match.object_like(
                     {
                         "stack_roles": "runawaytrain-guard-scheduler,"
-                        "runawaytrain-billing-forwarder,runawaytrain-fast-trip-forwarder"
+                        "runawaytrain-billing-forwarder,runawaytrain-fast-trip-forwarder,"
+                        "runawaytrain-watchdog-reader"
                     }
                 )
             }
@@ -473,7 +475,12 @@ def test_lambda_asset_is_the_guard_package(test_app, prod: Template) -> None:
     asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
     asset = Path(app.outdir) / f"asset.{asset_hash}"
     # One asset root for the guard and the payer's Lambdas (which log through guard.logs).
-    assert sorted(path.name for path in asset.iterdir()) == ["guard", "quarantine", "spend"]
+    assert sorted(path.name for path in asset.iterdir()) == [
+        "guard",
+        "quarantine",
+        "spend",
+        "watchdog",
+    ]
     assert (asset / "guard" / "handler.py").is_file()
 
 

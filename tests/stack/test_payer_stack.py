@@ -53,7 +53,11 @@ def test_each_member_has_its_quarantine_unattached_and_its_protection_attached(
 def test_the_quarantine_function_hears_only_quarantined_members(
     payer: Template, sample_fleet: Fleet
 ) -> None:
-    (rule,) = payer.find_resources("AWS::Events::Rule").values()
+    (rule,) = [
+        r
+        for r in payer.find_resources("AWS::Events::Rule").values()
+        if "Quarantine Requested" in r["Properties"].get("EventPattern", {}).get("detail-type", [])
+    ]
     assert rule["Properties"]["EventPattern"] == build_request_pattern(sample_fleet)
     assert sorted(rule["Properties"]["EventPattern"]["account"]) == sorted(
         a.id for a in sample_fleet.sub_accounts

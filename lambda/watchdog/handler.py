@@ -1,0 +1,187 @@
+"""Lambda entry point of the payer's watchdog (`watchdog.handler.handler`): two kinds of event.
+
+- a "Guard Heartbeat" from the payer's bus (a rule admits only the fleet's accounts): record it;
+- the watchdog's schedule ("Scheduled Event", every N minutes, N the fleet's smallest
+  schedule_minutes): check every account, look inside those newly unhealthy, mail once per change.
+
+The account a heartbeat speaks for is the event's `account`, which EventBridge sets to the
+sender (lambda/guard/payer_events.py), never a field of the detail.
+
+Environment (written by the payer stack, runawaytrain_stack/watchdog.py): `accounts` (JSON list
+of {id, name, schedule_minutes, ec2_limit, home_region, stack}), `snstopic` (the payer's topic),
+`heartbeat_path`, `state_path` (SSM paths, records.py), `reader_role` (path and name of the
+reader role in every account), `schedule_name` (the guards' schedule).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from guard.logs import configure_logging, get_logger
+from guard.payer_events import HEARTBEAT, SOURCE
+from watchdog.findings import explain
+from watchdog.health import AlertState, Step, WatchedAccount, assess, next_step
+from watchdog.inside import Assume, look_inside
+from watchdog.mail import compose_alert, compose_recovered, publish
+from watchdog.records import (
+    parse_heartbeat,
+    parse_state,
+    read_values,
+    write_heartbeat,
+    write_state,
+)
+
+LOG = get_logger("watchdog")
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, read_timeout=20)
+SESSION_NAME = "runawaytrain-watchdog"
+
+
+class SettingsError(ValueError):
+    """A watchdog environment variable is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    accounts: tuple[WatchedAccount, ...]
+    topic_arn: str
+    heartbeat_path: str
+    state_path: str
+    reader_role: str  # "/runawaytrain/runawaytrain-watchdog-reader"
+    schedule_name: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise SettingsError(f"environment variable {name} is missing or empty")
+            return value
+
+        raw = required("accounts")
+        try:
+            accounts = tuple(
+                WatchedAccount(
+                    id=str(a["id"]),
+                    name=str(a["name"]),
+                    schedule_minutes=int(a["schedule_minutes"]),
+                    ec2_limit=int(a["ec2_limit"]),
+                    home_region=str(a["home_region"]),
+                    stack=str(a["stack"]),
+                )
+                for a in json.loads(raw)
+            )
+        except (ValueError, TypeError, KeyError) as error:
+            raise SettingsError(
+                f"environment variable accounts is {raw!r}: expected a JSON list of "
+                f"{{id, name, schedule_minutes, ec2_limit, home_region, stack}} ({error!r})"
+            ) from None
+        return cls(
+            accounts=accounts,
+            topic_arn=required("snstopic"),
+            heartbeat_path=required("heartbeat_path"),
+            state_path=required("state_path"),
+            reader_role=required("reader_role"),
+            schedule_name=required("schedule_name"),
+        )
+
+    def reader_role_arn(self, account: WatchedAccount, partition: str = "aws") -> str:
+        return f"arn:{partition}:iam::{account.id}:role{self.reader_role}"
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    configure_logging(getattr(context, "aws_request_id", ""))
+    settings = Settings.from_env(os.environ)
+    session = boto3.session.Session()
+    ssm = session.client("ssm", config=CLIENT_CONFIG)
+    if is_heartbeat(event):
+        return record(event, settings, ssm, now=datetime.now(UTC))
+    return check(
+        settings,
+        ssm=ssm,
+        sns=session.client("sns", config=CLIENT_CONFIG),
+        assume=assume_with(session.client("sts", config=CLIENT_CONFIG)),
+        now=datetime.now(UTC),
+    )
+
+
+def is_heartbeat(event: Mapping[str, Any]) -> bool:
+    return event.get("source") == SOURCE and event.get("detail-type") == HEARTBEAT
+
+
+def assume_with(sts: Any) -> Assume:
+    def assume(role_arn: str, region: str) -> Any:
+        credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)["Credentials"]
+        return boto3.session.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=region,
+        )
+
+    return assume
+
+
+def record(
+    event: Mapping[str, Any], settings: Settings, ssm: Any, *, now: datetime
+) -> dict[str, Any]:
+    """Keep the heartbeat as the account's last; one from outside the fleet is dropped."""
+    account = str(event.get("account", ""))
+    if account not in {a.id for a in settings.accounts}:
+        LOG.warning("heartbeat_ignored", extra={"account": account})
+        return {"recorded": None}
+    try:
+        time = datetime.fromisoformat(str(event.get("time", "")))
+    except ValueError:
+        time = now
+    if time.tzinfo is None:
+        time = time.replace(tzinfo=UTC)
+    write_heartbeat(ssm, settings.heartbeat_path, account, time, event.get("detail", {}))
+    LOG.info("heartbeat_recorded", extra={"account": account, "time": time.isoformat()})
+    return {"recorded": account}
+
+
+def check(
+    settings: Settings, *, ssm: Any, sns: Any, assume: Assume, now: datetime
+) -> dict[str, Any]:
+    """One pass over the fleet: returns what was mailed, by account id."""
+    beats = read_values(ssm, (settings.heartbeat_path + a.id for a in settings.accounts))
+    states = read_values(ssm, (settings.state_path + a.id for a in settings.accounts))
+    mailed: dict[str, str] = {}
+    for account in settings.accounts:
+        beat = parse_heartbeat(beats.get(settings.heartbeat_path + account.id))
+        known = parse_state(states.get(settings.state_path + account.id), now)
+        state = known or AlertState(watching_since=now)
+        health = assess(account, beat, state.watching_since, now)
+        step, new_state = next_step(health, state)
+        if step is Step.ALERT:
+            inside = look_inside(
+                assume,
+                account,
+                reader_role_arn=settings.reader_role_arn(account),
+                schedule_name=settings.schedule_name,
+                now=now,
+            )
+            subject, body = compose_alert(health, explain(inside, account, settings.schedule_name))
+        elif step is Step.RECOVERED:
+            subject, body = compose_recovered(health, now)
+        if step is not Step.NOTHING:
+            error = publish(sns, settings.topic_arn, subject, body)
+            if error is not None:  # not remembered as mailed: the next check tries again
+                LOG.error("watchdog_mail_failed", extra={"account": account.id, "error": error})
+                continue
+            mailed[account.id] = step.value
+            LOG.warning(
+                "watchdog_mailed",
+                extra={"account": account.id, "step": step.value, "key": health.key},
+            )
+        if new_state != known:
+            write_state(ssm, settings.state_path, account.id, new_state)
+    return {"mailed": mailed, "accounts": len(settings.accounts)}

@@ -1,0 +1,157 @@
+"""In the payer: the watchdog that notices a guard which stopped running or reports errors.
+
+Every guard puts a heartbeat on the payer's bus at the end of every run (lambda/guard/heartbeat.py);
+a rule here hands them to the watchdog, which keeps the last one per account in SSM. A scheduled
+rule runs the check every N minutes (N: the fleet's smallest schedule_minutes): an account silent
+for 3 of its intervals, or whose last heartbeat is degraded, has errors or says the guard is
+switched off, gets one mail to the payer's list, with what the watchdog read through the account's
+reader role (watchdog_reader.py); one more when it is healthy again (lambda/watchdog).
+
+A scheduled EventBridge rule rather than EventBridge Scheduler (which the guards use, schedule.py):
+the watchdog is one function with two triggers, both EventBridge rules with the same invoke
+permission, and a missed check is caught by the next one.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from runawaytrain_stack.alerts import AlertTopic
+from runawaytrain_stack.config import Fleet
+from runawaytrain_stack.guard import ASSET_DIR, ASSET_EXCLUDES, LOG_RETENTION, RUNTIME
+from runawaytrain_stack.names import (
+    GUARD_EVENT_SOURCE,
+    HEARTBEAT_PATH,
+    ROLE_PATH,
+    SCHEDULE_NAME,
+    WATCHDOG_READER_ROLE_NAME,
+    WATCHDOG_ROLE_NAME,
+    WATCHDOG_STATE_PATH,
+    name_watchdog_reader_role_arn,
+)
+from runawaytrain_stack.payer_wiring import build_watched_accounts
+from runawaytrain_stack.watchdog_reader import as_nag_names
+
+HANDLER = "watchdog.handler.handler"
+HEARTBEAT = "Guard Heartbeat"  # must equal lambda/guard/payer_events.py HEARTBEAT
+# A check reads two parameters per account and looks inside the few newly unhealthy ones (about
+# six reads each, seconds); two minutes leaves room for a slow Region's STS and retries.
+TIMEOUT = Duration.minutes(2)
+
+
+class Watchdog(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        fleet: Fleet,
+        bus: events.IEventBus,
+        alerts: AlertTopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
+        records = [
+            stack.format_arn(service="ssm", resource="parameter", resource_name=f"{path[1:]}*")
+            for path in (HEARTBEAT_PATH, WATCHDOG_STATE_PATH)
+        ]
+        readers = [
+            name_watchdog_reader_role_arn(a).replace("arn:aws:", f"arn:{stack.partition}:", 1)
+            for a in fleet.accounts
+        ]
+        statements = [
+            iam.PolicyStatement(
+                sid="KeepRecords",
+                actions=["ssm:GetParameters", "ssm:PutParameter"],
+                resources=records,
+            ),
+            iam.PolicyStatement(sid="LookInside", actions=["sts:AssumeRole"], resources=readers),
+            iam.PolicyStatement(
+                sid="MailPayer", actions=["sns:Publish"], resources=[alerts.topic.topic_arn]
+            ),
+            iam.PolicyStatement(
+                sid="UseTopicKey",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[alerts.key.key_arn],
+            ),
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            ),
+        ]
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=WATCHDOG_ROLE_NAME,  # every reader role trusts exactly this name
+            path=ROLE_PATH,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="runawaytrain watchdog: records heartbeats, mails when a guard is quiet",
+            inline_policies={"Watchdog": iam.PolicyDocument(statements=statements)},
+        )
+        Validations.of(self.role).acknowledge(
+            *(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::{as_nag_names(arn, stack)}]",
+                    reason="One parameter per account of the fleet, named by its account id, "
+                    "written at every heartbeat or alert change; the path holds nothing else.",
+                )
+                for arn in records
+            )
+        )
+        interval = min(account.schedule_minutes for account in fleet.accounts)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="runawaytrain watchdog: every guard's heartbeat, checked every "
+            f"{interval} min",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(str(ASSET_DIR), exclude=ASSET_EXCLUDES),
+            role=self.role.without_policy_updates(),
+            timeout=TIMEOUT,
+            memory_size=128,
+            # One at a time: two checks at once would both mail the same change.
+            reserved_concurrent_executions=1,
+            environment={
+                "accounts": json.dumps(build_watched_accounts(fleet), sort_keys=True),
+                "snstopic": alerts.topic.topic_arn,
+                "heartbeat_path": HEARTBEAT_PATH,
+                "state_path": WATCHDOG_STATE_PATH,
+                "reader_role": f"{ROLE_PATH}{WATCHDOG_READER_ROLE_NAME}",
+                "schedule_name": SCHEDULE_NAME,
+            },
+            log_group=self.log_group,
+            retry_attempts=2,
+            on_failure=destinations.SnsDestination(alerts.topic),
+        )
+        self.heartbeats = events.Rule(
+            self,
+            "Heartbeats",
+            description="Every guard's heartbeat, to the watchdog",
+            event_bus=bus,
+            event_pattern=events.EventPattern(
+                source=[GUARD_EVENT_SOURCE],
+                detail_type=[HEARTBEAT],
+                account=[a.id for a in fleet.accounts],
+            ),
+            targets=[targets.LambdaFunction(self.function)],
+        )
+        self.schedule = events.Rule(
+            self,
+            "Check",
+            description=f"Runs the runawaytrain watchdog's check every {interval} minute(s)",
+            schedule=events.Schedule.rate(Duration.minutes(interval)),
+            targets=[targets.LambdaFunction(self.function, retry_attempts=0)],
+        )

@@ -1,0 +1,117 @@
+"""In every guard stack: the role the payer's watchdog assumes to see why a guard went quiet.
+
+Read-only and narrow: the guard stack's status and resources, the guard's schedule, the guard
+function's configuration, the Errors metric, the guard stack's rules (lambda/watchdog/inside.py
+makes exactly these calls). Trusted by the payer account only when the caller is the watchdog's
+role: the account as principal with an `aws:PrincipalArn` condition, not the role's ARN as
+principal, because IAM turns a role principal into the role's unique id when the policy is saved
+and refuses one that does not exist yet (IAM User Guide, "AWS JSON policy elements: Principal",
+IAM roles), and the payer stack may be deployed after this one.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from runawaytrain_stack.config import Account, Fleet
+from runawaytrain_stack.names import (
+    ROLE_PATH,
+    SCHEDULE_NAME,
+    WATCHDOG_READER_ROLE_NAME,
+    name_guard_stack,
+    name_watchdog_role_arn,
+)
+
+# What inside.py calls, by resource scope (tests/stack/test_watchdog.py compares).
+READER_ACTIONS = (
+    "cloudformation:DescribeStacks",
+    "cloudformation:DescribeStackResources",
+    "scheduler:GetSchedule",
+    "lambda:GetFunctionConfiguration",
+    "cloudwatch:GetMetricStatistics",
+    "events:DescribeRule",
+)
+
+
+class WatchdogReader(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        account: Account,
+        fleet: Fleet,
+        function: lambda_.IFunction,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        partition = stack.partition
+        where = f"{account.home_region}:{account.id}"
+        stack_arn = f"arn:{partition}:cloudformation:{where}:stack/{name_guard_stack(account)}/*"
+        schedule_arn = f"arn:{partition}:scheduler:{where}:schedule/default/{SCHEDULE_NAME}"
+        rules = sorted(
+            (c for c in stack.node.find_all() if isinstance(c, events.CfnRule)),
+            key=lambda rule: rule.node.path,
+        )
+        statements = [
+            iam.PolicyStatement(
+                sid="ReadGuardStack",
+                actions=["cloudformation:DescribeStacks", "cloudformation:DescribeStackResources"],
+                resources=[stack_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ReadSchedule", actions=["scheduler:GetSchedule"], resources=[schedule_arn]
+            ),
+            iam.PolicyStatement(
+                sid="ReadGuardFunction",
+                actions=["lambda:GetFunctionConfiguration"],
+                resources=[function.function_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ReadErrorsMetric",
+                actions=["cloudwatch:GetMetricStatistics"],
+                resources=["*"],
+            ),
+        ]
+        if rules:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="ReadGuardRules",
+                    actions=["events:DescribeRule"],
+                    resources=[rule.attr_arn for rule in rules],
+                )
+            )
+        watchdog = name_watchdog_role_arn(fleet).replace("arn:aws:", f"arn:{partition}:", 1)
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=WATCHDOG_READER_ROLE_NAME,
+            path=ROLE_PATH,
+            description="runawaytrain: the payer's watchdog reads why this guard is quiet",
+            assumed_by=iam.AccountPrincipal(fleet.payer.id).with_conditions(
+                {"ArnEquals": {"aws:PrincipalArn": watchdog}}
+            ),
+            inline_policies={"WatchdogReader": iam.PolicyDocument(statements=statements)},
+        )
+        Validations.of(self.role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="cloudwatch:GetMetricStatistics supports no resource-level permissions "
+                "(Service Authorization Reference, Amazon CloudWatch); the role reads only the "
+                "guard function's AWS/Lambda Errors metric with it.",
+            ),
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{as_nag_names(stack_arn, stack)}]",
+                reason="A stack ARN ends with a unique id CloudFormation assigns at creation; the "
+                "name before it is this account's guard stack's, so no other stack matches.",
+            ),
+        )
+
+
+def as_nag_names(arn: str, stack: Stack) -> str:
+    """cdk-nag writes the unresolved partition token by its pseudo-parameter name."""
+    return arn.replace(stack.partition, "<AWS::Partition>")
