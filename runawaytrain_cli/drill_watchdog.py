@@ -185,7 +185,7 @@ def _drain(operator: EmulatorSession, region: str, url: str) -> list[dict[str, A
 def _widen(emulator: Emulator, account: str, region: str, role_arn: str) -> None:
     """As the drill does for the guards' roles (drill.py prepare_role_for_emulator): moto matches
     actions against Resource "*" only, so each Allow is widened to it, actions as deployed."""
-    from runawaytrain_cli.drill import _policy_document
+    from runawaytrain_cli.drill_trip import _policy_document
 
     iam = emulator.operator(account, region).client("iam")
     name = role_arn.rsplit("/", 1)[-1]
