@@ -44,6 +44,7 @@ from runawaytrain_cli.drill_scenario import (
     Progress,
     choose_scenario,
 )
+from runawaytrain_cli.drill_status import step_status_after, step_status_before
 from runawaytrain_cli.drill_trip import step_restore, step_seed, step_trip
 from runawaytrain_cli.drill_watchdog import step_watchdog
 from runawaytrain_stack.config import ConfigError, load_fleet
@@ -61,16 +62,17 @@ class DrillStep:
     run: Callable[[DrillContext], None]
 
 
-# In order. A new step (e.g. `runawaytrain status` before and after the trip) is a function
-# taking the DrillContext, in its own module, added here.
+# In order. A new step is a function taking the DrillContext, in its own module, added here.
 STEPS: list[DrillStep] = [
     DrillStep("deploy", "cdk deploy --all into the emulator", step_deploy),
     DrillStep("payer", "the organization, its SCPs and the payer's bus route", step_payer),
     DrillStep("fast trip", "launch events reach the guard's queue", step_fast_trip),
     DrillStep("seed", "instances and users over the limit", step_seed),
+    DrillStep("status", "runawaytrain status before the trip", step_status_before),
     DrillStep("trip", "every guard runs under its deployed role", step_trip),
     DrillStep("watchdog", "the payer hears every guard; a silent one is mailed", step_watchdog),
     DrillStep("quarantine", "the payer quarantines the tripped account", step_quarantine),
+    DrillStep("status after", "runawaytrain status after the trip", step_status_after),
     DrillStep("restore", "the tripped account undone", step_restore),
     DrillStep("release", "restore lifts the quarantine", step_release),
 ]

@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from guard.census import describe_error
 from guard.clients import CLIENT_CONFIG, assume_role_session
@@ -53,7 +54,9 @@ COLUMNS = (
     "fast trip",
     "schedule",
 )
-AWS_ERRORS = (ClientError, BotoCoreError, RuntimeError, ValueError, KeyError)
+# ResponseParserError: an answer botocore cannot read (an HTTP 500 page, say) is not a
+# BotoCoreError; it is an AWS failure of that one cell all the same.
+AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError, RuntimeError, ValueError, KeyError)
 
 
 def register(subparsers: Any) -> None:

@@ -81,6 +81,8 @@ def describe_quarantine(payer_ssm: Any, account_id: str) -> str:
 
 
 def describe_subscriptions(sns: Any, topic_arn: str) -> str:
+    if not topic_arn:  # a stack deployed before the topic was an output, or an emulator's
+        return "unknown (the guard stack outputs no topic: redeploy it)"
     pages = sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn)
     subscriptions = [s for page in pages for s in page["Subscriptions"]]
     pending = [s["Endpoint"] for s in subscriptions if s["SubscriptionArn"] == PENDING]
