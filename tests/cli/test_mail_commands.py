@@ -295,7 +295,6 @@ def test_every_command_the_trip_mail_prints_undoes_the_trip_from_a_bare_shell(
     assert tripped["open_incident"] is not None
 
     commands = printed_commands(body)
-    assert any(shlex.split(c)[:2] == ["runawaytrain", "restore"] for c in commands), body
     folder = tmp_path / "anywhere"
     folder.mkdir()
     for command in commands:
@@ -312,6 +311,7 @@ def test_every_command_the_trip_mail_prints_undoes_the_trip_from_a_bare_shell(
             # envaction=pass, and every other variable of the guard kept
             assert guard_environment(emulator) == {**environment, "envaction": "pass"}, said
     assert not list(folder.iterdir())  # no accounts.yaml needed, nothing left behind
+    assert any(shlex.split(c)[:2] == ["runawaytrain", "restore"] for c in commands), body
 
     settle(emulator)
     assert snapshot(emulator) == before, "\n".join(commands)
