@@ -47,7 +47,7 @@ from moto.iam.exceptions import IAMException
 from moto.iam.models import IAMBackend
 from moto.sts.responses import TokenResponse
 
-from runawaytrain_cli import strict_payer, strict_sns
+from runawaytrain_cli import strict_lambda, strict_payer, strict_sns
 from runawaytrain_cli.strict_patches import Patches
 from runawaytrain_cli.strict_pricing import PriceList, is_price_list_url
 from runawaytrain_cli.strict_sts import assume_role_checked
@@ -265,6 +265,7 @@ class StrictAWS:
             p.set(IAMBackend, name, _guard_protected_role(name, getattr(IAMBackend, name)))
         strict_payer.install(p)  # Organizations SCPs, cross-account EventBridge
         strict_sns.install(p)  # email subscriptions pending until confirmed
+        strict_lambda.install(p)  # functions have a RevisionId, a stale one is refused
         p.set(TokenResponse, "assume_role", assume_role_checked)  # strict_sts.py
 
     def uninstall(self) -> None:

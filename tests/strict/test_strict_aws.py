@@ -441,3 +441,37 @@ def test_auto_scaling_spot_share_is_one_time_spot(strict: StrictAWS) -> None:
     code, _ = error_of(ec2().stop_instances, InstanceIds=on_demand + spot)
     assert code == "UnsupportedOperation"
     ec2().stop_instances(InstanceIds=on_demand)
+
+
+def test_lambda_configuration_has_a_revision_id_and_a_stale_one_is_refused(
+    strict: StrictAWS,
+) -> None:
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lambda_ = boto3.client("lambda", region_name=REGION)
+    lambda_.create_function(
+        FunctionName="fn",
+        Runtime="python3.12",
+        Role=role,
+        Handler="index.handler",
+        Code={"ZipFile": b"not run"},
+        Environment={"Variables": {"a": "1"}},
+    )
+    read = lambda_.get_function_configuration(FunctionName="fn")["RevisionId"]
+    updated = lambda_.update_function_configuration(
+        FunctionName="fn", Environment={"Variables": {"a": "2"}}, RevisionId=read
+    )
+    assert updated["RevisionId"] != read
+    assert (
+        lambda_.get_function(FunctionName="fn")["Configuration"]["RevisionId"]
+        == (updated["RevisionId"])
+    )
+    code, _ = error_of(
+        lambda_.update_function_configuration,
+        FunctionName="fn",
+        Environment={"Variables": {"a": "3"}},
+        RevisionId=read,
+    )
+    assert code == "PreconditionFailedException"
+    variables = lambda_.get_function_configuration(FunctionName="fn")["Environment"]["Variables"]
+    assert variables == {"a": "2"}
