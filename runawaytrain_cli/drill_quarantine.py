@@ -89,7 +89,10 @@ class Quarantine:
             attached == expected and all(o.get("error") is None for o in outcomes),
             f"attached to {sorted(attached) or 'none'}",
         )
-        return f"payer: quarantine requests {len(outcomes)}, attached to {sorted(attached)}"
+        return (
+            f"payer: quarantine requests {len(outcomes)}, attached to "
+            f"{', '.join(sorted(attached)) or 'none'}"
+        )
 
     def check_released(self, result: DrillResult) -> str:
         outcomes = self.deliver()
@@ -99,7 +102,10 @@ class Quarantine:
             result.tripped not in attached and any(o.get("action") == "detach" for o in outcomes),
             f"still attached to {sorted(attached) or 'none'}",
         )
-        return f"payer: release requests {len(outcomes)}, attached to {sorted(attached) or 'none'}"
+        return (
+            f"payer: release requests {len(outcomes)}, attached to "
+            f"{', '.join(sorted(attached)) or 'none'}"
+        )
 
 
 def step_payer(drill: DrillContext) -> None:

@@ -90,7 +90,10 @@ def check_watchdog(
     naming = [m for m in mails if label in m["Subject"]]
     progress(
         f"watchdog: {quiet.account.name}'s schedule disabled, clock +{later - now}; check mailed "
-        f"{outcome.get('mailed', {})}"
+        + (
+            ", ".join(f"{k} ({v})" for k, v in sorted(outcome.get("mailed", {}).items()))
+            or "nothing"
+        )
     )
     for mail in naming:
         for line in mail["Message"].splitlines():
