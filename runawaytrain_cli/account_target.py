@@ -12,9 +12,11 @@ import argparse
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 
+from guard.clients import assume_role_session
 from runawaytrain_cli.fleet import DEFAULT_FLEET_FILE, unknown_account_message
 from runawaytrain_stack.config import (
     DEFAULT_OPERATOR_ROLE,
@@ -103,3 +105,20 @@ def resolve_target(args: argparse.Namespace) -> Target:
         account=account,
         fleet=fleet,
     )
+
+
+def caller_account() -> str | None:
+    """The account of the credentials the CLI runs with (None when it cannot tell)."""
+    try:
+        return str(boto3.client("sts").get_caller_identity()["Account"])
+    except Exception:
+        return None
+
+
+def operator_session(account_id: str, role_arn: str, region: str, session_name: str) -> Any:
+    """A session acting in `account_id`: the operator role assumed into it, or, when the caller
+    is already in that account (the payer, where Organizations creates no
+    OrganizationAccountAccessRole), the caller's own credentials."""
+    if caller_account() == account_id:
+        return boto3.session.Session(region_name=region)
+    return assume_role_session(role_arn, region, session_name)

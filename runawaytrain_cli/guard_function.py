@@ -10,19 +10,27 @@ import argparse
 import json
 from typing import Any
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error
-from guard.clients import CLIENT_CONFIG, assume_role_session
+from guard.clients import CLIENT_CONFIG
 from runawaytrain_cli.account_target import (
     Target,
     TargetError,
     add_target_arguments,
+    operator_session,
     resolve_target,
 )
 from runawaytrain_cli.guard_lookup import find_guard_stack
 
 ACCOUNT_HELP = "account name or id from accounts.yaml, or any 12-digit account id"
+
+# A synchronous Invoke of a run that may last the guard's 5 minutes: wait that long, and never
+# retry. botocore would resend Invoke on a read timeout, and Lambda runs the function again for
+# each (boto/boto3#1104): a second halt and mail. A busy guard (reserved concurrency 1) answers
+# TooManyRequestsException; that is said, not retried.
+INVOKE_CONFIG = Config(read_timeout=360, connect_timeout=10, retries={"max_attempts": 1})
 
 
 def register(subparsers: Any) -> None:
@@ -45,7 +53,8 @@ def register(subparsers: Any) -> None:
         description="Set envaction=pass on the account's guard function so that restarted "
         "instances do not trip it again; --off sets envaction=proceed. Every other environment "
         "variable is kept (UpdateFunctionConfiguration replaces them all, so they are read "
-        "first). The next `cdk deploy` of the account's stack sets proceed again.",
+        "first). Only `pass --off` sets it back: a `cdk deploy` changes the function only when its "
+        "template changed, so an unchanged deploy leaves envaction=pass in place.",
     )
     add_target_arguments(pass_, help_account=ACCOUNT_HELP)
     pass_.add_argument("--off", action="store_true", help="set envaction=proceed again")
@@ -56,7 +65,9 @@ def _guard(args: argparse.Namespace, session_name: str) -> tuple[Target, Any, st
     """(target, its Lambda client, the guard function's name); raises TargetError."""
     target = resolve_target(args)
     try:
-        session = assume_role_session(target.role_arn, target.home_region, session_name)
+        session = operator_session(
+            target.account_id, target.role_arn, target.home_region, session_name
+        )
         cloudformation = session.client("cloudformation", config=CLIENT_CONFIG)
         stack = find_guard_stack(cloudformation, target.stack_name)
     except (ClientError, BotoCoreError) as error:
@@ -69,7 +80,7 @@ def _guard(args: argparse.Namespace, session_name: str) -> tuple[Target, Any, st
             f"{target.label}: no runawaytrain guard stack in {target.home_region} "
             "(deploy it, or name its Region with --home-region)"
         )
-    return target, session.client("lambda", config=CLIENT_CONFIG), stack.function
+    return target, session.client("lambda", config=INVOKE_CONFIG), stack.function
 
 
 def run_guard_once(args: argparse.Namespace) -> int:
@@ -90,6 +101,8 @@ def run_guard_once(args: argparse.Namespace) -> int:
         payload = json.loads(response["Payload"].read() or b"null")
     except (ClientError, BotoCoreError, ValueError) as error:
         message = describe_error(error) if not isinstance(error, ValueError) else str(error)
+        if isinstance(error, ClientError) and "TooManyRequests" in message:
+            message = "the guard is running now (one run at a time); try again in a few minutes"
         print(f"{target.label}: invoking {function} failed: {message}")
         return 1
     if response.get("FunctionError") or not isinstance(payload, dict) or "report" not in payload:

@@ -21,7 +21,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.clients import ClientFactory, assume_role_session
+from guard.clients import ClientFactory
 from guard.handler import run_restore
 from guard.invocation import Invocation, Trigger
 from guard.settings import Action, Settings
@@ -30,6 +30,7 @@ from runawaytrain_cli.account_target import (
     Target,
     TargetError,
     add_target_arguments,
+    operator_session,
     resolve_target,
 )
 from runawaytrain_cli.aws_errors import explain_aws_error
@@ -64,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 1
     try:
-        session = assume_role_session(target.role_arn, target.home_region, "runawaytrain-restore")
+        session = operator_session(
+            target.account_id, target.role_arn, target.home_region, "runawaytrain-restore"
+        )
     except (BotoCoreError, ClientError) as error:
         role_arn = target.role_arn
         needs = f"credentials allowed to assume {role_arn} (usually the payer's; or --role-name)"

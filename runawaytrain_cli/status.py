@@ -21,7 +21,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
 from guard.census import describe_error
-from guard.clients import CLIENT_CONFIG, assume_role_session
+from guard.clients import CLIENT_CONFIG
+from runawaytrain_cli.account_target import operator_session
 from runawaytrain_cli.fleet import DEFAULT_FLEET_FILE, find_account, format_table
 from runawaytrain_cli.guard_lookup import find_guard_stack
 from runawaytrain_cli.status_readers import (
@@ -101,7 +102,7 @@ def read_account(fleet: Fleet, account: Account, payer_ssm: Any, now: datetime) 
     row = [account.id, account.name]
     role = f"arn:aws:iam::{account.id}:role/{fleet.operator_role}"
     try:
-        session = assume_role_session(role, account.home_region, "runawaytrain-status")
+        session = operator_session(account.id, role, account.home_region, "runawaytrain-status")
     except (ClientError, BotoCoreError) as error:
         cell = f"ERROR assuming {fleet.operator_role}: {describe_error(error)}"
         return [*row, cell, *["-"] * (len(COLUMNS) - 3)]

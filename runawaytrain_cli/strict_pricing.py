@@ -79,7 +79,14 @@ class _Product:
     @property
     def fields(self) -> dict[str, str]:
         """What a filter may name: the attributes and the product family (productFamily)."""
-        return {**self.attributes, "productFamily": "Compute Instance"}
+        return {**self.attributes, "productFamily": self.family}
+
+    @property
+    def family(self) -> str:
+        # The Price List files bare-metal types apart (aws/aws-parallelcluster#1292,
+        # infracost/infracost#3471: "*.metal" under "Compute Instance (bare metal)").
+        metal = self.attributes["instanceType"].endswith(".metal")
+        return "Compute Instance (bare metal)" if metal else "Compute Instance"
 
     def to_json(self) -> str:
         on_demand = f"{self.sku}.{ON_DEMAND_OFFER}"
@@ -87,7 +94,7 @@ class _Product:
         return json.dumps(
             {
                 "product": {
-                    "productFamily": "Compute Instance",
+                    "productFamily": self.family,
                     "attributes": self.attributes,
                     "sku": self.sku,
                 },

@@ -49,8 +49,11 @@ MAX_RESULTS = 100  # GetProducts MaxResults upper bound (botocore model: GetProd
 FILTER_VALUE_MAX = 1024  # Filter.Value length limit (AWS Billing and Cost Management API Ref.)
 PARALLEL_CALLS = 10  # the GetProducts token bucket size (Billing User Guide, quotas)
 SHARED = "Shared"  # the Price List's tenancy attribute for default-tenancy instances
+# Bare-metal types (*.metal) are filed under their own product family: without it they would
+# find no price and count at the fallback rate (aws/aws-parallelcluster#1292,
+# infracost/infracost#3471).
+PRODUCT_FAMILIES = ("Compute Instance", "Compute Instance (bare metal)")
 FIXED_FILTERS = (
-    ("productFamily", "Compute Instance"),
     ("operatingSystem", "Linux"),
     ("preInstalledSw", "NA"),
     ("licenseModel", "No License required"),
@@ -139,6 +142,7 @@ class Query:
         fixed = [*FIXED_FILTERS, ("tenancy", self.tenancy)]
         return [
             *({"Type": "TERM_MATCH", "Field": f, "Value": v} for f, v in fixed),
+            {"Type": "ANY_OF", "Field": "productFamily", "Value": ",".join(PRODUCT_FAMILIES)},
             {"Type": "ANY_OF", "Field": "instanceType", "Value": ",".join(self.types)},
             {"Type": "ANY_OF", "Field": "regionCode", "Value": ",".join(self.regions)},
         ]

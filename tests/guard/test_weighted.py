@@ -22,6 +22,7 @@ ACCOUNT = "123456789012"
 # On-demand Linux list prices (USD/h) the emulated Price List answers with.
 P4D_US_EAST_1 = 32.7726
 G5_EU_WEST_1 = 1.123
+M5_METAL = 4.608  # us-east-1 list price per hour, Linux on demand
 T3_MICRO = 0.0104
 
 
@@ -138,6 +139,18 @@ def test_a_type_with_no_list_price_counts_a_dollar_per_vcpu_hour_and_the_mail_sa
         "No list price found for g5.xlarge in eu-west-1: counted at 1.00 USD per vCPU-hour "
         "(4.00 USD/h each), an upper bound." in mail["Message"]
     )
+
+
+def test_a_bare_metal_type_is_priced_not_counted_at_the_fallback(strict, inbox, clients):
+    """The Price List files *.metal apart ("Compute Instance (bare metal)"): found, an m5.metal
+    costs its list price, not 96 vCPUs x 1 USD, and a 10 USD/h limit does not trip."""
+    strict.prices.set_price("m5.metal", "eu-west-1", M5_METAL)
+    run_type("eu-west-1", "m5.metal")
+
+    report = guard(inbox, clients, usd_per_hour=10.0)
+
+    assert report.tripped is False
+    assert report.burn["usd_per_hour"] == pytest.approx(M5_METAL)
 
 
 def test_pricing_failing_is_degraded_stated_and_the_other_limits_still_hold(
