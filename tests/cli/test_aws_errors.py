@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from runawaytrain_cli import restore
+from runawaytrain_cli import account_target
 from runawaytrain_cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,7 +110,7 @@ def test_refused_assume_role_is_one_line(
     def refuse(*args: object) -> None:
         raise ClientError({"Error": {"Code": code, "Message": message}}, "AssumeRole")
 
-    monkeypatch.setattr(restore, "assume_role_session", refuse)
+    monkeypatch.setattr(account_target, "assume_role_session", refuse)
     assert main(["restore", "--account", "prod", "--config", str(SAMPLE)]) == 1
     captured = capsys.readouterr()
     [line] = captured.err.splitlines()

@@ -120,7 +120,7 @@ def test_an_aws_failure_is_one_line_in_the_row_not_a_traceback(aws, tmp_path, ca
 
         raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "AssumeRole")
 
-    monkeypatch.setattr("runawaytrain_cli.status.assume_role_session", refuse)
+    monkeypatch.setattr("runawaytrain_cli.account_target.assume_role_session", refuse)
     code = main(["status", "--config", str(fleet_file), "--account", ACCOUNT])
 
     out = capsys.readouterr().out
@@ -159,7 +159,7 @@ def test_run_dry_run_invokes_the_guard_once_and_prints_what_would_trip(
         return http, {"StatusCode": 200, "Payload": io.BytesIO(body)}
 
     monkeypatch.setattr(
-        "runawaytrain_cli.guard_function.assume_role_session",
+        "runawaytrain_cli.account_target.assume_role_session",
         lambda *a: _with_invoke(account, invoke_guard),
     )
 
