@@ -57,3 +57,15 @@ class AlertTopic(Construct):
             )
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+    def publisher_statements(self, sid: str) -> list[iam.PolicyStatement]:
+        """What a function of this account needs to publish here: the topic (statement `sid`)
+        and its key (`UseTopicKey`), as the payer's Lambdas grant it."""
+        return [
+            iam.PolicyStatement(sid=sid, actions=["sns:Publish"], resources=[self.topic.topic_arn]),
+            iam.PolicyStatement(
+                sid="UseTopicKey",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[self.key.key_arn],
+            ),
+        ]

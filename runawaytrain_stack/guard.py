@@ -38,6 +38,15 @@ RETRY_ATTEMPTS = 2
 LOG_RETENTION = logs.RetentionDays.ONE_YEAR  # incident forensics span billing cycles
 
 
+def build_log_statement(log_group: logs.ILogGroup) -> iam.PolicyStatement:
+    """A payer Lambda's own log group: what Lambda writes with the function's role."""
+    return iam.PolicyStatement(
+        sid="WriteOwnLogs",
+        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+        resources=[log_group.log_group_arn],
+    )
+
+
 def build_guard_environment(
     account: Account, topic_arn: str, stack_roles: Sequence[str], payer_bus: str = ""
 ) -> dict[str, str]:

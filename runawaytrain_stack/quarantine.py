@@ -25,7 +25,13 @@ from constructs import Construct
 
 from runawaytrain_stack.alerts import AlertTopic
 from runawaytrain_stack.config import Fleet
-from runawaytrain_stack.guard import ASSET_DIR, ASSET_EXCLUDES, LOG_RETENTION, RUNTIME
+from runawaytrain_stack.guard import (
+    ASSET_DIR,
+    ASSET_EXCLUDES,
+    LOG_RETENTION,
+    RUNTIME,
+    build_log_statement,
+)
 from runawaytrain_stack.names import (
     PROTECTION_POLICY_PREFIX,
     QUARANTINE_POLICY_PREFIX,
@@ -119,19 +125,8 @@ class Quarantine(Construct):
             iam.PolicyStatement(
                 sid="RecordQuarantine", actions=["ssm:PutParameter"], resources=[state]
             ),
-            iam.PolicyStatement(
-                sid="MailOutcome", actions=["sns:Publish"], resources=[alerts.topic.topic_arn]
-            ),
-            iam.PolicyStatement(
-                sid="UseTopicKey",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[alerts.key.key_arn],
-            ),
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],
-            ),
+            *alerts.publisher_statements("MailOutcome"),
+            build_log_statement(log_group),
         ]
         role = iam.Role(
             self,

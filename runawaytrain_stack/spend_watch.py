@@ -22,7 +22,13 @@ from constructs import Construct
 from runawaytrain_stack.alerts import AlertTopic
 from runawaytrain_stack.billing_bus import build_spend_pattern
 from runawaytrain_stack.config import CurConfig, Fleet
-from runawaytrain_stack.guard import ASSET_DIR, ASSET_EXCLUDES, LOG_RETENTION, RUNTIME
+from runawaytrain_stack.guard import (
+    ASSET_DIR,
+    ASSET_EXCLUDES,
+    LOG_RETENTION,
+    RUNTIME,
+    build_log_statement,
+)
 from runawaytrain_stack.names import BILLING_BUS_NAME, PREFIX, ROLE_PATH
 
 HANDLER = "spend.handler.handler"
@@ -74,26 +80,13 @@ class SpendWatcher(Construct):
             iam.PolicyStatement(
                 sid="SendTrips", actions=["events:PutEvents"], resources=[default_bus]
             ),
-            iam.PolicyStatement(
-                sid="PublishToPayerTopic",
-                actions=["sns:Publish"],
-                resources=[alerts.topic.topic_arn],
-            ),
-            iam.PolicyStatement(
-                sid="UseTopicKey",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[alerts.key.key_arn],
-            ),
+            *alerts.publisher_statements("PublishToPayerTopic"),
             iam.PolicyStatement(
                 sid="RememberDelivery",
                 actions=["ssm:GetParameter", "ssm:PutParameter"],
                 resources=[self.state.parameter_arn],
             ),
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn],
-            ),
+            build_log_statement(self.log_group),
         ]
         self.role = iam.Role(
             self,

@@ -27,7 +27,13 @@ from constructs import Construct
 
 from runawaytrain_stack.alerts import AlertTopic
 from runawaytrain_stack.config import Fleet
-from runawaytrain_stack.guard import ASSET_DIR, ASSET_EXCLUDES, LOG_RETENTION, RUNTIME
+from runawaytrain_stack.guard import (
+    ASSET_DIR,
+    ASSET_EXCLUDES,
+    LOG_RETENTION,
+    RUNTIME,
+    build_log_statement,
+)
 from runawaytrain_stack.names import (
     GUARD_EVENT_SOURCE,
     HEARTBEAT_PATH,
@@ -76,19 +82,8 @@ class Watchdog(Construct):
                 resources=records,
             ),
             iam.PolicyStatement(sid="LookInside", actions=["sts:AssumeRole"], resources=readers),
-            iam.PolicyStatement(
-                sid="MailPayer", actions=["sns:Publish"], resources=[alerts.topic.topic_arn]
-            ),
-            iam.PolicyStatement(
-                sid="UseTopicKey",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[alerts.key.key_arn],
-            ),
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn],
-            ),
+            *alerts.publisher_statements("MailPayer"),
+            build_log_statement(self.log_group),
         ]
         self.role = iam.Role(
             self,
