@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from runawaytrain_cli.drill_emulator import Emulator, EmulatorSession
 from runawaytrain_cli.drill_scenario import DrillContext, DrillResult
 from runawaytrain_cli.fleet import plural
+from runawaytrain_cli.queues import drain_queue
 from runawaytrain_stack.config import Account, Fleet, list_fast_trip_regions
 from runawaytrain_stack.names import (
     FAST_TRIP_BUS_NAME,
@@ -200,9 +201,4 @@ def _drain(session: EmulatorSession, account: Account, queue_arn: str) -> list[d
         url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
     except ClientError:
         return []
-    messages = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
-        for message in batch:
-            messages.append(message)
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return messages
+    return drain_queue(sqs, url)

@@ -25,6 +25,7 @@ from runawaytrain_cli.drill_scenario import (
     launch_pending,
     seed,
 )
+from runawaytrain_cli.queues import drain_bodies
 
 
 def step_seed(drill: DrillContext) -> None:
@@ -198,14 +199,7 @@ def check_own_role_protected(result: DrillResult, guard: Guard, clients: ClientF
 def read_inbox(emulator: Emulator, guard: Guard) -> list[dict[str, Any]]:
     region = guard.queue_region
     sqs = emulator.operator(guard.account.id, region).client("sqs", region_name=region)
-    found = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=guard.queue_url, MaxNumberOfMessages=10)
-        if not batch.get("Messages"):
-            return found
-        for message in batch["Messages"]:
-            found.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=guard.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return drain_bodies(sqs, guard.queue_url)
 
 
 def restore_tripped(

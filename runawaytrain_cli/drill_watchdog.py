@@ -28,6 +28,7 @@ from guard.payer_events import HEARTBEAT, SOURCE
 from runawaytrain_cli.drill_checks import Progress
 from runawaytrain_cli.drill_emulator import Emulator, EmulatorSession
 from runawaytrain_cli.drill_scenario import DrillContext, DrillResult, Guard
+from runawaytrain_cli.queues import drain_bodies
 from runawaytrain_stack.config import Fleet
 from runawaytrain_stack.names import (
     HEARTBEAT_PATH,
@@ -176,13 +177,7 @@ def _subscribe(operator: EmulatorSession, region: str, topic_arn: str) -> str:
 
 
 def _drain(operator: EmulatorSession, region: str, url: str) -> list[dict[str, Any]]:
-    sqs = operator.client("sqs", region_name=region)
-    found = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
-        for message in batch:
-            found.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return found
+    return drain_bodies(operator.client("sqs", region_name=region), url)
 
 
 def _widen(emulator: Emulator, account: str, region: str, role_arn: str) -> None:

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from runawaytrain_cli.queues import drain_bodies
 from runawaytrain_stack.config import Fleet
 from runawaytrain_stack.names import (
     PAYER_BUS_NAME,
@@ -83,14 +84,4 @@ def stand_in_payer(session: Any, fleet: Fleet, region: str) -> PayerStandIn:
 
 def take_requests(session: Any, stand_in: PayerStandIn, region: str) -> list[dict[str, Any]]:
     """The events the quarantine rule delivered since the last call, oldest first."""
-    sqs = session.client("sqs", region_name=region)
-    found = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=stand_in.requests_queue_url, MaxNumberOfMessages=10)
-        if not batch.get("Messages"):
-            return found
-        for message in batch["Messages"]:
-            found.append(json.loads(message["Body"]))
-            sqs.delete_message(
-                QueueUrl=stand_in.requests_queue_url, ReceiptHandle=message["ReceiptHandle"]
-            )
+    return drain_bodies(session.client("sqs", region_name=region), stand_in.requests_queue_url)
