@@ -8,7 +8,7 @@ ignores `regions`, which only says where fast trip listens; `--all-regions` is a
 
 What is real and what is simulated:
 - real: every guard run is `guard.handler.handler` in moto, under the strict-AWS layer
-  (runawaytrain_cli/strict_aws.py), with the event Lambda would pass; a botocore hook sleeps
+  (the strict_aws package), with the event Lambda would pass; a botocore hook sleeps
   `--latency` (100 ms) before every AWS call the guard makes, and records when each
   StopInstances request is issued and for which ids. Its wall time is measured.
 - simulated: a virtual clock (bench/vclock.py) for everything outside the guard. Instance i
@@ -92,7 +92,7 @@ from bench.halt import LatencyInjector  # noqa: E402
 from bench.vclock import VirtualClock  # noqa: E402
 from guard import handler as guard_handler  # noqa: E402
 from guard.clients import ClientFactory  # noqa: E402
-from runawaytrain_cli.strict_aws import strict_aws  # noqa: E402
+from strict_aws import strict_aws  # noqa: E402
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 HOME = REGIONS[0]

@@ -3,7 +3,7 @@
 Runs the guard's real `run_guard` in moto with a fixed latency injected into every AWS call
 (a botocore `before-call` hook that sleeps), and a seed-style baseline (regions one after
 another, one StopInstances call per instance) in the same run. Prints API calls and wall time.
-moto runs under the strict-AWS layer (runawaytrain_cli/strict_aws.py) unless `--lenient`; here
+moto runs under the strict-AWS layer (the strict_aws package) unless `--lenient`; here
 every instance is launched long before the trip, so all are running and stoppable.
 
     .venv/bin/python bench/halt.py            # 0 ms and 100 ms, 17/170/1000 instances
@@ -45,7 +45,7 @@ from guard.clients import ClientFactory  # noqa: E402
 from guard.handler import run_guard  # noqa: E402
 from guard.invocation import Invocation  # noqa: E402
 from guard.settings import Settings  # noqa: E402
-from runawaytrain_cli.strict_aws import strict_aws  # noqa: E402
+from strict_aws import strict_aws  # noqa: E402
 
 # The regions every account has enabled by default (no opt-in needed), per the AWS General
 # Reference "Enable or disable AWS Regions in your account".

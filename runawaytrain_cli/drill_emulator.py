@@ -7,7 +7,7 @@ too. IAM enforcement is switched on and off at run time through moto's `/moto-ap
 (the body is the number of requests still allowed before enforcement starts: "0" = now,
 "inf" = never). While it is on, every request must carry keys that exist in the emulator.
 
-The server is moto under the strict-AWS layer (runawaytrain_cli/strict_aws.py): launched and
+The server is moto under the strict-AWS layer (the strict_aws package): launched and
 started instances stay `pending` for PENDING_SECONDS, StopInstances refuses what AWS refuses,
 `maintain` fleets replace what is terminated, resumed Auto Scaling groups run a health check.
 `python -m runawaytrain_cli.drill_emulator -H HOST -p PORT` is that server plus two answers moto
@@ -28,9 +28,9 @@ from typing import Any
 
 import boto3
 
-from runawaytrain_cli.strict_aws import PENDING_SECONDS_ENV
 from runawaytrain_stack import JSII_SILENCED_MAJORS
 from runawaytrain_stack.names import BOOTSTRAP_QUALIFIER as QUALIFIER
+from strict_aws import PENDING_SECONDS_ENV
 
 HOST = "localhost"  # the CDK CLI uploads assets to S3 by host name; 127.0.0.1 breaks that
 FAKE_KEY = "drill"  # the operator's key: any value is accepted while enforcement is off
@@ -263,7 +263,7 @@ def fill_gaps() -> None:
 
 def serve(argv: list[str] | None = None) -> None:
     """moto_server under the strict-AWS layer, gaps filled (the drill's emulator process)."""
-    from runawaytrain_cli.strict_aws import main
+    from strict_aws import main
 
     fill_gaps()
     main(argv)

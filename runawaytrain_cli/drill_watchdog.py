@@ -84,7 +84,7 @@ def check_watchdog(
     _replay(watchdog, settings, others, at=later)  # their schedules kept running
     # IAM enforcement stays off: moto's enforcement refuses the reader role's cross-account
     # session (403) although its policy allows each call. The reader role's trust is enforced
-    # (strict_sts.py); both roles' actions are checked by tests/stack/test_watchdog_stack.py.
+    # (strict_aws/sts.py); both roles' actions are checked by tests/stack/test_watchdog_stack.py.
     outcome = _run_check(emulator, watchdog, settings, later)
     mails = _drain(operator, region, inbox)
     label = f"{quiet.account.name} ({quiet.account.id})"

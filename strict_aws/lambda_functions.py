@@ -19,7 +19,7 @@ from typing import Any
 from moto.awslambda.exceptions import PreconditionFailedException
 from moto.awslambda.models import LambdaFunction
 
-from runawaytrain_cli.strict_patches import Patches
+from strict_aws.patches import Patches
 
 ORIGINAL_GET_CONFIGURATION = LambdaFunction.get_configuration
 ORIGINAL_UPDATE_CONFIGURATION = LambdaFunction.update_configuration

@@ -1,7 +1,7 @@
 """The AWS Price List Query API's GetProducts, which moto does not have, for the strict layer.
 
-moto answers every Pricing call with 404 "Not yet implemented". The strict layer (strict_aws.py)
-routes requests for the Price List endpoints here; this answers GetProducts as AWS does, from a
+moto answers every Pricing call with 404 "Not yet implemented". In-process (mock_aws) requests for
+the Price List endpoints are routed here (`install`); this answers GetProducts as AWS does, from a
 catalog the test or bench fills with `set_price`:
 
 - JSON 1.1 protocol, target AWSPriceListService.GetProducts (botocore model pricing 2017-10-15);
@@ -32,6 +32,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from moto.core.botocore_stubber import BotocoreStubber
+
+from strict_aws.active import current
+from strict_aws.patches import Patches
 
 ENDPOINT_REGIONS = ("us-east-1", "eu-central-1", "ap-south-1")
 BUCKET_SIZE = 10.0
@@ -274,3 +279,20 @@ def _filter_test(spec: dict[str, Any]) -> Callable[[dict[str, str]], bool]:
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], str]:
     body = json.dumps({"__type": code, "Message": message})
     return status, {"Content-Type": "application/x-amz-json-1.1"}, body
+
+
+_ORIGINAL_PROCESS_REQUEST = BotocoreStubber.process_request
+
+
+def install(patches: Patches) -> None:
+    patches.set(BotocoreStubber, "process_request", _stubber_process_request)
+
+
+def _stubber_process_request(self: BotocoreStubber, request: Any) -> Any:
+    """In-process (mock_aws) requests to a Price List endpoint go to the layer's catalog."""
+    layer = current()
+    if layer is not None and is_price_list_url(str(request.url)):
+        target = request.headers.get("X-Amz-Target", "")
+        target = target.decode() if isinstance(target, bytes) else str(target)
+        return layer.prices.answer(target, request.body)
+    return _ORIGINAL_PROCESS_REQUEST(self, request)

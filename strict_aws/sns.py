@@ -15,7 +15,7 @@ from moto.core.responses import ActionResult
 from moto.sns.models import sns_backends
 from moto.sns.responses import SNSResponse
 
-from runawaytrain_cli.strict_patches import Patches
+from strict_aws.patches import Patches
 
 PENDING = "PendingConfirmation"
 EMAIL_PROTOCOLS = ("email", "email-json")

@@ -29,6 +29,9 @@ from moto.iam.exceptions import NotFoundException
 from moto.sts.exceptions import STSClientError
 from moto.sts.responses import TokenResponse
 
+from strict_aws.patches import Patches
+from strict_aws.principals import find_principal
+
 ORIGINAL_ASSUME_ROLE = TokenResponse.assume_role
 _MATCHERS = {
     "arnequals": lambda value, pattern: value == pattern,
@@ -42,13 +45,15 @@ class AccessDeniedError(STSClientError):
     code = "AccessDenied"
 
 
+def install(patches: Patches) -> None:
+    patches.set(TokenResponse, "assume_role", assume_role_checked)
+
+
 def assume_role_checked(self: TokenResponse) -> Any:
     """TokenResponse.assume_role, refusing what the trust policy does not allow."""
-    from runawaytrain_cli.strict_aws import _principal
-
     role_arn = str(self._get_param("RoleArn") or "")
     access_key = self.get_access_key()
-    caller = _principal(self.current_account, self.region, access_key)
+    caller = find_principal(self.current_account, self.region, access_key)
     caller_arn = _caller_principal_arn(caller, self.current_account, access_key)
     if caller_arn is not None and not _trusted(role_arn, caller_arn, self.current_account):
         raise AccessDeniedError(

@@ -14,7 +14,7 @@ from guard.clients import assume_role_session
 from guard.last_run import PARAMETER as LAST_RUN
 from guard.open_incident import PARAMETER as OPEN_INCIDENT
 from runawaytrain_cli.main import main
-from runawaytrain_cli.strict_sns import confirm_email
+from strict_aws import confirm_email
 from tests.guard.conftest import FakeContext
 
 ACCOUNT = "222222222222"

@@ -15,7 +15,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 import guard.handler
 from guard import pricing, weights
 from guard.clients import ClientFactory
-from runawaytrain_cli.strict_aws import StrictAWS, strict_aws
+from strict_aws import StrictAWS, strict_aws
 
 AMI = "ami-12c6146b"
 HOME = "us-east-1"
@@ -36,7 +36,7 @@ class FakeContext:
 
 @pytest.fixture
 def strict(monkeypatch: pytest.MonkeyPatch) -> Iterator[StrictAWS]:
-    """moto made to refuse and delay what AWS does (runawaytrain_cli/strict_aws.py)."""
+    """moto made to refuse and delay what AWS does (the strict_aws package)."""
     for name in ("envaction", "mode", "regions", "account_name", "ec2limit", "snstopic"):
         monkeypatch.delenv(name, raising=False)
     for name in ("max_vcpus", "max_gpus", "max_usd_per_hour"):

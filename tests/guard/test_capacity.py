@@ -1,6 +1,6 @@
 """The halt and restore per kind of capacity, on the strict-AWS layer (AWS's refusals, not moto's
 leniency): pending, one-time Spot, maintain fleets, stop protection, Auto Scaling health checks,
-customer managed keys, SCP-closed regions. Each AWS behaviour is cited in strict_aws.py."""
+customer managed keys, SCP-closed regions. Each AWS behaviour is cited in the strict_aws package."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from guard.handler import run_guard, run_restore
 from guard.invocation import Invocation, Trigger
 from guard.notify import compose_body
 from guard.settings import Action, Lockout, Settings, Unstoppable
-from runawaytrain_cli.strict_aws import StrictAWS
+from strict_aws import StrictAWS
 from tests.guard.accounts import TRUST_ANYONE_IN_ACCOUNT, create_group
 from tests.guard.conftest import AMI, HOME, instance_states, instance_tags
 

@@ -16,7 +16,7 @@ from guard.handler import run_guard, run_restore
 from guard.invocation import Invocation
 from guard.lockout import INLINE_DENY, REVOKE_SESSIONS
 from guard.settings import Action, Lockout, Settings
-from runawaytrain_cli.strict_aws import strict_aws
+from strict_aws import strict_aws
 from tests.guard.accounts import (
     GUARD_ROLE,
     PROTECTED_ROLES,

@@ -14,7 +14,7 @@ from guard.clients import ClientFactory
 from guard.handler import handler, run_guard
 from guard.invocation import Invocation
 from guard.settings import Mode, Settings, WeightedLimits
-from runawaytrain_cli.strict_aws import StrictAWS
+from strict_aws import StrictAWS
 from tests.guard.conftest import AMI, FakeContext, instance_states
 from tests.guard.launch_events import batch_for
 

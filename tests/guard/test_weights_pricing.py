@@ -11,7 +11,7 @@ import pytest
 from guard import pricing
 from guard.pricing import FILTER_VALUE_MAX, MAX_RESULTS, PRICE_MAX_AGE_S, look_up_prices
 from guard.weights import weigh_types
-from runawaytrain_cli.strict_aws import StrictAWS
+from strict_aws import StrictAWS
 
 REGIONS = tuple(f"region-{n}" for n in range(17))
 TYPES = tuple(f"m7i.{n}xlarge" for n in range(30))

@@ -13,7 +13,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from moto import mock_aws
 
-from runawaytrain_cli.strict_aws import strict_aws
+from strict_aws import strict_aws
 from tests.watchdog.conftest import (
     HOME,
     MEMBER,

@@ -17,7 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from runawaytrain_cli.strict_aws import PENDING_SECONDS_ENV, StrictAWS, strict_aws
+from strict_aws import PENDING_SECONDS_ENV, StrictAWS, strict_aws
 
 AMI = "ami-12c6146b"
 REGION = "us-east-1"
@@ -374,7 +374,7 @@ def test_server_entry_refuses_to_stop_a_pending_instance() -> None:
     port = free_port()
     env = {**os.environ, PENDING_SECONDS_ENV: "600"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "runawaytrain_cli.strict_aws", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "strict_aws", "-H", "127.0.0.1", "-p", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -1,0 +1,3 @@
+from strict_aws.server import main
+
+main()
