@@ -36,7 +36,7 @@ import boto3  # noqa: E402 -- after the fake credentials above
 from moto import mock_aws  # noqa: E402
 from spend.cur import CurLocation, read_burn  # noqa: E402
 
-from tests.spend.curgen import (  # noqa: E402
+from strict_aws.cur_deliveries import (  # noqa: E402
     BUCKET,
     LEGACY,
     NOW,

@@ -10,8 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from strict_aws.cur_deliveries import BUCKET
 from tests.guard.conftest import aws, guard_env, inbox, launch, strict  # noqa: F401 -- the guard's
-from tests.spend.curgen import BUCKET
 
 
 @pytest.fixture

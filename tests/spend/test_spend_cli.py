@@ -10,7 +10,7 @@ from spend.cur import CurLocation
 
 import runawaytrain_cli.spend as spend_cli
 from runawaytrain_cli.main import main
-from tests.spend.curgen import (
+from strict_aws.cur_deliveries import (
     BUCKET,
     LEGACY,
     NOW,

@@ -11,7 +11,7 @@ import pytest
 from spend.burn import SpendError, find_overruns
 from spend.cur import CurLocation, find_delivery, read_burn
 
-from tests.spend.curgen import (
+from strict_aws.cur_deliveries import (
     BUCKET,
     CUR2,
     LEGACY,

@@ -13,7 +13,7 @@ from spend.cur import CurLocation
 from spend.handler import Settings, SettingsError
 from spend.watch import run_watcher
 
-from tests.spend.curgen import (
+from strict_aws.cur_deliveries import (
     BUCKET,
     CUR2,
     LEGACY,
