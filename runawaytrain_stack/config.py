@@ -9,7 +9,6 @@ no deployment at all.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,39 +24,27 @@ from pydantic import (
 
 from guard.settings import Lockout, Mode, Unstoppable  # accept exactly what the guard parses
 from runawaytrain_stack.config_errors import ConfigError, Problem, describe_value, format_key
+from runawaytrain_stack.fleet_model import (  # noqa: F401 - re-exported until callers move
+    DEFAULT_ENABLED_REGIONS,
+    DEFAULT_HOME_REGION,
+    DEFAULT_OPERATOR_ROLE,
+    DEFAULT_SCHEDULE_MINUTES,
+    Account,
+    CurConfig,
+    Fleet,
+    list_fast_trip_regions,
+)
 from runawaytrain_stack.regions import validate_region
+from runawaytrain_stack.scp import (
+    MAX_SCP_CHARACTERS,
+    build_guard_protection_policy,
+    build_quarantine_policy,
+    policy_size,
+)
 from runawaytrain_stack.yaml_source import KeyPath, LocatedYaml, YamlSourceError, read_yaml
 
-DEFAULT_SCHEDULE_MINUTES = 5
-DEFAULT_HOME_REGION = "us-east-1"
-# The role operators (and `runawaytrain restore`) assume from the payer into a member account:
-# AWS Organizations creates it in every account it creates (Organizations User Guide, "Accessing
-# a member account that has a management account access role"), never in the management account.
-DEFAULT_OPERATOR_ROLE = "OrganizationAccountAccessRole"
 # EventBridge Scheduler rates are whole minutes; a guard that runs less than daily guards nothing.
 MAX_SCHEDULE_MINUTES = 1440
-# The Regions enabled in every AWS account: "Regions launched before March 20, 2019 are enabled by
-# default" and "cannot be enabled or disabled" (AWS Account Management Reference Guide, "Enable or
-# disable AWS Regions in your account"); every later Region is opt-in. Commercial partition only.
-DEFAULT_ENABLED_REGIONS = (
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-    "ca-central-1",
-    "sa-east-1",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "eu-central-1",
-    "eu-north-1",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-south-1",
-    "ap-southeast-1",
-    "ap-southeast-2",
-)
 
 # Pattern sources: AWS account ids are 12 digits (AWS Organizations API, Account.Id); IAM user and
 # role names are 1-64 of [\w+=,.@-] (IAM API Reference, CreateUser/CreateRole UserName/RoleName).
@@ -201,90 +188,6 @@ MEANT_KEYS = {
     "budget": "monthly_budget_usd",
     "dry_run": "mode: dry-run",
 }
-
-
-@dataclass(frozen=True)
-class Account:
-    """One guarded account with every default filled in."""
-
-    id: str
-    name: str
-    notify: tuple[str, ...]
-    ec2_limit: int
-    schedule_minutes: int = DEFAULT_SCHEDULE_MINUTES
-    mode: Mode = Mode.ENFORCE
-    lockout: Lockout = Lockout.NONE
-    break_glass: tuple[str, ...] = ()
-    home_region: str = DEFAULT_HOME_REGION
-    # Where fast trip listens for launches (empty: the default-enabled regions plus home). The
-    # census always counts every region the account has enabled, whatever this says.
-    regions: tuple[str, ...] = ()
-    monthly_budget_usd: float | None = None  # None: no billing alarm
-    max_spend_per_day_usd: float | None = None  # None: no spend-rate trip
-    fast_trip: bool = True  # EC2 launches prompt a census at once (fast_trip.py)
-    unstoppable: Unstoppable = Unstoppable.TERMINATE_SPOT  # what a trip does to one-time Spot
-    # A trip in enforce mode has the payer attach the quarantine SCP (member accounts only: SCPs
-    # do not bind the management account). Filled in by _resolve: True for members.
-    quarantine: bool = False
-    # Weighted limits (None: not checked); the guard trips when any is exceeded (README).
-    max_vcpus: int | None = None
-    max_gpus: int | None = None
-    max_usd_per_hour: float | None = None
-
-
-@dataclass(frozen=True)
-class CurConfig:
-    """The fleet's `cur:`: where the payer's Cost and Usage Report is delivered."""
-
-    bucket: str
-    prefix: str
-    report_name: str
-
-
-@dataclass(frozen=True)
-class Fleet:
-    payer: Account
-    sub_accounts: tuple[Account, ...]
-    cur: CurConfig | None = None
-    protect_guards: bool = True  # the standing SCP: nobody inside a member switches its guard off
-    operator_role: str = DEFAULT_OPERATOR_ROLE
-    # Identity Center permission sets exempt from both SCPs in every member (e.g. BreakGlass).
-    break_glass_permission_sets: tuple[str, ...] = ()
-
-    @property
-    def accounts(self) -> tuple[Account, ...]:
-        """Every guarded account, the payer first."""
-        return (self.payer, *self.sub_accounts)
-
-    @property
-    def budgeted_accounts(self) -> tuple[Account, ...]:
-        return tuple(a for a in self.accounts if a.monthly_budget_usd is not None)
-
-    @property
-    def spend_limited_accounts(self) -> tuple[Account, ...]:
-        return tuple(a for a in self.accounts if a.max_spend_per_day_usd is not None)
-
-    @property
-    def has_billing_stack(self) -> bool:
-        """The payer's us-east-1 stack exists for billing alarms or the spend watcher."""
-        return bool(self.budgeted_accounts) or self.cur is not None
-
-
-def list_fast_trip_regions(account: Account) -> tuple[str, ...]:
-    """The Regions whose EC2 launches prompt `account`'s guard at once; empty with fast trip off.
-
-    `regions:` when set. Otherwise every Region enabled by default
-    plus the home Region (a home in an opt-in Region is enabled, or the guard could not run
-    there). An opt-in Region the account enabled is watched only when listed in `regions:`; the
-    scheduled census counts it either way (the guard asks EC2 which Regions are enabled).
-    """
-    if not account.fast_trip:
-        return ()
-    if account.regions:
-        return account.regions
-    if account.home_region in DEFAULT_ENABLED_REGIONS:
-        return DEFAULT_ENABLED_REGIONS
-    return (*DEFAULT_ENABLED_REGIONS, account.home_region)
 
 
 def load_fleet(path: Path) -> Fleet:
@@ -500,13 +403,6 @@ def _find_stack_name_clashes(fleet: Fleet, located: LocatedYaml) -> list[Problem
 def _find_oversized_scps(fleet: Fleet, located: LocatedYaml) -> list[Problem]:
     """Each member's SCPs name its break_glass principals; AWS refuses an SCP over 5,120
     characters (Organizations quotas), which would fail the payer stack's deploy."""
-    from runawaytrain_stack.scp import (  # scp.py builds on this module's types
-        MAX_SCP_CHARACTERS,
-        build_guard_protection_policy,
-        build_quarantine_policy,
-        policy_size,
-    )
-
     problems = []
     for index, account in enumerate(fleet.sub_accounts):
         builders = [build_guard_protection_policy] if fleet.protect_guards else []

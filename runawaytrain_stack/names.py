@@ -6,7 +6,7 @@ reference can cross accounts, so these names are fixed strings rather than gener
 
 from __future__ import annotations
 
-from runawaytrain_stack.config import Account, Fleet, list_fast_trip_regions
+from runawaytrain_stack.fleet_model import Account, Fleet, list_fast_trip_regions
 
 PREFIX = "runawaytrain"
 # runawaytrain's own CDK bootstrap (`cdk bootstrap --qualifier`), not the default `hnb659fds`

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from runawaytrain_stack.config import Account, Fleet
+from runawaytrain_stack.fleet_model import Account, Fleet
 from runawaytrain_stack.names import (
     BOOTSTRAP_QUALIFIER,
     PAYER_BUS_NAME,
