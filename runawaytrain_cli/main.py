@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runawaytrain_cli import drill, fleet, guard_function, restore, simulate, spend, status
+from runawaytrain_cli import fleet, guard_function, restore, simulate, spend, status
 from runawaytrain_cli.aws_errors import explain_aws_error
+from runawaytrain_cli.drill import command as drill
 
 SUBCOMMAND_MODULES = (fleet, status, guard_function, restore, drill, spend, simulate)
 

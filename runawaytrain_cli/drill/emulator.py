@@ -10,7 +10,7 @@ too. IAM enforcement is switched on and off at run time through moto's `/moto-ap
 The server is moto under the strict-AWS layer (runawaytrain_cli/strict_aws.py): launched and
 started instances stay `pending` for PENDING_SECONDS, StopInstances refuses what AWS refuses,
 `maintain` fleets replace what is terminated, resumed Auto Scaling groups run a health check.
-`python -m runawaytrain_cli.drill_emulator -H HOST -p PORT` is that server plus two answers moto
+`python -m runawaytrain_cli.drill.emulator -H HOST -p PORT` is that server plus two answers moto
 lacks (see `fill_gaps`); the drill says so among what is not emulated.
 """
 
@@ -44,7 +44,7 @@ BOOTSTRAP_VERSION = "30"  # what `cdk bootstrap` of this CLI writes; templates r
 # when the guard counts it, even on a busy 2-core machine (2 s was not: the census of ~20
 # emulated Regions can take longer than that under load).
 PENDING_SECONDS = 6.0
-SERVER_MODULE = "runawaytrain_cli.drill_emulator"  # see serve()
+SERVER_MODULE = "runawaytrain_cli.drill.emulator"  # see serve()
 # Organizations' CreateAccount picks a random id; the drill's fleet names fixed ones, so the
 # drill's server hands these out in order instead (a comma-separated list).
 ACCOUNT_IDS_ENV = "DRILL_ACCOUNT_IDS"
