@@ -19,7 +19,7 @@ from runawaytrain_cli.drill.scenario import (
     format_counts,
     format_states,
 )
-from runawaytrain_cli.fleet import plural
+from runawaytrain_cli.fleet_file import plural
 from runawaytrain_stack.config import Account
 
 

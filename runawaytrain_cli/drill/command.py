@@ -47,9 +47,8 @@ from runawaytrain_cli.drill.scenario import (
 from runawaytrain_cli.drill.status import step_status_after, step_status_before
 from runawaytrain_cli.drill.trip import step_restore, step_seed, step_trip
 from runawaytrain_cli.drill.watchdog import step_watchdog
+from runawaytrain_cli.fleet_file import DEFAULT_FLEET_FILE
 from runawaytrain_stack.config import ConfigError, load_fleet
-
-DEFAULT_FLEET_FILE = Path("accounts.yaml")
 
 
 @dataclass(frozen=True)
