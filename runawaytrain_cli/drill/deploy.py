@@ -28,7 +28,7 @@ from runawaytrain_stack.bootstrap import list_bootstrap_environments
 from runawaytrain_stack.config import Account, Fleet
 from runawaytrain_stack.names import list_account_stacks
 
-ROOT = Path(__file__).resolve().parent.parent  # where cdk.json and app.py live
+ROOT = Path(__file__).resolve().parents[2]  # where cdk.json and app.py live
 DEPLOY_TIMEOUT_S = 600
 BILLING_BUS = "runawaytrain-billing-trips"
 # What moto's CloudFormation accepts but does not create (checked against the emulator below):
