@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 
 from guard.clients import assume_role_session
-from runawaytrain_cli.fleet import DEFAULT_FLEET_FILE, unknown_account_message
+from runawaytrain_cli.fleet_file import DEFAULT_FLEET_FILE, unknown_account_message
 from runawaytrain_stack.config import (
     DEFAULT_OPERATOR_ROLE,
     Account,

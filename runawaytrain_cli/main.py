@@ -9,10 +9,31 @@ from collections.abc import Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runawaytrain_cli import drill, fleet, guard_function, restore, simulate, spend, status
+from runawaytrain_cli import (
+    bootstrap_commands,
+    check,
+    pass_guard,
+    restore,
+    run,
+    simulate,
+    spend,
+    status,
+)
 from runawaytrain_cli.aws_errors import explain_aws_error
+from runawaytrain_cli.drill import command as drill
 
-SUBCOMMAND_MODULES = (fleet, status, guard_function, restore, drill, spend, simulate)
+# One module per subcommand, in the order `runawaytrain --help` lists them.
+SUBCOMMAND_MODULES = (
+    check,
+    bootstrap_commands,
+    status,
+    run,
+    pass_guard,
+    restore,
+    drill,
+    spend,
+    simulate,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runawaytrain_cli.aws_errors import explain_aws_error
-from runawaytrain_cli.fleet import DEFAULT_FLEET_FILE
+from runawaytrain_cli.fleet_file import DEFAULT_FLEET_FILE
 from runawaytrain_stack.config import ConfigError, load_fleet
 
 # The watcher's package lives in lambda/spend (the Lambda asset). Until pyproject.toml lists it

@@ -23,7 +23,7 @@ from botocore.parsers import ResponseParserError
 from guard.census import describe_error
 from guard.clients import CLIENT_CONFIG
 from runawaytrain_cli.account_target import operator_session
-from runawaytrain_cli.fleet import DEFAULT_FLEET_FILE, find_account, format_table
+from runawaytrain_cli.fleet_file import DEFAULT_FLEET_FILE, find_account, format_table
 from runawaytrain_cli.guard_lookup import find_guard_stack
 from runawaytrain_cli.status_readers import (
     describe_fast_trip,

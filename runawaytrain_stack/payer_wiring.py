@@ -1,7 +1,7 @@
 """What both ends of the member-to-payer wire must agree on, as plain data (no CDK): the payer
 bus's policy statement and the quarantine rule's pattern. The stacks build on them, and so do
-the tests' and the drill's stand-ins (runawaytrain_cli/payer_standin.py), which must not need
-the CDK (or Node) to load."""
+the tests' and the drill's stand-ins (runawaytrain_cli/drill/payer_standin.py), which must not
+need the CDK (or Node) to load."""
 
 from __future__ import annotations
 

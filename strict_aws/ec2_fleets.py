@@ -1,7 +1,8 @@
 """Strict Spot requests and fleets: what moto drops or never does for Spot Fleets and EC2 Fleets.
 
 - an instance a Spot request launched carries its request id and `spot` lifecycle;
-- a Spot Fleet keeps its Type (`maintain` by default), and CreateTags on its sfr- id shows;
+- a Spot Fleet keeps its Type (`maintain` by default), DescribeSpotFleetRequests reports it, and
+  CreateTags on its sfr- id shows;
 - `maintain` fleets replace terminated capacity (called after every TerminateInstances);
 - ModifyFleet (missing in moto) sets the target, honouring ExcessCapacityTerminationPolicy.
 """
@@ -23,6 +24,7 @@ from strict_aws.patches import Patches
 _ORIGINAL: dict[str, Any] = {
     "launch_spot_instance": SpotInstanceRequest.launch_instance,
     "request_spot_fleet_response": SpotFleets.request_spot_fleet,
+    "sfr_config": SpotFleetRequest.spot_fleet_request_config,
 }
 
 
@@ -30,6 +32,7 @@ def install(patches: Patches) -> None:
     patches.set(SpotInstanceRequest, "launch_instance", _launch_spot_instance)
     patches.set(SpotFleets, "request_spot_fleet", _request_spot_fleet_response)
     patches.set(SpotFleetRequest, "tag_set", property(_sfr_tag_set))
+    patches.set(SpotFleetRequest, "spot_fleet_request_config", property(_sfr_config))
     patches.set(Fleets, "modify_fleet", _modify_fleet_response)
 
 
@@ -51,6 +54,14 @@ def _request_spot_fleet_response(self: SpotFleets) -> Any:
     for request_id in set(self.ec2_backend.spot_fleet_requests) - before:
         self.ec2_backend.spot_fleet_requests[request_id].strict_type = fleet_type
     return result
+
+
+def _sfr_config(self: SpotFleetRequest) -> dict[str, Any]:
+    # DescribeSpotFleetRequests carries SpotFleetRequestConfig.Type (EC2 API Reference,
+    # "SpotFleetRequestConfigData"); moto leaves it out.
+    config: dict[str, Any] = _ORIGINAL["sfr_config"].fget(self)
+    config.setdefault("Type", getattr(self, "strict_type", "maintain"))
+    return config
 
 
 def _sfr_tag_set(self: SpotFleetRequest) -> list[dict[str, str]]:

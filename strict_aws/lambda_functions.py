@@ -7,7 +7,7 @@ not the latest fails with PreconditionFailedException, HTTP 412: "The RevisionId
 not match the latest RevisionId for the Lambda function or alias" (Lambda API Reference,
 UpdateFunctionConfiguration, "Errors"). moto 5.2 gives functions no RevisionId (only aliases have
 one) and ignores the parameter. `runawaytrain pass` reads the variables, then writes them all back
-under the RevisionId it read (runawaytrain_cli/guard_function.py). Scope: configuration updates
+under the RevisionId it read (runawaytrain_cli/pass_guard.py). Scope: configuration updates
 bump the revision; code updates and publishing versions do not (nothing here relies on them).
 """
 

@@ -32,7 +32,7 @@ from guard.invocation import Invocation
 from guard.notify import compose_body
 from guard.open_incident import PARAMETER as OPEN_INCIDENT
 from guard.settings import Lockout, Settings
-from runawaytrain_cli.drill_emulator import Emulator
+from runawaytrain_cli.drill.emulator import Emulator
 from runawaytrain_stack.names import GUARD_FUNCTION_OUTPUT, NOTIFY_TOPIC_OUTPUT
 
 ACCOUNT = "222222222222"

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from guard.settings import SettingsError
-from runawaytrain_cli import drill, drill_deploy
-from runawaytrain_cli.drill import STEPS, DrillError, DrillResult, run_drill
+from runawaytrain_cli.drill import command, deploy
+from runawaytrain_cli.drill.command import STEPS, DrillError, DrillResult, run_drill
 from runawaytrain_cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -255,7 +255,7 @@ def test_failing_step_stops_the_emulator_and_removes_files(
     def broken_deploy(*args: object) -> None:
         raise DrillError("deploy failed on purpose")
 
-    monkeypatch.setattr(drill_deploy, "deploy", broken_deploy)
+    monkeypatch.setattr(deploy, "deploy", broken_deploy)
     fleet = tmp_path / "fleet.yaml"
     fleet.write_text(SMALL_FLEET)
     work = tmp_path / "work"
@@ -273,7 +273,7 @@ def test_cli_exits_1_when_the_deployed_environment_is_wrong(
     def forgot_a_variable(*args: object, **kwargs: object) -> None:
         raise SettingsError("environment variable snstopic is required but not set")
 
-    monkeypatch.setattr(drill, "run_drill", forgot_a_variable)
+    monkeypatch.setattr(command, "run_drill", forgot_a_variable)
     assert main(["drill"]) == 1
     assert "drill failed: environment variable snstopic" in capsys.readouterr().err
 

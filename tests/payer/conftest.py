@@ -16,7 +16,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 from guard.clients import ClientFactory
 from guard.settings import Lockout, Settings
-from runawaytrain_cli.payer_standin import PayerStandIn, stand_in_payer
+from runawaytrain_cli.drill.payer_standin import PayerStandIn, stand_in_payer
 from runawaytrain_stack.config import Fleet, parse_fleet
 from strict_aws import StrictAWS, strict_aws
 

@@ -14,7 +14,7 @@ from guard.invocation import Invocation, Trigger
 from guard.notify import compose_body
 from guard.settings import Action
 from quarantine.handler import act
-from runawaytrain_cli.payer_standin import take_requests
+from runawaytrain_cli.drill.payer_standin import take_requests
 from runawaytrain_stack.fleet import add_fleet_stacks, new_app
 from runawaytrain_stack.names import QUARANTINE_POLICY_PREFIX, QUARANTINE_STATE_PATH
 from tests.payer.conftest import REGION, Org, member_clients

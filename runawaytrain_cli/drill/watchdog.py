@@ -25,10 +25,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from guard.payer_events import HEARTBEAT, SOURCE
-from runawaytrain_cli.drill_checks import Progress
-from runawaytrain_cli.drill_emulator import Emulator, EmulatorSession
-from runawaytrain_cli.drill_scenario import DrillContext, DrillResult, Guard
-from runawaytrain_cli.queues import drain_bodies
+from runawaytrain_cli.drill.checks import Progress
+from runawaytrain_cli.drill.emulator import Emulator, EmulatorSession
+from runawaytrain_cli.drill.queues import drain_bodies
+from runawaytrain_cli.drill.scenario import DrillContext, DrillResult, Guard
 from runawaytrain_stack.config import Fleet
 from runawaytrain_stack.names import (
     HEARTBEAT_PATH,
@@ -181,9 +181,9 @@ def _drain(operator: EmulatorSession, region: str, url: str) -> list[dict[str, A
 
 
 def _widen(emulator: Emulator, account: str, region: str, role_arn: str) -> None:
-    """As the drill does for the guards' roles (drill.py prepare_role_for_emulator): moto matches
+    """As the drill does for the guards' roles (trip.py prepare_role_for_emulator): moto matches
     actions against Resource "*" only, so each Allow is widened to it, actions as deployed."""
-    from runawaytrain_cli.drill_trip import _policy_document
+    from runawaytrain_cli.drill.trip import _policy_document
 
     iam = emulator.operator(account, region).client("iam")
     name = role_arn.rsplit("/", 1)[-1]

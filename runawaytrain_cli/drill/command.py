@@ -32,24 +32,23 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.settings import SettingsError
-from runawaytrain_cli.drill_checks import show_summary
-from runawaytrain_cli.drill_deploy import step_deploy
-from runawaytrain_cli.drill_emulator import Emulator, EmulatorError
-from runawaytrain_cli.drill_fast_trip import step_fast_trip
-from runawaytrain_cli.drill_quarantine import step_payer, step_quarantine, step_release
-from runawaytrain_cli.drill_scenario import (
+from runawaytrain_cli.drill.checks import show_summary
+from runawaytrain_cli.drill.deploy import step_deploy
+from runawaytrain_cli.drill.emulator import Emulator, EmulatorError
+from runawaytrain_cli.drill.fast_trip import step_fast_trip
+from runawaytrain_cli.drill.quarantine import step_payer, step_quarantine, step_release
+from runawaytrain_cli.drill.scenario import (
     DrillContext,
     DrillError,
     DrillResult,
     Progress,
     choose_scenario,
 )
-from runawaytrain_cli.drill_status import step_status_after, step_status_before
-from runawaytrain_cli.drill_trip import step_restore, step_seed, step_trip
-from runawaytrain_cli.drill_watchdog import step_watchdog
+from runawaytrain_cli.drill.status import step_status_after, step_status_before
+from runawaytrain_cli.drill.trip import step_restore, step_seed, step_trip
+from runawaytrain_cli.drill.watchdog import step_watchdog
+from runawaytrain_cli.fleet_file import DEFAULT_FLEET_FILE
 from runawaytrain_stack.config import ConfigError, load_fleet
-
-DEFAULT_FLEET_FILE = Path("accounts.yaml")
 
 
 @dataclass(frozen=True)

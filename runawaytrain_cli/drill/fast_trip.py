@@ -15,10 +15,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from runawaytrain_cli.drill_emulator import Emulator, EmulatorSession
-from runawaytrain_cli.drill_scenario import DrillContext, DrillResult
-from runawaytrain_cli.fleet import plural
-from runawaytrain_cli.queues import drain_queue
+from runawaytrain_cli.drill.emulator import Emulator, EmulatorSession
+from runawaytrain_cli.drill.queues import drain_queue
+from runawaytrain_cli.drill.scenario import DrillContext, DrillResult
+from runawaytrain_cli.fleet_file import plural
 from runawaytrain_stack.config import Account, Fleet, list_fast_trip_regions
 from runawaytrain_stack.names import (
     FAST_TRIP_BUS_NAME,

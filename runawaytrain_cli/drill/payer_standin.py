@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from runawaytrain_cli.queues import drain_bodies
+from runawaytrain_cli.drill.queues import drain_bodies
 from runawaytrain_stack.config import Fleet
 from runawaytrain_stack.names import (
     PAYER_BUS_NAME,

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from botocore.exceptions import ClientError
 
 from guard.settings import Lockout
-from runawaytrain_cli.drill_capacity import check_capacity_restore, check_capacity_trip
-from runawaytrain_cli.drill_emulator import Emulator
-from runawaytrain_cli.drill_scenario import (
+from runawaytrain_cli.drill.capacity import check_capacity_restore, check_capacity_trip
+from runawaytrain_cli.drill.emulator import Emulator
+from runawaytrain_cli.drill.scenario import (
     SEED_GROUP,
     SEED_REGIONS,
     SEED_ROLE,
@@ -19,7 +19,7 @@ from runawaytrain_cli.drill_scenario import (
     format_counts,
     format_states,
 )
-from runawaytrain_cli.fleet import plural
+from runawaytrain_cli.fleet_file import plural
 from runawaytrain_stack.config import Account
 
 

@@ -1,4 +1,4 @@
-"""The drill's checks on the capacity a halt must handle with care (see drill_scenario.Capacity):
+"""The drill's checks on the capacity a halt must handle with care (see scenario.Capacity):
 a `maintain` Spot Fleet, a stop-protected instance, a launch still pending at the trip and an
 Auto Scaling group. Each is read back from the emulator, not only from the guard's report.
 """
@@ -9,8 +9,8 @@ from typing import Any
 
 from guard.incident import INCIDENT_TAG, STOP_PROTECTION_TAG
 from guard.settings import Settings
-from runawaytrain_cli.drill_emulator import Emulator
-from runawaytrain_cli.drill_scenario import (
+from runawaytrain_cli.drill.emulator import Emulator
+from runawaytrain_cli.drill.scenario import (
     SEED_FLEET_CAPACITY,
     SEED_GROUP,
     Capacity,

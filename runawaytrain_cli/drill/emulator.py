@@ -10,7 +10,7 @@ too. IAM enforcement is switched on and off at run time through moto's `/moto-ap
 The server is moto under the strict-AWS layer (the strict_aws package): launched and
 started instances stay `pending` for PENDING_SECONDS, StopInstances refuses what AWS refuses,
 `maintain` fleets replace what is terminated, resumed Auto Scaling groups run a health check.
-`python -m runawaytrain_cli.drill_emulator -H HOST -p PORT` is that server plus two answers moto
+`python -m runawaytrain_cli.drill.emulator -H HOST -p PORT` is that server plus two answers moto
 lacks (see `fill_gaps`); the drill says so among what is not emulated.
 """
 
@@ -44,15 +44,13 @@ BOOTSTRAP_VERSION = "30"  # what `cdk bootstrap` of this CLI writes; templates r
 # when the guard counts it, even on a busy 2-core machine (2 s was not: the census of ~20
 # emulated Regions can take longer than that under load).
 PENDING_SECONDS = 6.0
-SERVER_MODULE = "runawaytrain_cli.drill_emulator"  # see serve()
+SERVER_MODULE = "runawaytrain_cli.drill.emulator"  # see serve()
 # Organizations' CreateAccount picks a random id; the drill's fleet names fixed ones, so the
 # drill's server hands these out in order instead (a comma-separated list).
 ACCOUNT_IDS_ENV = "DRILL_ACCOUNT_IDS"
 GAPS_FILLED = (
-    "DescribeCapacityReservations: not implemented by moto; the drill's emulator answers an "
+    "DescribeCapacityReservations: not implemented by moto; the strict layer answers an "
     "empty list (the drill reserves no capacity), so the trip's still-billing count can run",
-    "DescribeSpotFleetRequests: moto leaves out SpotFleetRequestConfig.Type; the drill's "
-    "emulator reports the Type the request was made with (AWS's default: maintain)",
     "Organizations CreateAccount: moto picks random account ids; the drill's emulator hands out "
     "the fleet's ids, so the payer's organization holds the accounts accounts.yaml names",
 )
@@ -235,24 +233,6 @@ def bootstrap(session: EmulatorSession, account: str, region: str) -> None:
 
 def fill_gaps() -> None:
     """What the strict layer's moto_server lacks for the drill (GAPS_FILLED says which)."""
-    from moto.core.responses import ActionResult
-    from moto.ec2.models.spot_requests import SpotFleetRequest
-    from moto.ec2.responses import EC2Response
-
-    if not hasattr(EC2Response, "describe_capacity_reservations"):
-
-        def describe_capacity_reservations(self: EC2Response) -> ActionResult:
-            return ActionResult({"CapacityReservations": []})
-
-        EC2Response.describe_capacity_reservations = describe_capacity_reservations  # type: ignore[attr-defined]
-    config = SpotFleetRequest.spot_fleet_request_config
-
-    def with_type(self: SpotFleetRequest) -> dict[str, Any]:
-        data: dict[str, Any] = config.fget(self)  # type: ignore[misc]
-        data.setdefault("Type", getattr(self, "strict_type", "maintain"))
-        return data
-
-    SpotFleetRequest.spot_fleet_request_config = property(with_type)  # type: ignore[assignment,method-assign]
     account_ids = [a for a in os.environ.get(ACCOUNT_IDS_ENV, "").split(",") if a]
     if account_ids:
         from moto.organizations import utils

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from quarantine.handler import act
-from runawaytrain_cli.drill_emulator import Emulator
-from runawaytrain_cli.drill_scenario import DrillContext, DrillError, DrillResult
-from runawaytrain_cli.payer_standin import PayerStandIn, stand_in_payer, take_requests
+from runawaytrain_cli.drill.emulator import Emulator
+from runawaytrain_cli.drill.payer_standin import PayerStandIn, stand_in_payer, take_requests
+from runawaytrain_cli.drill.scenario import DrillContext, DrillError, DrillResult
 from runawaytrain_stack.config import Fleet
 from runawaytrain_stack.names import QUARANTINE_POLICY_PREFIX, QUARANTINE_STATE_PATH
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from guard.report import Report
 from guard.settings import Lockout, Mode
-from runawaytrain_cli.drill_emulator import Emulator
+from runawaytrain_cli.drill.emulator import Emulator
 from runawaytrain_stack.config import Account, Fleet
 
 AMI = "ami-12c6146b"  # moto accepts any id when its AMI catalogue is not loaded
@@ -159,7 +159,7 @@ class DrillContext:
     quiet: Account | None
     drop_statements: Sequence[str] = ()
     users: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> access key
-    quarantine: Any = None  # drill_quarantine.Quarantine, once the payer step has run
+    quarantine: Any = None  # quarantine.Quarantine, once the payer step has run
 
 
 def format_counts(counts: Mapping[str, int]) -> str:

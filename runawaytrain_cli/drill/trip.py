@@ -13,9 +13,10 @@ from guard.clients import ClientFactory
 from guard.handler import run_guard, run_restore
 from guard.invocation import Invocation, Trigger, parse_invocation
 from guard.settings import Action, Settings
-from runawaytrain_cli.drill_checks import check_restore, check_trip, show_guards
-from runawaytrain_cli.drill_emulator import Emulator
-from runawaytrain_cli.drill_scenario import (
+from runawaytrain_cli.drill.checks import check_restore, check_trip, show_guards
+from runawaytrain_cli.drill.emulator import Emulator
+from runawaytrain_cli.drill.queues import drain_bodies
+from runawaytrain_cli.drill.scenario import (
     DrillContext,
     DrillError,
     DrillResult,
@@ -25,7 +26,6 @@ from runawaytrain_cli.drill_scenario import (
     launch_pending,
     seed,
 )
-from runawaytrain_cli.queues import drain_bodies
 
 
 def step_seed(drill: DrillContext) -> None:

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from runawaytrain_cli.drill_scenario import DrillContext
+from runawaytrain_cli.drill.scenario import DrillContext
 
 STATUS_TIMEOUT_S = 120
 

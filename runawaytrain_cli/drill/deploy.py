@@ -15,20 +15,20 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from runawaytrain_cli.drill_emulator import (
+from runawaytrain_cli.drill.emulator import (
     GAPS_FILLED,
     Emulator,
     EmulatorSession,
     bootstrap,
 )
-from runawaytrain_cli.drill_fast_trip import list_region_stacks
-from runawaytrain_cli.drill_quarantine import NOT_EMULATED as QUARANTINE_NOT_EMULATED
-from runawaytrain_cli.drill_scenario import DrillContext, DrillError, Guard, Progress
+from runawaytrain_cli.drill.fast_trip import list_region_stacks
+from runawaytrain_cli.drill.quarantine import NOT_EMULATED as QUARANTINE_NOT_EMULATED
+from runawaytrain_cli.drill.scenario import DrillContext, DrillError, Guard, Progress
 from runawaytrain_stack.bootstrap import list_bootstrap_environments
 from runawaytrain_stack.config import Account, Fleet
 from runawaytrain_stack.names import list_account_stacks
 
-ROOT = Path(__file__).resolve().parent.parent  # where cdk.json and app.py live
+ROOT = Path(__file__).resolve().parents[2]  # where cdk.json and app.py live
 DEPLOY_TIMEOUT_S = 600
 BILLING_BUS = "runawaytrain-billing-trips"
 # What moto's CloudFormation accepts but does not create (checked against the emulator below):
