@@ -281,6 +281,8 @@ def test_maintain_fleets_replace_terminated_capacity_until_target_is_zero(
 
     sfr_config = client.describe_spot_fleet_requests(SpotFleetRequestIds=[sfr])
     assert {"Key": "owner", "Value": "lab"} in sfr_config["SpotFleetRequestConfigs"][0]["Tags"]
+    # The guard tells maintain from request fleets by this (moto leaves it out).
+    assert sfr_config["SpotFleetRequestConfigs"][0]["SpotFleetRequestConfig"]["Type"] == "maintain"
     assert {"Key": "owner", "Value": "lab"} in client.describe_fleets(FleetIds=[fleet])["Fleets"][
         0
     ]["Tags"]
