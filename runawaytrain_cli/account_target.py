@@ -18,13 +18,8 @@ import boto3
 
 from guard.clients import assume_role_session
 from runawaytrain_cli.fleet_file import DEFAULT_FLEET_FILE, unknown_account_message
-from runawaytrain_stack.config import (
-    DEFAULT_OPERATOR_ROLE,
-    Account,
-    ConfigError,
-    Fleet,
-    load_fleet,
-)
+from runawaytrain_stack.config import ConfigError, load_fleet
+from runawaytrain_stack.fleet_model import DEFAULT_OPERATOR_ROLE, Account, Fleet
 from runawaytrain_stack.names import name_guard_stack
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")

@@ -14,7 +14,7 @@ from runawaytrain_cli.fleet_file import (
     load_fleet_or_report,
     plural,
 )
-from runawaytrain_stack.config import Account, Fleet, list_fast_trip_regions
+from runawaytrain_stack.fleet_model import Account, Fleet, list_fast_trip_regions
 from runawaytrain_stack.names import list_account_stacks
 
 TABLE_COLUMNS = (

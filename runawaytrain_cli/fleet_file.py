@@ -13,7 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from runawaytrain_stack.config import Account, ConfigError, Fleet, load_fleet
+from runawaytrain_stack.config import ConfigError, load_fleet
+from runawaytrain_stack.fleet_model import Account, Fleet
 
 DEFAULT_FLEET_FILE = Path("accounts.yaml")
 

@@ -34,13 +34,8 @@ from runawaytrain_cli.status_readers import (
     describe_subscriptions,
     read_last_run,
 )
-from runawaytrain_stack.config import (
-    Account,
-    ConfigError,
-    Fleet,
-    list_fast_trip_regions,
-    load_fleet,
-)
+from runawaytrain_stack.config import ConfigError, load_fleet
+from runawaytrain_stack.fleet_model import Account, Fleet, list_fast_trip_regions
 from runawaytrain_stack.names import name_fast_trip_stack, name_guard_stack
 
 COLUMNS = (

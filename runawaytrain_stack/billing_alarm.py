@@ -17,7 +17,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from runawaytrain_stack.billing_bus import build_alarm_pattern
-from runawaytrain_stack.config import Account
+from runawaytrain_stack.fleet_model import Account
 from runawaytrain_stack.names import BILLING_BUS_NAME, name_billing_alarm
 
 # AWS sends estimated charges "several times daily"; the User Guide's billing alarm uses a

@@ -8,7 +8,7 @@ from constructs import Construct
 
 from runawaytrain_stack.alerts import AlertTopic
 from runawaytrain_stack.billing_alarm import BillingAlarm
-from runawaytrain_stack.config import Fleet
+from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.names import (
     BILLING_BUS_NAME,
     BILLING_REGION,

@@ -13,7 +13,7 @@ import json
 import shlex
 from typing import Any
 
-from runawaytrain_stack.config import Account, Fleet
+from runawaytrain_stack.fleet_model import Account, Fleet
 from runawaytrain_stack.names import (
     BILLING_BUS_NAME,
     BILLING_REGION,

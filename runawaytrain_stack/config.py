@@ -24,11 +24,8 @@ from pydantic import (
 
 from guard.settings import Lockout, Mode, Unstoppable  # accept exactly what the guard parses
 from runawaytrain_stack.config_errors import ConfigError, Problem, describe_value, format_key
-from runawaytrain_stack.fleet_model import (  # noqa: F401 - re-exported until callers move
-    DEFAULT_ENABLED_REGIONS,
-    DEFAULT_HOME_REGION,
+from runawaytrain_stack.fleet_model import (
     DEFAULT_OPERATOR_ROLE,
-    DEFAULT_SCHEDULE_MINUTES,
     Account,
     CurConfig,
     Fleet,

@@ -26,7 +26,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from runawaytrain_stack.config import Account, list_fast_trip_regions
+from runawaytrain_stack.fleet_model import Account, list_fast_trip_regions
 from runawaytrain_stack.names import (
     FAST_TRIP_BUS_NAME,
     FAST_TRIP_FORWARDER_ROLE_NAME,

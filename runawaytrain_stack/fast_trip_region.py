@@ -22,12 +22,12 @@ from aws_cdk import Environment, IStackSynthesizer, Stack
 from aws_cdk import aws_events as events
 from constructs import Construct
 
-from runawaytrain_stack.config import Account
 from runawaytrain_stack.fast_trip import (
     build_launch_pattern,
     format_fast_trip_bus_arn,
     format_forwarder_role_arn,
 )
+from runawaytrain_stack.fleet_model import Account
 from runawaytrain_stack.names import name_fast_trip_stack
 
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from aws_cdk import App, BootstraplessSynthesizer, DefaultStackSynthesizer, Stack
 
 from runawaytrain_stack.billing_stack import BillingStack
-from runawaytrain_stack.config import Fleet, list_fast_trip_regions
 from runawaytrain_stack.fast_trip_region import FastTripRegionStack
+from runawaytrain_stack.fleet_model import Fleet, list_fast_trip_regions
 from runawaytrain_stack.guard_stack import GuardStack
 from runawaytrain_stack.names import BOOTSTRAP_QUALIFIER
 from runawaytrain_stack.payer_stack import PayerStack

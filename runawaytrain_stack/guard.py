@@ -13,7 +13,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from runawaytrain_stack.alerts import AlertTopic
-from runawaytrain_stack.config import Account
+from runawaytrain_stack.fleet_model import Account
 from runawaytrain_stack.names import ROLE_PATH
 from runawaytrain_stack.permissions import build_guard_policy, list_wildcard_acknowledgments
 

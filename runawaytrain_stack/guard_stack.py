@@ -7,8 +7,8 @@ from constructs import Construct
 
 from runawaytrain_stack.alerts import AlertTopic
 from runawaytrain_stack.billing_bus import BillingTripBus
-from runawaytrain_stack.config import Account, Fleet
 from runawaytrain_stack.fast_trip import FastTrip
+from runawaytrain_stack.fleet_model import Account, Fleet
 from runawaytrain_stack.guard import TIMEOUT, GuardFunction
 from runawaytrain_stack.names import (
     FAST_TRIP_FORWARDER_ROLE_NAME,

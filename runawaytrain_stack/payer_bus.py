@@ -14,7 +14,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from runawaytrain_stack.config import Fleet
+from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.names import PAYER_BUS_NAME
 from runawaytrain_stack.payer_wiring import build_bus_statement
 

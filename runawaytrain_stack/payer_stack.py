@@ -13,7 +13,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from runawaytrain_stack.alerts import AlertTopic
-from runawaytrain_stack.config import Fleet
+from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.names import PAYER_STACK_NAME
 from runawaytrain_stack.payer_bus import PayerBus
 from runawaytrain_stack.quarantine import Quarantine

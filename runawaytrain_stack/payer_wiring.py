@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runawaytrain_stack.config import Fleet
+from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.names import (
     GUARD_EVENT_SOURCE,
     QUARANTINE_RELEASED,

@@ -14,7 +14,7 @@ from typing import Any
 from aws_cdk import Acknowledgment, Aws
 
 from guard.settings import Unstoppable
-from runawaytrain_stack.config import Account
+from runawaytrain_stack.fleet_model import Account
 from runawaytrain_stack.names import INCIDENT_TAG_PREFIX, ROLE_PATH
 
 # Counting: no resource-level permissions exist for these (see module docstring).

@@ -24,7 +24,7 @@ from aws_cdk import aws_organizations as organizations
 from constructs import Construct
 
 from runawaytrain_stack.alerts import AlertTopic
-from runawaytrain_stack.config import Fleet
+from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.guard import (
     ASSET_DIR,
     ASSET_EXCLUDES,

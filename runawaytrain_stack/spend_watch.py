@@ -21,7 +21,7 @@ from constructs import Construct
 
 from runawaytrain_stack.alerts import AlertTopic
 from runawaytrain_stack.billing_bus import build_spend_pattern
-from runawaytrain_stack.config import CurConfig, Fleet
+from runawaytrain_stack.fleet_model import CurConfig, Fleet
 from runawaytrain_stack.guard import (
     ASSET_DIR,
     ASSET_EXCLUDES,

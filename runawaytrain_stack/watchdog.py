@@ -26,7 +26,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from runawaytrain_stack.alerts import AlertTopic
-from runawaytrain_stack.config import Fleet
+from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.guard import (
     ASSET_DIR,
     ASSET_EXCLUDES,

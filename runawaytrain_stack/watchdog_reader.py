@@ -17,7 +17,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from runawaytrain_stack.config import Account, Fleet
+from runawaytrain_stack.fleet_model import Account, Fleet
 from runawaytrain_stack.names import (
     ROLE_PATH,
     SCHEDULE_NAME,

@@ -17,7 +17,7 @@ from runawaytrain_cli.drill.scenario import (
     DrillResult,
     format_states,
 )
-from runawaytrain_stack.config import Account
+from runawaytrain_stack.fleet_model import Account
 
 # What must not run while the incident is open: these would replace, health-check away or
 # scale in the stopped instances (guard/auto_scaling.py suspends these and more).

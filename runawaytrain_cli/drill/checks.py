@@ -20,7 +20,7 @@ from runawaytrain_cli.drill.scenario import (
     format_states,
 )
 from runawaytrain_cli.fleet_file import plural
-from runawaytrain_stack.config import Account
+from runawaytrain_stack.fleet_model import Account
 
 
 def user_can_work(emulator: Emulator, key: dict[str, str], region: str) -> tuple[bool, str]:

@@ -25,7 +25,7 @@ from runawaytrain_cli.drill.fast_trip import list_region_stacks
 from runawaytrain_cli.drill.quarantine import NOT_EMULATED as QUARANTINE_NOT_EMULATED
 from runawaytrain_cli.drill.scenario import DrillContext, DrillError, Guard, Progress
 from runawaytrain_stack.bootstrap import list_bootstrap_environments
-from runawaytrain_stack.config import Account, Fleet
+from runawaytrain_stack.fleet_model import Account, Fleet
 from runawaytrain_stack.names import list_account_stacks
 
 ROOT = Path(__file__).resolve().parents[2]  # where cdk.json and app.py live

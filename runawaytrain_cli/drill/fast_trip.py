@@ -19,7 +19,7 @@ from runawaytrain_cli.drill.emulator import Emulator, EmulatorSession
 from runawaytrain_cli.drill.queues import drain_queue
 from runawaytrain_cli.drill.scenario import DrillContext, DrillResult
 from runawaytrain_cli.fleet_file import plural
-from runawaytrain_stack.config import Account, Fleet, list_fast_trip_regions
+from runawaytrain_stack.fleet_model import Account, Fleet, list_fast_trip_regions
 from runawaytrain_stack.names import (
     FAST_TRIP_BUS_NAME,
     FAST_TRIP_FORWARDER_ROLE_NAME,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runawaytrain_cli.drill.queues import drain_bodies
-from runawaytrain_stack.config import Fleet
+from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.names import (
     PAYER_BUS_NAME,
     PROTECTION_POLICY_PREFIX,

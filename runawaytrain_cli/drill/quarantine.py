@@ -16,7 +16,7 @@ from quarantine.handler import act
 from runawaytrain_cli.drill.emulator import Emulator
 from runawaytrain_cli.drill.payer_standin import PayerStandIn, stand_in_payer, take_requests
 from runawaytrain_cli.drill.scenario import DrillContext, DrillError, DrillResult
-from runawaytrain_stack.config import Fleet
+from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.names import QUARANTINE_POLICY_PREFIX, QUARANTINE_STATE_PATH
 
 NOT_EMULATED = (

@@ -21,7 +21,7 @@ from typing import Any
 from guard.report import Report
 from guard.settings import Lockout, Mode
 from runawaytrain_cli.drill.emulator import Emulator
-from runawaytrain_stack.config import Account, Fleet
+from runawaytrain_stack.fleet_model import Account, Fleet
 
 AMI = "ami-12c6146b"  # moto accepts any id when its AMI catalogue is not loaded
 SEED_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")

@@ -29,7 +29,7 @@ from runawaytrain_cli.drill.checks import Progress
 from runawaytrain_cli.drill.emulator import Emulator, EmulatorSession
 from runawaytrain_cli.drill.queues import drain_bodies
 from runawaytrain_cli.drill.scenario import DrillContext, DrillResult, Guard
-from runawaytrain_stack.config import Fleet
+from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.names import (
     HEARTBEAT_PATH,
     PAYER_STACK_NAME,

@@ -17,7 +17,8 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from guard.clients import ClientFactory
 from guard.settings import Lockout, Settings
 from runawaytrain_cli.drill.payer_standin import PayerStandIn, stand_in_payer
-from runawaytrain_stack.config import Fleet, parse_fleet
+from runawaytrain_stack.config import parse_fleet
+from runawaytrain_stack.fleet_model import Fleet
 from strict_aws import StrictAWS, strict_aws
 
 REGION = "us-east-1"

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from runawaytrain_stack.config import Fleet, load_fleet
+from runawaytrain_stack.config import load_fleet
+from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.payer_wiring import build_bus_statement
 from runawaytrain_stack.scp import (
     MAX_SCP_CHARACTERS,

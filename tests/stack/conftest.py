@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from aws_cdk import App
 
-from runawaytrain_stack.config import Fleet, load_fleet, parse_fleet
+from runawaytrain_stack.config import load_fleet, parse_fleet
 from runawaytrain_stack.fleet import FleetStacks, add_fleet_stacks, new_app
+from runawaytrain_stack.fleet_model import Fleet
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_FLEET_FILE = REPO_ROOT / "accounts.yaml"

@@ -15,9 +15,10 @@ from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 from moto.events.models import EventPattern
 
-from runawaytrain_stack.config import DEFAULT_ENABLED_REGIONS, list_fast_trip_regions, parse_fleet
+from runawaytrain_stack.config import parse_fleet
 from runawaytrain_stack.fast_trip import build_launch_pattern
 from runawaytrain_stack.fleet import FleetStacks, add_fleet_stacks, new_app
+from runawaytrain_stack.fleet_model import DEFAULT_ENABLED_REGIONS, list_fast_trip_regions
 from runawaytrain_stack.permissions import FAST_TRIP_QUEUE_ACTIONS
 
 ROOT, PROD = "100000000001", "200000000002"

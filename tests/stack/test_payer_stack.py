@@ -8,8 +8,9 @@ import json
 import pytest
 from aws_cdk.assertions import Template
 
-from runawaytrain_stack.config import ConfigError, Fleet, parse_fleet
+from runawaytrain_stack.config import ConfigError, parse_fleet
 from runawaytrain_stack.fleet import add_fleet_stacks, new_app
+from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.names import (
     PROTECTION_POLICY_PREFIX,
     QUARANTINE_POLICY_PREFIX,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import app as entry_point
-from runawaytrain_stack.config import DEFAULT_ENABLED_REGIONS, Fleet
+from runawaytrain_stack.fleet_model import DEFAULT_ENABLED_REGIONS, Fleet
 from runawaytrain_stack.names import list_account_stacks
 from tests.stack.conftest import REPO_ROOT, SAMPLE_FLEET_FILE
 from tests.stack.test_config import MALFORMED
