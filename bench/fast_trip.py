@@ -88,7 +88,7 @@ os.environ.update(
 import boto3  # noqa: E402 -- after the fake credentials above
 from moto import mock_aws  # noqa: E402
 
-from bench.halt import LatencyInjector  # noqa: E402
+from bench.emulated_aws import LatencyInjector  # noqa: E402
 from bench.vclock import VirtualClock  # noqa: E402
 from guard import handler as guard_handler  # noqa: E402
 from guard.clients import ClientFactory  # noqa: E402
@@ -163,9 +163,9 @@ class GuardRun:
 
 
 class CallRecorder(LatencyInjector):
-    """bench/halt.py's latency injector (sleeps before every guard call, counts calls), that
-    also notes each StopInstances request's time and ids, thread-safely (the guard calls from a
-    thread pool)."""
+    """bench/emulated_aws.py's latency injector (sleeps before every guard call, counts calls),
+    that also notes each StopInstances request's time and ids, thread-safely (the guard calls
+    from a thread pool)."""
 
     def __init__(self, latency: float, clock: VirtualClock) -> None:
         super().__init__(latency)
