@@ -1,14 +1,20 @@
-"""The benchmarks import each other one way only: no module of bench/ imports itself back.
+"""The benchmarks import each other one way only, and each still starts as a script.
 
 halt.py once imported halt_mix.py (for `--mix`) while halt_mix.py imported halt.py's shared
-pieces; those now live in bench/emulated_aws.py. Read from the source (imports inside functions
-too), so nothing here runs a benchmark.
+pieces; those now live in bench/emulated_aws.py. The import graph is read from the source
+(imports inside functions too), and the scripts are only asked for --help, so nothing here runs
+a benchmark.
 """
 
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
@@ -48,3 +54,19 @@ def test_bench_modules_import_each_other_without_a_cycle() -> None:
 
 def test_the_shared_emulation_imports_no_other_bench_module() -> None:
     assert bench_imports(BENCH / "emulated_aws.py") == set()
+
+
+@pytest.mark.parametrize("script", ["fast_trip.py", "halt.py", "halt_mix.py", "weighted.py"])
+def test_each_bench_starts_as_a_script_from_any_directory(script: str, tmp_path: Path) -> None:
+    """Run as `python bench/<script>`, without PYTHONPATH: the script finds bench/ and lambda/."""
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), "--help"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage:")
