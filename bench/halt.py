@@ -17,9 +17,7 @@ counted apart); at 1000 instances wall(100 ms) - wall(0 ms) <= 0.8 s; >= 50x the
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -28,37 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "lambda"), str(ROOT)]
-os.environ.update(
-    AWS_ACCESS_KEY_ID="bench",
-    AWS_SECRET_ACCESS_KEY="bench",
-    AWS_DEFAULT_REGION="us-east-1",
-    MOTO_EC2_LOAD_DEFAULT_AMIS="false",
-)
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import boto3  # noqa: E402 -- after the fake credentials above
-from moto import mock_aws  # noqa: E402
+import boto3
 
-from guard.census import list_enabled_regions  # noqa: E402
-from guard.clients import ClientFactory  # noqa: E402
-from guard.handler import run_guard  # noqa: E402
-from guard.invocation import Invocation  # noqa: E402
-from guard.settings import Settings  # noqa: E402
-from strict_aws import strict_aws  # noqa: E402
-
-# The regions every account has enabled by default (no opt-in needed), per the AWS General
-# Reference "Enable or disable AWS Regions in your account".
-DEFAULT_REGIONS = (
-    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
-    "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1",
-    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1",
-    "ap-southeast-1", "ap-southeast-2",
-)  # fmt: skip
-
-
-# Every region moto lists as enabled (it also marks three opt-in regions enabled).
-ALL_LISTED_REGIONS = (*DEFAULT_REGIONS, "af-south-1", "eu-south-1", "ap-southeast-3")
+from bench import halt_mix
+from bench.emulated_aws import ALL_LISTED_REGIONS, DEFAULT_REGIONS, LatencyInjector, emulated
+from guard.census import list_enabled_regions
+from guard.clients import ClientFactory
+from guard.handler import run_guard
+from guard.invocation import Invocation
+from guard.settings import Settings
 
 
 @dataclass
@@ -72,47 +51,14 @@ class Run:
         return sum(self.calls[op] for op in core)
 
 
-class LatencyInjector:
-    """Sleeps before every call (network latency) and counts calls by operation, thread-safely."""
-
-    def __init__(self, latency: float) -> None:
-        self.latency = latency
-        self.calls: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def __call__(self, event_name: str, **_: Any) -> None:
-        _, service, operation = event_name.split(".")
-        with self._lock:
-            self.calls[f"{service}.{operation}"] += 1
-        if self.latency:
-            time.sleep(self.latency)
-
-    def session(self) -> boto3.session.Session:
-        session = boto3.session.Session(region_name="us-east-1")
-        session.events.register("before-call", self)
-        return session
-
-
 STRICT = [True]  # moto under the strict-AWS layer; main() clears it for --lenient
-
-
-@contextmanager
-def emulated(strict: bool | None = None, **layer: Any) -> Iterator[Any]:
-    """moto, under the strict-AWS layer (`layer`: its arguments) unless lenient; yields the
-    layer or None."""
-    with mock_aws():
-        if not (STRICT[0] if strict is None else strict):
-            yield None
-            return
-        with strict_aws(**layer) as strict_layer:
-            yield strict_layer
 
 
 @contextmanager
 def account_with(instances: int) -> Iterator[str]:
     """A fresh emulated account with `instances` spread round-robin over the default regions
     (strict: pending for 0 s, so running before the trip)."""
-    with emulated():
+    with emulated(strict=STRICT[0]):
         per_region = Counter(DEFAULT_REGIONS[n % len(DEFAULT_REGIONS)] for n in range(instances))
         for region, count in per_region.items():
             boto3.client("ec2", region_name=region).run_instances(
@@ -188,8 +134,6 @@ def main() -> int:
     )
     args, rest = parser.parse_known_args()
     if args.mix:
-        from bench import halt_mix
-
         return halt_mix.main([*rest, *(["--lenient"] if args.lenient else [])])
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")

@@ -44,7 +44,7 @@ if __package__ in (None, ""):
 
 import boto3
 
-from bench.halt import ALL_LISTED_REGIONS, DEFAULT_REGIONS, LatencyInjector, emulated
+from bench.emulated_aws import ALL_LISTED_REGIONS, DEFAULT_REGIONS, LatencyInjector, emulated
 from bench.vclock import VirtualClock
 from guard.clients import ClientFactory
 from guard.handler import PENDING_WAIT_S, run_guard
@@ -62,7 +62,7 @@ EXPECTED_END["on-demand"] = "stopped"
 
 
 class RegionCounter(LatencyInjector):
-    """halt.py's latency injector, counting calls by (region, service.operation) as well."""
+    """emulated_aws.py's latency injector, counting calls by (region, service.operation) too."""
 
     def __init__(self, latency: float) -> None:
         super().__init__(latency)

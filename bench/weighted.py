@@ -34,7 +34,7 @@ if __package__ in (None, ""):
 
 import boto3
 
-from bench.halt import ALL_LISTED_REGIONS, DEFAULT_REGIONS, LatencyInjector, emulated
+from bench.emulated_aws import ALL_LISTED_REGIONS, DEFAULT_REGIONS, LatencyInjector, emulated
 from guard import pricing, weights
 from guard.clients import ClientFactory
 from guard.handler import run_guard

@@ -1,4 +1,4 @@
-"""bench/fast_trip.py at a tiny size, no latency: the simulation keeps its own invariants.
+"""bench/fast_trip.py's model at a tiny size, no latency: the simulation keeps its invariants.
 
 No timing is asserted; this only catches the bench drifting from the guard (the SQS event's
 shape, the handler's response, the seeded client factory) or from its own bookkeeping.
@@ -10,7 +10,10 @@ from collections import Counter
 
 import pytest
 
-from bench.fast_trip import Results, Scenario, mean_of, simulate
+from bench.fast_trip_model.outcome import mean_of
+from bench.fast_trip_model.scenario import Scenario
+from bench.fast_trip_model.simulation import Results, simulate
+from bench.fast_trip_report import describe, report
 
 SCENARIO = Scenario(
     instances=30,
@@ -80,3 +83,14 @@ def test_no_stop_before_an_instance_leaves_pending(results: Results) -> None:
     assert first.runs[0].waited > 0  # everything was still pending at the first trip
     assert all(run.still_pending == 0 for run in first.runs)
     assert first.end_states == Counter({"stopped": SCENARIO.instances})
+
+
+def test_report_prints_each_path_and_the_targets(
+    results: Results, capsys: pytest.CaptureFixture[str]
+) -> None:
+    describe(SCENARIO)
+    report(SCENARIO, results)
+    out = capsys.readouterr().out
+    for line in ("fast, repeat 1", "schedule, worst phase (real)", "schedule, mean of 3000 phases"):
+        assert line in out
+    assert "instances launched after the crossing one: 27, of which never stopped: 0" in out

@@ -1,0 +1,82 @@
+"""The emulated AWS every guard benchmark runs against: moto, the regions, the latency hook.
+
+halt.py, halt_mix.py, weighted.py and the fast-trip model all need the same pieces: fake
+credentials before any client exists (no bench may ever reach real AWS), lambda/ on the import
+path (the guard's code is imported, not copied), the region lists, a botocore hook that sleeps
+a fixed latency before every call and counts calls, and moto under the strict-AWS layer. They
+lived in halt.py, which imported halt_mix.py for `--mix` while halt_mix.py imported them back: a
+circle. Here they have their own module, which imports no bench module, so the benches import
+it one way only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "lambda"), str(ROOT)]
+os.environ.update(
+    AWS_ACCESS_KEY_ID="bench",
+    AWS_SECRET_ACCESS_KEY="bench",
+    AWS_DEFAULT_REGION="us-east-1",
+    MOTO_EC2_LOAD_DEFAULT_AMIS="false",
+)
+
+import boto3  # noqa: E402 -- after the fake credentials above
+from moto import mock_aws  # noqa: E402
+
+from strict_aws import strict_aws  # noqa: E402
+
+# The regions every account has enabled by default (no opt-in needed), per the AWS General
+# Reference "Enable or disable AWS Regions in your account".
+DEFAULT_REGIONS = (
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
+    "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1",
+    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1",
+    "ap-southeast-1", "ap-southeast-2",
+)  # fmt: skip
+
+
+# Every region moto lists as enabled (it also marks three opt-in regions enabled).
+ALL_LISTED_REGIONS = (*DEFAULT_REGIONS, "af-south-1", "eu-south-1", "ap-southeast-3")
+
+
+class LatencyInjector:
+    """Sleeps before every call (network latency) and counts calls by operation, thread-safely."""
+
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, event_name: str, **_: Any) -> None:
+        _, service, operation = event_name.split(".")
+        with self._lock:
+            self.calls[f"{service}.{operation}"] += 1
+        if self.latency:
+            time.sleep(self.latency)
+
+    def session(self) -> boto3.session.Session:
+        session = boto3.session.Session(region_name="us-east-1")
+        session.events.register("before-call", self)
+        return session
+
+
+@contextmanager
+def emulated(strict: bool = True, **layer: Any) -> Iterator[Any]:
+    """moto, under the strict-AWS layer (`layer`: its arguments) unless not `strict`; yields the
+    layer or None."""
+    with mock_aws():
+        if not strict:
+            yield None
+            return
+        with strict_aws(**layer) as strict_layer:
+            yield strict_layer
