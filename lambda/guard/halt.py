@@ -1,14 +1,14 @@
 """Halt a tripped account, region by region in parallel, without ever losing data a stop keeps.
 
 Per region, in this order (each kind of capacity has its own module, its restore beside it):
-1. capacity.py: one DescribeInstances says what each pending/running instance is;
+1. instance_kinds.py: one DescribeInstances says what each pending/running instance is;
 2. auto_scaling.py: suspend the processes that would replace, health-check away or scale in
    what is stopped;
 3. spot.py: set `maintain` fleets to 0 and cancel Spot requests that would relaunch;
 4. instances.py: stop every running instance AWS lets us stop (lifting stop protection), tag
    it and what is still pending with the incident, terminate what `unstoppable` allows, then
    stop the pending ones as they reach running, within the wait budget;
-5. still_billing.py: count Dedicated Hosts and Capacity Reservations, which bill regardless.
+5. idle_capacity.py: count Dedicated Hosts and Capacity Reservations, which bill regardless.
 On-demand EBS-backed instances are only ever stopped.
 
 IAM: see each module.
@@ -25,9 +25,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.auto_scaling import suspend_groups
-from guard.capacity import Target, describe_targets
 from guard.census import Census, describe_error
+from guard.idle_capacity import list_idle_capacity
 from guard.incident import INCIDENT_TAG, STOP_PROTECTION_TAG
+from guard.instance_kinds import Target, describe_targets
 from guard.instances import (
     NEVER_STOPS,
     Stopping,
@@ -49,7 +50,6 @@ from guard.spot import (
     stoppable_spot,
     zero_maintained_fleets,
 )
-from guard.still_billing import still_billing
 
 LOG = get_logger("halt")
 
@@ -146,7 +146,7 @@ def halt_region(
     result = HaltResult()
     with ThreadPoolExecutor(4) as pool:
         # not needed to halt anything: runs beside everything else, read at the end
-        billing = pool.submit(still_billing, ec2)
+        billing = pool.submit(list_idle_capacity, ec2)
         # the groups holding what the census counted, suspended before anything is stopped
         suspension = pool.submit(
             suspend_groups, region, [t.id for t in fallback], plan.incident, autoscaling()

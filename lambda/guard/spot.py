@@ -30,9 +30,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.capacity import Target
 from guard.census import describe_error
 from guard.incident import FLEET_CAPACITY_TAG, INCIDENT_TAG
+from guard.instance_kinds import Target
 from guard.logs import get_logger
 
 LOG = get_logger("spot")
