@@ -1,14 +1,15 @@
 """Halt a tripped account, region by region in parallel, without ever losing data a stop keeps.
 
 Per region, in this order (each kind of capacity has its own module, its restore beside it):
-1. capacity.py: one DescribeInstances says what each pending/running instance is;
+1. instance_kinds.py: one DescribeInstances says what each pending/running instance is;
 2. auto_scaling.py: suspend the processes that would replace, health-check away or scale in
    what is stopped;
 3. spot.py: set `maintain` fleets to 0 and cancel Spot requests that would relaunch;
 4. instances.py: stop every running instance AWS lets us stop (lifting stop protection), tag
    it and what is still pending with the incident, terminate what `unstoppable` allows, then
-   stop the pending ones as they reach running, within the wait budget;
-5. still_billing.py: count Dedicated Hosts and Capacity Reservations, which bill regardless.
+   stop the pending ones as they reach running, within the wait budget (what happens to each
+   kind of instance, and to one AWS refused to stop, is treatment.py's table);
+5. idle_capacity.py: count Dedicated Hosts and Capacity Reservations, which bill regardless.
 On-demand EBS-backed instances are only ever stopped.
 
 IAM: see each module.
@@ -25,11 +26,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.auto_scaling import suspend_groups
-from guard.capacity import Target, describe_targets
 from guard.census import Census, describe_error
+from guard.idle_capacity import list_idle_capacity
 from guard.incident import INCIDENT_TAG, STOP_PROTECTION_TAG
+from guard.instance_kinds import Target, describe_targets, kind_of
 from guard.instances import (
-    NEVER_STOPS,
     Stopping,
     Waiting,
     stop_running,
@@ -49,15 +50,9 @@ from guard.spot import (
     stoppable_spot,
     zero_maintained_fleets,
 )
-from guard.still_billing import still_billing
+from guard.treatment import KEPT_RUNNING, Treatment, decide_treatment
 
 LOG = get_logger("halt")
-
-KEPT_RUNNING = {  # why an instance AWS will not stop was left running
-    "spot": "one-time Spot instance: AWS cannot stop it (unstoppable: report)",
-    "instance-store": "instance-store root device: AWS cannot stop it (unstoppable is not "
-    "terminate-all)",
-}
 
 
 @dataclass
@@ -146,7 +141,7 @@ def halt_region(
     result = HaltResult()
     with ThreadPoolExecutor(4) as pool:
         # not needed to halt anything: runs beside everything else, read at the end
-        billing = pool.submit(still_billing, ec2)
+        billing = pool.submit(list_idle_capacity, ec2)
         # the groups holding what the census counted, suspended before anything is stopped
         suspension = pool.submit(
             suspend_groups, region, [t.id for t in fallback], plan.incident, autoscaling()
@@ -191,14 +186,15 @@ def act(
     """Record, stop, terminate: the incident tag goes on before anything is stopped (restore
     and the next run find what it halts by it), terminating runs beside the stops."""
     live_requests = spot_requests(region, requests, targets, result)
+    stoppable = stoppable_spot(targets, live_requests)
     to_stop, pending, disposable, kept = keep_from_replacing(
-        region, plan, ec2, targets, requests=live_requests, result=result
+        region, plan, ec2, targets, requests=live_requests, stoppable=stoppable, result=result
     )
     terminating = pool.submit(terminate, ec2, [t.id for t in disposable]) if disposable else None
     record(ec2, region, [t.id for t in to_stop + pending], {INCIDENT_TAG: plan.incident}, result)
     stopping = stop_running(ec2, [t.id for t in to_stop])
-    refused_spot = refused_spot_instances(stopping, targets, plan.unstoppable)
-    if refused_spot:  # persistent Spot AWS would not stop after all: as one-time Spot
+    refused_spot = terminate_instead(stopping, targets, stoppable, plan.unstoppable)
+    if refused_spot:  # cancel what would launch them again, then terminate
         relaunching = relaunching_requests(live_requests, refused_spot)
         cancelled, errors = cancel_spot_requests(ec2, region, relaunching)
         result.errors += errors
@@ -236,13 +232,18 @@ def act(
         result.still_pending[region] = stopping.still_pending
 
 
-def refused_spot_instances(
-    stopping: Stopping, targets: Sequence[Target], unstoppable: Unstoppable
+def terminate_instead(
+    stopping: Stopping, targets: Sequence[Target], stoppable: set[str], unstoppable: Unstoppable
 ) -> list[Target]:
-    """Spot instances StopInstances refused as unstoppable, to terminate unless `report`."""
-    if unstoppable is Unstoppable.REPORT:
-        return []
-    return [t for t in targets if t.spot and stopping.not_stopped.get(t.id) == NEVER_STOPS]
+    """What StopInstances refused that `decide_treatment` says to terminate instead."""
+    refused = stopping.not_stopped
+    return [
+        t
+        for t in targets
+        if t.id in refused
+        and decide_treatment(kind_of(t, stoppable), t.state, unstoppable, refused[t.id])
+        is Treatment.TERMINATE
+    ]
 
 
 def spot_requests(
@@ -268,11 +269,12 @@ def keep_from_replacing(
     targets: Sequence[Target],
     *,
     requests: dict[str, SpotRequest],
+    stoppable: set[str],
     result: HaltResult,
 ) -> tuple[list[Target], list[Target], list[Target], dict[str, str]]:
     """Fleets to 0 and relaunching Spot requests cancelled, before anything is stopped or
     terminated; returns the targets sorted by what happens to them (see `sort_targets`)."""
-    sorted_targets = sort_targets(targets, stoppable_spot(targets, requests), plan.unstoppable)
+    sorted_targets = sort_targets(targets, stoppable, plan.unstoppable)
     fleets = zero_maintained_fleets(ec2, region, targets, plan.incident)
     result.errors += fleets.errors
     if fleets.zeroed:
@@ -298,23 +300,20 @@ def count_still_billing(
 def sort_targets(
     targets: Sequence[Target], stoppable_spot: set[str], unstoppable: Unstoppable
 ) -> tuple[list[Target], list[Target], list[Target], dict[str, str]]:
-    """(running to stop, pending to stop once running, to terminate, {kept running: why})."""
+    """(running to stop, pending to stop once running, to terminate, {kept running: why}), as
+    `decide_treatment` says before anything is stopped."""
     to_stop, pending, disposable, kept = [], [], [], {}
     for target in targets:
-        if target.spot and target.id not in stoppable_spot:
-            if unstoppable is Unstoppable.REPORT:
-                kept[target.id] = KEPT_RUNNING["spot"]
-            else:
-                disposable.append(target)  # pending Spot can be terminated at once
-        elif target.instance_store and not target.spot:
-            if unstoppable is Unstoppable.TERMINATE_ALL:
-                disposable.append(target)
-            else:
-                kept[target.id] = KEPT_RUNNING["instance-store"]
-        elif target.running:
+        kind = kind_of(target, stoppable_spot)
+        treatment = decide_treatment(kind, target.state, unstoppable)
+        if treatment is Treatment.STOP:
             to_stop.append(target)
-        else:
+        elif treatment is Treatment.WAIT_FOR_RUNNING:
             pending.append(target)
+        elif treatment is Treatment.TERMINATE:
+            disposable.append(target)  # pending Spot can be terminated at once
+        else:
+            kept[target.id] = KEPT_RUNNING[kind]
     return to_stop, pending, disposable, kept
 
 

@@ -35,6 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from guard.census import describe_error
 from guard.incident import INCIDENT_TAG, STOP_PROTECTION_TAG
 from guard.logs import get_logger
+from guard.treatment import NEVER_STOPS
 
 LOG = get_logger("instances")
 _T = TypeVar("_T")
@@ -58,7 +59,7 @@ REQUEST_LEVEL_ERRORS = frozenset(
 )
 NOT_YET_RUNNING = "IncorrectInstanceState"
 PROTECTED = "OperationNotPermitted"
-NEVER_STOPS = "UnsupportedOperation"
+# NEVER_STOPS ("UnsupportedOperation") lives with what it decides: treatment.py
 PROTECTION_TEXT = "disableApiStop"  # in the refusal's message: "Modify its 'disableApiStop' ..."
 _INSTANCE_ID = re.compile(r"\bi-[0-9a-f]{8,17}\b")
 POLL_S = 5.0  # between looks at instances still pending (trip) or starting (restore)

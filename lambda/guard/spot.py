@@ -5,7 +5,7 @@ can be stopped at all.
   can be stopped; every other Spot instance (one-time requests, which is what Auto Scaling,
   EC2 Fleet `instant`/`request`, Spot Fleet, Karpenter and AWS Batch launch) refuses
   StopInstances with UnsupportedOperation (EC2 User Guide, "Stop a Spot Instance"). Those are
-  terminated or reported, as `unstoppable` says (see halt.py).
+  terminated or reported, as `unstoppable` says (treatment.py).
 - A persistent request launches a new instance when its instance is terminated, and an open
   request launches one when capacity appears: both are cancelled before anything is terminated
   (EC2 User Guide, "Cancel a Spot Instance request": cancelling an active request does not
@@ -30,9 +30,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.capacity import Target
 from guard.census import describe_error
 from guard.incident import FLEET_CAPACITY_TAG, INCIDENT_TAG
+from guard.instance_kinds import Target
 from guard.logs import get_logger
 
 LOG = get_logger("spot")
@@ -78,8 +78,8 @@ def stoppable_spot(targets: Iterable[Target], requests: dict[str, SpotRequest]) 
     """Spot instances AWS lets us stop: launched by a persistent request ("You can only stop Spot
     Instances associated with persistent Spot Instance requests", the UnsupportedOperation text)
     and not part of a fleet ("You can't stop a Spot Instance if it is part of a fleet or launch
-    group", EC2 User Guide, "Stop a Spot Instance"). Should AWS refuse one anyway, the halt
-    treats it as one-time Spot."""
+    group", EC2 User Guide, "Stop a Spot Instance"). Should AWS refuse one anyway,
+    treatment.py treats it as one-time Spot."""
     stoppable = set()
     for target in targets:
         request = requests.get(target.spot_request or "")

@@ -1,4 +1,5 @@
-"""What kind of capacity each pending or running instance is: it decides how a trip halts it.
+"""What kind of capacity each pending or running instance is (`Kind`): treatment.py says what a
+trip does to each kind.
 
 One DescribeInstances per tripped region (1000 instances a page) says, per instance, its state,
 whether it is Spot (and from which request), whether its root device is instance store, and the
@@ -10,7 +11,9 @@ IAM: ec2:DescribeInstances (no resource-level permissions).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 COUNTED_STATES = ("pending", "running")
@@ -38,6 +41,25 @@ class Target:
     @property
     def running(self) -> bool:
         return self.state == "running"
+
+
+class Kind(Enum):
+    """What an instance is, as far as halting it goes: whether AWS lets us stop it, and whether
+    losing it is acceptable by contract."""
+
+    ON_DEMAND = "on-demand"  # not Spot, EBS root device: stopped, never terminated
+    INSTANCE_STORE = "instance-store"  # not Spot, instance-store root device: AWS cannot stop it
+    STOPPABLE_SPOT = "stoppable-spot"  # Spot of a persistent request, no fleet: AWS stops it
+    ONE_TIME_SPOT = "one-time-spot"  # every other Spot instance: AWS cannot stop it
+
+
+def kind_of(target: Target, stoppable_spot: Collection[str]) -> Kind:
+    """`stoppable_spot`: the ids of the Spot instances AWS lets us stop (spot.stoppable_spot)."""
+    if target.spot:
+        return Kind.STOPPABLE_SPOT if target.id in stoppable_spot else Kind.ONE_TIME_SPOT
+    if target.instance_store:
+        return Kind.INSTANCE_STORE
+    return Kind.ON_DEMAND
 
 
 def describe_targets(ec2: Any) -> list[Target]:

@@ -16,7 +16,7 @@ from typing import Any
 from guard.census import describe_error
 
 
-def still_billing(ec2: Any) -> tuple[list[str], str | None]:
+def list_idle_capacity(ec2: Any) -> tuple[list[str], str | None]:
     """(["2 Dedicated Host(s)", "1 Capacity Reservation(s) (12 unused instance(s))"], error)."""
     found = []
     try:
