@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from runawaytrain_cli import fleet as fleet_cli
+from runawaytrain_cli import bootstrap_commands, check
 from tests.stack.conftest import SAMPLE_FLEET_FILE
 
 
 def run(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="runawaytrain")
-    fleet_cli.register(parser.add_subparsers(dest="command", required=True))
+    commands = parser.add_subparsers(dest="command", required=True)
+    check.register(commands)
+    bootstrap_commands.register(commands)
     args = parser.parse_args(argv)
     return args.func(args)
 
