@@ -47,7 +47,7 @@ from runawaytrain_cli.drill.scenario import (
 from runawaytrain_cli.drill.status import step_status_after, step_status_before
 from runawaytrain_cli.drill.trip import step_restore, step_seed, step_trip
 from runawaytrain_cli.drill.watchdog import step_watchdog
-from runawaytrain_cli.fleet_file import DEFAULT_FLEET_FILE
+from runawaytrain_cli.fleet_file import add_fleet_file_argument
 from runawaytrain_stack.config import ConfigError, load_fleet
 
 
@@ -84,13 +84,7 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "accounts",
-        nargs="?",
-        type=Path,
-        default=DEFAULT_FLEET_FILE,
-        help="the fleet file (default: accounts.yaml)",
-    )
+    add_fleet_file_argument(parser)
     parser.set_defaults(func=run_drill_command)
 
 
