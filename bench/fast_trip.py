@@ -41,9 +41,14 @@ running at the end is reported, not counted in instance-seconds.
 Measured, per path: time from the crossing launch (the (limit+1)th, which makes count > limit) to
 the first StopInstances request; instance-seconds from each launch to its stop request (the
 target's measure), and billed seconds from the end of pending to the stop request (EC2 bills
-from `running`; EC2 User Guide, "Instance state changes"); guard runs.
+from `running`; EC2 User Guide, "Instance state changes"), also with EC2's 60 s minimum per start;
+guard runs. Modelled on the fast path's real stop times: the launch block (the guard's deny on
+launch actions) taking effect 2, 10 (stated) or 30 s after the first stop request
+(fast_trip_model/billing.py).
 Targets (issue 7): fast first stop <= 15 s after the crossing launch; fast instance-seconds <= 5% of
 the schedule's (worst and mean phase); every instance launched after the trip is stopped.
+Target (issue 20): fast billed seconds with the 60 s minimum and the launch block at the stated
+delay <= 10% of the schedule's mean phase (with the minimum).
 
 Assumed (AWS publishes no latency figure for EC2 state-change events, nor the poller's retry
 interval after a throttle, nor how long an instance stays pending): delivery 1 s same-region /

@@ -2,7 +2,8 @@
 
 Instance-seconds run from each launch to its stop request (the target's measure); billed seconds
 from the end of pending to the stop request (EC2 bills from `running`; EC2 User Guide, "Instance
-state changes"). Anything never stopped is reported as left running, not counted in either.
+state changes"), and the same with EC2's minimum of 60 s each time an instance starts (billing.py).
+Anything never stopped is reported as left running, not counted in any of them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bench.fast_trip_model.billing import billed_with_minimum
 from bench.fast_trip_model.guard_run import GuardRun
 from bench.fast_trip_model.scenario import Scenario
 
@@ -19,6 +21,7 @@ class Outcome:
     first_stop: float | None  # seconds from the crossing launch to the first stop request
     instance_seconds: float  # over stopped instances: stop request - launch
     billed_seconds: float  # over stopped instances: stop request - end of pending (if later)
+    billed_minimum_seconds: float  # the same, each start billed at least MINIMUM_S (billing.py)
     stopped: int
     left_running: int  # never stopped: a run counted them, but no more than the limit
     trip_at: float | None  # virtual time of the first stop request
@@ -30,13 +33,19 @@ class Outcome:
     notifications: int = 0
 
 
-def outcome_of(scenario: Scenario, runs: Sequence[GuardRun], index_of: dict[str, int]) -> Outcome:
-    """The measures of real runs; `index_of` maps each instance id to its launch index."""
+def stop_times(runs: Sequence[GuardRun], index_of: dict[str, int]) -> dict[int, float]:
+    """Launch index -> the virtual time of the first stop request naming that instance."""
     stop_time: dict[int, float] = {}
     for run in runs:
         for moment, ids in run.stops:
             for instance_id in ids:
                 stop_time.setdefault(index_of[instance_id], moment)
+    return stop_time
+
+
+def outcome_of(scenario: Scenario, runs: Sequence[GuardRun], index_of: dict[str, int]) -> Outcome:
+    """The measures of real runs; `index_of` maps each instance id to its launch index."""
+    stop_time = stop_times(runs, index_of)
     trip_at = min(stop_time.values(), default=None)
     crossing = scenario.launch_time(scenario.crossing)
     after = range(scenario.crossing + 1, scenario.instances)
@@ -45,6 +54,7 @@ def outcome_of(scenario: Scenario, runs: Sequence[GuardRun], index_of: dict[str,
         first_stop=None if trip_at is None else trip_at - crossing,
         instance_seconds=sum(t - scenario.launch_time(i) for i, t in stop_time.items()),
         billed_seconds=sum(max(0.0, t - running_at[i]) for i, t in stop_time.items()),
+        billed_minimum_seconds=billed_with_minimum(scenario, stop_time),
         stopped=len(stop_time),
         left_running=scenario.instances - len(stop_time),
         trip_at=trip_at,
@@ -65,6 +75,7 @@ def mean_of(outcomes: Sequence[Outcome]) -> Outcome:
         first_stop=sum(firsts) / len(firsts) if firsts else None,
         instance_seconds=sum(o.instance_seconds for o in outcomes) / n,
         billed_seconds=sum(o.billed_seconds for o in outcomes) / n,
+        billed_minimum_seconds=sum(o.billed_minimum_seconds for o in outcomes) / n,
         stopped=round(sum(o.stopped for o in outcomes) / n),
         left_running=round(sum(o.left_running for o in outcomes) / n),
         trip_at=None,

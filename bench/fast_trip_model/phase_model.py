@@ -13,6 +13,7 @@ import bisect
 from collections.abc import Sequence
 from itertools import accumulate
 
+from bench.fast_trip_model.billing import MINIMUM_S
 from bench.fast_trip_model.guard_run import GuardRun
 from bench.fast_trip_model.outcome import Outcome
 from bench.fast_trip_model.scenario import Scenario
@@ -36,7 +37,7 @@ def model_schedule(scenario: Scenario, phase: float, offset: float) -> Outcome:
     times = [scenario.launch_time(i) for i in range(scenario.instances)]
     prefix = [0.0, *accumulate(times)]
     crossing = times[scenario.crossing]
-    low, tick, runs, instance_seconds, billed = 0, phase, 0, 0.0, 0.0
+    low, tick, runs, instance_seconds, billed, billed_minimum = 0, phase, 0, 0.0, 0.0, 0.0
     trip_at: float | None = None
     while True:
         high = bisect.bisect_right(times, tick)  # launched by the tick
@@ -48,6 +49,15 @@ def model_schedule(scenario: Scenario, phase: float, offset: float) -> Outcome:
             # billed: only those running by the stop (launched before stop - pending)
             ran = bisect.bisect_right(times, stop - scenario.pending_seconds, low, high)
             billed += (stop - scenario.pending_seconds) * (ran - low) - (prefix[ran] - prefix[low])
+            # with the minimum: those running longer than it by the stop bill their time, every
+            # other start (even one still pending at the stop: it is stopped once running) bills it
+            over = bisect.bisect_right(
+                times, stop - scenario.pending_seconds - MINIMUM_S, low, high
+            )
+            billed_minimum += (stop - scenario.pending_seconds) * (over - low) - (
+                prefix[over] - prefix[low]
+            )
+            billed_minimum += MINIMUM_S * (high - over)
             low = high
         if tick >= times[-1]:
             break
@@ -57,6 +67,7 @@ def model_schedule(scenario: Scenario, phase: float, offset: float) -> Outcome:
         first_stop=None if trip_at is None else trip_at - crossing,
         instance_seconds=instance_seconds,
         billed_seconds=billed,
+        billed_minimum_seconds=billed_minimum,
         stopped=low,
         left_running=len(times) - low,
         trip_at=trip_at,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from bench.fast_trip_model.account import emulated_account
 from bench.fast_trip_model.delivery import run_fast_path
 from bench.fast_trip_model.guard_run import GuardRun
-from bench.fast_trip_model.outcome import Outcome, outcome_of
+from bench.fast_trip_model.outcome import Outcome, outcome_of, stop_times
 from bench.fast_trip_model.phase_model import mean_stop_offset, model_phases, model_schedule
 from bench.fast_trip_model.scenario import Scenario
 from bench.fast_trip_model.schedule import run_schedule, worst_phase
@@ -24,6 +24,7 @@ class FastRepeat:
     runs: list[GuardRun]
     outcome: Outcome
     end_states: Counter[str] = field(default_factory=Counter)  # moto's states after the last run
+    stop_time: dict[int, float] = field(default_factory=dict)  # launch index -> stop request
 
 
 @dataclass
@@ -41,8 +42,10 @@ def simulate(scenario: Scenario, repeats: int) -> Results:
     for _ in range(repeats):
         with emulated_account(scenario) as account:
             runs = run_fast_path(scenario, account)
-            outcome = outcome_of(scenario, runs, account.script.index_of)
-            results.fast.append(FastRepeat(runs, outcome, account.script.end_states()))
+            index_of = account.script.index_of
+            outcome = outcome_of(scenario, runs, index_of)
+            stopped = stop_times(runs, index_of)
+            results.fast.append(FastRepeat(runs, outcome, account.script.end_states(), stopped))
     with emulated_account(scenario) as account:
         phase = worst_phase(scenario)
         runs = run_schedule(scenario, account, phase)
