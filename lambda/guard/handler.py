@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.census import REGION_LIST, Census, count_instances, describe_error, list_enabled_regions
+from guard.census import Census, count_instances, describe_error
 from guard.clients import MAX_POOL_CONNECTIONS, ClientFactory
 from guard.decision import Decision, Verdict, decide, decide_override
 from guard.halt import HaltPlan, HaltResult, halt_instances
@@ -38,6 +38,7 @@ from guard.open_incident import (
 from guard.parallel import map_in_parallel
 from guard.payer_events import QUARANTINE_RELEASED, QUARANTINE_REQUESTED, send_to_payer
 from guard.principals import Protection, role_name_of
+from guard.regions import resolve_regions
 from guard.report import Report
 from guard.restore import Accounts, latest_incident, restore_incident
 from guard.settings import Action, Lockout, Mode, Settings, SettingsError, read_env_action
@@ -463,18 +464,6 @@ def notify(report: Report, settings: Settings, clients: ClientFactory) -> None:
     )
     report.notified = error is None
     report.notify_error = error
-
-
-def resolve_regions(clients: ClientFactory) -> tuple[list[str], dict[str, str]]:
-    """Every enabled region, always: a leaked key launches in the regions nobody uses, so the
-    census never narrows (accounts.yaml `regions` only chooses where fast trip listens). If
-    listing fails, still count home."""
-    home = clients.home_region
-    try:
-        return list_enabled_regions(clients.client("ec2", home), clients.partition_of), {}
-    except Exception as error:  # whatever broke, count the home region and report the rest
-        LOG.error("region_list_failed", extra={"error": describe_error(error)})
-        return [home], {REGION_LIST: describe_error(error)}
 
 
 def account_of(context: Any, clients: ClientFactory) -> str:
