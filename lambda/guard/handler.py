@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import Census, count_instances, describe_error
 from guard.clients import MAX_POOL_CONNECTIONS, ClientFactory
-from guard.decision import Decision, Verdict, decide, decide_override
+from guard.decision import Decision, Verdict, decide, decide_override, finishes_open_incident
 from guard.halt import HaltPlan, HaltResult, halt_instances
 from guard.heartbeat import send_heartbeat
 from guard.incident import new_incident_id
@@ -181,6 +181,7 @@ def run_guard(
         )
         burn = weigh_for(settings.weighted, census, clients, MAX_POOL_CONNECTIONS)
     open_incident, state_error = reading.result()
+    incident_id = open_incident.incident if open_incident else None
     if state_error is not None:
         LOG.error("open_incident_unreadable", extra={"error": state_error})
     closed, refused = split_closed_regions(census.closed_regions, clients.home_region)
@@ -191,7 +192,7 @@ def run_guard(
         settings.ec2limit,
         sorted(region_errors),
         invocation,
-        open_incident=open_incident.incident if open_incident else None,
+        open_incident=incident_id,
         launched_active=count_launched_active(invocation, census, carried),
         burn=burn,
         limits=settings.weighted,
@@ -220,6 +221,8 @@ def run_guard(
     )
     if state_error is not None:
         report.action_errors.append(f"reading the open incident ({PARAMETER}): {state_error}")
+    if finishes_open_incident(decision, incident_id, settings.mode is Mode.ENFORCE):
+        finish_incident(report, settings, clients, incident_id)
     if decision.verdict is Verdict.TRIP:
         plan = HaltPlan(
             incident=open_incident.incident if open_incident else new_incident_id(now),
@@ -233,10 +236,10 @@ def run_guard(
         ssm,
         lambda mail: notify(mail, settings, clients),
         now=now,
-        open_incident=open_incident.incident if open_incident else None,
+        open_incident=incident_id,
         schedule_minutes=settings.schedule_minutes,
     )
-    current = report.incident or (open_incident.incident if open_incident else None)
+    current = report.incident or incident_id
     send_heartbeat(report, settings, clients, open_incident=current)  # last: never delays a halt
     LOG.info("done", extra={"summary": report.summary()})
     return report
@@ -352,10 +355,35 @@ def report_halt(report: Report, halted: HaltResult) -> None:
     report.action_errors += halted.errors
 
 
-def lock_people_out(report: Report, settings: Settings, clients: ClientFactory) -> None:
+def finish_incident(
+    report: Report, settings: Settings, clients: ClientFactory, incident: str | None
+) -> None:
+    """Finish the lockouts `incident` left partial (a run below the limit while it is open); the
+    report then says what was finished and is mailed (follow_up.py)."""
+    assert incident is not None
+    if settings.lockout is Lockout.NONE:
+        return
+    lock_people_out(report, settings, clients, incident=incident, unfinished_only=True)
+    report.lockout_finished = bool(
+        report.locked_users or report.locked_roles or report.lockout_errors
+    )
+    if report.lockout_finished:
+        report.incident = incident
+
+
+def lock_people_out(
+    report: Report,
+    settings: Settings,
+    clients: ClientFactory,
+    *,
+    incident: str | None = None,
+    unfinished_only: bool = False,
+) -> None:
     """Beside the halt (a leaked key stops working while pending instances are waited for); a
-    failure here never undoes or blocks the halt. Writes only the report's lockout fields."""
-    assert report.incident is not None
+    failure here never undoes or blocks the halt. Writes only the report's lockout fields.
+    `incident`: the report's by default."""
+    incident = incident or report.incident
+    assert incident is not None
     home = clients.home_region
     try:
         identity = clients.client("sts", home).get_caller_identity()
@@ -367,10 +395,11 @@ def lock_people_out(report: Report, settings: Settings, clients: ClientFactory) 
         locked = lock_out(
             clients.client("iam", home),
             settings.lockout,
-            incident=report.incident,
+            incident=incident,
             protection=protection,
             partition=clients.partition_of(home),
             now=datetime.now(UTC),
+            unfinished_only=unfinished_only,
         )
     except (ClientError, BotoCoreError) as error:
         report.lockout_errors["(lockout)"] = describe_error(error)
