@@ -2,7 +2,10 @@
 
 With a weighted limit set (max_vcpus, max_gpus, max_usd_per_hour) each region is read with
 DescribeInstanceImageMetadata instead, which also says each instance's type: the same number of
-calls (1000 instances a page) and no call per instance.
+calls (1000 instances a page) and no call per instance. Should that call fail in a region (the
+API documents failures while an Availability Zone is impaired), the region is counted with
+DescribeInstanceStatus all the same: its instances count against ec2_limit, and weigh as
+UNKNOWN_TYPE (the weighted limits then say they were not fully checked).
 
 IAM: ec2:DescribeRegions, ec2:DescribeInstanceStatus, ec2:DescribeInstanceImageMetadata (no
 resource-level permissions for any).
@@ -33,6 +36,7 @@ REGION_LIST = "(region list)"  # key in region_errors when the region list itsel
 # policy type that denied the request). EC2 answers UnauthorizedOperation, others AccessDenied.
 SCP_DENY_CODES = frozenset({"UnauthorizedOperation", "AccessDenied", "AccessDeniedException"})
 SCP_DENY_TEXT = "explicit deny in a service control policy"
+UNKNOWN_TYPE = "(type unknown)"  # an instance counted without its type (see the docstring)
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class Census:
     instances: Mapping[str, tuple[Instance, ...]]
     region_errors: Mapping[str, str] = field(default_factory=dict)
     closed_regions: Mapping[str, str] = field(default_factory=dict)  # closed by an SCP: why
+    # Regions counted without instance types (the typed call failed there): why.
+    untyped_regions: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def by_region(self) -> dict[str, int]:
@@ -132,18 +138,26 @@ def count_instances(
     """Census of every region in parallel; a region that fails is recorded, never fatal.
     `with_types`: read each instance's type too (a weighted limit is set)."""
     regions = list(regions)
-    list_region = list_typed_instances if with_types else list_active_instances
 
-    def count_one(region: str) -> tuple[str, tuple[Instance, ...] | Exception]:
+    def count_one(region: str) -> tuple[str, tuple[Instance, ...] | Exception, str | None]:
+        typed_error = None
         try:
-            return region, list_region(ec2_for(region))
+            if with_types:
+                try:
+                    return region, list_typed_instances(ec2_for(region)), None
+                except Exception as error:  # counted without types below, never left uncounted
+                    if closed_by_policy(error):
+                        raise
+                    typed_error = describe_error(error)
+            return region, untyped(list_active_instances(ec2_for(region)), with_types), typed_error
         except Exception as error:  # one failing region is reported, never fatal to the others
-            return region, error
+            return region, error, typed_error
 
     instances: dict[str, tuple[Instance, ...]] = {}
     errors: dict[str, str] = {}
     closed: dict[str, str] = {}
-    for region, result in map_in_parallel(count_one, regions, workers):
+    untyped_regions: dict[str, str] = {}
+    for region, result, typed_error in map_in_parallel(count_one, regions, workers):
         if isinstance(result, Exception) and closed_by_policy(result):
             closed[region] = describe_error(result)
             LOG.info("region_closed_by_policy", extra={"region": region})
@@ -152,6 +166,9 @@ def count_instances(
             LOG.error("region_count_failed", extra={"region": region, "error": errors[region]})
         else:
             instances[region] = result
+            if typed_error is not None:
+                untyped_regions[region] = typed_error
+                LOG.error("region_types_unread", extra={"region": region, "error": typed_error})
     LOG.info(
         "census_done",
         extra={
@@ -160,9 +177,18 @@ def count_instances(
             "regions_counted": len(instances),
             "regions_failed": sorted(errors),
             "regions_closed": sorted(closed),
+            "regions_untyped": sorted(untyped_regions),
         },
     )
-    return Census(instances, errors, closed)
+    return Census(instances, errors, closed, untyped_regions)
+
+
+def untyped(found: tuple[Instance, ...], weighed: bool) -> tuple[Instance, ...]:
+    """The instances of a region counted without their types: UNKNOWN_TYPE when they are to be
+    weighed, so no weighted limit mistakes them for weightless."""
+    if not weighed:
+        return found
+    return tuple(Instance(i.id, i.state, UNKNOWN_TYPE) for i in found)
 
 
 def closed_by_policy(error: Exception) -> bool:

@@ -42,6 +42,15 @@ class Decision:
     trip_reasons: tuple[TripReason, ...] = ()
 
 
+def finishes_open_incident(decision: Decision, open_incident: str | None, enforce: bool) -> bool:
+    """While an incident is open, an enforce run that does not trip (a trip finishes it itself)
+    and is not voided finishes what the incident left unfinished: a lockout left `partial` by a
+    failed step. Instances it tagged while pending are carried over by the count itself."""
+    return (
+        open_incident is not None and enforce and decision.verdict in (Verdict.OK, Verdict.DEGRADED)
+    )
+
+
 def decide_override(invocation: Invocation, env_action: Action) -> Decision | None:
     """VOID when the event or the environment says pass, RESTORE when the event asks for it;
     None means go on and count. `envaction=pass` does not block a restore: pausing the breaker

@@ -10,7 +10,8 @@ mailing each run floods the people who must act (20 mails in 100 s were seen). T
     interval whatever it finds (a digest), so held runs reach the inbox within about two
     intervals even when the launches have stopped.
 
-The first mail of an incident (TRIPPED), dry-run and DEGRADED mails are never held. A mail that
+The first mail of an incident (TRIPPED), dry-run and DEGRADED mails, and the mail of a run that
+finished a partial lockout, are never held. A mail that
 fails to publish is held like a skipped one, so the next run tries again. Nothing is lost from
 the report or the log: every run returns and logs its whole report whether it mailed or not.
 """
@@ -141,6 +142,8 @@ def plan_mail(report: Report, pace: Pace | None, now: datetime, interval: timede
         return MailPlan(True, False, carried, held_incident)
     if report.verdict == "trip":  # a new incident's first mail, or a dry run's: carries any held
         return MailPlan(True, False, carried, held_incident)
+    if report.lockout_finished and report.verdict == "ok":  # what it changed is always told
+        return MailPlan(True, carried is not None and due, carried, held_incident)
     if report.verdict == "degraded":  # its own mail, and the held runs in a digest when due
         return MailPlan(True, carried is not None and due, carried, held_incident)
     return MailPlan(False, carried is not None and due, carried, held_incident)

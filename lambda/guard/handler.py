@@ -16,9 +16,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.census import REGION_LIST, Census, count_instances, describe_error, list_enabled_regions
+from guard.census import Census, count_instances, describe_error
 from guard.clients import MAX_POOL_CONNECTIONS, ClientFactory
-from guard.decision import Decision, Verdict, decide, decide_override
+from guard.decision import Decision, Verdict, decide, decide_override, finishes_open_incident
 from guard.halt import HaltPlan, HaltResult, halt_instances
 from guard.heartbeat import send_heartbeat
 from guard.incident import new_incident_id
@@ -38,6 +38,7 @@ from guard.open_incident import (
 from guard.parallel import map_in_parallel
 from guard.payer_events import QUARANTINE_RELEASED, QUARANTINE_REQUESTED, send_to_payer
 from guard.principals import Protection, role_name_of
+from guard.regions import resolve_regions
 from guard.report import Report
 from guard.restore import Accounts, latest_incident, restore_incident
 from guard.settings import Action, Lockout, Mode, Settings, SettingsError, read_env_action
@@ -180,6 +181,7 @@ def run_guard(
         )
         burn = weigh_for(settings.weighted, census, clients, MAX_POOL_CONNECTIONS)
     open_incident, state_error = reading.result()
+    incident_id = open_incident.incident if open_incident else None
     if state_error is not None:
         LOG.error("open_incident_unreadable", extra={"error": state_error})
     closed, refused = split_closed_regions(census.closed_regions, clients.home_region)
@@ -190,7 +192,7 @@ def run_guard(
         settings.ec2limit,
         sorted(region_errors),
         invocation,
-        open_incident=open_incident.incident if open_incident else None,
+        open_incident=incident_id,
         launched_active=count_launched_active(invocation, census, carried),
         burn=burn,
         limits=settings.weighted,
@@ -219,6 +221,8 @@ def run_guard(
     )
     if state_error is not None:
         report.action_errors.append(f"reading the open incident ({PARAMETER}): {state_error}")
+    if finishes_open_incident(decision, incident_id, settings.mode is Mode.ENFORCE):
+        finish_incident(report, settings, clients, incident_id)
     if decision.verdict is Verdict.TRIP:
         plan = HaltPlan(
             incident=open_incident.incident if open_incident else new_incident_id(now),
@@ -232,10 +236,10 @@ def run_guard(
         ssm,
         lambda mail: notify(mail, settings, clients),
         now=now,
-        open_incident=open_incident.incident if open_incident else None,
+        open_incident=incident_id,
         schedule_minutes=settings.schedule_minutes,
     )
-    current = report.incident or (open_incident.incident if open_incident else None)
+    current = report.incident or incident_id
     send_heartbeat(report, settings, clients, open_incident=current)  # last: never delays a halt
     LOG.info("done", extra={"summary": report.summary()})
     return report
@@ -351,10 +355,35 @@ def report_halt(report: Report, halted: HaltResult) -> None:
     report.action_errors += halted.errors
 
 
-def lock_people_out(report: Report, settings: Settings, clients: ClientFactory) -> None:
+def finish_incident(
+    report: Report, settings: Settings, clients: ClientFactory, incident: str | None
+) -> None:
+    """Finish the lockouts `incident` left partial (a run below the limit while it is open); the
+    report then says what was finished and is mailed (follow_up.py)."""
+    assert incident is not None
+    if settings.lockout is Lockout.NONE:
+        return
+    lock_people_out(report, settings, clients, incident=incident, unfinished_only=True)
+    report.lockout_finished = bool(
+        report.locked_users or report.locked_roles or report.lockout_errors
+    )
+    if report.lockout_finished:
+        report.incident = incident
+
+
+def lock_people_out(
+    report: Report,
+    settings: Settings,
+    clients: ClientFactory,
+    *,
+    incident: str | None = None,
+    unfinished_only: bool = False,
+) -> None:
     """Beside the halt (a leaked key stops working while pending instances are waited for); a
-    failure here never undoes or blocks the halt. Writes only the report's lockout fields."""
-    assert report.incident is not None
+    failure here never undoes or blocks the halt. Writes only the report's lockout fields.
+    `incident`: the report's by default."""
+    incident = incident or report.incident
+    assert incident is not None
     home = clients.home_region
     try:
         identity = clients.client("sts", home).get_caller_identity()
@@ -366,10 +395,11 @@ def lock_people_out(report: Report, settings: Settings, clients: ClientFactory) 
         locked = lock_out(
             clients.client("iam", home),
             settings.lockout,
-            incident=report.incident,
+            incident=incident,
             protection=protection,
             partition=clients.partition_of(home),
             now=datetime.now(UTC),
+            unfinished_only=unfinished_only,
         )
     except (ClientError, BotoCoreError) as error:
         report.lockout_errors["(lockout)"] = describe_error(error)
@@ -463,18 +493,6 @@ def notify(report: Report, settings: Settings, clients: ClientFactory) -> None:
     )
     report.notified = error is None
     report.notify_error = error
-
-
-def resolve_regions(clients: ClientFactory) -> tuple[list[str], dict[str, str]]:
-    """Every enabled region, always: a leaked key launches in the regions nobody uses, so the
-    census never narrows (accounts.yaml `regions` only chooses where fast trip listens). If
-    listing fails, still count home."""
-    home = clients.home_region
-    try:
-        return list_enabled_regions(clients.client("ec2", home), clients.partition_of), {}
-    except Exception as error:  # whatever broke, count the home region and report the rest
-        LOG.error("region_list_failed", extra={"error": describe_error(error)})
-        return [home], {REGION_LIST: describe_error(error)}
 
 
 def account_of(context: Any, clients: ClientFactory) -> str:

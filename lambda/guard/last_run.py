@@ -2,8 +2,9 @@
 
 One SSM parameter in the home Region, overwritten at the end of every run (after the halt and the
 mail, so it never delays either): when, what prompted it, the verdict, the count against the
-limit, the regions it could not count (in short), the open incident, whether it mailed, and the
-follow-up mail pace of the incident (follow_up.py). Reading or writing it can fail: that is
+limit, the regions it could not count (in short), the open incident, whether it mailed, the
+follow-up mail pace of the incident (follow_up.py), and every Region it counted (regions.py counts
+those should DescribeRegions fail). Reading or writing it can fail: that is
 logged, and the run goes on (the pace then mails rather than holds).
 
 IAM: ssm:GetParameter, ssm:PutParameter on this one parameter.
@@ -17,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.census import describe_error
+from guard.census import REGION_LIST, describe_error
 from guard.follow_up import Pace
 from guard.logs import get_logger
 from guard.report import Report
@@ -82,7 +83,15 @@ def summarize(
         "mail_error": (report.notify_error or "")[:TEXT_MAX] or None,
         "schedule_minutes": schedule_minutes,
         "follow_up": pace.to_dict() if pace else None,
+        # What regions.py counts should DescribeRegions fail in a later run.
+        "regions": sorted(counted_regions(report)),
     }
+
+
+def counted_regions(report: Report) -> set[str]:
+    """Every Region this run counted or tried to: listed, failed, or closed by an SCP."""
+    tried = {*report.by_region, *report.region_errors, *report.closed_regions}
+    return tried - {REGION_LIST}
 
 
 def write_last_run(ssm: Any, record: dict[str, Any]) -> str | None:

@@ -9,8 +9,9 @@ The record lives on the principal itself as IAM tags (`runawaytrain:*`): it surv
 it is readable by restore from any machine, and it is written *before* acting, so an interrupted
 lockout still leaves a record restore can act on (restore tolerates steps that never happened).
 Keys are deactivated before the deny is attached: a leaked key stops working even if the deny
-fails. The record says `partial` until every step succeeded; a partial lockout is finished by the
-next run (LOCK_TAG), never skipped as "already locked". Only a principal whose record names the
+fails. The record says `partial` until every step succeeded; a partial lockout is finished by a
+later run (LOCK_TAG), never skipped as "already locked": the next trip, or, while the incident is
+open, any run below the limit (`unfinished_only`). Only a principal whose record names the
 incident being tripped, complete, and whose deny is really in place counts as already locked:
 tags left behind (an undo by hand, an incident since closed) never spare anyone.
 
@@ -113,12 +114,17 @@ def lock_out(
     protection: Protection,
     partition: str,
     now: datetime,
+    unfinished_only: bool = False,
 ) -> LockoutResult:
-    """Lock every principal in scope except the protected ones; one failure never stops the rest."""
+    """Lock every principal in scope except the protected ones; one failure never stops the rest.
+    `unfinished_only`: only finish the lockouts `incident` left partial (a run below the limit
+    while the incident is open), touching and reporting nobody else."""
     result = LockoutResult()
     if scope is Lockout.NONE:
         return result
     principals = list_principals(iam, scope)
+    if unfinished_only:
+        principals = [p for p in principals if left_partial_by(p, incident)]
     targets = []
     for principal in principals:
         reason = skip_reason(principal, protection)
@@ -193,6 +199,11 @@ def _deny_in_place(iam: Any, principal: Principal, partition: str) -> bool:
             pages = iam.get_paginator("list_role_policies").paginate(RoleName=principal.name)
         return any(INLINE_DENY in page["PolicyNames"] for page in pages)
     return deny_all_arn(partition) in _attached(iam, principal.kind, principal.name)
+
+
+def left_partial_by(principal: Principal, incident: str) -> bool:
+    """A lockout `incident` started on this principal and did not complete."""
+    return _finishing(principal) and principal.tags.get(INCIDENT_TAG) == incident
 
 
 def _finishing(principal: Principal) -> bool:

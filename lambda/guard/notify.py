@@ -32,6 +32,8 @@ def compose_subject(report: Report) -> str:
     if report.verdict == "restore":
         state = "RESTORE DRY-RUN" if report.mode == "dry-run" else "RESTORED"
         head = f"runawaytrain {state} {label}: incident {report.incident or 'none found'}"
+    elif report.lockout_finished and report.verdict == "ok":
+        head = f"runawaytrain LOCKOUT FINISHED {label}: incident {report.incident}"
     elif report.verdict == "degraded":
         head = f"runawaytrain DEGRADED {label}: {len(report.region_errors)} region(s) not counted"
         if not report.region_errors:  # a weighted limit could not be fully checked (weigh.py)
@@ -223,6 +225,11 @@ def _errors(report: Report) -> list[str]:
 def _locked(report: Report) -> list[str]:
     lines = []
     if report.locked_users or report.locked_roles:
+        if report.lockout_finished:
+            lines.append(
+                f"Incident {report.incident} is still open and its lockout of these was partial "
+                "(a step had failed); this run finished it:"
+            )
         lines.append("Locked out of IAM (AWSDenyAll or an inline deny; user keys set Inactive):")
         lines += [f"  user {name}" for name in report.locked_users]
         lines += [

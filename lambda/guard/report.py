@@ -43,6 +43,8 @@ class Report:
     locked_roles: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # "role/x" -> why it was not locked
     lockout_errors: dict[str, str] = field(default_factory=dict)  # "user/x" -> what failed
+    # A run below the limit finished (or tried to finish) the open incident's partial lockouts.
+    lockout_finished: bool = False
     restore: dict[str, Any] | None = None  # a restore run: what it undid
     quarantine: str | None = None  # what was asked of the payer (issue 12), when it was sent
     held_back: dict[str, Any] | None = None  # runs that tripped again unmailed (follow_up.py)

@@ -8,13 +8,13 @@ max_usd_per_hour is set.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
 from guard.burn import Burn, weigh_burn
-from guard.census import Census
+from guard.census import UNKNOWN_TYPE, Census
 from guard.clients import ClientFactory
 from guard.logs import get_logger
 from guard.pricing import PRICING_REGION, SHARED, Key, look_up_prices
@@ -37,6 +37,8 @@ def weigh_census(
     keys: set[Key] = set()
     for region, found in census.instances.items():
         for instance in found:
+            if instance.instance_type == UNKNOWN_TYPE:
+                continue  # nothing to look up: weighed as unknown below
             where.setdefault(instance.instance_type, set()).add(region)
             keys.add((instance.instance_type, region, SHARED))
     with ThreadPoolExecutor(1) as pool:
@@ -47,6 +49,8 @@ def weigh_census(
         )
         weights, errors = weigh_types(where, ec2_for, workers)
         book = pricing_done.result() if pricing_done is not None else None
+    if census.untyped_regions:
+        errors = {**errors, UNKNOWN_TYPE: describe_untyped(census.untyped_regions)}
     if limits.usd_per_hour is not None and book is None:
         book = look_up_prices((), pricing, 0.0)  # nothing runs: an empty, asked-for book
     burn = weigh_burn(census.instances, weights, errors, book)
@@ -61,6 +65,13 @@ def weigh_census(
         },
     )
     return burn
+
+
+def describe_untyped(untyped_regions: Mapping[str, str]) -> str:
+    """Why some instances weigh as unknown: the regions whose types could not be read."""
+    return "types not read in " + "; ".join(
+        f"{region} ({error})" for region, error in sorted(untyped_regions.items())
+    )
 
 
 def weigh_for(

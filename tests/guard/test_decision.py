@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from guard.burn import Burn, BurnLine
-from guard.decision import TripReason, Verdict, decide, decide_override
+from guard.decision import (
+    Decision,
+    TripReason,
+    Verdict,
+    decide,
+    decide_override,
+    finishes_open_incident,
+)
 from guard.invocation import Invocation, SpendRate, Trigger
 from guard.launches import IgnoredRecord, LaunchPrompt
 from guard.settings import Action, WeightedLimits
@@ -198,3 +205,23 @@ def test_weighted_trip_and_degraded_reasons_give_the_figures():
         "0 GPUs/accelerators (limit 8) but about 1.00 USD/h (limit 40.00) (limit not fully "
         "checked: no price could be looked up for 3 instance(s))"
     )
+
+
+@pytest.mark.parametrize(
+    ("verdict", "open_incident", "enforce", "finishes"),
+    [
+        (Verdict.OK, "inc-1", True, True),  # quiet run, incident open: finish its lockout
+        (Verdict.DEGRADED, "inc-1", True, True),  # a region uncounted changes nothing here
+        (Verdict.TRIP, "inc-1", True, False),  # the trip finishes it itself
+        (Verdict.VOID, "inc-1", True, False),  # pass touches nothing
+        (Verdict.IGNORED, "inc-1", True, False),  # a batch without launches: no census
+        (Verdict.RESTORE, "inc-1", True, False),  # restore undoes, never locks
+        (Verdict.OK, None, True, False),  # no incident: nothing unfinished
+        (Verdict.OK, "inc-1", False, False),  # dry-run changes nothing
+    ],
+)
+def test_only_quiet_enforce_runs_of_an_open_incident_finish_it(
+    verdict: Verdict, open_incident: str | None, enforce: bool, finishes: bool
+) -> None:
+    decision = Decision(verdict, "why")
+    assert finishes_open_incident(decision, open_incident, enforce) is finishes

@@ -119,20 +119,48 @@ def test_failing_region_under_the_limit_publishes_guard_degraded(launch, inbox, 
     assert report.notified is True
 
 
-def test_region_list_failure_still_counts_home_and_reports(launch, inbox, clients):
-    launch("us-east-1", 5)
-
+def fail_region_list(clients) -> None:
     def hook(**_: Any) -> None:
         raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "no"}}, "Regions")
 
     clients.client("ec2", "us-east-1").meta.events.register("before-call.ec2.DescribeRegions", hook)
+
+
+def test_a_first_run_whose_region_list_fails_counts_home_and_says_so(launch, inbox, clients):
+    launch("us-east-1", 5)
+    fail_region_list(clients)
     settings = Settings(ec2limit=4, snstopic=inbox.topic_arn)
 
     report = run_guard(settings, Invocation(), clients, "123456789012")
 
     assert report.tripped is True
     assert len(report.stopped) == 5
-    assert report.region_errors == {"(region list)": "UnauthorizedOperation: no"}
+    assert report.region_errors == {
+        "(region list)": "UnauthorizedOperation: no; counted us-east-1 only (no earlier run's list)"
+    }
+
+
+def test_a_failed_region_list_counts_every_region_the_last_run_counted(launch, inbox, clients):
+    settings = Settings(ec2limit=4, snstopic=inbox.topic_arn)
+    quiet = run_guard(settings, Invocation(), clients, "123456789012")  # records its Regions
+    assert quiet.verdict == "ok"
+    far = launch("ap-southeast-2", 3)  # where nobody looks
+    home = launch("us-east-1", 2)
+    fail_region_list(clients)
+
+    report = run_guard(settings, Invocation(), clients, "123456789012")
+
+    assert report.tripped is True  # 5 > 4: the far Region was counted, not just home
+    assert set(report.stopped) == set(far + home)
+    assert report.by_region.keys() == quiet.by_region.keys()
+    (error,) = report.region_errors.values()
+    assert error == (
+        f"UnauthorizedOperation: no; counted the {len(quiet.by_region)} Regions the last run counted"
+    )
+    [message] = inbox.messages()
+    assert (
+        "counted the" in message["Message"] and "Regions the last run counted" in message["Message"]
+    )
 
 
 def throttle_first(times: int) -> Callable[..., AWSResponse | None]:

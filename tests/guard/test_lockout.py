@@ -233,6 +233,52 @@ def test_a_failed_deny_leaves_keys_inactive_and_the_next_run_finishes_the_lockou
     assert snapshot()["users"]["ben"] == before["users"]["ben"]
 
 
+def test_a_run_below_the_limit_finishes_a_partial_lockout_while_the_incident_is_open(aws, inbox):
+    """No second trip needed: with the incident open, the next quiet run finishes what failed,
+    and only that (a user created since is not this run's to lock), and says so in a mail."""
+    create_user(UserSpec("ben", keys=2), [])
+    before = snapshot()
+    launch(1)
+    clients = guard_clients()
+    failing = [True]
+
+    def refuse_deny(**_: Any) -> None:
+        if failing[0]:
+            raise ClientError({"Error": {"Code": "ServiceFailure", "Message": "boom"}}, "Attach")
+
+    clients.client("iam", HOME).meta.events.register(
+        "before-call.iam.AttachUserPolicy", refuse_deny
+    )
+    settings_ = Settings(ec2limit=0, snstopic=inbox.topic_arn, lockout=Lockout.USERS)
+    first = run_guard(settings_, Invocation(), clients, ACCOUNT)
+    assert snapshot()["users"]["ben"]["tags"]["runawaytrain:lock"] == "partial"
+    create_user(UserSpec("carol", keys=1), [])  # after the trip: not a partial lockout
+    inbox.messages()  # the trip's own mail
+    failing[0] = False
+
+    quiet = run_guard(settings_, Invocation(), clients, ACCOUNT)  # 0 instances: under the limit
+
+    assert (quiet.verdict, quiet.tripped) == ("ok", False)
+    assert quiet.locked_users == ["ben"]
+    assert quiet.skipped == {}
+    state = snapshot()["users"]
+    assert DENY_ALL in state["ben"]["attached"]
+    assert state["ben"]["tags"]["runawaytrain:lock"] == "complete"
+    assert state["ben"]["tags"]["runawaytrain:incident"] == first.incident
+    assert set(state["carol"]["keys"].values()) == {"Active"}
+    assert "runawaytrain:incident" not in state["carol"]["tags"]
+    (mail,) = inbox.messages()
+    assert f"LOCKOUT FINISHED {ACCOUNT}: incident {first.incident}" in mail["Subject"]
+    assert "this run finished it" in mail["Message"] and "user ben" in mail["Message"]
+
+    again = run_guard(settings_, Invocation(), clients, ACCOUNT)  # nothing left to finish
+    assert (again.locked_users, again.lockout_finished, inbox.messages()) == ([], False, [])
+    run_restore(
+        settings_, Invocation(action=Action.RESTORE, incident=first.incident), clients, ACCOUNT
+    )
+    assert snapshot()["users"]["ben"] == before["users"]["ben"]
+
+
 def test_lockout_failure_never_blocks_the_halt(aws):
     ids = launch(3)
     clients = guard_clients()

@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from guard.clients import ClientFactory
 from guard.handler import handler, run_guard
@@ -243,3 +244,49 @@ def test_weighted_limits_cost_no_call_per_instance_and_none_when_warm(
 
     guard(inbox, clients, vcpus=1000, gpus=100, usd_per_hour=1000)  # warm: the caches answer
     assert calls["ec2.DescribeInstanceTypes"] == calls["pricing.GetProducts"] == 0
+
+
+def fail_typed_census(clients: ClientFactory, region: str) -> None:
+    """DescribeInstanceImageMetadata fails in `region`, as the API documents it may while an
+    Availability Zone is impaired; DescribeInstanceStatus still answers."""
+
+    def hook(**_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "InternalError", "Message": "An internal error has occurred"}},
+            "DescribeInstanceImageMetadata",
+        )
+
+    clients.client("ec2", region).meta.events.register(
+        "before-call.ec2.DescribeInstanceImageMetadata", hook
+    )
+
+
+def test_a_region_whose_types_cannot_be_read_still_counts_for_ec2_limit(gpu_fleet, inbox, clients):
+    fail_typed_census(clients, "us-east-1")  # where the 3 p4d.24xlarge run
+    settings = Settings(ec2limit=5, snstopic=inbox.topic_arn, weighted=WeightedLimits(gpus=64))
+
+    report = run_guard(settings, Invocation(), clients, ACCOUNT)
+
+    assert report.count == 6  # counted with the plain call: not a region left uncounted
+    assert report.trip_reasons == ["instance-limit"]
+    assert report.region_errors == {}
+    assert len(report.stopped) == 6
+
+
+def test_instances_of_unread_types_weigh_as_unknown_and_the_run_says_so(gpu_fleet, inbox, clients):
+    fail_typed_census(clients, "us-east-1")
+
+    report = guard(inbox, clients, gpus=64)  # 4 GPUs known; 24 more are in us-east-1
+
+    assert (report.verdict, report.tripped) == ("degraded", False)
+    assert "limit not fully checked" in report.reason
+    unweighed = report.burn["unweighed"]
+    assert "(type unknown)" in unweighed
+    assert (
+        "us-east-1 (InternalError: An internal error has occurred)" in unweighed["(type unknown)"]
+    )
+    (mail,) = inbox.messages()
+    assert "DEGRADED" in mail["Subject"]
+
+    still = guard(inbox, clients, gpus=0)  # what is known already exceeds: trips all the same
+    assert still.trip_reasons == ["gpu-limit"]
