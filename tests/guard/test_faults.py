@@ -154,9 +154,8 @@ def test_a_failed_region_list_counts_every_region_the_last_run_counted(launch, i
     assert set(report.stopped) == set(far + home)
     assert report.by_region.keys() == quiet.by_region.keys()
     (error,) = report.region_errors.values()
-    assert error == (
-        f"UnauthorizedOperation: no; counted the {len(quiet.by_region)} Regions the last run counted"
-    )
+    counted = len(quiet.by_region)
+    assert error == f"UnauthorizedOperation: no; counted the {counted} Regions the last run counted"
     [message] = inbox.messages()
     assert (
         "counted the" in message["Message"] and "Regions the last run counted" in message["Message"]
