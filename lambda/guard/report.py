@@ -43,6 +43,10 @@ class Report:
     locked_roles: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # "role/x" -> why it was not locked
     lockout_errors: dict[str, str] = field(default_factory=dict)  # "user/x" -> what failed
+    # The launch block (launch_block.py): who carries the policy now, who not and why, failures.
+    launch_blocked: list[str] = field(default_factory=list)  # "user/x", "role/y"
+    launch_block_skipped: dict[str, str] = field(default_factory=dict)
+    launch_block_errors: dict[str, str] = field(default_factory=dict)
     restore: dict[str, Any] | None = None  # a restore run: what it undid
     quarantine: str | None = None  # what was asked of the payer (issue 12), when it was sent
     held_back: dict[str, Any] | None = None  # runs that tripped again unmailed (follow_up.py)
