@@ -34,7 +34,11 @@ from runawaytrain_cli.account_target import (
     resolve_target,
 )
 from runawaytrain_cli.aws_errors import explain_aws_error
-from runawaytrain_stack.names import QUARANTINE_POLICY_PREFIX, QUARANTINE_STATE_PATH
+from runawaytrain_stack.names import (
+    QUARANTINE_POLICY_PREFIX,
+    QUARANTINE_STATE_PATH,
+    name_launch_block_policy_arn,
+)
 
 POLICY_NOT_FOUND = "PolicyNotFoundException"  # quarantine.handler.apply: no SCP by that name
 
@@ -79,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
         ec2limit=account.ec2_limit if account else 0,
         snstopic="",  # the CLI prints; the Lambda's own restore publishes
         account_name=account.name if account else "",
+        # The one policy restore detaches where the incident recorded a launch block: the guard
+        # stack's, by its fixed name (the Lambda reads the same ARN from its environment).
+        launch_block_policy=name_launch_block_policy_arn(target.account_id),
     )
     invocation = Invocation(
         action=Action.RESTORE,

@@ -85,6 +85,8 @@ def build_execution_policy() -> dict[str, Any]:
         _allow("FastTripQueues", ["sqs:*"], [f"arn:aws:sqs:*:*:{ours}"]),
         _allow("FunctionCode", ["s3:GetObject", "s3:GetObjectVersion"], [f"{ASSET_BUCKETS}/*"]),
         _allow("Roles", ["iam:*"], [f"arn:aws:iam::*:role{ROLE_PATH}*"]),
+        # The guard stack's customer managed policy (launch_block.py), under the same path.
+        _allow("Policies", ["iam:*"], [f"arn:aws:iam::*:policy{ROLE_PATH}*"]),
         _allow("Topics", ["sns:*"], [f"arn:aws:sns:*:*:{ours}"]),
         # Subscriptions are changed and removed by their own ARN, which these actions do not
         # take: only "*" (an email subscription is removed at stack deletion and on a change of

@@ -83,6 +83,7 @@ class _Settings(BaseModel):
     schedule_minutes: Annotated[int, Strict(), Field(ge=1, le=MAX_SCHEDULE_MINUTES)] | None = None
     mode: Mode | None = None
     lockout: Lockout | None = None
+    launch_block: Annotated[bool, Strict()] | None = None
     break_glass: list[_Principal] | None = None
     home_region: _Region | None = None
     regions: Annotated[list[_Region], Field(min_length=1)] | None = None
@@ -135,6 +136,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "schedule_minutes": (f"a whole number of minutes from 1 to {MAX_SCHEDULE_MINUTES}", ""),
     "mode": (" or ".join(m.value for m in Mode), ""),
     "lockout": (", ".join(m.value for m in Lockout), ""),
+    "launch_block": ("true or false (unquoted)", ""),
     "break_glass": (
         "a list of IAM user or role names",
         "an IAM user or role name: 1-64 of letters, digits and +=,.@_-",

@@ -52,6 +52,9 @@ class Account:
     schedule_minutes: int = DEFAULT_SCHEDULE_MINUTES
     mode: Mode = Mode.ENFORCE
     lockout: Lockout = Lockout.NONE
+    # A trip in enforce mode attaches the launch-block policy to every principal the guard may
+    # touch (lambda/guard/launch_block.py), whatever `lockout` says; restore detaches it.
+    launch_block: bool = True
     break_glass: tuple[str, ...] = ()
     home_region: str = DEFAULT_HOME_REGION
     # Where fast trip listens for launches (empty: the default-enabled regions plus home). The

@@ -48,11 +48,17 @@ def build_log_statement(log_group: logs.ILogGroup) -> iam.PolicyStatement:
 
 
 def build_guard_environment(
-    account: Account, topic_arn: str, stack_roles: Sequence[str], payer_bus: str = ""
+    account: Account,
+    topic_arn: str,
+    stack_roles: Sequence[str],
+    launch_block_arn: str,
+    payer_bus: str = "",
 ) -> dict[str, str]:
     """The guard's settings (lambda/guard/settings.py reads them; lower-case names are fixed).
 
     `stack_roles`: the other runawaytrain roles in the account, which lockout must never touch.
+    `launch_block_arn`: the stack's launch-block policy, always given (restore detaches it even
+    with `launch_block` since turned off); `launch_block` says whether a trip attaches it.
     """
     environment = {
         "ec2limit": str(account.ec2_limit),
@@ -65,6 +71,8 @@ def build_guard_environment(
         "stack_roles": ",".join(stack_roles),
         "unstoppable": account.unstoppable.value,
         "schedule_minutes": str(account.schedule_minutes),
+        "launch_block": "true" if account.launch_block else "false",
+        "launch_block_policy": launch_block_arn,
     }
     if payer_bus:  # the fleet has a payer stack: heartbeats and quarantine requests go there
         environment["payer_bus"] = payer_bus
@@ -86,10 +94,13 @@ class GuardFunction(Construct):
         account: Account,
         alerts: AlertTopic,
         stack_roles: Sequence[str],
+        launch_block_arn: str,
         fast_trip_queue_arn: str | None = None,
         payer_bus: str = "",
     ) -> None:
-        """`fast_trip_queue_arn`: the queue Lambda polls for this function; its role may read it.
+        """`launch_block_arn`: the stack's launch-block policy, the one policy (beside
+        AWSDenyAll) the guard may attach.
+        `fast_trip_queue_arn`: the queue Lambda polls for this function; its role may read it.
         `payer_bus`: the payer's bus ARN (payer_bus.py), or empty when the fleet has none."""
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
@@ -98,6 +109,7 @@ class GuardFunction(Construct):
             topic_arn=alerts.topic.topic_arn,
             key_arn=alerts.key.key_arn,
             log_group_arn=self.log_group.log_group_arn,
+            launch_block_arn=launch_block_arn,
             fast_trip_queue_arn=fast_trip_queue_arn,
             payer_bus_arn=payer_bus or None,
         )
@@ -106,7 +118,8 @@ class GuardFunction(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             path=ROLE_PATH,
-            description=f"runawaytrain guard for {account.name}: census, halt, lockout, notify",
+            description=f"runawaytrain guard for {account.name}: census, halt, launch block, "
+            "lockout, notify",
             inline_policies={"Guard": iam.PolicyDocument.from_json(policy)},
         )
         Validations.of(self.role).acknowledge(*list_wildcard_acknowledgments(account.id))
@@ -124,7 +137,7 @@ class GuardFunction(Construct):
             memory_size=MEMORY_MB,
             reserved_concurrent_executions=1,  # two runs must never halt the same account at once
             environment=build_guard_environment(
-                account, alerts.topic.topic_arn, stack_roles, payer_bus
+                account, alerts.topic.topic_arn, stack_roles, launch_block_arn, payer_bus
             ),
             log_group=self.log_group,
             max_event_age=MAX_EVENT_AGE,

@@ -10,6 +10,7 @@ from runawaytrain_stack.billing_bus import BillingTripBus
 from runawaytrain_stack.fast_trip import FastTrip
 from runawaytrain_stack.fleet_model import Account, Fleet
 from runawaytrain_stack.guard import TIMEOUT, GuardFunction
+from runawaytrain_stack.launch_block import LaunchBlockPolicy
 from runawaytrain_stack.names import (
     FAST_TRIP_FORWARDER_ROLE_NAME,
     FORWARDER_ROLE_NAME,
@@ -56,12 +57,15 @@ class GuardStack(Stack):
             stack_roles.append(FAST_TRIP_FORWARDER_ROLE_NAME)
         if fleet.sub_accounts:
             stack_roles.append(WATCHDOG_READER_ROLE_NAME)  # a lockout must not blind the payer
+        # The policy a trip attaches to refuse launches; the guard's role may attach only it.
+        self.launch_block = LaunchBlockPolicy(self, "LaunchBlock")
         self.guard = GuardFunction(
             self,
             "Guard",
             account=account,
             alerts=self.alerts,
             stack_roles=stack_roles,
+            launch_block_arn=self.launch_block.policy_arn,
             fast_trip_queue_arn=self.fast_trip.queue_arn if self.fast_trip is not None else None,
             payer_bus=name_payer_bus_arn(fleet) if fleet.sub_accounts else "",
         )

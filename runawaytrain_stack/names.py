@@ -35,6 +35,10 @@ FORWARDER_ROLE_NAME = f"{PREFIX}-billing-forwarder"
 FAST_TRIP_BUS_NAME = f"{PREFIX}-fast-trip"
 FAST_TRIP_FORWARDER_ROLE_NAME = f"{PREFIX}-fast-trip-forwarder"
 INCIDENT_TAG_PREFIX = f"{PREFIX}:"
+# The guard stack's customer managed policy that denies launches (launch_block.py), under the
+# guard's own IAM path. Fixed, so `runawaytrain restore` (which runs with no stack at hand) knows
+# the one policy it may detach.
+LAUNCH_BLOCK_POLICY_NAME = f"{PREFIX}-launch-block"
 # The guard stack's outputs: the operator CLI (status, run, pass) finds the guard's function and
 # topic by them, in the stack or, with no accounts.yaml at hand, among the account's stacks.
 GUARD_FUNCTION_OUTPUT = "GuardFunctionName"
@@ -106,3 +110,8 @@ def name_watchdog_role_arn(fleet: Fleet) -> str:
 
 def name_watchdog_reader_role_arn(account: Account) -> str:
     return f"arn:aws:iam::{account.id}:role{ROLE_PATH}{WATCHDOG_READER_ROLE_NAME}"
+
+
+def name_launch_block_policy_arn(account_id: str) -> str:
+    """The launch-block policy's ARN in `account_id` (a managed policy's ARN includes its path)."""
+    return f"arn:aws:iam::{account_id}:policy{ROLE_PATH}{LAUNCH_BLOCK_POLICY_NAME}"

@@ -102,6 +102,15 @@ LOCKOUT_DENY_ALL_ACTIONS = (
     "iam:DetachRolePolicy",
 )
 LOCKOUT_TAG_ACTIONS = ("iam:TagUser", "iam:UntagUser", "iam:TagRole", "iam:UntagRole")
+# The launch block (lambda/guard/launch_block.py): the same four calls, in a statement of their
+# own whose iam:PolicyARN condition names only the guard stack's launch-block policy. Its listing
+# and tagging are the lockout's (the statements above).
+LAUNCH_BLOCK_ACTIONS = (
+    "iam:AttachUserPolicy",
+    "iam:DetachUserPolicy",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+)
 LOCKOUT_ACTIONS = (
     LOCKOUT_LIST_ACTIONS
     + LOCKOUT_USER_ACTIONS
@@ -128,6 +137,7 @@ GUARD_ACTIONS = (
     + NOTIFY_ACTIONS
     + LOG_ACTIONS
     + LOCKOUT_ACTIONS
+    + LAUNCH_BLOCK_ACTIONS
     + OPEN_INCIDENT_ACTIONS
     + LAST_RUN_ACTIONS
     + PAYER_ACTIONS
@@ -155,10 +165,12 @@ def build_guard_policy(
     topic_arn: str,
     key_arn: str,
     log_group_arn: str,
+    launch_block_arn: str,
     fast_trip_queue_arn: str | None = None,
     payer_bus_arn: str | None = None,
 ) -> dict[str, Any]:
     """The guard role's whole policy, one statement per resource scope, as IAM policy JSON.
+    `launch_block_arn`: the guard stack's launch-block policy (launch_block.py).
 
     JSON for iam.PolicyDocument.from_json, and ARNs formatted here: one jsii call for the whole
     document, where a PolicyStatement and a Stack.format_arn each cost one (bench/synth.py).
@@ -228,6 +240,12 @@ def build_guard_policy(
             [users, roles],
             {"ArnEquals": {"iam:PolicyARN": deny_all}},
         ),
+        _allow(
+            "AttachOnlyLaunchBlock",
+            LAUNCH_BLOCK_ACTIONS,
+            [users, roles],
+            {"ArnEquals": {"iam:PolicyARN": launch_block_arn}},
+        ),
         _allow("TagPrincipals", LOCKOUT_TAG_ACTIONS, [users, roles], only_our_tags),
         {
             "Sid": "NeverModifyOwnRoles",
@@ -288,12 +306,14 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         f"{arn}:autoscaling:*:{account_id}:autoScalingGroup:*:autoScalingGroupName/*": "The "
         "guard suspends scaling on whichever groups own the instances it stopped, in any region "
         "of its own account, known only at run time; tags are limited to runawaytrain: keys.",
-        f"{arn}:iam::{account_id}:user/*": "Lockout acts on the users of its own account found "
-        "at run time (break_glass names are skipped by the guard); attaching is limited to "
-        "AWSDenyAll and tagging to runawaytrain: keys by condition.",
-        f"{arn}:iam::{account_id}:role/*": "Lockout acts on the roles of its own account found "
-        "at run time (break_glass names are skipped by the guard); attaching is limited to "
-        "AWSDenyAll, tagging to runawaytrain: keys, and its own roles are denied.",
+        f"{arn}:iam::{account_id}:user/*": "Lockout and the launch block act on the users of its "
+        "own account found at run time (break_glass names are skipped by the guard); attaching "
+        "is limited to AWSDenyAll and the stack's launch-block policy, and tagging to "
+        "runawaytrain: keys, by condition.",
+        f"{arn}:iam::{account_id}:role/*": "Lockout and the launch block act on the roles of its "
+        "own account found at run time (break_glass names are skipped by the guard); attaching "
+        "is limited to AWSDenyAll and the stack's launch-block policy, tagging to runawaytrain: "
+        "keys, and its own roles are denied.",
     }
     return [
         Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{resource}]", reason=reason)

@@ -30,6 +30,7 @@ import json
 from typing import Any
 
 from runawaytrain_stack.fleet_model import Account, Fleet
+from runawaytrain_stack.launch_actions import LAUNCH_ACTIONS
 from runawaytrain_stack.names import (
     BOOTSTRAP_QUALIFIER,
     PAYER_BUS_NAME,
@@ -43,69 +44,6 @@ MAX_SCP_CHARACTERS = 5120
 # execution roles are `cdk-<qualifier>-<kind>-role-<account>-<region>`, used by no other stack.
 CDK_ROLES = f"cdk-{BOOTSTRAP_QUALIFIER}-*"
 
-# Everything a runaway uses to add compute or buy capacity. EC2: launches, starts, Spot and
-# fleets (RunInstances is what Auto Scaling, EC2 Fleet, Karpenter and Batch call under the
-# caller's or a passed role), capacity purchases that bill with nothing running. Auto Scaling:
-# creating groups, raising capacity and resuming the processes the halt suspended. Principals
-# only: service-linked roles are not bound (module docstring).
-QUARANTINE_COMPUTE_ACTIONS = (
-    "ec2:RunInstances",
-    "ec2:StartInstances",
-    "ec2:CreateFleet",
-    "ec2:ModifyFleet",
-    "ec2:RequestSpotInstances",
-    "ec2:RequestSpotFleet",
-    "ec2:ModifySpotFleetRequest",
-    "ec2:ModifyInstanceAttribute",  # e.g. a bigger instance type, or stop protection back on
-    "ec2:AllocateHosts",
-    "ec2:CreateCapacityReservation",
-    "ec2:ModifyCapacityReservation",
-    "ec2:PurchaseReservedInstancesOffering",
-    "ec2:PurchaseHostReservation",
-    "ec2:PurchaseScheduledInstances",
-    "ec2:RunScheduledInstances",
-    "ec2:CreateLaunchTemplateVersion",
-    "autoscaling:CreateAutoScalingGroup",
-    "autoscaling:UpdateAutoScalingGroup",
-    "autoscaling:SetDesiredCapacity",
-    "autoscaling:ExecutePolicy",
-    "autoscaling:ResumeProcesses",
-    "autoscaling:PutScheduledUpdateGroupAction",
-    "autoscaling:BatchPutScheduledUpdateGroupAction",
-    "autoscaling:PutScalingPolicy",
-    "autoscaling:StartInstanceRefresh",
-    "autoscaling:AttachInstances",
-    "autoscaling:ExitStandby",
-    "autoscaling:PutWarmPool",
-    # Capacity bought ahead, billing whether used or not.
-    "ec2:PurchaseCapacityBlock",
-    "ec2:CreateCapacityReservationFleet",
-    "savingsplans:CreateSavingsPlan",
-    # GPU spend that is not a RunInstances of the caller's own: SageMaker jobs, endpoints,
-    # notebooks and HyperPod clusters; Batch jobs and compute environments; EKS node groups; ECS
-    # tasks and services (Batch, EKS and ECS capacity providers launch through service-linked
-    # roles, which no SCP binds, so their API is the place to stop them).
-    "sagemaker:CreateTrainingJob",
-    "sagemaker:CreateProcessingJob",
-    "sagemaker:CreateTransformJob",
-    "sagemaker:CreateHyperParameterTuningJob",
-    "sagemaker:CreateEndpoint",
-    "sagemaker:UpdateEndpoint",
-    "sagemaker:CreateNotebookInstance",
-    "sagemaker:StartNotebookInstance",
-    "sagemaker:CreateCluster",
-    "sagemaker:UpdateCluster",
-    "batch:SubmitJob",
-    "batch:CreateComputeEnvironment",
-    "batch:UpdateComputeEnvironment",
-    "eks:CreateNodegroup",
-    "eks:UpdateNodegroupConfig",
-    "ecs:RunTask",
-    "ecs:StartTask",
-    "ecs:CreateService",
-    "ecs:UpdateService",
-    "lightsail:CreateInstances",
-)
 # Every IAM write: no new users, keys, roles, policies or trust while the incident is open.
 QUARANTINE_IAM_ACTIONS = (
     "iam:Add*",
@@ -268,7 +206,7 @@ def build_quarantine_policy(fleet: Fleet, account: Account) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            _deny("NoNewCompute", QUARANTINE_COMPUTE_ACTIONS, ["*"], unless_exempt),
+            _deny("NoNewCompute", LAUNCH_ACTIONS, ["*"], unless_exempt),
             _deny("NoIamChanges", QUARANTINE_IAM_ACTIONS, ["*"], unless_exempt),
             _deny(
                 "NoRestoreButBreakGlass",

@@ -1,6 +1,7 @@
 """Lambda entry point (`guard.handler.handler`): the only place that wires the steps together.
 
-    overrides -> settings -> census (all regions, parallel) -> decide (pure) -> halt -> notify
+    overrides -> settings -> census (all regions, parallel) -> decide (pure)
+              -> halt · block launches · lockout -> notify
 
 The operator CLI calls `run_guard` with a ClientFactory built on an assumed-role session.
 """
@@ -24,6 +25,7 @@ from guard.heartbeat import send_heartbeat
 from guard.incident import new_incident_id
 from guard.instances import incident_instances
 from guard.invocation import Invocation, parse_invocation
+from guard.launch_block import block_launches
 from guard.launches import LaunchPrompt
 from guard.lockout import lock_out
 from guard.logs import configure_logging, get_logger
@@ -297,20 +299,25 @@ def trip(
     open_incident: OpenIncident | None,
     now: datetime,
 ) -> None:
-    """Halt, record the incident as open, lock people out. A trip while an incident is open
-    continues it: same id, so one restore undoes the whole episode."""
+    """Halt, record the incident as open, refuse launches, lock people out. A trip while an
+    incident is open continues it: same id, so one restore undoes the whole episode."""
     report.tripped = True
     report.incident = plan.incident
     if settings.mode is Mode.DRY_RUN:
         report.would_stop = sorted(census.instance_ids)
         return
     ssm = clients.client("ssm", clients.home_region)
-    # Beside the halt: the lockout (not after the pending wait), the quarantine request, and a
-    # new incident's record (it is recorded whatever the halt does).
-    with ThreadPoolExecutor(3) as pool:
+    # Beside the halt: the launch block and the lockout (not after the pending wait), the
+    # quarantine request, and a new incident's record (it is recorded whatever the halt does).
+    with ThreadPoolExecutor(4) as pool:
         quarantining = (
             pool.submit(ask_payer, report, settings, clients, QUARANTINE_REQUESTED)
             if settings.quarantine and settings.payer_bus
+            else None
+        )
+        blocking = (
+            pool.submit(refuse_launches, report, settings, clients)
+            if settings.launch_block
             else None
         )
         locking = (
@@ -326,7 +333,7 @@ def trip(
             lambda region: clients.client("autoscaling", region),
             MAX_POOL_CONNECTIONS,
         )
-        for step in (locking, quarantining):
+        for step in (blocking, locking, quarantining):
             if step is not None:
                 step.result()
         error = recording.result() if recording is not None else None
@@ -371,6 +378,36 @@ def finish_incident(
         report.incident = incident
 
 
+def protection_of(settings: Settings, clients: ClientFactory) -> Protection:
+    """Who must never be touched: the guard's own role (from its identity) and the settings'."""
+    identity = clients.client("sts", clients.home_region).get_caller_identity()
+    return Protection(
+        own_role=role_name_of(identity["Arn"]),
+        break_glass=settings.break_glass,
+        stack_roles=settings.stack_roles,
+    )
+
+
+def refuse_launches(report: Report, settings: Settings, clients: ClientFactory) -> None:
+    """Beside the halt: the launch block (launch_block.py). A failure here never undoes or
+    blocks the halt. Writes only the report's launch-block fields."""
+    assert report.incident is not None
+    try:
+        blocked = block_launches(
+            clients.client("iam", clients.home_region),
+            settings.launch_block_policy,
+            incident=report.incident,
+            protection=protection_of(settings, clients),
+        )
+    except (ClientError, BotoCoreError) as error:
+        report.launch_block_errors["(launch block)"] = describe_error(error)
+        LOG.error("launch_block_failed", extra={"error": describe_error(error)})
+        return
+    report.launch_blocked = blocked.blocked
+    report.launch_block_skipped = blocked.skipped
+    report.launch_block_errors = blocked.errors
+
+
 def lock_people_out(
     report: Report,
     settings: Settings,
@@ -386,12 +423,7 @@ def lock_people_out(
     assert incident is not None
     home = clients.home_region
     try:
-        identity = clients.client("sts", home).get_caller_identity()
-        protection = Protection(
-            own_role=role_name_of(identity["Arn"]),
-            break_glass=settings.break_glass,
-            stack_roles=settings.stack_roles,
-        )
+        protection = protection_of(settings, clients)
         locked = lock_out(
             clients.client("iam", home),
             settings.lockout,
@@ -443,6 +475,7 @@ def run_restore(
         ec2_for=lambda region: clients.client("ec2", region),
         autoscaling_for=lambda region: clients.client("autoscaling", region),
         partition=clients.partition_of(home),
+        launch_block_policy=settings.launch_block_policy,
         sleep=sleep,
     )
     report = Report(

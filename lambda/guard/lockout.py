@@ -32,6 +32,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error
+from guard.iam_principals import attached_policies, write_tags
+from guard.iam_principals import list_principals as list_all_principals
 from guard.incident import INCIDENT_TAG, LOCK_TAG, TAG_PREFIX
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
@@ -86,24 +88,10 @@ def revoke_sessions_policy(now: datetime) -> dict[str, Any]:
     }
 
 
-# kind -> (paginator, list key, name key): ListUsers and ListRoles have the same shape.
-_LISTINGS = {
-    Kind.USER: ("list_users", "Users", "UserName"),
-    Kind.ROLE: ("list_roles", "Roles", "RoleName"),
-}
-
-
 def list_principals(iam: Any, scope: Lockout) -> list[Principal]:
-    """Every user (and role, for users+roles) with its tags (ListUsers/ListRoles omit them)."""
+    """Every user (and role, for users+roles) with its tags."""
     kinds = [Kind.USER] + ([Kind.ROLE] if scope is Lockout.USERS_AND_ROLES else [])
-    found = []
-    for kind in kinds:
-        operation, key, name_key = _LISTINGS[kind]
-        for page in iam.get_paginator(operation).paginate():
-            for entry in page[key]:
-                name = entry[name_key]
-                found.append(Principal(kind, name, entry.get("Path", "/"), _tags(iam, kind, name)))
-    return found
+    return list_all_principals(iam, kinds)
 
 
 def lock_out(
@@ -167,19 +155,19 @@ def lock_user(iam: Any, user: Principal, incident: str, partition: str) -> None:
     active = [key["AccessKeyId"] for key in keys if key["Status"] == "Active"]
     recorded = user.tags.get(KEYS_TAG, "").split() if _finishing(user) else []
     record[KEYS_TAG] = " ".join(dict.fromkeys(recorded + active))
-    _tag(iam, Kind.USER, name, record)
+    write_tags(iam, Kind.USER, name, record)
     for key_id in active:  # first: a leaked key stops working even if the deny then fails
         iam.update_access_key(UserName=name, AccessKeyId=key_id, Status="Inactive")
     if record[DENY_TAG] != "none":
         _deny(iam, Kind.USER, name, partition)
-    _tag(iam, Kind.USER, name, {LOCK_TAG: "complete"})
+    write_tags(iam, Kind.USER, name, {LOCK_TAG: "complete"})
 
 
 def lock_role(iam: Any, role: Principal, incident: str, partition: str, now: datetime) -> None:
     name = role.name
     record = _start_record(iam, role, incident, partition)
     record[REVOKE_TAG] = "yes"
-    _tag(iam, Kind.ROLE, name, record)
+    write_tags(iam, Kind.ROLE, name, record)
     iam.put_role_policy(
         RoleName=name,
         PolicyName=REVOKE_SESSIONS,
@@ -187,7 +175,7 @@ def lock_role(iam: Any, role: Principal, incident: str, partition: str, now: dat
     )
     if record[DENY_TAG] != "none":
         _deny(iam, Kind.ROLE, name, partition)
-    _tag(iam, Kind.ROLE, name, {LOCK_TAG: "complete"})
+    write_tags(iam, Kind.ROLE, name, {LOCK_TAG: "complete"})
 
 
 def _deny_in_place(iam: Any, principal: Principal, partition: str) -> bool:
@@ -198,7 +186,7 @@ def _deny_in_place(iam: Any, principal: Principal, partition: str) -> bool:
         else:
             pages = iam.get_paginator("list_role_policies").paginate(RoleName=principal.name)
         return any(INLINE_DENY in page["PolicyNames"] for page in pages)
-    return deny_all_arn(partition) in _attached(iam, principal.kind, principal.name)
+    return deny_all_arn(partition) in attached_policies(iam, principal.kind, principal.name)
 
 
 def left_partial_by(principal: Principal, incident: str) -> bool:
@@ -214,7 +202,9 @@ def _finishing(principal: Principal) -> bool:
 def _start_record(iam: Any, principal: Principal, incident: str, partition: str) -> dict[str, str]:
     """The record to write before acting. Finishing a partial lockout keeps its incident and
     what it recorded: a deny it attached is still ours to detach."""
-    already_denied = deny_all_arn(partition) in _attached(iam, principal.kind, principal.name)
+    already_denied = deny_all_arn(partition) in attached_policies(
+        iam, principal.kind, principal.name
+    )
     if _finishing(principal):
         deny = principal.tags.get(DENY_TAG, "managed")
         if deny == "none" and not already_denied:
@@ -235,33 +225,9 @@ def _deny(iam: Any, kind: Kind, name: str, partition: str) -> None:
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != QUOTA_ERROR:
             raise
-    _tag(iam, kind, name, {DENY_TAG: "inline"})  # record first, as everywhere
+    write_tags(iam, kind, name, {DENY_TAG: "inline"})  # record first, as everywhere
     document = json.dumps(DENY_EVERYTHING)
     if kind is Kind.USER:
         iam.put_user_policy(UserName=name, PolicyName=INLINE_DENY, PolicyDocument=document)
     else:
         iam.put_role_policy(RoleName=name, PolicyName=INLINE_DENY, PolicyDocument=document)
-
-
-def _attached(iam: Any, kind: Kind, name: str) -> set[str]:
-    if kind is Kind.USER:
-        pages = iam.get_paginator("list_attached_user_policies").paginate(UserName=name)
-    else:
-        pages = iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
-    return {policy["PolicyArn"] for page in pages for policy in page["AttachedPolicies"]}
-
-
-def _tags(iam: Any, kind: Kind, name: str) -> dict[str, str]:
-    if kind is Kind.USER:
-        pages = iam.get_paginator("list_user_tags").paginate(UserName=name)
-    else:
-        pages = iam.get_paginator("list_role_tags").paginate(RoleName=name)
-    return {tag["Key"]: tag["Value"] for page in pages for tag in page["Tags"]}
-
-
-def _tag(iam: Any, kind: Kind, name: str, tags: dict[str, str]) -> None:
-    pairs = [{"Key": key, "Value": value} for key, value in tags.items()]
-    if kind is Kind.USER:
-        iam.tag_user(UserName=name, Tags=pairs)
-    else:
-        iam.tag_role(RoleName=name, Tags=pairs)

@@ -5,6 +5,7 @@ IAM: sns:Publish on the account's topic (and kms:GenerateDataKey/Decrypt on its 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -67,6 +68,7 @@ def compose_body(report: Report) -> str:
         _still_billing,
         _closed,
         _errors,
+        _launch_block,
         _locked,
         _quarantine,
         _restored,
@@ -222,6 +224,28 @@ def _errors(report: Report) -> list[str]:
     return ["Errors while acting:", *(f"  {error}" for error in report.action_errors)]
 
 
+def _launch_block(report: Report) -> list[str]:
+    lines = []
+    if report.launch_blocked:
+        lines.append(
+            f"Launches refused ({len(report.launch_blocked)} user(s) and role(s)): the guard "
+            "stack's runawaytrain-launch-block policy is attached to them, denying EC2 "
+            "launches and starts, Spot and fleet requests, Auto Scaling capacity changes, and "
+            "SageMaker, Batch, EKS, ECS and Lightsail compute. IAM applies it within seconds to "
+            "minutes; restore detaches it:"
+        )
+        lines += _id_lines(report.launch_blocked)
+    if report.launch_block_errors:
+        lines.append("Could NOT be refused launches (the policy is not attached):")
+        errors = sorted(report.launch_block_errors.items())
+        lines += [f"  {key}: {error}" for key, error in errors]
+    if report.launch_block_skipped:
+        by_reason = Counter(report.launch_block_skipped.values())
+        lines.append("Not refused launches (never touched):")
+        lines += [f"  {reason}: {count}" for reason, count in sorted(by_reason.items())]
+    return lines
+
+
 def _locked(report: Report) -> list[str]:
     lines = []
     if report.locked_users or report.locked_roles:
@@ -268,6 +292,11 @@ def _restored(report: Report) -> list[str]:
         return []
     undone = report.restore
     lines = []
+    if undone.get("launch_unblocked"):
+        lines.append(
+            "Allowed to launch again (launch-block policy detached): "
+            + " ".join(undone["launch_unblocked"])
+        )
     for key in (
         "unlocked_users",
         "unlocked_roles",

@@ -45,6 +45,10 @@ class Report:
     lockout_errors: dict[str, str] = field(default_factory=dict)  # "user/x" -> what failed
     # A run below the limit finished (or tried to finish) the open incident's partial lockouts.
     lockout_finished: bool = False
+    # The launch block (launch_block.py): who carries the policy now, who not and why, failures.
+    launch_blocked: list[str] = field(default_factory=list)  # "user/x", "role/y"
+    launch_block_skipped: dict[str, str] = field(default_factory=dict)
+    launch_block_errors: dict[str, str] = field(default_factory=dict)
     restore: dict[str, Any] | None = None  # a restore run: what it undid
     quarantine: str | None = None  # what was asked of the payer (issue 12), when it was sent
     held_back: dict[str, Any] | None = None  # runs that tripped again unmailed (follow_up.py)

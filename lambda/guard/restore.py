@@ -1,7 +1,8 @@
 """Undo exactly one incident, from the records it left on what it changed.
 
 Only what the incident did is undone: the deny it attached (not one that was there before), the
-inline policies it put, the keys it deactivated (a key already inactive stays inactive), the Auto
+launch-block policy it attached (launch_block.py), the inline policies it put, the keys it
+deactivated (a key already inactive stays inactive), the Auto
 Scaling processes it suspended (not those suspended before), the fleet capacities it set to 0,
 the stop protection it lifted, and its tags. Instances are started only when asked
 (`restart_instances`); until then they keep their incident tag, so a later restore can still
@@ -11,7 +12,8 @@ and terminated Spot instances cannot be brought back. Running a restore twice ch
 the second time.
 
 IAM: iam:ListUsers, iam:ListRoles, iam:ListUserTags, iam:ListRoleTags, iam:ListAccessKeys,
-iam:UpdateAccessKey, iam:DetachUserPolicy, iam:DetachRolePolicy (AWSDenyAll only),
+iam:UpdateAccessKey, iam:DetachUserPolicy, iam:DetachRolePolicy (AWSDenyAll and the
+launch-block policy only),
 iam:DeleteUserPolicy, iam:DeleteRolePolicy (runawaytrain-* only), iam:UntagUser, iam:UntagRole,
 and the Auto Scaling, instance and fleet permissions named in auto_scaling.py, instances.py and
 spot.py.
@@ -28,8 +30,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.auto_scaling import resume_groups
 from guard.census import describe_error
+from guard.iam_principals import list_principals
 from guard.incident import INCIDENT_TAG, LOCK_TAG
 from guard.instances import Waiting, restore_instances
+from guard.launch_block import LAUNCH_BLOCK_TAG, lift_launch_block
 from guard.lockout import (
     DENY_TAG,
     INLINE_DENY,
@@ -37,12 +41,10 @@ from guard.lockout import (
     REVOKE_SESSIONS,
     REVOKE_TAG,
     deny_all_arn,
-    list_principals,
 )
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
 from guard.principals import Kind, Principal
-from guard.settings import Lockout
 from guard.spot import restore_fleets
 
 LOG = get_logger("restore")
@@ -61,6 +63,7 @@ class RestoreResult:
     dry_run: bool = False
     unlocked_users: list[str] = field(default_factory=list)
     unlocked_roles: list[str] = field(default_factory=list)
+    launch_unblocked: list[str] = field(default_factory=list)  # "user/x": launch block detached
     keys_reactivated: list[str] = field(default_factory=list)
     resumed_asgs: dict[str, list[str]] = field(default_factory=dict)  # "region/name" -> processes
     started_instances: list[str] = field(default_factory=list)
@@ -78,6 +81,7 @@ class RestoreResult:
         verb = "would undo" if self.dry_run else "undid"
         parts = [
             f"{len(self.unlocked_users)} user(s) and {len(self.unlocked_roles)} role(s) unlocked",
+            f"{len(self.launch_unblocked)} principal(s) allowed to launch again",
             f"{len(self.keys_reactivated)} access key(s) reactivated",
             f"{len(self.resumed_asgs)} Auto Scaling group(s) resumed",
             f"{len(self.started_instances)} instance(s) started",
@@ -101,6 +105,7 @@ class RestoreResult:
         return bool(
             self.unlocked_users
             or self.unlocked_roles
+            or self.launch_unblocked
             or self.keys_reactivated
             or self.resumed_asgs
             or self.started_instances
@@ -118,6 +123,9 @@ class Accounts:
     ec2_for: Callable[[str], Any]
     autoscaling_for: Callable[[str], Any]
     partition: str = "aws"
+    # The guard stack's launch-block policy: the one policy restore detaches where this incident
+    # recorded a launch block (from the settings, never from the record itself).
+    launch_block_policy: str = ""
     wait_s: float = RESTART_WAIT_S  # per region, for restarted instances to settle
     sleep: Callable[[float], None] | None = None  # time.sleep unless a test drives a clock
 
@@ -126,11 +134,12 @@ def restore_incident(
     account: Accounts, incident: str, *, restart_instances: bool = False, dry_run: bool = False
 ) -> RestoreResult:
     result = RestoreResult(incident, dry_run)
-    for principal in list_principals(account.iam, Lockout.USERS_AND_ROLES):
-        if principal.tags.get(INCIDENT_TAG) != incident:
-            continue
+    for principal in list_principals(account.iam):
         try:
-            unlock(account.iam, principal, account.partition, result)
+            if principal.tags.get(LAUNCH_BLOCK_TAG) == incident:
+                lift(account, principal, result)
+            if principal.tags.get(INCIDENT_TAG) == incident:
+                unlock(account.iam, principal, account.partition, result)
         except (ClientError, BotoCoreError) as error:
             result.errors[principal.key] = describe_error(error)
     for region_result in map_in_parallel(
@@ -176,6 +185,19 @@ def unlock(iam: Any, principal: Principal, partition: str, result: RestoreResult
         (iam.untag_user if user else iam.untag_role)(**_who(principal), TagKeys=present)
     (result.unlocked_users if user else result.unlocked_roles).append(name)
     LOG.info("principal_unlocked", extra={"principal": principal.key, "dry_run": result.dry_run})
+
+
+def lift(account: Accounts, principal: Principal, result: RestoreResult) -> None:
+    """Detach the launch block this incident recorded on the principal."""
+    if not account.launch_block_policy:
+        result.errors[principal.key] = (
+            "its launch block was not lifted: the launch-block policy's ARN is unknown "
+            "(launch_block_policy is not set)"
+        )
+        return
+    lift_launch_block(account.iam, principal, account.launch_block_policy, result.dry_run)
+    result.launch_unblocked.append(principal.key)
+    LOG.info("launch_block_lifted", extra={"principal": principal.key, "dry_run": result.dry_run})
 
 
 def reactivate_keys(iam: Any, user: str, recorded: list[str], dry_run: bool) -> list[str]:
@@ -229,9 +251,10 @@ def restore_region(
 def find_incidents(account: Accounts) -> set[str]:
     """Every incident id recorded anywhere in the account (IAM, Auto Scaling, instances)."""
     found = {
-        principal.tags[INCIDENT_TAG]
-        for principal in list_principals(account.iam, Lockout.USERS_AND_ROLES)
-        if INCIDENT_TAG in principal.tags
+        principal.tags[key]
+        for principal in list_principals(account.iam)
+        for key in (INCIDENT_TAG, LAUNCH_BLOCK_TAG)
+        if key in principal.tags
     }
 
     def in_region(region: str) -> set[str]:

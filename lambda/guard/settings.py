@@ -20,6 +20,9 @@ from typing import TypeVar
 # [.\-_A-Za-z0-9] (EventBridge API Reference, CreateEventBus "Name").
 _BUS_ARN = re.compile(r"^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/[.\-_A-Za-z0-9]{1,256}$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+# arn:partition:iam::account-id:policy/path/name; paths are /-separated and policy names 1-128 of
+# [\w+=,.@-] (IAM API Reference, CreatePolicy "Path" and "PolicyName").
+_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:policy/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}$")
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"  # what accounts.yaml accepts
 _E = TypeVar("_E", bound=Enum)
 
@@ -94,6 +97,11 @@ class Settings:
     mode: Mode = Mode.ENFORCE
     account_name: str = ""
     lockout: Lockout = Lockout.NONE
+    # A trip attaches this customer managed policy (the guard stack's; it denies launches) to
+    # every principal the guard may touch (launch_block.py). The stack always sets the policy, so
+    # restore can detach it even after `launch_block` was turned off; unset here means off.
+    launch_block: bool = False
+    launch_block_policy: str = ""
     break_glass: frozenset[str] = frozenset()  # principal names never locked out
     stack_roles: frozenset[str] = frozenset()  # the guard stack's own roles, never locked out
     unstoppable: Unstoppable = Unstoppable.TERMINATE_SPOT
@@ -107,12 +115,21 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        launch_block = _parse_flag("launch_block", environ.get("launch_block", "false"))
+        launch_block_policy = _parse_policy_arn(environ.get("launch_block_policy", ""))
+        if launch_block and not launch_block_policy:
+            raise SettingsError(
+                "environment variable launch_block='true' needs launch_block_policy, the ARN of "
+                "the guard stack's runawaytrain-launch-block policy (the stack sets both)"
+            )
         return cls(
             ec2limit=_parse_limit(_required(environ, "ec2limit")),
             snstopic=_parse_topic(_required(environ, "snstopic")),
             mode=_parse_enum(Mode, "mode", environ.get("mode", Mode.ENFORCE.value)),
             account_name=environ.get("account_name", "").strip(),
             lockout=_parse_enum(Lockout, "lockout", environ.get("lockout", Lockout.NONE.value)),
+            launch_block=launch_block,
+            launch_block_policy=launch_block_policy,
             break_glass=_parse_names(environ.get("break_glass", "")),
             stack_roles=_parse_names(environ.get("stack_roles", "")),
             unstoppable=_parse_enum(
@@ -214,6 +231,17 @@ def _parse_bus(raw: str) -> str:
         raise SettingsError(
             f"environment variable payer_bus={raw!r} is not an event bus ARN; expected "
             "arn:aws:events:<region>:<12-digit account>:event-bus/<name>, or unset"
+        )
+    return value
+
+
+def _parse_policy_arn(raw: str) -> str:
+    value = raw.strip()
+    if value and not _POLICY_ARN.match(value):
+        raise SettingsError(
+            f"environment variable launch_block_policy={raw!r} is not a managed policy ARN; "
+            "expected arn:aws:iam::<12-digit account>:policy/runawaytrain/runawaytrain-launch-block"
+            ", or unset"
         )
     return value
 

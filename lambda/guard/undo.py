@@ -2,14 +2,14 @@
 
 One command undoes everything the incident did (`runawaytrain restore`, the guard's own restore
 code run with the operator's credentials): no hand-written list of `aws` commands can keep up
-with what restore undoes (IAM lockout, Auto Scaling, fleets, stop protection, tags, the open
-incident, the quarantine). Every argument is shell-quoted (shlex.quote), and the command names
-the account id, its Region and the incident, so it needs no accounts.yaml and no particular
-folder. No `aws lambda invoke` of the guard's own restore is printed: it would not detach the
-quarantine SCP (the payer's), it is refused during a quarantine to all but break_glass, its
-payload syntax differs between AWS CLI v1 and v2, and no test here can run it (moto runs no
-Lambda code). tests/cli/test_mail_commands.py runs every printed command through bash against
-the emulator and compares the account with its pre-trip snapshot.
+with what restore undoes (launch block, IAM lockout, Auto Scaling, fleets, stop protection,
+tags, the open incident, the quarantine). Every argument is shell-quoted (shlex.quote), and the
+command names the account id, its Region and the incident, so it needs no accounts.yaml and no
+particular folder. No `aws lambda invoke` of the guard's own restore is printed: it would not
+detach the quarantine SCP (the payer's), it is refused during a quarantine to all but
+break_glass, its payload syntax differs between AWS CLI v1 and v2, and no test here can run it
+(moto runs no Lambda code). tests/cli/test_mail_commands.py runs every printed command through
+bash against the emulator and compares the account with its pre-trip snapshot.
 """
 
 from __future__ import annotations
@@ -51,9 +51,10 @@ def undo_lines(report: Report) -> list[str]:
         "     set envaction=pass on the guard function (its other variables are kept),",
         f"       {steps['pass']}",
         "     or raise ec2_limit in accounts.yaml and deploy.",
-        "  2. See what would be undone, then undo exactly this incident: IAM lockout (deny,",
-        "     keys it deactivated), Auto Scaling (resumed once the instances run), fleets, stop",
-        "     protection, its tags, the open incident and the quarantine; and start the instances:",
+        "  2. See what would be undone, then undo exactly this incident: the launch block, IAM",
+        "     lockout (deny, keys it deactivated), Auto Scaling (resumed once the instances run),",
+        "     fleets, stop protection, its tags, the open incident and the quarantine; and start",
+        "     the instances:",
         f"       {steps['dry_run']}",
         f"       {steps['restore']}",
         "  3. Once the cause is fixed, let the guard count again:",

@@ -10,8 +10,10 @@ from botocore.exceptions import ClientError
 from guard.settings import Lockout
 from runawaytrain_cli.drill.capacity import check_capacity_restore, check_capacity_trip
 from runawaytrain_cli.drill.emulator import Emulator
+from runawaytrain_cli.drill.launch_probe import check_launch_allowed, check_launch_refused
 from runawaytrain_cli.drill.scenario import (
     SEED_GROUP,
+    SEED_LAUNCHER,
     SEED_REGIONS,
     SEED_ROLE,
     DrillResult,
@@ -118,11 +120,10 @@ def _check_tripped(
         f"suspended: {', '.join(report.suspended_asgs) or 'none'}",
     )
     check_capacity_trip(emulator, result, tripped)
-    result.check(
-        f"{tripped.name}: no action errors",
-        not report.action_errors and not report.lockout_errors,
-        "; ".join([*report.action_errors, *map(str, report.lockout_errors)])[:300],
-    )
+    errors = [*report.action_errors, *map(str, report.lockout_errors)]
+    errors += [f"{key}: {error}" for key, error in report.launch_block_errors.items()]
+    result.check(f"{tripped.name}: no action errors", not errors, "; ".join(errors)[:300])
+    check_launch_refused(emulator, result, tripped)
     states = instance_states(emulator, tripped, seeded)
     result.check_over(
         f"{tripped.name}: instances are stopped in the emulator",
@@ -143,8 +144,8 @@ def _check_tripped(
         )
         if tripped.lockout is Lockout.USERS_AND_ROLES:
             result.check(
-                f"{tripped.name}: role {SEED_ROLE} locked out",
-                report.locked_roles == [SEED_ROLE],
+                f"{tripped.name}: roles {SEED_ROLE} and {SEED_LAUNCHER} locked out",
+                report.locked_roles == sorted([SEED_ROLE, SEED_LAUNCHER]),
                 f"locked roles {', '.join(report.locked_roles) or 'none'}",
             )
         for name, key in users.items():
@@ -193,6 +194,7 @@ def check_restore(
         format_states(states),
     )
     check_capacity_restore(emulator, result, tripped)
+    check_launch_allowed(emulator, result, tripped)
     if tripped.lockout is Lockout.NONE:
         result.skip(f"{tripped.name}: restore unlocked the locked users", "its lockout is none")
     else:

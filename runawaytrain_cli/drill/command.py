@@ -10,7 +10,8 @@ the drill runs its STEPS in order, each adding its checks under its own name:
 - trip: every guard's code run with its deployed environment under its deployed role, IAM
   enforcement on (the target's run prompted by the launch events drained from its queue);
   what each counted, stopped, locked and mailed, checked against the emulator;
-- restore: the tripped account restored: users work again, instances run again.
+- restore: the tripped account restored: users work again, instances run again, and a launch
+  refused after the trip (the launch block) succeeds again.
 
 Then a summary of the checks by step; exit status 1 if any failed. A check that cannot be made
 on this fleet is listed as skipped with its reason, never counted as passed.

@@ -3,8 +3,9 @@
 The tripped account gets instances over its limit in 3 regions plus, in its first region, the
 capacity a halt must handle with care (see `Capacity`): an Auto Scaling group, a `maintain` Spot
 Fleet, a stop-protected instance and a launch still pending at the trip; IAM users with access
-keys (and a role when its lockout is users+roles). Another enforcing account stays under its
-limit; a dry-run account, if any, goes over its limit (it must change nothing).
+keys (and a role when its lockout is users+roles), and a role that may launch (the launch
+block must refuse it after the trip). Another enforcing account stays under its limit; a dry-run
+account, if any, goes over its limit (it must change nothing).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ AMI = "ami-12c6146b"  # moto accepts any id when its AMI catalogue is not loaded
 SEED_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 SEED_USERS = ("alice", "bob")
 SEED_ROLE = "drill-ci-deployer"  # locked too when the tripped account's lockout is users+roles
+SEED_LAUNCHER = "drill-launcher"  # may launch: the launch block must refuse it (launch_probe.py)
 SEED_GROUP = "drill-workers"  # an Auto Scaling group in the tripped account
 SEED_FLEET_CAPACITY = 3  # one-time Spot instances of a `maintain` Spot Fleet
 SETTLE_TIMEOUT_S = 30.0  # for the seeded instances to leave `pending` before the trip

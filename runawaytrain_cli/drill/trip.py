@@ -15,6 +15,7 @@ from guard.invocation import Invocation, Trigger, parse_invocation
 from guard.settings import Action, Settings
 from runawaytrain_cli.drill.checks import check_restore, check_trip, show_guards
 from runawaytrain_cli.drill.emulator import Emulator
+from runawaytrain_cli.drill.launch_probe import seed_launcher
 from runawaytrain_cli.drill.queues import drain_bodies
 from runawaytrain_cli.drill.scenario import (
     DrillContext,
@@ -33,6 +34,8 @@ def step_seed(drill: DrillContext) -> None:
     deployed roles made readable to moto's IAM check."""
     result, emulator = drill.result, drill.emulator
     drill.users = seed(emulator, drill.tripped, drill.quiet, result)
+    if drill.tripped is not None:
+        seed_launcher(emulator, drill.tripped)
     said = []
     if drill.tripped is not None:
         tripped = drill.tripped

@@ -201,6 +201,25 @@ def test_restore_unlocks_users_and_restarts_instances(sample_drill: tuple) -> No
     assert {"prod: user alice is denied", "prod: user alice works again"} <= passed
 
 
+def test_a_launch_is_refused_after_the_trip_and_allowed_after_restore(sample_drill: tuple) -> None:
+    """Issue 20's acceptance: prod's lockout is `users`, so its launcher role is not locked out:
+    the refusal is the launch block's, under IAM enforcement, and restore lifts it."""
+    result, _, _ = sample_drill
+    report = result.guards["prod"].report
+    assert report is not None and not report.locked_roles
+    assert "role/drill-launcher" in report.launch_blocked
+    assert "user/breakglass-admin" in report.launch_block_skipped
+    [mail] = result.guards["prod"].mail
+    assert "Launches refused (" in mail["Message"]
+    passed = {check.name for check in result.checks if check.ok}
+    assert {
+        "prod: the launch block is attached to role drill-launcher",
+        "prod: a launch by role drill-launcher is refused after the trip",
+        "prod: restore detached the launch block from role drill-launcher",
+        "prod: the same launch succeeds after restore",
+    } <= passed
+
+
 def test_drill_says_what_the_emulator_did_not_create(sample_drill: tuple) -> None:
     result, _, _ = sample_drill
     said = "\n".join(result.not_emulated)
@@ -241,10 +260,18 @@ def test_drill_fails_when_statements_are_missing_from_the_role(tmp_path: Path) -
     assert "payer: guard cannot modify its own role" not in failed
     # The other statements still work: users and roles are locked, and restore undoes it.
     assert report.locked_users == ["alice", "bob"]
-    assert report.locked_roles == ["drill-ci-deployer"]
+    assert report.locked_roles == ["drill-ci-deployer", "drill-launcher"]
     passed = {check.name for check in result.checks if check.ok}
-    assert {"lab: users locked out", "lab: role drill-ci-deployer locked out"} <= passed
+    assert {
+        "lab: users locked out",
+        "lab: roles drill-ci-deployer and drill-launcher locked out",
+    } <= passed
     assert "lab: restore unlocked the locked roles" in passed
+    # Locked out and launch-blocked alike, the launcher launches again after restore.
+    assert {
+        "lab: a launch by role drill-launcher is refused after the trip",
+        "lab: the same launch succeeds after restore",
+    } <= passed
     assert_gone(emulator_pid(lines))
     assert list(work.iterdir()) == []
 

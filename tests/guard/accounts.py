@@ -10,6 +10,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from guard.clients import ClientFactory, assume_role_session
+from runawaytrain_stack.launch_block import build_launch_block_document
+from runawaytrain_stack.names import LAUNCH_BLOCK_POLICY_NAME, ROLE_PATH
 from tests.guard.conftest import AMI, HOME
 
 GUARD_ROLE = "runawaytrain-guard-role"
@@ -56,6 +58,15 @@ def create_policies(count: int) -> list[str]:
         ]
         for n in range(count)
     ]
+
+
+def create_launch_block_policy() -> str:
+    """The guard stack's launch-block policy, as the stack creates it (name, path, document)."""
+    return iam().create_policy(
+        PolicyName=LAUNCH_BLOCK_POLICY_NAME,
+        Path=ROLE_PATH,
+        PolicyDocument=json.dumps(build_launch_block_document()),
+    )["Policy"]["Arn"]
 
 
 def create_user(spec: UserSpec, policies: list[str]) -> list[dict[str, str]]:

@@ -1,9 +1,9 @@
 """Every AWS API call the guard's code makes is allowed by the role the stack synthesizes.
 
-The guard runs its real trip (halt + lockout of users and roles + Auto Scaling) and restore
-(with restart) in moto while a hook records each operation; the recorded set must be a subset
-of the synthesized policy's actions. A call added to the guard without a permission fails here
-instead of at 3 a.m.
+The guard runs its real trip (halt + launch block + lockout of users and roles + Auto Scaling)
+and restore (with restart) in moto while a hook records each operation; the recorded set must be
+a subset of the synthesized policy's actions. A call added to the guard without a permission
+fails here instead of at 3 a.m.
 """
 
 from __future__ import annotations
@@ -22,7 +22,13 @@ from guard.handler import run_guard, run_restore
 from guard.invocation import Invocation
 from guard.settings import Action, Lockout, Settings, WeightedLimits
 from runawaytrain_stack.permissions import GUARD_ACTIONS
-from tests.guard.accounts import UserSpec, create_group, create_role, create_user
+from tests.guard.accounts import (
+    UserSpec,
+    create_group,
+    create_launch_block_policy,
+    create_role,
+    create_user,
+)
 from tests.guard.conftest import HOME
 
 REGION = "eu-west-1"
@@ -50,7 +56,14 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     session = boto3.session.Session(region_name=HOME)
     session.events.register("before-call", recorder)
     clients = ClientFactory(session)
-    settings = Settings(ec2limit=0, snstopic=topic, lockout=Lockout.USERS_AND_ROLES)
+    launch_block = create_launch_block_policy()
+    settings = Settings(
+        ec2limit=0,
+        snstopic=topic,
+        lockout=Lockout.USERS_AND_ROLES,
+        launch_block=True,
+        launch_block_policy=launch_block,
+    )
     account = "123456789012"
 
     tripped = run_guard(settings, Invocation(), clients, account)
@@ -65,6 +78,7 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     )
 
     assert tripped.locked_users == ["ana"]
+    assert tripped.launch_blocked == ["role/pipeline", "user/ana"]
     assert tripped.suspended_asgs == ["farm"]
     assert {"iam:AttachRolePolicy", "ec2:StartInstances", "ec2:DescribeRegions"} <= recorder.actions
     assert {"ec2:DescribeInstanceTypes", "pricing:GetProducts"} <= recorder.actions

@@ -32,6 +32,17 @@ def test_reads_every_setting():
     assert settings == Settings(4, TOPIC, Mode.DRY_RUN, "genomics", unstoppable=Unstoppable.REPORT)
 
 
+def test_reads_the_launch_block_and_its_policy_even_when_off():
+    """The stack always sets the policy (restore detaches it whatever the switch says)."""
+    policy = "arn:aws:iam::123456789012:policy/runawaytrain/runawaytrain-launch-block"
+    base = {"ec2limit": "4", "snstopic": TOPIC, "launch_block_policy": policy}
+    on = Settings.from_env({**base, "launch_block": "true"})
+    assert (on.launch_block, on.launch_block_policy) == (True, policy)
+    off = Settings.from_env({**base, "launch_block": "false"})
+    assert (off.launch_block, off.launch_block_policy) == (False, policy)
+    assert not Settings.from_env({"ec2limit": "4", "snstopic": TOPIC}).launch_block
+
+
 def test_reads_weighted_limits_and_leaves_unset_ones_unchecked():
     environ = {"ec2limit": "4", "snstopic": TOPIC, "max_gpus": "8", "max_usd_per_hour": "12.5"}
     weighted = Settings.from_env(environ).weighted
@@ -76,6 +87,22 @@ def test_a_regions_variable_left_by_an_old_stack_cannot_narrow_the_census(launch
         (
             {"ec2limit": "4", "snstopic": TOPIC, "max_usd_per_hour": "nan"},
             "max_usd_per_hour='nan' is not a number of US dollars >= 0",
+        ),
+        (
+            {"ec2limit": "4", "snstopic": TOPIC, "launch_block": "yes"},
+            "launch_block='yes' is not one of: true, false",
+        ),
+        (
+            {"ec2limit": "4", "snstopic": TOPIC, "launch_block": "true"},
+            "launch_block='true' needs launch_block_policy",
+        ),
+        (
+            {
+                "ec2limit": "4",
+                "snstopic": TOPIC,
+                "launch_block_policy": "runawaytrain-launch-block",
+            },
+            "launch_block_policy='runawaytrain-launch-block' is not a managed policy ARN",
         ),
     ],
 )

@@ -49,6 +49,7 @@ accounts:
     schedule_minutes: 15
     mode: dry-run
     lockout: users+roles
+    launch_block: false
     fast_trip: false
 """
 

@@ -103,6 +103,14 @@ CALLED_ONLY_FOR: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], bool], s
     },
     ("AWS::Events::Rule", "iam:PassRole"): (_target_roles, "targets that name a role"),
     **{
+        ("AWS::IAM::ManagedPolicy", f"iam:{verb}{kind}Policy"): (
+            _has(f"{kind}s"),
+            f"{kind.lower()}s the template attaches the policy to",
+        )
+        for verb in ("Attach", "Detach")
+        for kind in ("Group", "User", "Role")
+    },
+    **{
         ("AWS::Logs::LogGroup", p): (_has("FieldIndexPolicies"), "field index policies")
         for p in ("logs:PutIndexPolicy", "logs:DeleteIndexPolicy")
     },

@@ -311,6 +311,24 @@ MALFORMED = [
         ],
     ),
     (
+        "launch-block-as-quoted-text",
+        VALID + '    launch_block: "no"\n',
+        [":11: accounts[0].launch_block: expected true or false (unquoted)", "found text 'no'"],
+    ),
+    (
+        "launch-block-in-defaults-as-number",
+        "defaults:\n  launch_block: 0\n" + VALID,
+        [":2: defaults.launch_block: expected true or false (unquoted)", "found integer 0"],
+    ),
+    (
+        "launch-block-misspelt",
+        VALID + "    launchblock: false\n",
+        [
+            ":11: accounts[0].launchblock: unknown key (value boolean False)",
+            "did you mean launch_block?",
+        ],
+    ),
+    (
         "cur-key-typo",
         CUR.replace("report_name", "report") + VALID,
         [":1: cur.report: unknown key", "did you mean report_name?"],
@@ -414,6 +432,14 @@ def test_weighted_limits_are_unset_unless_given_and_inherit_from_defaults() -> N
     assert (dev.max_gpus, dev.max_usd_per_hour) == (0, 50)
 
 
+def test_launch_block_is_on_unless_turned_off_in_defaults_or_per_account() -> None:
+    """Issue 20: a trip refuses launches by default, even with lockout none (the default)."""
+    fleet = parse_fleet(VALID)
+    assert [(a.launch_block, a.lockout) for a in fleet.accounts] == [(True, Lockout.NONE)] * 2
+    text = "defaults:\n  launch_block: false\n" + VALID + "    launch_block: true\n"
+    assert [a.launch_block for a in parse_fleet(text).accounts] == [False, True]
+
+
 def test_fast_trip_is_on_unless_turned_off_in_defaults_or_per_account() -> None:
     assert [a.fast_trip for a in parse_fleet(VALID).accounts] == [True, True]
     text = "defaults:\n  fast_trip: false\n" + VALID + "    fast_trip: true\n"
@@ -458,6 +484,7 @@ KEYS = [
     "home_region",
     "monthly_budget_usd",
     "fast_trip",
+    "launch_block",
 ]
 
 

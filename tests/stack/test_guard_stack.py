@@ -93,6 +93,11 @@ def test_guard_function_is_arm64_with_headroom_and_no_overlap(prod: Template) ->
     )
 
 
+def launch_block_id(template: Template) -> str:
+    logical_id, _ = only_resource(template, "AWS::IAM::ManagedPolicy")
+    return logical_id
+
+
 def test_environment_is_set_from_config(prod: Template, sandbox: Template) -> None:
     prod.has_resource_properties(
         "AWS::Lambda::Function",
@@ -112,6 +117,8 @@ def test_environment_is_set_from_config(prod: Template, sandbox: Template) -> No
                     "max_vcpus": "512",
                     "max_gpus": "16",
                     "max_usd_per_hour": "120.5",
+                    "launch_block": "true",  # accounts.yaml default
+                    "launch_block_policy": {"Ref": launch_block_id(prod)},
                 }
             }
         },
@@ -132,6 +139,9 @@ def test_environment_is_set_from_config(prod: Template, sandbox: Template) -> No
                         "stack_roles": "runawaytrain-guard-scheduler,runawaytrain-watchdog-reader",
                         "unstoppable": "terminate-spot",
                         "schedule_minutes": "15",
+                        # Off in this account, yet the policy's ARN is there for restore.
+                        "launch_block": "false",
+                        "launch_block_policy": {"Ref": launch_block_id(sandbox)},
                         # A member account of a fleet with a payer stack (issue 12).
                         "payer_bus": Match.string_like_regexp(
                             r"^arn:aws:events:[a-z0-9-]+:\d{12}:event-bus/runawaytrain-payer$"

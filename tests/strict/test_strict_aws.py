@@ -477,3 +477,36 @@ def test_lambda_configuration_has_a_revision_id_and_a_stale_one_is_refused(
     assert code == "PreconditionFailedException"
     variables = lambda_.get_function_configuration(FunctionName="fn")["Environment"]["Variables"]
     assert variables == {"a": "2"}
+
+
+def test_a_principal_holds_at_most_ten_managed_policies(strict: StrictAWS) -> None:
+    """The 11th managed policy is refused as IAM refuses it; re-attaching one already held is not
+    counted, and the quota applies to roles as to users."""
+    iam = boto3.client("iam", region_name=REGION)
+    allow = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}],
+        }
+    )
+    arns = [
+        iam.create_policy(PolicyName=f"team-{n}", PolicyDocument=allow)["Policy"]["Arn"]
+        for n in range(11)
+    ]
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    iam.create_user(UserName="ana")
+    iam.create_role(RoleName="ci", AssumeRolePolicyDocument=trust)
+    for arn in arns[:10]:
+        iam.attach_user_policy(UserName="ana", PolicyArn=arn)
+        iam.attach_role_policy(RoleName="ci", PolicyArn=arn)
+    iam.attach_user_policy(UserName="ana", PolicyArn=arns[0])  # already held: no new slot
+    with pytest.raises(ClientError) as caught:
+        iam.attach_user_policy(UserName="ana", PolicyArn=arns[10])
+    assert caught.value.response["Error"]["Code"] == "LimitExceeded"
+    message = caught.value.response["Error"]["Message"]
+    assert message == "Cannot exceed quota for PoliciesPerUser: 10"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    code, message = error_of(iam.attach_role_policy, RoleName="ci", PolicyArn=arns[10])
+    assert (code, message) == ("LimitExceeded", "Cannot exceed quota for PoliciesPerRole: 10")
+    attached = iam.list_attached_user_policies(UserName="ana")["AttachedPolicies"]
+    assert len(attached) == 10

@@ -1,0 +1,79 @@
+"""What a tripped account must refuse: every API call that starts billing compute.
+
+One list, denied from two sides until restore: from the payer by the quarantine SCP (scp.py,
+`NoNewCompute`) and from inside by the guard stack's launch-block policy (launch_block.py), so
+the two can never disagree about what a "launch" is. Both bind principals only: service-linked
+roles (Auto Scaling, Spot Fleet, EKS, Batch and ECS capacity providers launching on a customer's
+behalf) are bound by neither ("SCPs don't affect service-linked roles", Organizations User Guide,
+"Service control policies"; the guard never edits them, principals.py); the halt (suspended
+processes, fleets at 0) stops what they would launch.
+
+Why refusing matters even after the halt: "Every time you start your instance, Amazon EC2
+charges a one-minute minimum for instance usage" (EC2 API Reference, StartInstances), so each
+launch the halt stops again still bills a minute; only refusing the launch itself saves it.
+"""
+
+from __future__ import annotations
+
+# Everything a runaway uses to add compute or buy capacity. EC2: launches, starts, Spot and
+# fleets (RunInstances is what Auto Scaling, EC2 Fleet, Karpenter and Batch call under the
+# caller's or a passed role), capacity purchases that bill with nothing running. Auto Scaling:
+# creating groups, raising capacity and resuming the processes the halt suspended.
+LAUNCH_ACTIONS = (
+    "ec2:RunInstances",
+    "ec2:StartInstances",
+    "ec2:CreateFleet",
+    "ec2:ModifyFleet",
+    "ec2:RequestSpotInstances",
+    "ec2:RequestSpotFleet",
+    "ec2:ModifySpotFleetRequest",
+    "ec2:ModifyInstanceAttribute",  # e.g. a bigger instance type, or stop protection back on
+    "ec2:AllocateHosts",
+    "ec2:CreateCapacityReservation",
+    "ec2:ModifyCapacityReservation",
+    "ec2:PurchaseReservedInstancesOffering",
+    "ec2:PurchaseHostReservation",
+    "ec2:PurchaseScheduledInstances",
+    "ec2:RunScheduledInstances",
+    "ec2:CreateLaunchTemplateVersion",
+    "autoscaling:CreateAutoScalingGroup",
+    "autoscaling:UpdateAutoScalingGroup",
+    "autoscaling:SetDesiredCapacity",
+    "autoscaling:ExecutePolicy",
+    "autoscaling:ResumeProcesses",
+    "autoscaling:PutScheduledUpdateGroupAction",
+    "autoscaling:BatchPutScheduledUpdateGroupAction",
+    "autoscaling:PutScalingPolicy",
+    "autoscaling:StartInstanceRefresh",
+    "autoscaling:AttachInstances",
+    "autoscaling:ExitStandby",
+    "autoscaling:PutWarmPool",
+    # Capacity bought ahead, billing whether used or not.
+    "ec2:PurchaseCapacityBlock",
+    "ec2:CreateCapacityReservationFleet",
+    "savingsplans:CreateSavingsPlan",
+    # GPU spend that is not a RunInstances of the caller's own: SageMaker jobs, endpoints,
+    # notebooks and HyperPod clusters; Batch jobs and compute environments; EKS node groups; ECS
+    # tasks and services (Batch, EKS and ECS capacity providers launch through service-linked
+    # roles, which no SCP binds, so their API is the place to stop them).
+    "sagemaker:CreateTrainingJob",
+    "sagemaker:CreateProcessingJob",
+    "sagemaker:CreateTransformJob",
+    "sagemaker:CreateHyperParameterTuningJob",
+    "sagemaker:CreateEndpoint",
+    "sagemaker:UpdateEndpoint",
+    "sagemaker:CreateNotebookInstance",
+    "sagemaker:StartNotebookInstance",
+    "sagemaker:CreateCluster",
+    "sagemaker:UpdateCluster",
+    "batch:SubmitJob",
+    "batch:CreateComputeEnvironment",
+    "batch:UpdateComputeEnvironment",
+    "eks:CreateNodegroup",
+    "eks:UpdateNodegroupConfig",
+    "ecs:RunTask",
+    "ecs:StartTask",
+    "ecs:CreateService",
+    "ecs:UpdateService",
+    "lightsail:CreateInstances",
+)

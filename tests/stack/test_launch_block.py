@@ -1,0 +1,123 @@
+"""The launch-block policy of each guard stack (issue 20): what it denies, and that the guard's
+role may attach and detach exactly it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+from runawaytrain_stack.fleet_model import Fleet
+from runawaytrain_stack.launch_actions import LAUNCH_ACTIONS
+from runawaytrain_stack.launch_block import MAX_MANAGED_POLICY_CHARACTERS, policy_characters
+from runawaytrain_stack.names import name_launch_block_policy_arn
+from runawaytrain_stack.scp import build_quarantine_policy
+from tests.stack.iam_reference import is_allowed
+from tests.stack.template_policies import find_policy_documents, load_stacks
+
+ATTACH = ("iam:AttachUserPolicy", "iam:AttachRolePolicy")
+DETACH = ("iam:DetachUserPolicy", "iam:DetachRolePolicy")
+ACCOUNTS = ["root", "prod", "sandbox"]
+
+
+@pytest.fixture(scope="module")
+def resolved(test_app) -> dict[str, dict[str, Any]]:
+    """Per guard stack, as IAM will see it once deployed: the launch-block policy's ARN and
+    document, and the guard role's policy."""
+    app, _ = test_app
+    found: dict[str, dict[str, Any]] = {}
+    for stack in load_stacks(app.outdir):
+        if not stack.name.startswith("runawaytrain-guard-") or stack.name.count("-") != 2:
+            continue
+        (policy_id,) = [
+            logical_id
+            for logical_id, resource in stack.resources.items()
+            if resource["Type"] == "AWS::IAM::ManagedPolicy"
+        ]
+        documents = list(find_policy_documents(stack))
+        found[stack.name.rsplit("-", 1)[1]] = {
+            "arn": stack.resolve({"Ref": policy_id}),
+            "document": next(d.document for d in documents if policy_id in d.where),
+            "guard": next(d.document for d in documents if "Policies[Guard]" in d.where),
+        }
+    return found
+
+
+@pytest.mark.parametrize("name", ACCOUNTS)
+def test_each_guard_stack_has_the_policy_by_its_fixed_name(
+    resolved: dict, test_fleet: Fleet, name: str
+) -> None:
+    """`runawaytrain restore` detaches the policy by this ARN without reading the stack; it
+    exists even where launch_block is false (sandbox), so restore can always lift it."""
+    account = next(a for a in test_fleet.accounts if a.name == name)
+    assert resolved[name]["arn"] == name_launch_block_policy_arn(account.id)
+
+
+def test_the_policy_denies_every_launch_action_the_quarantine_scp_denies(
+    resolved: dict, test_fleet: Fleet
+) -> None:
+    document = resolved["prod"]["document"]
+    (statement,) = document["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Resource"] == "*"
+    assert "Condition" not in statement
+    assert sorted(statement["Action"]) == sorted(LAUNCH_ACTIONS)
+    for action in ("ec2:RunInstances", "ec2:StartInstances", "autoscaling:SetDesiredCapacity"):
+        assert not is_allowed(
+            {"Version": "2012-10-17", "Statement": [*document["Statement"], ALLOW_ALL]},
+            action,
+            "*",
+        )
+    quarantine = build_quarantine_policy(test_fleet, test_fleet.sub_accounts[0])
+    (no_compute,) = [s for s in quarantine["Statement"] if s["Sid"] == "NoNewCompute"]
+    assert no_compute["Action"] == list(LAUNCH_ACTIONS)  # one list, both sides
+
+
+def test_the_policy_fits_the_managed_policy_quota(resolved: dict) -> None:
+    assert policy_characters(resolved["prod"]["document"]) <= MAX_MANAGED_POLICY_CHARACTERS
+
+
+ALLOW_ALL = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+
+
+@pytest.mark.parametrize("name", ACCOUNTS)
+def test_the_guard_may_attach_and_detach_only_the_launch_block_and_deny_all(
+    resolved: dict, name: str
+) -> None:
+    """Attach/Detach of the stack's own policy on any user or role; of AWSDenyAll (the
+    lockout's); of nothing else, so the guard's role can grant no one anything."""
+    guard, arn = resolved[name]["guard"], resolved[name]["arn"]
+    account = arn.split(":")[4]
+    user = f"arn:aws:iam::{account}:user/alice"
+    role = f"arn:aws:iam::{account}:role/ci"
+    others = [
+        "arn:aws:iam::aws:policy/AdministratorAccess",
+        f"arn:aws:iam::{account}:policy/runawaytrain/other",
+        f"arn:aws:iam::{account}:policy/runawaytrain-launch-block",  # another path
+    ]
+    for action in ATTACH + DETACH:
+        target = user if "User" in action else role
+        for policy, allowed in [
+            (arn, True),
+            ("arn:aws:iam::aws:policy/AWSDenyAll", True),
+            *((other, False) for other in others),
+        ]:
+            context = {"iam:PolicyARN": policy}
+            assert is_allowed(guard, action, target, context) is allowed, (action, policy)
+
+
+def test_the_role_statement_names_the_policy_by_reference(test_app) -> None:
+    _, stacks = test_app
+    template = Template.from_stack(stacks.guards["prod"])
+    (policy_id,) = template.find_resources("AWS::IAM::ManagedPolicy")
+    roles = template.find_resources("AWS::IAM::Role")
+    (guard,) = [
+        r
+        for r in roles.values()
+        if r["Properties"].get("Policies", [{}])[0].get("PolicyName") == "Guard"
+    ]
+    statements = guard["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    (attach,) = [s for s in statements if s.get("Sid") == "AttachOnlyLaunchBlock"]
+    assert sorted(attach["Action"]) == sorted(ATTACH + DETACH)
+    assert attach["Condition"] == {"ArnEquals": {"iam:PolicyARN": {"Ref": policy_id}}}
