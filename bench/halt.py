@@ -1,8 +1,10 @@
 """Benchmark: how fast does the breaker stop 17 / 170 / 1000 instances over 17 regions?
 
 Runs the guard's real `run_guard` in moto with a fixed latency injected into every AWS call
-(a botocore `before-call` hook that sleeps), and a seed-style baseline (regions one after
-another, one StopInstances call per instance) in the same run. Prints API calls and wall time.
+(a botocore `before-call` hook that sleeps), a seed-style baseline (regions one after
+another, one StopInstances call per instance), and Cloud Custodian's `stop` policy Region after
+Region (bench/custodian.py; needs c7n, a dev-only install) on the same account. Prints API calls
+and wall time; `lead` is Cloud Custodian's wall over the guard's.
 moto runs under the strict-AWS layer (the strict_aws package) unless `--lenient`; here
 every instance is launched long before the trip, so all are running and stoppable.
 
@@ -12,6 +14,8 @@ every instance is launched long before the trip, so all are running and stoppabl
 
 Targets (issue 2): <= 2 EC2 calls per region + 1 per extra page/chunk (ASG and tagging calls
 counted apart); at 1000 instances wall(100 ms) - wall(0 ms) <= 0.8 s; >= 50x the baseline.
+Targets (issue 20), 1000 instances, 17 Regions, warm: guard wall <= 2.5 s at 100 ms per call and
+<= 1.5 s at 0 ms.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ if __package__ in (None, ""):
 import boto3
 
 from bench import halt_mix
+from bench.custodian import C7N_INSTALL, custodian_available, stop_with_custodian
 from bench.emulated_aws import ALL_LISTED_REGIONS, DEFAULT_REGIONS, LatencyInjector, emulated
 from guard.census import list_enabled_regions
 from guard.clients import ClientFactory
@@ -117,12 +122,31 @@ def run_baseline(instances: int, latency: float) -> Run:
         return Run(wall, injector.calls)
 
 
+def run_custodian(instances: int, latency: float) -> Run:
+    """Cloud Custodian's `stop`, Region after Region (bench/custodian.py), on the same account."""
+    with account_with(instances):
+        injector = LatencyInjector(latency)
+        session = injector.session()
+        start = time.perf_counter()
+        ec2 = session.client("ec2", region_name="us-east-1")
+        regions = list_enabled_regions(ec2, session.get_partition_for_region)
+        stopped = stop_with_custodian(regions, injector, "123456789012")
+        wall = time.perf_counter() - start
+        assert stopped == instances, f"c7n stopped {stopped} of {instances}"
+        return Run(wall, injector.calls)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[17, 170, 1000])
     parser.add_argument("--latencies", type=float, nargs="+", default=[0.0, 0.1])
     parser.add_argument("--repeats", type=int, default=3, help="best of N runs (default 3)")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--no-custodian",
+        action="store_true",
+        help="skip Cloud Custodian's stop (bench/custodian.py)",
+    )
     parser.add_argument(
         "--lenient", action="store_true", help="plain moto, without the strict-AWS layer"
     )
@@ -142,7 +166,11 @@ def main() -> int:
     header = (
         f"{'instances':>9} {'latency':>8} {'wall s':>7} {'EC2 calls':>9} {'(core)':>6} "
         f"{'ASG+tag':>7} {'all calls':>9} {'baseline s':>10} {'base calls':>10} {'speed-up':>8}"
+        f" {'c7n s':>7} {'c7n calls':>9} {'lead':>6}"
     )
+    custodian = not args.no_custodian and custodian_available()
+    if not args.no_custodian and not custodian:
+        print(f"Cloud Custodian not installed, its columns left out: {C7N_INSTALL}")
     print(
         f"guard clients: {'warm (made before timing)' if args.warm else 'cold (made in the run)'}; "
         f"moto: {'lenient' if args.lenient else 'strict-AWS layer'}"
@@ -150,6 +178,8 @@ def main() -> int:
     print(header)
     walls: dict[tuple[int, float], float] = {}
     run_breaker(17, 0.0)  # warm-up: botocore loads and caches the service models once
+    if custodian:
+        run_custodian(17, 0.0)  # the same for c7n (its resource registry and schema)
     for size in args.sizes:
         for latency in args.latencies:
             run = best_of(args.repeats, run_breaker, size, latency, args.warm)
@@ -164,6 +194,12 @@ def main() -> int:
                 base_text = (
                     f"{base.wall:>10.2f} {sum(base.calls.values()):>10} "
                     f"{base.wall / run.wall:>7.0f}x"
+                )
+            if custodian:
+                peer = best_of(args.repeats, run_custodian, size, latency)
+                base_text += (
+                    f" {peer.wall:>7.2f} {sum(peer.calls.values()):>9} "
+                    f"{peer.wall / run.wall:>5.1f}x"
                 )
             print(
                 f"{size:>9} {latency * 1000:>6.0f}ms {run.wall:>7.3f} {ec2_calls:>9} "
