@@ -63,7 +63,8 @@ FLEET_ACTIONS = ("ec2:ModifySpotFleetRequest", "ec2:ModifyFleet")
 # Guide, "Amazon EBS encryption"). Only for grants to AWS services (kms:GrantIsForAWSResource).
 RESTART_KEY_ACTIONS = ("kms:CreateGrant",)
 SCALING_ACTIONS = ("autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses")
-# Incident tags, limited to runawaytrain: keys by the aws:TagKeys condition.
+# Incident tags (instances, Spot requests, fleets), limited to runawaytrain: keys by the
+# aws:TagKeys condition.
 INSTANCE_TAG_ACTIONS = ("ec2:CreateTags", "ec2:DeleteTags")
 GROUP_TAG_ACTIONS = ("autoscaling:CreateOrUpdateTags", "autoscaling:DeleteTags")
 PUBLISH_ACTIONS = ("sns:Publish",)
@@ -224,7 +225,12 @@ def build_guard_policy(
             [keys],
             {"Bool": {"kms:GrantIsForAWSResource": "true"}},
         ),
-        _allow("TagInstances", INSTANCE_TAG_ACTIONS, [instances, *fleets], only_our_tags),
+        _allow(
+            "TagInstances",
+            INSTANCE_TAG_ACTIONS,
+            [instances, spot_requests, *fleets],
+            only_our_tags,
+        ),
         _allow("SuspendScaling", SCALING_ACTIONS, [groups]),
         _allow("TagScalingGroups", GROUP_TAG_ACTIONS, [groups], only_our_tags),
         _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic_arn]),
@@ -296,7 +302,8 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "Spot (and, when configured, instance-store) instances by condition, and its tags are "
         "limited to runawaytrain: keys by condition.",
         f"{arn}:ec2:*:{account_id}:spot-instances-request/*": "The guard cancels the Spot "
-        "requests that would relaunch what it halted, in any region, known only at run time.",
+        "requests that would relaunch what it halted, in any region, known only at run time, "
+        "tagging them first (runawaytrain: keys only, by condition).",
         f"{arn}:ec2:*:{account_id}:spot-fleet-request/*": "The guard sets maintain Spot Fleets "
         "holding halted instances to capacity 0 and restore puts them back.",
         f"{arn}:ec2:*:{account_id}:fleet/*": "The guard sets maintain EC2 Fleets holding halted "

@@ -1,6 +1,9 @@
 """Strict Spot requests and fleets: what moto drops or never does for Spot Fleets and EC2 Fleets.
 
 - an instance a Spot request launched carries its request id and `spot` lifecycle;
+- a Spot request whose ValidFrom lies ahead stays `open` and launches nothing, and a cancelled
+  request stays listed as `cancelled` (moto fulfils every request at once and forgets a
+  cancelled one);
 - a Spot Fleet keeps its Type (`maintain` by default), DescribeSpotFleetRequests reports it, and
   CreateTags on its sfr- id shows;
 - `maintain` fleets replace terminated capacity (called after every TerminateInstances);
@@ -9,13 +12,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.fleets import Fleet
 from moto.ec2.models.instances import Instance
-from moto.ec2.models.spot_requests import SpotFleetRequest, SpotInstanceRequest
+from moto.ec2.models.spot_requests import (
+    SpotFleetRequest,
+    SpotInstanceRequest,
+    SpotRequestBackend,
+)
 from moto.ec2.responses.fleets import Fleets
 from moto.ec2.responses.spot_fleets import SpotFleets
 
@@ -23,6 +31,7 @@ from strict_aws.patches import Patches
 
 _ORIGINAL: dict[str, Any] = {
     "launch_spot_instance": SpotInstanceRequest.launch_instance,
+    "spot_request_init": SpotInstanceRequest.__init__,
     "request_spot_fleet_response": SpotFleets.request_spot_fleet,
     "sfr_config": SpotFleetRequest.spot_fleet_request_config,
 }
@@ -30,19 +39,77 @@ _ORIGINAL: dict[str, Any] = {
 
 def install(patches: Patches) -> None:
     patches.set(SpotInstanceRequest, "launch_instance", _launch_spot_instance)
+    patches.set(SpotInstanceRequest, "__init__", _spot_request_init)
+    patches.set(SpotInstanceRequest, "instance_id", property(_spot_request_instance_id))
+    patches.set(SpotRequestBackend, "cancel_spot_instance_requests", _cancel_spot_requests)
     patches.set(SpotFleets, "request_spot_fleet", _request_spot_fleet_response)
     patches.set(SpotFleetRequest, "tag_set", property(_sfr_tag_set))
     patches.set(SpotFleetRequest, "spot_fleet_request_config", property(_sfr_config))
     patches.set(Fleets, "modify_fleet", _modify_fleet_response)
 
 
-def _launch_spot_instance(self: SpotInstanceRequest) -> Instance:
+def _launch_spot_instance(self: SpotInstanceRequest) -> Instance | None:
+    if _scheduled_later(self.valid_from):
+        return None  # see _spot_request_init
     instance: Instance = _ORIGINAL["launch_spot_instance"](self)
     # DescribeInstances carries SpotInstanceRequestId for every instance a Spot request launched
     # (EC2 API Reference, "Instance": spotInstanceRequestId, instanceLifecycle).
     instance.spot_instance_request_id = self.id
     instance.lifecycle = "spot"
     return instance
+
+
+def _scheduled_later(valid_from: Any) -> bool:
+    if not valid_from:
+        return False
+    if isinstance(valid_from, str):
+        valid_from = datetime.fromisoformat(valid_from)
+    if valid_from.tzinfo is None:
+        valid_from = valid_from.replace(tzinfo=UTC)
+    return bool(valid_from > datetime.now(UTC))
+
+
+def _spot_request_init(self: SpotInstanceRequest, *args: Any, **kwargs: Any) -> None:
+    _ORIGINAL["spot_request_init"](self, *args, **kwargs)
+    if self.instance is None:
+        # A request whose ValidFrom lies ahead "becomes active at this date and time"
+        # (EC2 API Reference, RequestSpotInstances ValidFrom): until then it is `open` with
+        # status not-scheduled-yet and no instance (EC2 User Guide, "Spot request status
+        # codes"). moto fulfils it at once. The layer never fulfils it later: a test that wants
+        # an open request (what the guard cancels) makes one this way.
+        self.state = "open"
+        self._status_code = "not-scheduled-yet"
+        self.status_message = "The request will not be evaluated until the scheduled date."
+
+
+def _spot_request_instance_id(self: SpotInstanceRequest) -> str | None:
+    # InstanceId: "if an instance has been launched to fulfill the Spot Instance request"
+    # (EC2 API Reference, SpotInstanceRequest); an open request has none.
+    return None if self.instance is None else str(self.instance.id)
+
+
+def _cancel_spot_requests(
+    self: SpotRequestBackend, request_ids: list[str]
+) -> list[SpotInstanceRequest]:
+    # A cancelled request stays listed by DescribeSpotInstanceRequests, state `cancelled`:
+    # "Spot Instance requests are deleted four hours after they are canceled and their instances
+    # are terminated" (EC2 API Reference, DescribeSpotInstanceRequests); status
+    # canceled-before-fulfillment, or request-canceled-and-instance-running when its instance
+    # runs on, which cancelling never terminates (EC2 User Guide, "Spot request status codes",
+    # "Cancel a Spot Instance request"). moto forgets it at once. Not modelled: the deletion
+    # four hours later.
+    cancelled = []
+    for request_id in request_ids:
+        request = self.spot_instance_requests[request_id]
+        instance = request.instance
+        running = instance is not None and instance.state not in ("terminated", "shutting-down")
+        request.state = "cancelled"
+        request._status_code = (
+            "request-canceled-and-instance-running" if running else "canceled-before-fulfillment"
+        )
+        request.status_message = "Your Spot request is canceled."
+        cancelled.append(request)
+    return cancelled
 
 
 def _request_spot_fleet_response(self: SpotFleets) -> Any:

@@ -5,12 +5,26 @@ Per region, in this order (each kind of capacity has its own module, its restore
 2. auto_scaling.py: suspend the processes that would replace, health-check away or scale in
    what is stopped;
 3. spot.py: set `maintain` fleets to 0 and cancel Spot requests that would relaunch;
-4. instances.py: stop every running instance AWS lets us stop (lifting stop protection), tag
-   it and what is still pending with the incident, terminate what `unstoppable` allows, then
+4. instances.py: tag every running instance AWS lets us stop and what is still pending with the
+   incident, stop them (lifting stop protection), terminate what `unstoppable` allows, then
    stop the pending ones as they reach running, within the wait budget (what happens to each
    kind of instance, and to one AWS refused to stop, is treatment.py's table);
 5. idle_capacity.py: count Dedicated Hosts and Capacity Reservations, which bill regardless.
 On-demand EBS-backed instances are only ever stopped.
+
+Record, then change (issue 20): each change's record is written before the change, by the module
+making it, so a crash or a Lambda timeout between the two leaves a record of a change that never
+happened, which restore tolerates, never a change restore cannot find:
+
+| change | record (restore reads it) | written |
+| --- | --- | --- |
+| SuspendProcesses | group tags: incident, processes not already suspended | before |
+| ModifySpotFleetRequest / ModifyFleet to 0 | fleet tags: incident, previous capacities | before |
+| CancelSpotInstanceRequests | request tag: incident (listed by restore, not reopenable) | before |
+| StopInstances | instance tag: incident | before |
+| ModifyInstanceAttribute (stop protection off) | instance tags: incident, lifted | before |
+| TerminateInstances (one-time Spot) | none, irreversible (its fleet's capacity tag) | - |
+| lockout: keys, deny, revoke (lockout.py) | principal tags, `partial` until complete | before |
 
 IAM: see each module.
 """
@@ -192,11 +206,11 @@ def act(
     )
     terminating = pool.submit(terminate, ec2, [t.id for t in disposable]) if disposable else None
     record(ec2, region, [t.id for t in to_stop + pending], {INCIDENT_TAG: plan.incident}, result)
-    stopping = stop_running(ec2, [t.id for t in to_stop])
+    stopping = stop_running(ec2, [t.id for t in to_stop], plan.incident)
     refused_spot = terminate_instead(stopping, targets, stoppable, plan.unstoppable)
     if refused_spot:  # cancel what would launch them again, then terminate
         relaunching = relaunching_requests(live_requests, refused_spot)
-        cancelled, errors = cancel_spot_requests(ec2, region, relaunching)
+        cancelled, errors = cancel_spot_requests(ec2, region, relaunching, plan.incident)
         result.errors += errors
         if cancelled:
             result.spot_cancelled.setdefault(region, []).extend(cancelled)
@@ -205,8 +219,6 @@ def act(
         result.not_stopped.update(failed)
         for target in refused_spot:
             stopping.not_stopped.pop(target.id, None)
-    lifted = {INCIDENT_TAG: plan.incident, STOP_PROTECTION_TAG: "lifted"}
-    record(ec2, region, stopping.lifted, lifted, result)
     waiting = stopping.still_pending + [t.id for t in pending]
     if terminating is not None:
         done, failed = terminating.result()
@@ -215,13 +227,18 @@ def act(
     result.not_stopped.update(kept)
     stopping.still_pending = waiting
     if waiting and plan.wait_s > 0:
-        later = wait_and_stop(ec2, waiting, Waiting(plan.wait_s, plan.sleep or time.sleep))
-        record(ec2, region, later.lifted, lifted, result)
+        waiting_for = Waiting(plan.wait_s, plan.sleep or time.sleep)
+        later = wait_and_stop(ec2, waiting, waiting_for, plan.incident)
         stopping.still_pending = later.still_pending
         later.still_pending = []
         stopping.merge(later)
-    # Not stopped, left running: no incident tag, or each later run would trip on it again.
-    untag(ec2, region, sorted(set(stopping.not_stopped) & {t.id for t in to_stop}), result)
+    report_unrecorded(region, stopping.unrecorded, result)
+    # Not stopped, left running: no incident tag, or each later run would trip on it again; and
+    # where AWS refused the lift, not its record either (written first, protection still on).
+    not_stopped = set(stopping.not_stopped) & {t.id for t in to_stop}
+    lifted = set(stopping.lifted)
+    untag(ec2, region, sorted(not_stopped - lifted), result, (INCIDENT_TAG, STOP_PROTECTION_TAG))
+    untag(ec2, region, sorted(not_stopped & lifted), result)
     result.stopped_by_region[region] = sorted(stopping.stopped)  # the mail lists them in order
     if region in result.terminated_by_region:
         result.terminated_by_region[region].sort()
@@ -281,7 +298,7 @@ def keep_from_replacing(
         result.fleets_zeroed[region] = fleets.zeroed
     cancel = requests_to_cancel(requests, sorted_targets[2])
     if cancel:
-        cancelled, errors = cancel_spot_requests(ec2, region, cancel)
+        cancelled, errors = cancel_spot_requests(ec2, region, cancel, plan.incident)
         result.errors += errors
         result.spot_cancelled[region] = cancelled
     return sorted_targets
@@ -320,8 +337,8 @@ def sort_targets(
 def record(
     ec2: Any, region: str, ids: Sequence[str], tags: dict[str, str], result: HaltResult
 ) -> None:
-    """Tag `ids`: what the incident halts (restore starts it, the next run stops it if still
-    pending), or the stop protection it lifted (restore puts it back)."""
+    """Tag `ids` with what the incident halts (restore starts it, the next run stops it if
+    still pending), before it is stopped."""
     failed = tag_instances(ec2, ids, tags) if ids else {}
     if failed:
         shown = ", ".join(f"{i} ({e})" for i, e in sorted(failed.items())[:5])
@@ -330,10 +347,30 @@ def record(
         LOG.error("instance_tagging_failed", extra={"region": region, "error": message})
 
 
-def untag(ec2: Any, region: str, ids: Sequence[str], result: HaltResult) -> None:
+def report_unrecorded(region: str, unrecorded: dict[str, str], result: HaltResult) -> None:
+    """Stop protection lifted without its record (AWS refused the tag): restore cannot find it."""
+    if not unrecorded:
+        return
+    shown = ", ".join(f"{i} ({e})" for i, e in sorted(unrecorded.items())[:5])
+    message = (
+        f"{region}: recording lifted stop protection failed on {len(unrecorded)} instance(s), "
+        f"lifted all the same: {shown}; restore cannot put it back: set DisableApiStop on them "
+        "by hand"
+    )
+    result.errors.append(message)
+    LOG.error("lift_unrecorded", extra={"region": region, "error": message})
+
+
+def untag(
+    ec2: Any,
+    region: str,
+    ids: Sequence[str],
+    result: HaltResult,
+    keys: Sequence[str] = (INCIDENT_TAG,),
+) -> None:
     if not ids:
         return
     try:
-        ec2.delete_tags(Resources=list(ids), Tags=[{"Key": INCIDENT_TAG}])
+        ec2.delete_tags(Resources=list(ids), Tags=[{"Key": key} for key in keys])
     except (ClientError, BotoCoreError) as error:
         result.errors.append(f"{region}: untagging {len(ids)} instance(s): {describe_error(error)}")

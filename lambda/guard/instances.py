@@ -7,8 +7,8 @@ instance in the message. Each refusal is acted on by kind, not by bisecting blin
   'running' state"; cloud-custodian PR 6014, flatcar/mantle PR 315): left out, stopped once it
   runs (see `wait_and_stop`);
 - OperationNotPermitted: stop protection (DisableApiStop; "may not be stopped. Modify its
-  'disableApiStop' instance attribute"; cloud-custodian PRs 8007, 10594): lifted, then stopped,
-  then recorded with STOP_PROTECTION_TAG so restore puts it back;
+  'disableApiStop' instance attribute"; cloud-custodian PRs 8007, 10594): recorded with
+  STOP_PROTECTION_TAG (so restore puts it back), then lifted, then stopped;
 - UnsupportedOperation: capacity AWS never stops (one-time Spot, instance store): left out and
   reported.
 Anything else (no instance named) falls back to bisection. Request-level errors fail the batch.
@@ -72,6 +72,8 @@ class Stopping:
     not_stopped: dict[str, str] = field(default_factory=dict)  # id -> AWS error code
     still_pending: list[str] = field(default_factory=list)  # refused as not yet running
     lifted: list[str] = field(default_factory=list)  # stop protection we turned off
+    # id -> why the record of its lifted protection could not be written (lifted all the same)
+    unrecorded: dict[str, str] = field(default_factory=dict)
     calls: int = 0  # StopInstances requests made
 
     def merge(self, other: Stopping) -> None:
@@ -79,42 +81,46 @@ class Stopping:
         self.not_stopped.update(other.not_stopped)
         self.still_pending += other.still_pending
         self.lifted += other.lifted
+        self.unrecorded.update(other.unrecorded)
         self.calls += other.calls
 
 
-def stop_running(ec2: Any, ids: Sequence[str]) -> Stopping:
+def stop_running(ec2: Any, ids: Sequence[str], incident: str) -> Stopping:
     """Stop `ids`, 500 a call, acting on each refusal that names an instance (see above)."""
     outcome = Stopping()
     for chunk in chunks(ids, STOP_CHUNK):
-        outcome.merge(_stop_chunk(ec2, list(chunk)))
+        outcome.merge(_stop_chunk(ec2, list(chunk), incident))
     return outcome
 
 
-def _stop_chunk(ec2: Any, ids: list[str], *, lift: bool = True) -> Stopping:
+def _stop_chunk(ec2: Any, ids: list[str], incident: str, *, lift: bool = True) -> Stopping:
     """Stop `ids`; a protected instance named by a refusal is set aside and its protection
     lifted beside the next attempt for the others (one round trip per protected instance, not
     two), then the unprotected ones are stopped together (`lift=False`: no second lift)."""
     outcome = Stopping()
-    lifting: dict[str, Future[str | None]] = {}
+    lifting: dict[str, Future[Lift]] = {}
     with ThreadPoolExecutor(LIFT_WORKERS) as pool:
-        outcome.merge(_stop_refusing(ec2, ids, lifting if lift else None, pool))
+        outcome.merge(_stop_refusing(ec2, ids, incident, lifting if lift else None, pool))
         lifted = []
         for instance, future in lifting.items():
-            lift_error = future.result()
-            if lift_error is None:
+            lift = future.result()
+            if lift.record_error is not None:
+                outcome.unrecorded[instance] = lift.record_error
+            if lift.error is None:
                 lifted.append(instance)
             else:
-                outcome.not_stopped[instance] = f"{PROTECTED} ({lift_error})"
+                outcome.not_stopped[instance] = f"{PROTECTED} ({lift.error})"
     if lifted:
         outcome.lifted += lifted
-        outcome.merge(_stop_chunk(ec2, lifted, lift=False))
+        outcome.merge(_stop_chunk(ec2, lifted, incident, lift=False))
     return outcome
 
 
 def _stop_refusing(
     ec2: Any,
     ids: list[str],
-    lifting: dict[str, Future[str | None]] | None,
+    incident: str,
+    lifting: dict[str, Future[Lift]] | None,
     pool: ThreadPoolExecutor,
 ) -> Stopping:
     outcome = Stopping()
@@ -133,7 +139,7 @@ def _stop_refusing(
             protection = PROTECTION_TEXT in str(error.response.get("Error", {}).get("Message"))
             for instance in named:
                 if code == PROTECTED and protection and lifting is not None:
-                    lifting[instance] = pool.submit(lift_stop_protection, ec2, instance)
+                    lifting[instance] = pool.submit(lift_stop_protection, ec2, instance, incident)
                 elif code == NOT_YET_RUNNING:
                     outcome.still_pending.append(instance)
                 else:
@@ -183,14 +189,32 @@ def bisect_stop(ec2: Any, ids: Sequence[str]) -> Stopping:
     return outcome
 
 
-def lift_stop_protection(ec2: Any, instance: str) -> str | None:
-    """Turn DisableApiStop off (one call per instance: the API takes one id); the error or None."""
+@dataclass(frozen=True)
+class Lift:
+    error: str | None  # why DisableApiStop could not be turned off (None: it is off)
+    record_error: str | None  # why its record could not be written first (None: it was)
+
+
+def lifted_record(incident: str) -> dict[str, str]:
+    """The tags restore finds a lifted stop protection by, and puts it back from."""
+    return {INCIDENT_TAG: incident, STOP_PROTECTION_TAG: "lifted"}
+
+
+def lift_stop_protection(ec2: Any, instance: str, incident: str) -> Lift:
+    """Record, then turn DisableApiStop off (one call per instance: the API takes one id).
+
+    The record goes first: a crash or a timeout between the two leaves protection on and a
+    record restore tolerates (it sets DisableApiStop to true, which the instance still is);
+    the other way round it would leave protection off and nothing telling restore to put it
+    back (issue 20). A record AWS refuses (say, the instance is at its 50-tag limit) does not
+    keep the instance running: it is lifted all the same and the error names it."""
+    record_error = tag_instances(ec2, [instance], lifted_record(incident)).get(instance)
     try:
         ec2.modify_instance_attribute(InstanceId=instance, DisableApiStop={"Value": False})
     except (ClientError, BotoCoreError) as error:
-        return describe_error(error)
+        return Lift(describe_error(error), record_error)
     LOG.info("stop_protection_lifted", extra={"instance": instance})
-    return None
+    return Lift(None, record_error)
 
 
 def tag_instances(ec2: Any, ids: Sequence[str], tags: dict[str, str]) -> dict[str, str]:
@@ -278,7 +302,9 @@ class Waiting:
         self.waited_s += POLL_S
 
 
-def wait_and_stop(ec2: Any, pending: Sequence[str], waiting_for: Waiting) -> Stopping:
+def wait_and_stop(
+    ec2: Any, pending: Sequence[str], waiting_for: Waiting, incident: str
+) -> Stopping:
     """Stop `pending` instances as each reaches running, until none is pending or the budget is
     spent. What is still pending then stays tagged with the incident: the next run stops it."""
     outcome = Stopping()
@@ -289,7 +315,7 @@ def wait_and_stop(ec2: Any, pending: Sequence[str], waiting_for: Waiting) -> Sto
         running = [i for i in waiting if states.get(i, ("", ""))[0] == "running"]
         waiting = [i for i in waiting if states.get(i, ("", ""))[0] == "pending"]
         if running:
-            stopped = stop_running(ec2, running)
+            stopped = stop_running(ec2, running, incident)
             waiting += stopped.still_pending
             stopped.still_pending = []
             outcome.merge(stopped)

@@ -312,6 +312,11 @@ def _restored(report: Report) -> list[str]:
         lines.append(f"Auto Scaling group {group}: still suspended, {why}")
     for fleet, capacity in sorted(undone.get("fleets_restored", {}).items()):
         lines.append(f"Fleet {fleet}: target capacity back to {capacity}")
+    for request in undone.get("spot_requests_cancelled", []):
+        lines.append(
+            f"Spot request {request}: cancelled by the incident, cannot be reopened; request "
+            "the capacity again if it is still wanted"
+        )
     for instance, why in sorted(undone.get("fell_back", {}).items()):
         lines.append(
             f"Instance {instance} did not start ({why}); with a customer managed EBS key the "

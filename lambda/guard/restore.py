@@ -8,8 +8,17 @@ the stop protection it lifted, and its tags. Instances are started only when ask
 (`restart_instances`); until then they keep their incident tag, so a later restore can still
 start them, and their Auto Scaling groups stay suspended (health checks would terminate them).
 With restart, the groups are resumed only once their instances run again. Cancelled Spot requests
-and terminated Spot instances cannot be brought back. Running a restore twice changes nothing
-the second time.
+and terminated Spot instances cannot be brought back: the cancelled requests are listed (from
+their records, so even when the trip died before its mail) and their records cleared. Running a
+restore twice changes nothing the second time.
+
+Every record is written before its change (halt.py), so a trip that crashed or timed out between
+the two leaves records of changes that never happened; undoing one of those sets what already is:
+a key still Active is left alone, a deny never attached answers NoSuchEntity (ignored), protection
+still on is set on again, a process never suspended is resumed (the Auto Scaling API Reference
+lists no error for it), a fleet never zeroed is set to the capacity it has (the EC2 API Reference
+lists no error for an unchanged target). tests/guard/test_record_first.py crashes a trip between
+every record and its change and restores.
 
 IAM: iam:ListUsers, iam:ListRoles, iam:ListUserTags, iam:ListRoleTags, iam:ListAccessKeys,
 iam:UpdateAccessKey, iam:DetachUserPolicy, iam:DetachRolePolicy (AWSDenyAll and the
@@ -45,7 +54,7 @@ from guard.lockout import (
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
 from guard.principals import Kind, Principal
-from guard.spot import restore_fleets
+from guard.spot import cancelled_requests, restore_fleets
 
 LOG = get_logger("restore")
 
@@ -72,6 +81,8 @@ class RestoreResult:
     kept_suspended: dict[str, str] = field(default_factory=dict)  # "region/group" -> why
     reprotected: list[str] = field(default_factory=list)  # stop protection put back
     fleets_restored: dict[str, str] = field(default_factory=dict)  # fleet id -> capacities
+    # "region/request id" of the Spot requests the incident cancelled: they cannot be reopened
+    spot_requests_cancelled: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,6 +107,10 @@ class RestoreResult:
             parts.append(f"stop protection put back on {len(self.reprotected)}")
         if self.fleets_restored:
             parts.append(f"{len(self.fleets_restored)} fleet(s) back to their capacity")
+        if self.spot_requests_cancelled:
+            parts.append(
+                f"{len(self.spot_requests_cancelled)} cancelled Spot request(s) cannot be reopened"
+            )
         if self.errors:
             parts.append(f"{len(self.errors)} error(s)")
         return f"restore {verb} incident {self.incident}: " + ", ".join(parts)
@@ -154,6 +169,7 @@ def restore_incident(
         result.kept_suspended.update(region_result.kept_suspended)
         result.reprotected += region_result.reprotected
         result.fleets_restored.update(region_result.fleets_restored)
+        result.spot_requests_cancelled += region_result.spot_requests_cancelled
         result.errors.update(region_result.errors)
     LOG.info("restored", extra=result.to_dict())
     return result
@@ -217,8 +233,9 @@ def restore_region(
     account: Accounts, region: str, incident: str, restart_instances: bool, dry_run: bool
 ) -> RestoreResult:
     """Fleets back first (with target 0 they launch nothing now, and would replace nothing),
-    then instances (started and waited for when asked), then Auto Scaling, last: a group resumes
-    only when none of its instances is still stopped by the incident."""
+    then instances (started and waited for when asked), then Auto Scaling: a group resumes
+    only when none of its instances is still stopped by the incident; last, the list of the
+    Spot requests it cancelled."""
     result = RestoreResult(incident, dry_run)
     ec2 = account.ec2_for(region)
     try:
@@ -243,6 +260,8 @@ def restore_region(
         )
         result.resumed_asgs = {f"{region}/{name}": procs for name, procs in resumed.resumed.items()}
         result.kept_suspended = {f"{region}/{name}": why for name, why in resumed.kept.items()}
+        cancelled = cancelled_requests(ec2, incident, dry_run)
+        result.spot_requests_cancelled = [f"{region}/{request}" for request in cancelled]
     except (ClientError, BotoCoreError) as error:
         result.errors[region] = describe_error(error)
     return result

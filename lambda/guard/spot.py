@@ -10,7 +10,10 @@ can be stopped at all.
   request launches one when capacity appears: both are cancelled before anything is terminated
   (EC2 User Guide, "Cancel a Spot Instance request": cancelling an active request does not
   terminate its instance; cancelling a *disabled* one, whose instance is stopped, terminates it,
-  so requests of instances the trip stopped are never cancelled).
+  so requests of instances the trip stopped are never cancelled). Each is tagged with the
+  incident first. A cancelled request cannot be reopened (`cancelled` is a terminal state: EC2
+  User Guide, "Spot request status codes"), so restore undoes nothing there: it reads the tags
+  to list what the incident cancelled, even when the trip died before its mail, and clears them.
 - Spot Fleet and EC2 Fleet requests of type `maintain` replace lost capacity: their target
   capacity is set to 0 with the excess-capacity policy that keeps running instances (those are
   then stopped or terminated like the others), after the previous capacities are recorded on
@@ -112,11 +115,22 @@ def relaunching_requests(
     return sorted(ids)
 
 
-def cancel_spot_requests(ec2: Any, region: str, ids: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(cancelled ids, errors). Cancelling never terminates an instance."""
+def cancel_spot_requests(
+    ec2: Any, region: str, ids: Sequence[str], incident: str
+) -> tuple[list[str], list[str]]:
+    """(cancelled ids, errors). Each batch is recorded before it is cancelled (see above); a
+    record AWS refuses does not keep a request open to relaunch what is halted: it is cancelled
+    all the same and the error reported. Cancelling never terminates an instance."""
     cancelled, errors = [], []
     for start in range(0, len(ids), CANCEL_CHUNK):
         batch = list(ids[start : start + CANCEL_CHUNK])
+        try:
+            ec2.create_tags(Resources=batch, Tags=[{"Key": INCIDENT_TAG, "Value": incident}])
+        except (ClientError, BotoCoreError) as error:
+            errors.append(
+                f"{region}: recording Spot requests {batch} before cancelling them: "
+                f"{describe_error(error)}; cancelled all the same, restore will not list them"
+            )
         try:
             response = ec2.cancel_spot_instance_requests(SpotInstanceRequestIds=batch)
         except (ClientError, BotoCoreError) as error:
@@ -297,3 +311,23 @@ def restore_fleets(ec2: Any, incident: str, dry_run: bool) -> tuple[dict[str, st
             continue
         restored[fleet_id] = capacity
     return restored, errors
+
+
+def cancelled_requests(ec2: Any, incident: str, dry_run: bool) -> list[str]:
+    """The Spot requests `incident` recorded cancelling that are cancelled: nothing can reopen
+    them, restore lists them. Their records are cleared, and so are those of requests the trip
+    recorded and never cancelled (it died between the two): those are as they were."""
+    pages = ec2.get_paginator("describe_spot_instance_requests").paginate(
+        Filters=[{"Name": f"tag:{INCIDENT_TAG}", "Values": [incident]}],
+        PaginationConfig={"PageSize": FLEET_PAGE},
+    )
+    recorded = {
+        request["SpotInstanceRequestId"]: request.get("State", "")
+        for page in pages
+        for request in page["SpotInstanceRequests"]
+    }
+    if recorded and not dry_run:
+        for start in range(0, len(recorded), CANCEL_CHUNK):
+            batch = sorted(recorded)[start : start + CANCEL_CHUNK]
+            ec2.delete_tags(Resources=batch, Tags=[{"Key": INCIDENT_TAG}])
+    return sorted(request for request, state in recorded.items() if state == "cancelled")

@@ -401,10 +401,13 @@ def own(resource: str) -> dict[str, Any]:
     }
 
 
-def test_stops_and_tags_only_instances_and_fleets_of_its_own_account(prod: Template) -> None:
+def test_stops_and_tags_only_instances_spot_requests_and_fleets_of_its_own_account(
+    prod: Template,
+) -> None:
     assert statement(prod, "StopAndRestartInstances")["Resource"] == own("instance/*")
     assert statement(prod, "TagInstances")["Resource"] == [
         own("instance/*"),
+        own("spot-instances-request/*"),
         own("spot-fleet-request/*"),
         own("fleet/*"),
     ]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -300,6 +301,39 @@ def test_maintain_fleets_replace_terminated_capacity_until_target_is_zero(
         assert len(survivors) == 2  # no-termination keeps them
         client.terminate_instances(InstanceIds=survivors)
         assert fleet_instances(fleet_id) == []  # target 0: nothing replaced
+
+
+def test_a_spot_request_scheduled_for_later_stays_open_and_a_cancelled_one_stays_listed(
+    strict: StrictAWS,
+) -> None:
+    client = ec2()
+    spec = {"ImageId": AMI, "InstanceType": "t2.micro"}
+    scheduled = client.request_spot_instances(
+        ValidFrom=datetime.now(UTC) + timedelta(days=1), LaunchSpecification=spec
+    )["SpotInstanceRequests"][0]
+    active = client.request_spot_instances(LaunchSpecification=spec)["SpotInstanceRequests"][0]
+
+    assert (scheduled["State"], scheduled["Status"]["Code"]) == ("open", "not-scheduled-yet")
+    assert "InstanceId" not in scheduled
+    assert active["State"] == "active"
+    assert len(client.describe_instances()["Reservations"]) == 1  # only the active one launched
+
+    ids = [scheduled["SpotInstanceRequestId"], active["SpotInstanceRequestId"]]
+    client.cancel_spot_instance_requests(SpotInstanceRequestIds=ids)
+    listed = client.describe_spot_instance_requests(SpotInstanceRequestIds=ids)
+    states = {
+        r["SpotInstanceRequestId"]: (r["State"], r["Status"]["Code"])
+        for r in listed["SpotInstanceRequests"]
+    }
+    assert states == {
+        ids[0]: ("cancelled", "canceled-before-fulfillment"),
+        ids[1]: ("cancelled", "request-canceled-and-instance-running"),
+    }
+    assert state_of(active["InstanceId"]) == "pending"  # cancelling never terminates
+    live = client.describe_spot_instance_requests(
+        Filters=[{"Name": "state", "Values": ["open", "active"]}]
+    )
+    assert live["SpotInstanceRequests"] == []
 
 
 def test_protected_roles_refuse_changes(strict: StrictAWS) -> None:
