@@ -47,6 +47,7 @@ from guard.instance_kinds import Target, describe_targets, kind_of
 from guard.instances import (
     Stopping,
     Waiting,
+    reprotect,
     stop_running,
     tag_instances,
     terminate,
@@ -235,10 +236,24 @@ def act(
     report_unrecorded(region, stopping.unrecorded, result)
     # Not stopped, left running: no incident tag, or each later run would trip on it again; and
     # where AWS refused the lift, not its record either (written first, protection still on).
+    # Where the lift worked and the stop did not, the protection goes back on first; if that
+    # fails too, both records stay, so restore puts it back.
     not_stopped = set(stopping.not_stopped) & {t.id for t in to_stop}
     lifted = set(stopping.lifted)
-    untag(ec2, region, sorted(not_stopped - lifted), result, (INCIDENT_TAG, STOP_PROTECTION_TAG))
-    untag(ec2, region, sorted(not_stopped & lifted), result)
+    unprotected = set()
+    for instance in sorted(not_stopped & lifted):
+        error = reprotect(ec2, instance)
+        if error is not None:
+            unprotected.add(instance)
+            result.errors.append(
+                f"{region}: {instance} kept running with its stop protection lifted; putting it "
+                f"back failed ({error}): restore puts it back"
+            )
+    reprotected = (not_stopped & lifted) - unprotected
+    stopping.lifted = [i for i in stopping.lifted if i not in reprotected]
+    untag(
+        ec2, region, sorted(not_stopped - unprotected), result, (INCIDENT_TAG, STOP_PROTECTION_TAG)
+    )
     result.stopped_by_region[region] = sorted(stopping.stopped)  # the mail lists them in order
     if region in result.terminated_by_region:
         result.terminated_by_region[region].sort()

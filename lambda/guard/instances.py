@@ -200,6 +200,17 @@ def lifted_record(incident: str) -> dict[str, str]:
     return {INCIDENT_TAG: incident, STOP_PROTECTION_TAG: "lifted"}
 
 
+def reprotect(ec2: Any, instance: str) -> str | None:
+    """Turn DisableApiStop back on for an instance this run lifted but could not stop: it runs
+    on, so it keeps the protection its owner gave it. Returns the error, or None."""
+    try:
+        ec2.modify_instance_attribute(InstanceId=instance, DisableApiStop={"Value": True})
+    except (ClientError, BotoCoreError) as error:
+        return describe_error(error)
+    LOG.info("stop_protection_put_back", extra={"instance": instance})
+    return None
+
+
 def lift_stop_protection(ec2: Any, instance: str, incident: str) -> Lift:
     """Record, then turn DisableApiStop off (one call per instance: the API takes one id).
 

@@ -406,3 +406,32 @@ def test_lockout_runs_beside_the_pending_wait_not_after_it(strict, clock, inbox)
     assert report.locked_users == ["leaked"]
     assert seen_while_waiting[0] == "Inactive"  # the key died while the halt still waited
     assert key
+
+
+def test_an_instance_lifted_but_not_stopped_gets_its_stop_protection_back(strict, inbox, clients):
+    """It runs on, so the lift served nothing: its owner's protection goes back on at once
+    (before, its incident tag was dropped and restore never put the protection back)."""
+    ec2 = boto3.client("ec2", region_name=HOME)
+    plain = launch(2)
+    [protected] = launch(1, DisableApiStop=True)
+
+    def unprotected() -> bool:
+        answer = ec2.describe_instance_attribute(InstanceId=protected, Attribute="disableApiStop")
+        return not answer["DisableApiStop"]["Value"]
+
+    refuse(
+        clients,
+        "StopInstances",
+        "InsufficientInstanceCapacity",
+        "There is not enough capacity to fulfil the request.",  # any refusal after the lift
+        lambda params: protected in params["InstanceIds"] and unprotected(),
+    )
+
+    report = run_guard(settings(inbox, 1), Invocation(), clients, ACCOUNT)
+
+    assert sorted(report.stopped) == sorted(plain)
+    assert report.not_stopped == {protected: "InsufficientInstanceCapacity"}
+    assert instance_states(HOME, [protected]) == {protected: "running"}
+    assert not unprotected()  # put back on
+    assert report.protection_lifted == []
+    assert not any(key.startswith("runawaytrain:") for key in instance_tags(HOME, protected))
