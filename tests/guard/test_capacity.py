@@ -290,21 +290,6 @@ def test_a_failed_start_keeps_the_group_suspended_so_health_checks_cannot_termin
     assert set(instance_states(HOME, ids).values()) == {"stopped"}
 
 
-def test_a_termination_protected_spot_instance_does_not_shield_the_others(strict, inbox, clients):
-    spot = {"InstanceMarketOptions": {"MarketType": "spot"}}
-    free = launch(2, **spot)
-    protected = launch(1, **spot)
-    boto3.client("ec2", region_name=HOME).modify_instance_attribute(
-        InstanceId=protected[0], DisableApiTermination={"Value": True}
-    )
-
-    report = run_guard(settings(inbox, 1), Invocation(), clients, ACCOUNT)
-
-    assert sorted(report.terminated_by_region[HOME]) == sorted(free)
-    assert list(report.not_stopped) == protected
-    assert instance_states(HOME, free) == dict.fromkeys(free, "terminated")
-
-
 def test_only_a_stop_protection_refusal_lifts_stop_protection(strict, inbox, clients):
     ids = launch(2)
     refuse(
