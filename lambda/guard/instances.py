@@ -9,8 +9,8 @@ instance in the message. Each refusal is acted on by kind, not by bisecting blin
 - OperationNotPermitted: stop protection (DisableApiStop; "may not be stopped. Modify its
   'disableApiStop' instance attribute"; cloud-custodian PRs 8007, 10594): lifted, then stopped,
   then recorded with STOP_PROTECTION_TAG so restore puts it back;
-- UnsupportedOperation: capacity AWS never stops (one-time Spot, instance store): left out and
-  reported.
+- UnsupportedOperation: capacity AWS never stops (one-time Spot, instance store): left out;
+  treatment.py says whether it is then terminated or reported.
 Anything else (no instance named) falls back to bisection. Request-level errors fail the batch.
 
 IAM: ec2:StopInstances, ec2:StartInstances, ec2:TerminateInstances, ec2:ModifyInstanceAttribute,
