@@ -8,7 +8,6 @@ processes runs one at once (real AWS: within minutes).
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup, autoscaling_backends
@@ -16,6 +15,7 @@ from moto.ec2.models.instances import Instance
 
 from strict_aws.active import current
 from strict_aws.ec2_instances import is_launch_pending, terminate_unchecked
+from strict_aws.ec2_spot_requests import register
 from strict_aws.patches import Patches
 
 _ORIGINAL: dict[str, Any] = {
@@ -104,15 +104,15 @@ def _mark_asg_spot(group: FakeAutoScalingGroup, new: list[Instance]) -> None:
     # Auto Scaling User Guide, "Auto Scaling groups with multiple instance types and purchase
     # options" (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-mixed-
     # instances-groups.html): the Spot share is launched as Spot Instances (one-time requests,
-    # so StopInstances refuses them). moto launches them all on-demand; mark the Spot share.
+    # so StopInstances refuses them). moto launches them all on-demand; mark the Spot share, each
+    # with the one-time request DescribeSpotInstanceRequests lists (ec2_spot_requests.py).
     current = sum(
         1
         for s in group.instance_states
         if s.instance not in new and getattr(s.instance, "lifecycle", None) == "spot"
     )
     for instance in new[: max(0, _spot_share(group) - current)]:
-        instance.lifecycle = "spot"
-        instance.spot_instance_request_id = f"sir-{uuid.uuid4().hex[:8]}"
+        register(instance)
 
 
 def _asg_set_desired(self: FakeAutoScalingGroup, new_capacity: int | None) -> None:

@@ -3,9 +3,11 @@
 moto makes an instance `running` the moment it is launched and stops anything. AWS:
 - a launched or restarted instance reads `pending` for a while (the layer's `pending_seconds`,
   by its clock) and a launch that never reached `running` cannot be stopped;
-- a one-time Spot instance, or one with stop protection, refuses StopInstances, and one refused
-  id fails the whole call;
-- termination protection refuses TerminateInstances, all or nothing;
+- a one-time Spot instance, an instance-store root, or an instance with stop protection
+  refuses StopInstances, and one refused id fails the whole call;
+- an instance's root device type is its AMI's;
+- a Spot launch makes a Spot request, and a stop or start changes it (ec2_spot_requests.py);
+  termination protection asked for at launch is set (ec2_termination.py);
 - a restart with a customer managed KMS key and no kms:CreateGrant falls back to `stopped`
   (the check is kms.py's).
 Each behaviour names its source beside its code.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import threading
-import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from moto.ec2.exceptions import EC2ClientError
@@ -24,6 +26,15 @@ from moto.ec2.responses.instances import InstanceResponse
 
 from strict_aws.active import current
 from strict_aws.ec2_fleets import maintain_fleets
+from strict_aws.ec2_spot_requests import (
+    DEFAULT_INTERRUPTION,
+    DEFAULT_TYPE,
+    instance_started,
+    instance_stopped,
+    register,
+    request_of,
+)
+from strict_aws.ec2_termination import launch_asks, protect_at_launch
 from strict_aws.kms import grant_allowed, has_customer_managed_key
 from strict_aws.patches import Patches
 
@@ -34,7 +45,16 @@ _RUNNING = (16, "running")
 _PENDING = (0, "pending")
 _STOPPED = (80, "stopped")
 
-# Which spot parameters the RunInstances request in this thread carried (read by Instance.__init__).
+
+@dataclass(frozen=True)
+class _Launch:
+    """What the RunInstances request in this thread asked for (read by Instance.__init__)."""
+
+    spot_type: str
+    interruption: str
+    protect: bool  # DisableApiTermination
+
+
 _REQUEST = threading.local()
 
 _ORIGINAL: dict[str, Any] = {
@@ -165,11 +185,16 @@ def _instance_init(self: Instance, *args: Any, **kwargs: Any) -> None:
     # launched instance enters `pending`, then `running`. RunInstances itself answers `pending`
     # (moto already does that); later reads follow the clock.
     pend(layer, self, launch=True)
-    spot = getattr(_REQUEST, "spot", None)
-    if kwargs.get("instance_market_options") and spot is not None:
-        # RunInstances with InstanceMarketOptions creates a Spot request (one-time by default).
-        self.strict_spot_type, self.strict_interruption = spot
-        self.spot_instance_request_id = f"sir-{uuid.uuid4().hex[:8]}"
+    ami = self.ec2_backend.amis.get(self.image_id)
+    if ami is not None and ami.root_device_type == "instance-store":
+        # EC2 User Guide, "Root volumes for your Amazon EC2 instances": "The AMI that you use to
+        # launch an EC2 instance determines the type of the root volume" (moto says ebs always).
+        self.root_device_type = "instance-store"
+    launch = getattr(_REQUEST, "launch", None)
+    if launch is not None:
+        if kwargs.get("instance_market_options"):
+            register(self, launch.spot_type, launch.interruption)
+        protect_at_launch(self, launch.protect)
     # The tags AWS puts on fleet instances. EC2 User Guide, "Tag your resources" / "EC2 Fleet":
     # aws:ec2spot:fleet-request-id (Spot Fleet) and aws:ec2:fleet-id (EC2 Fleet). Names from
     # memory of real accounts; the search corpus did not confirm them - treat as best effort.
@@ -187,6 +212,7 @@ def _instance_start(self: Instance) -> InstanceState:
     if layer is not None and previous.name in ("stopped", "stopping"):
         # StartInstances: stopped -> pending -> running (same lifecycle page as above).
         pend(layer, self, launch=False)
+        instance_started(self)
     return previous
 
 
@@ -201,21 +227,16 @@ def _set_state_reason(self: Instance, value: StateReason) -> None:
 
 
 def _is_stoppable_spot(instance: Instance) -> bool:
-    """Only a persistent Spot request whose interruption behaviour is `stop` may be stopped."""
-    if getattr(instance, "lifecycle", None) != "spot":
-        return False  # not spot: stoppable as far as this rule goes
-    if getattr(instance, "strict_spot_type", None) is not None:
-        return bool(
-            instance.strict_spot_type == "persistent" and instance.strict_interruption == "stop"
-        )
-    for request in instance.ec2_backend.spot_instance_requests.values():
-        if request.instance is instance:
-            return bool(
-                request.spot_fleet_id is None
-                and request.type == "persistent"
-                and request.instance_interruption_behaviour == "stop"
-            )
-    return False  # fleet or Auto Scaling spot capacity: one-time
+    """Only a persistent Spot request whose interruption behaviour is `stop` may be stopped; a
+    cancelled request cannot ("You can't stop a Spot Instance if the
+    associated Spot Instance request is cancelled", EC2 User Guide, "Stop a Spot Instance")."""
+    request = request_of(instance)
+    return bool(
+        request is not None
+        and request.spot_fleet_id is None
+        and request.type == "persistent"
+        and request.instance_interruption_behaviour == "stop"
+    )
 
 
 def _refusal(instance: Instance) -> EC2ClientError | None:
@@ -247,6 +268,14 @@ def _refusal(instance: Instance) -> EC2ClientError | None:
             "one-time Spot Instance request. You can only stop Spot Instances associated with "
             "persistent Spot Instance requests.",
         )
+    if instance.root_device_type == "instance-store":
+        # EC2 API Reference, StopInstances: "You can't stop or hibernate instance store-backed
+        # instances"; text quoted in mitchellh/vagrant-aws#193.
+        return _ec2_error(
+            "UnsupportedOperation",
+            f"The instance '{instance.id}' does not have an 'ebs' root device type and cannot "
+            "be stopped.",
+        )
     if str(instance.disable_api_stop).lower() == "true":
         # EC2 User Guide, "Enable stop protection"
         # (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-stop-protection.html); text
@@ -262,25 +291,21 @@ def _refusal(instance: Instance) -> EC2ClientError | None:
 def _stop_instances(self: InstanceBackend, instance_ids: list[str]) -> Any:
     # One refused id fails the whole call and nothing is stopped (c7n's halt bisects for this
     # reason, see cloud-custodian#8003); the error names the first refused id in request order.
-    if current() is not None:
-        for instance in self.get_multi_instances_by_id(instance_ids):
-            error = _refusal(instance)
-            if error is not None:
-                raise error
-    return _ORIGINAL["stop_instances"](self, instance_ids)
+    if current() is None:
+        return _ORIGINAL["stop_instances"](self, instance_ids)
+    instances = self.get_multi_instances_by_id(instance_ids)
+    for instance in instances:
+        error = _refusal(instance)
+        if error is not None:
+            raise error
+    result = _ORIGINAL["stop_instances"](self, instance_ids)
+    for instance in instances:
+        instance_stopped(instance)
+    return result
 
 
 def _terminate_instances(self: InstanceBackend, instance_ids: list[str]) -> Any:
-    if current() is not None and instance_ids:
-        # Termination protection: all or nothing. getmoto/moto#4097 (moto checked it per
-        # instance, after terminating the earlier ones).
-        for instance in self.get_multi_instances_by_id(instance_ids):
-            if str(instance.disable_api_termination).lower() == "true":
-                raise _ec2_error(
-                    "OperationNotPermitted",
-                    f"The instance '{instance.id}' may not be terminated. Modify its "
-                    "'disableApiTermination' instance attribute and try again.",
-                )
+    # Termination protection is checked on the API call (ec2_termination.py).
     result = _ORIGINAL["terminate_instances"](self, instance_ids)
     if current() is not None:
         maintain_fleets(self)
@@ -288,16 +313,18 @@ def _terminate_instances(self: InstanceBackend, instance_ids: list[str]) -> Any:
 
 
 def _run_instances_response(self: InstanceResponse) -> Any:
-    spot_type = self._get_param("InstanceMarketOptions.SpotOptions.SpotInstanceType") or "one-time"
-    behaviour = (
-        self._get_param("InstanceMarketOptions.SpotOptions.InstanceInterruptionBehavior")
-        or "terminate"
+    options = "InstanceMarketOptions.SpotOptions."
+    spot = bool(self._get_param("InstanceMarketOptions.MarketType"))
+    _REQUEST.launch = _Launch(
+        spot_type=self._get_param(f"{options}SpotInstanceType") or DEFAULT_TYPE,
+        interruption=self._get_param(f"{options}InstanceInterruptionBehavior")
+        or DEFAULT_INTERRUPTION,
+        protect=launch_asks(spot, self._get_param("DisableApiTermination")),
     )
-    _REQUEST.spot = (spot_type, behaviour)
     try:
         return _ORIGINAL["run_instances_response"](self)
     finally:
-        _REQUEST.spot = None
+        _REQUEST.launch = None
 
 
 def _start_instances_response(self: InstanceResponse) -> Any:

@@ -15,8 +15,10 @@ from typing import Any
 from strict_aws import (
     auto_scaling,
     ec2_fleets,
+    ec2_images,
     ec2_instances,
     ec2_reads,
+    ec2_termination,
     events,
     iam,
     lambda_functions,
@@ -32,7 +34,9 @@ from strict_aws.pricing import PriceList
 
 # Every service module, installed in this order.
 SERVICES = (
+    ec2_images,
     ec2_instances,
+    ec2_termination,
     ec2_fleets,
     ec2_reads,
     auto_scaling,

@@ -32,7 +32,7 @@ IAM: see each module.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +43,7 @@ from guard.auto_scaling import suspend_groups
 from guard.census import Census, describe_error
 from guard.idle_capacity import list_idle_capacity
 from guard.incident import INCIDENT_TAG, STOP_PROTECTION_TAG
-from guard.instance_kinds import Target, describe_targets, kind_of
+from guard.instance_kinds import Kind, Target, describe_targets, kind_of
 from guard.instances import (
     Stopping,
     Waiting,
@@ -59,10 +59,10 @@ from guard.settings import Unstoppable
 from guard.spot import (
     SpotRequest,
     cancel_spot_requests,
+    persistence,
     read_spot_requests,
     relaunching_requests,
     requests_to_cancel,
-    stoppable_spot,
     zero_maintained_fleets,
 )
 from guard.treatment import KEPT_RUNNING, Treatment, decide_treatment
@@ -201,25 +201,16 @@ def act(
     """Record, stop, terminate: the incident tag goes on before anything is stopped (restore
     and the next run find what it halts by it), terminating runs beside the stops."""
     live_requests = spot_requests(region, requests, targets, result)
-    stoppable = stoppable_spot(targets, live_requests)
+    persistent = persistence(live_requests)
+    kinds = {t.id: kind_of(t, persistent) for t in targets}
     to_stop, pending, disposable, kept = keep_from_replacing(
-        region, plan, ec2, targets, requests=live_requests, stoppable=stoppable, result=result
+        region, plan, ec2, targets, requests=live_requests, kinds=kinds, result=result
     )
     terminating = pool.submit(terminate, ec2, [t.id for t in disposable]) if disposable else None
     record(ec2, region, [t.id for t in to_stop + pending], {INCIDENT_TAG: plan.incident}, result)
+    refused = Refused(region, plan.unstoppable, targets, kinds, live_requests, plan.incident)
     stopping = stop_running(ec2, [t.id for t in to_stop], plan.incident)
-    refused_spot = terminate_instead(stopping, targets, stoppable, plan.unstoppable)
-    if refused_spot:  # cancel what would launch them again, then terminate
-        relaunching = relaunching_requests(live_requests, refused_spot)
-        cancelled, errors = cancel_spot_requests(ec2, region, relaunching, plan.incident)
-        result.errors += errors
-        if cancelled:
-            result.spot_cancelled.setdefault(region, []).extend(cancelled)
-        done, failed = terminate(ec2, [t.id for t in refused_spot])
-        result.terminated_by_region.setdefault(region, []).extend(done)
-        result.not_stopped.update(failed)
-        for target in refused_spot:
-            stopping.not_stopped.pop(target.id, None)
+    refused.terminate_instead(ec2, stopping, result)
     waiting = stopping.still_pending + [t.id for t in pending]
     if terminating is not None:
         done, failed = terminating.result()
@@ -230,6 +221,7 @@ def act(
     if waiting and plan.wait_s > 0:
         waiting_for = Waiting(plan.wait_s, plan.sleep or time.sleep)
         later = wait_and_stop(ec2, waiting, waiting_for, plan.incident)
+        refused.terminate_instead(ec2, later, result)  # refused once it ran
         stopping.still_pending = later.still_pending
         later.still_pending = []
         stopping.merge(later)
@@ -238,7 +230,7 @@ def act(
     # where AWS refused the lift, not its record either (written first, protection still on).
     # Where the lift worked and the stop did not, the protection goes back on first; if that
     # fails too, both records stay, so restore puts it back.
-    not_stopped = set(stopping.not_stopped) & {t.id for t in to_stop}
+    not_stopped = set(stopping.not_stopped) & {t.id for t in to_stop + pending}
     lifted = set(stopping.lifted)
     unprotected = set()
     for instance in sorted(not_stopped & lifted):
@@ -264,18 +256,43 @@ def act(
         result.still_pending[region] = stopping.still_pending
 
 
-def terminate_instead(
-    stopping: Stopping, targets: Sequence[Target], stoppable: set[str], unstoppable: Unstoppable
-) -> list[Target]:
-    """What StopInstances refused that `decide_treatment` says to terminate instead."""
-    refused = stopping.not_stopped
-    return [
-        t
-        for t in targets
-        if t.id in refused
-        and decide_treatment(kind_of(t, stoppable), t.state, unstoppable, refused[t.id])
-        is Treatment.TERMINATE
-    ]
+@dataclass(frozen=True)
+class Refused:
+    """What to do with what StopInstances refused, as `decide_treatment` says: Spot that AWS
+    will not stop after all is terminated (after the requests that would relaunch it are
+    cancelled) when `unstoppable` allows, the rest stays in `not_stopped` with AWS's reason."""
+
+    region: str
+    unstoppable: Unstoppable
+    targets: Sequence[Target]
+    kinds: Mapping[str, Kind]
+    requests: dict[str, SpotRequest]
+    incident: str  # cancelled requests are recorded under it first (spot.cancel_spot_requests)
+
+    def to_terminate(self, stopping: Stopping) -> list[Target]:
+        refused = stopping.not_stopped
+        return [
+            t
+            for t in self.targets
+            if t.id in refused
+            and decide_treatment(self.kinds[t.id], t.state, self.unstoppable, refused[t.id])
+            is Treatment.TERMINATE
+        ]
+
+    def terminate_instead(self, ec2: Any, stopping: Stopping, result: HaltResult) -> None:
+        refused_spot = self.to_terminate(stopping)
+        if not refused_spot:
+            return
+        relaunching = relaunching_requests(self.requests, refused_spot)
+        cancelled, errors = cancel_spot_requests(ec2, self.region, relaunching, self.incident)
+        result.errors += errors
+        if cancelled:
+            result.spot_cancelled.setdefault(self.region, []).extend(cancelled)
+        done, failed = terminate(ec2, [t.id for t in refused_spot])
+        result.terminated_by_region.setdefault(self.region, []).extend(done)
+        result.not_stopped.update(failed)
+        for target in refused_spot:
+            stopping.not_stopped.pop(target.id, None)
 
 
 def spot_requests(
@@ -285,7 +302,8 @@ def spot_requests(
     result: HaltResult,
 ) -> dict[str, SpotRequest]:
     """The region's live Spot requests, read beside DescribeInstances; if that failed while
-    Spot instances run, every Spot instance counts as one-time (terminated or reported)."""
+    Spot instances run, no Spot request is read: each Spot instance outside a fleet is stopped
+    like any other, and only AWS's refusal makes it one-time (instance_kinds.kind_of)."""
     try:
         return reading.result()
     except (ClientError, BotoCoreError) as error:
@@ -301,12 +319,14 @@ def keep_from_replacing(
     targets: Sequence[Target],
     *,
     requests: dict[str, SpotRequest],
-    stoppable: set[str],
+    kinds: Mapping[str, Kind],
     result: HaltResult,
 ) -> tuple[list[Target], list[Target], list[Target], dict[str, str]]:
     """Fleets to 0 and relaunching Spot requests cancelled, before anything is stopped or
-    terminated; returns the targets sorted by what happens to them (see `sort_targets`)."""
-    sorted_targets = sort_targets(targets, stoppable, plan.unstoppable)
+    terminated; returns the targets sorted by what happens to them (see `sort_targets`). Only
+    the requests of what is terminated are cancelled: cancelling the disabled request of a
+    stopped Spot instance would terminate it (spot.py)."""
+    sorted_targets = sort_targets(targets, kinds, plan.unstoppable)
     fleets = zero_maintained_fleets(ec2, region, targets, plan.incident)
     result.errors += fleets.errors
     if fleets.zeroed:
@@ -330,13 +350,13 @@ def count_still_billing(
 
 
 def sort_targets(
-    targets: Sequence[Target], stoppable_spot: set[str], unstoppable: Unstoppable
+    targets: Sequence[Target], kinds: Mapping[str, Kind], unstoppable: Unstoppable
 ) -> tuple[list[Target], list[Target], list[Target], dict[str, str]]:
     """(running to stop, pending to stop once running, to terminate, {kept running: why}), as
     `decide_treatment` says before anything is stopped."""
     to_stop, pending, disposable, kept = [], [], [], {}
     for target in targets:
-        kind = kind_of(target, stoppable_spot)
+        kind = kinds[target.id]
         treatment = decide_treatment(kind, target.state, unstoppable)
         if treatment is Treatment.STOP:
             to_stop.append(target)

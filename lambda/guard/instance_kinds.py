@@ -11,7 +11,7 @@ IAM: ec2:DescribeInstances (no resource-level permissions).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -50,13 +50,24 @@ class Kind(Enum):
     ON_DEMAND = "on-demand"  # not Spot, EBS root device: stopped, never terminated
     INSTANCE_STORE = "instance-store"  # not Spot, instance-store root device: AWS cannot stop it
     STOPPABLE_SPOT = "stoppable-spot"  # Spot of a persistent request, no fleet: AWS stops it
-    ONE_TIME_SPOT = "one-time-spot"  # every other Spot instance: AWS cannot stop it
+    # Spot, no fleet, whose request DescribeSpotInstanceRequests did not return (the call
+    # failed, or did not list it): nothing says AWS will not stop it, so a stop is tried.
+    UNREAD_SPOT = "unread-spot"
+    ONE_TIME_SPOT = "one-time-spot"  # a fleet's, or its request read as one-time: AWS cannot
 
 
-def kind_of(target: Target, stoppable_spot: Collection[str]) -> Kind:
-    """`stoppable_spot`: the ids of the Spot instances AWS lets us stop (spot.stoppable_spot)."""
+def kind_of(target: Target, persistent: Mapping[str, bool]) -> Kind:
+    """`persistent`: {request id: whether it is persistent} for the Spot requests read
+    (spot.read_spot_requests). AWS stops a Spot instance only if a persistent request launched
+    it and it is not part of a fleet (EC2 User Guide, "Stop a Spot Instance"); one whose request
+    was not read is not known to be one-time, and terminating it would lose its root volume."""
     if target.spot:
-        return Kind.STOPPABLE_SPOT if target.id in stoppable_spot else Kind.ONE_TIME_SPOT
+        if target.spot_fleet or target.ec2_fleet:
+            return Kind.ONE_TIME_SPOT
+        read = persistent.get(target.spot_request or "")
+        if read is None:
+            return Kind.UNREAD_SPOT
+        return Kind.STOPPABLE_SPOT if read else Kind.ONE_TIME_SPOT
     if target.instance_store:
         return Kind.INSTANCE_STORE
     return Kind.ON_DEMAND

@@ -9,8 +9,8 @@ instance in the message. Each refusal is acted on by kind, not by bisecting blin
 - OperationNotPermitted: stop protection (DisableApiStop; "may not be stopped. Modify its
   'disableApiStop' instance attribute"; cloud-custodian PRs 8007, 10594): recorded with
   STOP_PROTECTION_TAG (so restore puts it back), then lifted, then stopped;
-- UnsupportedOperation: capacity AWS never stops (one-time Spot, instance store): left out and
-  reported.
+- UnsupportedOperation: capacity AWS never stops (one-time Spot, instance store): left out;
+  treatment.py says whether it is then terminated or reported.
 Anything else (no instance named) falls back to bisection. Request-level errors fail the batch.
 
 IAM: ec2:StopInstances, ec2:StartInstances, ec2:TerminateInstances, ec2:ModifyInstanceAttribute,
@@ -251,6 +251,10 @@ def tag_instances(ec2: Any, ids: Sequence[str], tags: dict[str, str]) -> dict[st
     return failed
 
 
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", "Unknown"))
+
+
 def _request_level(error: Exception) -> bool:
     """A refusal of the request as a whole (or no answer at all): retrying per id cannot help."""
     if isinstance(error, BotoCoreError):
@@ -263,21 +267,40 @@ def terminate(ec2: Any, ids: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     done: list[str] = []
     failed: dict[str, str] = {}
     for chunk in chunks(ids, STOP_CHUNK):
-        try:
-            response = ec2.terminate_instances(InstanceIds=list(chunk))
-        except (ClientError, BotoCoreError) as error:
-            if len(chunk) == 1 or _request_level(error):
-                failed.update(dict.fromkeys(chunk, describe_error(error)))
-                continue
-            # One termination-protected instance keeps the others in its Availability Zone
-            # from terminating while those elsewhere go (EC2 API Reference,
-            # TerminateInstances): what happened is unknown, so go one by one.
-            one_by_one = [terminate(ec2, [instance]) for instance in chunk]
-            done += [i for terminated, _ in one_by_one for i in terminated]
-            failed.update({i: e for _, errors in one_by_one for i, e in errors.items()})
-            continue
-        done += [change["InstanceId"] for change in response.get("TerminatingInstances", [])]
+        chunk_done, chunk_failed = _terminate_chunk(ec2, list(chunk))
+        done += chunk_done
+        failed.update(chunk_failed)
     return done, failed
+
+
+def _terminate_chunk(ec2: Any, ids: list[str]) -> tuple[list[str], dict[str, str]]:
+    """A termination-protected instance fails the call, yet AWS terminates the instances in
+    every other Availability Zone and keeps those in its zone (EC2 API Reference,
+    TerminateInstances); the refusal names it (OperationNotPermitted "The instance '<id>' may
+    not be terminated. Modify its 'disableApiTermination' ..."). So the named instance is set
+    aside and the call made again for the rest: what went already is reported again
+    (TerminateInstances is idempotent, same page), its zone's neighbours go now. One call more
+    per protected instance, not one per instance."""
+    failed: dict[str, str] = {}
+    while ids:  # each refusal sets aside one named instance: bounded by len(ids)
+        try:
+            response = ec2.terminate_instances(InstanceIds=ids)
+        except (ClientError, BotoCoreError) as error:
+            if len(ids) == 1 or _request_level(error):
+                failed.update(dict.fromkeys(ids, describe_error(error)))
+                return [], failed
+            protection = isinstance(error, ClientError) and _code(error) == PROTECTED
+            named = _named(error, ids) if isinstance(error, ClientError) and protection else []
+            if not named:
+                # Anything else: what happened is unknown, so one by one.
+                one_by_one = [_terminate_chunk(ec2, [instance]) for instance in ids]
+                failed.update({i: e for _, errors in one_by_one for i, e in errors.items()})
+                return [i for terminated, _ in one_by_one for i in terminated], failed
+            failed.update(dict.fromkeys(named, describe_error(error)))
+            ids = [i for i in ids if i not in named]
+            continue
+        return [change["InstanceId"] for change in response.get("TerminatingInstances", [])], failed
+    return [], failed
 
 
 def states_of(ec2: Any, ids: Sequence[str]) -> dict[str, tuple[str, str]]:

@@ -1,11 +1,13 @@
 """Spot and fleets: make sure nothing replaces what a trip halts, and tell which Spot capacity
 can be stopped at all.
 
-- Only a Spot instance launched by a *persistent* request whose interruption behaviour is `stop`
-  can be stopped; every other Spot instance (one-time requests, which is what Auto Scaling,
-  EC2 Fleet `instant`/`request`, Spot Fleet, Karpenter and AWS Batch launch) refuses
-  StopInstances with UnsupportedOperation (EC2 User Guide, "Stop a Spot Instance"). Those are
-  terminated or reported, as `unstoppable` says (treatment.py).
+- Only a Spot instance launched by a *persistent* request, outside any fleet, can be stopped;
+  every other Spot instance (one-time requests, which is what Auto Scaling, EC2 Fleet
+  `instant`/`request`, Spot Fleet, Karpenter and AWS Batch launch) refuses StopInstances with
+  UnsupportedOperation (EC2 User Guide, "Stop a Spot Instance"). Which is which is read here
+  (`read_spot_requests`) and judged in instance_kinds.kind_of: a Spot instance whose request is
+  not read is stopped like any other, and terminated or reported, as `unstoppable` says
+  (treatment.py), only once AWS refuses that stop.
 - A persistent request launches a new instance when its instance is terminated, and an open
   request launches one when capacity appears: both are cancelled before anything is terminated
   (EC2 User Guide, "Cancel a Spot Instance request": cancelling an active request does not
@@ -77,19 +79,11 @@ def read_spot_requests(ec2: Any) -> dict[str, SpotRequest]:
     }
 
 
-def stoppable_spot(targets: Iterable[Target], requests: dict[str, SpotRequest]) -> set[str]:
-    """Spot instances AWS lets us stop: launched by a persistent request ("You can only stop Spot
-    Instances associated with persistent Spot Instance requests", the UnsupportedOperation text)
-    and not part of a fleet ("You can't stop a Spot Instance if it is part of a fleet or launch
-    group", EC2 User Guide, "Stop a Spot Instance"). Should AWS refuse one anyway,
-    treatment.py treats it as one-time Spot."""
-    stoppable = set()
-    for target in targets:
-        request = requests.get(target.spot_request or "")
-        in_fleet = target.spot_fleet or target.ec2_fleet
-        if target.spot and request and request.persistent and not in_fleet:
-            stoppable.add(target.id)
-    return stoppable
+def persistence(requests: dict[str, SpotRequest]) -> dict[str, bool]:
+    """{request id: persistent?} of the requests read: what instance_kinds.kind_of judges by
+    ("You can only stop Spot Instances associated with persistent Spot Instance requests", the
+    UnsupportedOperation text). A request missing here was not read, not read as one-time."""
+    return {request.id: request.persistent for request in requests.values()}
 
 
 def requests_to_cancel(

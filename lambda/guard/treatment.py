@@ -5,7 +5,10 @@ is (instance_kinds.py), and again for each instance StopInstances refused in the
 a table test in tests/guard/test_treatment.py.
 
 The `unstoppable` setting only ever reaches capacity AWS will not stop; on-demand EBS-backed
-instances are stopped, never terminated, whatever it says (settings.Unstoppable).
+instances are stopped, never terminated, whatever it says (settings.Unstoppable). A Spot instance
+is terminated without a stop only when it is known to be one-time (instance_kinds.kind_of); one
+whose request could not be read is stopped like any other, and only AWS's refusal of that stop
+(UnsupportedOperation) brings it under `unstoppable`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from guard.settings import Unstoppable
 # instance store (EC2 User Guide, "Stop a Spot Instance", "Stop and start Amazon EC2
 # instances"; instances.py acts on the other refusals).
 NEVER_STOPS = "UnsupportedOperation"
-SPOT_KINDS = frozenset({Kind.STOPPABLE_SPOT, Kind.ONE_TIME_SPOT})
+SPOT_KINDS = frozenset({Kind.STOPPABLE_SPOT, Kind.UNREAD_SPOT, Kind.ONE_TIME_SPOT})
 
 
 class Treatment(Enum):
@@ -50,8 +53,8 @@ def decide_treatment(
     code StopInstances refused it with in the end, None before any stop was tried."""
     if refused is not None:
         if refused == NEVER_STOPS and kind in SPOT_KINDS:
-            # Spot that spot.stoppable_spot judged stoppable and AWS would not stop after all:
-            # as one-time Spot.
+            # Spot whose stop was tried (persistent, or its request not read) and that AWS would
+            # not stop after all: only now is it known to be one-time Spot.
             return decide_treatment(Kind.ONE_TIME_SPOT, state, unstoppable)
         return Treatment.REPORT  # anything else refused is reported with AWS's reason
     if kind is Kind.ONE_TIME_SPOT:

@@ -1,6 +1,7 @@
 """The drill's checks on the capacity a halt must handle with care (see scenario.Capacity):
-a `maintain` Spot Fleet, a stop-protected instance, a launch still pending at the trip and an
-Auto Scaling group. Each is read back from the emulator, not only from the guard's report.
+a `maintain` Spot Fleet, a persistent Spot instance, a stop-protected instance, a launch still
+pending at the trip and an Auto Scaling group. Each is read back from the emulator, not only
+from the guard's report.
 """
 
 from __future__ import annotations
@@ -72,6 +73,13 @@ class Reader:
         active = self.ec2.describe_spot_fleet_instances(SpotFleetRequestId=self.capacity.spot_fleet)
         return sorted(i["InstanceId"] for i in active["ActiveInstances"])
 
+    def spot_request(self, instance: str) -> str:
+        """The state of the Spot request that launched `instance` ("none" if none is listed)."""
+        requests = self.ec2.describe_spot_instance_requests(
+            Filters=[{"Name": "instance-id", "Values": [instance]}]
+        )["SpotInstanceRequests"]
+        return ", ".join(request["State"] for request in requests) or "none"
+
     def stop_protected(self, instance: str) -> bool:
         attribute = self.ec2.describe_instance_attribute(
             InstanceId=instance, Attribute="disableApiStop"
@@ -127,6 +135,18 @@ def check_capacity_trip(emulator: Emulator, result: DrillResult, tripped: Accoun
         not relaunched and not live_in_fleet,
         f"new: {', '.join(relaunched) or 'none'}; "
         f"in the fleet: {', '.join(live_in_fleet) or 'none'}",
+    )
+    spot = capacity.persistent_spot
+    state, request = reader.states([spot]).get(spot), reader.spot_request(spot)
+    cancelled = [i for ids in report.spot_cancelled.values() for i in ids]
+    result.check(
+        f"{name}: persistent Spot instance stopped, not terminated; its request disabled",
+        spot in report.stopped
+        and spot not in terminated
+        and state in ("stopped", "stopping")
+        and request == "disabled",
+        f"state {state}, request {request}, cancelled requests: "
+        + (", ".join(cancelled) or "none"),
     )
     tags = reader.tags(capacity.protected)
     state = reader.states([capacity.protected]).get(capacity.protected)
@@ -201,6 +221,15 @@ def check_capacity_restore(emulator: Emulator, result: DrillResult, tripped: Acc
         f"state {state}, DisableApiStop {protected}, "
         f"tag {STOP_PROTECTION_TAG}={tags.get(STOP_PROTECTION_TAG)}",
     )
+    spot = capacity.persistent_spot
+    state, request = reader.states([spot]).get(spot), reader.spot_request(spot)
+    result.check(
+        f"{name}: persistent Spot instance runs again, its request active",
+        state == "running"
+        and request == "active"
+        and spot in restored.get("started_instances", []),
+        f"state {state}, request {request}",
+    )
     stopped = sorted(report.stopped)
     states = reader.account_states()
     not_running = {i: states.get(i, "gone") for i in stopped if states.get(i) != "running"}
@@ -224,7 +253,7 @@ def check_capacity_restore(emulator: Emulator, result: DrillResult, tripped: Acc
         f"{', '.join(sorted(suspended)) or 'none'}; {len(members)} members "
         f"({len(capacity.group_instances)} seeded), {format_states(group_states)}",
     )
-    on_demand = sorted(capacity.before_trip - set(capacity.spot_instances))
+    on_demand = sorted(capacity.before_trip - {*capacity.spot_instances, capacity.persistent_spot})
     lost = {i: states.get(i, "gone") for i in on_demand if states.get(i) not in LIVE}
     terminated = sorted(i for ids in report.terminated_by_region.values() for i in ids)
     spot_only = set(terminated) <= set(capacity.spot_instances)

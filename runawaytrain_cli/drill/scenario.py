@@ -2,10 +2,10 @@
 
 The tripped account gets instances over its limit in 3 regions plus, in its first region, the
 capacity a halt must handle with care (see `Capacity`): an Auto Scaling group, a `maintain` Spot
-Fleet, a stop-protected instance and a launch still pending at the trip; IAM users with access
-keys (and a role when its lockout is users+roles), and a role that may launch (the launch
-block must refuse it after the trip). Another enforcing account stays under its limit; a dry-run
-account, if any, goes over its limit (it must change nothing).
+Fleet, a persistent Spot instance, a stop-protected instance and a launch still pending at the
+trip; IAM users with access keys (and a role when its lockout is users+roles), and a role that
+may launch (the launch block must refuse it after the trip). Another enforcing account stays
+under its limit; a dry-run account, if any, goes over its limit (it must change nothing).
 """
 
 from __future__ import annotations
@@ -31,6 +31,12 @@ SEED_ROLE = "drill-ci-deployer"  # locked too when the tripped account's lockout
 SEED_LAUNCHER = "drill-launcher"  # may launch: the launch block must refuse it (launch_probe.py)
 SEED_GROUP = "drill-workers"  # an Auto Scaling group in the tripped account
 SEED_FLEET_CAPACITY = 3  # one-time Spot instances of a `maintain` Spot Fleet
+# A Spot instance AWS lets the guard stop: RunInstances with a persistent request whose
+# interruption behaviour is stop (EC2 User Guide, "Stop a Spot Instance").
+PERSISTENT_SPOT = {
+    "MarketType": "spot",
+    "SpotOptions": {"SpotInstanceType": "persistent", "InstanceInterruptionBehavior": "stop"},
+}
 SETTLE_TIMEOUT_S = 30.0  # for the seeded instances to leave `pending` before the trip
 
 
@@ -42,6 +48,7 @@ class Capacity:
     regions: list[str] = field(default_factory=list)  # every region seeded in the account
     spot_fleet: str = ""
     spot_instances: list[str] = field(default_factory=list)  # the fleet's one-time Spot
+    persistent_spot: str = ""  # Spot of a persistent request: stopped, never terminated
     protected: str = ""  # DisableApiStop true
     pending: str = ""  # launched just before the trip
     pending_state: str = ""  # its state as the drill saw it right after launching it
@@ -217,7 +224,12 @@ def _seed_tripped(
     per_region = max(3, math.ceil((tripped.ec2_limit + 1) / len(regions)))
     result.seeded[tripped.name] = _launch(emulator, tripped, regions, per_region)
     result.capacity = seed_capacity(emulator, tripped, regions[0])
-    result.seeded[tripped.name] += [*result.capacity.group_instances, result.capacity.protected]
+    capacity = result.capacity
+    result.seeded[tripped.name] += [
+        *capacity.group_instances,
+        capacity.protected,
+        capacity.persistent_spot,
+    ]
     users: dict[str, dict[str, str]] = {}
     session = emulator.operator(tripped.id, tripped.home_region)
     iam = session.client("iam", region_name=tripped.home_region)
@@ -286,8 +298,9 @@ def _launch_group(emulator: Emulator, account: Account, region: str) -> list[str
 
 
 def seed_capacity(emulator: Emulator, account: Account, region: str) -> Capacity:
-    """An Auto Scaling group, a `maintain` Spot Fleet of one-time Spot instances and a
-    stop-protected instance (the launch pending at the trip comes later: `launch_pending`)."""
+    """An Auto Scaling group, a `maintain` Spot Fleet of one-time Spot instances, a persistent
+    Spot instance and a stop-protected instance (the launch pending at the trip comes later:
+    `launch_pending`)."""
     capacity = Capacity(region, group_instances=_launch_group(emulator, account, region))
     ec2 = emulator.operator(account.id, region).client("ec2", region_name=region)
     capacity.spot_fleet = ec2.request_spot_fleet(
@@ -307,6 +320,13 @@ def seed_capacity(emulator: Emulator, account: Account, region: str) -> Capacity
     )
     capacity.protected = ec2.run_instances(
         ImageId=AMI, MinCount=1, MaxCount=1, InstanceType="t3.micro", DisableApiStop=True
+    )["Instances"][0]["InstanceId"]
+    capacity.persistent_spot = ec2.run_instances(
+        ImageId=AMI,
+        MinCount=1,
+        MaxCount=1,
+        InstanceType="t3.micro",
+        InstanceMarketOptions=PERSISTENT_SPOT,
     )["Instances"][0]["InstanceId"]
     return capacity
 
@@ -352,6 +372,7 @@ def describe_capacity(capacity: Capacity | None) -> str:
     return (
         f"in {capacity.region}: Auto Scaling group {SEED_GROUP} "
         f"({len(capacity.group_instances)}), maintain Spot Fleet {capacity.spot_fleet} "
-        f"({len(capacity.spot_instances)} one-time Spot), stop-protected {capacity.protected}; "
+        f"({len(capacity.spot_instances)} one-time Spot), persistent Spot "
+        f"{capacity.persistent_spot}, stop-protected {capacity.protected}; "
         "one more launch right before the trip"
     )

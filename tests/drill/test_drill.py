@@ -78,7 +78,7 @@ def test_summary_groups_checks_by_step_and_prints_no_dicts(sample_drill: tuple) 
         (c.step for c in result.checks), key=[s.name for s in STEPS].index
     )
     assert not [line for line in lines if "{'" in line or "['" in line]
-    counted = "   counted 49 (limit 40) by region: ap-southeast-2 14, eu-west-1 21, us-east-1 14"
+    counted = "   counted 50 (limit 40) by region: ap-southeast-2 14, eu-west-1 22, us-east-1 14"
     assert counted in lines
 
 
@@ -112,9 +112,10 @@ def test_tripped_account_is_halted_locked_and_told(sample_drill: tuple) -> None:
     assert report is not None
     assert report.verdict == "trip"
     seeded = result.seeded["prod"]
-    # limit 40: 14 per region, plus an Auto Scaling group of 2, a stop-protected instance and a
-    # launch still pending at the trip (the Spot Fleet's 3 are counted, terminated, not seeded)
-    assert len(seeded) == 3 * 14 + 2 + 2
+    # limit 40: 14 per region, plus an Auto Scaling group of 2, a stop-protected instance, a
+    # persistent Spot instance and a launch still pending at the trip (the Spot Fleet's 3 are
+    # counted, terminated, not seeded)
+    assert len(seeded) == 3 * 14 + 2 + 3
     capacity = result.capacity
     assert capacity is not None and len(capacity.spot_instances) == 3
     assert len(report.by_region) >= 3
@@ -135,6 +136,8 @@ def test_trip_handles_fleet_protected_pending_and_group_capacity(sample_drill: t
     assert capacity is not None and report is not None
     assert report.fleets_zeroed == {capacity.region: {capacity.spot_fleet: "3/0"}}
     assert report.terminated_by_region == {capacity.region: sorted(capacity.spot_instances)}
+    assert capacity.persistent_spot in report.stopped
+    assert report.spot_cancelled == {}
     assert report.protection_lifted == [capacity.protected]
     assert capacity.pending_state == "pending" and capacity.pending in report.stopped
     # On a busy machine the run can be slower than the emulator's 2 s pending: then the launch
@@ -148,12 +151,14 @@ def test_trip_handles_fleet_protected_pending_and_group_capacity(sample_drill: t
         "prod: maintain Spot Fleet set to target capacity 0 (was 3)",
         "prod: the fleet's one-time Spot instances terminated (unstoppable: terminate-spot)",
         "prod: nothing relaunched (no new instance, the fleet holds none)",
+        "prod: persistent Spot instance stopped, not terminated; its request disabled",
         "prod: stop-protected instance stopped, its protection recorded",
         "prod: group drill-workers suspended (Launch, Terminate, HealthCheck, ...)",
         "prod: group drill-workers's instances stopped, not terminated, still in the group",
         "prod: restore put the Spot Fleet's target capacity back (3)",
         "prod: stop-protected instance runs again with DisableApiStop true",
-        "prod: every instance the trip stopped runs again (same 46 ids)",
+        "prod: persistent Spot instance runs again, its request active",
+        "prod: every instance the trip stopped runs again (same 47 ids)",
         "prod: group drill-workers resumed only once its instances ran (none replaced)",
         "prod: nothing on-demand terminated (46 instances, only Spot went)",
     } <= passed
@@ -253,8 +258,15 @@ def test_drill_fails_when_statements_are_missing_from_the_role(tmp_path: Path) -
     assert set(report.not_stopped.values()) <= {"UnauthorizedOperation", "AccessDenied"}
     assert report.not_stopped  # every instance was refused, under the deployed role
     failed = {check.name for check in result.checks if not check.ok}
-    # 3 regions x 3, a group of 2, a stop-protected instance and a launch pending at the trip
-    assert "lab: all 13 seeded instances stopped" in failed
+    # 3 regions x 3, a group of 2, a stop-protected instance, a persistent Spot instance and a
+    # launch pending at the trip
+    assert "lab: all 14 seeded instances stopped" in failed
+    # the guard may not stop it either: never terminated instead
+    assert "lab: persistent Spot instance stopped, not terminated; its request disabled" in failed
+    assert result.capacity is not None
+    assert result.capacity.persistent_spot in report.not_stopped
+    terminated = [i for ids in report.terminated_by_region.values() for i in ids]
+    assert result.capacity.persistent_spot not in terminated
     # Without its Deny, the guard could loosen its own role; the payer's guard still cannot.
     assert "lab: guard cannot modify its own role" in failed
     assert "payer: guard cannot modify its own role" not in failed

@@ -39,20 +39,53 @@ def clock(strict: StrictAWS) -> Callable[[float], None]:
     return advance
 
 
-def launch(count: int, region: str = HOME, **extra: Any) -> list[str]:
+PERSISTENT_SPOT = {
+    "InstanceMarketOptions": {
+        "MarketType": "spot",
+        "SpotOptions": {"SpotInstanceType": "persistent", "InstanceInterruptionBehavior": "stop"},
+    }
+}
+
+
+def instance_store_image(region: str = HOME) -> str:
+    """An AMI registered from a bundle's manifest in S3: instance store-backed."""
+    return str(
+        boto3.client("ec2", region_name=region).register_image(
+            Name="store", ImageLocation="bucket/store/image.manifest.xml"
+        )["ImageId"]
+    )
+
+
+def launch(count: int, region: str = HOME, image: str = AMI, **extra: Any) -> list[str]:
+    # Only previous-generation types (M3, C3, ...) take an instance-store root (EC2 User
+    # Guide, "Create an instance store-backed AMI").
+    kind = "t3.micro" if image == AMI else "m3.medium"
     response = boto3.client("ec2", region_name=region).run_instances(
-        ImageId=AMI, MinCount=count, MaxCount=count, InstanceType="t3.micro", **extra
+        ImageId=image, MinCount=count, MaxCount=count, InstanceType=kind, **extra
     )
     return [instance["InstanceId"] for instance in response["Instances"]]
 
 
-def count_stop_calls(clients: ClientFactory, region: str = HOME) -> list[int]:
+def count_calls(clients: ClientFactory, operation: str, region: str = HOME) -> list[int]:
+    """The number of instance ids in each of the guard's `operation` calls."""
     sizes: list[int] = []
     clients.client("ec2", region).meta.events.register(
-        "before-parameter-build.ec2.StopInstances",
+        f"before-parameter-build.ec2.{operation}",
         lambda params, **_: sizes.append(len(params["InstanceIds"])),
     )
     return sizes
+
+
+def count_stop_calls(clients: ClientFactory, region: str = HOME) -> list[int]:
+    return count_calls(clients, "StopInstances", region)
+
+
+def spot_request_state(instance: str) -> str:
+    ec2 = boto3.client("ec2", region_name=HOME)
+    requests = ec2.describe_spot_instance_requests(
+        Filters=[{"Name": "instance-id", "Values": [instance]}]
+    )["SpotInstanceRequests"]
+    return ", ".join(request["State"] for request in requests) or "none"
 
 
 def settings(inbox: Any, limit: int, **extra: Any) -> Settings:
@@ -290,19 +323,41 @@ def test_a_failed_start_keeps_the_group_suspended_so_health_checks_cannot_termin
     assert set(instance_states(HOME, ids).values()) == {"stopped"}
 
 
-def test_a_termination_protected_spot_instance_does_not_shield_the_others(strict, inbox, clients):
-    spot = {"InstanceMarketOptions": {"MarketType": "spot"}}
-    free = launch(2, **spot)
-    protected = launch(1, **spot)
-    boto3.client("ec2", region_name=HOME).modify_instance_attribute(
-        InstanceId=protected[0], DisableApiTermination={"Value": True}
+def test_a_termination_protected_instance_keeps_only_its_own_zone_from_terminating(
+    strict, inbox, clients
+):
+    """Instance store under terminate-all (Spot cannot be termination-protected): AWS refuses
+    the call yet terminates the other zones; the guard calls once more for the protected one's
+    neighbours, not once per instance."""
+    store = instance_store_image()
+    free_a = launch(2, image=store, Placement={"AvailabilityZone": f"{HOME}a"})
+    zone_b = {"image": store, "Placement": {"AvailabilityZone": f"{HOME}b"}}
+    protected = launch(1, **zone_b, DisableApiTermination=True)
+    neighbour = launch(1, **zone_b)
+    calls = count_calls(clients, "TerminateInstances")
+
+    report = run_guard(
+        settings(inbox, 1, unstoppable=Unstoppable.TERMINATE_ALL), Invocation(), clients, ACCOUNT
     )
+
+    assert report.terminated_by_region[HOME] == sorted(free_a + neighbour)
+    assert list(report.not_stopped) == protected
+    assert "may not be terminated" in report.not_stopped[protected[0]]
+    assert calls == [4, 3]
+    assert instance_states(HOME, protected) == dict.fromkeys(protected, "running")
+
+
+def test_instance_store_is_reported_not_stopped_unless_terminate_all(strict, inbox, clients):
+    store = launch(1, image=instance_store_image())
+    plain = launch(1)
 
     report = run_guard(settings(inbox, 1), Invocation(), clients, ACCOUNT)
 
-    assert sorted(report.terminated_by_region[HOME]) == sorted(free)
-    assert list(report.not_stopped) == protected
-    assert instance_states(HOME, free) == dict.fromkeys(free, "terminated")
+    assert report.stopped == plain
+    assert report.terminated_by_region == {}
+    assert "instance-store root device" in report.not_stopped[store[0]]
+    assert instance_states(HOME, store) == dict.fromkeys(store, "running")
+    assert "runawaytrain:incident" not in instance_tags(HOME, store[0])
 
 
 def test_only_a_stop_protection_refusal_lifts_stop_protection(strict, inbox, clients):
@@ -356,6 +411,71 @@ def test_persistent_spot_is_stopped_not_terminated(strict, inbox, clients):
 
     assert persistent[0] in report.stopped
     assert report.terminated_by_region.get(HOME, []) == []
+
+
+def hide_spot_requests(clients: ClientFactory) -> None:
+    """DescribeSpotInstanceRequests answers, but without any request (one AWS does not list)."""
+
+    def drop(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["SpotInstanceRequests"] = []
+
+    clients.client("ec2", HOME).meta.events.register(
+        "after-call.ec2.DescribeSpotInstanceRequests", drop
+    )
+
+
+def fail_spot_requests(clients: ClientFactory) -> None:
+    message = "You are not authorized to perform this operation."
+    refuse(clients, "DescribeSpotInstanceRequests", "UnauthorizedOperation", message, bool)
+
+
+@pytest.mark.parametrize("unread", [fail_spot_requests, hide_spot_requests])
+def test_spot_whose_request_is_not_read_is_stopped_first_and_restored_never_lost(
+    strict, inbox, clients, unread
+):
+    persistent = launch(1, **PERSISTENT_SPOT)
+    one_time = launch(1, InstanceMarketOptions={"MarketType": "spot"})
+    unread(clients)
+
+    report = run_guard(settings(inbox, 1), Invocation(), clients, ACCOUNT)
+
+    assert report.stopped == persistent
+    assert report.terminated_by_region == {HOME: one_time}  # AWS refused its stop: one-time
+    assert instance_states(HOME, persistent) == dict.fromkeys(persistent, "stopped")
+    assert spot_request_state(persistent[0]) == "disabled"  # stopped, never cancelled
+    assert report.spot_cancelled == {}
+    assert "Terminated (1)" in inbox.messages()[0]["Message"]
+
+    restored = run_restore(settings(inbox, 1), RESTART, clients, ACCOUNT)
+
+    assert restored.restore["started_instances"] == persistent
+    assert instance_states(HOME, persistent) == dict.fromkeys(persistent, "running")
+    assert spot_request_state(persistent[0]) == "active"
+
+
+@pytest.mark.parametrize("unstoppable", [Unstoppable.TERMINATE_SPOT, Unstoppable.REPORT])
+def test_pending_spot_whose_request_is_not_read_is_handled_once_aws_refuses_its_stop(
+    strict, clock, inbox, clients, unstoppable
+):
+    """Waited for like any pending launch; AWS's refusal once it runs makes it one-time Spot:
+    terminated, or left running without the incident tag (a later run would trip on it)."""
+    running = launch(2)
+    strict.pending_seconds = 15
+    pending = launch(1, InstanceMarketOptions={"MarketType": "spot"})
+    fail_spot_requests(clients)
+
+    report = run_guard(
+        settings(inbox, 1, unstoppable=unstoppable), Invocation(), clients, ACCOUNT, sleep=clock
+    )
+
+    assert sorted(report.stopped) == sorted(running)
+    assert report.still_pending == {}
+    if unstoppable is Unstoppable.TERMINATE_SPOT:
+        assert (report.terminated_by_region, report.not_stopped) == ({HOME: pending}, {})
+    else:
+        assert (report.terminated_by_region, list(report.not_stopped)) == ({}, pending)
+        assert instance_states(HOME, pending) == dict.fromkeys(pending, "running")
+        assert "runawaytrain:incident" not in instance_tags(HOME, pending[0])
 
 
 def test_an_scp_refusing_the_home_region_too_is_a_blind_guard_not_a_closed_region(

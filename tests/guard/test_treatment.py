@@ -14,7 +14,7 @@ from guard.settings import Unstoppable
 from guard.treatment import KEPT_RUNNING, NEVER_STOPS, Treatment, decide_treatment
 
 ON_DEMAND, STORE = Kind.ON_DEMAND, Kind.INSTANCE_STORE
-PERSISTENT, ONE_TIME = Kind.STOPPABLE_SPOT, Kind.ONE_TIME_SPOT
+PERSISTENT, UNREAD, ONE_TIME = Kind.STOPPABLE_SPOT, Kind.UNREAD_SPOT, Kind.ONE_TIME_SPOT
 SPOT_ONLY, ALL, REPORT = Unstoppable.TERMINATE_SPOT, Unstoppable.TERMINATE_ALL, Unstoppable.REPORT
 STOP, WAIT = Treatment.STOP, Treatment.WAIT_FOR_RUNNING
 TERMINATE, KEEP = Treatment.TERMINATE, Treatment.REPORT
@@ -34,6 +34,14 @@ BEFORE_ANY_STOP = [
     (PERSISTENT, "pending", SPOT_ONLY, WAIT),
     (PERSISTENT, "pending", ALL, WAIT),
     (PERSISTENT, "pending", REPORT, WAIT),
+    # Spot whose request was not read (DescribeSpotInstanceRequests failed or did not list it):
+    # stopped like on-demand; terminating it at once would lose a persistent one's root volume
+    (UNREAD, "running", SPOT_ONLY, STOP),
+    (UNREAD, "running", ALL, STOP),
+    (UNREAD, "running", REPORT, STOP),
+    (UNREAD, "pending", SPOT_ONLY, WAIT),
+    (UNREAD, "pending", ALL, WAIT),
+    (UNREAD, "pending", REPORT, WAIT),
     # one-time Spot: terminated at once, pending or not, unless `report`
     (ONE_TIME, "running", SPOT_ONLY, TERMINATE),
     (ONE_TIME, "running", ALL, TERMINATE),
@@ -55,6 +63,11 @@ AFTER_A_REFUSAL = [
     (PERSISTENT, NEVER_STOPS, SPOT_ONLY, TERMINATE),
     (PERSISTENT, NEVER_STOPS, ALL, TERMINATE),
     (PERSISTENT, NEVER_STOPS, REPORT, KEEP),
+    # only AWS's refusal of the stop makes Spot whose request was not read one-time
+    (UNREAD, NEVER_STOPS, SPOT_ONLY, TERMINATE),
+    (UNREAD, NEVER_STOPS, ALL, TERMINATE),
+    (UNREAD, NEVER_STOPS, REPORT, KEEP),
+    (UNREAD, "RequestLimitExceeded", ALL, KEEP),
     (ONE_TIME, NEVER_STOPS, SPOT_ONLY, TERMINATE),
     (ONE_TIME, NEVER_STOPS, ALL, TERMINATE),
     (ONE_TIME, NEVER_STOPS, REPORT, KEEP),
@@ -104,21 +117,40 @@ def test_on_demand_is_never_terminated() -> None:
         assert decide_treatment(ON_DEMAND, state, unstoppable, refused) is not TERMINATE
 
 
+SPOT = {"spot": True, "spot_request": "sir-1"}
+
+
 @pytest.mark.parametrize(
-    ("target", "stoppable", "kind"),
+    ("target", "persistent", "kind"),
     [
-        (Target("i-1", "running"), set(), ON_DEMAND),
-        (Target("i-1", "pending", instance_store=True), set(), STORE),
-        (Target("i-1", "running", spot=True, spot_request="sir-1"), {"i-1"}, PERSISTENT),
-        (Target("i-1", "running", spot=True, spot_request="sir-1"), set(), ONE_TIME),
-        (Target("i-1", "running", spot=True), {"i-2"}, ONE_TIME),
+        (Target("i-1", "running"), {}, ON_DEMAND),
+        (Target("i-1", "pending", instance_store=True), {}, STORE),
+        (Target("i-1", "running", **SPOT), {"sir-1": True}, PERSISTENT),
+        (Target("i-1", "running", **SPOT), {"sir-1": False}, ONE_TIME),
+        # its request not read (the read failed, or did not list it): not known to be one-time
+        (Target("i-1", "running", **SPOT), {}, UNREAD),
+        (Target("i-1", "running", **SPOT), {"sir-2": False}, UNREAD),
+        (Target("i-1", "running", spot=True), {"sir-1": False}, UNREAD),
+        # a fleet's Spot is never stopped by AWS, whatever its request says or whether it was read
+        (Target("i-1", "running", **SPOT, spot_fleet="sfr-1"), {"sir-1": True}, ONE_TIME),
+        (Target("i-1", "running", **SPOT, ec2_fleet="fleet-1"), {}, ONE_TIME),
         # Spot on instance store is Spot first: a persistent request decides
-        (Target("i-1", "running", spot=True, instance_store=True), {"i-1"}, PERSISTENT),
-        (Target("i-1", "running", spot=True, instance_store=True), set(), ONE_TIME),
+        (Target("i-1", "running", **SPOT, instance_store=True), {"sir-1": True}, PERSISTENT),
+        (Target("i-1", "running", **SPOT, instance_store=True), {"sir-1": False}, ONE_TIME),
     ],
 )
-def test_what_kind_each_instance_is(target: Target, stoppable: set[str], kind: Kind) -> None:
-    assert kind_of(target, stoppable) is kind
+def test_what_kind_each_instance_is(
+    target: Target, persistent: dict[str, bool], kind: Kind
+) -> None:
+    assert kind_of(target, persistent) is kind
+
+
+def test_a_spot_instance_is_terminated_without_a_stop_only_when_known_to_be_one_time() -> None:
+    """The trip may terminate Spot before trying a stop only when its request was read as
+    one-time or it belongs to a fleet: an unread request never makes it disposable."""
+    unread = Target("i-1", "running", **SPOT)
+    for unstoppable in Unstoppable:
+        assert decide_treatment(kind_of(unread, {}), "running", unstoppable) is STOP
 
 
 def test_the_treatment_reaches_no_aws_sdk() -> None:

@@ -8,9 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import boto3
 import pytest
@@ -19,55 +17,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from strict_aws import PENDING_SECONDS_ENV, StrictAWS, strict_aws
-
-AMI = "ami-12c6146b"
-REGION = "us-east-1"
-
-
-class FakeClock:
-    """A virtual clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def strict(clock: FakeClock) -> Iterator[StrictAWS]:
-    with (
-        mock_aws(config={"iam": {"load_aws_managed_policies": True}}),
-        strict_aws(pending_seconds=30, clock=clock) as layer,
-    ):
-        yield layer
-
-
-def ec2() -> Any:
-    return boto3.client("ec2", region_name=REGION)
-
-
-def launch(count: int = 1, **kwargs: Any) -> list[str]:
-    response = ec2().run_instances(
-        ImageId=AMI, MinCount=count, MaxCount=count, InstanceType="t2.micro", **kwargs
-    )
-    return [i["InstanceId"] for i in response["Instances"]]
-
-
-def state_of(instance_id: str) -> str:
-    reservations = ec2().describe_instances(InstanceIds=[instance_id])["Reservations"]
-    return str(reservations[0]["Instances"][0]["State"]["Name"])
-
-
-def error_of(call: Any, **kwargs: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
+from tests.strict.conftest import FakeClock
+from tests.strict.ec2_calls import AMI, REGION, ec2, error_of, launch, state_of
 
 
 def test_launched_and_started_instances_are_pending_until_the_clock_passes(
@@ -474,6 +425,10 @@ def test_auto_scaling_spot_share_is_one_time_spot(strict: StrictAWS) -> None:
     spot = [i["InstanceId"] for i in instances if i.get("InstanceLifecycle") == "spot"]
     on_demand = [i["InstanceId"] for i in instances if i.get("InstanceLifecycle") != "spot"]
     assert (len(spot), len(on_demand)) == (2, 1)
+    listed = ec2().describe_spot_instance_requests()["SpotInstanceRequests"]
+    assert sorted((r["InstanceId"], r["Type"], r["State"]) for r in listed) == sorted(
+        (i, "one-time", "active") for i in spot
+    )
     code, _ = error_of(ec2().stop_instances, InstanceIds=on_demand + spot)
     assert code == "UnsupportedOperation"
     ec2().stop_instances(InstanceIds=on_demand)
