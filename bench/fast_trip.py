@@ -43,7 +43,7 @@ the first StopInstances request; instance-seconds from each launch to its stop r
 target's measure), and billed seconds from the end of pending to the stop request (EC2 bills
 from `running`; EC2 User Guide, "Instance state changes"), also with EC2's 60 s minimum per start;
 guard runs. Modelled on the fast path's real stop times: the launch block (the guard's deny on
-launch actions) taking effect 2, 10 (stated) or 30 s after the first stop request
+launch actions) taking effect 2, 10 (stated) or 30 s after the tripping run attached it
 (fast_trip_model/billing.py).
 Targets (issue 7): fast first stop <= 15 s after the crossing launch; fast instance-seconds <= 5% of
 the schedule's (worst and mean phase); every instance launched after the trip is stopped.

@@ -14,8 +14,10 @@ or after `trip + delay` is refused (never exists, never billed); every earlier o
 real runs. The delay stands for IAM's propagation: AWS publishes no figure ("Changes that I make
 are not always immediately visible", IAM User Guide, Troubleshoot IAM: changes are eventually
 consistent); STATED_DELAY_S is an assumption, and BLOCK_DELAYS_S the sensitivity run around it.
-The trip time is the first stop request of the tripping run: the guard attaches the block beside
-the halt, so no later than that in the guard's own order.
+The trip time is the end of the tripping run's own work (its start + its measured wall time,
+without its virtual waits for pending instances): the guard attaches the block beside the halt,
+after the census and the decision, so no later than that. Its first stop request can come much
+later: a launch is pending for `pending_seconds` and AWS refuses to stop it until it runs.
 """
 
 from __future__ import annotations
@@ -55,9 +57,11 @@ class Blocked:
     left_running: int  # launched before the block, never stopped
 
 
-def block_launches(scenario: Scenario, stop_time: Mapping[int, float], delay: float) -> Blocked:
-    trip_at = min(stop_time.values())
-    block_at = trip_at + delay
+def block_launches(
+    scenario: Scenario, stop_time: Mapping[int, float], tripped_at: float, delay: float
+) -> Blocked:
+    """`tripped_at`: when the tripping run had attached the block (see above)."""
+    block_at = tripped_at + delay
     accepted = [i for i in range(scenario.instances) if scenario.launch_time(i) < block_at]
     return Blocked(
         delay=delay,

@@ -40,14 +40,14 @@ def test_a_longer_run_bills_its_own_time() -> None:
 
 def test_launches_at_or_after_the_block_are_refused_and_never_billed() -> None:
     script = replace(SCENARIO, instances=40)  # launches at t = 0..39
-    # The guard stops instances 0..2 a second after they run (first stop at t = 16).
+    # The guard tripped at t = 16 and stops instances 0..2 a second after they run.
     stops = {i: running_at(i) + 1.0 for i in range(3)}
 
-    blocked = block_launches(script, stops, delay=2.0)
+    blocked = block_launches(script, stops, tripped_at=16.0, delay=2.0)
 
     assert blocked.block_at == pytest.approx(18.0)
     assert blocked.refused == 22  # launches at t = 18..39
     assert blocked.left_running == 15  # t = 3..17: launched before the block, never stopped here
     assert blocked.billed_minimum_seconds == pytest.approx(3 * MINIMUM_S)
-    later = block_launches(script, stops, delay=10.0)
+    later = block_launches(script, stops, tripped_at=16.0, delay=10.0)
     assert (later.block_at, later.refused) == (pytest.approx(26.0), 14)
