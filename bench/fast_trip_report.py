@@ -107,7 +107,8 @@ def print_launch_block(scenario: Scenario, repeats: Sequence[FastRepeat], mean: 
     the stated delay and the sensitivity delays; each at its worst over the repeats."""
     print(
         "\nlaunch block (modelled: launches at or after the tripping run's end + delay are "
-        f"refused; stated delay {STATED_DELAY_S:g} s, an assumption: AWS publishes no IAM propagation time)"
+        f"refused; stated delay {STATED_DELAY_S:g} s, an assumption: AWS publishes no IAM "
+        "propagation time)"
     )
     print(
         f"  {'delay s':>7} {'billed-s (60 s min)':>19} {'of schedule mean':>16} {'refused':>7} "
