@@ -2,7 +2,8 @@
 
 Only what the incident did is undone: the deny it attached (not one that was there before), the
 inline policies it put, the keys it deactivated (a key already inactive stays inactive), the Auto
-Scaling processes it suspended (not those suspended before), the fleet capacities it set to 0,
+Scaling processes it suspended (not those suspended before), the warm pools it set to Stopped,
+the fleet capacities it set to 0,
 the stop protection it lifted, and its tags. Instances are started only when asked
 (`restart_instances`); until then they keep their incident tag, so a later restore can still
 start them, and their Auto Scaling groups stay suspended (health checks would terminate them).
@@ -13,8 +14,8 @@ the second time.
 IAM: iam:ListUsers, iam:ListRoles, iam:ListUserTags, iam:ListRoleTags, iam:ListAccessKeys,
 iam:UpdateAccessKey, iam:DetachUserPolicy, iam:DetachRolePolicy (AWSDenyAll only),
 iam:DeleteUserPolicy, iam:DeleteRolePolicy (runawaytrain-* only), iam:UntagUser, iam:UntagRole,
-and the Auto Scaling, instance and fleet permissions named in auto_scaling.py, instances.py and
-spot.py.
+and the Auto Scaling, warm pool, instance and fleet permissions named in auto_scaling.py,
+warm_pools.py, instances.py and spot.py.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from guard.parallel import map_in_parallel
 from guard.principals import Kind, Principal
 from guard.settings import Lockout
 from guard.spot import restore_fleets
+from guard.warm_pools import restore_warm_pools
 
 LOG = get_logger("restore")
 
@@ -67,6 +69,8 @@ class RestoreResult:
     still_stopped: list[str] = field(default_factory=list)  # tagged, not started (no restart asked)
     fell_back: dict[str, str] = field(default_factory=dict)  # started, then stopped again: why
     kept_suspended: dict[str, str] = field(default_factory=dict)  # "region/group" -> why
+    warm_pools_restored: dict[str, str] = field(default_factory=dict)  # "region/group" -> what
+    warm_pools_kept: dict[str, str] = field(default_factory=dict)  # "region/group" -> why Stopped
     reprotected: list[str] = field(default_factory=list)  # stop protection put back
     fleets_restored: dict[str, str] = field(default_factory=dict)  # fleet id -> capacities
     errors: dict[str, str] = field(default_factory=dict)
@@ -88,6 +92,10 @@ class RestoreResult:
             parts.append(f"{len(self.still_stopped)} instance(s) left stopped")
         if self.kept_suspended:
             parts.append(f"{len(self.kept_suspended)} Auto Scaling group(s) kept suspended")
+        if self.warm_pools_restored:
+            parts.append(f"{len(self.warm_pools_restored)} warm pool(s) put back")
+        if self.warm_pools_kept:
+            parts.append(f"{len(self.warm_pools_kept)} warm pool(s) kept Stopped")
         if self.reprotected:
             parts.append(f"stop protection put back on {len(self.reprotected)}")
         if self.fleets_restored:
@@ -103,6 +111,7 @@ class RestoreResult:
             or self.unlocked_roles
             or self.keys_reactivated
             or self.resumed_asgs
+            or self.warm_pools_restored
             or self.started_instances
             or self.reprotected
             or self.fleets_restored
@@ -143,6 +152,8 @@ def restore_incident(
         result.still_stopped += region_result.still_stopped
         result.fell_back.update(region_result.fell_back)
         result.kept_suspended.update(region_result.kept_suspended)
+        result.warm_pools_restored.update(region_result.warm_pools_restored)
+        result.warm_pools_kept.update(region_result.warm_pools_kept)
         result.reprotected += region_result.reprotected
         result.fleets_restored.update(region_result.fleets_restored)
         result.errors.update(region_result.errors)
@@ -195,8 +206,9 @@ def restore_region(
     account: Accounts, region: str, incident: str, restart_instances: bool, dry_run: bool
 ) -> RestoreResult:
     """Fleets back first (with target 0 they launch nothing now, and would replace nothing),
-    then instances (started and waited for when asked), then Auto Scaling, last: a group resumes
-    only when none of its instances is still stopped by the incident."""
+    then instances (started and waited for when asked), then warm pools and Auto Scaling, last: a
+    pool or a group is put back only when none of its instances is still stopped by the
+    incident."""
     result = RestoreResult(incident, dry_run)
     ec2 = account.ec2_for(region)
     try:
@@ -216,6 +228,12 @@ def restore_region(
         result.fell_back = restarted.fell_back
         result.reprotected = restarted.reprotected
         result.errors.update(restarted.errors)
+        pools = restore_warm_pools(
+            account.autoscaling_for(region), ec2, incident, restarted.still_stopped, dry_run
+        )
+        result.warm_pools_restored = {f"{region}/{g}": done for g, done in pools.restored.items()}
+        result.warm_pools_kept = {f"{region}/{g}": why for g, why in pools.kept.items()}
+        result.errors.update({f"{region}/{g}": error for g, error in pools.errors.items()})
         resumed = resume_groups(
             account.autoscaling_for(region), ec2, incident, restarted.still_stopped, dry_run
         )
