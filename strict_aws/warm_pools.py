@@ -97,23 +97,24 @@ def pool_of(group: FakeAutoScalingGroup) -> list[WarmInstance]:
 
 
 def check_pool(group: FakeAutoScalingGroup) -> list[str]:
-    """One health-check pass over `group`'s warm pool; returns the ids it terminated."""
+    """One health-check pass over `group`'s warm pool, then a refill of what it lacks (lost
+    instances included); returns the ids it terminated."""
     if group.warm_pool is None:
         return []
     settle(group)
-    if _suspended(group) & {"HealthCheck", "ReplaceUnhealthy"}:
-        return []
-    unhealthy = [
-        warm
-        for warm in pool_of(group)
-        if warm.lifecycle == WARMED_RUNNING
-        and warm.instance.state != "running"
-        and not is_launch_pending(warm.instance)
-    ]
+    unhealthy = []
+    if not _suspended(group) & {"HealthCheck", "ReplaceUnhealthy"}:
+        unhealthy = [
+            warm
+            for warm in pool_of(group)
+            if warm.lifecycle == WARMED_RUNNING
+            and warm.instance.state != "running"
+            and not is_launch_pending(warm.instance)
+        ]
     if unhealthy:
         terminate_unchecked(group.ec2_backend, [warm.instance.id for warm in unhealthy])
         group.__dict__[_POOL_ATTRIBUTE] = [w for w in pool_of(group) if w not in unhealthy]
-        refill(group)
+    refill(group)
     return [warm.instance.id for warm in unhealthy]
 
 
@@ -275,4 +276,3 @@ def _resume_processes(
         # Resumed HealthCheck and Launch act on the pool too (the next pass: real AWS, within
         # minutes).
         check_pool(self.autoscaling_groups[group_name])
-        refill(self.autoscaling_groups[group_name])

@@ -129,17 +129,13 @@ def test_the_pool_is_recorded_on_its_group_before_anything_changes(aws, inbox, c
     report = trip(inbox, clients)
 
     record = PoolRecord.decode(group_tags("render")[WARM_POOL_TAG])
-    assert record == PoolRecord(
-        report.incident, PoolConfig("Running", 1, 3), tuple(ASG_PROCESSES)
-    )
+    assert record == PoolRecord(report.incident, PoolConfig("Running", 1, 3), tuple(ASG_PROCESSES))
     first_change = min(calls.index(c) for c in ("SuspendProcesses", "PutWarmPool", "StopInstances"))
     assert calls.index("CreateOrUpdateTags") < first_change
     assert calls.index("PutWarmPool") < calls.index("StopInstances")
 
 
-def test_restore_returns_group_and_pool_to_their_configuration_and_states(
-    strict, inbox, clients
-):
+def test_restore_returns_group_and_pool_to_their_configuration_and_states(strict, inbox, clients):
     ids = create_group("web", desired=1, maximum=5)
     autoscaling().put_warm_pool(
         AutoScalingGroupName="web", InstanceReusePolicy={"ReuseOnScaleIn": True}, **RUNNING_POOL
@@ -162,9 +158,7 @@ def test_restore_returns_group_and_pool_to_their_configuration_and_states(
     assert "Warm pool of eu-west-1/web: PoolState Running, MinSize 1" in compose_body(restored)
 
 
-def test_restore_without_restart_keeps_the_pool_stopped_and_its_instances(
-    strict, inbox, clients
-):
+def test_restore_without_restart_keeps_the_pool_stopped_and_its_instances(strict, inbox, clients):
     """PoolState Running and HealthCheck over a stopped Warmed:Running instance would replace it
     (Auto Scaling User Guide, "View health check status")."""
     create_group("render", desired=0, maximum=2)

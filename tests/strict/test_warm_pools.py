@@ -154,7 +154,9 @@ def test_suspended_processes_keep_a_stopped_pool_instance_and_launch_nothing(
     ec2.stop_instances(InstanceIds=[warm])
 
     assert strict.run_health_checks() == []
+    assert ec2_states([warm]) == {warm: "stopped"}
     ec2.terminate_instances(InstanceIds=[warm])  # lost all the same: Launch does not refill
+    strict.run_health_checks()
 
     assert pool() == {}
     autoscaling().resume_processes(AutoScalingGroupName=GROUP, ScalingProcesses=["Launch"])
