@@ -72,6 +72,7 @@ _CHAINED: dict[str, Any] = {}  # what was installed before this module (auto_sca
 class WarmInstance:
     instance: Instance
     lifecycle: str
+    entering: str  # the pool state when it was launched into the pool, applied once it ran
 
 
 def install(patches: Patches) -> None:
@@ -119,18 +120,20 @@ def check_pool(group: FakeAutoScalingGroup) -> list[str]:
 
 
 def settle(group: FakeAutoScalingGroup) -> None:
-    """Drop terminated instances; put those whose launch finished into the pool state."""
-    config = group.warm_pool
+    """Drop terminated instances; put those whose launch finished into their pool state.
+
+    Settled lazily (on the next read), but as of the moment the launch finished: an instance
+    someone stopped after it reached running had entered the pool by then. A PoolState change
+    while an instance launches is not modelled (it enters in the state it was launched for)."""
     kept = []
     for warm in pool_of(group):
         state = warm.instance.state
         if state in ("terminated", "shutting-down"):
             continue
-        if warm.lifecycle == WARMED_PENDING and state == "running" and config is not None:
-            entered = str(config.pool_state)
-            if entered != "Running":
+        if warm.lifecycle == WARMED_PENDING and not is_launch_pending(warm.instance):
+            if warm.entering != "Running" and state == "running":
                 warm.instance.stop()  # Auto Scaling's own stop: no caller's checks apply
-            warm.lifecycle = f"Warmed:{entered}"
+            warm.lifecycle = f"Warmed:{warm.entering}"
         kept.append(warm)
     group.__dict__[_POOL_ATTRIBUTE] = kept
 
@@ -147,11 +150,15 @@ def pool_size(group: FakeAutoScalingGroup) -> int:
 def refill(group: FakeAutoScalingGroup) -> None:
     """Launch what the pool lacks (unless Launch is suspended), cut what it has too many of
     (unless Terminate is)."""
+    config = group.warm_pool
+    if config is None:
+        return
     pool = pool_of(group)
     missing = pool_size(group) - len(pool)
     suspended = _suspended(group)
     if missing > 0 and "Launch" not in suspended:
-        pool += [WarmInstance(i, WARMED_PENDING) for i in _launch(group, missing)]
+        entering = str(config.pool_state)
+        pool += [WarmInstance(i, WARMED_PENDING, entering) for i in _launch(group, missing)]
     elif missing < 0 and "Terminate" not in suspended:
         extra = pool[missing:]
         terminate_unchecked(group.ec2_backend, [warm.instance.id for warm in extra])

@@ -127,10 +127,12 @@ def test_a_stopped_warmed_running_instance_is_replaced_by_the_health_check(
 ) -> None:
     create_group(desired=0, maximum=1)
     autoscaling().put_warm_pool(AutoScalingGroupName=GROUP, PoolState="Running")
-    clock.now += 30
     [warm] = pool()
+    clock.now += 30
+    assert ec2_states([warm]) == {warm: "running"}
     boto3.client("ec2", region_name=REGION).stop_instances(InstanceIds=[warm])
 
+    assert pool() == {warm: "Warmed:Running"}  # it had entered the pool running
     assert strict.run_health_checks() == [warm]
 
     assert ec2_states([warm]) == {warm: "terminated"}
