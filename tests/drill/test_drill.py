@@ -78,7 +78,7 @@ def test_summary_groups_checks_by_step_and_prints_no_dicts(sample_drill: tuple) 
         (c.step for c in result.checks), key=[s.name for s in STEPS].index
     )
     assert not [line for line in lines if "{'" in line or "['" in line]
-    counted = "   counted 49 (limit 40) by region: ap-southeast-2 14, eu-west-1 21, us-east-1 14"
+    counted = "   counted 51 (limit 40) by region: ap-southeast-2 14, eu-west-1 23, us-east-1 14"
     assert counted in lines
 
 
@@ -112,9 +112,10 @@ def test_tripped_account_is_halted_locked_and_told(sample_drill: tuple) -> None:
     assert report is not None
     assert report.verdict == "trip"
     seeded = result.seeded["prod"]
-    # limit 40: 14 per region, plus an Auto Scaling group of 2, a stop-protected instance and a
-    # launch still pending at the trip (the Spot Fleet's 3 are counted, terminated, not seeded)
-    assert len(seeded) == 3 * 14 + 2 + 2
+    # limit 40: 14 per region, plus an Auto Scaling group of 2, a warm pool of 2 kept Running, a
+    # stop-protected instance and a launch still pending at the trip (the Spot Fleet's 3 are
+    # counted, terminated, not seeded)
+    assert len(seeded) == 3 * 14 + 2 + 2 + 2
     capacity = result.capacity
     assert capacity is not None and len(capacity.spot_instances) == 3
     assert len(report.by_region) >= 3
@@ -136,6 +137,8 @@ def test_trip_handles_fleet_protected_pending_and_group_capacity(sample_drill: t
     assert report.fleets_zeroed == {capacity.region: {capacity.spot_fleet: "3/0"}}
     assert report.terminated_by_region == {capacity.region: sorted(capacity.spot_instances)}
     assert report.protection_lifted == [capacity.protected]
+    assert list(report.warm_pools) == [capacity.region]
+    assert list(report.warm_pools[capacity.region]) == ["drill-warm-pool"]
     assert capacity.pending_state == "pending" and capacity.pending in report.stopped
     # On a busy machine the run can be slower than the emulator's 2 s pending: then the launch
     # runs before the halt reaches it, and the drill says the wait went unchecked.
@@ -153,9 +156,13 @@ def test_trip_handles_fleet_protected_pending_and_group_capacity(sample_drill: t
         "prod: group drill-workers's instances stopped, not terminated, still in the group",
         "prod: restore put the Spot Fleet's target capacity back (3)",
         "prod: stop-protected instance runs again with DisableApiStop true",
-        "prod: every instance the trip stopped runs again (same 46 ids)",
+        "prod: every instance the trip stopped runs again (same 48 ids)",
         "prod: group drill-workers resumed only once its instances ran (none replaced)",
-        "prod: nothing on-demand terminated (46 instances, only Spot went)",
+        "prod: nothing on-demand terminated (48 instances, only Spot went)",
+        "prod: group drill-warm-pool's warm pool set to Stopped, the group suspended, its "
+        "instances stopped and still in the pool",
+        "prod: group drill-warm-pool's warm pool back to MaxGroupPreparedCapacity 2, MinSize 1, "
+        "PoolState Running, the same instances Warmed:Running, the group resumed",
     } <= passed
     assert "prod: the launch made just before the trip is stopped" in passed
 
@@ -196,6 +203,7 @@ def test_restore_unlocks_users_and_restarts_instances(sample_drill: tuple) -> No
     assert undone["unlocked_users"] == ["alice", "bob"]
     assert sorted(undone["started_instances"]) == sorted(result.seeded["prod"])
     assert list(undone["resumed_asgs"]) == ["eu-west-1/drill-workers"]
+    assert list(undone["warm_pools_restored"]) == ["eu-west-1/drill-warm-pool"]
     assert not undone["errors"]
     passed = {check.name for check in result.checks if check.ok}
     assert {"prod: user alice is denied", "prod: user alice works again"} <= passed
@@ -234,8 +242,9 @@ def test_drill_fails_when_statements_are_missing_from_the_role(tmp_path: Path) -
     assert set(report.not_stopped.values()) <= {"UnauthorizedOperation", "AccessDenied"}
     assert report.not_stopped  # every instance was refused, under the deployed role
     failed = {check.name for check in result.checks if not check.ok}
-    # 3 regions x 3, a group of 2, a stop-protected instance and a launch pending at the trip
-    assert "lab: all 13 seeded instances stopped" in failed
+    # 3 regions x 3, a group of 2, a warm pool of 2, a stop-protected instance and a launch
+    # pending at the trip
+    assert "lab: all 15 seeded instances stopped" in failed
     # Without its Deny, the guard could loosen its own role; the payer's guard still cannot.
     assert "lab: guard cannot modify its own role" in failed
     assert "payer: guard cannot modify its own role" not in failed

@@ -18,7 +18,7 @@ from guard.incident import WARM_POOL_TAG
 from guard.invocation import Invocation, Trigger
 from guard.notify import compose_body
 from guard.settings import Action, Settings
-from guard.warm_pools import PoolConfig, PoolRecord, plan_pool_halt
+from guard.warm_pools import TAG_VALUE_MAX, PoolConfig, PoolRecord, plan_pool_halt
 from tests.guard.conftest import AMI
 
 REGION = "eu-west-1"
@@ -255,5 +255,5 @@ def test_the_record_round_trips_and_fits_a_tag_value():
     )
 
     assert PoolRecord.decode(longest.encode()) == longest
-    assert len(longest.encode()) <= 256  # Auto Scaling tag values
+    assert len(longest.encode()) <= TAG_VALUE_MAX
     assert PoolRecord.decode("edited by hand") is None
