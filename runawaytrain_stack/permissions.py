@@ -38,6 +38,8 @@ CENSUS_ACTIONS = (
     "pricing:GetProducts",
     "autoscaling:DescribeAutoScalingGroups",
     "autoscaling:DescribeTags",
+    # A warm pool's instances and their lifecycle states (lambda/guard/warm_pools.py, restore).
+    "autoscaling:DescribeWarmPool",
     "sts:GetCallerIdentity",
 )
 # Halting: stop (lifting stop protection, put back by restore); pause scaling so groups do not
@@ -63,6 +65,9 @@ FLEET_ACTIONS = ("ec2:ModifySpotFleetRequest", "ec2:ModifyFleet")
 # Guide, "Amazon EBS encryption"). Only for grants to AWS services (kms:GrantIsForAWSResource).
 RESTART_KEY_ACTIONS = ("kms:CreateGrant",)
 SCALING_ACTIONS = ("autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses")
+# A warm pool kept Running is set to Stopped, and restore puts its configuration back
+# (lambda/guard/warm_pools.py); never DeleteWarmPool, which terminates the pool's instances.
+WARM_POOL_ACTIONS = ("autoscaling:PutWarmPool",)
 # Incident tags (instances, Spot requests, fleets), limited to runawaytrain: keys by the
 # aws:TagKeys condition.
 INSTANCE_TAG_ACTIONS = ("ec2:CreateTags", "ec2:DeleteTags")
@@ -127,6 +132,7 @@ HALT_ACTIONS = (
     + FLEET_ACTIONS
     + RESTART_KEY_ACTIONS
     + SCALING_ACTIONS
+    + WARM_POOL_ACTIONS
     + INSTANCE_TAG_ACTIONS
     + GROUP_TAG_ACTIONS
 )
@@ -231,7 +237,7 @@ def build_guard_policy(
             [instances, spot_requests, *fleets],
             only_our_tags,
         ),
-        _allow("SuspendScaling", SCALING_ACTIONS, [groups]),
+        _allow("SuspendScaling", SCALING_ACTIONS + WARM_POOL_ACTIONS, [groups]),
         _allow("TagScalingGroups", GROUP_TAG_ACTIONS, [groups], only_our_tags),
         _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic_arn]),
         _allow("UseTopicKey", TOPIC_KEY_ACTIONS, [key_arn]),
@@ -295,8 +301,9 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "ec2:DescribeFleets, ec2:DescribeHosts, ec2:DescribeCapacityReservations, "
         "ec2:DescribeInstanceImageMetadata, ec2:DescribeInstanceTypes, pricing:GetProducts, "
         "autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeTags, "
-        "sts:GetCallerIdentity, iam:ListUsers and iam:ListRoles support no resource-level "
-        "permissions (Service Authorization Reference), so IAM accepts only *.",
+        "autoscaling:DescribeWarmPool, sts:GetCallerIdentity, iam:ListUsers and iam:ListRoles "
+        "support no resource-level permissions (Service Authorization Reference), so IAM "
+        "accepts only *.",
         f"{arn}:ec2:*:{account_id}:instance/*": "The guard stops and tags whichever instances "
         "run in any region of its own account, known only at run time; it can terminate only "
         "Spot (and, when configured, instance-store) instances by condition, and its tags are "
@@ -311,8 +318,9 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         f"{arn}:kms:*:{account_id}:key/*": "Restarting an instance whose EBS volumes use a "
         "customer managed key needs a grant for EC2 (kms:GrantIsForAWSResource only).",
         f"{arn}:autoscaling:*:{account_id}:autoScalingGroup:*:autoScalingGroupName/*": "The "
-        "guard suspends scaling on whichever groups own the instances it stopped, in any region "
-        "of its own account, known only at run time; tags are limited to runawaytrain: keys.",
+        "guard suspends scaling (and sets warm pools kept Running to Stopped) on whichever groups "
+        "own the instances it stopped, in any region of its own account, known only at run "
+        "time; tags are limited to runawaytrain: keys.",
         f"{arn}:iam::{account_id}:user/*": "Lockout and the launch block act on the users of its "
         "own account found at run time (break_glass names are skipped by the guard); attaching "
         "is limited to AWSDenyAll and the stack's launch-block policy, and tagging to "

@@ -27,6 +27,7 @@ from strict_aws import (
     scp_regions,
     sns,
     sts,
+    warm_pools,
 )
 from strict_aws.active import activate, deactivate
 from strict_aws.patches import Patches
@@ -40,6 +41,7 @@ SERVICES = (
     ec2_fleets,
     ec2_reads,
     auto_scaling,
+    warm_pools,  # after auto_scaling: chains its resume_processes
     scp_regions,
     pricing,
     iam,
@@ -85,8 +87,9 @@ class StrictAWS:
                 state.make_running()
 
     def run_health_checks(self) -> list[str]:
-        """One Auto Scaling EC2 health-check pass in every loaded region; returns terminated ids."""
-        return auto_scaling.run_health_checks()
+        """One Auto Scaling health-check pass (groups and their warm pools) in every loaded
+        region; returns terminated ids."""
+        return auto_scaling.run_health_checks() + warm_pools.run_health_checks()
 
     def deny_region_by_scp(self, region: str, service: str = "ec2") -> None:
         """Make every `service` request in `region` fail as if an SCP denied it."""

@@ -3,7 +3,7 @@
 Per region, in this order (each kind of capacity has its own module, its restore beside it):
 1. instance_kinds.py: one DescribeInstances says what each pending/running instance is;
 2. auto_scaling.py: suspend the processes that would replace, health-check away or scale in
-   what is stopped;
+   what is stopped; then warm_pools.py: pools kept Running set to Stopped, their groups suspended;
 3. spot.py: set `maintain` fleets to 0 and cancel Spot requests that would relaunch;
 4. instances.py: tag every running instance AWS lets us stop and what is still pending with the
    incident, stop them (lifting stop protection), terminate what `unstoppable` allows, then
@@ -66,6 +66,7 @@ from guard.spot import (
     zero_maintained_fleets,
 )
 from guard.treatment import KEPT_RUNNING, Treatment, decide_treatment
+from guard.warm_pools import halt_warm_pools
 
 LOG = get_logger("halt")
 
@@ -79,6 +80,7 @@ class HaltResult:
     protection_lifted: list[str] = field(default_factory=list)  # stop protection turned off
     # region -> {Auto Scaling group -> the processes this incident suspended}
     suspended_by_region: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    warm_pools: dict[str, dict[str, str]] = field(default_factory=dict)  # region -> {group: done}
     fleets_zeroed: dict[str, dict[str, str]] = field(default_factory=dict)  # region -> {id: cap}
     spot_cancelled: dict[str, list[str]] = field(default_factory=dict)  # region -> request ids
     still_billing: dict[str, list[str]] = field(default_factory=dict)  # region -> what bills
@@ -107,6 +109,7 @@ class HaltResult:
         self.still_pending.update(other.still_pending)
         self.protection_lifted += other.protection_lifted
         self.suspended_by_region.update(other.suspended_by_region)
+        self.warm_pools.update(other.warm_pools)
         self.fleets_zeroed.update(other.fleets_zeroed)
         self.spot_cancelled.update(other.spot_cancelled)
         self.still_billing.update(other.still_billing)
@@ -161,6 +164,7 @@ def halt_region(
         suspension = pool.submit(
             suspend_groups, region, [t.id for t in fallback], plan.incident, autoscaling()
         )
+        warm = pool.submit(halt_warm_pools, region, plan.incident, autoscaling(), suspension)
         requests = pool.submit(read_spot_requests, ec2)
         try:
             targets = describe_targets(ec2)
@@ -171,6 +175,10 @@ def halt_region(
         result.errors += suspended.errors
         if suspended.suspended:
             result.suspended_by_region[region] = suspended.suspended
+        warmed = warm.result()  # before anything stops: a stopped pool instance is replaced
+        result.errors += warmed.errors
+        if warmed.halted:
+            result.warm_pools[region] = warmed.halted
         if targets:
             act(region, plan, ec2, targets, requests=requests, pool=pool, result=result)
         count_still_billing(region, billing, result)

@@ -356,6 +356,7 @@ def report_halt(report: Report, halted: HaltResult) -> None:
     report.protection_lifted = sorted(halted.protection_lifted)
     report.suspended_asgs = halted.suspended_asgs
     report.suspended_by_region = halted.suspended_by_region
+    report.warm_pools = halted.warm_pools
     report.fleets_zeroed = halted.fleets_zeroed
     report.spot_cancelled = halted.spot_cancelled
     report.still_billing = halted.still_billing

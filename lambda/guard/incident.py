@@ -19,6 +19,9 @@ def new_incident_id(now: datetime | None = None) -> str:
 
 # On an instance: "lifted" when this incident turned its stop protection (DisableApiStop) off.
 STOP_PROTECTION_TAG = f"{TAG_PREFIX}stop-protection"
+# On an Auto Scaling group with a warm pool: the incident, the pool's configuration before the
+# trip set it to Stopped, and the processes this incident suspended (warm_pools.py).
+WARM_POOL_TAG = f"{TAG_PREFIX}warm-pool"
 # On a Spot Fleet or EC2 Fleet request: the target capacities this incident set to 0.
 FLEET_CAPACITY_TAG = f"{TAG_PREFIX}target-capacity"
 # On an IAM principal: "partial" from the first lockout step until the last one succeeded, then

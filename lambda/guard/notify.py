@@ -18,6 +18,7 @@ from guard.incident import INCIDENT_TAG
 from guard.logs import get_logger
 from guard.report import Report
 from guard.undo import undo_lines
+from guard.warm_pool_mail import restored_pool_lines, warm_pool_lines
 
 LOG = get_logger("notify")
 
@@ -64,6 +65,7 @@ def compose_body(report: Report) -> str:
         _still_pending,
         _not_stopped,
         _suspended,
+        warm_pool_lines,
         _fleets,
         _still_billing,
         _closed,
@@ -310,6 +312,7 @@ def _restored(report: Report) -> list[str]:
         lines.append(f"Auto Scaling group {group}: resumed {' '.join(processes) or 'nothing'}")
     for group, why in sorted(undone.get("kept_suspended", {}).items()):
         lines.append(f"Auto Scaling group {group}: still suspended, {why}")
+    lines += restored_pool_lines(undone)
     for fleet, capacity in sorted(undone.get("fleets_restored", {}).items()):
         lines.append(f"Fleet {fleet}: target capacity back to {capacity}")
     for request in undone.get("spot_requests_cancelled", []):

@@ -37,6 +37,7 @@ class Report:
     still_billing: dict[str, list[str]] = field(default_factory=dict)  # hosts, reservations
     suspended_asgs: list[str] = field(default_factory=list)
     suspended_by_region: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    warm_pools: dict[str, dict[str, str]] = field(default_factory=dict)  # region -> {group: done}
     action_errors: list[str] = field(default_factory=list)  # ASG and tagging failures
     stopped_by_region: dict[str, list[str]] = field(default_factory=dict)
     locked_users: list[str] = field(default_factory=list)

@@ -2,8 +2,8 @@
 
 Only what the incident did is undone: the deny it attached (not one that was there before), the
 launch-block policy it attached (launch_block.py), the inline policies it put, the keys it
-deactivated (a key already inactive stays inactive), the Auto
-Scaling processes it suspended (not those suspended before), the fleet capacities it set to 0,
+deactivated (a key already inactive stays inactive), the Auto Scaling processes it suspended (not
+those suspended before), the warm pools it set to Stopped, the fleet capacities it set to 0,
 the stop protection it lifted, and its tags. Instances are started only when asked
 (`restart_instances`); until then they keep their incident tag, so a later restore can still
 start them, and their Auto Scaling groups stay suspended (health checks would terminate them).
@@ -24,8 +24,8 @@ IAM: iam:ListUsers, iam:ListRoles, iam:ListUserTags, iam:ListRoleTags, iam:ListA
 iam:UpdateAccessKey, iam:DetachUserPolicy, iam:DetachRolePolicy (AWSDenyAll and the
 launch-block policy only),
 iam:DeleteUserPolicy, iam:DeleteRolePolicy (runawaytrain-* only), iam:UntagUser, iam:UntagRole,
-and the Auto Scaling, instance and fleet permissions named in auto_scaling.py, instances.py and
-spot.py.
+and the Auto Scaling, warm pool, instance and fleet permissions named in auto_scaling.py,
+warm_pools.py, instances.py and spot.py.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ from guard.logs import get_logger
 from guard.parallel import map_in_parallel
 from guard.principals import Kind, Principal
 from guard.spot import cancelled_requests, restore_fleets
+from guard.warm_pools import restore_warm_pools
 
 LOG = get_logger("restore")
 
@@ -79,6 +80,8 @@ class RestoreResult:
     still_stopped: list[str] = field(default_factory=list)  # tagged, not started (no restart asked)
     fell_back: dict[str, str] = field(default_factory=dict)  # started, then stopped again: why
     kept_suspended: dict[str, str] = field(default_factory=dict)  # "region/group" -> why
+    warm_pools_restored: dict[str, str] = field(default_factory=dict)  # "region/group" -> what
+    warm_pools_kept: dict[str, str] = field(default_factory=dict)  # "region/group" -> why Stopped
     reprotected: list[str] = field(default_factory=list)  # stop protection put back
     fleets_restored: dict[str, str] = field(default_factory=dict)  # fleet id -> capacities
     # "region/request id" of the Spot requests the incident cancelled: they cannot be reopened
@@ -103,6 +106,10 @@ class RestoreResult:
             parts.append(f"{len(self.still_stopped)} instance(s) left stopped")
         if self.kept_suspended:
             parts.append(f"{len(self.kept_suspended)} Auto Scaling group(s) kept suspended")
+        if self.warm_pools_restored:
+            parts.append(f"{len(self.warm_pools_restored)} warm pool(s) put back")
+        if self.warm_pools_kept:
+            parts.append(f"{len(self.warm_pools_kept)} warm pool(s) kept Stopped")
         if self.reprotected:
             parts.append(f"stop protection put back on {len(self.reprotected)}")
         if self.fleets_restored:
@@ -123,6 +130,7 @@ class RestoreResult:
             or self.launch_unblocked
             or self.keys_reactivated
             or self.resumed_asgs
+            or self.warm_pools_restored
             or self.started_instances
             or self.reprotected
             or self.fleets_restored
@@ -167,6 +175,8 @@ def restore_incident(
         result.still_stopped += region_result.still_stopped
         result.fell_back.update(region_result.fell_back)
         result.kept_suspended.update(region_result.kept_suspended)
+        result.warm_pools_restored.update(region_result.warm_pools_restored)
+        result.warm_pools_kept.update(region_result.warm_pools_kept)
         result.reprotected += region_result.reprotected
         result.fleets_restored.update(region_result.fleets_restored)
         result.spot_requests_cancelled += region_result.spot_requests_cancelled
@@ -233,9 +243,9 @@ def restore_region(
     account: Accounts, region: str, incident: str, restart_instances: bool, dry_run: bool
 ) -> RestoreResult:
     """Fleets back first (with target 0 they launch nothing now, and would replace nothing),
-    then instances (started and waited for when asked), then Auto Scaling: a group resumes
-    only when none of its instances is still stopped by the incident; last, the list of the
-    Spot requests it cancelled."""
+    then instances (started and waited for when asked), then warm pools and Auto Scaling: a
+    pool or a group is put back only when none of its instances is still stopped by the
+    incident; last, the list of the Spot requests it cancelled."""
     result = RestoreResult(incident, dry_run)
     ec2 = account.ec2_for(region)
     try:
@@ -255,6 +265,12 @@ def restore_region(
         result.fell_back = restarted.fell_back
         result.reprotected = restarted.reprotected
         result.errors.update(restarted.errors)
+        pools = restore_warm_pools(
+            account.autoscaling_for(region), ec2, incident, restarted.still_stopped, dry_run
+        )
+        result.warm_pools_restored = {f"{region}/{g}": done for g, done in pools.restored.items()}
+        result.warm_pools_kept = {f"{region}/{g}": why for g, why in pools.kept.items()}
+        result.errors.update({f"{region}/{g}": error for g, error in pools.errors.items()})
         resumed = resume_groups(
             account.autoscaling_for(region), ec2, incident, restarted.still_stopped, dry_run
         )

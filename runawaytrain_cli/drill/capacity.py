@@ -1,6 +1,7 @@
 """The drill's checks on the capacity a halt must handle with care (see scenario.Capacity):
 a `maintain` Spot Fleet, a persistent Spot instance, a stop-protected instance, a launch still
-pending at the trip and an Auto Scaling group. Each is read back from the emulator, not only
+pending at the trip, an Auto Scaling group and a warm pool kept Running. Each is read back from the
+emulator, not only
 from the guard's report.
 """
 
@@ -14,6 +15,7 @@ from runawaytrain_cli.drill.emulator import Emulator
 from runawaytrain_cli.drill.scenario import (
     SEED_FLEET_CAPACITY,
     SEED_GROUP,
+    SEED_WARM_GROUP,
     Capacity,
     DrillResult,
     format_states,
@@ -86,13 +88,25 @@ class Reader:
         )
         return bool(attribute["DisableApiStop"]["Value"])
 
-    def group(self) -> tuple[set[str], list[str]]:
+    def group(self, name: str = SEED_GROUP) -> tuple[set[str], list[str]]:
         """(the group's suspended processes, its instance ids)."""
-        [group] = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[SEED_GROUP])[
+        [group] = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
             "AutoScalingGroups"
         ]
         suspended = {p["ProcessName"] for p in group.get("SuspendedProcesses", [])}
         return suspended, sorted(i["InstanceId"] for i in group["Instances"])
+
+    def warm_pool(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """(the warm group's WarmPoolConfiguration, {pool instance id: lifecycle state})."""
+        pages = self.autoscaling.get_paginator("describe_warm_pool").paginate(
+            AutoScalingGroupName=SEED_WARM_GROUP
+        )
+        config: dict[str, Any] = {}
+        lifecycles = {}
+        for page in pages:
+            config = page.get("WarmPoolConfiguration") or config
+            lifecycles.update({i["InstanceId"]: i["LifecycleState"] for i in page["Instances"]})
+        return config, lifecycles
 
 
 def _reader(emulator: Emulator, result: DrillResult, tripped: Account) -> Reader | None:
@@ -193,6 +207,31 @@ def check_capacity_trip(emulator: Emulator, result: DrillResult, tripped: Accoun
         and set(states.values()) <= {"stopped", "stopping"},
         f"{len(members)} members ({len(capacity.group_instances)} seeded), {format_states(states)}",
     )
+    check_warm_pool_trip(reader, result, report.warm_pools.get(capacity.region, {}), name)
+
+
+def check_warm_pool_trip(
+    reader: Reader, result: DrillResult, halted: dict[str, str], name: str
+) -> None:
+    """The pool set to Stopped and nothing else of its configuration changed, its group
+    suspended, its instances stopped and still in the pool (none replaced)."""
+    capacity = reader.capacity
+    config, lifecycles = reader.warm_pool()
+    suspended, _ = reader.group(SEED_WARM_GROUP)
+    states = reader.states(capacity.warm_instances)
+    result.check_over(
+        f"{name}: group {SEED_WARM_GROUP}'s warm pool set to Stopped, the group suspended, its "
+        "instances stopped and still in the pool",
+        capacity.warm_instances,
+        config == {**capacity.warm_pool, "PoolState": "Stopped"}
+        and SEED_WARM_GROUP in halted
+        and suspended >= MUST_SUSPEND
+        and sorted(lifecycles) == capacity.warm_instances
+        and set(states.values()) <= {"stopped", "stopping"},
+        f"configuration {pool_text(config)}; suspended: "
+        f"{', '.join(sorted(suspended)) or 'none'}; pool {len(lifecycles)} "
+        f"({len(capacity.warm_instances)} seeded), {format_states(states)}",
+    )
 
 
 def check_capacity_restore(emulator: Emulator, result: DrillResult, tripped: Account) -> None:
@@ -253,6 +292,7 @@ def check_capacity_restore(emulator: Emulator, result: DrillResult, tripped: Acc
         f"{', '.join(sorted(suspended)) or 'none'}; {len(members)} members "
         f"({len(capacity.group_instances)} seeded), {format_states(group_states)}",
     )
+    check_warm_pool_restore(reader, result, restored, name)
     on_demand = sorted(capacity.before_trip - {*capacity.spot_instances, capacity.persistent_spot})
     lost = {i: states.get(i, "gone") for i in on_demand if states.get(i) not in LIVE}
     terminated = sorted(i for ids in report.terminated_by_region.values() for i in ids)
@@ -263,6 +303,37 @@ def check_capacity_restore(emulator: Emulator, result: DrillResult, tripped: Acc
         not lost and spot_only,
         f"lost: {format_states(lost)}; terminated {len(terminated)}",
     )
+
+
+def check_warm_pool_restore(
+    reader: Reader, result: DrillResult, restored: dict[str, Any], name: str
+) -> None:
+    """The pool's configuration as seeded, the same instances running as Warmed:Running, the
+    group resumed."""
+    capacity = reader.capacity
+    config, lifecycles = reader.warm_pool()
+    suspended, _ = reader.group(SEED_WARM_GROUP)
+    states = reader.states(capacity.warm_instances)
+    put_back = [g for g in restored.get("warm_pools_restored", {}) if g.endswith(SEED_WARM_GROUP)]
+    result.check_over(
+        f"{name}: group {SEED_WARM_GROUP}'s warm pool back to {pool_text(capacity.warm_pool)}, "
+        "the same instances Warmed:Running, the group resumed",
+        capacity.warm_instances,
+        bool(put_back)
+        and config == capacity.warm_pool
+        and lifecycles == dict.fromkeys(capacity.warm_instances, "Warmed:Running")
+        and set(states.values()) == {"running"}
+        and not suspended,
+        f"put back: {', '.join(put_back) or 'none'}; configuration {pool_text(config)}; pool "
+        f"{', '.join(sorted(set(lifecycles.values()))) or 'empty'} ({len(lifecycles)} of "
+        f"{len(capacity.warm_instances)}), {format_states(states)}; still suspended: "
+        f"{', '.join(sorted(suspended)) or 'none'}",
+    )
+
+
+def pool_text(config: dict[str, Any]) -> str:
+    """A WarmPoolConfiguration in words: 'PoolState Running, MinSize 1, ...'."""
+    return ", ".join(f"{key} {value}" for key, value in sorted(config.items())) or "none"
 
 
 __all__ = ["check_capacity_restore", "check_capacity_trip"]

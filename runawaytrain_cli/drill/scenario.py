@@ -1,11 +1,12 @@
 """The drill's scenario: which accounts to trip, what to seed into them, and the results record.
 
 The tripped account gets instances over its limit in 3 regions plus, in its first region, the
-capacity a halt must handle with care (see `Capacity`): an Auto Scaling group, a `maintain` Spot
-Fleet, a persistent Spot instance, a stop-protected instance and a launch still pending at the
-trip; IAM users with access keys (and a role when its lockout is users+roles), and a role that
-may launch (the launch block must refuse it after the trip). Another enforcing account stays
-under its limit; a dry-run account, if any, goes over its limit (it must change nothing).
+capacity a halt must handle with care (see `Capacity`): an Auto Scaling group, a group whose warm
+pool is kept Running, a `maintain` Spot Fleet, a persistent Spot instance, a stop-protected
+instance and a launch still pending at the trip; IAM users with access keys (and a role when its
+lockout is users+roles), and a role that may launch (the launch block must refuse it after the
+trip). Another enforcing account stays under its limit; a dry-run account, if any, goes over its
+limit (it must change nothing).
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ SEED_USERS = ("alice", "bob")
 SEED_ROLE = "drill-ci-deployer"  # locked too when the tripped account's lockout is users+roles
 SEED_LAUNCHER = "drill-launcher"  # may launch: the launch block must refuse it (launch_probe.py)
 SEED_GROUP = "drill-workers"  # an Auto Scaling group in the tripped account
+# A group of none whose warm pool keeps 2 instances Running (max 2 - desired 0): no group
+# instance holds it, only its pool runs (issue 20).
+SEED_WARM_GROUP = "drill-warm-pool"
+SEED_WARM_POOL = {"PoolState": "Running", "MinSize": 1, "MaxGroupPreparedCapacity": 2}
 SEED_FLEET_CAPACITY = 3  # one-time Spot instances of a `maintain` Spot Fleet
 # A Spot instance AWS lets the guard stop: RunInstances with a persistent request whose
 # interruption behaviour is stop (EC2 User Guide, "Stop a Spot Instance").
@@ -53,6 +58,8 @@ class Capacity:
     pending: str = ""  # launched just before the trip
     pending_state: str = ""  # its state as the drill saw it right after launching it
     group_instances: list[str] = field(default_factory=list)
+    warm_pool: dict[str, Any] = field(default_factory=dict)  # as DescribeWarmPool read it back
+    warm_instances: list[str] = field(default_factory=list)  # Warmed:Running at the trip
     before_trip: set[str] = field(default_factory=set)  # every instance id of the account
     waited_s: float = 0.0  # how long the trip's guard waited for pending instances
 
@@ -227,6 +234,7 @@ def _seed_tripped(
     capacity = result.capacity
     result.seeded[tripped.name] += [
         *capacity.group_instances,
+        *capacity.warm_instances,
         capacity.protected,
         capacity.persistent_spot,
     ]
@@ -297,11 +305,40 @@ def _launch_group(emulator: Emulator, account: Account, region: str) -> list[str
     return [i["InstanceId"] for g in groups["AutoScalingGroups"] for i in g["Instances"]]
 
 
+def _launch_warm_pool(emulator: Emulator, account: Account, region: str) -> Capacity:
+    """A group of none with a warm pool kept Running: the halt must set it to Stopped before
+    its instances stop (or Auto Scaling replaces them), restore must put it back."""
+    session = emulator.operator(account.id, region)
+    ec2 = session.client("ec2", region_name=region)
+    template = ec2.create_launch_template(
+        LaunchTemplateName=SEED_WARM_GROUP,
+        LaunchTemplateData={"ImageId": AMI, "InstanceType": "t3.micro"},
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    zone = ec2.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
+    autoscaling = session.client("autoscaling", region_name=region)
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=SEED_WARM_GROUP,
+        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
+        MinSize=0,
+        MaxSize=2,
+        DesiredCapacity=0,
+        AvailabilityZones=[zone],
+    )
+    autoscaling.put_warm_pool(AutoScalingGroupName=SEED_WARM_GROUP, **SEED_WARM_POOL)
+    pool = autoscaling.describe_warm_pool(AutoScalingGroupName=SEED_WARM_GROUP)
+    return Capacity(
+        region,
+        warm_pool=pool["WarmPoolConfiguration"],
+        warm_instances=sorted(i["InstanceId"] for i in pool["Instances"]),
+    )
+
+
 def seed_capacity(emulator: Emulator, account: Account, region: str) -> Capacity:
-    """An Auto Scaling group, a `maintain` Spot Fleet of one-time Spot instances, a persistent
-    Spot instance and a stop-protected instance (the launch pending at the trip comes later:
-    `launch_pending`)."""
-    capacity = Capacity(region, group_instances=_launch_group(emulator, account, region))
+    """An Auto Scaling group, a group's warm pool kept Running, a `maintain` Spot Fleet of
+    one-time Spot instances, a persistent Spot instance and a stop-protected instance (the launch
+    pending at the trip comes later: `launch_pending`)."""
+    capacity = _launch_warm_pool(emulator, account, region)
+    capacity.group_instances = _launch_group(emulator, account, region)
     ec2 = emulator.operator(account.id, region).client("ec2", region_name=region)
     capacity.spot_fleet = ec2.request_spot_fleet(
         SpotFleetRequestConfig={
@@ -371,7 +408,8 @@ def describe_capacity(capacity: Capacity | None) -> str:
         return "no special capacity"
     return (
         f"in {capacity.region}: Auto Scaling group {SEED_GROUP} "
-        f"({len(capacity.group_instances)}), maintain Spot Fleet {capacity.spot_fleet} "
+        f"({len(capacity.group_instances)}), group {SEED_WARM_GROUP}'s warm pool kept Running "
+        f"({len(capacity.warm_instances)}), maintain Spot Fleet {capacity.spot_fleet} "
         f"({len(capacity.spot_instances)} one-time Spot), persistent Spot "
         f"{capacity.persistent_spot}, stop-protected {capacity.protected}; "
         "one more launch right before the trip"

@@ -78,7 +78,7 @@ def test_summary_groups_checks_by_step_and_prints_no_dicts(sample_drill: tuple) 
         (c.step for c in result.checks), key=[s.name for s in STEPS].index
     )
     assert not [line for line in lines if "{'" in line or "['" in line]
-    counted = "   counted 50 (limit 40) by region: ap-southeast-2 14, eu-west-1 22, us-east-1 14"
+    counted = "   counted 52 (limit 40) by region: ap-southeast-2 14, eu-west-1 24, us-east-1 14"
     assert counted in lines
 
 
@@ -112,10 +112,10 @@ def test_tripped_account_is_halted_locked_and_told(sample_drill: tuple) -> None:
     assert report is not None
     assert report.verdict == "trip"
     seeded = result.seeded["prod"]
-    # limit 40: 14 per region, plus an Auto Scaling group of 2, a stop-protected instance, a
-    # persistent Spot instance and a launch still pending at the trip (the Spot Fleet's 3 are
-    # counted, terminated, not seeded)
-    assert len(seeded) == 3 * 14 + 2 + 3
+    # limit 40: 14 per region, plus an Auto Scaling group of 2, a warm pool of 2 kept Running, a
+    # stop-protected instance, a persistent Spot instance and a launch still pending at the trip
+    # (the Spot Fleet's 3 are counted, terminated, not seeded)
+    assert len(seeded) == 3 * 14 + 2 + 2 + 3
     capacity = result.capacity
     assert capacity is not None and len(capacity.spot_instances) == 3
     assert len(report.by_region) >= 3
@@ -139,6 +139,8 @@ def test_trip_handles_fleet_protected_pending_and_group_capacity(sample_drill: t
     assert capacity.persistent_spot in report.stopped
     assert report.spot_cancelled == {}
     assert report.protection_lifted == [capacity.protected]
+    assert list(report.warm_pools) == [capacity.region]
+    assert list(report.warm_pools[capacity.region]) == ["drill-warm-pool"]
     assert capacity.pending_state == "pending" and capacity.pending in report.stopped
     # On a busy machine the run can be slower than the emulator's 2 s pending: then the launch
     # runs before the halt reaches it, and the drill says the wait went unchecked.
@@ -158,9 +160,13 @@ def test_trip_handles_fleet_protected_pending_and_group_capacity(sample_drill: t
         "prod: restore put the Spot Fleet's target capacity back (3)",
         "prod: stop-protected instance runs again with DisableApiStop true",
         "prod: persistent Spot instance runs again, its request active",
-        "prod: every instance the trip stopped runs again (same 47 ids)",
+        "prod: every instance the trip stopped runs again (same 49 ids)",
         "prod: group drill-workers resumed only once its instances ran (none replaced)",
-        "prod: nothing on-demand terminated (46 instances, only Spot went)",
+        "prod: nothing on-demand terminated (48 instances, only Spot went)",
+        "prod: group drill-warm-pool's warm pool set to Stopped, the group suspended, its "
+        "instances stopped and still in the pool",
+        "prod: group drill-warm-pool's warm pool back to MaxGroupPreparedCapacity 2, MinSize 1, "
+        "PoolState Running, the same instances Warmed:Running, the group resumed",
     } <= passed
     assert "prod: the launch made just before the trip is stopped" in passed
 
@@ -201,6 +207,7 @@ def test_restore_unlocks_users_and_restarts_instances(sample_drill: tuple) -> No
     assert undone["unlocked_users"] == ["alice", "bob"]
     assert sorted(undone["started_instances"]) == sorted(result.seeded["prod"])
     assert list(undone["resumed_asgs"]) == ["eu-west-1/drill-workers"]
+    assert list(undone["warm_pools_restored"]) == ["eu-west-1/drill-warm-pool"]
     assert not undone["errors"]
     passed = {check.name for check in result.checks if check.ok}
     assert {"prod: user alice is denied", "prod: user alice works again"} <= passed
@@ -258,9 +265,9 @@ def test_drill_fails_when_statements_are_missing_from_the_role(tmp_path: Path) -
     assert set(report.not_stopped.values()) <= {"UnauthorizedOperation", "AccessDenied"}
     assert report.not_stopped  # every instance was refused, under the deployed role
     failed = {check.name for check in result.checks if not check.ok}
-    # 3 regions x 3, a group of 2, a stop-protected instance, a persistent Spot instance and a
-    # launch pending at the trip
-    assert "lab: all 14 seeded instances stopped" in failed
+    # 3 regions x 3, a group of 2, a warm pool of 2, a stop-protected instance, a persistent Spot
+    # instance and a launch pending at the trip
+    assert "lab: all 16 seeded instances stopped" in failed
     # the guard may not stop it either: never terminated instead
     assert "lab: persistent Spot instance stopped, not terminated; its request disabled" in failed
     assert result.capacity is not None

@@ -51,6 +51,10 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     create_user(UserSpec("ana", keys=1), [])
     create_role("pipeline")
     create_group(REGION, "farm", 2, [])
+    # A warm pool kept Running: halted (PutWarmPool) and restored (DescribeWarmPool) with it.
+    autoscaling = boto3.client("autoscaling", region_name=REGION)
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName="farm", MaxSize=3)
+    autoscaling.put_warm_pool(AutoScalingGroupName="farm", PoolState="Running")
     topic = boto3.client("sns", region_name=HOME).create_topic(Name="notify")["TopicArn"]
     recorder = CallRecorder()
     session = boto3.session.Session(region_name=HOME)
@@ -81,6 +85,7 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     assert tripped.launch_blocked == ["role/pipeline", "user/ana"]
     assert tripped.suspended_asgs == ["farm"]
     assert {"iam:AttachRolePolicy", "ec2:StartInstances", "ec2:DescribeRegions"} <= recorder.actions
+    assert {"autoscaling:PutWarmPool", "autoscaling:DescribeWarmPool"} <= recorder.actions
     assert {"ec2:DescribeInstanceTypes", "pricing:GetProducts"} <= recorder.actions
     missing = recorder.actions - set(GUARD_ACTIONS)
     assert not missing, f"the guard calls {sorted(missing)} but its role does not allow them"
