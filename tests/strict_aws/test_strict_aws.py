@@ -17,8 +17,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from strict_aws import PENDING_SECONDS_ENV, StrictAWS, strict_aws
-from tests.strict.conftest import FakeClock
-from tests.strict.ec2_calls import AMI, REGION, ec2, error_of, launch, state_of
+from tests.strict_aws.conftest import FakeClock
+from tests.strict_aws.ec2_calls import AMI, REGION, ec2, error_of, launch, state_of
 
 
 def test_launched_and_started_instances_are_pending_until_the_clock_passes(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from strict_aws import StrictAWS
-from tests.strict.ec2_calls import REGION, ec2, error_of, launch, state_of
+from tests.strict_aws.ec2_calls import REGION, ec2, error_of, launch, state_of
 
 PERSISTENT = {
     "MarketType": "spot",
