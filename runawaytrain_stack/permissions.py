@@ -117,6 +117,10 @@ LAUNCH_BLOCK_ACTIONS = (
     "iam:AttachRolePolicy",
     "iam:DetachRolePolicy",
 )
+# Before attaching it, the guard reads the policy's default version and attaches only a
+# document that denies and never allows: a member admin who rewrote it (CreatePolicyVersion)
+# must not turn the trip into a grant to everyone.
+LAUNCH_BLOCK_READ_ACTIONS = ("iam:GetPolicy", "iam:GetPolicyVersion")
 LOCKOUT_ACTIONS = (
     LOCKOUT_LIST_ACTIONS
     + LOCKOUT_USER_ACTIONS
@@ -145,6 +149,7 @@ GUARD_ACTIONS = (
     + LOG_ACTIONS
     + LOCKOUT_ACTIONS
     + LAUNCH_BLOCK_ACTIONS
+    + LAUNCH_BLOCK_READ_ACTIONS
     + OPEN_INCIDENT_ACTIONS
     + LAST_RUN_ACTIONS
     + PAYER_ACTIONS
@@ -258,6 +263,7 @@ def build_guard_policy(
             [users, roles],
             {"ArnEquals": {"iam:PolicyARN": launch_block_arn}},
         ),
+        _allow("ReadLaunchBlock", LAUNCH_BLOCK_READ_ACTIONS, [launch_block_arn]),
         _allow("TagPrincipals", LOCKOUT_TAG_ACTIONS, [users, roles], only_our_tags),
         {
             "Sid": "NeverModifyOwnRoles",

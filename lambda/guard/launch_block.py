@@ -21,15 +21,22 @@ the trip may still be allowed, and the next run stops it. The payer's quarantine
 side of the same refusal, "takes effect immediately" as Organizations documents it
 (Organizations User Guide, "Attaching and detaching service control policies").
 
-IAM: iam:AttachUserPolicy, iam:AttachRolePolicy, iam:DetachUserPolicy, iam:DetachRolePolicy
-(the launch-block policy only, by an iam:PolicyARN condition), and the listing and tagging of
-iam_principals.py.
+The policy is read before anything is attached, and attached only if its default version denies
+and allows nothing: an admin of the account can write a new default version (CreatePolicyVersion),
+and a version that allows would make the trip a grant to every principal it touches. Such a
+policy is not attached anywhere, and the mail says why.
+
+IAM: iam:GetPolicy, iam:GetPolicyVersion (that policy), iam:AttachUserPolicy,
+iam:AttachRolePolicy, iam:DetachUserPolicy, iam:DetachRolePolicy (the launch-block policy only,
+by an iam:PolicyARN condition), and the listing and tagging of iam_principals.py.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -59,8 +66,13 @@ def block_launches(
     iam: Any, policy_arn: str, *, incident: str, protection: Protection
 ) -> LaunchBlockResult:
     """Attach `policy_arn` to every user and role not protected; one failure never stops the
-    rest."""
+    rest. Nothing is attached unless the policy only denies (see above)."""
     result = LaunchBlockResult()
+    refused = why_not_deny_only(iam, policy_arn)
+    if refused is not None:
+        result.errors["(launch block)"] = f"{policy_arn} not attached anywhere: {refused}"
+        LOG.error("launch_block_policy_refused", extra={"policy": policy_arn, "why": refused})
+        return result
     targets = []
     for principal in list_principals(iam):
         reason = skip_reason(principal, protection)
@@ -89,6 +101,28 @@ def block_launches(
         extra={"incident": incident, "blocked": len(result.blocked), "errors": len(result.errors)},
     )
     return result
+
+
+def why_not_deny_only(iam: Any, policy_arn: str) -> str | None:
+    """None when the policy's default version has statements and every one denies; else why
+    it must not be attached."""
+    version = iam.get_policy(PolicyArn=policy_arn)["Policy"]["DefaultVersionId"]
+    document = iam.get_policy_version(PolicyArn=policy_arn, VersionId=version)["PolicyVersion"][
+        "Document"
+    ]
+    if isinstance(document, str):  # boto3 decodes it; other clients may hand the text over
+        document = json.loads(unquote(document))
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    statements = [statements] if isinstance(statements, dict) else statements
+    if not statements:
+        return f"its default version {version} has no statement"
+    allowing = [s for s in statements if not isinstance(s, dict) or s.get("Effect") != "Deny"]
+    if allowing:
+        return (
+            f"its default version {version} does not only deny ({len(allowing)} statement(s) "
+            "not Deny): someone rewrote it; redeploy the guard stack"
+        )
+    return None
 
 
 def block_principal(iam: Any, principal: Principal, policy_arn: str, incident: str) -> str | None:

@@ -289,3 +289,22 @@ def test_an_incident_recorded_only_by_a_launch_block_is_found(aws) -> None:
         autoscaling_for=lambda region: boto3.client("autoscaling", region_name=region),
     )
     assert latest_incident(target) == "20990101T000000Z-abcdef"
+
+
+def test_a_rewritten_policy_that_allows_anything_is_attached_to_nobody(aws) -> None:
+    """A member admin made the policy's default version allow everything before the trip: the
+    trip must not hand that to every principal it touches."""
+    build_account()
+    policy = create_launch_block_policy()
+    iam().create_policy_version(PolicyArn=policy, PolicyDocument=ALLOW_EC2, SetAsDefault=True)
+
+    report = run_guard(settings_for(policy), Invocation(), guard_clients(), ACCOUNT)
+
+    assert report.launch_blocked == []
+    (error,) = report.launch_block_errors.values()
+    assert "does not only deny" in error and "redeploy the guard stack" in error
+    for kind, name in (("user", "ana"), ("user", "bob"), ("role", "ci")):
+        assert policy not in attached(kind, name)
+        assert LAUNCH_BLOCK_TAG not in tags_of(kind, name)
+    assert report.stopped  # the halt goes on all the same
+    assert "does not only deny" in compose_body(report)
