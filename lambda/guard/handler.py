@@ -366,14 +366,21 @@ def report_halt(report: Report, halted: HaltResult) -> None:
 def finish_incident(
     report: Report, settings: Settings, clients: ClientFactory, incident: str | None
 ) -> None:
-    """Finish the lockouts `incident` left partial (a run below the limit while it is open); the
-    report then says what was finished and is mailed (follow_up.py)."""
+    """While `incident` is open, a run below the limit finishes what it left unfinished: the
+    lockouts it left partial, and the launch block on every principal that does not carry it
+    (one created since the trip, one that detached it, one whose attach failed). The report
+    then says what was finished and is mailed (follow_up.py)."""
     assert incident is not None
-    if settings.lockout is Lockout.NONE:
-        return
-    lock_people_out(report, settings, clients, incident=incident, unfinished_only=True)
+    if settings.lockout is not Lockout.NONE:
+        lock_people_out(report, settings, clients, incident=incident, unfinished_only=True)
+    if settings.launch_block:
+        refuse_launches(report, settings, clients, incident=incident)
     report.lockout_finished = bool(
-        report.locked_users or report.locked_roles or report.lockout_errors
+        report.locked_users
+        or report.locked_roles
+        or report.lockout_errors
+        or report.launch_block_attached
+        or report.launch_block_errors
     )
     if report.lockout_finished:
         report.incident = incident
@@ -389,15 +396,19 @@ def protection_of(settings: Settings, clients: ClientFactory) -> Protection:
     )
 
 
-def refuse_launches(report: Report, settings: Settings, clients: ClientFactory) -> None:
+def refuse_launches(
+    report: Report, settings: Settings, clients: ClientFactory, *, incident: str | None = None
+) -> None:
     """Beside the halt: the launch block (launch_block.py). A failure here never undoes or
-    blocks the halt. Writes only the report's launch-block fields."""
-    assert report.incident is not None
+    blocks the halt. Writes only the report's launch-block fields. `incident`: the report's by
+    default."""
+    incident = incident or report.incident
+    assert incident is not None
     try:
         blocked = block_launches(
             clients.client("iam", clients.home_region),
             settings.launch_block_policy,
-            incident=report.incident,
+            incident=incident,
             protection=protection_of(settings, clients),
         )
     except (ClientError, BotoCoreError) as error:
@@ -405,6 +416,7 @@ def refuse_launches(report: Report, settings: Settings, clients: ClientFactory) 
         LOG.error("launch_block_failed", extra={"error": describe_error(error)})
         return
     report.launch_blocked = blocked.blocked
+    report.launch_block_attached = blocked.attached
     report.launch_block_skipped = blocked.skipped
     report.launch_block_errors = blocked.errors
 

@@ -58,6 +58,7 @@ IAM_WORKERS = 8  # IAM throttles per account; the shared client retries what it 
 @dataclass
 class LaunchBlockResult:
     blocked: list[str] = field(default_factory=list)  # "user/alice": carries it for the incident
+    attached: list[str] = field(default_factory=list)  # of those, attached by this run
     skipped: dict[str, str] = field(default_factory=dict)  # "role/x" -> why it was not touched
     errors: dict[str, str] = field(default_factory=dict)  # "user/bob" -> what IAM refused
 
@@ -81,21 +82,24 @@ def block_launches(
         else:
             result.skipped[principal.key] = reason
 
-    def block_one(principal: Principal) -> tuple[Principal, str | None, str | None]:
+    def block_one(principal: Principal) -> tuple[Principal, str | bool, str | None]:
         try:
             return principal, block_principal(iam, principal, policy_arn, incident), None
         except (ClientError, BotoCoreError) as error:
-            return principal, None, describe_error(error)
+            return principal, False, describe_error(error)
 
-    for principal, left_alone, error in map_in_parallel(block_one, targets, IAM_WORKERS):
+    for principal, outcome, error in map_in_parallel(block_one, targets, IAM_WORKERS):
         if error is not None:
             result.errors[principal.key] = error
             LOG.error("launch_block_failed", extra={"principal": principal.key, "error": error})
-        elif left_alone is not None:
-            result.skipped[principal.key] = left_alone
+        elif isinstance(outcome, str):
+            result.skipped[principal.key] = outcome
         else:
             result.blocked.append(principal.key)
+            if outcome:
+                result.attached.append(principal.key)
     result.blocked.sort()
+    result.attached.sort()
     LOG.info(
         "launches_blocked",
         extra={"incident": incident, "blocked": len(result.blocked), "errors": len(result.errors)},
@@ -125,21 +129,22 @@ def why_not_deny_only(iam: Any, policy_arn: str) -> str | None:
     return None
 
 
-def block_principal(iam: Any, principal: Principal, policy_arn: str, incident: str) -> str | None:
-    """Record, then attach. None when the principal carries the policy for `incident` now; else
-    why it was left alone."""
+def block_principal(iam: Any, principal: Principal, policy_arn: str, incident: str) -> str | bool:
+    """Record, then attach. Whether this call attached it (the principal carries the policy for
+    `incident` now either way); or why it was left alone."""
     attached = policy_arn in attached_policies(iam, principal.kind, principal.name)
     recorded = principal.tags.get(LAUNCH_BLOCK_TAG)
     if attached and recorded is None:
         return "carries the launch-block policy, not attached by runawaytrain: left as it is"
     if recorded != incident:
         write_tags(iam, principal.kind, principal.name, {LAUNCH_BLOCK_TAG: incident})
-    if not attached:
-        if principal.kind is Kind.USER:
-            iam.attach_user_policy(UserName=principal.name, PolicyArn=policy_arn)
-        else:
-            iam.attach_role_policy(RoleName=principal.name, PolicyArn=policy_arn)
-    return None
+    if attached:
+        return False
+    if principal.kind is Kind.USER:
+        iam.attach_user_policy(UserName=principal.name, PolicyArn=policy_arn)
+    else:
+        iam.attach_role_policy(RoleName=principal.name, PolicyArn=policy_arn)
+    return True
 
 
 def lift_launch_block(iam: Any, principal: Principal, policy_arn: str, dry_run: bool) -> None:

@@ -44,10 +44,12 @@ class Report:
     locked_roles: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # "role/x" -> why it was not locked
     lockout_errors: dict[str, str] = field(default_factory=dict)  # "user/x" -> what failed
-    # A run below the limit finished (or tried to finish) the open incident's partial lockouts.
+    # A run below the limit finished (or tried to finish) what the open incident left undone:
+    # partial lockouts, the launch block of principals that do not carry it (handler.py).
     lockout_finished: bool = False
     # The launch block (launch_block.py): who carries the policy now, who not and why, failures.
     launch_blocked: list[str] = field(default_factory=list)  # "user/x", "role/y"
+    launch_block_attached: list[str] = field(default_factory=list)  # of those, by this run
     launch_block_skipped: dict[str, str] = field(default_factory=dict)
     launch_block_errors: dict[str, str] = field(default_factory=dict)
     restore: dict[str, Any] | None = None  # a restore run: what it undid

@@ -308,3 +308,28 @@ def test_a_rewritten_policy_that_allows_anything_is_attached_to_nobody(aws) -> N
         assert LAUNCH_BLOCK_TAG not in tags_of(kind, name)
     assert report.stopped  # the halt goes on all the same
     assert "does not only deny" in compose_body(report)
+
+
+def test_a_quiet_run_of_the_open_incident_blocks_whoever_escaped_the_block(aws) -> None:
+    """Below the limit, the incident still open: a user created since the trip, and one who
+    detached the policy from themself, carry it again; those who kept it are not touched."""
+    policy = create_launch_block_policy()
+    build_account()
+    clients = guard_clients()
+    settings = settings_for(policy)
+    first = run_guard(settings, Invocation(), clients, ACCOUNT)
+    create_user(UserSpec("eve"), [])  # made after the trip, to launch
+    iam().detach_user_policy(UserName="ana", PolicyArn=policy)
+
+    quiet = run_guard(settings, Invocation(), clients, ACCOUNT)  # nothing runs: under the limit
+
+    assert (quiet.verdict, quiet.tripped) == ("ok", False)
+    assert quiet.launch_block_attached == ["user/ana", "user/eve"]
+    for name in ("ana", "eve", "bob"):
+        assert policy in attached("user", name)
+        assert tags_of("user", name)[LAUNCH_BLOCK_TAG] == first.incident
+    assert quiet.lockout_finished and quiet.notified
+    restored = run_restore(settings, Invocation(action=Action.RESTORE), clients, ACCOUNT)
+    assert restored.incident == first.incident
+    for name in ("ana", "eve", "bob"):
+        assert policy not in attached("user", name)
