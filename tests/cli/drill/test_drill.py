@@ -18,7 +18,7 @@ from runawaytrain_cli.drill import command, deploy
 from runawaytrain_cli.drill.command import STEPS, DrillError, DrillResult, run_drill
 from runawaytrain_cli.main import main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SMALL_FLEET = """\
 payer:
   id: "111111111111"
