@@ -98,42 +98,47 @@ def run_breaker(instances: int, latency: float, warm: bool = False) -> Run:
         return Run(wall, injector.calls)
 
 
-def run_baseline(instances: int, latency: float) -> Run:
-    """The seed's shape: one region after another, one StopInstances call per instance."""
+def run_over_regions(instances: int, latency: float, stop: Any) -> Run:
+    """A peer's halt, timed on a fresh account: `stop(session, regions, injector)` -> how many
+    it stopped; the same enabled-region list as the guard, so only the halt's shape differs."""
     with account_with(instances):
         injector = LatencyInjector(latency)
         session = injector.session()
         start = time.perf_counter()
         ec2 = session.client("ec2", region_name="us-east-1")
-        # The same enabled-region list as the guard, so only the counting/stopping shape differs.
         regions = list_enabled_regions(ec2, session.get_partition_for_region)
-        stopped = 0
-        for region in regions:
-            client = session.client("ec2", region_name=region)
-            for page in client.get_paginator("describe_instances").paginate(
-                Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}]
-            ):
-                for reservation in page["Reservations"]:
-                    for instance in reservation["Instances"]:
-                        client.stop_instances(InstanceIds=[instance["InstanceId"]])
-                        stopped += 1
+        stopped = stop(session, regions, injector)
         wall = time.perf_counter() - start
-        assert stopped == instances
+        assert stopped == instances, f"stopped {stopped} of {instances}"
         return Run(wall, injector.calls)
+
+
+def stop_one_by_one(session: Any, regions: list[str], _: LatencyInjector) -> int:
+    """The seed's shape: one region after another, one StopInstances call per instance."""
+    stopped = 0
+    for region in regions:
+        client = session.client("ec2", region_name=region)
+        for page in client.get_paginator("describe_instances").paginate(
+            Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}]
+        ):
+            for reservation in page["Reservations"]:
+                for instance in reservation["Instances"]:
+                    client.stop_instances(InstanceIds=[instance["InstanceId"]])
+                    stopped += 1
+    return stopped
+
+
+def run_baseline(instances: int, latency: float) -> Run:
+    return run_over_regions(instances, latency, stop_one_by_one)
 
 
 def run_custodian(instances: int, latency: float) -> Run:
     """Cloud Custodian's `stop`, Region after Region (bench/custodian.py), on the same account."""
-    with account_with(instances):
-        injector = LatencyInjector(latency)
-        session = injector.session()
-        start = time.perf_counter()
-        ec2 = session.client("ec2", region_name="us-east-1")
-        regions = list_enabled_regions(ec2, session.get_partition_for_region)
-        stopped = stop_with_custodian(regions, injector, "123456789012")
-        wall = time.perf_counter() - start
-        assert stopped == instances, f"c7n stopped {stopped} of {instances}"
-        return Run(wall, injector.calls)
+    return run_over_regions(
+        instances,
+        latency,
+        lambda _, regions, injector: stop_with_custodian(regions, injector, "123456789012"),
+    )
 
 
 def main() -> int:
