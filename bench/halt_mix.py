@@ -18,8 +18,8 @@ Two wait budgets, each a fresh account per run:
   wall time is real; its virtual duration adds the longest per-region wait.
 
 Targets: EC2 calls per region <= 8 + 2 per stop-protected instance in that region (issue 20;
-every EC2 call made in that region by the trip run, CreateTags and the census included); latency added
-(wall at `--latency` minus wall at 0 ms, warm, wait 0) <= 1.0 s; every on-demand instance ends
+every EC2 call made in that region by the trip run, CreateTags and the census included); latency
+added (wall at `--latency` minus wall at 0 ms, warm, wait 0) <= 1.0 s; every on-demand instance ends
 stopped (stop-protected ones too), every Spot instance terminated.
 
     .venv/bin/python bench/halt.py --mix
