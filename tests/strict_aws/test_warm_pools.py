@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
-from strict_aws import StrictAWS, strict_aws
+from strict_aws import StrictAWS
+from tests.strict_aws.conftest import FakeClock
 
 AMI = "ami-12c6146b"
 REGION = "eu-west-1"
 GROUP = "workers"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def strict(clock: FakeClock) -> Iterator[StrictAWS]:
-    with mock_aws(), strict_aws(pending_seconds=30, clock=clock) as layer:
-        yield layer
 
 
 def autoscaling() -> Any:
