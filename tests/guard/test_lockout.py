@@ -195,20 +195,27 @@ def test_one_failing_user_does_not_stop_the_others(aws):
         assert DENY_ALL in state["users"][name]["attached"]
 
 
-def test_a_failed_deny_leaves_keys_inactive_and_the_next_run_finishes_the_lockout(aws):
-    """Keys first, then the deny; a partly locked user is finished, not skipped, next run."""
-    create_user(UserSpec("ben", keys=2), [])
-    before = snapshot()
-    launch(1)
-    clients = guard_clients()
+def refuse_deny_while(clients: Any) -> list[bool]:
+    """AttachUserPolicy fails (ServiceFailure) while the returned flag's first item is true."""
     failing = [True]
 
     def refuse_deny(**_: Any) -> None:
         if failing[0]:
             raise ClientError({"Error": {"Code": "ServiceFailure", "Message": "boom"}}, "Attach")
 
-    events = clients.client("iam", HOME).meta.events
-    events.register("before-call.iam.AttachUserPolicy", refuse_deny)
+    clients.client("iam", HOME).meta.events.register(
+        "before-call.iam.AttachUserPolicy", refuse_deny
+    )
+    return failing
+
+
+def test_a_failed_deny_leaves_keys_inactive_and_the_next_run_finishes_the_lockout(aws):
+    """Keys first, then the deny; a partly locked user is finished, not skipped, next run."""
+    create_user(UserSpec("ben", keys=2), [])
+    before = snapshot()
+    launch(1)
+    clients = guard_clients()
+    failing = refuse_deny_while(clients)
     settings_ = guard_settings(Lockout.USERS)
 
     first = run_guard(settings_, Invocation(), clients, ACCOUNT)
@@ -240,15 +247,7 @@ def test_a_run_below_the_limit_finishes_a_partial_lockout_while_the_incident_is_
     before = snapshot()
     launch(1)
     clients = guard_clients()
-    failing = [True]
-
-    def refuse_deny(**_: Any) -> None:
-        if failing[0]:
-            raise ClientError({"Error": {"Code": "ServiceFailure", "Message": "boom"}}, "Attach")
-
-    clients.client("iam", HOME).meta.events.register(
-        "before-call.iam.AttachUserPolicy", refuse_deny
-    )
+    failing = refuse_deny_while(clients)
     settings_ = Settings(ec2limit=0, snstopic=inbox.topic_arn, lockout=Lockout.USERS)
     first = run_guard(settings_, Invocation(), clients, ACCOUNT)
     assert snapshot()["users"]["ben"]["tags"]["runawaytrain:lock"] == "partial"
