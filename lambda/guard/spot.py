@@ -98,14 +98,17 @@ def requests_to_cancel(
 def relaunching_requests(
     requests: dict[str, SpotRequest], terminating: Iterable[Target]
 ) -> list[str]:
-    """Persistent requests of `terminating` instances; a fleet's own are left to the fleet,
+    """Persistent requests of `terminating` instances, and the request of each whose request was
+    not read (it may be persistent: cancelling a one-time request of a running instance changes
+    nothing, and the instance is about to be terminated); a fleet's own are left to the fleet,
     which is set to capacity 0 instead."""
     ids = set()
     for target in terminating:
-        request = requests.get(target.spot_request or "")
-        fleet_owned = target.spot_fleet or target.ec2_fleet
-        if request is not None and request.persistent and not fleet_owned:
-            ids.add(request.id)
+        if not target.spot_request or target.spot_fleet or target.ec2_fleet:
+            continue
+        request = requests.get(target.spot_request)
+        if request is None or request.persistent:
+            ids.add(target.spot_request)
     return sorted(ids)
 
 

@@ -443,7 +443,8 @@ def test_spot_whose_request_is_not_read_is_stopped_first_and_restored_never_lost
     assert report.terminated_by_region == {HOME: one_time}  # AWS refused its stop: one-time
     assert instance_states(HOME, persistent) == dict.fromkeys(persistent, "stopped")
     assert spot_request_state(persistent[0]) == "disabled"  # stopped, never cancelled
-    assert report.spot_cancelled == {}
+    # the terminated one's request is cancelled, whatever its type (it was not read)
+    assert spot_request_state(one_time[0]) == "cancelled"
     assert "Terminated (1)" in inbox.messages()[0]["Message"]
 
     restored = run_restore(settings(inbox, 1), RESTART, clients, ACCOUNT)
@@ -451,6 +452,32 @@ def test_spot_whose_request_is_not_read_is_stopped_first_and_restored_never_lost
     assert restored.restore["started_instances"] == persistent
     assert instance_states(HOME, persistent) == dict.fromkeys(persistent, "running")
     assert spot_request_state(persistent[0]) == "active"
+
+
+@pytest.mark.parametrize("unread", [fail_spot_requests, hide_spot_requests])
+def test_unread_spot_terminated_after_a_refused_stop_has_its_request_cancelled(
+    strict, inbox, clients, unread
+):
+    """Its request may be persistent (here: interruption behaviour terminate, which AWS refuses
+    to stop): left open, it would launch the instance again once terminated (AWS review)."""
+    relaunching = launch(
+        1,
+        InstanceMarketOptions={
+            "MarketType": "spot",
+            "SpotOptions": {
+                "SpotInstanceType": "persistent",
+                "InstanceInterruptionBehavior": "terminate",
+            },
+        },
+    )
+    launch(1)
+    unread(clients)
+
+    report = run_guard(settings(inbox, 1), Invocation(), clients, ACCOUNT)
+
+    assert report.terminated_by_region == {HOME: relaunching}
+    assert spot_request_state(relaunching[0]) == "cancelled"
+    assert len(report.spot_cancelled[HOME]) == 1
 
 
 @pytest.mark.parametrize("unstoppable", [Unstoppable.TERMINATE_SPOT, Unstoppable.REPORT])
