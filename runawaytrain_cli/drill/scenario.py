@@ -283,24 +283,33 @@ def _launch(emulator: Emulator, account: Account, regions: list[str], count: int
     return ids
 
 
-def _launch_group(emulator: Emulator, account: Account, region: str) -> list[str]:
-    """An Auto Scaling group of 2: the halt must suspend it first, restore must resume it."""
+def _create_group(
+    emulator: Emulator, account: Account, region: str, name: str, *, desired: int, most: int
+) -> Any:
+    """An Auto Scaling group `name` of `desired` t3.micro (MinSize = desired) in one zone, from
+    a launch template of the same name; returns the operator's Auto Scaling client."""
     session = emulator.operator(account.id, region)
     ec2 = session.client("ec2", region_name=region)
     template = ec2.create_launch_template(
-        LaunchTemplateName=SEED_GROUP,
+        LaunchTemplateName=name,
         LaunchTemplateData={"ImageId": AMI, "InstanceType": "t3.micro"},
     )["LaunchTemplate"]["LaunchTemplateId"]
     zone = ec2.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
     autoscaling = session.client("autoscaling", region_name=region)
     autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName=SEED_GROUP,
+        AutoScalingGroupName=name,
         LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
-        MinSize=2,
-        MaxSize=2,
-        DesiredCapacity=2,
+        MinSize=desired,
+        MaxSize=most,
+        DesiredCapacity=desired,
         AvailabilityZones=[zone],
     )
+    return autoscaling
+
+
+def _launch_group(emulator: Emulator, account: Account, region: str) -> list[str]:
+    """An Auto Scaling group of 2: the halt must suspend it first, restore must resume it."""
+    autoscaling = _create_group(emulator, account, region, SEED_GROUP, desired=2, most=2)
     groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[SEED_GROUP])
     return [i["InstanceId"] for g in groups["AutoScalingGroups"] for i in g["Instances"]]
 
@@ -308,22 +317,7 @@ def _launch_group(emulator: Emulator, account: Account, region: str) -> list[str
 def _launch_warm_pool(emulator: Emulator, account: Account, region: str) -> Capacity:
     """A group of none with a warm pool kept Running: the halt must set it to Stopped before
     its instances stop (or Auto Scaling replaces them), restore must put it back."""
-    session = emulator.operator(account.id, region)
-    ec2 = session.client("ec2", region_name=region)
-    template = ec2.create_launch_template(
-        LaunchTemplateName=SEED_WARM_GROUP,
-        LaunchTemplateData={"ImageId": AMI, "InstanceType": "t3.micro"},
-    )["LaunchTemplate"]["LaunchTemplateId"]
-    zone = ec2.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
-    autoscaling = session.client("autoscaling", region_name=region)
-    autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName=SEED_WARM_GROUP,
-        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
-        MinSize=0,
-        MaxSize=2,
-        DesiredCapacity=0,
-        AvailabilityZones=[zone],
-    )
+    autoscaling = _create_group(emulator, account, region, SEED_WARM_GROUP, desired=0, most=2)
     autoscaling.put_warm_pool(AutoScalingGroupName=SEED_WARM_GROUP, **SEED_WARM_POOL)
     pool = autoscaling.describe_warm_pool(AutoScalingGroupName=SEED_WARM_GROUP)
     return Capacity(
