@@ -5,13 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from moto.core.responses import ActionResult
+from moto.ec2 import utils as ec2_utils
 from moto.ec2.models.instances import Instance
 from moto.ec2.responses import EC2Response
 
 from strict_aws.patches import Patches
 
+# DescribeInstances filters the guard relies on that moto raises NotImplementedError for, mapped
+# to the moto Instance attribute that holds the same value (EC2 API Reference, DescribeInstances,
+# Filters: "instance-lifecycle - Indicates whether this is a Spot Instance, a Scheduled Instance,
+# or a Capacity Block (spot | scheduled | capacity-block)"; "root-device-type - The type of the
+# root device volume (ebs | instance-store)"). An on-demand instance has no lifecycle, so it
+# matches no instance-lifecycle value, as on AWS.
+INSTANCE_FILTERS = {"instance-lifecycle": "lifecycle", "root-device-type": "root_device_type"}
+
 
 def install(patches: Patches) -> None:
+    for name, attribute in INSTANCE_FILTERS.items():
+        if name not in ec2_utils.filter_dict_attribute_mapping:
+            patches.set_item(ec2_utils.filter_dict_attribute_mapping, name, attribute)
     if not hasattr(EC2Response, "describe_instance_image_metadata"):
         patches.set(EC2Response, "describe_instance_image_metadata", _instance_image_metadata)
     if not hasattr(EC2Response, "describe_capacity_reservations"):

@@ -174,3 +174,30 @@ def test_an_image_registered_from_a_manifest_is_instance_store_backed_and_refuse
     assert state_of(on_ebs) == "running"  # one refused id fails the whole call
     ec2().stop_instances(InstanceIds=[on_ebs])
     ec2().terminate_instances(InstanceIds=[on_store])
+
+
+def ids_matching(*filters: tuple[str, list[str]]) -> set[str]:
+    pages = (
+        ec2()
+        .get_paginator("describe_instances")
+        .paginate(Filters=[{"Name": name, "Values": values} for name, values in filters])
+    )
+    return {i["InstanceId"] for page in pages for r in page["Reservations"] for i in r["Instances"]}
+
+
+def test_instances_filter_by_lifecycle_and_root_device_type_as_the_guard_asks(
+    strict: StrictAWS,
+) -> None:
+    """The halt asks EC2 for its few special instances by these filters (instance_kinds.py);
+    moto raises NotImplementedError for both."""
+    store = ec2().register_image(Name="store", ImageLocation="bucket/store/image.manifest.xml")
+    [on_demand] = launch()
+    [spot] = launch(InstanceMarketOptions={"MarketType": "spot"})
+    [on_store] = launch(ImageId=store["ImageId"], InstanceType="m3.medium")
+    strict.make_running()
+    pending_or_running = ("instance-state-name", ["pending", "running"])
+
+    assert ids_matching(("instance-lifecycle", ["spot"]), pending_or_running) == {spot}
+    assert ids_matching(("instance-lifecycle", ["scheduled", "capacity-block"])) == set()
+    assert ids_matching(("root-device-type", ["instance-store"])) == {on_store}
+    assert ids_matching(("root-device-type", ["ebs"])) == {on_demand, spot}
