@@ -4,7 +4,8 @@ Three regions with three t2.micro instances each, a limit of 4: the guard's hand
 trips, stops all nine and mails the notify list. It prints what the guard returned and the
 notification exactly as an SQS subscriber of the topic received it. No CDK, no deploy, no IAM:
 for the whole path (deploy, trip under the deployed role, restore) run `runawaytrain drill`
-(what `./dev demo` runs). Nothing reaches real AWS.
+(what `./dev demo` runs). Nothing reaches real AWS: the account is moto under the strict-AWS
+layer (strict_aws), which refuses what AWS refuses and answers what the guard asks as AWS does.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ def run_simulation(args: argparse.Namespace) -> int:
     from moto import mock_aws
 
     from guard.handler import handler
+    from strict_aws import strict_aws
 
-    with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
+    with mock_aws(config={"iam": {"load_aws_managed_policies": True}}), strict_aws():
         topic_arn, queue_url = _topic_with_inbox(boto3)
         for region in SIMULATED_REGIONS:
             ec2 = boto3.client("ec2", region_name=region)

@@ -80,7 +80,7 @@ def test_the_code_keeps_every_contract(tmp_path: Path) -> None:
         (
             "runawaytrain_stack/scp.py",
             "import strict_aws.layer",
-            "Only the drill runs the emulator: no other product code imports it",
+            "Only the drill and simulate run the emulator: no other product code imports it",
         ),
         # The circle this issue removed: names -> config -> scp -> names.
         (
