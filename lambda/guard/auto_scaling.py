@@ -61,23 +61,37 @@ class Suspension:
     errors: list[str] = field(default_factory=list)
 
 
-def suspend_groups(
-    region: str, ids: Collection[str], incident: str, autoscaling: Any
-) -> Suspension:
-    """Suspend the undoing processes of every group holding one of `ids`; record which
-    processes were newly suspended (those suspended before the incident are not ours)."""
-    outcome = Suspension()
-    try:
-        groups = groups_holding(autoscaling, set(ids), incident)
-    except (ClientError, BotoCoreError) as error:
-        outcome.errors.append(f"{region}: describing Auto Scaling groups: {describe_error(error)}")
-        return outcome
+def read_groups(autoscaling: Any) -> list[dict[str, Any]]:
+    """Every Auto Scaling group of the region, with its instances, suspended processes, tags and
+    warm pool: one DescribeAutoScalingGroups page lists 100 groups, so the region's groups cost
+    one call, read once for both the suspension and the warm pools (warm_pools.py)."""
+    paginator = autoscaling.get_paginator("describe_auto_scaling_groups")
+    pages = paginator.paginate(PaginationConfig={"PageSize": ASG_PAGE_SIZE})
+    return [group for page in pages for group in page["AutoScalingGroups"]]
+
+
+SuspensionPlans = dict[str, tuple[list[str], list[str]]]  # group -> (to suspend, to record)
+
+
+def plan_suspensions(
+    groups: Sequence[dict[str, Any]], ids: Collection[str], incident: str
+) -> SuspensionPlans:
+    """Pure. For every group holding one of `ids`: the undoing processes to suspend now (not
+    those suspended before the incident: not ours), and the processes the incident's record
+    lists (tripped again under the same incident: what it suspended the first time, too)."""
     plans = {}
-    for group, (already, ours) in sorted(groups.items()):
+    for group, (already, ours) in sorted(groups_holding(groups, set(ids), incident).items()):
         to_suspend = [process for process in ASG_PROCESSES if process not in already]
         if to_suspend:
-            # Tripped again under the same incident: keep what it suspended the first time.
             plans[group] = to_suspend, [p for p in ASG_PROCESSES if p in ours or p in to_suspend]
+    return plans
+
+
+def suspend_groups(
+    region: str, plans: SuspensionPlans, incident: str, autoscaling: Any
+) -> Suspension:
+    """Carry out `plans` (plan_suspensions), each group's record written first."""
+    outcome = Suspension()
     if not plans:
         return outcome
     # Record first: a group suspended with no record would never be resumed by restore.
@@ -108,25 +122,19 @@ def suspend_groups(
 
 
 def groups_holding(
-    autoscaling: Any, ids: set[str], incident: str
+    groups: Sequence[dict[str, Any]], ids: set[str], incident: str
 ) -> dict[str, tuple[set[str], set[str]]]:
     """{group name: (processes already suspended, those `incident` recorded suspending)} for
-    the region's groups that hold any of `ids`.
-
-    One DescribeAutoScalingGroups page lists 100 groups with their instances and tags, so
-    membership costs one call per region, not one per instance.
-    """
+    the groups that hold any of `ids`."""
     holding: dict[str, tuple[set[str], set[str]]] = {}
-    paginator = autoscaling.get_paginator("describe_auto_scaling_groups")
-    for page in paginator.paginate(PaginationConfig={"PageSize": ASG_PAGE_SIZE}):
-        for group in page["AutoScalingGroups"]:
-            if ids & {instance["InstanceId"] for instance in group.get("Instances", [])}:
-                suspended = {p["ProcessName"] for p in group.get("SuspendedProcesses", [])}
-                tags = {tag["Key"]: tag["Value"] for tag in group.get("Tags", [])}
-                ours = set()
-                if tags.get(INCIDENT_TAG) == incident:
-                    ours = set(filter(None, tags.get(SUSPENDED_TAG, "").split(",")))
-                holding[group["AutoScalingGroupName"]] = (suspended, ours)
+    for group in groups:
+        if ids & {instance["InstanceId"] for instance in group.get("Instances", [])}:
+            suspended = {p["ProcessName"] for p in group.get("SuspendedProcesses", [])}
+            tags = {tag["Key"]: tag["Value"] for tag in group.get("Tags", [])}
+            ours = set()
+            if tags.get(INCIDENT_TAG) == incident:
+                ours = set(filter(None, tags.get(SUSPENDED_TAG, "").split(",")))
+            holding[group["AutoScalingGroupName"]] = (suspended, ours)
     return holding
 
 

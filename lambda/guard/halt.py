@@ -1,15 +1,20 @@
 """Halt a tripped account, region by region in parallel, without ever losing data a stop keeps.
 
 Per region, in this order (each kind of capacity has its own module, its restore beside it):
-1. instance_kinds.py: one DescribeInstances says what each pending/running instance is;
-2. auto_scaling.py: suspend the processes that would replace, health-check away or scale in
-   what is stopped; then warm_pools.py: pools kept Running set to Stopped, their groups suspended;
-3. spot.py: set `maintain` fleets to 0 and cancel Spot requests that would relaunch;
-4. instances.py: tag every running instance AWS lets us stop and what is still pending with the
-   incident, stop them (lifting stop protection), terminate what `unstoppable` allows, then
-   stop the pending ones as they reach running, within the wait budget (what happens to each
-   kind of instance, and to one AWS refused to stop, is treatment.py's table);
-5. idle_capacity.py: count Dedicated Hosts and Capacity Reservations, which bill regardless.
+1. at once, side by side: the incident tag on every instance the census counted (the record,
+   before anything is stopped); instance_kinds.py's few filtered DescribeInstances that say which
+   instances need care (Spot, and instance store where `unstoppable` acts on it), the rest being
+   plain on-demand; spot.py's read of the Spot requests; one read of the Auto Scaling groups, after
+   which auto_scaling.py suspends the processes that would replace, health-check away or scale in
+   what is stopped, and warm_pools.py sets pools kept Running to Stopped;
+2. spot.py: set `maintain` fleets to 0 and cancel Spot requests that would relaunch;
+3. instances.py: stop every running instance AWS lets us stop (lifting stop protection, all the
+   protected ones recorded in one call), terminate what `unstoppable` allows, then stop the pending
+   ones as they reach running, within the wait budget (what happens to each kind of instance, and
+   to one AWS refused to stop, is treatment.py's table); the incident tag comes off what is left
+   running;
+4. beside all of it, never waited for before a stop: idle_capacity.py counts Dedicated Hosts and
+   Capacity Reservations, which bill regardless, for the mail.
 On-demand EBS-backed instances are only ever stopped.
 
 Record, then change (issue 20): each change's record is written before the change, by the module
@@ -19,6 +24,7 @@ happened, which restore tolerates, never a change restore cannot find:
 | change | record (restore reads it) | written |
 | --- | --- | --- |
 | SuspendProcesses | group tags: incident, processes not already suspended | before |
+| PutWarmPool (PoolState Stopped) | group tag: incident, pool configuration, processes | before |
 | ModifySpotFleetRequest / ModifyFleet to 0 | fleet tags: incident, previous capacities | before |
 | CancelSpotInstanceRequests | request tag: incident (listed by restore, not reopenable) | before |
 | StopInstances | instance tag: incident | before |
@@ -39,11 +45,18 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.auto_scaling import suspend_groups
+from guard.auto_scaling import plan_suspensions, read_groups, suspend_groups
 from guard.census import Census, describe_error
 from guard.idle_capacity import list_idle_capacity
 from guard.incident import INCIDENT_TAG, STOP_PROTECTION_TAG
-from guard.instance_kinds import Kind, Target, describe_targets, kind_of
+from guard.instance_kinds import (
+    Kind,
+    Target,
+    classify,
+    describe_special,
+    kind_of,
+    special_filters,
+)
 from guard.instances import (
     Stopping,
     Waiting,
@@ -65,7 +78,7 @@ from guard.spot import (
     requests_to_cancel,
     zero_maintained_fleets,
 )
-from guard.treatment import KEPT_RUNNING, Treatment, decide_treatment
+from guard.treatment import KEPT_RUNNING, Treatment, decide_treatment, why_kept
 from guard.warm_pools import halt_warm_pools
 
 LOG = get_logger("halt")
@@ -86,6 +99,7 @@ class HaltResult:
     still_billing: dict[str, list[str]] = field(default_factory=dict)  # region -> what bills
     errors: list[str] = field(default_factory=list)  # failures other than per-instance ones
     stop_calls: dict[str, int] = field(default_factory=dict)  # region -> StopInstances requests
+    unprotected: list[str] = field(default_factory=list)  # lifted, not stopped, not put back
 
     @property
     def stopped(self) -> list[str]:
@@ -115,6 +129,7 @@ class HaltResult:
         self.still_billing.update(other.still_billing)
         self.errors += other.errors
         self.stop_calls.update(other.stop_calls)
+        self.unprotected += other.unprotected
 
 
 @dataclass(frozen=True)
@@ -139,12 +154,15 @@ def halt_instances(
     result = HaltResult()
 
     def halt_one(region: str) -> HaltResult:
-        fallback = [Target(i.id, i.state) for i in census.instances[region]]
-        return halt_region(region, plan, ec2_for(region), lambda: autoscaling_for(region), fallback)
+        counted = [Target(i.id, i.state) for i in census.instances[region]]
+        return halt_region(region, plan, ec2_for(region), lambda: autoscaling_for(region), counted)
 
     for region_result in map_in_parallel(halt_one, targets, workers):
         result.merge(region_result)
     return result
+
+
+READS_AT_ONCE = 6  # idle capacity, incident tag, groups, Spot requests, 1-2 special reads
 
 
 def halt_region(
@@ -152,36 +170,36 @@ def halt_region(
     plan: HaltPlan,
     ec2: Any,
     autoscaling: Callable[[], Any],
-    fallback: Sequence[Target] = (),
+    counted: Sequence[Target] = (),
 ) -> HaltResult:
     """Every round trip that does not need the one before it runs beside it: the halt's latency
-    is what stands between the trip and the money stopping (bench/halt_mix.py)."""
+    is what stands between the trip and the money stopping (bench/halt_mix.py). `counted`: the
+    census's instances of the region, each plain until the special reads say otherwise."""
     result = HaltResult()
-    with ThreadPoolExecutor(4) as pool:
-        # not needed to halt anything: runs beside everything else, read at the end
+    ids = [target.id for target in counted]
+    with ThreadPoolExecutor(READS_AT_ONCE) as pool:
+        # Only told in the mail, never waited for before a stop: read beside everything else.
         billing = pool.submit(list_idle_capacity, ec2)
-        # the groups holding what the census counted, suspended before anything is stopped
-        suspension = pool.submit(
-            suspend_groups, region, [t.id for t in fallback], plan.incident, autoscaling()
-        )
-        warm = pool.submit(halt_warm_pools, region, plan.incident, autoscaling(), suspension)
+        # Record first, beside the reads: every counted instance carries the incident before
+        # anything is stopped; whatever ends up neither stopped nor terminated is untagged.
+        tagging = pool.submit(tag_instances, ec2, ids, {INCIDENT_TAG: plan.incident})
+        holding = pool.submit(hold_groups, region, ids, plan.incident, autoscaling())
         requests = pool.submit(read_spot_requests, ec2)
-        try:
-            targets = describe_targets(ec2)
-        except (ClientError, BotoCoreError) as error:  # still stop what the census counted
-            result.errors.append(f"{region}: describing instances: {describe_error(error)}")
-            targets = list(fallback)
-        suspended = suspension.result()
-        result.errors += suspended.errors
-        if suspended.suspended:
-            result.suspended_by_region[region] = suspended.suspended
-        warmed = warm.result()  # before anything stops: a stopped pool instance is replaced
-        result.errors += warmed.errors
-        if warmed.halted:
-            result.warm_pools[region] = warmed.halted
+        terminate_all = plan.unstoppable is Unstoppable.TERMINATE_ALL
+        reads = [pool.submit(describe_special, ec2, f) for f in special_filters(terminate_all)]
+        targets = classified(region, counted, reads, result)
+        tagged = set(ids) - set(recorded(region, tagging.result(), result))
+        late = [target.id for target in targets if target.id not in set(ids)]
+        if late:  # launched since the census: recorded too, before it is stopped
+            tagged |= set(late) - set(
+                recorded(region, tag_instances(ec2, late, {INCIDENT_TAG: plan.incident}), result)
+            )
+        held = holding.result()  # before anything stops: a stopped instance would be replaced
+        result.merge(held)
         if targets:
             act(region, plan, ec2, targets, requests=requests, pool=pool, result=result)
-        count_still_billing(region, billing, result)
+        untag_unhalted(ec2, region, tagged, result)
+        count_still_billing(region, billing.result(), result)
     LOG.info(
         "region_halted",
         extra={
@@ -196,6 +214,47 @@ def halt_region(
     return result
 
 
+def classified(
+    region: str,
+    counted: Sequence[Target],
+    reads: Sequence[Future[list[Target]]],
+    result: HaltResult,
+) -> list[Target]:
+    """The census's instances as the special reads describe them (instance_kinds.classify). A
+    read that failed leaves its instances plain: each is stopped like any other, and AWS's
+    refusal says what it is (treatment.py), so the halt goes on."""
+    special: list[Target] = []
+    for read in reads:
+        try:
+            special += read.result()
+        except (ClientError, BotoCoreError) as error:
+            result.errors.append(f"{region}: describing instances: {describe_error(error)}")
+    return classify(counted, special)
+
+
+def hold_groups(region: str, ids: Sequence[str], incident: str, autoscaling: Any) -> HaltResult:
+    """One read of the region's Auto Scaling groups, then the groups holding `ids` suspended
+    and the warm pools kept Running stopped, side by side (auto_scaling.py, warm_pools.py)."""
+    held = HaltResult()
+    try:
+        groups = read_groups(autoscaling)
+    except (ClientError, BotoCoreError) as error:
+        held.errors.append(f"{region}: describing Auto Scaling groups: {describe_error(error)}")
+        return held
+    plans = plan_suspensions(groups, ids, incident)
+    claimed = {group: to_suspend for group, (to_suspend, _) in plans.items()}
+    with ThreadPoolExecutor(1) as beside:
+        warm = beside.submit(halt_warm_pools, region, incident, autoscaling, groups, claimed)
+        suspended = suspend_groups(region, plans, incident, autoscaling)
+        warmed = warm.result()
+    held.errors += suspended.errors + warmed.errors
+    if suspended.suspended:
+        held.suspended_by_region[region] = suspended.suspended
+    if warmed.halted:
+        held.warm_pools[region] = warmed.halted
+    return held
+
+
 def act(
     region: str,
     plan: HaltPlan,
@@ -206,8 +265,8 @@ def act(
     pool: ThreadPoolExecutor,
     result: HaltResult,
 ) -> None:
-    """Record, stop, terminate: the incident tag goes on before anything is stopped (restore
-    and the next run find what it halts by it), terminating runs beside the stops."""
+    """Stop, terminate: the incident tag is already on (halt_region), terminating runs beside
+    the stops."""
     live_requests = spot_requests(region, requests, targets, result)
     persistent = persistence(live_requests)
     kinds = {t.id: kind_of(t, persistent) for t in targets}
@@ -215,7 +274,6 @@ def act(
         region, plan, ec2, targets, requests=live_requests, kinds=kinds, result=result
     )
     terminating = pool.submit(terminate, ec2, [t.id for t in disposable]) if disposable else None
-    record(ec2, region, [t.id for t in to_stop + pending], {INCIDENT_TAG: plan.incident}, result)
     refused = Refused(region, plan.unstoppable, targets, kinds, live_requests, plan.incident)
     stopping = stop_running(ec2, [t.id for t in to_stop], plan.incident)
     refused.terminate_instead(ec2, stopping, result)
@@ -234,30 +292,32 @@ def act(
         later.still_pending = []
         stopping.merge(later)
     report_unrecorded(region, stopping.unrecorded, result)
-    # Not stopped, left running: no incident tag, or each later run would trip on it again; and
-    # where AWS refused the lift, not its record either (written first, protection still on).
-    # Where the lift worked and the stop did not, the protection goes back on first; if that
-    # fails too, both records stay, so restore puts it back.
+    # Not stopped, left running: its protection, where the lift worked and the stop did not,
+    # goes back on first; if that fails too, both records stay, so restore puts it back (the
+    # incident tag of the rest comes off in untag_unhalted).
     not_stopped = set(stopping.not_stopped) & {t.id for t in to_stop + pending}
     lifted = set(stopping.lifted)
-    unprotected = set()
     for instance in sorted(not_stopped & lifted):
         error = reprotect(ec2, instance)
         if error is not None:
-            unprotected.add(instance)
+            result.unprotected.append(instance)
             result.errors.append(
                 f"{region}: {instance} kept running with its stop protection lifted; putting it "
                 f"back failed ({error}): restore puts it back"
             )
-    reprotected = (not_stopped & lifted) - unprotected
+    reprotected = (not_stopped & lifted) - set(result.unprotected)
     stopping.lifted = [i for i in stopping.lifted if i not in reprotected]
-    untag(
-        ec2, region, sorted(not_stopped - unprotected), result, (INCIDENT_TAG, STOP_PROTECTION_TAG)
-    )
     result.stopped_by_region[region] = sorted(stopping.stopped)  # the mail lists them in order
     if region in result.terminated_by_region:
         result.terminated_by_region[region].sort()
-    result.not_stopped.update(stopping.not_stopped)
+    result.not_stopped.update(
+        {
+            instance: why_kept(kinds[instance], code, stopping.refusals.get(instance))
+            if instance in kinds
+            else code
+            for instance, code in stopping.not_stopped.items()
+        }
+    )
     result.protection_lifted += stopping.lifted
     result.stop_calls[region] = stopping.calls
     if stopping.still_pending:
@@ -348,9 +408,9 @@ def keep_from_replacing(
 
 
 def count_still_billing(
-    region: str, billing: Future[tuple[list[str], str | None]], result: HaltResult
+    region: str, billing: tuple[list[str], str | None], result: HaltResult
 ) -> None:
-    found, error = billing.result()
+    found, error = billing
     if found:
         result.still_billing[region] = found
     if error:
@@ -377,17 +437,27 @@ def sort_targets(
     return to_stop, pending, disposable, kept
 
 
-def record(
-    ec2: Any, region: str, ids: Sequence[str], tags: dict[str, str], result: HaltResult
-) -> None:
-    """Tag `ids` with what the incident halts (restore starts it, the next run stops it if
-    still pending), before it is stopped."""
-    failed = tag_instances(ec2, ids, tags) if ids else {}
+def recorded(region: str, failed: dict[str, str], result: HaltResult) -> dict[str, str]:
+    """Report the instances the incident tag could not go on (tag_instances' {id: error}):
+    they are halted all the same; restore cannot find them by it."""
     if failed:
         shown = ", ".join(f"{i} ({e})" for i, e in sorted(failed.items())[:5])
         message = f"{region}: tagging {len(failed)} instance(s) failed: {shown}"
         result.errors.append(message)
         LOG.error("instance_tagging_failed", extra={"region": region, "error": message})
+    return failed
+
+
+def untag_unhalted(ec2: Any, region: str, tagged: set[str], result: HaltResult) -> None:
+    """Take the incident tag off what this run tagged and left running (kept by `unstoppable`,
+    refused, a failed termination): each later run would take it for an instance the incident
+    halted. Stopped, terminated and still-pending instances keep it (restore, the next run);
+    so does an instance whose lifted protection could not be put back (restore does it)."""
+    halted = set(result.stopped_by_region.get(region, [])) | set(
+        result.terminated_by_region.get(region, [])
+    )
+    keep = halted | set(result.still_pending.get(region, [])) | set(result.unprotected)
+    untag(ec2, region, sorted(tagged - keep), result, (INCIDENT_TAG, STOP_PROTECTION_TAG))
 
 
 def report_unrecorded(region: str, unrecorded: dict[str, str], result: HaltResult) -> None:

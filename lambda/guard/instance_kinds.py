@@ -1,17 +1,30 @@
 """What kind of capacity each pending or running instance is (`Kind`): treatment.py says what a
 trip does to each kind.
 
-One DescribeInstances per tripped region (1000 instances a page) says, per instance, its state,
-whether it is Spot (and from which request), whether its root device is instance store, and the
-tags AWS puts on capacity it launches for an Auto Scaling group, a Spot Fleet or an EC2 Fleet.
-The census does not read this (DescribeInstanceStatus is 6x cheaper to parse): only a trip does.
+The census already lists every pending or running instance (DescribeInstanceStatus); what it
+does not say is which of them need care. Classification asks EC2 for those few only, with
+server-side filters, so it costs what the special instances cost, not what every instance costs
+(a full DescribeInstances of 1000 instances is about 0.6 s of Lambda CPU to parse, issue 20):
+- `instance-lifecycle=spot`: every Spot instance, with its request id and the tags AWS puts on
+  what it launches for a Spot Fleet or an EC2 Fleet. A `maintain` fleet replaces only its
+  interrupted Spot Instances ("If your fleet includes Spot Instances and is of type maintain,
+  Amazon EC2 will attempt to maintain your fleet target capacity when your Spot Instances are
+  interrupted", EC2 User Guide, "Create an EC2 Fleet"), so the fleets to set to 0 are found
+  through their Spot instances;
+- `root-device-type=instance-store`, only where `unstoppable: terminate-all` acts on them.
+  Elsewhere such an instance is stopped like any other and AWS's refusal (UnsupportedOperation,
+  "does not have an 'ebs' root device type") leaves it running, reported: the same outcome,
+  without a call in every region for capacity that is rare (instance-store roots need an AMI
+  registered from an S3 manifest).
+Every other counted instance is plain on-demand, EBS-backed: stopped. Filter names and values:
+EC2 API Reference, DescribeInstances, Filters.
 
 IAM: ec2:DescribeInstances (no resource-level permissions).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -19,9 +32,7 @@ from typing import Any
 COUNTED_STATES = ("pending", "running")
 PAGE_SIZE = 1000  # DescribeInstances MaxResults upper bound (EC2 API Reference)
 # Tags AWS adds to the instances it launches (EC2 User Guide, "Tag your resources": tags with the
-# aws: prefix; Spot Fleet: aws:ec2spot:fleet-request-id; EC2 Fleet: aws:ec2:fleet-id; Auto
-# Scaling: aws:autoscaling:groupName).
-GROUP_TAG = "aws:autoscaling:groupName"
+# aws: prefix; Spot Fleet: aws:ec2spot:fleet-request-id; EC2 Fleet: aws:ec2:fleet-id).
 SPOT_FLEET_TAG = "aws:ec2spot:fleet-request-id"
 EC2_FLEET_TAG = "aws:ec2:fleet-id"
 
@@ -73,20 +84,36 @@ def kind_of(target: Target, persistent: Mapping[str, bool]) -> Kind:
     return Kind.ON_DEMAND
 
 
-def describe_targets(ec2: Any) -> list[Target]:
-    """Every pending or running instance of the client's region, following every page."""
+SPOT_FILTER = {"Name": "instance-lifecycle", "Values": ["spot"]}
+INSTANCE_STORE_FILTER = {"Name": "root-device-type", "Values": ["instance-store"]}
+
+
+def special_filters(terminate_instance_store: bool) -> list[dict[str, Any]]:
+    """The filters that find the instances needing care, one DescribeInstances each."""
+    return [SPOT_FILTER, *([INSTANCE_STORE_FILTER] if terminate_instance_store else [])]
+
+
+def describe_special(ec2: Any, special: dict[str, Any]) -> list[Target]:
+    """The pending or running instances matching `special`, following every page."""
     pages = ec2.get_paginator("describe_instances").paginate(
-        Filters=[{"Name": "instance-state-name", "Values": list(COUNTED_STATES)}],
+        Filters=[special, {"Name": "instance-state-name", "Values": list(COUNTED_STATES)}],
         PaginationConfig={"PageSize": PAGE_SIZE},
     )
     found = []
     for page in pages:
         for reservation in page["Reservations"]:
             for instance in reservation["Instances"]:
-                state = instance["State"]["Name"]
-                if state in COUNTED_STATES:  # the filter is the contract; re-check anyway
+                if instance["State"]["Name"] in COUNTED_STATES:  # the filter is the contract
                     found.append(target_of(instance))
     return found
+
+
+def classify(counted: Sequence[Target], special: Sequence[Target]) -> list[Target]:
+    """The census's instances, each as the special reads describe it where they do, plain
+    otherwise; one the census missed (launched since) is added: it is pending or running."""
+    described = {target.id: target for target in special}
+    merged = [described.pop(target.id, target) for target in counted]
+    return merged + sorted(described.values(), key=lambda target: target.id)
 
 
 def target_of(instance: dict[str, Any]) -> Target:

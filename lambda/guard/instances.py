@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -63,7 +63,7 @@ PROTECTED = "OperationNotPermitted"
 PROTECTION_TEXT = "disableApiStop"  # in the refusal's message: "Modify its 'disableApiStop' ..."
 _INSTANCE_ID = re.compile(r"\bi-[0-9a-f]{8,17}\b")
 POLL_S = 5.0  # between looks at instances still pending (trip) or starting (restore)
-LIFT_WORKERS = 4  # stop-protection lifts under way at once, beside the next stop attempt
+LIFT_WORKERS = 8  # stop-protection lifts (one call per instance) under way at once
 
 
 @dataclass
@@ -74,6 +74,7 @@ class Stopping:
     lifted: list[str] = field(default_factory=list)  # stop protection we turned off
     # id -> why the record of its lifted protection could not be written (lifted all the same)
     unrecorded: dict[str, str] = field(default_factory=dict)
+    refusals: dict[str, str] = field(default_factory=dict)  # id -> AWS's message refusing it
     calls: int = 0  # StopInstances requests made
 
     def merge(self, other: Stopping) -> None:
@@ -82,6 +83,7 @@ class Stopping:
         self.still_pending += other.still_pending
         self.lifted += other.lifted
         self.unrecorded.update(other.unrecorded)
+        self.refusals.update(other.refusals)
         self.calls += other.calls
 
 
@@ -94,36 +96,35 @@ def stop_running(ec2: Any, ids: Sequence[str], incident: str) -> Stopping:
 
 
 def _stop_chunk(ec2: Any, ids: list[str], incident: str, *, lift: bool = True) -> Stopping:
-    """Stop `ids`; a protected instance named by a refusal is set aside and its protection
-    lifted beside the next attempt for the others (one round trip per protected instance, not
-    two), then the unprotected ones are stopped together (`lift=False`: no second lift)."""
-    outcome = Stopping()
-    lifting: dict[str, Future[Lift]] = {}
-    with ThreadPoolExecutor(LIFT_WORKERS) as pool:
-        outcome.merge(_stop_refusing(ec2, ids, incident, lifting if lift else None, pool))
-        lifted = []
-        for instance, future in lifting.items():
-            lift = future.result()
-            if lift.record_error is not None:
-                outcome.unrecorded[instance] = lift.record_error
-            if lift.error is None:
-                lifted.append(instance)
-            else:
-                outcome.not_stopped[instance] = f"{PROTECTED} ({lift.error})"
+    """Stop `ids`; each protected instance a refusal names is set aside, and once every other
+    instance is stopped the protected ones are recorded in one CreateTags, lifted (one
+    ModifyInstanceAttribute each, in parallel) and stopped together (`lift=False`: no second
+    lift). Two calls per protected instance (its refusal, its lift) and three for all of them,
+    where recording each on its own would cost one more per instance (bench/halt_mix.py)."""
+    outcome, protected = _stop_refusing(ec2, ids)
+    if not protected:
+        return outcome
+    if not lift:
+        outcome.not_stopped.update(dict.fromkeys(protected, PROTECTED))
+        return outcome
+    lifted = []
+    for instance, done in lift_stop_protection(ec2, protected, incident).items():
+        if done.record_error is not None:
+            outcome.unrecorded[instance] = done.record_error
+        if done.error is None:
+            lifted.append(instance)
+        else:
+            outcome.not_stopped[instance] = f"{PROTECTED} ({done.error})"
     if lifted:
         outcome.lifted += lifted
         outcome.merge(_stop_chunk(ec2, lifted, incident, lift=False))
     return outcome
 
 
-def _stop_refusing(
-    ec2: Any,
-    ids: list[str],
-    incident: str,
-    lifting: dict[str, Future[Lift]] | None,
-    pool: ThreadPoolExecutor,
-) -> Stopping:
+def _stop_refusing(ec2: Any, ids: list[str]) -> tuple[Stopping, list[str]]:
+    """(what stopping `ids` did, the instances refused for their stop protection)."""
     outcome = Stopping()
+    protected: list[str] = []
     while ids:  # each refusal sets aside one named instance: bounded by len(ids)
         outcome.calls += 1
         try:
@@ -133,27 +134,28 @@ def _stop_refusing(
             named = _named(error, ids)
             if code in REQUEST_LEVEL_ERRORS:
                 outcome.not_stopped.update(dict.fromkeys(ids, code))
-                return outcome
+                return outcome, protected
             if not named or code not in (NOT_YET_RUNNING, PROTECTED, NEVER_STOPS):
-                return _merged(outcome, bisect_stop(ec2, ids))
-            protection = PROTECTION_TEXT in str(error.response.get("Error", {}).get("Message"))
+                return _merged(outcome, bisect_stop(ec2, ids)), protected
+            message = str(error.response.get("Error", {}).get("Message"))
             for instance in named:
-                if code == PROTECTED and protection and lifting is not None:
-                    lifting[instance] = pool.submit(lift_stop_protection, ec2, instance, incident)
+                if code == PROTECTED and PROTECTION_TEXT in message:
+                    protected.append(instance)
                 elif code == NOT_YET_RUNNING:
                     outcome.still_pending.append(instance)
                 else:
                     outcome.not_stopped[instance] = code
+                    outcome.refusals[instance] = message
                 ids = [i for i in ids if i != instance]
             continue
         except BotoCoreError as error:  # connection lost, timeouts: nothing to learn from splitting
             outcome.not_stopped.update(dict.fromkeys(ids, type(error).__name__))
-            return outcome
+            return outcome, protected
         stopped = [change["InstanceId"] for change in response.get("StoppingInstances", [])]
         outcome.stopped += stopped
         outcome.not_stopped.update(dict.fromkeys(sorted(set(ids) - set(stopped)), "NotInResponse"))
-        return outcome
-    return outcome
+        return outcome, protected
+    return outcome, protected
 
 
 def _merged(outcome: Stopping, other: Stopping) -> Stopping:
@@ -211,21 +213,27 @@ def reprotect(ec2: Any, instance: str) -> str | None:
     return None
 
 
-def lift_stop_protection(ec2: Any, instance: str, incident: str) -> Lift:
-    """Record, then turn DisableApiStop off (one call per instance: the API takes one id).
+def lift_stop_protection(ec2: Any, instances: Sequence[str], incident: str) -> dict[str, Lift]:
+    """Record, then turn DisableApiStop off: one CreateTags for all `instances`, then one
+    ModifyInstanceAttribute each (the API takes one id), in parallel.
 
     The record goes first: a crash or a timeout between the two leaves protection on and a
     record restore tolerates (it sets DisableApiStop to true, which the instance still is);
     the other way round it would leave protection off and nothing telling restore to put it
     back (issue 20). A record AWS refuses (say, the instance is at its 50-tag limit) does not
     keep the instance running: it is lifted all the same and the error names it."""
-    record_error = tag_instances(ec2, [instance], lifted_record(incident)).get(instance)
-    try:
-        ec2.modify_instance_attribute(InstanceId=instance, DisableApiStop={"Value": False})
-    except (ClientError, BotoCoreError) as error:
-        return Lift(describe_error(error), record_error)
-    LOG.info("stop_protection_lifted", extra={"instance": instance})
-    return Lift(None, record_error)
+    record_errors = tag_instances(ec2, instances, lifted_record(incident))
+
+    def lift(instance: str) -> Lift:
+        try:
+            ec2.modify_instance_attribute(InstanceId=instance, DisableApiStop={"Value": False})
+        except (ClientError, BotoCoreError) as error:
+            return Lift(describe_error(error), record_errors.get(instance))
+        LOG.info("stop_protection_lifted", extra={"instance": instance})
+        return Lift(None, record_errors.get(instance))
+
+    with ThreadPoolExecutor(min(LIFT_WORKERS, len(instances))) as pool:
+        return dict(zip(instances, pool.map(lift, instances), strict=True))
 
 
 def tag_instances(ec2: Any, ids: Sequence[str], tags: dict[str, str]) -> dict[str, str]:

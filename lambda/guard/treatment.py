@@ -64,3 +64,13 @@ def decide_treatment(
             return Treatment.TERMINATE
         return Treatment.REPORT
     return Treatment.STOP if state == "running" else Treatment.WAIT_FOR_RUNNING
+
+
+def why_kept(kind: Kind, refused: str, message: str | None) -> str:
+    """What the mail says about an instance AWS refused to stop and the trip left running. A
+    plain instance (not Spot) refused as one AWS never stops has an instance-store root: the
+    halt does not read root devices unless `unstoppable: terminate-all` would act on them
+    (instance_kinds.py); AWS's message says so ("does not have an 'ebs' root device type")."""
+    if refused == NEVER_STOPS and kind is Kind.ON_DEMAND and "root device" in (message or ""):
+        return KEPT_RUNNING[Kind.INSTANCE_STORE]
+    return refused

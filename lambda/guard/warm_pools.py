@@ -19,8 +19,9 @@ and "View health check status" (warm-pools-health-checks-monitor-view-status.htm
   instances", "AWS CLI examples for working with warm pools").
 
 Halt, for every group whose pool is kept Running (pools kept Stopped or Hibernated burn only
-their volumes and are left alone), after auto_scaling.py suspended the groups holding halted
-instances:
+their volumes and are left alone), from the region's one read of its groups (shared with
+auto_scaling.py, beside whose suspension of the groups holding halted instances this runs; the
+processes that suspension claims are left to it):
 1. record on the group (WARM_POOL_TAG) the incident, the pool's configuration and the processes
    this incident suspends there, before changing anything;
 2. suspend the ASG_PROCESSES not suspended yet (Launch refills, HealthCheck/ReplaceUnhealthy
@@ -44,14 +45,13 @@ autoscaling:DescribeTags, ec2:DescribeInstances.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from concurrent.futures import Future, wait
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.auto_scaling import ASG_PAGE_SIZE, ASG_PROCESSES
+from guard.auto_scaling import ASG_PROCESSES
 from guard.census import describe_error
 from guard.incident import WARM_POOL_TAG
 from guard.instances import states_of
@@ -192,47 +192,42 @@ class WarmPoolHalt:
 
 
 def halt_warm_pools(
-    region: str, incident: str, autoscaling: Any, after: Future[Any] | None = None
+    region: str,
+    incident: str,
+    autoscaling: Any,
+    groups: Sequence[dict[str, Any]],
+    claimed: Mapping[str, Collection[str]],
 ) -> WarmPoolHalt:
     """Set every pool kept Running to Stopped, its group's processes suspended, recorded first.
-    `after`: the region's group suspension (auto_scaling.py), which claims the processes of the
-    groups holding halted instances; this runs once it is done, and claims the rest."""
-    if after is not None:
-        wait([after])
+    `groups`: the region's groups as auto_scaling.read_groups read them; `claimed`: {group:
+    processes} the region's group suspension (auto_scaling.py) suspends and records for the
+    groups holding halted instances: the pool leaves those to it, and claims the rest."""
     outcome = WarmPoolHalt()
-    try:
-        pools = read_pools(autoscaling)
-    except (ClientError, BotoCoreError) as error:
-        outcome.errors.append(
-            f"{region}: describing Auto Scaling warm pools: {describe_error(error)}"
-        )
-        return outcome
-    for group, config, suspended, recorded in pools:
-        plan = plan_pool_halt(group, config, suspended, recorded, incident)
+    for group, config, suspended, recorded in pools_of(groups):
+        taken = suspended | set(claimed.get(group, ()))
+        plan = plan_pool_halt(group, config, taken, recorded, incident)
         if plan is not None:
             halt_pool(region, plan, autoscaling, outcome)
     return outcome
 
 
-def read_pools(
-    autoscaling: Any,
+def pools_of(
+    groups: Sequence[dict[str, Any]],
 ) -> list[tuple[str, PoolConfig, set[str], PoolRecord | None]]:
     """(group, its pool's configuration, suspended processes, WARM_POOL_TAG record) for every
-    group of the region with a warm pool not being deleted: one DescribeAutoScalingGroups page
-    lists 100 groups with their WarmPoolConfiguration and tags."""
+    group with a warm pool not being deleted (DescribeAutoScalingGroups lists each group's
+    WarmPoolConfiguration with its tags)."""
     found = []
-    paginator = autoscaling.get_paginator("describe_auto_scaling_groups")
-    for page in paginator.paginate(PaginationConfig={"PageSize": ASG_PAGE_SIZE}):
-        for group in page["AutoScalingGroups"]:
-            config = group.get("WarmPoolConfiguration")
-            if not config or config.get("Status") == PENDING_DELETE:
-                continue
-            tags = {tag["Key"]: tag["Value"] for tag in group.get("Tags", [])}
-            recorded = PoolRecord.decode(tags[WARM_POOL_TAG]) if WARM_POOL_TAG in tags else None
-            suspended = {p["ProcessName"] for p in group.get("SuspendedProcesses", [])}
-            found.append(
-                (group["AutoScalingGroupName"], PoolConfig.from_api(config), suspended, recorded)
-            )
+    for group in groups:
+        config = group.get("WarmPoolConfiguration")
+        if not config or config.get("Status") == PENDING_DELETE:
+            continue
+        tags = {tag["Key"]: tag["Value"] for tag in group.get("Tags", [])}
+        recorded = PoolRecord.decode(tags[WARM_POOL_TAG]) if WARM_POOL_TAG in tags else None
+        suspended = {p["ProcessName"] for p in group.get("SuspendedProcesses", [])}
+        found.append(
+            (group["AutoScalingGroupName"], PoolConfig.from_api(config), suspended, recorded)
+        )
     return found
 
 

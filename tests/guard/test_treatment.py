@@ -11,7 +11,7 @@ import pytest
 import guard
 from guard.instance_kinds import Kind, Target, kind_of
 from guard.settings import Unstoppable
-from guard.treatment import KEPT_RUNNING, NEVER_STOPS, Treatment, decide_treatment
+from guard.treatment import KEPT_RUNNING, NEVER_STOPS, Treatment, decide_treatment, why_kept
 
 ON_DEMAND, STORE = Kind.ON_DEMAND, Kind.INSTANCE_STORE
 PERSISTENT, UNREAD, ONE_TIME = Kind.STOPPABLE_SPOT, Kind.UNREAD_SPOT, Kind.ONE_TIME_SPOT
@@ -178,3 +178,25 @@ def test_the_treatment_reaches_no_aws_sdk() -> None:
                 else:
                     imported.add(name.split(".")[0])
     assert not imported & {"boto3", "botocore"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "code", "message", "said"),
+    [
+        # the halt does not read root devices unless terminate-all: AWS's refusal tells it
+        (
+            Kind.ON_DEMAND,
+            "UnsupportedOperation",
+            "The instance 'i-1' does not have an 'ebs' root device type and cannot be stopped.",
+            KEPT_RUNNING[Kind.INSTANCE_STORE],
+        ),
+        (Kind.ON_DEMAND, "UnsupportedOperation", "something else", "UnsupportedOperation"),
+        (Kind.ON_DEMAND, "OperationNotPermitted", "root device", "OperationNotPermitted"),
+        (Kind.UNREAD_SPOT, "UnsupportedOperation", "root device", "UnsupportedOperation"),
+        (Kind.ON_DEMAND, "UnsupportedOperation", None, "UnsupportedOperation"),
+    ],
+)
+def test_the_mail_says_why_an_instance_aws_refused_was_kept(
+    kind: Kind, code: str, message: str | None, said: str
+) -> None:
+    assert why_kept(kind, code, message) == said
