@@ -2,11 +2,12 @@
 
 Per region, in this order (each kind of capacity has its own module, its restore beside it):
 1. at once, side by side: the incident tag on every instance the census counted (the record,
-   before anything is stopped); instance_kinds.py's few filtered DescribeInstances that say which
-   instances need care (Spot, and instance store where `unstoppable` acts on it), the rest being
-   plain on-demand; spot.py's read of the Spot requests; one read of the Auto Scaling groups, after
-   which auto_scaling.py suspends the processes that would replace, health-check away or scale in
-   what is stopped, and warm_pools.py sets pools kept Running to Stopped;
+   before anything is stopped); spot.py's read of the Spot requests and instance_kinds.py's
+   filtered DescribeInstances (fleet members; instance store where `unstoppable` acts on it),
+   which say which instances need care, the rest being plain on-demand; one read of the Auto
+   Scaling groups, after which auto_scaling.py suspends the processes that would replace,
+   health-check away or scale in what is stopped, then warm_pools.py sets pools kept Running to
+   Stopped;
 2. spot.py: set `maintain` fleets to 0 and cancel Spot requests that would relaunch;
 3. instances.py: stop every running instance AWS lets us stop (lifting stop protection, all the
    protected ones recorded in one call), terminate what `unstoppable` allows, then stop the pending
@@ -53,6 +54,7 @@ from guard.instance_kinds import (
     Kind,
     Target,
     classify,
+    describe_ids,
     describe_special,
     kind_of,
     special_filters,
@@ -78,7 +80,7 @@ from guard.spot import (
     requests_to_cancel,
     zero_maintained_fleets,
 )
-from guard.treatment import KEPT_RUNNING, Treatment, decide_treatment, why_kept
+from guard.treatment import KEPT_RUNNING, NEVER_STOPS, Treatment, decide_treatment, why_kept
 from guard.warm_pools import halt_warm_pools
 
 LOG = get_logger("halt")
@@ -187,7 +189,8 @@ def halt_region(
         requests = pool.submit(read_spot_requests, ec2)
         terminate_all = plan.unstoppable is Unstoppable.TERMINATE_ALL
         reads = [pool.submit(describe_special, ec2, f) for f in special_filters(terminate_all)]
-        targets = classified(region, counted, reads, result)
+        live_requests = spot_requests(region, requests, result)
+        targets = classified(region, counted, reads, live_requests, result)
         tagged = set(ids) - set(recorded(region, tagging.result(), result))
         late = [target.id for target in targets if target.id not in set(ids)]
         if late:  # launched since the census: recorded too, before it is stopped
@@ -197,7 +200,10 @@ def halt_region(
         held = holding.result()  # before anything stops: a stopped instance would be replaced
         result.merge(held)
         if targets:
-            act(region, plan, ec2, targets, requests=requests, pool=pool, result=result)
+            act(region, plan, ec2, targets, requests=live_requests, pool=pool, result=result)
+        # Not in a `finally`: after a crash nobody knows what was stopped, and a tag taken off a
+        # stopped instance is a record lost (tests/guard/test_record_first.py). A tag left on a
+        # running one costs less: the next run takes it for carried over, trips, and untags it.
         untag_unhalted(ec2, region, tagged, result)
         count_still_billing(region, billing.result(), result)
     LOG.info(
@@ -218,18 +224,20 @@ def classified(
     region: str,
     counted: Sequence[Target],
     reads: Sequence[Future[list[Target]]],
+    requests: Mapping[str, SpotRequest],
     result: HaltResult,
 ) -> list[Target]:
-    """The census's instances as the special reads describe them (instance_kinds.classify). A
-    read that failed leaves its instances plain: each is stopped like any other, and AWS's
-    refusal says what it is (treatment.py), so the halt goes on."""
+    """The census's instances as the reads describe them (instance_kinds.classify). A read that
+    failed leaves its instances plain: each is stopped like any other, and AWS's refusal says
+    what it is (Refused), so the halt goes on."""
     special: list[Target] = []
     for read in reads:
         try:
             special += read.result()
         except (ClientError, BotoCoreError) as error:
             result.errors.append(f"{region}: describing instances: {describe_error(error)}")
-    return classify(counted, special)
+    spot_of = {r.instance: r.id for r in requests.values() if r.instance}
+    return classify(counted, special, spot_of)
 
 
 def hold_groups(region: str, ids: Sequence[str], incident: str, autoscaling: Any) -> HaltResult:
@@ -241,12 +249,14 @@ def hold_groups(region: str, ids: Sequence[str], incident: str, autoscaling: Any
     except (ClientError, BotoCoreError) as error:
         held.errors.append(f"{region}: describing Auto Scaling groups: {describe_error(error)}")
         return held
-    plans = plan_suspensions(groups, ids, incident)
-    claimed = {group: to_suspend for group, (to_suspend, _) in plans.items()}
-    with ThreadPoolExecutor(1) as beside:
-        warm = beside.submit(halt_warm_pools, region, incident, autoscaling, groups, claimed)
-        suspended = suspend_groups(region, plans, incident, autoscaling)
-        warmed = warm.result()
+    # One after the other: the pools leave to the suspension only what it did suspend (one
+    # that failed leaves its processes to the pool halt), and no two calls change one group at
+    # once (SuspendProcesses, PutWarmPool and CreateOrUpdateTags answer ResourceContentionFault
+    # to "a pending update to an Auto Scaling resource", Auto Scaling API Reference).
+    suspended = suspend_groups(
+        region, plan_suspensions(groups, ids, incident), incident, autoscaling
+    )
+    warmed = halt_warm_pools(region, incident, autoscaling, groups, suspended.suspended)
     held.errors += suspended.errors + warmed.errors
     if suspended.suspended:
         held.suspended_by_region[region] = suspended.suspended
@@ -261,20 +271,21 @@ def act(
     ec2: Any,
     targets: Sequence[Target],
     *,
-    requests: Future[dict[str, SpotRequest]],
+    requests: dict[str, SpotRequest],
     pool: ThreadPoolExecutor,
     result: HaltResult,
 ) -> None:
     """Stop, terminate: the incident tag is already on (halt_region), terminating runs beside
     the stops."""
-    live_requests = spot_requests(region, requests, targets, result)
-    persistent = persistence(live_requests)
+    persistent = persistence(requests)
     kinds = {t.id: kind_of(t, persistent) for t in targets}
     to_stop, pending, disposable, kept = keep_from_replacing(
-        region, plan, ec2, targets, requests=live_requests, kinds=kinds, result=result
+        region, plan, ec2, targets, requests=requests, kinds=kinds, result=result
     )
     terminating = pool.submit(terminate, ec2, [t.id for t in disposable]) if disposable else None
-    refused = Refused(region, plan.unstoppable, targets, kinds, live_requests, plan.incident)
+    refused = Refused(
+        region, plan.unstoppable, {t.id: t for t in targets}, kinds, requests, plan.incident
+    )
     stopping = stop_running(ec2, [t.id for t in to_stop], plan.incident)
     refused.terminate_instead(ec2, stopping, result)
     waiting = stopping.still_pending + [t.id for t in pending]
@@ -324,16 +335,19 @@ def act(
         result.still_pending[region] = stopping.still_pending
 
 
-@dataclass(frozen=True)
+@dataclass
 class Refused:
     """What to do with what StopInstances refused, as `decide_treatment` says: Spot that AWS
     will not stop after all is terminated (after the requests that would relaunch it are
-    cancelled) when `unstoppable` allows, the rest stays in `not_stopped` with AWS's reason."""
+    cancelled) when `unstoppable` allows, the rest stays in `not_stopped` with AWS's reason. An
+    instance taken for plain that AWS refuses as one it never stops, for another reason than an
+    instance-store root, is described first: it may be a Spot instance no read named
+    (instance_kinds.py)."""
 
     region: str
     unstoppable: Unstoppable
-    targets: Sequence[Target]
-    kinds: Mapping[str, Kind]
+    targets: dict[str, Target]
+    kinds: dict[str, Kind]
     requests: dict[str, SpotRequest]
     incident: str  # cancelled requests are recorded under it first (spot.cancel_spot_requests)
 
@@ -341,13 +355,37 @@ class Refused:
         refused = stopping.not_stopped
         return [
             t
-            for t in self.targets
+            for t in self.targets.values()
             if t.id in refused
             and decide_treatment(self.kinds[t.id], t.state, self.unstoppable, refused[t.id])
             is Treatment.TERMINATE
         ]
 
+    def look_again(self, ec2: Any, stopping: Stopping, result: HaltResult) -> None:
+        unknown = [
+            instance
+            for instance, code in stopping.not_stopped.items()
+            if code == NEVER_STOPS
+            and self.kinds.get(instance) is Kind.ON_DEMAND
+            and "root device" not in stopping.refusals.get(instance, "")
+        ]
+        if not unknown:
+            return
+        try:
+            described = describe_ids(ec2, unknown)
+        except (ClientError, BotoCoreError) as error:
+            result.errors.append(
+                f"{self.region}: describing {len(unknown)} instance(s) AWS would not stop: "
+                f"{describe_error(error)}"
+            )
+            return
+        persistent = persistence(self.requests)
+        for target in described:
+            self.targets[target.id] = target
+            self.kinds[target.id] = kind_of(target, persistent)
+
     def terminate_instead(self, ec2: Any, stopping: Stopping, result: HaltResult) -> None:
+        self.look_again(ec2, stopping, result)
         refused_spot = self.to_terminate(stopping)
         if not refused_spot:
             return
@@ -364,19 +402,15 @@ class Refused:
 
 
 def spot_requests(
-    region: str,
-    reading: Future[dict[str, SpotRequest]],
-    targets: Sequence[Target],
-    result: HaltResult,
+    region: str, reading: Future[dict[str, SpotRequest]], result: HaltResult
 ) -> dict[str, SpotRequest]:
-    """The region's live Spot requests, read beside DescribeInstances; if that failed while
-    Spot instances run, no Spot request is read: each Spot instance outside a fleet is stopped
-    like any other, and only AWS's refusal makes it one-time (instance_kinds.kind_of)."""
+    """The region's live Spot requests; if that read failed, none: each Spot instance outside a
+    fleet is then taken for plain and stopped like any other, and only AWS's refusal makes it
+    one-time (Refused.look_again, instance_kinds.kind_of)."""
     try:
         return reading.result()
     except (ClientError, BotoCoreError) as error:
-        if any(t.spot for t in targets):
-            result.errors.append(f"{region}: describing Spot requests: {describe_error(error)}")
+        result.errors.append(f"{region}: describing Spot requests: {describe_error(error)}")
         return {}
 
 

@@ -2,22 +2,29 @@
 trip does to each kind.
 
 The census already lists every pending or running instance (DescribeInstanceStatus); what it
-does not say is which of them need care. Classification asks EC2 for those few only, with
-server-side filters, so it costs what the special instances cost, not what every instance costs
-(a full DescribeInstances of 1000 instances is about 0.6 s of Lambda CPU to parse, issue 20):
-- `instance-lifecycle=spot`: every Spot instance, with its request id and the tags AWS puts on
-  what it launches for a Spot Fleet or an EC2 Fleet. A `maintain` fleet replaces only its
-  interrupted Spot Instances ("If your fleet includes Spot Instances and is of type maintain,
-  Amazon EC2 will attempt to maintain your fleet target capacity when your Spot Instances are
-  interrupted", EC2 User Guide, "Create an EC2 Fleet"), so the fleets to set to 0 are found
-  through their Spot instances;
-- `root-device-type=instance-store`, only where `unstoppable: terminate-all` acts on them.
-  Elsewhere such an instance is stopped like any other and AWS's refusal (UnsupportedOperation,
-  "does not have an 'ebs' root device type") leaves it running, reported: the same outcome,
-  without a call in every region for capacity that is rare (instance-store roots need an AMI
-  registered from an S3 manifest).
-Every other counted instance is plain on-demand, EBS-backed: stopped. Filter names and values:
-EC2 API Reference, DescribeInstances, Filters.
+does not say is which of them need care. Classification costs what those few cost, not what
+every instance costs (a full DescribeInstances of 1000 instances is about 0.6 s of Lambda CPU to
+parse, issue 20), from reads the halt makes side by side:
+- the region's live Spot requests (spot.read_spot_requests), which it needs anyway to tell
+  persistent from one-time: each fulfilled request names its instance ("You can use
+  DescribeSpotInstanceRequests to find a running Spot Instance by examining the response. If
+  the status of the Spot Instance is fulfilled, the instance ID appears in the response", EC2
+  API Reference, DescribeSpotInstanceRequests);
+- DescribeInstances filtered on `tag-key` = the tags AWS puts on what a Spot Fleet or an EC2
+  Fleet launches: every fleet member, Spot or on-demand, with its lifecycle, so that a
+  `maintain` fleet is set to 0 even when none of its Spot instances is left (whether a fleet
+  replaces stopped on-demand members is not settled: "Create an EC2 Fleet" speaks of interrupted
+  Spot Instances, "Work with EC2 Fleet" of "the target number of running instances");
+- DescribeInstances filtered on `root-device-type=instance-store`, only where `unstoppable:
+  terminate-all` acts on them. Elsewhere such an instance is stopped like any other and AWS's
+  refusal (UnsupportedOperation, "does not have an 'ebs' root device type") leaves it running,
+  reported: the same outcome, without a call in every region for capacity that is rare
+  (instance-store roots need an AMI registered from an S3 manifest).
+Every other counted instance is taken for plain on-demand, EBS-backed: stopped. Should one be a
+Spot instance none of these reads named (its request cancelled, or not listed), AWS refuses its
+stop with UnsupportedOperation; the halt then describes the refused instances by id and treats
+them by what they are (halt.Refused). Filter names and values: EC2 API Reference,
+DescribeInstances, Filters.
 
 IAM: ec2:DescribeInstances (no resource-level permissions).
 """
@@ -25,7 +32,7 @@ IAM: ec2:DescribeInstances (no resource-level permissions).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
@@ -84,13 +91,13 @@ def kind_of(target: Target, persistent: Mapping[str, bool]) -> Kind:
     return Kind.ON_DEMAND
 
 
-SPOT_FILTER = {"Name": "instance-lifecycle", "Values": ["spot"]}
+FLEET_FILTER = {"Name": "tag-key", "Values": [SPOT_FLEET_TAG, EC2_FLEET_TAG]}
 INSTANCE_STORE_FILTER = {"Name": "root-device-type", "Values": ["instance-store"]}
 
 
 def special_filters(terminate_instance_store: bool) -> list[dict[str, Any]]:
     """The filters that find the instances needing care, one DescribeInstances each."""
-    return [SPOT_FILTER, *([INSTANCE_STORE_FILTER] if terminate_instance_store else [])]
+    return [FLEET_FILTER, *([INSTANCE_STORE_FILTER] if terminate_instance_store else [])]
 
 
 def describe_special(ec2: Any, special: dict[str, Any]) -> list[Target]:
@@ -99,6 +106,15 @@ def describe_special(ec2: Any, special: dict[str, Any]) -> list[Target]:
         Filters=[special, {"Name": "instance-state-name", "Values": list(COUNTED_STATES)}],
         PaginationConfig={"PageSize": PAGE_SIZE},
     )
+    return _targets(pages)
+
+
+def describe_ids(ec2: Any, ids: Sequence[str]) -> list[Target]:
+    """The pending or running ones of `ids`, as DescribeInstances says they are."""
+    return _targets([ec2.describe_instances(InstanceIds=list(ids))])
+
+
+def _targets(pages: Any) -> list[Target]:
     found = []
     for page in pages:
         for reservation in page["Reservations"]:
@@ -108,11 +124,21 @@ def describe_special(ec2: Any, special: dict[str, Any]) -> list[Target]:
     return found
 
 
-def classify(counted: Sequence[Target], special: Sequence[Target]) -> list[Target]:
-    """The census's instances, each as the special reads describe it where they do, plain
+def classify(
+    counted: Sequence[Target], special: Sequence[Target], spot_requests: Mapping[str, str]
+) -> list[Target]:
+    """The census's instances, each as the special reads describe it where they do, as a Spot
+    instance of its request where `spot_requests` ({instance id: request id}) names it, plain
     otherwise; one the census missed (launched since) is added: it is pending or running."""
     described = {target.id: target for target in special}
-    merged = [described.pop(target.id, target) for target in counted]
+    merged = []
+    for target in counted:
+        if target.id in described:
+            merged.append(described.pop(target.id))
+        elif target.id in spot_requests:
+            merged.append(replace(target, spot=True, spot_request=spot_requests[target.id]))
+        else:
+            merged.append(target)
     return merged + sorted(described.values(), key=lambda target: target.id)
 
 

@@ -64,6 +64,7 @@ PROTECTION_TEXT = "disableApiStop"  # in the refusal's message: "Modify its 'dis
 _INSTANCE_ID = re.compile(r"\bi-[0-9a-f]{8,17}\b")
 POLL_S = 5.0  # between looks at instances still pending (trip) or starting (restore)
 LIFT_WORKERS = 8  # stop-protection lifts (one call per instance) under way at once
+LIFT_SETTLE_S = 1.0  # before the one retry of a stop still refused for a protection just lifted
 
 
 @dataclass
@@ -105,6 +106,11 @@ def _stop_chunk(ec2: Any, ids: list[str], incident: str, *, lift: bool = True) -
     if not protected:
         return outcome
     if not lift:
+        # Lifted a moment ago: the EC2 API is eventually consistent ("Eventual consistency in
+        # the Amazon EC2 API"), so a stop refused for protection just lifted is tried once more.
+        time.sleep(LIFT_SETTLE_S)
+        again, protected = _stop_refusing(ec2, protected)
+        outcome.merge(again)
         outcome.not_stopped.update(dict.fromkeys(protected, PROTECTED))
         return outcome
     lifted = []
@@ -244,18 +250,34 @@ def tag_instances(ec2: Any, ids: Sequence[str], tags: dict[str, str]) -> dict[st
     pairs = [{"Key": key, "Value": value} for key, value in tags.items()]
     failed: dict[str, str] = {}
     for chunk in chunks(ids, STOP_CHUNK):
+        failed.update(_tag_chunk(ec2, list(chunk), pairs))
+    return failed
+
+
+def _tag_chunk(ec2: Any, ids: list[str], pairs: list[dict[str, str]]) -> dict[str, str]:
+    failed: dict[str, str] = {}
+    try:
+        ec2.create_tags(Resources=ids, Tags=pairs)
+        return failed
+    except (ClientError, BotoCoreError) as error:
+        if len(ids) == 1 or _request_level(error):
+            return dict.fromkeys(ids, describe_error(error))
+        # One gone since the census (InvalidInstanceID.NotFound names it): the rest in one call
+        # again, not one call each.
+        named = _named(error, ids) if isinstance(error, ClientError) else []
+        failed.update(dict.fromkeys(named, describe_error(error)))
+    rest = [i for i in ids if i not in failed]
+    if named and rest:
         try:
-            ec2.create_tags(Resources=list(chunk), Tags=pairs)
-            continue
+            ec2.create_tags(Resources=rest, Tags=pairs)
+            return failed
+        except (ClientError, BotoCoreError):
+            pass  # one by one below
+    for instance in rest:
+        try:
+            ec2.create_tags(Resources=[instance], Tags=pairs)
         except (ClientError, BotoCoreError) as error:
-            if len(chunk) == 1 or _request_level(error):
-                failed.update(dict.fromkeys(chunk, describe_error(error)))
-                continue
-        for instance in chunk:
-            try:
-                ec2.create_tags(Resources=[instance], Tags=pairs)
-            except (ClientError, BotoCoreError) as error:
-                failed[instance] = describe_error(error)
+            failed[instance] = describe_error(error)
     return failed
 
 
