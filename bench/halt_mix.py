@@ -104,11 +104,23 @@ class RegionCounter(LatencyInjector):
 
 
 def critical_path(calls: Sequence[Call], region: str) -> list[str]:
-    """The longest chain of the region's calls, each begun after the one before it was answered,
-    that ends with the region's last StopInstances request: the round trips that stood one after
-    another between the run's start and the last stop (its census, DescribeRegions in the home
-    region, included). Calls that overlapped ran side by side and count once."""
-    mine = sorted((c for c in calls if c.region == region), key=lambda c: c.end)
+    """The longest chain of the region's EC2 and Auto Scaling calls, each begun after the one
+    before it was answered, that ends with the region's last StopInstances request: the round
+    trips that stood one after another between the run's start and the last stop, its census
+    included. Calls that overlapped ran side by side and count once; the mail-only reads are left
+    out (never waited for), and so are the account's own calls in the home region (DescribeRegions,
+    the incident parameter, the mail), as in the call bound. An upper bound: calls of the halt that
+    happened not to overlap (a termination beside the stops) count as sequential."""
+    mine = sorted(
+        (
+            c
+            for c in calls
+            if c.region == region
+            and c.operation.startswith(HALT_SERVICES)
+            and c.operation not in MAIL_ONLY + ACCOUNT_WIDE
+        ),
+        key=lambda c: c.end,
+    )
     stops = [c for c in mine if c.operation == "ec2.StopInstances"]
     if not stops:
         return []
@@ -249,14 +261,16 @@ CALLS_PER_PROTECTED = 2
 MAIL_ONLY = ("ec2.DescribeHosts", "ec2.DescribeCapacityReservations")
 ACCOUNT_WIDE = ("ec2.DescribeRegions",)
 CRITICAL_AT_3_PROTECTED = 10  # issue 20: sequential calls on the critical path per region
+HALT_SERVICES = ("ec2.", "auto-scaling.")
 
 
 def calls_bound(protected: int) -> int:
     return CALLS_BASE + CALLS_PER_PROTECTED * protected
 
 
-def per_region(run: MixRun, mix_protected: dict[str, int]) -> None:
-    """EC2 calls per region by operation (max and mean over the 17 regions), and the bound."""
+def per_region(run: MixRun, mix_protected: dict[str, int], judged: bool = True) -> None:
+    """EC2 calls per region by operation (max and mean over the 17 regions), and the bound
+    (`judged`: the bound is the wait-0 run's; waiting for pending instances adds its polls)."""
     regions = sorted(mix_protected)
     ops = sorted({op for (_, op) in run.calls.by_region if op.startswith("ec2.")})
     print(f"  {'EC2 operation':<38} {'max':>4} {'mean':>6}   (per region, over {len(regions)})")
@@ -274,8 +288,9 @@ def per_region(run: MixRun, mix_protected: dict[str, int]) -> None:
     print(f"  {'':<38} {max(halts.values()):>4} {mean(halts.values()):>6.2f}")
     held = [r for r in regions if halts[r] <= calls_bound(mix_protected[r])]
     worst = max(regions, key=lambda r: halts[r] - calls_bound(mix_protected[r]))
+    verdict = ("PASS" if len(held) == len(regions) else "MISS") if judged else "(not judged)"
     print(
-        f"  {'PASS' if len(held) == len(regions) else 'MISS'} the halt's EC2 calls per region <= "
+        f"  {verdict} the halt's EC2 calls per region <= "
         f"{CALLS_BASE} + {CALLS_PER_PROTECTED} per protected instance (issue 20): holds in "
         f"{len(held)}/{len(regions)} regions; worst {worst}: {halts[worst]} calls "
         f"({totals[worst]} with the mail's and account-wide reads), bound "
@@ -400,7 +415,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"the guard's sleep on the virtual clock (POLL_S 5 s)"
     )
     summary_line(f"{ms:.0f} ms, one run", waited)
-    per_region(waited, protected_by_region)
+    print("  the pending wait adds its DescribeInstances polls and a stop per round: not judged")
+    per_region(waited, protected_by_region, judged=False)
     ok_wait = print_ends(waited.ends)
     return 0 if ok_zero and ok_wait else 1
 
