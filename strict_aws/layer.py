@@ -24,6 +24,7 @@ from strict_aws import (
     lambda_functions,
     organizations,
     pricing,
+    sagemaker,
     scp_regions,
     sns,
     sts,
@@ -50,13 +51,15 @@ SERVICES = (
     sns,
     lambda_functions,
     sts,
+    sagemaker,
 )
 
 
 class StrictAWS:
     """The state of one strict layer: its clock, pending time, and the regions denied by SCP.
 
-    pending_seconds: how long launched (and started) instances read `pending` before `running`.
+    pending_seconds: how long launched (and started) instances read `pending` before `running`;
+        also how long a SageMaker notebook reads `Pending` (create, start) or `Stopping`.
     clock: the time source for that (monotonic seconds; pass a virtual clock in benchmarks).
     kms_grant_allowed: access key id -> may it kms:CreateGrant? Default: evaluate the caller's
         IAM identity policies in moto; unknown keys (moto's default credentials, the root) pass.
@@ -74,13 +77,15 @@ class StrictAWS:
         self._scp_denied: set[tuple[str, str]] = set()
         # moto has no Price List API: GetProducts is answered from this catalog (pricing.py).
         self.prices = PriceList(clock)
-        self._states: list[Any] = []  # ec2_instances' lazy states, settled on uninstall
+        # ec2_instances' lazy states and sagemaker's notebook transitions, settled on uninstall
+        self._states: list[Any] = []
         self._patches = Patches()
 
     # ---- public API -------------------------------------------------------------------------
 
     def make_running(self, ids: Iterable[str] | None = None) -> None:
-        """End `pending` now for these instance ids (all if None)."""
+        """End `pending` now for these instance ids (all if None); a SageMaker notebook's name
+        ends its `Pending` or `Stopping`."""
         wanted = None if ids is None else set(ids)
         for state in self._states:
             if wanted is None or state.instance_id in wanted:
