@@ -41,6 +41,9 @@ CENSUS_ACTIONS = (
     # A warm pool's instances and their lifecycle states (lambda/guard/warm_pools.py, restore).
     "autoscaling:DescribeWarmPool",
     "sts:GetCallerIdentity",
+    # Capacity outside EC2 (lambda/guard/services.py): no resource-level permissions
+    # (Service Authorization Reference, "Actions defined by Amazon SageMaker").
+    "sagemaker:ListNotebookInstances",
 )
 # Halting: stop (lifting stop protection, put back by restore); pause scaling so groups do not
 # replace what was stopped.
@@ -72,6 +75,14 @@ WARM_POOL_ACTIONS = ("autoscaling:PutWarmPool",)
 # aws:TagKeys condition.
 INSTANCE_TAG_ACTIONS = ("ec2:CreateTags", "ec2:DeleteTags")
 GROUP_TAG_ACTIONS = ("autoscaling:CreateOrUpdateTags", "autoscaling:DeleteTags")
+# SageMaker notebook instances (lambda/guard/sagemaker_notebooks.py): stopped at a trip, started
+# by restore, found again by their incident tag; tags limited to runawaytrain: keys by condition.
+NOTEBOOK_ACTIONS = (
+    "sagemaker:StopNotebookInstance",
+    "sagemaker:StartNotebookInstance",
+    "sagemaker:ListTags",
+)
+NOTEBOOK_TAG_ACTIONS = ("sagemaker:AddTags", "sagemaker:DeleteTags")
 PUBLISH_ACTIONS = ("sns:Publish",)
 TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -139,6 +150,8 @@ HALT_ACTIONS = (
     + WARM_POOL_ACTIONS
     + INSTANCE_TAG_ACTIONS
     + GROUP_TAG_ACTIONS
+    + NOTEBOOK_ACTIONS
+    + NOTEBOOK_TAG_ACTIONS
 )
 NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
 PAYER_ACTIONS = ("events:PutEvents",)  # heartbeats and quarantine requests (payer_events.py)
@@ -194,6 +207,7 @@ def build_guard_policy(
     fleets = [f"{arn}:ec2:*:{own}:spot-fleet-request/*", f"{arn}:ec2:*:{own}:fleet/*"]
     keys = f"{arn}:kms:*:{own}:key/*"
     groups = f"{arn}:autoscaling:*:{own}:autoScalingGroup:*:autoScalingGroupName/*"
+    notebooks = f"{arn}:sagemaker:*:{own}:notebook-instance/*"
     users = f"{arn}:iam::{own}:user/*"
     roles = f"{arn}:iam::{own}:role/*"
     own_roles = f"{arn}:iam::{own}:role{ROLE_PATH}*"
@@ -244,6 +258,8 @@ def build_guard_policy(
         ),
         _allow("SuspendScaling", SCALING_ACTIONS + WARM_POOL_ACTIONS, [groups]),
         _allow("TagScalingGroups", GROUP_TAG_ACTIONS, [groups], only_our_tags),
+        _allow("StopAndStartNotebooks", NOTEBOOK_ACTIONS, [notebooks]),
+        _allow("TagNotebooks", NOTEBOOK_TAG_ACTIONS, [notebooks], only_our_tags),
         _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic_arn]),
         _allow("UseTopicKey", TOPIC_KEY_ACTIONS, [key_arn]),
         _allow("WriteOwnLogs", LOG_ACTIONS, [log_group_arn]),
@@ -307,7 +323,8 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "ec2:DescribeFleets, ec2:DescribeHosts, ec2:DescribeCapacityReservations, "
         "ec2:DescribeInstanceImageMetadata, ec2:DescribeInstanceTypes, pricing:GetProducts, "
         "autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeTags, "
-        "autoscaling:DescribeWarmPool, sts:GetCallerIdentity, iam:ListUsers and iam:ListRoles "
+        "autoscaling:DescribeWarmPool, sts:GetCallerIdentity, sagemaker:ListNotebookInstances, "
+        "iam:ListUsers and iam:ListRoles "
         "support no resource-level permissions (Service Authorization Reference), so IAM "
         "accepts only *.",
         f"{arn}:ec2:*:{account_id}:instance/*": "The guard stops and tags whichever instances "
@@ -321,6 +338,9 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "holding halted instances to capacity 0 and restore puts them back.",
         f"{arn}:ec2:*:{account_id}:fleet/*": "The guard sets maintain EC2 Fleets holding halted "
         "instances to capacity 0 and restore puts them back.",
+        f"{arn}:sagemaker:*:{account_id}:notebook-instance/*": "The guard stops whichever "
+        "notebook instances bill in any region of its own account, known only at run time, and "
+        "restore starts them again; its tags are limited to runawaytrain: keys by condition.",
         f"{arn}:kms:*:{account_id}:key/*": "Restarting an instance whose EBS volumes use a "
         "customer managed key needs a grant for EC2 (kms:GrantIsForAWSResource only).",
         f"{arn}:autoscaling:*:{account_id}:autoScalingGroup:*:autoScalingGroupName/*": "The "

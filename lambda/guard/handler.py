@@ -9,7 +9,7 @@ The operator CLI calls `run_guard` with a ClientFactory built on an assumed-role
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -43,6 +43,8 @@ from guard.principals import Protection, role_name_of
 from guard.regions import resolve_regions
 from guard.report import Report
 from guard.restore import Accounts, latest_incident, restore_incident
+from guard.service_capacity import Running, ServiceHalt
+from guard.services import ServiceCensus, count_services, halt_services, restore_services
 from guard.settings import Action, Lockout, Mode, Settings, SettingsError, read_env_action
 from guard.weigh import burn_report, weigh_for
 from guard.wrap_up import mail_and_record
@@ -172,9 +174,11 @@ def run_guard(
     `now`: the run's clock (tests inject it)."""
     now = now or datetime.now(UTC)
     ssm = clients.client("ssm", clients.home_region)
-    with ThreadPoolExecutor(1) as pool:  # read the open incident while the regions are counted
+    with ThreadPoolExecutor(2) as pool:  # read the open incident while the regions are counted
         reading = pool.submit(read_open_incident, ssm, now)
         regions, list_error = resolve_regions(clients)
+        # The other services beside EC2 (services.py), every region at once.
+        counting = pool.submit(count_services, regions, clients.client, MAX_POOL_CONNECTIONS)
         census = count_instances(
             regions,
             lambda region: clients.client("ec2", region),
@@ -182,6 +186,7 @@ def run_guard(
             with_types=settings.weighted.any,
         )
         burn = weigh_for(settings.weighted, census, clients, MAX_POOL_CONNECTIONS)
+        services = counting.result()
     open_incident, state_error = reading.result()
     incident_id = open_incident.incident if open_incident else None
     if state_error is not None:
@@ -220,11 +225,13 @@ def run_guard(
         region_errors=region_errors,
         closed_regions=closed,
         burn=burn_report(burn, settings.weighted),
+        services=services.counts(),
+        service_errors=dict(services.errors),
     )
     if state_error is not None:
         report.action_errors.append(f"reading the open incident ({PARAMETER}): {state_error}")
     if finishes_open_incident(decision, incident_id, settings.mode is Mode.ENFORCE):
-        finish_incident(report, settings, clients, incident_id)
+        finish_incident(report, settings, clients, incident_id, services)
     if decision.verdict is Verdict.TRIP:
         plan = HaltPlan(
             incident=open_incident.incident if open_incident else new_incident_id(now),
@@ -232,7 +239,16 @@ def run_guard(
             wait_s=pending_wait_s,
             sleep=sleep,
         )
-        trip(report, census, settings, clients, plan, open_incident=open_incident, now=now)
+        trip(
+            report,
+            census,
+            settings,
+            clients,
+            plan,
+            open_incident=open_incident,
+            now=now,
+            services=services,
+        )
     mail_and_record(  # mailed at the incident's pace (follow_up.py), then recorded for `status`
         report,
         ssm,
@@ -298,6 +314,7 @@ def trip(
     *,
     open_incident: OpenIncident | None,
     now: datetime,
+    services: ServiceCensus,
 ) -> None:
     """Halt, record the incident as open, refuse launches, lock people out. A trip while an
     incident is open continues it: same id, so one restore undoes the whole episode."""
@@ -305,6 +322,7 @@ def trip(
     report.incident = plan.incident
     if settings.mode is Mode.DRY_RUN:
         report.would_stop = sorted(census.instance_ids)
+        report.would_halt_services = by_kind(services.running)
         return
     ssm = clients.client("ssm", clients.home_region)
     # Beside the halt: the launch block and the lockout (not after the pending wait), the
@@ -326,6 +344,9 @@ def trip(
             else None
         )
         recording = pool.submit(record_trip, ssm, plan.incident, now) if not open_incident else None
+        halting_services = pool.submit(
+            halt_services, services.running, plan.incident, clients.client, MAX_POOL_CONNECTIONS
+        )
         halted = halt_instances(
             census,
             plan,
@@ -337,14 +358,36 @@ def trip(
             if step is not None:
                 step.result()
         error = recording.result() if recording is not None else None
+        services_halted = halting_services.result()
     report_halt(report, halted)
+    report_services_halt(report, services_halted)
     report.continues_incident = open_incident is not None
     # Only a run that stopped something keeps an open incident open: an instance that cannot be
     # stopped must not hold the account tripped for ever.
-    if open_incident and (halted.stopped or halted.terminated or halted.still_pending):
+    if open_incident and (
+        halted.stopped
+        or halted.terminated
+        or halted.still_pending
+        or services_halted.halted
+        or services_halted.waiting
+    ):
         error = record_trip(ssm, plan.incident, now)
     if error is not None:
         report.action_errors.append(f"recording the open incident ({PARAMETER}): {error}")
+
+
+def report_services_halt(report: Report, halted: ServiceHalt) -> None:
+    report.services_halted = by_kind(halted.halted)
+    report.services_waiting = by_kind(halted.waiting)
+    report.action_errors += halted.errors
+
+
+def by_kind(running: Iterable[Running]) -> dict[str, list[str]]:
+    """{kind: ["region/name", ...]}, sorted, for the report and the mail."""
+    found: dict[str, list[str]] = {}
+    for item in sorted(running, key=lambda r: (r.kind, r.key)):
+        found.setdefault(item.kind, []).append(item.key)
+    return found
 
 
 def report_halt(report: Report, halted: HaltResult) -> None:
@@ -364,19 +407,30 @@ def report_halt(report: Report, halted: HaltResult) -> None:
 
 
 def finish_incident(
-    report: Report, settings: Settings, clients: ClientFactory, incident: str | None
+    report: Report,
+    settings: Settings,
+    clients: ClientFactory,
+    incident: str | None,
+    services: ServiceCensus,
 ) -> None:
     """While `incident` is open, a run below the limit finishes what it left unfinished: the
-    lockouts it left partial, and the launch block on every principal that does not carry it
-    (one created since the trip, one that detached it, one whose attach failed). The report
-    then says what was finished and is mailed (follow_up.py)."""
+    lockouts it left partial, the launch block on every principal that does not carry it
+    (one created since the trip, one that detached it, one whose attach failed), and the
+    capacity of other services that runs again or was not stoppable yet (a notebook still
+    Pending at the trip). The report then says what was finished and is mailed (follow_up.py)."""
     assert incident is not None
+    if services.running:
+        report_services_halt(
+            report,
+            halt_services(services.running, incident, clients.client, MAX_POOL_CONNECTIONS),
+        )
     if settings.lockout is not Lockout.NONE:
         lock_people_out(report, settings, clients, incident=incident, unfinished_only=True)
     if settings.launch_block:
         refuse_launches(report, settings, clients, incident=incident)
     report.lockout_finished = bool(
-        report.locked_users
+        report.services_halted
+        or report.locked_users
         or report.locked_roles
         or report.lockout_errors
         or report.launch_block_attached
@@ -518,9 +572,19 @@ def run_restore(
         restart_instances=invocation.restart_instances,
         dry_run=invocation.dry_run,
     )
+    services = restore_services(
+        regions, incident, clients.client, invocation.dry_run, MAX_POOL_CONNECTIONS
+    )
     report.incident = incident
-    report.restore = undone.to_dict()
+    report.restore = {
+        **undone.to_dict(),
+        "services_restored": services.restored,
+        "services_not_yet": services.not_yet,
+    }
+    report.restore["errors"] = {**report.restore.get("errors", {}), **services.errors}
     report.reason = undone.summary()
+    if services.restored:
+        report.reason += f"; {len(services.restored)} other service resource(s) started again"
     if release:
         ask_payer(report, settings, clients, QUARANTINE_RELEASED)
     if closed is not None:

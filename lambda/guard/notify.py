@@ -17,6 +17,7 @@ from guard.follow_up import describe_held
 from guard.incident import INCIDENT_TAG
 from guard.logs import get_logger
 from guard.report import Report
+from guard.service_mail import restored_service_lines, service_lines
 from guard.undo import undo_lines
 from guard.warm_pool_mail import restored_pool_lines, warm_pool_lines
 
@@ -67,6 +68,7 @@ def compose_body(report: Report) -> str:
         _suspended,
         warm_pool_lines,
         _fleets,
+        service_lines,
         _still_billing,
         _closed,
         _errors,
@@ -313,6 +315,7 @@ def _restored(report: Report) -> list[str]:
     for group, why in sorted(undone.get("kept_suspended", {}).items()):
         lines.append(f"Auto Scaling group {group}: still suspended, {why}")
     lines += restored_pool_lines(undone)
+    lines += restored_service_lines(undone)
     for fleet, capacity in sorted(undone.get("fleets_restored", {}).items()):
         lines.append(f"Fleet {fleet}: target capacity back to {capacity}")
     for request in undone.get("spot_requests_cancelled", []):

@@ -58,6 +58,13 @@ class Report:
     notified: bool = False
     notify_error: str | None = None
     burn: dict[str, Any] | None = None  # weighted limits set: vCPUs, GPUs, USD/h (weigh.py)
+    # Capacity outside EC2 (services.py): {kind: {region: count}}, what could not be counted,
+    # and {kind: ["region/name"]} halted, not stoppable yet (the next run), or would be (dry-run).
+    services: dict[str, dict[str, int]] = field(default_factory=dict)
+    service_errors: dict[str, str] = field(default_factory=dict)
+    services_halted: dict[str, list[str]] = field(default_factory=dict)
+    services_waiting: dict[str, list[str]] = field(default_factory=dict)
+    would_halt_services: dict[str, list[str]] = field(default_factory=dict)
     heartbeat: dict[str, Any] | None = None  # what was sent to the payer's watchdog (heartbeat.py)
     heartbeat_error: str | None = None
 

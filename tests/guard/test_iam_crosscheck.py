@@ -55,6 +55,12 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     autoscaling = boto3.client("autoscaling", region_name=REGION)
     autoscaling.update_auto_scaling_group(AutoScalingGroupName="farm", MaxSize=3)
     autoscaling.put_warm_pool(AutoScalingGroupName="farm", PoolState="Running")
+    # A notebook instance: stopped (tag first) and started again by restore (issue 21).
+    boto3.client("sagemaker", region_name=REGION).create_notebook_instance(
+        NotebookInstanceName="vision",
+        InstanceType="ml.t3.medium",
+        RoleArn="arn:aws:iam::123456789012:role/notebooks",
+    )
     topic = boto3.client("sns", region_name=HOME).create_topic(Name="notify")["TopicArn"]
     recorder = CallRecorder()
     session = boto3.session.Session(region_name=HOME)
@@ -87,6 +93,8 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     assert {"iam:AttachRolePolicy", "ec2:StartInstances", "ec2:DescribeRegions"} <= recorder.actions
     assert {"autoscaling:PutWarmPool", "autoscaling:DescribeWarmPool"} <= recorder.actions
     assert {"ec2:DescribeInstanceTypes", "pricing:GetProducts"} <= recorder.actions
+    notebooks = {"sagemaker:StopNotebookInstance", "sagemaker:StartNotebookInstance"}
+    assert notebooks | {"sagemaker:AddTags", "sagemaker:DeleteTags"} <= recorder.actions
     missing = recorder.actions - set(GUARD_ACTIONS)
     assert not missing, f"the guard calls {sorted(missing)} but its role does not allow them"
 

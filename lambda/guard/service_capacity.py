@@ -1,0 +1,55 @@
+"""Capacity that bills outside EC2 (issue 21): what every service's module counts, halts and
+restores, and the registry of those modules, each beside the EC2 ones and with its restore twin.
+
+Each module (sagemaker_notebooks.py, ...) offers:
+- SERVICE, the boto3 client it needs; KIND, what it halts, in words for the mail;
+- count(client, region) -> [Running]: what bills now in that region;
+- halt(client, found, incident) -> ServiceHalt: recorded (a tag) before each change;
+- restore(client, region, incident, dry_run) -> ServiceRestore: reads only its own records.
+services.py runs them over every region in parallel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Running:
+    """One piece of capacity a service bills for now."""
+
+    kind: str  # the module's KIND
+    region: str
+    name: str
+    arn: str
+    instance_type: str  # as the service names it (ml.p3.2xlarge)
+    state: str  # as the service says it
+    count: int = 1  # instances behind it
+
+    @property
+    def key(self) -> str:
+        return f"{self.region}/{self.name}"
+
+
+@dataclass
+class ServiceHalt:
+    halted: list[Running] = field(default_factory=list)
+    waiting: list[Running] = field(default_factory=list)  # not stoppable yet: the next run
+    errors: list[str] = field(default_factory=list)
+
+    def merge(self, other: ServiceHalt) -> None:
+        self.halted += other.halted
+        self.waiting += other.waiting
+        self.errors += other.errors
+
+
+@dataclass
+class ServiceRestore:
+    restored: list[str] = field(default_factory=list)  # "region/name"
+    not_yet: list[str] = field(default_factory=list)  # still stopping: restore again
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def merge(self, other: ServiceRestore) -> None:
+        self.restored += other.restored
+        self.not_yet += other.not_yet
+        self.errors.update(other.errors)

@@ -1,0 +1,41 @@
+"""What the mail says about capacity outside EC2 (services.py): counted, halted, waiting,
+restored."""
+
+from __future__ import annotations
+
+from guard.report import Report
+
+
+def service_lines(report: Report) -> list[str]:
+    lines: list[str] = []
+    if report.services and report.verdict != "restore":
+        lines.append("Other services, billing now, by region (not in the EC2 count):")
+        for kind, by_region in sorted(report.services.items()):
+            where = ", ".join(f"{region} {n}" for region, n in sorted(by_region.items()))
+            lines.append(f"  {kind}: {where}")
+    for kind, names in sorted(report.would_halt_services.items()):
+        lines.append(f"Dry-run: enforce mode would stop {len(names)} {kind}(s): {' '.join(names)}")
+    for kind, names in sorted(report.services_halted.items()):
+        lines.append(
+            f"Stopped {len(names)} {kind}(s) (storage kept; restore starts them): {' '.join(names)}"
+        )
+    for kind, names in sorted(report.services_waiting.items()):
+        lines.append(
+            f"Not stoppable yet, {len(names)} {kind}(s) (still starting: the next run stops "
+            f"them): {' '.join(names)}"
+        )
+    for where, error in sorted(report.service_errors.items()):
+        lines.append(f"Could NOT count {where}: {error}")
+    return lines
+
+
+def restored_service_lines(undone: dict[str, list[str]]) -> list[str]:
+    lines = []
+    if undone.get("services_restored"):
+        lines.append("Started again (other services): " + " ".join(undone["services_restored"]))
+    if undone.get("services_not_yet"):
+        lines.append(
+            "Still stopping, not started yet (restore again in a few minutes): "
+            + " ".join(undone["services_not_yet"])
+        )
+    return lines

@@ -1,0 +1,113 @@
+"""Count, halt and restore the capacity that bills outside EC2, every region at once, one
+module per kind of capacity (service_capacity.py says what each module offers).
+
+A region where a service refuses by a service control policy, or where the service is not
+offered (its endpoint does not resolve), is closed for that service, not degraded: the EC2
+census says the same of a region an SCP closes (census.py). Any other failure is reported as
+not counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from botocore.exceptions import EndpointConnectionError
+
+from guard import sagemaker_notebooks
+from guard.census import closed_by_policy, describe_error
+from guard.logs import get_logger
+from guard.parallel import map_in_parallel
+from guard.service_capacity import Running, ServiceHalt, ServiceRestore
+
+LOG = get_logger("services")
+
+MODULES: tuple[ModuleType, ...] = (sagemaker_notebooks,)
+MODULE_OF = {module.KIND: module for module in MODULES}
+ClientFor = Callable[[str, str], Any]  # (boto3 service, region) -> client
+
+
+@dataclass(frozen=True)
+class ServiceCensus:
+    running: tuple[Running, ...] = ()
+    errors: Mapping[str, str] = field(default_factory=dict)  # "KIND in region" -> why
+    closed: Mapping[str, str] = field(default_factory=dict)  # "KIND in region" -> why
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """{kind: {region: instances}} of what runs."""
+        counts: dict[str, dict[str, int]] = {}
+        for found in self.running:
+            by_region = counts.setdefault(found.kind, {})
+            by_region[found.region] = by_region.get(found.region, 0) + found.count
+        return counts
+
+
+def count_services(regions: Iterable[str], client_for: ClientFor, workers: int) -> ServiceCensus:
+    pairs = [(module, region) for module in MODULES for region in regions]
+
+    def count_one(pair: tuple[ModuleType, str]) -> tuple[str, list[Running] | Exception]:
+        module, region = pair
+        where = f"{module.KIND} in {region}"
+        try:
+            return where, module.count(client_for(module.SERVICE, region), region)
+        except Exception as error:  # one failing region or service never stops the others
+            return where, error
+
+    running: list[Running] = []
+    errors: dict[str, str] = {}
+    closed: dict[str, str] = {}
+    for where, result in map_in_parallel(count_one, pairs, workers):
+        if isinstance(result, EndpointConnectionError):
+            closed[where] = "not offered in this region"
+        elif isinstance(result, Exception) and closed_by_policy(result):
+            closed[where] = describe_error(result)
+        elif isinstance(result, Exception):
+            errors[where] = describe_error(result)
+            LOG.error("service_count_failed", extra={"where": where, "error": errors[where]})
+        else:
+            running += result
+    census = ServiceCensus(tuple(running), errors, closed)
+    LOG.info("services_counted", extra={"counts": census.counts(), "failed": sorted(errors)})
+    return census
+
+
+def halt_services(
+    running: Iterable[Running], incident: str, client_for: ClientFor, workers: int
+) -> ServiceHalt:
+    """Each kind's `halt` on what it counted, region by region, all at once."""
+    groups: dict[tuple[str, str], list[Running]] = {}
+    for found in running:
+        groups.setdefault((found.kind, found.region), []).append(found)
+
+    def halt_one(key: tuple[str, str]) -> ServiceHalt:
+        module = MODULE_OF[key[0]]
+        return module.halt(client_for(module.SERVICE, key[1]), groups[key], incident)
+
+    outcome = ServiceHalt()
+    for halted in map_in_parallel(halt_one, sorted(groups), workers):
+        outcome.merge(halted)
+    return outcome
+
+
+def restore_services(
+    regions: Iterable[str], incident: str, client_for: ClientFor, dry_run: bool, workers: int
+) -> ServiceRestore:
+    """Each kind's `restore` of `incident` in every region, all at once."""
+    pairs = [(module, region) for module in MODULES for region in regions]
+
+    def restore_one(pair: tuple[ModuleType, str]) -> ServiceRestore:
+        module, region = pair
+        try:
+            return module.restore(client_for(module.SERVICE, region), region, incident, dry_run)
+        except Exception as error:  # listing failed: said, never fatal to the rest
+            failed = ServiceRestore()
+            if not isinstance(error, EndpointConnectionError) and not closed_by_policy(error):
+                failed.errors[f"{module.KIND} in {region}"] = describe_error(error)
+            return failed
+
+    outcome = ServiceRestore()
+    for restored in map_in_parallel(restore_one, pairs, workers):
+        outcome.merge(restored)
+    return outcome

@@ -1,0 +1,164 @@
+"""SageMaker notebook instances (issue 21): counted beside EC2, stopped at a trip (recorded
+first), started again by restore; one still starting at the trip is stopped by the next run
+while the incident is open."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from guard.clients import ClientFactory
+from guard.handler import run_guard, run_restore
+from guard.incident import INCIDENT_TAG
+from guard.invocation import Invocation, Trigger
+from guard.notify import compose_body
+from guard.settings import Action, Mode, Settings
+from tests.guard.conftest import AMI, HOME
+
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+RESTORE = Invocation(Action.RESTORE, Trigger.OPERATOR)
+
+
+def sagemaker(region: str = REGION) -> Any:
+    return boto3.client("sagemaker", region_name=region)
+
+
+def create_notebook(name: str, region: str = REGION, kind: str = "ml.p3.2xlarge") -> str:
+    return str(
+        sagemaker(region).create_notebook_instance(
+            NotebookInstanceName=name,
+            InstanceType=kind,
+            RoleArn=f"arn:aws:iam::{ACCOUNT}:role/notebooks",
+        )["NotebookInstanceArn"]
+    )
+
+
+def status(name: str, region: str = REGION) -> str:
+    return str(
+        sagemaker(region).describe_notebook_instance(NotebookInstanceName=name)[
+            "NotebookInstanceStatus"
+        ]
+    )
+
+
+def tags(arn: str, region: str = REGION) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in sagemaker(region).list_tags(ResourceArn=arn)["Tags"]}
+
+
+def launch(count: int) -> list[str]:
+    response = boto3.client("ec2", region_name=HOME).run_instances(
+        ImageId=AMI, MinCount=count, MaxCount=count, InstanceType="t3.micro"
+    )
+    return [instance["InstanceId"] for instance in response["Instances"]]
+
+
+def settings(inbox: Any, mode: Mode = Mode.ENFORCE) -> Settings:
+    return Settings(ec2limit=1, snstopic=inbox.topic_arn, mode=mode)
+
+
+def test_a_trip_stops_the_notebooks_and_restore_starts_them(strict, inbox, clients):
+    arn = create_notebook("vision")
+    launch(2)
+
+    report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert report.services == {"SageMaker notebook instance": {REGION: 1}}
+    assert report.services_halted == {"SageMaker notebook instance": [f"{REGION}/vision"]}
+    assert status("vision") == "Stopped"  # pending_seconds 0: Stopping ends at once
+    assert tags(arn)[INCIDENT_TAG] == report.incident
+    body = inbox.messages()[0]["Message"]
+    said = "Stopped 1 SageMaker notebook instance(s) (storage kept; restore starts them)"
+    assert f"{said}: {REGION}/vision" in body
+
+    restored = run_restore(settings(inbox), RESTORE, clients, ACCOUNT)
+
+    assert restored.restore["services_restored"] == [f"{REGION}/vision"]
+    assert status("vision") == "InService"
+    assert INCIDENT_TAG not in tags(arn)
+    assert f"Started again (other services): {REGION}/vision" in compose_body(restored)
+
+
+def test_a_notebook_still_starting_at_the_trip_is_stopped_by_the_next_run(
+    strict, clock, inbox, clients
+):
+    strict.pending_seconds = 300
+    launch(2)
+    create_notebook("late")
+
+    first = run_guard(settings(inbox), Invocation(), clients, ACCOUNT, pending_wait_s=0)
+
+    assert first.services_waiting == {"SageMaker notebook instance": [f"{REGION}/late"]}
+    assert status("late") == "Pending"
+
+    clock(301)  # InService now
+    later = run_guard(settings(inbox), Invocation(), clients, ACCOUNT, pending_wait_s=0)
+
+    assert later.services_halted == {"SageMaker notebook instance": [f"{REGION}/late"]}
+    assert status("late") in ("Stopping", "Stopped")
+
+
+def test_dry_run_says_what_it_would_stop_and_stops_nothing(strict, inbox, clients):
+    create_notebook("vision")
+    launch(2)
+
+    report = run_guard(settings(inbox, Mode.DRY_RUN), Invocation(), clients, ACCOUNT)
+
+    assert report.would_halt_services == {"SageMaker notebook instance": [f"{REGION}/vision"]}
+    assert report.services_halted == {}
+    assert status("vision") == "InService"
+
+
+def test_a_crash_between_the_record_and_the_stop_restores_cleanly(strict, inbox, clients):
+    arn = create_notebook("vision")
+    launch(2)
+
+    def crash(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "InternalFailure", "Message": "injected"}}, "Stop")
+
+    clients.client("sagemaker", REGION).meta.events.register(
+        "before-call.sagemaker.StopNotebookInstance", crash
+    )
+    report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert report.services_halted == {}
+    assert any("stopping SageMaker notebook instance vision" in e for e in report.action_errors)
+    assert tags(arn)[INCIDENT_TAG] == report.incident  # recorded before the stop was tried
+
+    restored = run_restore(
+        settings(inbox), RESTORE, ClientFactory(boto3.session.Session()), ACCOUNT
+    )
+
+    assert restored.restore["errors"] == {}
+    assert status("vision") == "InService"
+    assert INCIDENT_TAG not in tags(arn)
+
+
+def test_a_region_whose_notebooks_cannot_be_read_is_said_not_counted(strict, inbox, clients):
+    launch(2)
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "List")
+
+    clients.client("sagemaker", REGION).meta.events.register(
+        "before-call.sagemaker.ListNotebookInstances", refuse
+    )
+    report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert list(report.service_errors) == [f"SageMaker notebook instance in {REGION}"]
+    assert f"Could NOT count SageMaker notebook instance in {REGION}" in compose_body(report)
+
+
+@pytest.fixture
+def clock(strict: Any) -> Any:
+    """The layer's clock made virtual; returns `advance(seconds)`."""
+    now = [0.0]
+    strict.clock = lambda: now[0]
+
+    def advance(seconds: float) -> None:
+        now[0] += seconds
+
+    return advance
