@@ -21,9 +21,11 @@ from typing import Any
 
 from guard.census import Instance
 from guard.pricing import SHARED, PriceBook
+from guard.service_capacity import Running
 from guard.weights import TypeWeight
 
 UNPRICED_USD_PER_VCPU_HOUR = 1.0
+ML_PREFIX = "ml."  # SageMaker's instance types: ml.<EC2 type>
 
 
 class PriceSource:
@@ -74,19 +76,52 @@ class Burn:
         return asdict(self)
 
 
+def ec2_type_of(instance_type: str) -> str:
+    """The EC2 instance type a service's instance runs on: SageMaker's ml.p3.2xlarge is a
+    p3.2xlarge (same vCPUs and accelerators; SageMaker bills its own, higher, rate)."""
+    return instance_type.removeprefix(ML_PREFIX)
+
+
 def weigh_burn(
     instances: Mapping[str, Iterable[Instance]],
     weights: Mapping[str, TypeWeight],
     weight_errors: Mapping[str, str],
     book: PriceBook | None,
+    others: Iterable[Running] = (),
 ) -> Burn:
-    """Totals and lines for the census `instances` (region -> instances)."""
+    """Totals and lines for the census `instances` (region -> instances) and the capacity of
+    other services (`others`), each of which weighs as the EC2 type it runs on and, priced,
+    at the unpriced rate per vCPU: the EC2 Price List does not hold a service's own rate, and
+    the unpriced rate lies above every on-demand rate per vCPU (a SageMaker ml.p3.2xlarge,
+    8 vCPUs, weighs 8 USD/h where SageMaker lists about 3.8 in us-east-1: the breaker trips
+    early, never late)."""
     groups: Counter[tuple[str, str, str]] = Counter()
     for region, found in instances.items():
         for instance in found:
             groups[instance.instance_type, region, SHARED] += 1
     lines = []
     price_errors: dict[str, str] = {}
+    service_groups: Counter[tuple[str, str, str]] = Counter()
+    for item in others:
+        service_groups[item.instance_type, item.region, item.kind] += item.count
+    for (instance_type, region, kind), count in service_groups.items():
+        weight = weights.get(ec2_type_of(instance_type))
+        usd_each, source = _service_price(weight, book)
+        if source == PriceSource.UNKNOWN:
+            price_errors[f"{instance_type} {region}"] = "its vCPUs are unknown"
+        lines.append(
+            BurnLine(
+                instance_type=instance_type,
+                region=region,
+                tenancy=kind,
+                count=count,
+                vcpus_each=None if weight is None else weight.vcpus,
+                accelerators_each=None if weight is None else weight.accelerators,
+                accelerator_names="" if weight is None else weight.accelerator_names,
+                usd_each=usd_each,
+                price_source=source,
+            )
+        )
     for key, count in groups.items():
         instance_type, region, tenancy = key
         weight = weights.get(instance_type)
@@ -115,12 +150,23 @@ def weigh_burn(
         usd_per_hour=round(sum(line.usd for line in lines), 4),
         lines=tuple(lines),
         unweighed={
-            t: weight_errors.get(t, "not described")
-            for t in sorted({key[0] for key in groups} - set(weights))
+            t: weight_errors.get(ec2_type_of(t), "not described")
+            for t in sorted(
+                {key[0] for key in groups} - set(weights)
+                | {key[0] for key in service_groups if ec2_type_of(key[0]) not in weights}
+            )
         },
         price_errors=price_errors,
         prices_asked=book is not None,
     )
+
+
+def _service_price(weight: TypeWeight | None, book: PriceBook | None) -> tuple[float | None, str]:
+    if book is None:
+        return None, PriceSource.NOT_ASKED
+    if weight is None:
+        return None, PriceSource.UNKNOWN
+    return weight.vcpus * UNPRICED_USD_PER_VCPU_HOUR, PriceSource.UNPRICED
 
 
 def _price(

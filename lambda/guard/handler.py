@@ -185,8 +185,8 @@ def run_guard(
             MAX_POOL_CONNECTIONS,
             with_types=settings.weighted.any,
         )
-        burn = weigh_for(settings.weighted, census, clients, MAX_POOL_CONNECTIONS)
         services = counting.result()
+        burn = weigh_for(settings.weighted, census, clients, MAX_POOL_CONNECTIONS, services.running)
     open_incident, state_error = reading.result()
     incident_id = open_incident.incident if open_incident else None
     if state_error is not None:
@@ -573,7 +573,12 @@ def run_restore(
         dry_run=invocation.dry_run,
     )
     services = restore_services(
-        regions, incident, clients.client, invocation.dry_run, MAX_POOL_CONNECTIONS
+        regions,
+        incident,
+        clients.client,
+        dry_run=invocation.dry_run,
+        restart=invocation.restart_instances,
+        workers=MAX_POOL_CONNECTIONS,
     )
     report.incident = incident
     report.restore = {

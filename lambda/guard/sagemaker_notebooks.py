@@ -11,7 +11,8 @@ EC2 instances are (cloud-custodian's sagemaker notebook actions use the same ori
 Record, then change: the notebook is tagged with the incident (AddTags "adds or overwrites") before
 it is stopped; restore starts the Stopped notebooks carrying the incident and removes the tag. A
 crash between the two leaves a tagged InService notebook: restore skips it (nothing to start) and
-removes the tag. One still Stopping keeps its tag: restore says to run again.
+removes the tag. One still Stopping keeps its tag, and so does a stopped one when restore is not
+asked to restart (as EC2 instances): restore says to run again.
 
 IAM: sagemaker:ListNotebookInstances (no resource-level permissions), sagemaker:ListTags,
 sagemaker:AddTags / sagemaker:DeleteTags (runawaytrain:* keys), sagemaker:StopNotebookInstance,
@@ -89,8 +90,11 @@ def halt(sagemaker: Any, found: list[Running], incident: str) -> ServiceHalt:
     return outcome
 
 
-def restore(sagemaker: Any, region: str, incident: str, dry_run: bool) -> ServiceRestore:
-    """Start the notebooks `incident` stopped, and take its tag off every notebook carrying it."""
+def restore(
+    sagemaker: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+) -> ServiceRestore:
+    """Start the notebooks `incident` stopped (only with `restart`, as EC2 instances: a start
+    bills again, the operator says so), and take its tag off what needs it no longer."""
     outcome = ServiceRestore()
     pages = sagemaker.get_paginator("list_notebook_instances").paginate(
         PaginationConfig={"PageSize": PAGE_SIZE}
@@ -98,21 +102,22 @@ def restore(sagemaker: Any, region: str, incident: str, dry_run: bool) -> Servic
     for page in pages:
         for notebook in page["NotebookInstances"]:
             name, arn = notebook["NotebookInstanceName"], notebook["NotebookInstanceArn"]
+            where, status = f"{region}/{name}", notebook["NotebookInstanceStatus"]
             try:
                 tags = {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=arn)["Tags"]}
                 if tags.get(INCIDENT_TAG) != incident:
                     continue
+                stopped = status in ("Stopped", "Failed")
+                if status == "Stopping" or (stopped and not restart):
+                    outcome.not_yet.append(where)  # the record stays for the next restore
+                    continue
                 if dry_run:
-                    outcome.restored.append(f"{region}/{name}")
+                    outcome.restored.append(where)
                     continue
-                status = notebook["NotebookInstanceStatus"]
-                if status == "Stopping":  # AWS starts only a Stopped one: keep the record
-                    outcome.not_yet.append(f"{region}/{name}")
-                    continue
-                if status in ("Stopped", "Failed"):
+                if stopped:
                     sagemaker.start_notebook_instance(NotebookInstanceName=name)
-                    outcome.restored.append(f"{region}/{name}")
+                    outcome.restored.append(where)
                 sagemaker.delete_tags(ResourceArn=arn, TagKeys=[INCIDENT_TAG])
             except (ClientError, BotoCoreError) as error:
-                outcome.errors[f"{KIND} {region}/{name}"] = describe_error(error)
+                outcome.errors[f"{KIND} {where}"] = describe_error(error)
     return outcome

@@ -35,7 +35,7 @@ def restored_service_lines(undone: dict[str, list[str]]) -> list[str]:
         lines.append("Started again (other services): " + " ".join(undone["services_restored"]))
     if undone.get("services_not_yet"):
         lines.append(
-            "Still stopping, not started yet (restore again in a few minutes): "
-            + " ".join(undone["services_not_yet"])
+            "Still stopped (restore again with restart_instances; one still stopping, in a few "
+            "minutes): " + " ".join(undone["services_not_yet"])
         )
     return lines

@@ -92,15 +92,23 @@ def halt_services(
 
 
 def restore_services(
-    regions: Iterable[str], incident: str, client_for: ClientFor, dry_run: bool, workers: int
+    regions: Iterable[str],
+    incident: str,
+    client_for: ClientFor,
+    *,
+    dry_run: bool,
+    restart: bool,
+    workers: int,
 ) -> ServiceRestore:
-    """Each kind's `restore` of `incident` in every region, all at once."""
+    """Each kind's `restore` of `incident` in every region, all at once; `restart`: start what
+    the incident stopped (restore --restart-instances), as for EC2 instances."""
     pairs = [(module, region) for module in MODULES for region in regions]
 
     def restore_one(pair: tuple[ModuleType, str]) -> ServiceRestore:
         module, region = pair
         try:
-            return module.restore(client_for(module.SERVICE, region), region, incident, dry_run)
+            client = client_for(module.SERVICE, region)
+            return module.restore(client, region, incident, dry_run=dry_run, restart=restart)
         except Exception as error:  # listing failed: said, never fatal to the rest
             failed = ServiceRestore()
             if not isinstance(error, EndpointConnectionError) and not closed_by_policy(error):

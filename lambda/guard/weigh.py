@@ -8,16 +8,17 @@ max_usd_per_hour is set.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
-from guard.burn import Burn, weigh_burn
+from guard.burn import Burn, ec2_type_of, weigh_burn
 from guard.census import UNKNOWN_TYPE, Census
 from guard.clients import ClientFactory
 from guard.logs import get_logger
 from guard.pricing import PRICING_REGION, SHARED, Key, look_up_prices
+from guard.service_capacity import Running
 from guard.settings import WeightedLimits
 from guard.weights import weigh_types
 
@@ -32,8 +33,12 @@ def weigh_census(
     *,
     workers: int,
     now: float | None = None,
+    others: Sequence[Running] = (),
 ) -> Burn:
+    """`others`: capacity outside EC2 (services.py), weighed by the EC2 type it runs on."""
     where: dict[str, set[str]] = {}
+    for item in others:
+        where.setdefault(ec2_type_of(item.instance_type), set()).add(item.region)
     keys: set[Key] = set()
     for region, found in census.instances.items():
         for instance in found:
@@ -53,7 +58,7 @@ def weigh_census(
         errors = {**errors, UNKNOWN_TYPE: describe_untyped(census.untyped_regions)}
     if limits.usd_per_hour is not None and book is None:
         book = look_up_prices((), pricing, 0.0)  # nothing runs: an empty, asked-for book
-    burn = weigh_burn(census.instances, weights, errors, book)
+    burn = weigh_burn(census.instances, weights, errors, book, others)
     LOG.info(
         "weighed",
         extra={
@@ -75,7 +80,11 @@ def describe_untyped(untyped_regions: Mapping[str, str]) -> str:
 
 
 def weigh_for(
-    limits: WeightedLimits, census: Census, clients: ClientFactory, workers: int
+    limits: WeightedLimits,
+    census: Census,
+    clients: ClientFactory,
+    workers: int,
+    others: Sequence[Running] = (),
 ) -> Burn | None:
     """The census weighed with the guard's own clients; None (no call) when no weighted limit
     is set."""
@@ -87,6 +96,7 @@ def weigh_for(
         lambda region: clients.client("ec2", region),
         lambda: clients.client("pricing", PRICING_REGION),
         workers=workers,
+        others=others,
     )
 
 

@@ -15,12 +15,13 @@ from guard.handler import run_guard, run_restore
 from guard.incident import INCIDENT_TAG
 from guard.invocation import Invocation, Trigger
 from guard.notify import compose_body
-from guard.settings import Action, Mode, Settings
+from guard.settings import Action, Mode, Settings, WeightedLimits
 from tests.guard.conftest import AMI, HOME
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
-RESTORE = Invocation(Action.RESTORE, Trigger.OPERATOR)
+RESTORE = Invocation(Action.RESTORE, Trigger.OPERATOR, restart_instances=True)
+NO_RESTART = Invocation(Action.RESTORE, Trigger.OPERATOR)
 
 
 def sagemaker(region: str = REGION) -> Any:
@@ -73,6 +74,12 @@ def test_a_trip_stops_the_notebooks_and_restore_starts_them(strict, inbox, clien
     body = inbox.messages()[0]["Message"]
     said = "Stopped 1 SageMaker notebook instance(s) (storage kept; restore starts them)"
     assert f"{said}: {REGION}/vision" in body
+
+    kept = run_restore(settings(inbox), NO_RESTART, clients, ACCOUNT)
+
+    assert kept.restore["services_not_yet"] == [f"{REGION}/vision"]
+    assert status("vision") == "Stopped"  # a start bills again: only when asked to restart
+    assert tags(arn)[INCIDENT_TAG] == report.incident
 
     restored = run_restore(settings(inbox), RESTORE, clients, ACCOUNT)
 
@@ -162,3 +169,24 @@ def clock(strict: Any) -> Any:
         now[0] += seconds
 
     return advance
+
+
+def test_a_sagemaker_only_account_trips_on_its_dollar_limit_in_one_run(strict, inbox, clients):
+    """No EC2 instance at all: the notebook weighs as the m5.4xlarge it runs on (16 vCPUs) at the
+    unpriced rate of 1 USD per vCPU-hour (burn.py): 16 USD/h against a limit of 5. (moto's
+    DescribeInstanceTypes describes no GPU type, so GPUs are not shown here.)"""
+    create_notebook("big-box", kind="ml.m5.4xlarge")
+    limits = WeightedLimits(usd_per_hour=5)
+
+    report = run_guard(
+        Settings(ec2limit=10, snstopic=inbox.topic_arn, weighted=limits),
+        Invocation(),
+        clients,
+        ACCOUNT,
+    )
+
+    assert report.count == 0
+    assert report.tripped, report.reason
+    assert (report.burn["vcpus"], report.burn["usd_per_hour"]) == (16, 16.0)
+    assert report.services_halted == {"SageMaker notebook instance": [f"{REGION}/big-box"]}
+    assert status("big-box") == "Stopped"
