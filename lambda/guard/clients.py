@@ -53,6 +53,13 @@ class ClientFactory:
     def partition_of(self, region: str) -> str:
         return self.session.get_partition_for_region(region)
 
+    def regions_offering(self, service: str) -> list[str]:
+        """The regions of the home region's partition that botocore's endpoint data lists for
+        `service` (no call), under the lock: clients may be made beside it."""
+        with self._lock:
+            partition = self.session.get_partition_for_region(self.home_region)
+            return self.session.get_available_regions(service, partition_name=partition)
+
 
 def assume_role_session(role_arn: str, region: str, session_name: str) -> Session:
     """A session with the credentials of `role_arn` (the operator CLI acting inside an account)."""

@@ -178,7 +178,13 @@ def run_guard(
         reading = pool.submit(read_open_incident, ssm, now)
         regions, list_error = resolve_regions(clients)
         # The other services beside EC2 (services.py), every region at once.
-        counting = pool.submit(count_services, regions, clients.client, MAX_POOL_CONNECTIONS)
+        counting = pool.submit(
+            count_services,
+            regions,
+            clients.client,
+            MAX_POOL_CONNECTIONS,
+            clients.regions_offering,
+        )
         census = count_instances(
             regions,
             lambda region: clients.client("ec2", region),
@@ -192,7 +198,7 @@ def run_guard(
     if state_error is not None:
         LOG.error("open_incident_unreadable", extra={"error": state_error})
     closed, refused = split_closed_regions(census.closed_regions, clients.home_region)
-    region_errors = {**list_error, **census.region_errors, **refused}
+    region_errors = {**list_error, **census.region_errors, **refused, **services.errors}
     carried = carried_over(open_incident, census, clients)
     decision = decide(
         census.total,
@@ -327,7 +333,7 @@ def trip(
     ssm = clients.client("ssm", clients.home_region)
     # Beside the halt: the launch block and the lockout (not after the pending wait), the
     # quarantine request, and a new incident's record (it is recorded whatever the halt does).
-    with ThreadPoolExecutor(4) as pool:
+    with ThreadPoolExecutor(5) as pool:
         quarantining = (
             pool.submit(ask_payer, report, settings, clients, QUARANTINE_REQUESTED)
             if settings.quarantine and settings.payer_bus
@@ -556,7 +562,7 @@ def run_restore(
         prompt=invocation.describe_prompt(),
         region_errors=list_error,
     )
-    incident = invocation.incident or latest_incident(target)
+    incident = invocation.incident or newest_incident(target, clients)
     release = not invocation.dry_run and settings.quarantine and bool(settings.payer_bus)
     if incident is None:
         report.reason = "restore: no incident is recorded in this account, nothing to undo"
@@ -596,6 +602,16 @@ def run_restore(
         report.reason += f"; {closed}"
     LOG.info("restore_done", extra={"incident": incident, "summary": report.reason})
     return report
+
+
+def newest_incident(target: Accounts, clients: ClientFactory) -> str | None:
+    """The newest incident recorded on principals, instances and groups, or kept open in the
+    open-incident parameter: a trip that stopped only other services' capacity (a notebook)
+    left no tag restore's own search reads. Incident ids start with their UTC time."""
+    ssm = clients.client("ssm", clients.home_region)
+    open_incident, _ = read_open_incident(ssm, datetime.now(UTC))
+    found = [latest_incident(target), open_incident.incident if open_incident else None]
+    return max((incident for incident in found if incident), default=None)
 
 
 def notify(report: Report, settings: Settings, clients: ClientFactory) -> None:

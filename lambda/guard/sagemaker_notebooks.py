@@ -2,8 +2,11 @@
 
 A notebook instance bills its ML compute instance while it is InService, whatever the notebook
 does; StopNotebookInstance "terminates the ML compute instance" and keeps its ML storage volume,
-so nothing on the notebook's disk is lost, and charges for the instance stop (SageMaker API
-Reference, StopNotebookInstance; StartNotebookInstance attaches the volume again). AWS takes a stop
+and charges for the instance stop (SageMaker API Reference, StopNotebookInstance;
+StartNotebookInstance attaches the volume again). Only /home/ec2-user/SageMaker lives on that
+volume: files elsewhere, installed packages and kernels' memory are lost, and the lifecycle
+configuration's OnStart script runs again on start (SageMaker Developer Guide, notebook
+instances); the mail says so. AWS takes a stop
 only from InService ("Status (Pending) not in ([InService]). Unable to transition to (Stopping)"
 ...), so a notebook still Pending is left to the next run while the incident is open, as pending
 EC2 instances are (cloud-custodian's sagemaker notebook actions use the same origin states).
@@ -34,8 +37,13 @@ LOG = get_logger("sagemaker_notebooks")
 
 SERVICE = "sagemaker"  # the boto3 client
 KIND = "SageMaker notebook instance"
-BILLING = ("Pending", "InService")  # NotebookInstanceStatus values with a compute instance
+# NotebookInstanceStatus values with no compute instance running. Every other status is counted
+# (Pending, InService, and PendingMaintenance / InMaintenance, which AWS does not document:
+# counted rather than missed); only InService can be stopped, the rest wait for the next run.
+# Updating needs a stopped notebook (terraform-provider-aws#16767 stops first).
+NOT_BILLING = ("Stopped", "Stopping", "Failed", "Deleting", "Updating")
 STOPPABLE = "InService"
+RUNNING_AGAIN = ("InService", "Pending")  # started since (or never stopped): the record is done
 PAGE_SIZE = 100  # ListNotebookInstances MaxResults upper bound (API Reference)
 
 
@@ -48,7 +56,7 @@ def count(sagemaker: Any, region: str) -> list[Running]:
     )
     for page in pages:
         for notebook in page["NotebookInstances"]:
-            if notebook["NotebookInstanceStatus"] in BILLING:
+            if notebook["NotebookInstanceStatus"] not in NOT_BILLING:
                 found.append(
                     Running(
                         kind=KIND,
@@ -84,10 +92,29 @@ def halt(sagemaker: Any, found: list[Running], incident: str) -> ServiceHalt:
             outcome.errors.append(
                 f"{notebook.region}: stopping {KIND} {notebook.name}: {describe_error(error)}"
             )
+            # Not stopped by us (someone stopped it since the count, say): no record of a stop
+            # that did not happen, or restore would start what the incident never stopped.
+            untag(sagemaker, notebook, outcome)
             continue
         outcome.halted.append(notebook)
-        LOG.info("notebook_stopped", extra={"region": notebook.region, "name": notebook.name})
+        LOG.info("notebook_stopped", extra={"region": notebook.region, "notebook": notebook.name})
     return outcome
+
+
+def untag(sagemaker: Any, notebook: Running, outcome: ServiceHalt) -> None:
+    try:
+        sagemaker.delete_tags(ResourceArn=notebook.arn, TagKeys=[INCIDENT_TAG])
+    except (ClientError, BotoCoreError) as error:
+        outcome.errors.append(
+            f"{notebook.region}: untagging {KIND} {notebook.name}: {describe_error(error)}"
+        )
+
+
+def incident_of(sagemaker: Any, arn: str) -> str | None:
+    pages = sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn)
+    return next(
+        (t["Value"] for page in pages for t in page["Tags"] if t["Key"] == INCIDENT_TAG), None
+    )
 
 
 def restore(
@@ -104,15 +131,17 @@ def restore(
             name, arn = notebook["NotebookInstanceName"], notebook["NotebookInstanceArn"]
             where, status = f"{region}/{name}", notebook["NotebookInstanceStatus"]
             try:
-                tags = {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=arn)["Tags"]}
-                if tags.get(INCIDENT_TAG) != incident:
+                if incident_of(sagemaker, arn) != incident:
                     continue
                 stopped = status in ("Stopped", "Failed")
-                if status == "Stopping" or (stopped and not restart):
-                    outcome.not_yet.append(where)  # the record stays for the next restore
+                if not (stopped and restart) and status not in RUNNING_AGAIN:
+                    # Stopping, Updating, InMaintenance, ... or not asked to restart: the
+                    # record stays for the next restore.
+                    outcome.not_yet.append(where)
                     continue
                 if dry_run:
-                    outcome.restored.append(where)
+                    if stopped:
+                        outcome.restored.append(where)
                     continue
                 if stopped:
                     sagemaker.start_notebook_instance(NotebookInstanceName=name)

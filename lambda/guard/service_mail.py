@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from guard.report import Report
 
+WHAT_A_STOP_KEEPS = {
+    "SageMaker notebook instance": "Kept: its ML storage volume (/home/ec2-user/SageMaker). Lost: "
+    "files elsewhere on the instance, installed packages, running kernels. Restore with "
+    "restart_instances starts them; their lifecycle OnStart script runs again.",
+}
+
 
 def service_lines(report: Report) -> list[str]:
     lines: list[str] = []
@@ -16,17 +22,14 @@ def service_lines(report: Report) -> list[str]:
     for kind, names in sorted(report.would_halt_services.items()):
         lines.append(f"Dry-run: enforce mode would stop {len(names)} {kind}(s): {' '.join(names)}")
     for kind, names in sorted(report.services_halted.items()):
-        lines.append(
-            f"Stopped {len(names)} {kind}(s) (storage kept; restore starts them): {' '.join(names)}"
-        )
+        lines.append(f"Stopped {len(names)} {kind}(s): {' '.join(names)}")
+        lines.append(f"  {WHAT_A_STOP_KEEPS.get(kind, '')}".rstrip())
     for kind, names in sorted(report.services_waiting.items()):
         lines.append(
             f"Not stoppable yet, {len(names)} {kind}(s) (still starting: the next run stops "
             f"them): {' '.join(names)}"
         )
-    for where, error in sorted(report.service_errors.items()):
-        lines.append(f"Could NOT count {where}: {error}")
-    return lines
+    return [line for line in lines if line.strip()]
 
 
 def restored_service_lines(undone: dict[str, list[str]]) -> list[str]:

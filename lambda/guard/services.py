@@ -1,20 +1,18 @@
 """Count, halt and restore the capacity that bills outside EC2, every region at once, one
 module per kind of capacity (service_capacity.py says what each module offers).
 
-A region where a service refuses by a service control policy, or where the service is not
-offered (its endpoint does not resolve), is closed for that service, not degraded: the EC2
-census says the same of a region an SCP closes (census.py). Any other failure is reported as
-not counted.
+A region where a service refuses by a service control policy, or that botocore's endpoint data
+does not list for it, is closed for that service, not degraded: the EC2 census says the same of
+a region an SCP closes (census.py). Any other failure is a region not counted: the run is
+degraded (mailed) unless what was counted trips it anyway.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
-
-from botocore.exceptions import EndpointConnectionError
 
 from guard import sagemaker_notebooks
 from guard.census import closed_by_policy, describe_error
@@ -44,8 +42,25 @@ class ServiceCensus:
         return counts
 
 
-def count_services(regions: Iterable[str], client_for: ClientFor, workers: int) -> ServiceCensus:
-    pairs = [(module, region) for module in MODULES for region in regions]
+def count_services(
+    regions: Iterable[str],
+    client_for: ClientFor,
+    workers: int,
+    offered_in: Callable[[str], Collection[str]],
+) -> ServiceCensus:
+    """`offered_in(service)`: the regions botocore's endpoint data lists for it; elsewhere the
+    service is closed, not asked (a connection error is a failure like any other: DNS, a VPC
+    with no route to the service)."""
+    regions = list(regions)
+    closed: dict[str, str] = {}
+    pairs = []
+    for module in MODULES:
+        offered = set(offered_in(module.SERVICE))
+        for region in regions:
+            if region in offered:
+                pairs.append((module, region))
+            else:
+                closed[f"{module.KIND} in {region}"] = "not offered in this region"
 
     def count_one(pair: tuple[ModuleType, str]) -> tuple[str, list[Running] | Exception]:
         module, region = pair
@@ -57,11 +72,8 @@ def count_services(regions: Iterable[str], client_for: ClientFor, workers: int) 
 
     running: list[Running] = []
     errors: dict[str, str] = {}
-    closed: dict[str, str] = {}
     for where, result in map_in_parallel(count_one, pairs, workers):
-        if isinstance(result, EndpointConnectionError):
-            closed[where] = "not offered in this region"
-        elif isinstance(result, Exception) and closed_by_policy(result):
+        if isinstance(result, Exception) and closed_by_policy(result):
             closed[where] = describe_error(result)
         elif isinstance(result, Exception):
             errors[where] = describe_error(result)
@@ -111,7 +123,7 @@ def restore_services(
             return module.restore(client, region, incident, dry_run=dry_run, restart=restart)
         except Exception as error:  # listing failed: said, never fatal to the rest
             failed = ServiceRestore()
-            if not isinstance(error, EndpointConnectionError) and not closed_by_policy(error):
+            if not closed_by_policy(error):
                 failed.errors[f"{module.KIND} in {region}"] = describe_error(error)
             return failed
 

@@ -14,7 +14,9 @@ from guard.clients import ClientFactory
 from guard.handler import run_guard, run_restore
 from guard.incident import INCIDENT_TAG
 from guard.invocation import Invocation, Trigger
+from guard.logs import configure_logging
 from guard.notify import compose_body
+from guard.services import count_services
 from guard.settings import Action, Mode, Settings, WeightedLimits
 from tests.guard.conftest import AMI, HOME
 
@@ -72,8 +74,8 @@ def test_a_trip_stops_the_notebooks_and_restore_starts_them(strict, inbox, clien
     assert status("vision") == "Stopped"  # pending_seconds 0: Stopping ends at once
     assert tags(arn)[INCIDENT_TAG] == report.incident
     body = inbox.messages()[0]["Message"]
-    said = "Stopped 1 SageMaker notebook instance(s) (storage kept; restore starts them)"
-    assert f"{said}: {REGION}/vision" in body
+    assert f"Stopped 1 SageMaker notebook instance(s): {REGION}/vision" in body
+    assert "Kept: its ML storage volume (/home/ec2-user/SageMaker)" in body
 
     kept = run_restore(settings(inbox), NO_RESTART, clients, ACCOUNT)
 
@@ -119,34 +121,65 @@ def test_dry_run_says_what_it_would_stop_and_stops_nothing(strict, inbox, client
     assert status("vision") == "InService"
 
 
-def test_a_crash_between_the_record_and_the_stop_restores_cleanly(strict, inbox, clients):
+class LambdaTimeout(BaseException):
+    """Lambda ends the invocation: nothing of it runs on (tests/guard/test_record_first.py)."""
+
+
+def test_the_record_goes_on_before_the_stop_and_a_timeout_between_restores_cleanly(
+    strict, inbox, clients
+):
+    arn = create_notebook("vision")
+    launch(2)
+    made: list[str] = []
+    clients.client("sagemaker", REGION).meta.events.register(
+        "before-call.sagemaker.AddTags", lambda **_: made.append("AddTags")
+    )
+
+    def timeout(**_: Any) -> None:
+        made.append("StopNotebookInstance")
+        raise LambdaTimeout
+
+    clients.client("sagemaker", REGION).meta.events.register(
+        "before-call.sagemaker.StopNotebookInstance", timeout
+    )
+    with pytest.raises(LambdaTimeout):
+        run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert made.index("AddTags") < made.index("StopNotebookInstance")
+    assert INCIDENT_TAG in tags(arn) and status("vision") == "InService"
+
+    fresh = ClientFactory(boto3.session.Session(region_name=HOME))
+    restored = run_restore(settings(inbox), RESTORE, fresh, ACCOUNT)
+
+    assert restored.restore["errors"] == {}
+    assert restored.restore["services_restored"] == []  # nothing was stopped: nothing started
+    assert status("vision") == "InService"
+    assert INCIDENT_TAG not in tags(arn)
+
+
+def test_a_stop_aws_refuses_takes_the_record_off_again(strict, inbox, clients):
+    """Stopped by its owner between the count and the stop: AWS refuses ours; the incident must
+    not claim it, or restore with restart would start what the incident never stopped."""
     arn = create_notebook("vision")
     launch(2)
 
-    def crash(**_: Any) -> None:
-        raise ClientError({"Error": {"Code": "InternalFailure", "Message": "injected"}}, "Stop")
+    def stopped_meanwhile(**_: Any) -> None:
+        sagemaker().stop_notebook_instance(NotebookInstanceName="vision")
 
     clients.client("sagemaker", REGION).meta.events.register(
-        "before-call.sagemaker.StopNotebookInstance", crash
+        "before-call.sagemaker.StopNotebookInstance", stopped_meanwhile
     )
     report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
 
     assert report.services_halted == {}
     assert any("stopping SageMaker notebook instance vision" in e for e in report.action_errors)
-    assert tags(arn)[INCIDENT_TAG] == report.incident  # recorded before the stop was tried
-
-    restored = run_restore(
-        settings(inbox), RESTORE, ClientFactory(boto3.session.Session()), ACCOUNT
-    )
-
-    assert restored.restore["errors"] == {}
-    assert status("vision") == "InService"
     assert INCIDENT_TAG not in tags(arn)
+    restored = run_restore(settings(inbox), RESTORE, clients, ACCOUNT)
+    assert restored.restore["services_restored"] == []
+    assert status("vision") == "Stopped"
 
 
-def test_a_region_whose_notebooks_cannot_be_read_is_said_not_counted(strict, inbox, clients):
-    launch(2)
-
+def test_a_region_whose_notebooks_cannot_be_read_makes_the_run_degraded(strict, inbox, clients):
     def refuse(**_: Any) -> None:
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "List")
 
@@ -155,8 +188,34 @@ def test_a_region_whose_notebooks_cannot_be_read_is_said_not_counted(strict, inb
     )
     report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
 
+    assert report.verdict == "degraded"
     assert list(report.service_errors) == [f"SageMaker notebook instance in {REGION}"]
-    assert f"Could NOT count SageMaker notebook instance in {REGION}" in compose_body(report)
+    body = inbox.messages()[0]["Message"]
+    assert f"SageMaker notebook instance in {REGION}: ThrottlingException" in body
+
+
+def test_a_region_botocore_does_not_list_for_the_service_is_closed_and_not_asked():
+    asked: list[str] = []
+
+    def client_for(service: str, region: str) -> Any:
+        asked.append(region)
+        return EmptySageMaker()
+
+    census = count_services(["us-east-1", "xx-nowhere-1"], client_for, 2, lambda _: ["us-east-1"])
+
+    assert asked == ["us-east-1"]
+    assert census.closed == {
+        "SageMaker notebook instance in xx-nowhere-1": "not offered in this region"
+    }
+    assert census.errors == {}
+
+
+class EmptySageMaker:
+    def get_paginator(self, _: str) -> Any:
+        return self
+
+    def paginate(self, **_: Any) -> list[dict[str, Any]]:
+        return [{"NotebookInstances": []}]
 
 
 @pytest.fixture
@@ -190,3 +249,16 @@ def test_a_sagemaker_only_account_trips_on_its_dollar_limit_in_one_run(strict, i
     assert (report.burn["vcpus"], report.burn["usd_per_hour"]) == (16, 16.0)
     assert report.services_halted == {"SageMaker notebook instance": [f"{REGION}/big-box"]}
     assert status("big-box") == "Stopped"
+
+    # Restore without an incident id finds it in the open-incident parameter: no EC2 instance,
+    # principal or group carries it.
+    restored = run_restore(settings(inbox), RESTORE, clients, ACCOUNT)
+
+    assert restored.incident == report.incident
+    assert restored.restore["services_restored"] == [f"{REGION}/big-box"]
+
+
+@pytest.fixture(autouse=True)
+def logging_as_in_lambda() -> None:
+    """INFO on, as the handler sets it: an `extra` key LogRecord owns raises only then."""
+    configure_logging()
