@@ -88,6 +88,7 @@ def run_breaker(instances: int, latency: float, warm: bool = False) -> Run:
             for region in ALL_LISTED_REGIONS:
                 clients.client("ec2", region)
                 clients.client("autoscaling", region)
+                clients.client("sagemaker", region)  # services.py counts beside EC2
             clients.client("sns", "us-east-1")
             clients.client("ssm", "us-east-1")  # the open-incident parameter
         settings = Settings(ec2limit=4, snstopic=topic)

@@ -198,6 +198,7 @@ def warm_clients(latency: float) -> tuple[RegionCounter, ClientFactory]:
     for region in ALL_LISTED_REGIONS:
         clients.client("ec2", region)
         clients.client("autoscaling", region)
+        clients.client("sagemaker", region)  # services.py counts beside EC2
     clients.client("sns", "us-east-1")
     clients.client("ssm", "us-east-1")
     return counter, clients
