@@ -109,40 +109,16 @@ def weigh_burn(
         usd_each, source = _service_price(weight, book)
         if source == PriceSource.UNKNOWN:
             price_errors[f"{instance_type} {region}"] = "its vCPUs are unknown"
-        lines.append(
-            BurnLine(
-                instance_type=instance_type,
-                region=region,
-                tenancy=kind,
-                count=count,
-                vcpus_each=None if weight is None else weight.vcpus,
-                accelerators_each=None if weight is None else weight.accelerators,
-                accelerator_names="" if weight is None else weight.accelerator_names,
-                usd_each=usd_each,
-                price_source=source,
-            )
-        )
+        lines.append(_line((instance_type, region, kind), count, weight, (usd_each, source)))
     for key, count in groups.items():
-        instance_type, region, tenancy = key
+        instance_type, region, _ = key
         weight = weights.get(instance_type)
         usd_each, source = _price(key, weight, book)
         if book is not None and source == PriceSource.UNKNOWN:
             price_errors[f"{instance_type} {region}"] = book.errors.get(
                 key, "no list price, and its vCPUs are unknown"
             )
-        lines.append(
-            BurnLine(
-                instance_type=instance_type,
-                region=region,
-                tenancy=tenancy,
-                count=count,
-                vcpus_each=None if weight is None else weight.vcpus,
-                accelerators_each=None if weight is None else weight.accelerators,
-                accelerator_names="" if weight is None else weight.accelerator_names,
-                usd_each=usd_each,
-                price_source=source,
-            )
-        )
+        lines.append(_line(key, count, weight, (usd_each, source)))
     lines.sort(key=lambda line: (-line.usd, -(line.vcpus_each or 0) * line.count, line.region))
     return Burn(
         vcpus=sum((line.vcpus_each or 0) * line.count for line in lines),
@@ -158,6 +134,27 @@ def weigh_burn(
         },
         price_errors=price_errors,
         prices_asked=book is not None,
+    )
+
+
+def _line(
+    key: tuple[str, str, str],
+    count: int,
+    weight: TypeWeight | None,
+    priced: tuple[float | None, str],
+) -> BurnLine:
+    """One line: (type, region, tenancy or kind), how many, their weight, (USD each, source)."""
+    instance_type, region, tenancy = key
+    return BurnLine(
+        instance_type=instance_type,
+        region=region,
+        tenancy=tenancy,
+        count=count,
+        vcpus_each=None if weight is None else weight.vcpus,
+        accelerators_each=None if weight is None else weight.accelerators,
+        accelerator_names="" if weight is None else weight.accelerator_names,
+        usd_each=priced[0],
+        price_source=priced[1],
     )
 
 
