@@ -198,12 +198,14 @@ def run_guard(
     if state_error is not None:
         LOG.error("open_incident_unreadable", extra={"error": state_error})
     closed, refused = split_closed_regions(census.closed_regions, clients.home_region)
-    region_errors = {**list_error, **census.region_errors, **refused, **services.errors}
+    region_errors = {**list_error, **census.region_errors, **refused}
     carried = carried_over(open_incident, census, clients)
     decision = decide(
         census.total,
         settings.ec2limit,
-        sorted(region_errors),
+        # A service not counted in a region leaves the run degraded as a region not counted
+        # does; only Regions are recorded as such (last_run.counted_regions).
+        sorted(region_errors) + sorted(services.errors),
         invocation,
         open_incident=incident_id,
         launched_active=count_launched_active(invocation, census, carried),

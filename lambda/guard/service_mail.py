@@ -29,6 +29,8 @@ def service_lines(report: Report) -> list[str]:
             f"Not stoppable yet, {len(names)} {kind}(s) (still starting: the next run stops "
             f"them): {' '.join(names)}"
         )
+    for where, error in sorted(report.service_errors.items()):
+        lines.append(f"Could NOT count {where}: {error}")
     return [line for line in lines if line.strip()]
 
 

@@ -191,7 +191,8 @@ def test_a_region_whose_notebooks_cannot_be_read_makes_the_run_degraded(strict, 
     assert report.verdict == "degraded"
     assert list(report.service_errors) == [f"SageMaker notebook instance in {REGION}"]
     body = inbox.messages()[0]["Message"]
-    assert f"SageMaker notebook instance in {REGION}: ThrottlingException" in body
+    assert f"Could NOT count SageMaker notebook instance in {REGION}: ThrottlingException" in body
+    assert report.region_errors == {}  # Regions only: the last-run record keeps them as such
 
 
 def test_a_region_botocore_does_not_list_for_the_service_is_closed_and_not_asked():
