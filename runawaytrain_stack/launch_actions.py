@@ -64,6 +64,7 @@ LAUNCH_ACTIONS = (
     "sagemaker:UpdateEndpoint",
     "sagemaker:CreateNotebookInstance",
     "sagemaker:StartNotebookInstance",
+    "sagemaker:UpdateNotebookInstance",  # a bigger instance type for a halted notebook
     "sagemaker:CreateCluster",
     "sagemaker:UpdateCluster",
     "batch:SubmitJob",
