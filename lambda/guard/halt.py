@@ -191,8 +191,9 @@ def halt_region(
         reads = [pool.submit(describe_special, ec2, f) for f in special_filters(terminate_all)]
         live_requests = spot_requests(region, requests, result)
         targets = classified(region, counted, reads, live_requests, result)
-        tagged = set(ids) - set(recorded(region, tagging.result(), result))
-        late = [target.id for target in targets if target.id not in set(ids)]
+        counted_ids = set(ids)
+        tagged = counted_ids - set(recorded(region, tagging.result(), result))
+        late = [target.id for target in targets if target.id not in counted_ids]
         if late:  # launched since the census: recorded too, before it is stopped
             tagged |= set(late) - set(
                 recorded(region, tag_instances(ec2, late, {INCIDENT_TAG: plan.incident}), result)
