@@ -45,6 +45,12 @@ NOT_BILLING = ("Stopped", "Stopping", "Failed", "Deleting", "Updating")
 STOPPABLE = "InService"
 RUNNING_AGAIN = ("InService", "Pending")  # started since (or never stopped): the record is done
 PAGE_SIZE = 100  # ListNotebookInstances MaxResults upper bound (API Reference)
+# What the mail says a stop keeps and loses (see the docstring for the sources).
+STOP_KEEPS = (
+    "Kept: its ML storage volume (/home/ec2-user/SageMaker). Lost: files elsewhere on the "
+    "instance, installed packages, running kernels. Restore with restart_instances starts them; "
+    "their lifecycle OnStart script runs again."
+)
 
 
 def count(sagemaker: Any, region: str) -> list[Running]:

@@ -2,7 +2,8 @@
 restores, and the registry of those modules, each beside the EC2 ones and with its restore twin.
 
 Each module (sagemaker_notebooks.py, ...) offers:
-- SERVICE, the boto3 client it needs; KIND, what it halts, in words for the mail;
+- SERVICE, the boto3 client it needs; KIND, what it halts, in words for the mail; STOP_KEEPS,
+  what the mail says a halt keeps and loses;
 - count(client, region) -> [Running]: what bills now in that region;
 - halt(client, found, incident) -> ServiceHalt: recorded (a tag) before each change;
 - restore(client, region, incident, dry_run) -> ServiceRestore: reads only its own records.

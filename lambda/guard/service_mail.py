@@ -4,12 +4,7 @@ restored."""
 from __future__ import annotations
 
 from guard.report import Report
-
-WHAT_A_STOP_KEEPS = {
-    "SageMaker notebook instance": "Kept: its ML storage volume (/home/ec2-user/SageMaker). Lost: "
-    "files elsewhere on the instance, installed packages, running kernels. Restore with "
-    "restart_instances starts them; their lifecycle OnStart script runs again.",
-}
+from guard.services import MODULE_OF
 
 
 def service_lines(report: Report) -> list[str]:
@@ -23,7 +18,8 @@ def service_lines(report: Report) -> list[str]:
         lines.append(f"Dry-run: enforce mode would stop {len(names)} {kind}(s): {' '.join(names)}")
     for kind, names in sorted(report.services_halted.items()):
         lines.append(f"Stopped {len(names)} {kind}(s): {' '.join(names)}")
-        lines.append(f"  {WHAT_A_STOP_KEEPS.get(kind, '')}".rstrip())
+        if kind in MODULE_OF:
+            lines.append(f"  {MODULE_OF[kind].STOP_KEEPS}")
     for kind, names in sorted(report.services_waiting.items()):
         lines.append(
             f"Not stoppable yet, {len(names)} {kind}(s) (still starting: the next run stops "
@@ -31,7 +27,7 @@ def service_lines(report: Report) -> list[str]:
         )
     for where, error in sorted(report.service_errors.items()):
         lines.append(f"Could NOT count {where}: {error}")
-    return [line for line in lines if line.strip()]
+    return lines
 
 
 def restored_service_lines(undone: dict[str, list[str]]) -> list[str]:
