@@ -22,6 +22,7 @@ from pydantic import (
     ValidationError,
 )
 
+from guard.service_names import REVERSIBLE, described, resolve_halt
 from guard.settings import Lockout, Mode, Unstoppable  # accept exactly what the guard parses
 from runawaytrain_stack.config_errors import ConfigError, Problem, describe_value, format_key
 from runawaytrain_stack.fleet_model import (
@@ -73,6 +74,23 @@ _ReportName = Annotated[_Text, StringConstraints(pattern=REPORT_NAME_PATTERN)]
 _Prefix = Annotated[_Text, StringConstraints(pattern=PREFIX_PATTERN, max_length=256)]
 
 
+def _validate_halt_name(name: str) -> str:
+    try:
+        resolve_halt([name])
+    except ValueError:
+        guesses = difflib.get_close_matches(name, _halt_names(), n=1)
+        hint = f"; did you mean {guesses[0]}?" if guesses else ""
+        raise ValueError(f"not a kind of capacity runawaytrain halts{hint}") from None
+    return name
+
+
+def _halt_names() -> list[str]:
+    return [REVERSIBLE, "all", *resolve_halt(["all"])]
+
+
+_HaltName = Annotated[_Text, AfterValidator(_validate_halt_name)]
+
+
 class _Settings(BaseModel):
     """What `defaults` may set and what an account may override."""
 
@@ -91,6 +109,7 @@ class _Settings(BaseModel):
     max_spend_per_day_usd: Annotated[float, Strict(), Field(gt=0)] | None = None
     fast_trip: Annotated[bool, Strict()] | None = None
     unstoppable: Unstoppable | None = None
+    halt: list[_HaltName] | None = None
     quarantine: Annotated[bool, Strict()] | None = None
     max_vcpus: Annotated[int, Strict(), Field(ge=0)] | None = None
     max_gpus: Annotated[int, Strict(), Field(ge=0)] | None = None
@@ -147,6 +166,10 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "max_spend_per_day_usd": ("a number of US dollars > 0, e.g. 200", ""),
     "fast_trip": ("true or false (unquoted)", ""),
     "unstoppable": (", ".join(m.value for m in Unstoppable), ""),
+    "halt": (
+        "a list of the kinds of capacity outside EC2 a trip halts (empty: none)",
+        described(),
+    ),
     "quarantine": ("true or false (unquoted)", ""),
     "protect_guards": ("true or false (unquoted)", ""),
     "operator_role": ("an IAM role name: 1-64 of letters, digits and +=,.@_-", ""),
@@ -287,6 +310,7 @@ def _resolve(parsed: _FleetFile, located: LocatedYaml) -> tuple[Fleet, list[Prob
             values[key] = tuple(values.get(key, ()))
         is_payer = path == ("payer",)
         values.setdefault("quarantine", not is_payer)
+        values["halt"] = resolve_halt(values.get("halt", [REVERSIBLE]))
         if is_payer:
             problems += _check_payer(values, located)
         accounts.append(Account(**values))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from guard.service_names import DEFAULT_HALT
 from guard.settings import Lockout, Mode, Unstoppable
 
 DEFAULT_SCHEDULE_MINUTES = 5
@@ -64,6 +65,8 @@ class Account:
     max_spend_per_day_usd: float | None = None  # None: no spend-rate trip
     fast_trip: bool = True  # EC2 launches prompt a census at once (fast_trip.py)
     unstoppable: Unstoppable = Unstoppable.TERMINATE_SPOT  # what a trip does to one-time Spot
+    # The kinds of capacity outside EC2 a trip halts (lambda/guard/service_names.py).
+    halt: frozenset[str] = DEFAULT_HALT
     # A trip in enforce mode has the payer attach the quarantine SCP (member accounts only: SCPs
     # do not bind the management account). Filled in by _resolve: True for members.
     quarantine: bool = False

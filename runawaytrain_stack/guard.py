@@ -70,6 +70,7 @@ def build_guard_environment(
         "break_glass": ",".join(account.break_glass),
         "stack_roles": ",".join(stack_roles),
         "unstoppable": account.unstoppable.value,
+        "halt": ",".join(sorted(account.halt)),
         "schedule_minutes": str(account.schedule_minutes),
         "launch_block": "true" if account.launch_block else "false",
         "launch_block_policy": launch_block_arn,

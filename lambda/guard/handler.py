@@ -44,7 +44,13 @@ from guard.regions import resolve_regions
 from guard.report import Report
 from guard.restore import Accounts, latest_incident, restore_incident
 from guard.service_capacity import Running, ServiceHalt
-from guard.services import ServiceCensus, count_services, halt_services, restore_services
+from guard.services import (
+    MODULE_OF,
+    ServiceCensus,
+    count_services,
+    halt_services,
+    restore_services,
+)
 from guard.settings import Action, Lockout, Mode, Settings, SettingsError, read_env_action
 from guard.weigh import burn_report, weigh_for
 from guard.wrap_up import mail_and_record
@@ -330,7 +336,9 @@ def trip(
     report.incident = plan.incident
     if settings.mode is Mode.DRY_RUN:
         report.would_stop = sorted(census.instance_ids)
-        report.would_halt_services = by_kind(services.running)
+        report.would_halt_services = by_kind(
+            r for r in services.running if MODULE_OF[r.kind].NAME in settings.halt
+        )
         return
     ssm = clients.client("ssm", clients.home_region)
     # Beside the halt: the launch block and the lockout (not after the pending wait), the
@@ -353,7 +361,12 @@ def trip(
         )
         recording = pool.submit(record_trip, ssm, plan.incident, now) if not open_incident else None
         halting_services = pool.submit(
-            halt_services, services.running, plan.incident, clients.client, MAX_POOL_CONNECTIONS
+            halt_services,
+            services.running,
+            plan.incident,
+            clients.client,
+            MAX_POOL_CONNECTIONS,
+            settings.halt,
         )
         halted = halt_instances(
             census,
@@ -387,6 +400,7 @@ def trip(
 def report_services_halt(report: Report, halted: ServiceHalt) -> None:
     report.services_halted = by_kind(halted.halted)
     report.services_waiting = by_kind(halted.waiting)
+    report.services_kept = by_kind(halted.kept)
     report.action_errors += halted.errors
 
 
@@ -430,7 +444,9 @@ def finish_incident(
     if services.running:
         report_services_halt(
             report,
-            halt_services(services.running, incident, clients.client, MAX_POOL_CONNECTIONS),
+            halt_services(
+                services.running, incident, clients.client, MAX_POOL_CONNECTIONS, settings.halt
+            ),
         )
     if settings.lockout is not Lockout.NONE:
         lock_people_out(report, settings, clients, incident=incident, unfinished_only=True)

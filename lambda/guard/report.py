@@ -64,6 +64,7 @@ class Report:
     service_errors: dict[str, str] = field(default_factory=dict)
     services_halted: dict[str, list[str]] = field(default_factory=dict)
     services_waiting: dict[str, list[str]] = field(default_factory=dict)
+    services_kept: dict[str, list[str]] = field(default_factory=dict)  # `halt:` leaves them
     would_halt_services: dict[str, list[str]] = field(default_factory=dict)
     heartbeat: dict[str, Any] | None = None  # what was sent to the payer's watchdog (heartbeat.py)
     heartbeat_error: str | None = None

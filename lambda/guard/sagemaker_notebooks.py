@@ -37,6 +37,7 @@ LOG = get_logger("sagemaker_notebooks")
 
 SERVICE = "sagemaker"  # the boto3 client
 KIND = "SageMaker notebook instance"
+NAME = "sagemaker-notebooks"  # in accounts.yaml's `halt:`
 # NotebookInstanceStatus values with no compute instance running. Every other status is counted
 # (Pending, InService, and PendingMaintenance / InMaintenance, which AWS does not document:
 # counted rather than missed); only InService can be stopped, the rest wait for the next run.

@@ -2,11 +2,13 @@
 restores, and the registry of those modules, each beside the EC2 ones and with its restore twin.
 
 Each module (sagemaker_notebooks.py, ...) offers:
-- SERVICE, the boto3 client it needs; KIND, what it halts, in words for the mail; STOP_KEEPS,
-  what the mail says a halt keeps and loses;
+- SERVICE, the boto3 client it needs; KIND, what it halts, in words for the mail; NAME, its
+  name in accounts.yaml's `halt:` (service_names.py, which says whether it is reversible);
+  STOP_KEEPS, what the mail says a halt keeps and loses;
 - count(client, region) -> [Running]: what bills now in that region;
 - halt(client, found, incident) -> ServiceHalt: recorded (a tag) before each change;
-- restore(client, region, incident, dry_run) -> ServiceRestore: reads only its own records.
+- restore(client, region, incident, dry_run, restart) -> ServiceRestore: reads only its own
+  records (an irreversible kind restores nothing and returns an empty ServiceRestore).
 services.py runs them over every region in parallel.
 """
 
@@ -26,6 +28,10 @@ class Running:
     instance_type: str  # as the service names it (ml.p3.2xlarge)
     state: str  # as the service says it
     count: int = 1  # instances behind it
+    # Where the service bills vCPUs and memory rather than an instance type (Fargate, a Lambda
+    # function's concurrency): what one of the `count` weighs; instance_type is then "".
+    vcpus: float | None = None
+    memory_gib: float | None = None
 
     @property
     def key(self) -> str:
@@ -36,11 +42,13 @@ class Running:
 class ServiceHalt:
     halted: list[Running] = field(default_factory=list)
     waiting: list[Running] = field(default_factory=list)  # not stoppable yet: the next run
+    kept: list[Running] = field(default_factory=list)  # `halt:` does not name its kind: reported
     errors: list[str] = field(default_factory=list)
 
     def merge(self, other: ServiceHalt) -> None:
         self.halted += other.halted
         self.waiting += other.waiting
+        self.kept += other.kept
         self.errors += other.errors
 
 

@@ -25,6 +25,11 @@ def service_lines(report: Report) -> list[str]:
             f"Not stoppable yet, {len(names)} {kind}(s) (still starting: the next run stops "
             f"them): {' '.join(names)}"
         )
+    for kind, names in sorted(report.services_kept.items()):
+        lines.append(
+            f"Left running, {len(names)} {kind}(s) (accounts.yaml halt: does not name "
+            f"{MODULE_OF[kind].NAME}; what they burn is in the lines above): {' '.join(names)}"
+        )
     for where, error in sorted(report.service_errors.items()):
         lines.append(f"Could NOT count {where}: {error}")
     return lines

@@ -19,11 +19,13 @@ from guard.census import closed_by_policy, describe_error
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
+from guard.service_names import DEFAULT_HALT, KINDS
 
 LOG = get_logger("services")
 
 MODULES: tuple[ModuleType, ...] = (sagemaker_notebooks,)
 MODULE_OF = {module.KIND: module for module in MODULES}
+assert {module.NAME for module in MODULES} == set(KINDS), "service_names.KINDS names each module"
 ClientFor = Callable[[str, str], Any]  # (boto3 service, region) -> client
 
 
@@ -86,18 +88,27 @@ def count_services(
 
 
 def halt_services(
-    running: Iterable[Running], incident: str, client_for: ClientFor, workers: int
+    running: Iterable[Running],
+    incident: str,
+    client_for: ClientFor,
+    workers: int,
+    halting: Collection[str] = DEFAULT_HALT,
 ) -> ServiceHalt:
-    """Each kind's `halt` on what it counted, region by region, all at once."""
+    """Each kind's `halt` on what it counted, region by region, all at once; a kind whose
+    name `halting` (the `halt:` setting) lacks is kept running and reported."""
     groups: dict[tuple[str, str], list[Running]] = {}
+    kept: list[Running] = []
     for found in running:
-        groups.setdefault((found.kind, found.region), []).append(found)
+        if MODULE_OF[found.kind].NAME in halting:
+            groups.setdefault((found.kind, found.region), []).append(found)
+        else:
+            kept.append(found)
 
     def halt_one(key: tuple[str, str]) -> ServiceHalt:
         module = MODULE_OF[key[0]]
         return module.halt(client_for(module.SERVICE, key[1]), groups[key], incident)
 
-    outcome = ServiceHalt()
+    outcome = ServiceHalt(kept=kept)
     for halted in map_in_parallel(halt_one, sorted(groups), workers):
         outcome.merge(halted)
     return outcome
@@ -113,7 +124,8 @@ def restore_services(
     workers: int,
 ) -> ServiceRestore:
     """Each kind's `restore` of `incident` in every region, all at once; `restart`: start what
-    the incident stopped (restore --restart-instances), as for EC2 instances."""
+    the incident stopped (restore --restart-instances), as for EC2 instances. Every kind, the
+    `halt:` setting aside: one changed since the trip must not leave its halt in place."""
     pairs = [(module, region) for module in MODULES for region in regions]
 
     def restore_one(pair: tuple[ModuleType, str]) -> ServiceRestore:

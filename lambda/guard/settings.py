@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
+from guard.service_names import DEFAULT_HALT, described, resolve_halt
+
 # ARN format: arn:partition:sns:region:account-id:topic-name (topic names: 1-256 of [A-Za-z0-9_-],
 # optionally ending in .fifo). Source: Amazon SNS API Reference, CreateTopic "Name".
 # arn:partition:events:region:account-id:event-bus/name; custom bus names are 1-256 of
@@ -105,6 +107,8 @@ class Settings:
     break_glass: frozenset[str] = frozenset()  # principal names never locked out
     stack_roles: frozenset[str] = frozenset()  # the guard stack's own roles, never locked out
     unstoppable: Unstoppable = Unstoppable.TERMINATE_SPOT
+    # The kinds of capacity outside EC2 a trip halts (service_names.py); the rest is reported.
+    halt: frozenset[str] = DEFAULT_HALT
     # The payer's bus (issue 12): heartbeats and quarantine requests go there. Empty: none.
     payer_bus: str = ""
     quarantine: bool = False  # a trip in enforce mode asks the payer to quarantine the account
@@ -137,6 +141,7 @@ class Settings:
                 "unstoppable",
                 environ.get("unstoppable", Unstoppable.TERMINATE_SPOT.value),
             ),
+            halt=_parse_halt(environ.get("halt")),
             payer_bus=_parse_bus(environ.get("payer_bus", "")),
             quarantine=_parse_flag("quarantine", environ.get("quarantine", "false")),
             weighted=WeightedLimits.from_env(environ),
@@ -251,6 +256,18 @@ def _parse_flag(name: str, raw: str) -> bool:
     if value not in ("true", "false"):
         raise SettingsError(f"environment variable {name}={raw!r} is not one of: true, false")
     return value == "true"
+
+
+def _parse_halt(raw: str | None) -> frozenset[str]:
+    """Unset: the default; set and empty: no other service is halted (EC2 only)."""
+    if raw is None:
+        return DEFAULT_HALT
+    try:
+        return resolve_halt([name.strip() for name in raw.split(",") if name.strip()])
+    except ValueError as unknown:
+        raise SettingsError(
+            f"environment variable halt={raw!r}: {unknown} is not one of: {described()}"
+        ) from None
 
 
 def _parse_names(raw: str) -> frozenset[str]:

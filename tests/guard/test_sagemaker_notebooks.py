@@ -263,3 +263,18 @@ def test_a_sagemaker_only_account_trips_on_its_dollar_limit_in_one_run(strict, i
 def logging_as_in_lambda() -> None:
     """INFO on, as the handler sets it: an `extra` key LogRecord owns raises only then."""
     configure_logging()
+
+
+def test_a_notebook_halt_leaves_out_is_counted_and_mailed_not_stopped(strict, inbox, clients):
+    create_notebook("vision")
+    launch(2)
+    chosen = Settings(ec2limit=1, snstopic=inbox.topic_arn, halt=frozenset())
+
+    report = run_guard(chosen, Invocation(), clients, ACCOUNT)
+
+    assert report.tripped and report.stopped  # EC2 is halted all the same
+    assert status("vision") == "InService"
+    assert report.services_kept == {"SageMaker notebook instance": [f"{REGION}/vision"]}
+    assert report.services_halted == {}
+    body = inbox.messages()[0]["Message"]
+    assert "halt: does not name sagemaker-notebooks" in body

@@ -10,6 +10,7 @@ from aws_cdk.assertions import Match, Template
 from aws_cdk.aws_s3_assets import Asset
 
 from guard import last_run, open_incident
+from guard.service_names import DEFAULT_HALT
 from runawaytrain_stack.fleet import new_app
 from runawaytrain_stack.guard import ASSET_EXCLUDES, RUNTIME
 from runawaytrain_stack.permissions import (
@@ -114,6 +115,7 @@ def test_environment_is_set_from_config(prod: Template, sandbox: Template) -> No
                     "stack_roles": "runawaytrain-guard-scheduler,runawaytrain-fast-trip-forwarder,"
                     "runawaytrain-watchdog-reader",
                     "unstoppable": "terminate-spot",
+                    "halt": ",".join(sorted(DEFAULT_HALT)),  # every reversible kind
                     "max_vcpus": "512",
                     "max_gpus": "16",
                     "max_usd_per_hour": "120.5",
@@ -138,6 +140,7 @@ def test_environment_is_set_from_config(prod: Template, sandbox: Template) -> No
                         "break_glass": "",
                         "stack_roles": "runawaytrain-guard-scheduler,runawaytrain-watchdog-reader",
                         "unstoppable": "terminate-spot",
+                        "halt": ",".join(sorted(DEFAULT_HALT)),  # every reversible kind
                         "schedule_minutes": "15",
                         # Off in this account, yet the policy's ARN is there for restore.
                         "launch_block": "false",
