@@ -5,6 +5,8 @@ Each module (sagemaker_notebooks.py, ...) offers:
 - SERVICE, the boto3 client it needs; KIND, what it halts, in words for the mail; NAME, its
   name in accounts.yaml's `halt:` (service_names.py, which says whether it is reversible);
   STOP_KEEPS, what the mail says a halt keeps and loses;
+- EXTRA_SERVICES (optional): more boto3 clients it needs; count, halt and restore are then
+  given {service: client} instead of the one client (services.client_of);
 - count(client, region) -> [Running]: what bills now in that region;
 - halt(client, found, incident) -> ServiceHalt: recorded (a tag) before each change;
 - restore(client, region, incident, dry_run, restart) -> ServiceRestore: reads only its own

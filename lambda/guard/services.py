@@ -29,6 +29,16 @@ assert {module.NAME for module in MODULES} == set(KINDS), "service_names.KINDS n
 ClientFor = Callable[[str, str], Any]  # (boto3 service, region) -> client
 
 
+def client_of(module: ModuleType, region: str, client_for: ClientFor) -> Any:
+    """What the module's count, halt and restore are given: its SERVICE's client or, for a
+    module that also names EXTRA_SERVICES (ECS services and Application Auto Scaling), a
+    {service: client} of them all."""
+    extra = getattr(module, "EXTRA_SERVICES", ())
+    if not extra:
+        return client_for(module.SERVICE, region)
+    return {service: client_for(service, region) for service in (module.SERVICE, *extra)}
+
+
 @dataclass(frozen=True)
 class ServiceCensus:
     running: tuple[Running, ...] = ()
@@ -68,7 +78,7 @@ def count_services(
         module, region = pair
         where = f"{module.KIND} in {region}"
         try:
-            return where, module.count(client_for(module.SERVICE, region), region)
+            return where, module.count(client_of(module, region, client_for), region)
         except Exception as error:  # one failing region or service never stops the others
             return where, error
 
@@ -106,7 +116,7 @@ def halt_services(
 
     def halt_one(key: tuple[str, str]) -> ServiceHalt:
         module = MODULE_OF[key[0]]
-        return module.halt(client_for(module.SERVICE, key[1]), groups[key], incident)
+        return module.halt(client_of(module, key[1], client_for), groups[key], incident)
 
     outcome = ServiceHalt(kept=kept)
     for halted in map_in_parallel(halt_one, sorted(groups), workers):
@@ -131,7 +141,7 @@ def restore_services(
     def restore_one(pair: tuple[ModuleType, str]) -> ServiceRestore:
         module, region = pair
         try:
-            client = client_for(module.SERVICE, region)
+            client = client_of(module, region, client_for)
             return module.restore(client, region, incident, dry_run=dry_run, restart=restart)
         except Exception as error:  # listing failed: said, never fatal to the rest
             failed = ServiceRestore()
