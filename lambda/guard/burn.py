@@ -42,7 +42,7 @@ class BurnLine:
     region: str
     tenancy: str  # Price List tenancy: Shared (the census does not read tenancy: README)
     count: int
-    vcpus_each: int | None  # None: the type could not be described
+    vcpus_each: float | None  # None: the type could not be described
     accelerators_each: int | None
     accelerator_names: str
     usd_each: float | None  # None: unknown or not asked
@@ -55,7 +55,7 @@ class BurnLine:
 
 @dataclass(frozen=True)
 class Burn:
-    vcpus: int  # of the instances whose type was described: a lower bound if `unweighed`
+    vcpus: float  # of the instances whose type was described: a lower bound if `unweighed`
     accelerators: int
     usd_per_hour: float  # of the instances priced (or counted by the unpriced rule)
     lines: tuple[BurnLine, ...] = ()  # dearest first (then most vCPUs)
@@ -102,10 +102,15 @@ def weigh_burn(
     lines = []
     price_errors: dict[str, str] = {}
     service_groups: Counter[tuple[str, str, str]] = Counter()
+    by_vcpus: dict[str, TypeWeight] = {}  # what a service billed by the vCPU weighs ("2 vCPU")
     for item in others:
-        service_groups[item.instance_type, item.region, item.kind] += item.count
+        instance_type = item.instance_type
+        if not instance_type and item.vcpus is not None:
+            instance_type = f"{item.vcpus:g} vCPU"
+            by_vcpus[instance_type] = TypeWeight(vcpus=item.vcpus, accelerators=0)
+        service_groups[instance_type, item.region, item.kind] += item.count
     for (instance_type, region, kind), count in service_groups.items():
-        weight = weights.get(ec2_type_of(instance_type))
+        weight = by_vcpus.get(instance_type) or weights.get(ec2_type_of(instance_type))
         usd_each, source = _service_price(weight, book)
         if source == PriceSource.UNKNOWN:
             price_errors[f"{instance_type} {region}"] = "its vCPUs are unknown"
@@ -129,7 +134,11 @@ def weigh_burn(
             t: weight_errors.get(ec2_type_of(t), "not described")
             for t in sorted(
                 {key[0] for key in groups} - set(weights)
-                | {key[0] for key in service_groups if ec2_type_of(key[0]) not in weights}
+                | {
+                    key[0]
+                    for key in service_groups
+                    if ec2_type_of(key[0]) not in weights and key[0] not in by_vcpus
+                }
             )
         },
         price_errors=price_errors,

@@ -36,7 +36,7 @@ TYPES_PER_CALL = 100  # DescribeInstanceTypes InstanceTypes: at most 100 (EC2 AP
 
 @dataclass(frozen=True)
 class TypeWeight:
-    vcpus: int
+    vcpus: float  # a whole number for EC2 types; Fargate bills quarter vCPUs
     accelerators: int
     accelerator_names: str = ""  # e.g. "8 NVIDIA A100", for the mail
 

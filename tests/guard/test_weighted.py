@@ -11,9 +11,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from guard.burn import weigh_burn
 from guard.clients import ClientFactory
 from guard.handler import handler, run_guard
 from guard.invocation import Invocation
+from guard.service_capacity import Running
 from guard.settings import Mode, Settings, WeightedLimits
 from strict_aws import StrictAWS
 from tests.guard.conftest import AMI, FakeContext, instance_states
@@ -290,3 +292,12 @@ def test_instances_of_unread_types_weigh_as_unknown_and_the_run_says_so(gpu_flee
 
     still = guard(inbox, clients, gpus=0)  # what is known already exceeds: trips all the same
     assert still.trip_reasons == ["gpu-limit"]
+
+
+def test_capacity_billed_by_the_vcpu_weighs_its_vcpus() -> None:
+    fargate = Running("ECS task", "eu-west-1", "web", "arn", "", "RUNNING", count=3, vcpus=0.25)
+
+    burn = weigh_burn({}, {}, {}, None, [fargate])
+
+    assert burn.vcpus == 0.75
+    assert burn.unweighed == {}
