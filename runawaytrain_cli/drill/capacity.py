@@ -20,6 +20,7 @@ from runawaytrain_cli.drill.scenario import (
     DrillResult,
     format_states,
 )
+from runawaytrain_cli.drill.services import check_services_restore, check_services_trip
 from runawaytrain_stack.fleet_model import Account
 
 # What must not run while the incident is open: these would replace, health-check away or
@@ -95,13 +96,6 @@ class Reader:
         ]
         suspended = {p["ProcessName"] for p in group.get("SuspendedProcesses", [])}
         return suspended, sorted(i["InstanceId"] for i in group["Instances"])
-
-    def notebook_status(self) -> str:
-        sagemaker = self.emulator.operator(self.account.id, self.capacity.region).client(
-            "sagemaker", region_name=self.capacity.region
-        )
-        found = sagemaker.describe_notebook_instance(NotebookInstanceName=self.capacity.notebook)
-        return str(found["NotebookInstanceStatus"])
 
     def warm_pool(self) -> tuple[dict[str, Any], dict[str, str]]:
         """(the warm group's WarmPoolConfiguration, {pool instance id: lifecycle state})."""
@@ -215,13 +209,7 @@ def check_capacity_trip(emulator: Emulator, result: DrillResult, tripped: Accoun
         f"{len(members)} members ({len(capacity.group_instances)} seeded), {format_states(states)}",
     )
     check_warm_pool_trip(reader, result, report.warm_pools.get(capacity.region, {}), name)
-    halted = [n for names in report.services_halted.values() for n in names]
-    status = reader.notebook_status()
-    result.check(
-        f"{name}: SageMaker notebook instance {capacity.notebook} stopped (its volume kept)",
-        f"{capacity.region}/{capacity.notebook}" in halted and status in ("Stopping", "Stopped"),
-        f"halted: {', '.join(halted) or 'none'}; status {status}",
-    )
+    check_services_trip(reader.emulator, result, tripped, capacity.region)
 
 
 def check_warm_pool_trip(
@@ -307,13 +295,7 @@ def check_capacity_restore(emulator: Emulator, result: DrillResult, tripped: Acc
         f"({len(capacity.group_instances)} seeded), {format_states(group_states)}",
     )
     check_warm_pool_restore(reader, result, restored, name)
-    status = reader.notebook_status()
-    result.check(
-        f"{name}: SageMaker notebook instance {capacity.notebook} started again",
-        f"{capacity.region}/{capacity.notebook}" in restored.get("services_restored", [])
-        and status in ("Pending", "InService"),
-        f"restored: {', '.join(restored.get('services_restored', [])) or 'none'}; status {status}",
-    )
+    check_services_restore(reader.emulator, result, tripped, capacity.region)
     on_demand = sorted(capacity.before_trip - {*capacity.spot_instances, capacity.persistent_spot})
     lost = {i: states.get(i, "gone") for i in on_demand if states.get(i) not in LIVE}
     terminated = sorted(i for ids in report.terminated_by_region.values() for i in ids)

@@ -23,6 +23,7 @@ from typing import Any
 from guard.report import Report
 from guard.settings import Lockout, Mode
 from runawaytrain_cli.drill.emulator import Emulator
+from runawaytrain_cli.drill.services import seed_services
 from runawaytrain_stack.fleet_model import Account, Fleet
 
 AMI = "ami-12c6146b"  # moto accepts any id when its AMI catalogue is not loaded
@@ -35,8 +36,6 @@ SEED_GROUP = "drill-workers"  # an Auto Scaling group in the tripped account
 # instance holds it, only its pool runs (issue 20).
 SEED_WARM_GROUP = "drill-warm-pool"
 SEED_WARM_POOL = {"PoolState": "Running", "MinSize": 1, "MaxGroupPreparedCapacity": 2}
-SEED_NOTEBOOK = "drill-notebook"  # a SageMaker notebook instance: stopped, then started again
-NOTEBOOK_WAIT_S = 30.0  # for it to leave Pending (the emulator's PENDING_SECONDS, and margin)
 SEED_FLEET_CAPACITY = 3  # one-time Spot instances of a `maintain` Spot Fleet
 # A Spot instance AWS lets the guard stop: RunInstances with a persistent request whose
 # interruption behaviour is stop (EC2 User Guide, "Stop a Spot Instance").
@@ -64,7 +63,8 @@ class Capacity:
     warm_instances: list[str] = field(default_factory=list)  # Warmed:Running at the trip
     before_trip: set[str] = field(default_factory=set)  # every instance id of the account
     waited_s: float = 0.0  # how long the trip's guard waited for pending instances
-    notebook: str = ""  # a SageMaker notebook instance, InService at the trip
+    # Capacity outside EC2 (drill/services.py): {kind: what the drill read before the trip}.
+    services_before: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def sleep(self, seconds: float) -> None:
         """The tripped guard's sleep: a real one, counted."""
@@ -362,26 +362,8 @@ def seed_capacity(emulator: Emulator, account: Account, region: str) -> Capacity
         InstanceType="t3.micro",
         InstanceMarketOptions=PERSISTENT_SPOT,
     )["Instances"][0]["InstanceId"]
-    capacity.notebook = _launch_notebook(emulator, account, region)
+    capacity.services_before = seed_services(emulator, account, region)
     return capacity
-
-
-def _launch_notebook(emulator: Emulator, account: Account, region: str) -> str:
-    """A notebook instance, waited for until InService: AWS stops only an InService one (the
-    emulator keeps it Pending as long as a launch)."""
-    sagemaker = emulator.operator(account.id, region).client("sagemaker", region_name=region)
-    sagemaker.create_notebook_instance(
-        NotebookInstanceName=SEED_NOTEBOOK,
-        InstanceType="ml.t3.medium",
-        RoleArn=f"arn:aws:iam::{account.id}:role/drill-notebook",
-    )
-    deadline = time.monotonic() + NOTEBOOK_WAIT_S
-    while time.monotonic() < deadline:
-        described = sagemaker.describe_notebook_instance(NotebookInstanceName=SEED_NOTEBOOK)
-        if described["NotebookInstanceStatus"] == "InService":
-            break
-        time.sleep(0.5)
-    return SEED_NOTEBOOK
 
 
 def launch_pending(emulator: Emulator, account: Account, result: DrillResult) -> None:
@@ -427,6 +409,7 @@ def describe_capacity(capacity: Capacity | None) -> str:
         f"({len(capacity.group_instances)}), group {SEED_WARM_GROUP}'s warm pool kept Running "
         f"({len(capacity.warm_instances)}), maintain Spot Fleet {capacity.spot_fleet} "
         f"({len(capacity.spot_instances)} one-time Spot), persistent Spot "
-        f"{capacity.persistent_spot}, stop-protected {capacity.protected}, SageMaker notebook "
-        f"instance {capacity.notebook}; one more launch right before the trip"
+        f"{capacity.persistent_spot}, stop-protected {capacity.protected}, "
+        f"{', '.join(capacity.services_before) or 'nothing outside EC2'}; one more launch "
+        "right before the trip"
     )
