@@ -28,25 +28,25 @@ Snapshot = dict[str, Any]
 class Seed:
     kind: str  # the guard module's KIND, as the report names it
     name: str  # the name the report gives it ("region/name" there)
-    create: Callable[[Any, str, str], None]  # (operator session, region, account id)
-    read: Callable[[Any, str], Snapshot]  # (operator session, region): what restore gives back
+    create: Callable[[Any, str, str, str], None]  # (operator session, region, account, name)
+    read: Callable[[Any, str, str], Snapshot]  # (session, region, name): what restore gives back
     halted: Callable[[Snapshot], bool]  # the snapshot after the trip says it is halted
     settled: Callable[[Snapshot], bool] = lambda _: True  # ready to be tripped on
     # A snapshot after restore, as it will read once settled (a restarted notebook is Pending).
     as_restored: Callable[[Snapshot], Snapshot] = lambda snapshot: snapshot
 
 
-def _create_notebook(session: Any, region: str, account: str) -> None:
+def _create_notebook(session: Any, region: str, account: str, name: str) -> None:
     session.client("sagemaker", region_name=region).create_notebook_instance(
-        NotebookInstanceName="drill-notebook",
+        NotebookInstanceName=name,
         InstanceType="ml.t3.medium",
         RoleArn=f"arn:aws:iam::{account}:role/drill-notebook",
     )
 
 
-def _read_notebook(session: Any, region: str) -> Snapshot:
+def _read_notebook(session: Any, region: str, name: str) -> Snapshot:
     found = session.client("sagemaker", region_name=region).describe_notebook_instance(
-        NotebookInstanceName="drill-notebook"
+        NotebookInstanceName=name
     )
     return {"status": found["NotebookInstanceStatus"], "type": found["InstanceType"]}
 
@@ -69,12 +69,12 @@ def seed_services(emulator: Emulator, account: Account, region: str) -> dict[str
     """Create one of each kind, wait until each is ready, and read it: {kind: snapshot}."""
     session = emulator.operator(account.id, region)
     for seed in SEEDS:
-        seed.create(session, region, account.id)
+        seed.create(session, region, account.id, seed.name)
     before: dict[str, Snapshot] = {}
     deadline = time.monotonic() + SETTLE_S
     for seed in SEEDS:
         while True:
-            before[seed.kind] = seed.read(session, region)
+            before[seed.kind] = seed.read(session, region, seed.name)
             if seed.settled(before[seed.kind]) or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
@@ -89,7 +89,7 @@ def check_services_trip(
     session = emulator.operator(account.id, region)
     for seed in SEEDS:
         halted = report.services_halted.get(seed.kind, [])
-        now = seed.read(session, region)
+        now = seed.read(session, region, seed.name)
         result.check(
             f"{account.name}: {seed.kind} {seed.name} halted",
             f"{region}/{seed.name}" in halted and seed.halted(now),
@@ -105,7 +105,7 @@ def check_services_restore(
     session = emulator.operator(account.id, region)
     for seed in SEEDS:
         before = result.capacity.services_before.get(seed.kind, {})
-        now = seed.as_restored(seed.read(session, region))
+        now = seed.as_restored(seed.read(session, region, seed.name))
         result.check(
             f"{account.name}: {seed.kind} {seed.name} back as before the trip",
             f"{region}/{seed.name}" in restored.get("services_restored", []) and now == before,

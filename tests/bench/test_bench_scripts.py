@@ -14,7 +14,10 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-@pytest.mark.parametrize("script", ["fast_trip.py", "halt.py", "halt_mix.py", "weighted.py"])
+@pytest.mark.parametrize(
+    "script",
+    ["fast_trip.py", "halt.py", "halt_mix.py", "halt_services.py", "services.py", "weighted.py"],
+)
 def test_each_bench_starts_as_a_script_from_any_directory(script: str, tmp_path: Path) -> None:
     """Run as `python bench/<script>`, without PYTHONPATH: the script finds bench/ and lambda/."""
     env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
