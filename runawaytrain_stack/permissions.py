@@ -44,6 +44,14 @@ CENSUS_ACTIONS = (
     # Capacity outside EC2 (lambda/guard/services.py): no resource-level permissions
     # (Service Authorization Reference, "Actions defined by Amazon SageMaker").
     "sagemaker:ListNotebookInstances",
+    # Batch and EKS (batch_environments.py, batch_jobs.py, eks_nodegroups.py): no resource-level
+    # permissions (Service Authorization Reference, "Actions defined by AWS Batch" and "Actions
+    # defined by Amazon Elastic Kubernetes Service").
+    "batch:DescribeComputeEnvironments",
+    "batch:DescribeJobQueues",
+    "batch:ListJobs",
+    "batch:DescribeJobs",
+    "eks:ListClusters",
 )
 # Halting: stop (lifting stop protection, put back by restore); pause scaling so groups do not
 # replace what was stopped.
@@ -83,6 +91,16 @@ NOTEBOOK_ACTIONS = (
     "sagemaker:ListTags",
 )
 NOTEBOOK_TAG_ACTIONS = ("sagemaker:AddTags", "sagemaker:DeleteTags")
+# Batch compute environments disabled at a trip and enabled by restore (batch_environments.py),
+# tagged first (runawaytrain: keys by condition); jobs terminated only per `halt:` (batch_jobs.py).
+BATCH_ENVIRONMENT_ACTIONS = ("batch:UpdateComputeEnvironment",)
+BATCH_TAG_ACTIONS = ("batch:TagResource", "batch:UntagResource")
+BATCH_JOB_ACTIONS = ("batch:TerminateJob",)
+# EKS managed node groups scaled to 0 at a trip and back by restore (eks_nodegroups.py), tagged
+# first; ListNodegroups takes the cluster, the others the node group (SAR).
+EKS_CLUSTER_ACTIONS = ("eks:ListNodegroups",)
+EKS_NODEGROUP_ACTIONS = ("eks:DescribeNodegroup", "eks:UpdateNodegroupConfig")
+EKS_TAG_ACTIONS = ("eks:TagResource", "eks:UntagResource")
 PUBLISH_ACTIONS = ("sns:Publish",)
 TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -152,6 +170,12 @@ HALT_ACTIONS = (
     + GROUP_TAG_ACTIONS
     + NOTEBOOK_ACTIONS
     + NOTEBOOK_TAG_ACTIONS
+    + BATCH_ENVIRONMENT_ACTIONS
+    + BATCH_TAG_ACTIONS
+    + BATCH_JOB_ACTIONS
+    + EKS_CLUSTER_ACTIONS
+    + EKS_NODEGROUP_ACTIONS
+    + EKS_TAG_ACTIONS
 )
 NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
 PAYER_ACTIONS = ("events:PutEvents",)  # heartbeats and quarantine requests (payer_events.py)
@@ -208,6 +232,10 @@ def build_guard_policy(
     keys = f"{arn}:kms:*:{own}:key/*"
     groups = f"{arn}:autoscaling:*:{own}:autoScalingGroup:*:autoScalingGroupName/*"
     notebooks = f"{arn}:sagemaker:*:{own}:notebook-instance/*"
+    batch_environments = f"{arn}:batch:*:{own}:compute-environment/*"
+    batch_jobs = f"{arn}:batch:*:{own}:job/*"
+    clusters = f"{arn}:eks:*:{own}:cluster/*"
+    nodegroups = f"{arn}:eks:*:{own}:nodegroup/*"
     users = f"{arn}:iam::{own}:user/*"
     roles = f"{arn}:iam::{own}:role/*"
     own_roles = f"{arn}:iam::{own}:role{ROLE_PATH}*"
@@ -260,6 +288,12 @@ def build_guard_policy(
         _allow("TagScalingGroups", GROUP_TAG_ACTIONS, [groups], only_our_tags),
         _allow("StopAndStartNotebooks", NOTEBOOK_ACTIONS, [notebooks]),
         _allow("TagNotebooks", NOTEBOOK_TAG_ACTIONS, [notebooks], only_our_tags),
+        _allow("DisableBatchEnvironments", BATCH_ENVIRONMENT_ACTIONS, [batch_environments]),
+        _allow("TagBatchEnvironments", BATCH_TAG_ACTIONS, [batch_environments], only_our_tags),
+        _allow("TerminateBatchJobs", BATCH_JOB_ACTIONS, [batch_jobs]),
+        _allow("ListNodeGroups", EKS_CLUSTER_ACTIONS, [clusters]),
+        _allow("ScaleNodeGroups", EKS_NODEGROUP_ACTIONS, [nodegroups]),
+        _allow("TagNodeGroups", EKS_TAG_ACTIONS, [nodegroups], only_our_tags),
         _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic_arn]),
         _allow("UseTopicKey", TOPIC_KEY_ACTIONS, [key_arn]),
         _allow("WriteOwnLogs", LOG_ACTIONS, [log_group_arn]),
@@ -324,6 +358,8 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "ec2:DescribeInstanceImageMetadata, ec2:DescribeInstanceTypes, pricing:GetProducts, "
         "autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeTags, "
         "autoscaling:DescribeWarmPool, sts:GetCallerIdentity, sagemaker:ListNotebookInstances, "
+        "batch:DescribeComputeEnvironments, batch:DescribeJobQueues, batch:ListJobs, "
+        "batch:DescribeJobs, eks:ListClusters, "
         "iam:ListUsers and iam:ListRoles "
         "support no resource-level permissions (Service Authorization Reference), so IAM "
         "accepts only *.",
@@ -341,6 +377,17 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         f"{arn}:sagemaker:*:{account_id}:notebook-instance/*": "The guard stops whichever "
         "notebook instances bill in any region of its own account, known only at run time, and "
         "restore starts them again; its tags are limited to runawaytrain: keys by condition.",
+        f"{arn}:batch:*:{account_id}:compute-environment/*": "The guard disables whichever "
+        "Batch compute environments hold capacity in any region of its own account, known only "
+        "at run time, and restore enables them again; its tags are limited to runawaytrain: keys.",
+        f"{arn}:batch:*:{account_id}:job/*": "Where accounts.yaml halt: names batch-jobs, the "
+        "guard terminates the Batch jobs running in any region of its own account, known only at "
+        "run time.",
+        f"{arn}:eks:*:{account_id}:cluster/*": "The guard lists the node groups of every EKS "
+        "cluster of its own account, known only at run time.",
+        f"{arn}:eks:*:{account_id}:nodegroup/*": "The guard scales whichever EKS managed node "
+        "groups run in any region of its own account to 0 and restore gives their size back; its "
+        "tags are limited to runawaytrain: keys.",
         f"{arn}:kms:*:{account_id}:key/*": "Restarting an instance whose EBS volumes use a "
         "customer managed key needs a grant for EC2 (kms:GrantIsForAWSResource only).",
         f"{arn}:autoscaling:*:{account_id}:autoScalingGroup:*:autoScalingGroupName/*": "The "

@@ -14,11 +14,13 @@ from typing import Any
 
 from strict_aws import (
     auto_scaling,
+    batch,
     ec2_fleets,
     ec2_images,
     ec2_instances,
     ec2_reads,
     ec2_termination,
+    eks,
     events,
     iam,
     lambda_functions,
@@ -52,6 +54,8 @@ SERVICES = (
     lambda_functions,
     sts,
     sagemaker,
+    batch,
+    eks,
 )
 
 

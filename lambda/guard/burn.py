@@ -104,6 +104,8 @@ def weigh_burn(
     service_groups: Counter[tuple[str, str, str]] = Counter()
     by_vcpus: dict[str, TypeWeight] = {}  # what a service billed by the vCPU weighs ("2 vCPU")
     for item in others:
+        if not item.count:
+            continue  # capacity another census weighs (a node group's EC2 instances)
         instance_type = item.instance_type
         if not instance_type and item.vcpus is not None:
             instance_type = f"{item.vcpus:g} vCPU"

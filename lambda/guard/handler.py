@@ -590,12 +590,9 @@ def run_restore(
     closed = None
     if not invocation.dry_run:  # first: starting instances emits launch events
         closed = close_incident(clients.client("ssm", home), incident)
-    undone = restore_incident(
-        target,
-        incident,
-        restart_instances=invocation.restart_instances,
-        dry_run=invocation.dry_run,
-    )
+    # Other services first: an EKS node group gets its size back while its Auto Scaling group's
+    # processes are still suspended; resumed at desired 0, they would terminate its restarted
+    # nodes (eks_nodegroups.py).
     services = restore_services(
         regions,
         incident,
@@ -603,6 +600,12 @@ def run_restore(
         dry_run=invocation.dry_run,
         restart=invocation.restart_instances,
         workers=MAX_POOL_CONNECTIONS,
+    )
+    undone = restore_incident(
+        target,
+        incident,
+        restart_instances=invocation.restart_instances,
+        dry_run=invocation.dry_run,
     )
     report.incident = incident
     report.restore = {

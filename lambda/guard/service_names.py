@@ -16,6 +16,9 @@ ALL = "all"  # in `halt:`: every kind, irreversible ones too
 # name -> reversible
 KINDS: dict[str, bool] = {
     "sagemaker-notebooks": True,
+    "batch-environments": True,
+    "batch-jobs": False,
+    "eks-nodegroups": True,
 }
 
 

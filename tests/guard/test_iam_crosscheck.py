@@ -20,8 +20,16 @@ import guard
 from guard.clients import ClientFactory
 from guard.handler import run_guard, run_restore
 from guard.invocation import Invocation
+from guard.service_names import resolve_halt
 from guard.settings import Action, Lockout, Settings, WeightedLimits
 from runawaytrain_stack.permissions import GUARD_ACTIONS
+from tests.batch_account import (
+    create_ec2_environment,
+    create_node_group,
+    create_queue,
+    network,
+    submit,
+)
 from tests.guard.accounts import (
     UserSpec,
     create_group,
@@ -61,6 +69,13 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
         InstanceType="ml.t3.medium",
         RoleArn="arn:aws:iam::123456789012:role/notebooks",
     )
+    # Batch and EKS: an environment disabled and enabled again, a job terminated (halt: all),
+    # a node group scaled to 0 and back.
+    net = network()
+    create_ec2_environment("cpu", net)
+    create_queue("cpu-jobs", "cpu")
+    submit("cpu-jobs")
+    create_node_group("prod", "workers", net, {"minSize": 1, "desiredSize": 2, "maxSize": 3})
     topic = boto3.client("sns", region_name=HOME).create_topic(Name="notify")["TopicArn"]
     recorder = CallRecorder()
     session = boto3.session.Session(region_name=HOME)
@@ -73,6 +88,7 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
         lockout=Lockout.USERS_AND_ROLES,
         launch_block=True,
         launch_block_policy=launch_block,
+        halt=resolve_halt(["all"]),
     )
     account = "123456789012"
 
@@ -88,13 +104,16 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     )
 
     assert tripped.locked_users == ["ana"]
-    assert tripped.launch_blocked == ["role/pipeline", "user/ana"]
+    assert tripped.launch_blocked == ["role/batch", "role/pipeline", "user/ana"]
     assert tripped.suspended_asgs == ["farm"]
     assert {"iam:AttachRolePolicy", "ec2:StartInstances", "ec2:DescribeRegions"} <= recorder.actions
     assert {"autoscaling:PutWarmPool", "autoscaling:DescribeWarmPool"} <= recorder.actions
     assert {"ec2:DescribeInstanceTypes", "pricing:GetProducts"} <= recorder.actions
     notebooks = {"sagemaker:StopNotebookInstance", "sagemaker:StartNotebookInstance"}
     assert notebooks | {"sagemaker:AddTags", "sagemaker:DeleteTags"} <= recorder.actions
+    batch_eks = {"batch:UpdateComputeEnvironment", "batch:TagResource", "batch:UntagResource"}
+    batch_eks |= {"batch:TerminateJob", "eks:UpdateNodegroupConfig", "eks:TagResource"}
+    assert batch_eks | {"eks:UntagResource", "eks:ListNodegroups"} <= recorder.actions
     missing = recorder.actions - set(GUARD_ACTIONS)
     assert not missing, f"the guard calls {sorted(missing)} but its role does not allow them"
 

@@ -10,6 +10,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from guard import sagemaker_notebooks, services
 from guard.clients import ClientFactory
 from guard.handler import run_guard, run_restore
 from guard.incident import INCIDENT_TAG
@@ -195,7 +196,8 @@ def test_a_region_whose_notebooks_cannot_be_read_makes_the_run_degraded(strict, 
     assert report.region_errors == {}  # Regions only: the last-run record keeps them as such
 
 
-def test_a_region_botocore_does_not_list_for_the_service_is_closed_and_not_asked():
+def test_a_region_botocore_does_not_list_for_the_service_is_closed_and_not_asked(monkeypatch):
+    monkeypatch.setattr(services, "MODULES", (sagemaker_notebooks,))  # the other kinds apart
     asked: list[str] = []
 
     def client_for(service: str, region: str) -> Any:

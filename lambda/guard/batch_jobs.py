@@ -1,0 +1,135 @@
+"""AWS Batch jobs STARTING or RUNNING: counted, and terminated at a trip only where `halt:`
+names batch-jobs (irreversible: a terminated job is not resumed; restore has nothing to give
+back).
+
+Disabling a compute environment (batch_environments.py) leaves these running: "Jobs in a
+STARTING or RUNNING state continue to progress normally" (Batch API Reference,
+ComputeEnvironmentDetail.state). TerminateJob: "Jobs that are in the STARTING or RUNNING state
+are terminated, which causes them to transition to FAILED" (API Reference, TerminateJob);
+CancelJob leaves them alone ("Jobs that progressed to the STARTING or RUNNING state aren't
+canceled. However, the API operation still succeeds", API Reference, CancelJob), so the halt
+terminates. Both need a reason, kept on the job (DescribeJobs `statusReason`): it names the
+incident.
+
+RUNNABLE (and SUBMITTED, PENDING) jobs are not counted: they burn nothing yet, and the disabled
+compute environments keep them from being placed ("the Batch scheduler doesn't attempt to place
+jobs within the environment", ibid.), so restore lets them run as queued; cancelling them would
+destroy queued work to save no money.
+
+Weighed: a job on Fargate bills its vCPUs and memory (its `resourceRequirements`, VCPU may be
+fractional): Running(vcpus=...). A job on EC2 or Spot runs on an instance the EC2 census counts:
+count 0, weighed there. A queue's compute environments "must all be Fargate compute
+environments ... EC2 and Fargate compute environments can't be mixed" (Batch User Guide, "Job
+queues on Fargate"), so a job's platform is its queue's.
+
+IAM: batch:DescribeJobQueues, batch:DescribeComputeEnvironments, batch:ListJobs,
+batch:DescribeJobs (no resource-level permissions), batch:TerminateJob (job ARNs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from guard.batch_environments import FARGATE, environments
+from guard.census import describe_error
+from guard.logs import get_logger
+from guard.service_capacity import Running, ServiceHalt, ServiceRestore
+
+LOG = get_logger("batch_jobs")
+
+SERVICE = "batch"
+KIND = "Batch job"
+NAME = "batch-jobs"
+BILLING = ("STARTING", "RUNNING")
+JOBS_PER_DESCRIBE = 100  # DescribeJobs jobs: up to 100 (API Reference)
+MIB_PER_GIB = 1024
+STOP_KEEPS = (
+    "Terminated (FAILED, reason naming the incident): what the job did is lost unless it "
+    "wrote it out; submit it again after restore."
+)
+
+
+def fargate_queues(batch: Any) -> tuple[list[str], set[str]]:
+    """(every job queue, the names of those whose environments are Fargate)."""
+    fargate = {
+        key
+        for env in environments(batch)
+        if env.get("computeResources", {}).get("type") in FARGATE
+        for key in (env["computeEnvironmentName"], env["computeEnvironmentArn"])
+    }
+    queues, on_fargate = [], set()
+    for page in batch.get_paginator("describe_job_queues").paginate():
+        for queue in page["jobQueues"]:
+            queues.append(queue["jobQueueName"])
+            order = queue.get("computeEnvironmentOrder", [])
+            if order and all(o["computeEnvironment"] in fargate for o in order):
+                on_fargate.add(queue["jobQueueName"])
+    return queues, on_fargate
+
+
+def weights_of(batch: Any, job_ids: list[str]) -> dict[str, tuple[float, float | None]]:
+    """{job id: (vCPUs, memory GiB)} from DescribeJobs (100 a call)."""
+    found = {}
+    for start in range(0, len(job_ids), JOBS_PER_DESCRIBE):
+        chunk = job_ids[start : start + JOBS_PER_DESCRIBE]
+        for job in batch.describe_jobs(jobs=chunk)["jobs"]:
+            container = job.get("container", {})
+            needs = {r["type"]: r["value"] for r in container.get("resourceRequirements", [])}
+            vcpus = float(needs.get("VCPU", container.get("vcpus") or 0))
+            memory = needs.get("MEMORY", container.get("memory"))
+            found[job["jobId"]] = (vcpus, float(memory) / MIB_PER_GIB if memory else None)
+    return found
+
+
+def count(batch: Any, region: str) -> list[Running]:
+    """The jobs STARTING or RUNNING in every job queue of the region."""
+    queues, on_fargate = fargate_queues(batch)
+    listed: list[tuple[str, dict[str, Any]]] = []
+    for queue in queues:
+        for status in BILLING:
+            pages = batch.get_paginator("list_jobs").paginate(jobQueue=queue, jobStatus=status)
+            listed += [(queue, job) for page in pages for job in page["jobSummaryList"]]
+    weights = weights_of(batch, [job["jobId"] for queue, job in listed if queue in on_fargate])
+    found = []
+    for _, job in listed:
+        vcpus, memory = weights.get(job["jobId"], (None, None))
+        found.append(
+            Running(
+                kind=KIND,
+                region=region,
+                name=f"{job['jobName']}/{job['jobId']}",
+                arn=job["jobArn"],
+                instance_type="",
+                state=job["status"],
+                count=1 if vcpus else 0,  # on EC2: weighed as the instance it runs on
+                vcpus=vcpus or None,
+                memory_gib=memory,
+            )
+        )
+    return found
+
+
+def halt(batch: Any, found: list[Running], incident: str) -> ServiceHalt:
+    """Terminate each job; the reason names the incident."""
+    outcome = ServiceHalt()
+    reason = f"runawaytrain incident {incident}: the account's spending circuit breaker tripped"
+    for job in found:
+        try:
+            batch.terminate_job(jobId=job.arn.rsplit("/", 1)[-1], reason=reason)
+        except (ClientError, BotoCoreError) as error:
+            outcome.errors.append(
+                f"{job.region}: terminating {KIND} {job.name}: {describe_error(error)}"
+            )
+            continue
+        outcome.halted.append(job)
+        LOG.info("batch_job_terminated", extra={"region": job.region, "job": job.name})
+    return outcome
+
+
+def restore(
+    batch: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+) -> ServiceRestore:
+    """Irreversible: a terminated job is not brought back."""
+    return ServiceRestore()

@@ -1,0 +1,193 @@
+"""EKS managed node groups: scaled to 0 at a trip, their scaling configuration given back by
+restore.
+
+A managed node group's nodes are EC2 instances in an Auto Scaling group EKS owns (DescribeNodegroup
+`resources.autoScalingGroups`): the EC2 census counts them and the EC2 halt stops them and
+suspends the group's processes (auto_scaling.py). So a node group weighs nothing here (count 0):
+its money is weighed once, as EC2. What the halt here adds is that EKS stops asking for nodes:
+minSize 0 and desiredSize 0 (UpdateNodegroupConfig scalingConfig). maxSize stays as it is: its
+minimum is 1 (EKS API Reference, NodegroupScalingConfig: maxSize "Minimum value of 1"; botocore
+refuses 0 before sending). EKS keeps min <= desired <= max ("Minimum capacity 2 can't be greater
+than desired size 1", terraform-aws-modules/terraform-aws-eks#2508; "desiredSize can't be greater
+than maxSize", ministryofjustice/cloud-platform-infrastructure#4595, both
+InvalidParameterException), which 0/0/max is. A smaller desiredSize makes EKS terminate nodes
+("the necessary number of worker nodes are terminated", NodegroupScalingConfig.desiredSize).
+
+With the EC2 halt: both run at once. The group's Terminate process is suspended (auto_scaling.py),
+so desired 0 terminates nothing: the nodes stay stopped, their volumes kept. Restore must give the
+node group its size back BEFORE the EC2 restore resumes the group's processes, or Auto Scaling
+would terminate the restarted nodes (desired still 0) and EKS launch new ones; handler.run_restore
+restores other services first for this. UpdateNodegroupConfig is asynchronous (it returns an
+update; the node group reads UPDATING), so on real AWS the resize may still be under way when the
+processes resume: the restarted nodes could then be replaced by new ones (UNCERTAIN how EKS
+orders the two; nodes are replaceable by design, nothing stored on them survives either way).
+
+Counted: node groups with desiredSize above 0, whatever their status but DELETING. Only an ACTIVE
+or DEGRADED one is updated: one CREATING or UPDATING waits for the next run while the incident is
+open.
+
+Record, then change: the node group is tagged with the incident and its prior "min/desired/max"
+before the update; a refused update takes them off again. Restore (only with restart: a size
+back launches instances) sets the recorded scaling configuration and removes the tags; without
+restart the record stays. Tags are read from DescribeNodegroup (`tags`).
+
+IAM: eks:ListClusters (no resource-level permissions), eks:ListNodegroups (cluster ARNs),
+eks:DescribeNodegroup, eks:UpdateNodegroupConfig (nodegroup ARNs), eks:TagResource /
+eks:UntagResource (nodegroup ARNs, runawaytrain:* keys).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from guard.census import describe_error
+from guard.incident import INCIDENT_TAG, TAG_PREFIX
+from guard.logs import get_logger
+from guard.service_capacity import Running, ServiceHalt, ServiceRestore
+
+LOG = get_logger("eks_nodegroups")
+
+SERVICE = "eks"
+KIND = "EKS managed node group"
+NAME = "eks-nodegroups"
+SCALING_TAG = f"{TAG_PREFIX}prior-scaling"  # "min/desired/max"
+RECORD_TAGS = (INCIDENT_TAG, SCALING_TAG)
+UPDATABLE = ("ACTIVE", "DEGRADED")
+GONE = ("DELETING",)
+STOP_KEEPS = (
+    "Scaled to min 0, desired 0 (max kept): EKS asks for no nodes; its nodes are EC2 instances, "
+    "in the EC2 count and halt above. Restore with restart_instances gives its size back."
+)
+
+
+def node_groups(eks: Any) -> Iterator[dict[str, Any]]:
+    """DescribeNodegroup of every managed node group of every cluster of the region."""
+    for page in eks.get_paginator("list_clusters").paginate():
+        for cluster in page["clusters"]:
+            groups = eks.get_paginator("list_nodegroups").paginate(clusterName=cluster)
+            for group_page in groups:
+                for name in group_page["nodegroups"]:
+                    yield eks.describe_nodegroup(clusterName=cluster, nodegroupName=name)[
+                        "nodegroup"
+                    ]
+
+
+def count(eks: Any, region: str) -> list[Running]:
+    return [
+        Running(
+            kind=KIND,
+            region=region,
+            name=f"{group['clusterName']}/{group['nodegroupName']}",
+            arn=group["nodegroupArn"],
+            instance_type=",".join(group.get("instanceTypes") or []),
+            state=group.get("status", ""),
+            count=0,  # its nodes are EC2 instances: weighed by the EC2 census
+        )
+        for group in node_groups(eks)
+        if group.get("scalingConfig", {}).get("desiredSize", 0) > 0
+        and group.get("status") not in GONE
+    ]
+
+
+def scaling_of(text: str) -> dict[str, int]:
+    low, desired, high = (int(part) for part in text.split("/"))
+    return {"minSize": low, "desiredSize": desired, "maxSize": high}
+
+
+def halt(eks: Any, found: list[Running], incident: str) -> ServiceHalt:
+    """Tag (incident, prior scaling), then scale to min 0, desired 0."""
+    outcome = ServiceHalt()
+    for running in found:
+        cluster, name = running.name.split("/", 1)
+        try:
+            group = eks.describe_nodegroup(clusterName=cluster, nodegroupName=name)["nodegroup"]
+        except (ClientError, BotoCoreError) as error:
+            outcome.errors.append(
+                f"{running.region}: reading {KIND} {running.name}: {describe_error(error)}"
+            )
+            continue
+        scaling = group.get("scalingConfig", {})
+        if scaling.get("desiredSize", 0) == 0 and scaling.get("minSize", 0) == 0:
+            continue  # scaled in since the count
+        if group.get("status") not in UPDATABLE:
+            outcome.waiting.append(running)
+            continue
+        # Already recorded by this incident (sized up again since): keep the first record.
+        recorded_now = group.get("tags", {}).get(INCIDENT_TAG) != incident
+        if recorded_now:
+            prior = f"{scaling['minSize']}/{scaling['desiredSize']}/{scaling['maxSize']}"
+            try:
+                eks.tag_resource(
+                    resourceArn=running.arn, tags={INCIDENT_TAG: incident, SCALING_TAG: prior}
+                )
+            except (ClientError, BotoCoreError) as error:
+                outcome.errors.append(
+                    f"{running.region}: recording {KIND} {running.name}: {describe_error(error)}; "
+                    "not scaled in (restore could not give its size back)"
+                )
+                continue
+        try:
+            eks.update_nodegroup_config(
+                clusterName=cluster,
+                nodegroupName=name,
+                scalingConfig={"minSize": 0, "desiredSize": 0, "maxSize": scaling["maxSize"]},
+            )
+        except (ClientError, BotoCoreError) as error:
+            outcome.errors.append(
+                f"{running.region}: scaling in {KIND} {running.name}: {describe_error(error)}"
+            )
+            if recorded_now:  # no record of a change that did not happen
+                untag(eks, running.arn, running.region, outcome.errors)
+            continue
+        outcome.halted.append(running)
+        LOG.info("nodegroup_scaled_in", extra={"region": running.region, "nodegroup": running.name})
+    return outcome
+
+
+def untag(eks: Any, arn: str, region: str, errors: list[str]) -> None:
+    try:
+        eks.untag_resource(resourceArn=arn, tagKeys=list(RECORD_TAGS))
+    except (ClientError, BotoCoreError) as error:
+        errors.append(f"{region}: untagging {KIND} {arn}: {describe_error(error)}")
+
+
+def restore(
+    eks: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+) -> ServiceRestore:
+    """Give the node groups `incident` scaled in their recorded size back (only with
+    `restart`), then take the record off."""
+    outcome = ServiceRestore()
+    for group in node_groups(eks):
+        tags = group.get("tags", {})
+        if tags.get(INCIDENT_TAG) != incident:
+            continue
+        cluster, name = group["clusterName"], group["nodegroupName"]
+        where, arn = f"{region}/{cluster}/{name}", group["nodegroupArn"]
+        try:
+            prior = scaling_of(tags.get(SCALING_TAG, ""))
+        except ValueError:
+            outcome.errors[f"{KIND} {where}"] = f"its record {SCALING_TAG} is unreadable"
+            continue
+        try:
+            if group.get("scalingConfig") == prior:
+                # Never scaled in (a crash between the record and the change), or sized back
+                # by hand: nothing to give back, the record goes.
+                if not dry_run:
+                    eks.untag_resource(resourceArn=arn, tagKeys=list(RECORD_TAGS))
+                continue
+            if not restart or group.get("status") not in UPDATABLE:
+                outcome.not_yet.append(where)  # the record stays for the next restore
+                continue
+            if not dry_run:
+                eks.update_nodegroup_config(
+                    clusterName=cluster, nodegroupName=name, scalingConfig=prior
+                )
+                eks.untag_resource(resourceArn=arn, tagKeys=list(RECORD_TAGS))
+        except (ClientError, BotoCoreError) as error:
+            outcome.errors[f"{KIND} {where}"] = describe_error(error)
+            continue
+        outcome.restored.append(where)
+    return outcome
