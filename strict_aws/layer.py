@@ -28,6 +28,7 @@ from strict_aws import (
     pricing,
     sagemaker,
     scp_regions,
+    signatures,
     sns,
     sts,
     warm_pools,
@@ -56,6 +57,7 @@ SERVICES = (
     sagemaker,
     batch,
     eks,
+    signatures,
 )
 
 
