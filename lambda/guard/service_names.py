@@ -16,6 +16,8 @@ ALL = "all"  # in `halt:`: every kind, irreversible ones too
 # name -> reversible
 KINDS: dict[str, bool] = {
     "sagemaker-notebooks": True,
+    "ecs-services": True,
+    "ecs-tasks": False,
 }
 
 
