@@ -104,6 +104,8 @@ def weigh_burn(
     service_groups: Counter[tuple[str, str, str]] = Counter()
     by_vcpus: dict[str, TypeWeight] = {}  # what a service billed by the vCPU weighs ("2 vCPU")
     for item in others:
+        if item.count == 0:  # weighed where it runs (an EC2-backed ECS service: the census)
+            continue
         instance_type = item.instance_type
         if not instance_type and item.vcpus is not None:
             instance_type = f"{item.vcpus:g} vCPU"

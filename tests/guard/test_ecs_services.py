@@ -258,6 +258,7 @@ def test_fargate_weighs_its_vcpus_and_an_ec2_service_weighs_nothing_but_is_halte
     assert report.count == 0
     assert report.tripped, report.reason
     assert report.burn["vcpus"] == 4
+    assert "0 x" not in inbox.messages()[0]["Message"]  # no burn line for what weighs nothing
     assert report.services == {KIND: {REGION: 4}}
     assert sorted(report.services_halted[KIND]) == [f"{REGION}/prod/batch", f"{REGION}/prod/web"]
     assert (counts("web"), counts("batch")) == ((0, 0), (0, 0))
