@@ -76,5 +76,11 @@ LAUNCH_ACTIONS = (
     "ecs:StartTask",
     "ecs:CreateService",
     "ecs:UpdateService",
+    "ecs:CreateTaskSet",  # an EXTERNAL-controller service's tasks start through task sets
+    # Resuming the Application Auto Scaling a halt suspended (SuspendedState false again) lets
+    # its policies and schedules raise an ECS service (or a SageMaker endpoint) through
+    # AAS's service-linked role, which neither side binds; it also moves the capacity into
+    # [min, max] at once (AAS API Reference, RegisterScalableTarget).
+    "application-autoscaling:RegisterScalableTarget",
     "lightsail:CreateInstances",
 )

@@ -52,6 +52,14 @@ CENSUS_ACTIONS = (
     "batch:ListJobs",
     "batch:DescribeJobs",
     "eks:ListClusters",
+    # ECS services and tasks (lambda/guard/ecs_services.py, ecs_tasks.py) and their scalable
+    # targets: no resource-level permissions (Service Authorization Reference, "Actions defined
+    # by Amazon ECS" and "by Application Auto Scaling"; ListTasks' optional container-instance).
+    "ecs:ListClusters",
+    "ecs:ListServices",
+    "ecs:ListTasks",
+    "ecs:DescribeTaskDefinition",
+    "application-autoscaling:DescribeScalableTargets",
 )
 # Halting: stop (lifting stop protection, put back by restore); pause scaling so groups do not
 # replace what was stopped.
@@ -101,6 +109,14 @@ BATCH_JOB_ACTIONS = ("batch:TerminateJob",)
 EKS_CLUSTER_ACTIONS = ("eks:ListNodegroups",)
 EKS_NODEGROUP_ACTIONS = ("eks:DescribeNodegroup", "eks:UpdateNodegroupConfig")
 EKS_TAG_ACTIONS = ("eks:TagResource", "eks:UntagResource")
+# ECS services set to 0 tasks at a trip and back by restore; standalone tasks stopped (only when
+# `halt:` names them); both recorded by tags limited to runawaytrain: keys by condition.
+ECS_SERVICE_ACTIONS = ("ecs:DescribeServices", "ecs:UpdateService")
+ECS_TASK_ACTIONS = ("ecs:DescribeTasks", "ecs:StopTask")
+ECS_TAG_ACTIONS = ("ecs:TagResource", "ecs:UntagResource")
+# A service's scaling suspended before its count is set to 0, and put back by restore: only
+# existing ECS targets (no RoleARN passed, so no iam:PassRole; the service-linked role exists).
+ECS_SCALING_ACTIONS = ("application-autoscaling:RegisterScalableTarget",)
 PUBLISH_ACTIONS = ("sns:Publish",)
 TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -176,6 +192,10 @@ HALT_ACTIONS = (
     + EKS_CLUSTER_ACTIONS
     + EKS_NODEGROUP_ACTIONS
     + EKS_TAG_ACTIONS
+    + ECS_SERVICE_ACTIONS
+    + ECS_TASK_ACTIONS
+    + ECS_TAG_ACTIONS
+    + ECS_SCALING_ACTIONS
 )
 NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
 PAYER_ACTIONS = ("events:PutEvents",)  # heartbeats and quarantine requests (payer_events.py)
@@ -236,6 +256,9 @@ def build_guard_policy(
     batch_jobs = f"{arn}:batch:*:{own}:job/*"
     clusters = f"{arn}:eks:*:{own}:cluster/*"
     nodegroups = f"{arn}:eks:*:{own}:nodegroup/*"
+    ecs_services = f"{arn}:ecs:*:{own}:service/*"
+    ecs_tasks = f"{arn}:ecs:*:{own}:task/*"
+    scalable_targets = f"{arn}:application-autoscaling:*:{own}:scalable-target/*"
     users = f"{arn}:iam::{own}:user/*"
     roles = f"{arn}:iam::{own}:role/*"
     own_roles = f"{arn}:iam::{own}:role{ROLE_PATH}*"
@@ -294,6 +317,20 @@ def build_guard_policy(
         _allow("ListNodeGroups", EKS_CLUSTER_ACTIONS, [clusters]),
         _allow("ScaleNodeGroups", EKS_NODEGROUP_ACTIONS, [nodegroups]),
         _allow("TagNodeGroups", EKS_TAG_ACTIONS, [nodegroups], only_our_tags),
+        _allow("ZeroEcsServices", ECS_SERVICE_ACTIONS, [ecs_services]),
+        _allow("StopEcsTasks", ECS_TASK_ACTIONS, [ecs_tasks]),
+        _allow("TagEcs", ECS_TAG_ACTIONS, [ecs_services, ecs_tasks], only_our_tags),
+        _allow(
+            "SuspendEcsScaling",
+            ECS_SCALING_ACTIONS,
+            [scalable_targets],
+            {
+                "StringEquals": {
+                    "application-autoscaling:service-namespace": "ecs",
+                    "application-autoscaling:scalable-dimension": "ecs:service:DesiredCount",
+                }
+            },
+        ),
         _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic_arn]),
         _allow("UseTopicKey", TOPIC_KEY_ACTIONS, [key_arn]),
         _allow("WriteOwnLogs", LOG_ACTIONS, [log_group_arn]),
@@ -361,6 +398,8 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "batch:DescribeComputeEnvironments, batch:DescribeJobQueues, batch:ListJobs, "
         "batch:DescribeJobs, eks:ListClusters, "
         "iam:ListUsers and iam:ListRoles "
+        "ecs:ListClusters, ecs:ListServices, ecs:ListTasks, ecs:DescribeTaskDefinition, "
+        "application-autoscaling:DescribeScalableTargets, iam:ListUsers and iam:ListRoles "
         "support no resource-level permissions (Service Authorization Reference), so IAM "
         "accepts only *.",
         f"{arn}:ec2:*:{account_id}:instance/*": "The guard stops and tags whichever instances "
@@ -388,6 +427,15 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         f"{arn}:eks:*:{account_id}:nodegroup/*": "The guard scales whichever EKS managed node "
         "groups run in any region of its own account to 0 and restore gives their size back; its "
         "tags are limited to runawaytrain: keys.",
+        f"{arn}:ecs:*:{account_id}:service/*": "The guard sets whichever ECS services run in "
+        "any region of its own account, known only at run time, to 0 tasks and restore sets "
+        "them back; its tags are limited to runawaytrain: keys by condition.",
+        f"{arn}:ecs:*:{account_id}:task/*": "The guard stops standalone ECS tasks (only when "
+        "the account's halt: names ecs-tasks) in any region of its own account, known only at "
+        "run time; its tags are limited to runawaytrain: keys by condition.",
+        f"{arn}:application-autoscaling:*:{account_id}:scalable-target/*": "Scalable target "
+        "ids are random; the guard suspends and resumes only ECS services' DesiredCount "
+        "targets, by the service-namespace and scalable-dimension conditions.",
         f"{arn}:kms:*:{account_id}:key/*": "Restarting an instance whose EBS volumes use a "
         "customer managed key needs a grant for EC2 (kms:GrantIsForAWSResource only).",
         f"{arn}:autoscaling:*:{account_id}:autoScalingGroup:*:autoScalingGroupName/*": "The "

@@ -206,10 +206,10 @@ def test_a_region_botocore_does_not_list_for_the_service_is_closed_and_not_asked
 
     census = count_services(["us-east-1", "xx-nowhere-1"], client_for, 2, lambda _: ["us-east-1"])
 
-    assert asked == ["us-east-1"]
-    assert census.closed == {
-        "SageMaker notebook instance in xx-nowhere-1": "not offered in this region"
-    }
+    assert set(asked) == {"us-east-1"}  # one client per module (and its extra services)
+    assert census.closed["SageMaker notebook instance in xx-nowhere-1"] == (
+        "not offered in this region"
+    )
     assert census.errors == {}
 
 
@@ -218,7 +218,7 @@ class EmptySageMaker:
         return self
 
     def paginate(self, **_: Any) -> list[dict[str, Any]]:
-        return [{"NotebookInstances": []}]
+        return [{"NotebookInstances": [], "clusterArns": []}]  # and no ECS cluster
 
 
 @pytest.fixture
