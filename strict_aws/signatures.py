@@ -1,4 +1,4 @@
-"""Request signatures as AWS checks them: a GET or DELETE request carries no payload.
+"""Request signatures as AWS checks them: a GET, HEAD or DELETE request carries no payload.
 
 With IAM authentication on (the drill's emulator, tests under enable_iam_authentication), moto
 recomputes each request's SigV4 signature to compare it with the caller's. For a request without
@@ -20,6 +20,9 @@ from moto.iam.access_control import IAMRequestBase
 from strict_aws.patches import Patches
 
 
+BODILESS = ("GET", "HEAD", "DELETE")
+
+
 def install(patches: Patches) -> None:
     patches.set(
         IAMRequestBase,
@@ -31,7 +34,8 @@ def install(patches: Patches) -> None:
 def _signed_as_sent(original: Callable[..., Any]) -> Callable[..., Any]:
     def create(self: IAMRequestBase) -> Any:
         request = original(self)
-        if not self._body:  # nothing was sent: the signer hashes an empty payload
+        # Nothing was sent (a POST's form, by contrast, may reach here parsed into _data).
+        if self._method in BODILESS and not self._body:
             request.data = b""
         return request
 

@@ -42,3 +42,12 @@ def test_a_get_signed_by_botocore_is_accepted_and_a_wrong_secret_refused(strict:
         )
         with pytest.raises(ClientError, match="SignatureDoesNotMatch"):
             forged.client("eks").list_clusters()
+
+
+def test_a_query_api_post_is_still_accepted(strict: StrictAWS) -> None:
+    """IAM's query protocol: the form in the body is the payload (moto may pass it parsed)."""
+    credentials = keys()
+    with enable_iam_authentication():
+        session = boto3.session.Session(region_name="us-east-1", **credentials)
+        assert [u["UserName"] for u in session.client("iam").list_users()["Users"]] == ["operator"]
+        assert session.client("batch").describe_compute_environments()["computeEnvironments"] == []
