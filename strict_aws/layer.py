@@ -15,6 +15,7 @@ from typing import Any
 from strict_aws import (
     auto_scaling,
     batch,
+    bedrock_runtime,
     ec2_fleets,
     ec2_images,
     ec2_instances,
@@ -60,6 +61,7 @@ SERVICES = (
     eks,
     signatures,
     ecs,
+    bedrock_runtime,
 )
 
 
