@@ -19,7 +19,6 @@ from moto.iam.access_control import IAMRequestBase
 
 from strict_aws.patches import Patches
 
-
 BODILESS = ("GET", "HEAD", "DELETE")
 
 
