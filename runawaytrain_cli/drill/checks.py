@@ -21,6 +21,7 @@ from runawaytrain_cli.drill.scenario import (
     format_counts,
     format_states,
 )
+from runawaytrain_cli.drill.services import SERVICE_ROLE
 from runawaytrain_cli.fleet_file import plural
 from runawaytrain_stack.fleet_model import Account
 
@@ -144,8 +145,8 @@ def _check_tripped(
         )
         if tripped.lockout is Lockout.USERS_AND_ROLES:
             result.check(
-                f"{tripped.name}: roles {SEED_ROLE} and {SEED_LAUNCHER} locked out",
-                report.locked_roles == sorted([SEED_ROLE, SEED_LAUNCHER]),
+                f"{tripped.name}: roles {SEED_ROLE}, {SEED_LAUNCHER} and {SERVICE_ROLE} locked out",
+                report.locked_roles == sorted([SEED_ROLE, SEED_LAUNCHER, SERVICE_ROLE]),
                 f"locked roles {', '.join(report.locked_roles) or 'none'}",
             )
         for name, key in users.items():

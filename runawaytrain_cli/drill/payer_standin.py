@@ -18,11 +18,15 @@ from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.names import (
     PAYER_BUS_NAME,
     PROTECTION_POLICY_PREFIX,
-    QUARANTINE_POLICY_PREFIX,
     QUARANTINE_TAG,
+    name_quarantine_policy,
 )
 from runawaytrain_stack.payer_wiring import build_bus_statement, build_request_pattern
-from runawaytrain_stack.scp import build_guard_protection_policy, build_quarantine_policy, render
+from runawaytrain_stack.scp import (
+    build_guard_protection_policy,
+    build_quarantine_policies,
+    render,
+)
 
 RULE_NAME = "runawaytrain-payer-quarantine-requests"
 
@@ -32,6 +36,7 @@ class PayerStandIn:
     bus_arn: str
     requests_queue_url: str  # where the quarantine rule's events arrive
     policies: dict[str, str]  # policy name -> id
+    pieces: dict[str, int]  # account id -> how many quarantine SCPs (the stack's `pieces`)
 
 
 def stand_in_payer(session: Any, fleet: Fleet, region: str) -> PayerStandIn:
@@ -39,19 +44,24 @@ def stand_in_payer(session: Any, fleet: Fleet, region: str) -> PayerStandIn:
     policy, and the quarantine rule targeting a queue."""
     organizations = session.client("organizations", region_name="us-east-1")
     policies = {}
+    pieces: dict[str, int] = {}
     for account in fleet.sub_accounts:
-        documents = []
+        documents = []  # (name, document, attached now)
         if account.quarantine:
-            documents.append((QUARANTINE_POLICY_PREFIX, build_quarantine_policy, False))
+            quarantine = build_quarantine_policies(fleet, account)
+            pieces[account.id] = len(quarantine)
+            for index, piece in enumerate(quarantine):
+                documents.append((name_quarantine_policy(account.id, index), piece, False))
         if fleet.protect_guards:
-            documents.append((PROTECTION_POLICY_PREFIX, build_guard_protection_policy, True))
-        for prefix, build, attach in documents:
+            protection = build_guard_protection_policy(fleet, account)
+            documents.append((f"{PROTECTION_POLICY_PREFIX}{account.id}", protection, True))
+        for name, document, attach in documents:
             tags = [] if attach else [{"Key": QUARANTINE_TAG, "Value": account.id}]
             created = organizations.create_policy(
-                Name=f"{prefix}{account.id}",
+                Name=name,
                 Description="runawaytrain (stand-in for the payer stack)",
                 Type="SERVICE_CONTROL_POLICY",
-                Content=render(build(fleet, account)),
+                Content=render(document),
                 Tags=tags,
             )["Policy"]["PolicySummary"]
             policies[created["Name"]] = created["Id"]
@@ -79,7 +89,7 @@ def stand_in_payer(session: Any, fleet: Fleet, region: str) -> PayerStandIn:
     events.put_targets(
         Rule=RULE_NAME, EventBusName=PAYER_BUS_NAME, Targets=[{"Id": "q", "Arn": queue_arn}]
     )
-    return PayerStandIn(bus_arn=bus_arn, requests_queue_url=queue_url, policies=policies)
+    return PayerStandIn(bus_arn, queue_url, policies, pieces)
 
 
 def take_requests(session: Any, stand_in: PayerStandIn, region: str) -> list[dict[str, Any]]:

@@ -13,11 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from quarantine.handler import act
+from runawaytrain_cli.drill.bedrock_probe import REFUSALS, try_invoke_model
 from runawaytrain_cli.drill.emulator import Emulator
 from runawaytrain_cli.drill.payer_standin import PayerStandIn, stand_in_payer, take_requests
-from runawaytrain_cli.drill.scenario import DrillContext, DrillError, DrillResult
-from runawaytrain_stack.fleet_model import Fleet
-from runawaytrain_stack.names import QUARANTINE_POLICY_PREFIX, QUARANTINE_STATE_PATH
+from runawaytrain_cli.drill.scenario import SEED_LAUNCHER, DrillContext, DrillError, DrillResult
+from runawaytrain_stack.fleet_model import Account, Fleet
+from runawaytrain_stack.names import (
+    QUARANTINE_POLICY_PREFIX,
+    QUARANTINE_STATE_PATH,
+    name_quarantine_policy,
+)
 
 NOT_EMULATED = (
     "the payer bus rule's Lambda target: moto invokes no Lambda, so a queue stands in for it "
@@ -63,6 +68,7 @@ class Quarantine:
                 state_path=QUARANTINE_STATE_PATH,
                 topic_arn=self.topic_arn,
                 session=self.payer,
+                pieces=self.stand_in.pieces,
             )
             for event in take_requests(self.payer, self.stand_in, self.region)
         ]
@@ -75,7 +81,11 @@ class Quarantine:
             policies = organizations.list_policies_for_target(
                 TargetId=account.id, Filter="SERVICE_CONTROL_POLICY"
             )["Policies"]
-            if any(p["Name"] == f"{QUARANTINE_POLICY_PREFIX}{account.id}" for p in policies):
+            names = {p["Name"] for p in policies}
+            wanted = self.stand_in.pieces.get(account.id, 0) if self.stand_in else 0
+            if wanted and all(
+                name_quarantine_policy(account.id, n) in names for n in range(wanted)
+            ):
                 found.add(account.name)
         return found
 
@@ -84,11 +94,22 @@ class Quarantine:
         outcomes = self.deliver()
         attached = self.quarantined()
         expected = {tripped.name} if tripped.quarantine else set()
+        assert self.stand_in is not None
+        pieces = self.stand_in.pieces.get(tripped.id, 0)
         result.check(
-            f"{tripped.name}: quarantine SCP attached to it, and to no other account",
+            f"{tripped.name}: its {pieces} quarantine SCP(s) attached to it, and to no other "
+            "account",
             attached == expected and all(o.get("error") is None for o in outcomes),
             f"attached to {sorted(attached) or 'none'}",
         )
+        if tripped.quarantine:
+            invoked, detail = self.invoke(tripped)
+            result.check(
+                f"{tripped.name}: a Bedrock invocation by role {SEED_LAUNCHER} is refused by the "
+                "quarantine SCPs",
+                not invoked and detail in REFUSALS,
+                f"invoked {detail}" if invoked else detail,
+            )
         return (
             f"payer: quarantine requests {len(outcomes)}, attached to "
             f"{', '.join(sorted(attached)) or 'none'}"
@@ -98,14 +119,30 @@ class Quarantine:
         outcomes = self.deliver()
         attached = self.quarantined()
         result.check(
-            f"{result.tripped}: restore detached its quarantine SCP",
+            f"{result.tripped}: restore detached its quarantine SCPs",
             result.tripped not in attached and any(o.get("action") == "detach" for o in outcomes),
             f"still attached to {sorted(attached) or 'none'}",
         )
+        tripped = next(a for a in self.fleet.sub_accounts if a.name == result.tripped)
+        if tripped.quarantine:
+            invoked, detail = self.invoke(tripped)
+            result.check(
+                f"{tripped.name}: the same Bedrock invocation succeeds once released",
+                invoked,
+                detail,
+            )
         return (
             f"payer: release requests {len(outcomes)}, attached to "
             f"{', '.join(sorted(attached)) or 'none'}"
         )
+
+    def invoke(self, account: Account) -> tuple[bool, str]:
+        """One InvokeModel as the probe role of `account`, IAM not enforced: only the SCPs
+        can refuse it (the launch block, an IAM policy, refuses it too while attached)."""
+        region = account.home_region
+        operator = self.emulator.operator(account.id, region)
+        role = f"arn:aws:iam::{account.id}:role/{SEED_LAUNCHER}"
+        return try_invoke_model(self.emulator.assume(role, region, via=operator), region)
 
 
 def step_payer(drill: DrillContext) -> None:

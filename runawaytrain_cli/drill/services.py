@@ -20,6 +20,7 @@ from runawaytrain_stack.fleet_model import Account
 if TYPE_CHECKING:  # scenario seeds through this module
     from runawaytrain_cli.drill.scenario import DrillResult
 
+SERVICE_ROLE = "drill-seeds"  # the role the seeds' services run as (locked out by users+roles)
 SETTLE_S = 30.0  # for a seed to leave its starting state (the emulator's pending time, and margin)
 Snapshot = dict[str, Any]
 
@@ -78,9 +79,10 @@ def _network(session: Any, region: str, account: str) -> dict[str, str]:
     )["SecurityGroups"]
     iam = session.client("iam", region_name=region)
     try:
-        role = iam.get_role(RoleName="drill-seeds")["Role"]["Arn"]
+        role = iam.get_role(RoleName=SERVICE_ROLE)["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
-        role = iam.create_role(RoleName="drill-seeds", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        created = iam.create_role(RoleName=SERVICE_ROLE, AssumeRolePolicyDocument="{}")
+        role = created["Role"]["Arn"]
     return {"subnet": subnet["SubnetId"], "group": groups[0]["GroupId"], "role": role}
 
 

@@ -1,6 +1,6 @@
 """A quarantined account's Bedrock invocations are refused by its SCPs in the emulator, as AWS
 refuses them (strict_aws/bedrock_runtime.py, scps.py); the exempt principals still invoke, and
-release lifts the refusal. The probe is the drill's (runawaytrain_cli/invoke_probe.py)."""
+release lifts the refusal. The probe is the drill's (runawaytrain_cli/drill/bedrock_probe.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from runawaytrain_cli.invoke_probe import try_invoke_model
+from runawaytrain_cli.drill.bedrock_probe import try_invoke_model
 from runawaytrain_stack.config import parse_fleet
 from runawaytrain_stack.names import name_quarantine_policy
 from runawaytrain_stack.scp import build_quarantine_policies, render

@@ -279,11 +279,11 @@ def test_drill_fails_when_statements_are_missing_from_the_role(tmp_path: Path) -
     assert "payer: guard cannot modify its own role" not in failed
     # The other statements still work: users and roles are locked, and restore undoes it.
     assert report.locked_users == ["alice", "bob"]
-    assert report.locked_roles == ["drill-ci-deployer", "drill-launcher"]
+    assert report.locked_roles == ["drill-ci-deployer", "drill-launcher", "drill-seeds"]
     passed = {check.name for check in result.checks if check.ok}
     assert {
         "lab: users locked out",
-        "lab: roles drill-ci-deployer and drill-launcher locked out",
+        "lab: roles drill-ci-deployer, drill-launcher and drill-seeds locked out",
     } <= passed
     assert "lab: restore unlocked the locked roles" in passed
     # Locked out and launch-blocked alike, the launcher launches again after restore.
