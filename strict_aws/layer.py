@@ -24,6 +24,7 @@ from strict_aws import (
     lambda_functions,
     organizations,
     pricing,
+    rds,
     sagemaker,
     scp_regions,
     sns,
@@ -52,6 +53,7 @@ SERVICES = (
     lambda_functions,
     sts,
     sagemaker,
+    rds,
 )
 
 
