@@ -16,6 +16,7 @@ ALL = "all"  # in `halt:`: every kind, irreversible ones too
 # name -> reversible
 KINDS: dict[str, bool] = {
     "sagemaker-notebooks": True,
+    "rds-databases": True,
 }
 
 

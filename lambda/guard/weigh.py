@@ -38,7 +38,8 @@ def weigh_census(
     """`others`: capacity outside EC2 (services.py), weighed by the EC2 type it runs on."""
     where: dict[str, set[str]] = {}
     for item in others:
-        where.setdefault(ec2_type_of(item.instance_type), set()).add(item.region)
+        if item.instance_type:  # "": billed by the vCPU (Running.vcpus), nothing to look up
+            where.setdefault(ec2_type_of(item.instance_type), set()).add(item.region)
     keys: set[Key] = set()
     for region, found in census.instances.items():
         for instance in found:
