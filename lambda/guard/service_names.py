@@ -17,6 +17,7 @@ ALL = "all"  # in `halt:`: every kind, irreversible ones too
 KINDS: dict[str, bool] = {
     "sagemaker-notebooks": True,
     "rds-databases": True,
+    "lambda-functions": True,
 }
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from guard import rds_databases, sagemaker_notebooks
+from guard import lambda_functions, rds_databases, sagemaker_notebooks
 from guard.census import closed_by_policy, describe_error
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
@@ -23,7 +23,7 @@ from guard.service_names import DEFAULT_HALT, KINDS
 
 LOG = get_logger("services")
 
-MODULES: tuple[ModuleType, ...] = (sagemaker_notebooks, rds_databases)
+MODULES: tuple[ModuleType, ...] = (sagemaker_notebooks, rds_databases, lambda_functions)
 MODULE_OF = {module.KIND: module for module in MODULES}
 assert {module.NAME for module in MODULES} == set(KINDS), "service_names.KINDS names each module"
 ClientFor = Callable[[str, str], Any]  # (boto3 service, region) -> client
