@@ -15,7 +15,7 @@ from aws_cdk import Acknowledgment, Aws
 
 from guard.settings import Unstoppable
 from runawaytrain_stack.fleet_model import Account
-from runawaytrain_stack.names import INCIDENT_TAG_PREFIX, ROLE_PATH
+from runawaytrain_stack.names import INCIDENT_TAG_PREFIX, PREFIX, ROLE_PATH
 
 # Counting: no resource-level permissions exist for these (see module docstring).
 # The Describe*Tags pair lets restore find an incident's instances and groups.
@@ -44,6 +44,11 @@ CENSUS_ACTIONS = (
     # Capacity outside EC2 (lambda/guard/services.py): no resource-level permissions
     # (Service Authorization Reference, "Actions defined by Amazon SageMaker").
     "sagemaker:ListNotebookInstances",
+    # RDS and Lambda (lambda/guard/rds_databases.py, lambda_functions.py): ListFunctions supports
+    # no resource-level permissions; the two Describe calls list every database of the region.
+    "rds:DescribeDBInstances",
+    "rds:DescribeDBClusters",
+    "lambda:ListFunctions",
 )
 # Halting: stop (lifting stop protection, put back by restore); pause scaling so groups do not
 # replace what was stopped.
@@ -83,6 +88,20 @@ NOTEBOOK_ACTIONS = (
     "sagemaker:ListTags",
 )
 NOTEBOOK_TAG_ACTIONS = ("sagemaker:AddTags", "sagemaker:DeleteTags")
+# RDS DB instances and clusters (lambda/guard/rds_databases.py): stopped at a trip, started by
+# restore, recorded by tag (runawaytrain: keys only, by condition).
+DATABASE_INSTANCE_ACTIONS = ("rds:StopDBInstance", "rds:StartDBInstance")
+DATABASE_CLUSTER_ACTIONS = ("rds:StopDBCluster", "rds:StartDBCluster")
+DATABASE_TAG_ACTIONS = ("rds:AddTagsToResource", "rds:RemoveTagsFromResource")
+# Lambda functions (lambda/guard/lambda_functions.py): reserved concurrency 0 at a trip, the
+# recorded reservation back at restore; never on runawaytrain's own functions (denied below).
+FUNCTION_ACTIONS = (
+    "lambda:GetFunctionConcurrency",
+    "lambda:PutFunctionConcurrency",
+    "lambda:DeleteFunctionConcurrency",
+    "lambda:ListTags",
+)
+FUNCTION_TAG_ACTIONS = ("lambda:TagResource", "lambda:UntagResource")
 PUBLISH_ACTIONS = ("sns:Publish",)
 TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -152,6 +171,11 @@ HALT_ACTIONS = (
     + GROUP_TAG_ACTIONS
     + NOTEBOOK_ACTIONS
     + NOTEBOOK_TAG_ACTIONS
+    + DATABASE_INSTANCE_ACTIONS
+    + DATABASE_CLUSTER_ACTIONS
+    + DATABASE_TAG_ACTIONS
+    + FUNCTION_ACTIONS
+    + FUNCTION_TAG_ACTIONS
 )
 NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
 PAYER_ACTIONS = ("events:PutEvents",)  # heartbeats and quarantine requests (payer_events.py)
@@ -208,6 +232,10 @@ def build_guard_policy(
     keys = f"{arn}:kms:*:{own}:key/*"
     groups = f"{arn}:autoscaling:*:{own}:autoScalingGroup:*:autoScalingGroupName/*"
     notebooks = f"{arn}:sagemaker:*:{own}:notebook-instance/*"
+    databases = f"{arn}:rds:*:{own}:db:*"
+    clusters = f"{arn}:rds:*:{own}:cluster:*"
+    functions = f"{arn}:lambda:*:{own}:function:*"
+    own_functions = f"{arn}:lambda:*:{own}:function:{PREFIX}-*"
     users = f"{arn}:iam::{own}:user/*"
     roles = f"{arn}:iam::{own}:role/*"
     own_roles = f"{arn}:iam::{own}:role{ROLE_PATH}*"
@@ -260,6 +288,11 @@ def build_guard_policy(
         _allow("TagScalingGroups", GROUP_TAG_ACTIONS, [groups], only_our_tags),
         _allow("StopAndStartNotebooks", NOTEBOOK_ACTIONS, [notebooks]),
         _allow("TagNotebooks", NOTEBOOK_TAG_ACTIONS, [notebooks], only_our_tags),
+        _allow("StopAndStartDatabases", DATABASE_INSTANCE_ACTIONS, [databases]),
+        _allow("StopAndStartDatabaseClusters", DATABASE_CLUSTER_ACTIONS, [clusters]),
+        _allow("TagDatabases", DATABASE_TAG_ACTIONS, [databases, clusters], only_our_tags),
+        _allow("ThrottleFunctions", FUNCTION_ACTIONS, [functions]),
+        _allow("TagFunctions", FUNCTION_TAG_ACTIONS, [functions], only_our_tags),
         _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic_arn]),
         _allow("UseTopicKey", TOPIC_KEY_ACTIONS, [key_arn]),
         _allow("WriteOwnLogs", LOG_ACTIONS, [log_group_arn]),
@@ -281,6 +314,14 @@ def build_guard_policy(
         ),
         _allow("ReadLaunchBlock", LAUNCH_BLOCK_READ_ACTIONS, [launch_block_arn]),
         _allow("TagPrincipals", LOCKOUT_TAG_ACTIONS, [users, roles], only_our_tags),
+        {
+            # The guard never throttles runawaytrain's own functions (lambda_functions.py skips
+            # them too): a second lock, in IAM, on the one halt that could stop the guard itself.
+            "Sid": "NeverThrottleOwnFunctions",
+            "Effect": "Deny",
+            "Action": ["lambda:PutFunctionConcurrency"],
+            "Resource": own_functions,
+        },
         {
             "Sid": "NeverModifyOwnRoles",
             "Effect": "Deny",
@@ -324,6 +365,7 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "ec2:DescribeInstanceImageMetadata, ec2:DescribeInstanceTypes, pricing:GetProducts, "
         "autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeTags, "
         "autoscaling:DescribeWarmPool, sts:GetCallerIdentity, sagemaker:ListNotebookInstances, "
+        "rds:DescribeDBInstances, rds:DescribeDBClusters, lambda:ListFunctions, "
         "iam:ListUsers and iam:ListRoles "
         "support no resource-level permissions (Service Authorization Reference), so IAM "
         "accepts only *.",
@@ -341,6 +383,16 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         f"{arn}:sagemaker:*:{account_id}:notebook-instance/*": "The guard stops whichever "
         "notebook instances bill in any region of its own account, known only at run time, and "
         "restore starts them again; its tags are limited to runawaytrain: keys by condition.",
+        f"{arn}:rds:*:{account_id}:db:*": "The guard stops whichever DB instances bill in any "
+        "region of its own account, known only at run time, and restore starts them again; its "
+        "tags are limited to runawaytrain: keys by condition.",
+        f"{arn}:rds:*:{account_id}:cluster:*": "The guard stops whichever Aurora and Multi-AZ DB "
+        "clusters bill in any region of its own account, known only at run time, and restore "
+        "starts them again; its tags are limited to runawaytrain: keys by condition.",
+        f"{arn}:lambda:*:{account_id}:function:*": "The guard throttles whichever functions run "
+        "in any region of its own account, known only at run time (never runawaytrain's own, "
+        "denied by name), and restore gives back each one's recorded reservation; its tags are "
+        "limited to runawaytrain: keys by condition.",
         f"{arn}:kms:*:{account_id}:key/*": "Restarting an instance whose EBS volumes use a "
         "customer managed key needs a grant for EC2 (kms:GrantIsForAWSResource only).",
         f"{arn}:autoscaling:*:{account_id}:autoScalingGroup:*:autoScalingGroupName/*": "The "
