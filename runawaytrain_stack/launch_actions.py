@@ -101,4 +101,20 @@ LAUNCH_ACTIONS = (
     # [min, max] at once (AAS API Reference, RegisterScalableTarget).
     "application-autoscaling:RegisterScalableTarget",
     "lightsail:CreateInstances",
+    # Databases: new instances and clusters, replicas and restores, and the starts the halt's
+    # stops would undo (AWS itself starts a stopped one after seven days: the guard stops it
+    # again while the incident is open, lambda/guard/rds_databases.py).
+    "rds:CreateDBInstance",
+    "rds:CreateDBCluster",
+    "rds:CreateDBInstanceReadReplica",
+    "rds:RestoreDBInstanceFromDBSnapshot",
+    "rds:RestoreDBClusterFromSnapshot",
+    "rds:StartDBInstance",
+    "rds:StartDBCluster",
+    # Lambda: lifting the halt's throttle (reserved concurrency 0), provisioned concurrency
+    # (billed while configured), and new functions the throttle has not reached yet.
+    "lambda:CreateFunction",
+    "lambda:PutFunctionConcurrency",
+    "lambda:DeleteFunctionConcurrency",
+    "lambda:PutProvisionedConcurrencyConfig",
 )

@@ -15,7 +15,7 @@ from aws_cdk import Acknowledgment, Aws
 
 from guard.settings import Unstoppable
 from runawaytrain_stack.fleet_model import Account
-from runawaytrain_stack.names import INCIDENT_TAG_PREFIX, ROLE_PATH
+from runawaytrain_stack.names import INCIDENT_TAG_PREFIX, PREFIX, ROLE_PATH
 
 # Counting: no resource-level permissions exist for these (see module docstring).
 # The Describe*Tags pair lets restore find an incident's instances and groups.
@@ -60,6 +60,11 @@ CENSUS_ACTIONS = (
     "ecs:ListTasks",
     "ecs:DescribeTaskDefinition",
     "application-autoscaling:DescribeScalableTargets",
+    # RDS and Lambda (lambda/guard/rds_databases.py, lambda_functions.py): ListFunctions supports
+    # no resource-level permissions; the two Describe calls list every database of the region.
+    "rds:DescribeDBInstances",
+    "rds:DescribeDBClusters",
+    "lambda:ListFunctions",
 )
 # Halting: stop (lifting stop protection, put back by restore); pause scaling so groups do not
 # replace what was stopped.
@@ -117,6 +122,20 @@ ECS_TAG_ACTIONS = ("ecs:TagResource", "ecs:UntagResource")
 # A service's scaling suspended before its count is set to 0, and put back by restore: only
 # existing ECS targets (no RoleARN passed, so no iam:PassRole; the service-linked role exists).
 ECS_SCALING_ACTIONS = ("application-autoscaling:RegisterScalableTarget",)
+# RDS DB instances and clusters (lambda/guard/rds_databases.py): stopped at a trip, started by
+# restore, recorded by tag (runawaytrain: keys only, by condition).
+DATABASE_INSTANCE_ACTIONS = ("rds:StopDBInstance", "rds:StartDBInstance")
+DATABASE_CLUSTER_ACTIONS = ("rds:StopDBCluster", "rds:StartDBCluster")
+DATABASE_TAG_ACTIONS = ("rds:AddTagsToResource", "rds:RemoveTagsFromResource")
+# Lambda functions (lambda/guard/lambda_functions.py): reserved concurrency 0 at a trip, the
+# recorded reservation back at restore; never on runawaytrain's own functions (denied below).
+FUNCTION_ACTIONS = (
+    "lambda:GetFunctionConcurrency",
+    "lambda:PutFunctionConcurrency",
+    "lambda:DeleteFunctionConcurrency",
+    "lambda:ListTags",
+)
+FUNCTION_TAG_ACTIONS = ("lambda:TagResource", "lambda:UntagResource")
 PUBLISH_ACTIONS = ("sns:Publish",)
 TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -196,6 +215,11 @@ HALT_ACTIONS = (
     + ECS_TASK_ACTIONS
     + ECS_TAG_ACTIONS
     + ECS_SCALING_ACTIONS
+    + DATABASE_INSTANCE_ACTIONS
+    + DATABASE_CLUSTER_ACTIONS
+    + DATABASE_TAG_ACTIONS
+    + FUNCTION_ACTIONS
+    + FUNCTION_TAG_ACTIONS
 )
 NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
 PAYER_ACTIONS = ("events:PutEvents",)  # heartbeats and quarantine requests (payer_events.py)
@@ -254,11 +278,15 @@ def build_guard_policy(
     notebooks = f"{arn}:sagemaker:*:{own}:notebook-instance/*"
     batch_environments = f"{arn}:batch:*:{own}:compute-environment/*"
     batch_jobs = f"{arn}:batch:*:{own}:job/*"
-    clusters = f"{arn}:eks:*:{own}:cluster/*"
+    eks_clusters = f"{arn}:eks:*:{own}:cluster/*"
     nodegroups = f"{arn}:eks:*:{own}:nodegroup/*"
     ecs_services = f"{arn}:ecs:*:{own}:service/*"
     ecs_tasks = f"{arn}:ecs:*:{own}:task/*"
     scalable_targets = f"{arn}:application-autoscaling:*:{own}:scalable-target/*"
+    databases = f"{arn}:rds:*:{own}:db:*"
+    db_clusters = f"{arn}:rds:*:{own}:cluster:*"
+    functions = f"{arn}:lambda:*:{own}:function:*"
+    own_functions = f"{arn}:lambda:*:{own}:function:{PREFIX}-*"
     users = f"{arn}:iam::{own}:user/*"
     roles = f"{arn}:iam::{own}:role/*"
     own_roles = f"{arn}:iam::{own}:role{ROLE_PATH}*"
@@ -314,7 +342,7 @@ def build_guard_policy(
         _allow("DisableBatchEnvironments", BATCH_ENVIRONMENT_ACTIONS, [batch_environments]),
         _allow("TagBatchEnvironments", BATCH_TAG_ACTIONS, [batch_environments], only_our_tags),
         _allow("TerminateBatchJobs", BATCH_JOB_ACTIONS, [batch_jobs]),
-        _allow("ListNodeGroups", EKS_CLUSTER_ACTIONS, [clusters]),
+        _allow("ListNodeGroups", EKS_CLUSTER_ACTIONS, [eks_clusters]),
         _allow("ScaleNodeGroups", EKS_NODEGROUP_ACTIONS, [nodegroups]),
         _allow("TagNodeGroups", EKS_TAG_ACTIONS, [nodegroups], only_our_tags),
         _allow("ZeroEcsServices", ECS_SERVICE_ACTIONS, [ecs_services]),
@@ -331,6 +359,11 @@ def build_guard_policy(
                 }
             },
         ),
+        _allow("StopAndStartDatabases", DATABASE_INSTANCE_ACTIONS, [databases]),
+        _allow("StopAndStartDatabaseClusters", DATABASE_CLUSTER_ACTIONS, [db_clusters]),
+        _allow("TagDatabases", DATABASE_TAG_ACTIONS, [databases, db_clusters], only_our_tags),
+        _allow("ThrottleFunctions", FUNCTION_ACTIONS, [functions]),
+        _allow("TagFunctions", FUNCTION_TAG_ACTIONS, [functions], only_our_tags),
         _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic_arn]),
         _allow("UseTopicKey", TOPIC_KEY_ACTIONS, [key_arn]),
         _allow("WriteOwnLogs", LOG_ACTIONS, [log_group_arn]),
@@ -352,6 +385,14 @@ def build_guard_policy(
         ),
         _allow("ReadLaunchBlock", LAUNCH_BLOCK_READ_ACTIONS, [launch_block_arn]),
         _allow("TagPrincipals", LOCKOUT_TAG_ACTIONS, [users, roles], only_our_tags),
+        {
+            # The guard never throttles runawaytrain's own functions (lambda_functions.py skips
+            # them too): a second lock, in IAM, on the one halt that could stop the guard itself.
+            "Sid": "NeverThrottleOwnFunctions",
+            "Effect": "Deny",
+            "Action": ["lambda:PutFunctionConcurrency"],
+            "Resource": own_functions,
+        },
         {
             "Sid": "NeverModifyOwnRoles",
             "Effect": "Deny",
@@ -389,17 +430,7 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
     """cdk-nag AwsSolutions-IAM5 findings on the guard role, one per wildcard, with the reason."""
     arn = "arn:<AWS::Partition>"
     reasons = {
-        "*": "ec2:DescribeRegions, ec2:DescribeInstanceStatus, ec2:DescribeInstances, "
-        "ec2:DescribeTags, ec2:DescribeSpotInstanceRequests, ec2:DescribeSpotFleetRequests, "
-        "ec2:DescribeFleets, ec2:DescribeHosts, ec2:DescribeCapacityReservations, "
-        "ec2:DescribeInstanceImageMetadata, ec2:DescribeInstanceTypes, pricing:GetProducts, "
-        "autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeTags, "
-        "autoscaling:DescribeWarmPool, sts:GetCallerIdentity, sagemaker:ListNotebookInstances, "
-        "batch:DescribeComputeEnvironments, batch:DescribeJobQueues, batch:ListJobs, "
-        "batch:DescribeJobs, eks:ListClusters, "
-        "iam:ListUsers and iam:ListRoles "
-        "ecs:ListClusters, ecs:ListServices, ecs:ListTasks, ecs:DescribeTaskDefinition, "
-        "application-autoscaling:DescribeScalableTargets, iam:ListUsers and iam:ListRoles "
+        "*": f"{', '.join(sorted(set(CENSUS_ACTIONS + LOCKOUT_LIST_ACTIONS)))} "
         "support no resource-level permissions (Service Authorization Reference), so IAM "
         "accepts only *.",
         f"{arn}:ec2:*:{account_id}:instance/*": "The guard stops and tags whichever instances "
@@ -436,6 +467,16 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         f"{arn}:application-autoscaling:*:{account_id}:scalable-target/*": "Scalable target "
         "ids are random; the guard suspends and resumes only ECS services' DesiredCount "
         "targets, by the service-namespace and scalable-dimension conditions.",
+        f"{arn}:rds:*:{account_id}:db:*": "The guard stops whichever DB instances bill in any "
+        "region of its own account, known only at run time, and restore starts them again; its "
+        "tags are limited to runawaytrain: keys by condition.",
+        f"{arn}:rds:*:{account_id}:cluster:*": "The guard stops whichever Aurora and Multi-AZ DB "
+        "clusters bill in any region of its own account, known only at run time, and restore "
+        "starts them again; its tags are limited to runawaytrain: keys by condition.",
+        f"{arn}:lambda:*:{account_id}:function:*": "The guard throttles whichever functions run "
+        "in any region of its own account, known only at run time (never runawaytrain's own, "
+        "denied by name), and restore gives back each one's recorded reservation; its tags are "
+        "limited to runawaytrain: keys by condition.",
         f"{arn}:kms:*:{account_id}:key/*": "Restarting an instance whose EBS volumes use a "
         "customer managed key needs a grant for EC2 (kms:GrantIsForAWSResource only).",
         f"{arn}:autoscaling:*:{account_id}:autoScalingGroup:*:autoScalingGroupName/*": "The "

@@ -28,6 +28,7 @@ from strict_aws import (
     lambda_functions,
     organizations,
     pricing,
+    rds,
     sagemaker,
     scp_regions,
     signatures,
@@ -62,6 +63,7 @@ SERVICES = (
     signatures,
     ecs,
     bedrock_runtime,
+    rds,
 )
 
 

@@ -26,6 +26,7 @@ from guard.weights import TypeWeight
 
 UNPRICED_USD_PER_VCPU_HOUR = 1.0
 ML_PREFIX = "ml."  # SageMaker's instance types: ml.<EC2 type>
+DB_PREFIX = "db."  # RDS DB instance classes: db.<EC2 type> (db.r6g.large runs on an r6g.large)
 
 
 class PriceSource:
@@ -78,8 +79,10 @@ class Burn:
 
 def ec2_type_of(instance_type: str) -> str:
     """The EC2 instance type a service's instance runs on: SageMaker's ml.p3.2xlarge is a
-    p3.2xlarge (same vCPUs and accelerators; SageMaker bills its own, higher, rate)."""
-    return instance_type.removeprefix(ML_PREFIX)
+    p3.2xlarge (same vCPUs and accelerators; SageMaker bills its own, higher, rate), an RDS
+    db.r6g.large an r6g.large ("DB instance classes", RDS User Guide, lists each with the vCPUs
+    and memory of that EC2 type)."""
+    return instance_type.removeprefix(ML_PREFIX).removeprefix(DB_PREFIX)
 
 
 def weigh_burn(

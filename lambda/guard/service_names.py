@@ -21,6 +21,8 @@ KINDS: dict[str, bool] = {
     "eks-nodegroups": True,
     "ecs-services": True,
     "ecs-tasks": False,
+    "rds-databases": True,
+    "lambda-functions": True,
 }
 
 

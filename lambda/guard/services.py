@@ -20,6 +20,8 @@ from guard import (
     ecs_services,
     ecs_tasks,
     eks_nodegroups,
+    lambda_functions,
+    rds_databases,
     sagemaker_notebooks,
 )
 from guard.census import closed_by_policy, describe_error
@@ -37,6 +39,8 @@ MODULES: tuple[ModuleType, ...] = (
     eks_nodegroups,
     ecs_services,
     ecs_tasks,
+    rds_databases,
+    lambda_functions,
 )
 MODULE_OF = {module.KIND: module for module in MODULES}
 assert {module.NAME for module in MODULES} == set(KINDS), "service_names.KINDS names each module"

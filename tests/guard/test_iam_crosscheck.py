@@ -82,6 +82,38 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     # (stopped: `halt:` names every kind here).
     create_fargate_service(REGION, "web", desired=2, scaling=(1, 4))
     run_fargate_task(REGION)
+    # A DB instance, an Aurora cluster and a Lambda function with a reservation (issue 21).
+    rds = boto3.client("rds", region_name=REGION)
+    rds.create_db_instance(
+        DBInstanceIdentifier="orders",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        AllocatedStorage=20,
+        MasterUsername="admin",
+        MasterUserPassword="password1",
+    )
+    rds.create_db_cluster(
+        DBClusterIdentifier="analytics",
+        Engine="aurora-postgresql",
+        MasterUsername="admin",
+        MasterUserPassword="password1",
+    )
+    rds.create_db_instance(
+        DBInstanceIdentifier="analytics-1",
+        DBInstanceClass="db.t3.medium",
+        Engine="aurora-postgresql",
+        DBClusterIdentifier="analytics",
+    )
+    role = boto3.client("iam").get_role(RoleName="pipeline")
+    functions = boto3.client("lambda", region_name=REGION)
+    functions.create_function(
+        FunctionName="api",
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler="index.handler",
+        Code={"ZipFile": b"not run"},
+    )
+    functions.put_function_concurrency(FunctionName="api", ReservedConcurrentExecutions=5)
     topic = boto3.client("sns", region_name=HOME).create_topic(Name="notify")["TopicArn"]
     recorder = CallRecorder()
     session = boto3.session.Session(region_name=HOME)
@@ -122,6 +154,10 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     assert batch_eks | {"eks:UntagResource", "eks:ListNodegroups"} <= recorder.actions
     ecs = {"ecs:UpdateService", "ecs:TagResource", "ecs:UntagResource", "ecs:StopTask"}
     assert ecs | {"application-autoscaling:RegisterScalableTarget"} <= recorder.actions
+    databases = {"rds:StopDBInstance", "rds:StartDBInstance", "rds:StopDBCluster"}
+    assert databases | {"rds:StartDBCluster", "rds:RemoveTagsFromResource"} <= recorder.actions
+    throttles = {"lambda:PutFunctionConcurrency", "lambda:TagResource", "lambda:UntagResource"}
+    assert throttles <= recorder.actions
     missing = recorder.actions - set(GUARD_ACTIONS)
     assert not missing, f"the guard calls {sorted(missing)} but its role does not allow them"
 

@@ -204,12 +204,16 @@ def test_a_region_botocore_does_not_list_for_the_service_is_closed_and_not_asked
         asked.append(region)
         return EmptySageMaker()
 
-    census = count_services(["us-east-1", "xx-nowhere-1"], client_for, 2, lambda _: ["us-east-1"])
+    def offered_in(service: str) -> list[str]:  # the other kinds: offered nowhere
+        return ["us-east-1"] if service == "sagemaker" else []
+
+    census = count_services(["us-east-1", "xx-nowhere-1"], client_for, 2, offered_in)
 
     assert set(asked) == {"us-east-1"}  # one client per module (and its extra services)
     assert census.closed["SageMaker notebook instance in xx-nowhere-1"] == (
         "not offered in this region"
     )
+    assert "SageMaker notebook instance in us-east-1" not in census.closed
     assert census.errors == {}
 
 
