@@ -27,6 +27,8 @@ from strict_aws import (
     organizations,
     pricing,
     sagemaker,
+    sagemaker_endpoints,
+    sagemaker_jobs,
     scp_regions,
     sns,
     sts,
@@ -56,6 +58,8 @@ SERVICES = (
     sagemaker,
     batch,
     eks,
+    sagemaker_endpoints,
+    sagemaker_jobs,
 )
 
 
