@@ -19,6 +19,8 @@ KINDS: dict[str, bool] = {
     "batch-environments": True,
     "batch-jobs": False,
     "eks-nodegroups": True,
+    "sagemaker-endpoints": True,
+    "sagemaker-jobs": False,
 }
 
 

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from guard import batch_environments, batch_jobs, eks_nodegroups, sagemaker_notebooks
+from guard import (
+    batch_environments,
+    batch_jobs,
+    eks_nodegroups,
+    sagemaker_endpoints,
+    sagemaker_jobs,
+    sagemaker_notebooks,
+)
 from guard.census import closed_by_policy, describe_error
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
@@ -28,6 +35,8 @@ MODULES: tuple[ModuleType, ...] = (
     batch_environments,
     batch_jobs,
     eks_nodegroups,
+    sagemaker_endpoints,
+    sagemaker_jobs,
 )
 MODULE_OF = {module.KIND: module for module in MODULES}
 assert {module.NAME for module in MODULES} == set(KINDS), "service_names.KINDS names each module"

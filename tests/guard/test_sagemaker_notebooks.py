@@ -206,10 +206,11 @@ def test_a_region_botocore_does_not_list_for_the_service_is_closed_and_not_asked
 
     census = count_services(["us-east-1", "xx-nowhere-1"], client_for, 2, lambda _: ["us-east-1"])
 
-    assert asked == ["us-east-1"]
-    assert census.closed == {
-        "SageMaker notebook instance in xx-nowhere-1": "not offered in this region"
-    }
+    assert set(asked) == {"us-east-1"}  # once per kind of SageMaker capacity
+    assert census.closed["SageMaker notebook instance in xx-nowhere-1"] == (
+        "not offered in this region"
+    )
+    assert not [where for where in census.closed if "us-east-1" in where]
     assert census.errors == {}
 
 
@@ -218,7 +219,14 @@ class EmptySageMaker:
         return self
 
     def paginate(self, **_: Any) -> list[dict[str, Any]]:
-        return [{"NotebookInstances": []}]
+        return [EmptyPage()]
+
+
+class EmptyPage(dict[str, Any]):
+    """Any list call's page, empty (the other SageMaker kinds ask the same client)."""
+
+    def __missing__(self, _: str) -> list[Any]:
+        return []
 
 
 @pytest.fixture
