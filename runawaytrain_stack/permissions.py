@@ -52,6 +52,12 @@ CENSUS_ACTIONS = (
     "batch:ListJobs",
     "batch:DescribeJobs",
     "eks:ListClusters",
+    "sagemaker:ListEndpoints",
+    "sagemaker:ListEndpointConfigs",  # restore: the records on them
+    "sagemaker:ListTrainingJobs",
+    "sagemaker:ListProcessingJobs",
+    "sagemaker:ListTransformJobs",
+    "sagemaker:ListHyperParameterTuningJobs",
 )
 # Halting: stop (lifting stop protection, put back by restore); pause scaling so groups do not
 # replace what was stopped.
@@ -101,6 +107,28 @@ BATCH_JOB_ACTIONS = ("batch:TerminateJob",)
 EKS_CLUSTER_ACTIONS = ("eks:ListNodegroups",)
 EKS_NODEGROUP_ACTIONS = ("eks:DescribeNodegroup", "eks:UpdateNodegroupConfig")
 EKS_TAG_ACTIONS = ("eks:TagResource", "eks:UntagResource")
+# SageMaker endpoints (lambda/guard/sagemaker_endpoints.py): deleted at a trip, the record on
+# their endpoint configuration (runawaytrain: keys only, by condition), created again by restore.
+# CreateEndpoint needs both resource types; with tags it needs sagemaker:AddTags on the endpoint
+# too (Service Authorization Reference: dependent action), allowed only for that
+# (sagemaker:TaggingAction).
+ENDPOINT_ACTIONS = ("sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint", "sagemaker:ListTags")
+ENDPOINT_CREATE_ACTIONS = ("sagemaker:CreateEndpoint",)
+ENDPOINT_TAG_ON_CREATE_ACTIONS = ("sagemaker:AddTags",)
+ENDPOINT_CONFIG_ACTIONS = ("sagemaker:DescribeEndpointConfig", "sagemaker:ListTags")
+ENDPOINT_CONFIG_TAG_ACTIONS = ("sagemaker:AddTags", "sagemaker:DeleteTags")
+# SageMaker jobs (lambda/guard/sagemaker_jobs.py): described, tagged and stopped (`halt:` only).
+JOB_ACTIONS = (
+    "sagemaker:DescribeTrainingJob",
+    "sagemaker:DescribeProcessingJob",
+    "sagemaker:DescribeTransformJob",
+    "sagemaker:DescribeHyperParameterTuningJob",
+    "sagemaker:StopTrainingJob",
+    "sagemaker:StopProcessingJob",
+    "sagemaker:StopTransformJob",
+    "sagemaker:StopHyperParameterTuningJob",
+)
+JOB_TAG_ACTIONS = ("sagemaker:AddTags", "sagemaker:DeleteTags")
 PUBLISH_ACTIONS = ("sns:Publish",)
 TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -176,6 +204,13 @@ HALT_ACTIONS = (
     + EKS_CLUSTER_ACTIONS
     + EKS_NODEGROUP_ACTIONS
     + EKS_TAG_ACTIONS
+    + ENDPOINT_ACTIONS
+    + ENDPOINT_CREATE_ACTIONS
+    + ENDPOINT_TAG_ON_CREATE_ACTIONS
+    + ENDPOINT_CONFIG_ACTIONS
+    + ENDPOINT_CONFIG_TAG_ACTIONS
+    + JOB_ACTIONS
+    + JOB_TAG_ACTIONS
 )
 NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
 PAYER_ACTIONS = ("events:PutEvents",)  # heartbeats and quarantine requests (payer_events.py)
@@ -236,6 +271,17 @@ def build_guard_policy(
     batch_jobs = f"{arn}:batch:*:{own}:job/*"
     clusters = f"{arn}:eks:*:{own}:cluster/*"
     nodegroups = f"{arn}:eks:*:{own}:nodegroup/*"
+    endpoints = f"{arn}:sagemaker:*:{own}:endpoint/*"
+    endpoint_configs = f"{arn}:sagemaker:*:{own}:endpoint-config/*"
+    jobs = [
+        f"{arn}:sagemaker:*:{own}:{kind}/*"
+        for kind in (
+            "training-job",
+            "processing-job",
+            "transform-job",
+            "hyper-parameter-tuning-job",
+        )
+    ]
     users = f"{arn}:iam::{own}:user/*"
     roles = f"{arn}:iam::{own}:role/*"
     own_roles = f"{arn}:iam::{own}:role{ROLE_PATH}*"
@@ -294,6 +340,23 @@ def build_guard_policy(
         _allow("ListNodeGroups", EKS_CLUSTER_ACTIONS, [clusters]),
         _allow("ScaleNodeGroups", EKS_NODEGROUP_ACTIONS, [nodegroups]),
         _allow("TagNodeGroups", EKS_TAG_ACTIONS, [nodegroups], only_our_tags),
+        _allow("DeleteEndpoints", ENDPOINT_ACTIONS, [endpoints]),
+        _allow("CreateEndpointsAgain", ENDPOINT_CREATE_ACTIONS, [endpoints, endpoint_configs]),
+        _allow(
+            "TagEndpointsCreatedAgain",
+            ENDPOINT_TAG_ON_CREATE_ACTIONS,
+            [endpoints],
+            {"StringEquals": {"sagemaker:TaggingAction": "CreateEndpoint"}},
+        ),
+        _allow("ReadEndpointConfigs", ENDPOINT_CONFIG_ACTIONS, [endpoint_configs]),
+        _allow(
+            "RecordOnEndpointConfigs",
+            ENDPOINT_CONFIG_TAG_ACTIONS,
+            [endpoint_configs],
+            only_our_tags,
+        ),
+        _allow("StopJobs", JOB_ACTIONS, jobs),
+        _allow("TagJobs", JOB_TAG_ACTIONS, jobs, only_our_tags),
         _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic_arn]),
         _allow("UseTopicKey", TOPIC_KEY_ACTIONS, [key_arn]),
         _allow("WriteOwnLogs", LOG_ACTIONS, [log_group_arn]),
@@ -360,6 +423,9 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "autoscaling:DescribeWarmPool, sts:GetCallerIdentity, sagemaker:ListNotebookInstances, "
         "batch:DescribeComputeEnvironments, batch:DescribeJobQueues, batch:ListJobs, "
         "batch:DescribeJobs, eks:ListClusters, "
+        "sagemaker:ListEndpoints, sagemaker:ListEndpointConfigs, sagemaker:ListTrainingJobs, "
+        "sagemaker:ListProcessingJobs, sagemaker:ListTransformJobs, "
+        "sagemaker:ListHyperParameterTuningJobs, "
         "iam:ListUsers and iam:ListRoles "
         "support no resource-level permissions (Service Authorization Reference), so IAM "
         "accepts only *.",
@@ -388,6 +454,23 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         f"{arn}:eks:*:{account_id}:nodegroup/*": "The guard scales whichever EKS managed node "
         "groups run in any region of its own account to 0 and restore gives their size back; its "
         "tags are limited to runawaytrain: keys.",
+        f"{arn}:sagemaker:*:{account_id}:endpoint/*": "The guard deletes whichever endpoints "
+        "bill in any region of its own account, known only at run time, and restore creates "
+        "them again (tags on creation only, by condition).",
+        f"{arn}:sagemaker:*:{account_id}:endpoint-config/*": "The guard records a deleted "
+        "endpoint on its endpoint configuration (runawaytrain: keys only, by condition) and "
+        "restore creates the endpoint from it; configurations are known only at run time.",
+        **{
+            f"{arn}:sagemaker:*:{account_id}:{kind}/*": "The guard stops (accounts.yaml halt: "
+            "only) whichever SageMaker jobs run in any region of its own account, known only at "
+            "run time, tagging them first (runawaytrain: keys only, by condition)."
+            for kind in (
+                "training-job",
+                "processing-job",
+                "transform-job",
+                "hyper-parameter-tuning-job",
+            )
+        },
         f"{arn}:kms:*:{account_id}:key/*": "Restarting an instance whose EBS volumes use a "
         "customer managed key needs a grant for EC2 (kms:GrantIsForAWSResource only).",
         f"{arn}:autoscaling:*:{account_id}:autoScalingGroup:*:autoScalingGroupName/*": "The "

@@ -38,6 +38,14 @@ from tests.guard.accounts import (
     create_user,
 )
 from tests.guard.conftest import HOME
+from tests.sagemaker_resources import (
+    create_endpoint,
+    create_endpoint_config,
+    create_processing_job,
+    create_training_job,
+    create_transform_job,
+    create_tuning_job,
+)
 
 REGION = "eu-west-1"
 # botocore event names use the service id (auto-scaling); IAM uses the action prefix.
@@ -76,6 +84,14 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     create_queue("cpu-jobs", "cpu")
     submit("cpu-jobs")
     create_node_group("prod", "workers", net, {"minSize": 1, "desiredSize": 2, "maxSize": 3})
+    # An endpoint (deleted, recorded on its configuration, created again with its tags) and one
+    # job of each kind (tagged and stopped: `halt: [all]`).
+    create_endpoint_config(REGION, "serving", [("ml.m5.large", 1)])
+    create_endpoint(REGION, "ranker", "serving", {"team": "search"})
+    create_training_job(REGION, "resnet", "ml.m5.large")
+    create_processing_job(REGION, "features", "ml.m5.large")
+    create_transform_job(REGION, "scores", "ml.m5.large")
+    create_tuning_job(REGION, "search", "ml.m5.large")
     topic = boto3.client("sns", region_name=HOME).create_topic(Name="notify")["TopicArn"]
     recorder = CallRecorder()
     session = boto3.session.Session(region_name=HOME)
@@ -114,6 +130,9 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     batch_eks = {"batch:UpdateComputeEnvironment", "batch:TagResource", "batch:UntagResource"}
     batch_eks |= {"batch:TerminateJob", "eks:UpdateNodegroupConfig", "eks:TagResource"}
     assert batch_eks | {"eks:UntagResource", "eks:ListNodegroups"} <= recorder.actions
+    endpoints = {"sagemaker:DeleteEndpoint", "sagemaker:CreateEndpoint"}
+    jobs = {"sagemaker:StopTrainingJob", "sagemaker:StopHyperParameterTuningJob"}
+    assert endpoints | jobs | {"sagemaker:ListEndpointConfigs"} <= recorder.actions
     missing = recorder.actions - set(GUARD_ACTIONS)
     assert not missing, f"the guard calls {sorted(missing)} but its role does not allow them"
 
