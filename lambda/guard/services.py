@@ -120,18 +120,22 @@ def halt_services(
 ) -> ServiceHalt:
     """Each kind's `halt` on what it counted, every item at once (a halt is a few calls per
     item, and a mixed account holds hundreds); a kind whose name `halting` (the `halt:`
-    setting) lacks is kept running and reported."""
-    items: list[Running] = []
+    setting) lacks is kept running and reported. The Runnings of one piece of capacity (an
+    endpoint's variants on two instance types) go to one call: two would halt it twice."""
+    items: dict[tuple[str, str, str], list[Running]] = {}
     kept: list[Running] = []
     for found in running:
-        (items if MODULE_OF[found.kind].NAME in halting else kept).append(found)
+        if MODULE_OF[found.kind].NAME in halting:
+            items.setdefault((found.kind, found.region, found.name), []).append(found)
+        else:
+            kept.append(found)
 
-    def halt_one(item: Running) -> ServiceHalt:
-        module = MODULE_OF[item.kind]
-        return module.halt(client_of(module, item.region, client_for), [item], incident)
+    def halt_one(item: list[Running]) -> ServiceHalt:
+        module = MODULE_OF[item[0].kind]
+        return module.halt(client_of(module, item[0].region, client_for), item, incident)
 
     outcome = ServiceHalt(kept=kept)
-    for halted in map_in_parallel(halt_one, items, workers):
+    for halted in map_in_parallel(halt_one, list(items.values()), workers):
         outcome.merge(halted)
     return outcome
 

@@ -9,12 +9,15 @@ from typing import Any
 import boto3
 import pytest
 
+from guard import sagemaker_endpoints
 from guard.clients import ClientFactory
 from guard.handler import run_guard, run_restore
 from guard.invocation import Invocation, Trigger
 from guard.logs import configure_logging
 from guard.notify import compose_body
 from guard.sagemaker_endpoints import RECORD_PREFIX, TAGS_MAX, record_of, recorded_tags
+from guard.service_capacity import Running, ServiceHalt
+from guard.services import halt_services
 from guard.settings import Action, Mode, Settings, WeightedLimits
 from tests.guard.conftest import AMI, HOME
 from tests.sagemaker_resources import (
@@ -233,3 +236,24 @@ def clock(strict: Any) -> Any:
         now[0] += seconds
 
     return advance
+
+
+def test_the_runnings_of_one_endpoint_go_to_one_halt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Halted item by item at once, an endpoint on two instance types would be deleted twice
+    (the second delete refused, and its failure taking the first one's record off)."""
+    calls: list[list[str]] = []
+
+    def halt(_: Any, found: list[Running], __: str) -> ServiceHalt:
+        calls.append([item.instance_type for item in found])
+        return ServiceHalt()
+
+    monkeypatch.setattr(sagemaker_endpoints, "halt", halt)
+    arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/ranker"
+    two = [
+        Running(KIND, REGION, "ranker", arn, "ml.g4dn.xlarge", "InService", 2),
+        Running(KIND, REGION, "ranker", arn, "ml.m5.large", "InService", 1),
+    ]
+
+    halt_services(two, "inc-1", lambda *_: None, 4)
+
+    assert calls == [["ml.g4dn.xlarge", "ml.m5.large"]]
