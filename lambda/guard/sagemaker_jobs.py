@@ -8,7 +8,7 @@ its trials as training jobs, listed by ListTrainingJobs with a TuningJobArn (API
 DescribeTrainingJob), so they are counted there; the tuning job itself is counted with no
 instances (count 0), to be stopped: StopHyperParameterTuningJob "Stops a running hyperparameter
 tuning job and all running training jobs that the tuning job launched" (API Reference). A
-training job its stopped tuning job stops is not stopped a second time.
+training job its tuning job stopped meanwhile (the halt stops every item at once) is halted.
 
 ListTrainingJobs (and the other lists) filter by status after they read a page ("the MaxResults
 number of training jobs are first retrieved ignoring the StatusEquals parameter", API Reference,
@@ -171,50 +171,53 @@ def count(sagemaker: Any, region: str) -> list[Running]:
 
 
 def halt(sagemaker: Any, found: list[Running], incident: str) -> ServiceHalt:
-    """Tag, then stop, every job in `found` (tuning jobs first); a training job launched by a
-    tuning job stopped here is stopped with it."""
+    """Tag, then stop, every job in `found` (tuning jobs first). A training job whose tuning job
+    stopped it meanwhile (StopTrainingJob refused: it is Stopping already) is halted all the
+    same: the incident's stop of its tuning job ended it."""
     outcome = ServiceHalt()
     first: dict[str, Running] = {}
     for item in found:
         first.setdefault(item.name, item)
-    jobs = sorted(first.values(), key=lambda job: job.name.split("/", 1)[0] != TUNING)
-    stopped_tuners: set[str] = set()
-    for job in jobs:
-        prefix, name = job.name.split("/", 1)
-        job_type = TYPE_OF[prefix]
-        if stopped_tuners and prefix == "training-job":
-            try:
-                tuner = sagemaker.describe_training_job(TrainingJobName=name).get("TuningJobArn")
-            except (ClientError, BotoCoreError):
-                tuner = None
-            if tuner in stopped_tuners:
-                outcome.halted.append(job)
-                continue
+    for job in sorted(first.values(), key=lambda job: not job.name.startswith(TUNING)):
         try:
-            sagemaker.add_tags(ResourceArn=job.arn, Tags=[{"Key": INCIDENT_TAG, "Value": incident}])
-        except (ClientError, BotoCoreError) as error:
-            outcome.errors.append(
-                f"{job.region}: recording {KIND} {job.name}: {describe_error(error)}; "
-                "stopped all the same"
-            )
-        try:
-            getattr(sagemaker, job_type.stop)(**{job_type.name_key: name})
+            stop_one(sagemaker, job, incident, outcome)
         except (ClientError, BotoCoreError) as error:
             outcome.errors.append(
                 f"{job.region}: stopping {KIND} {job.name}: {describe_error(error)}"
             )
-            try:
-                sagemaker.delete_tags(ResourceArn=job.arn, TagKeys=[INCIDENT_TAG])
-            except (ClientError, BotoCoreError) as untag_error:
-                outcome.errors.append(
-                    f"{job.region}: untagging {KIND} {job.name}: {describe_error(untag_error)}"
-                )
-            continue
-        if prefix == TUNING:
-            stopped_tuners.add(job.arn)
-        outcome.halted.append(job)
-        LOG.info("job_stopped", extra={"region": job.region, "job": job.name})
     return outcome
+
+
+def stop_one(sagemaker: Any, job: Running, incident: str, outcome: ServiceHalt) -> None:
+    prefix, name = job.name.split("/", 1)
+    job_type = TYPE_OF[prefix]
+    try:
+        sagemaker.add_tags(ResourceArn=job.arn, Tags=[{"Key": INCIDENT_TAG, "Value": incident}])
+    except (ClientError, BotoCoreError) as error:
+        outcome.errors.append(
+            f"{job.region}: recording {KIND} {job.name}: {describe_error(error)}; "
+            "stopped all the same"
+        )
+    try:
+        getattr(sagemaker, job_type.stop)(**{job_type.name_key: name})
+    except (ClientError, BotoCoreError) as error:
+        if prefix == "training-job" and stopped_by_its_tuning_job(sagemaker, name):
+            outcome.halted.append(job)
+            return
+        outcome.errors.append(f"{job.region}: stopping {KIND} {job.name}: {describe_error(error)}")
+        # Ended by itself (or by its owner) since the count: no record of a stop not made.
+        sagemaker.delete_tags(ResourceArn=job.arn, TagKeys=[INCIDENT_TAG])
+        return
+    outcome.halted.append(job)
+    LOG.info("job_stopped", extra={"region": job.region, "job": job.name})
+
+
+def stopped_by_its_tuning_job(sagemaker: Any, name: str) -> bool:
+    described = sagemaker.describe_training_job(TrainingJobName=name)
+    return bool(described.get("TuningJobArn")) and described["TrainingJobStatus"] in (
+        "Stopping",
+        "Stopped",
+    )
 
 
 def restore(

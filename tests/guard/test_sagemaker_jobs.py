@@ -132,3 +132,23 @@ def test_a_stop_aws_refuses_takes_the_tag_off_again(strict, inbox, clients):
     assert report.services_halted == {}
     assert any("stopping SageMaker job training-job/resnet" in e for e in report.action_errors)
     assert INCIDENT_TAG not in tags_of(REGION, arn)
+
+
+def test_a_trial_its_tuning_job_stopped_first_is_halted_not_an_error(strict):
+    """The halt stops every item at once: the tuning job's stop may reach a trial before the
+    trial's own stop, which AWS then refuses (it is Stopping)."""
+    from guard import sagemaker_jobs
+
+    arns = jobs()
+    client = sagemaker(REGION)
+    counted = [job for job in sagemaker_jobs.count(client, REGION) if "search" in job.name]
+
+    outcome = sagemaker_jobs.halt(client, counted, "inc-1")  # the tuning job first
+
+    assert outcome.errors == []
+    assert sorted(job.name for job in outcome.halted) == [
+        "hyper-parameter-tuning-job/search",
+        "training-job/search-001",
+    ]
+    assert status("search-001") == "Stopped"
+    assert tags_of(REGION, arns["search-001"])[INCIDENT_TAG] == "inc-1"
