@@ -129,6 +129,12 @@ JOB_ACTIONS = (
     "sagemaker:StopHyperParameterTuningJob",
 )
 JOB_TAG_ACTIONS = ("sagemaker:AddTags", "sagemaker:DeleteTags")
+# DeleteEndpoint of an endpoint with auto scaling: Application Auto Scaling deregisters its
+# variants' scalable targets with the caller's permission, and without
+# application-autoscaling:DeregisterScalableTarget the delete fails (SageMaker Developer Guide,
+# "Delete endpoints configured for auto scaling"). Called by AWS for the guard, never by its code;
+# only SageMaker targets (application-autoscaling:service-namespace).
+ENDPOINT_SCALING_ACTIONS = ("application-autoscaling:DeregisterScalableTarget",)
 PUBLISH_ACTIONS = ("sns:Publish",)
 TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -211,6 +217,7 @@ HALT_ACTIONS = (
     + ENDPOINT_CONFIG_TAG_ACTIONS
     + JOB_ACTIONS
     + JOB_TAG_ACTIONS
+    + ENDPOINT_SCALING_ACTIONS
 )
 NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
 PAYER_ACTIONS = ("events:PutEvents",)  # heartbeats and quarantine requests (payer_events.py)
@@ -355,6 +362,12 @@ def build_guard_policy(
             [endpoint_configs],
             only_our_tags,
         ),
+        _allow(
+            "DeregisterScalingOfDeletedEndpoints",
+            ENDPOINT_SCALING_ACTIONS,
+            [f"{arn}:application-autoscaling:*:{own}:scalable-target/*"],
+            {"StringEquals": {"application-autoscaling:service-namespace": "sagemaker"}},
+        ),
         _allow("StopJobs", JOB_ACTIONS, jobs),
         _allow("TagJobs", JOB_TAG_ACTIONS, jobs, only_our_tags),
         _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic_arn]),
@@ -457,6 +470,9 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         f"{arn}:sagemaker:*:{account_id}:endpoint/*": "The guard deletes whichever endpoints "
         "bill in any region of its own account, known only at run time, and restore creates "
         "them again (tags on creation only, by condition).",
+        f"{arn}:application-autoscaling:*:{account_id}:scalable-target/*": "Deleting an "
+        "endpoint with auto scaling needs DeregisterScalableTarget (made by Application Auto "
+        "Scaling for the guard), on SageMaker targets only, by condition.",
         f"{arn}:sagemaker:*:{account_id}:endpoint-config/*": "The guard records a deleted "
         "endpoint on its endpoint configuration (runawaytrain: keys only, by condition) and "
         "restore creates the endpoint from it; configurations are known only at run time.",

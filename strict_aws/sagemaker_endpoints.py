@@ -20,6 +20,12 @@ endpoint that already exists. AWS:
 - DeleteEndpoint or DescribeEndpoint of an unknown endpoint: ValidationException
   `Could not find endpoint "<arn>".` (aws/amazon-sagemaker-examples#2402 quotes it; moto quotes
   the ARN with ' instead of ");
+- DeleteEndpoint makes Application Auto Scaling deregister the endpoint's variants as scalable
+  targets, which "deletes the scaling policies and the scheduled actions that are associated
+  with it" (SageMaker Developer Guide, "Delete endpoints configured for auto scaling";
+  Application Auto Scaling API Reference, DeregisterScalableTarget); moto keeps them. (AWS does
+  it only for a caller allowed application-autoscaling:DeregisterScalableTarget, and otherwise
+  the delete fails, per the same page; IAM is not modelled here: the guard's role has it);
 - CreateEndpoint of a name that exists: ValidationException
   `Cannot create already existing endpoint "<arn>".` (aws/amazon-sagemaker-examples#2491,
   hashicorp/terraform-provider-aws#40080 quote it).
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from moto.applicationautoscaling.models import applicationautoscaling_backends
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
 
@@ -87,6 +94,8 @@ def _delete_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> None:
             message=f'Cannot update in-progress endpoint "{_arn(self, endpoint_name)}".'
         )
 
+    _deregister_scaling(self, endpoint_name)
+
     def gone() -> None:
         if self.endpoints.get(endpoint_name) is endpoint:
             del self.endpoints[endpoint_name]
@@ -107,3 +116,18 @@ def _list_endpoints(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> A
     if current() is not None:
         settle()
     return _ORIGINAL["list_endpoints"](self, *args, **kwargs)
+
+
+def _deregister_scaling(backend: SageMakerModelBackend, endpoint_name: str) -> None:
+    scaling = applicationautoscaling_backends[backend.account_id][backend.region_name]
+    prefix = f"endpoint/{endpoint_name}/variant/"
+
+    def of_endpoint(item: Any) -> bool:
+        return item.service_namespace == "sagemaker" and item.resource_id.startswith(prefix)
+
+    for targets in scaling.targets.values():
+        for resource_id in [r for r, target in targets.items() if of_endpoint(target)]:
+            del targets[resource_id]
+    for key in [k for k, policy in scaling.policies.items() if of_endpoint(policy)]:
+        del scaling.policies[key]
+    scaling.scheduled_actions = [a for a in scaling.scheduled_actions if not of_endpoint(a)]

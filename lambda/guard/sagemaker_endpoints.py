@@ -35,15 +35,18 @@ again is left alone and its record removed.
 Not kept: the endpoint's Application Auto Scaling. Deleting an endpoint makes Application Auto
 Scaling deregister its variants' scalable targets, and with them their scaling policies and
 scheduled actions (SageMaker Developer Guide, "Delete endpoints configured for auto scaling";
-Application Auto Scaling API Reference, DeregisterScalableTarget): the mail says to register
-them again by hand. (Recording them needs application-autoscaling Describe* and Register* in
+Application Auto Scaling API Reference, DeregisterScalableTarget), and it does so with the
+caller's permission: without application-autoscaling:DeregisterScalableTarget the delete fails
+(same page), so the guard's role has it (for SageMaker targets). The mail says to register them
+again by hand. (Recording them needs application-autoscaling Describe* and Register* in
 every region: left for later, docs/services-research.md section 1.)
 
 IAM: sagemaker:ListEndpoints and ListEndpointConfigs (no resource-level permissions);
 DescribeEndpoint, DeleteEndpoint, ListTags on endpoint ARNs; CreateEndpoint on endpoint and
 endpoint-config ARNs, with sagemaker:AddTags on the endpoint when it carries tags again
 (sagemaker:TaggingAction CreateEndpoint); AddTags, DeleteTags (runawaytrain:* keys) and ListTags
-on endpoint-config ARNs.
+on endpoint-config ARNs; application-autoscaling:DeregisterScalableTarget (SageMaker namespace),
+used by Application Auto Scaling on the guard's behalf.
 """
 
 from __future__ import annotations

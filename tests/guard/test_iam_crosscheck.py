@@ -146,6 +146,9 @@ CALLED_FOR_THE_GUARD = {
     "kms:GenerateDataKey",
     "kms:Decrypt",
     "kms:CreateGrant",
+    # Application Auto Scaling deregisters a deleted endpoint's scalable targets with the
+    # guard's permission (runawaytrain_stack/permissions.py, ENDPOINT_SCALING_ACTIONS).
+    "application-autoscaling:DeregisterScalableTarget",
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 from moto import mock_aws
 
 from strict_aws import StrictAWS, strict_aws
@@ -143,3 +144,31 @@ def test_stopping_a_tuning_job_stops_the_training_jobs_it_launched(strict: Stric
     assert error_of(sm.stop_hyper_parameter_tuning_job, HyperParameterTuningJobName="nope")[0] == (
         "ResourceNotFound"
     )
+
+
+def test_deleting_an_endpoint_deregisters_its_auto_scaling(strict: StrictAWS, clock: FakeClock):
+    endpoint()
+    clock.now += 30
+    scaling = boto3.client("application-autoscaling", region_name=REGION)
+    target = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": "endpoint/ep/variant/v0",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    scaling.register_scalable_target(**target, MinCapacity=1, MaxCapacity=4)
+    scaling.put_scaling_policy(
+        **target,
+        PolicyName="invocations",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 70.0,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+            },
+        },
+    )
+
+    client().delete_endpoint(EndpointName="ep")
+
+    assert scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
+    assert scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"] == []
