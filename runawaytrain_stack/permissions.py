@@ -58,6 +58,7 @@ CENSUS_ACTIONS = (
     "sagemaker:ListProcessingJobs",
     "sagemaker:ListTransformJobs",
     "sagemaker:ListHyperParameterTuningJobs",
+    "sagemaker:ListClusters",
 )
 # Halting: stop (lifting stop protection, put back by restore); pause scaling so groups do not
 # replace what was stopped.
@@ -129,6 +130,8 @@ JOB_ACTIONS = (
     "sagemaker:StopHyperParameterTuningJob",
 )
 JOB_TAG_ACTIONS = ("sagemaker:AddTags", "sagemaker:DeleteTags")
+# SageMaker HyperPod clusters (lambda/guard/sagemaker_clusters.py): counted, never changed.
+CLUSTER_ACTIONS = ("sagemaker:DescribeCluster",)
 # DeleteEndpoint of an endpoint with auto scaling: Application Auto Scaling deregisters its
 # variants' scalable targets with the caller's permission, and without
 # application-autoscaling:DeregisterScalableTarget the delete fails (SageMaker Developer Guide,
@@ -218,6 +221,7 @@ HALT_ACTIONS = (
     + JOB_ACTIONS
     + JOB_TAG_ACTIONS
     + ENDPOINT_SCALING_ACTIONS
+    + CLUSTER_ACTIONS
 )
 NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
 PAYER_ACTIONS = ("events:PutEvents",)  # heartbeats and quarantine requests (payer_events.py)
@@ -279,6 +283,7 @@ def build_guard_policy(
     clusters = f"{arn}:eks:*:{own}:cluster/*"
     nodegroups = f"{arn}:eks:*:{own}:nodegroup/*"
     endpoints = f"{arn}:sagemaker:*:{own}:endpoint/*"
+    hyperpod_clusters = f"{arn}:sagemaker:*:{own}:cluster/*"
     endpoint_configs = f"{arn}:sagemaker:*:{own}:endpoint-config/*"
     jobs = [
         f"{arn}:sagemaker:*:{own}:{kind}/*"
@@ -369,6 +374,7 @@ def build_guard_policy(
             {"StringEquals": {"application-autoscaling:service-namespace": "sagemaker"}},
         ),
         _allow("StopJobs", JOB_ACTIONS, jobs),
+        _allow("DescribeHyperPodClusters", CLUSTER_ACTIONS, [hyperpod_clusters]),
         _allow("TagJobs", JOB_TAG_ACTIONS, jobs, only_our_tags),
         _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic_arn]),
         _allow("UseTopicKey", TOPIC_KEY_ACTIONS, [key_arn]),
@@ -438,7 +444,7 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "batch:DescribeJobs, eks:ListClusters, "
         "sagemaker:ListEndpoints, sagemaker:ListEndpointConfigs, sagemaker:ListTrainingJobs, "
         "sagemaker:ListProcessingJobs, sagemaker:ListTransformJobs, "
-        "sagemaker:ListHyperParameterTuningJobs, "
+        "sagemaker:ListHyperParameterTuningJobs, sagemaker:ListClusters, "
         "iam:ListUsers and iam:ListRoles "
         "support no resource-level permissions (Service Authorization Reference), so IAM "
         "accepts only *.",
@@ -473,6 +479,9 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         f"{arn}:application-autoscaling:*:{account_id}:scalable-target/*": "Deleting an "
         "endpoint with auto scaling needs DeregisterScalableTarget (made by Application Auto "
         "Scaling for the guard), on SageMaker targets only, by condition.",
+        f"{arn}:sagemaker:*:{account_id}:cluster/*": "The guard counts the nodes of whichever "
+        "HyperPod clusters run in any region of its own account, known only at run time "
+        "(DescribeCluster only).",
         f"{arn}:sagemaker:*:{account_id}:endpoint-config/*": "The guard records a deleted "
         "endpoint on its endpoint configuration (runawaytrain: keys only, by condition) and "
         "restore creates the endpoint from it; configurations are known only at run time.",

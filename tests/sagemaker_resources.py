@@ -139,3 +139,22 @@ def launch_for_tuning_job(region: str, tuning_job: str, name: str, instance_type
     backend = sagemaker_backends[ACCOUNT][region]
     backend.training_jobs[name].tuning_job_arn = backend.hyper_parameter_tuning_jobs[tuning_job].arn
     return arn
+
+
+def create_cluster(region: str, name: str, groups: list[tuple[str, str, int]]) -> str:
+    """A HyperPod cluster; `groups`: (group name, instance type, nodes) each."""
+    response = sagemaker(region).create_cluster(
+        ClusterName=name,
+        InstanceGroups=[
+            {
+                "InstanceGroupName": group,
+                "InstanceType": instance_type,
+                "InstanceCount": count,
+                "LifeCycleConfig": {"SourceS3Uri": "s3://sagemaker-bucket/", "OnCreate": "x.sh"},
+                "ExecutionRole": ROLE,
+                "ThreadsPerCore": 1,
+            }
+            for group, instance_type, count in groups
+        ],
+    )
+    return str(response["ClusterArn"])

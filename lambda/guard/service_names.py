@@ -21,6 +21,7 @@ KINDS: dict[str, bool] = {
     "eks-nodegroups": True,
     "sagemaker-endpoints": True,
     "sagemaker-jobs": False,
+    "sagemaker-clusters": False,
 }
 
 

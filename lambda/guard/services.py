@@ -18,6 +18,7 @@ from guard import (
     batch_environments,
     batch_jobs,
     eks_nodegroups,
+    sagemaker_clusters,
     sagemaker_endpoints,
     sagemaker_jobs,
     sagemaker_notebooks,
@@ -37,6 +38,7 @@ MODULES: tuple[ModuleType, ...] = (
     eks_nodegroups,
     sagemaker_endpoints,
     sagemaker_jobs,
+    sagemaker_clusters,
 )
 MODULE_OF = {module.KIND: module for module in MODULES}
 assert {module.NAME for module in MODULES} == set(KINDS), "service_names.KINDS names each module"

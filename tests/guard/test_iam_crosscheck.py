@@ -39,6 +39,7 @@ from tests.guard.accounts import (
 )
 from tests.guard.conftest import HOME
 from tests.sagemaker_resources import (
+    create_cluster,
     create_endpoint,
     create_endpoint_config,
     create_processing_job,
@@ -92,6 +93,7 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     create_processing_job(REGION, "features", "ml.m5.large")
     create_transform_job(REGION, "scores", "ml.m5.large")
     create_tuning_job(REGION, "search", "ml.m5.large")
+    create_cluster(REGION, "llm", [("workers", "ml.c5.xlarge", 2)])  # counted, reported
     topic = boto3.client("sns", region_name=HOME).create_topic(Name="notify")["TopicArn"]
     recorder = CallRecorder()
     session = boto3.session.Session(region_name=HOME)
@@ -133,6 +135,7 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     endpoints = {"sagemaker:DeleteEndpoint", "sagemaker:CreateEndpoint"}
     jobs = {"sagemaker:StopTrainingJob", "sagemaker:StopHyperParameterTuningJob"}
     assert endpoints | jobs | {"sagemaker:ListEndpointConfigs"} <= recorder.actions
+    assert "sagemaker:DescribeCluster" in recorder.actions
     missing = recorder.actions - set(GUARD_ACTIONS)
     assert not missing, f"the guard calls {sorted(missing)} but its role does not allow them"
 
