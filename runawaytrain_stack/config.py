@@ -34,9 +34,10 @@ from runawaytrain_stack.fleet_model import (
 )
 from runawaytrain_stack.regions import validate_region
 from runawaytrain_stack.scp import (
+    MAX_QUARANTINE_POLICIES,
     MAX_SCP_CHARACTERS,
     build_guard_protection_policy,
-    build_quarantine_policy,
+    build_quarantine_policies,
     policy_size,
 )
 from runawaytrain_stack.yaml_source import KeyPath, LocatedYaml, YamlSourceError, read_yaml
@@ -425,19 +426,29 @@ def _find_stack_name_clashes(fleet: Fleet, located: LocatedYaml) -> list[Problem
 
 def _find_oversized_scps(fleet: Fleet, located: LocatedYaml) -> list[Problem]:
     """Each member's SCPs name its break_glass principals; AWS refuses an SCP over 5,120
-    characters (Organizations quotas), which would fail the payer stack's deploy."""
+    characters (Organizations quotas), which would fail the payer stack's deploy, and attaches
+    at most 5 to an account, of which the quarantine may take MAX_QUARANTINE_POLICIES (scp.py)."""
     problems = []
     for index, account in enumerate(fleet.sub_accounts):
-        builders = [build_guard_protection_policy] if fleet.protect_guards else []
-        builders += [build_quarantine_policy] if account.quarantine else []
-        size = max((policy_size(build(fleet, account)) for build in builders), default=0)
+        documents = [build_guard_protection_policy(fleet, account)] if fleet.protect_guards else []
+        quarantine = build_quarantine_policies(fleet, account) if account.quarantine else []
+        size = max((policy_size(document) for document in documents + quarantine), default=0)
+        path = ("accounts", index, "break_glass")
+        owner = path if path in located.value_lines else ("defaults", "break_glass")
         if size > MAX_SCP_CHARACTERS:
-            path = ("accounts", index, "break_glass")
-            owner = path if path in located.value_lines else ("defaults", "break_glass")
             message = (
                 f"{len(account.break_glass)} break-glass principals make {account.name}'s "
                 f"service control policy {size} characters, over the {MAX_SCP_CHARACTERS} AWS "
                 "allows; list fewer (one break-glass role is enough)"
+            )
+            problems.append(Problem(located.line_of_value(owner), format_key(owner), message))
+        elif len(quarantine) > MAX_QUARANTINE_POLICIES:
+            message = (
+                f"{len(account.break_glass)} break-glass principals make {account.name}'s "
+                f"quarantine {len(quarantine)} service control policies, over the "
+                f"{MAX_QUARANTINE_POLICIES} an account has room for beside FullAWSAccess and "
+                "the guard protection (AWS attaches at most 5); list fewer (one break-glass "
+                "role is enough)"
             )
             problems.append(Problem(located.line_of_value(owner), format_key(owner), message))
     return problems

@@ -1,4 +1,4 @@
-"""What a tripped account must refuse: every API call that starts billing compute.
+"""What a tripped account must refuse: every API call that starts billing compute or tokens.
 
 One list, denied from two sides until restore: from the payer by the quarantine SCP (scp.py,
 `NoNewCompute`) and from inside by the guard stack's launch-block policy (launch_block.py), so
@@ -50,8 +50,26 @@ LAUNCH_ACTIONS = (
     "autoscaling:PutWarmPool",
     # Capacity bought ahead, billing whether used or not.
     "ec2:PurchaseCapacityBlock",
+    "ec2:PurchaseCapacityBlockExtension",
     "ec2:CreateCapacityReservationFleet",
     "savingsplans:CreateSavingsPlan",
+    # Bedrock bills per token and has no stop: refusing invocation is its halt. bedrock:Invoke*
+    # is every invocation in the Service Authorization Reference (InvokeModel,
+    # InvokeModelWithResponseStream, InvokeAgent, InvokeInlineAgent, InvokeFlow,
+    # InvokeDataAutomation, ...); Converse and StartAsyncInvoke are authorized as
+    # bedrock:InvokeModel and ConverseStream as bedrock:InvokeModelWithResponseStream ("This
+    # operation requires permission for the bedrock:InvokeModel action", Bedrock API Reference,
+    # Converse). CallWithBearerToken: calls made with a Bedrock API key. Provisioned throughput
+    # bills by the hour for its commitment term; jobs (batch inference, customization, import,
+    # copy, evaluation) bill once started. bedrock-mantle is the separate prefix of "Amazon
+    # Bedrock powered by AWS Mantle" (CreateInference, CreateFineTuningJob, ...).
+    "bedrock:Invoke*",
+    "bedrock:CallWithBearerToken",
+    "bedrock:CreateProvisionedModelThroughput",
+    "bedrock:UpdateProvisionedModelThroughput",
+    "bedrock:Create*Job",
+    "bedrock-mantle:Create*",
+    "bedrock-mantle:CallWithBearerToken",
     # GPU spend that is not a RunInstances of the caller's own: SageMaker jobs, endpoints,
     # notebooks and HyperPod clusters; Batch jobs and compute environments; EKS node groups; ECS
     # tasks and services (Batch, EKS and ECS capacity providers launch through service-linked
@@ -76,5 +94,11 @@ LAUNCH_ACTIONS = (
     "ecs:StartTask",
     "ecs:CreateService",
     "ecs:UpdateService",
+    "ecs:CreateTaskSet",  # an EXTERNAL-controller service's tasks start through task sets
+    # Resuming the Application Auto Scaling a halt suspended (SuspendedState false again) lets
+    # its policies and schedules raise an ECS service (or a SageMaker endpoint) through
+    # AAS's service-linked role, which neither side binds; it also moves the capacity into
+    # [min, max] at once (AAS API Reference, RegisterScalableTarget).
+    "application-autoscaling:RegisterScalableTarget",
     "lightsail:CreateInstances",
 )

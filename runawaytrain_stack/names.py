@@ -115,3 +115,10 @@ def name_watchdog_reader_role_arn(account: Account) -> str:
 def name_launch_block_policy_arn(account_id: str) -> str:
     """The launch-block policy's ARN in `account_id` (a managed policy's ARN includes its path)."""
     return f"arn:aws:iam::{account_id}:policy{ROLE_PATH}{LAUNCH_BLOCK_POLICY_NAME}"
+
+
+def name_quarantine_policy(account_id: str, index: int) -> str:
+    """The quarantine is several SCPs (scp.py): the first `<prefix><account id>`, the others
+    `<prefix><account id>-<n>` from 2; lambda/quarantine/policies.py finds them by this form."""
+    base = f"{QUARANTINE_POLICY_PREFIX}{account_id}"
+    return base if index == 0 else f"{base}-{index + 1}"

@@ -59,6 +59,14 @@ CENSUS_ACTIONS = (
     "sagemaker:ListTransformJobs",
     "sagemaker:ListHyperParameterTuningJobs",
     "sagemaker:ListClusters",
+    # ECS services and tasks (lambda/guard/ecs_services.py, ecs_tasks.py) and their scalable
+    # targets: no resource-level permissions (Service Authorization Reference, "Actions defined
+    # by Amazon ECS" and "by Application Auto Scaling"; ListTasks' optional container-instance).
+    "ecs:ListClusters",
+    "ecs:ListServices",
+    "ecs:ListTasks",
+    "ecs:DescribeTaskDefinition",
+    "application-autoscaling:DescribeScalableTargets",
 )
 # Halting: stop (lifting stop protection, put back by restore); pause scaling so groups do not
 # replace what was stopped.
@@ -138,6 +146,14 @@ CLUSTER_ACTIONS = ("sagemaker:DescribeCluster",)
 # "Delete endpoints configured for auto scaling"). Called by AWS for the guard, never by its code;
 # only SageMaker targets (application-autoscaling:service-namespace).
 ENDPOINT_SCALING_ACTIONS = ("application-autoscaling:DeregisterScalableTarget",)
+# ECS services set to 0 tasks at a trip and back by restore; standalone tasks stopped (only when
+# `halt:` names them); both recorded by tags limited to runawaytrain: keys by condition.
+ECS_SERVICE_ACTIONS = ("ecs:DescribeServices", "ecs:UpdateService")
+ECS_TASK_ACTIONS = ("ecs:DescribeTasks", "ecs:StopTask")
+ECS_TAG_ACTIONS = ("ecs:TagResource", "ecs:UntagResource")
+# A service's scaling suspended before its count is set to 0, and put back by restore: only
+# existing ECS targets (no RoleARN passed, so no iam:PassRole; the service-linked role exists).
+ECS_SCALING_ACTIONS = ("application-autoscaling:RegisterScalableTarget",)
 PUBLISH_ACTIONS = ("sns:Publish",)
 TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -222,6 +238,10 @@ HALT_ACTIONS = (
     + JOB_TAG_ACTIONS
     + ENDPOINT_SCALING_ACTIONS
     + CLUSTER_ACTIONS
+    + ECS_SERVICE_ACTIONS
+    + ECS_TASK_ACTIONS
+    + ECS_TAG_ACTIONS
+    + ECS_SCALING_ACTIONS
 )
 NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
 PAYER_ACTIONS = ("events:PutEvents",)  # heartbeats and quarantine requests (payer_events.py)
@@ -294,6 +314,9 @@ def build_guard_policy(
             "hyper-parameter-tuning-job",
         )
     ]
+    ecs_services = f"{arn}:ecs:*:{own}:service/*"
+    ecs_tasks = f"{arn}:ecs:*:{own}:task/*"
+    scalable_targets = f"{arn}:application-autoscaling:*:{own}:scalable-target/*"
     users = f"{arn}:iam::{own}:user/*"
     roles = f"{arn}:iam::{own}:role/*"
     own_roles = f"{arn}:iam::{own}:role{ROLE_PATH}*"
@@ -370,12 +393,26 @@ def build_guard_policy(
         _allow(
             "DeregisterScalingOfDeletedEndpoints",
             ENDPOINT_SCALING_ACTIONS,
-            [f"{arn}:application-autoscaling:*:{own}:scalable-target/*"],
+            [scalable_targets],
             {"StringEquals": {"application-autoscaling:service-namespace": "sagemaker"}},
         ),
         _allow("StopJobs", JOB_ACTIONS, jobs),
         _allow("DescribeHyperPodClusters", CLUSTER_ACTIONS, [hyperpod_clusters]),
         _allow("TagJobs", JOB_TAG_ACTIONS, jobs, only_our_tags),
+        _allow("ZeroEcsServices", ECS_SERVICE_ACTIONS, [ecs_services]),
+        _allow("StopEcsTasks", ECS_TASK_ACTIONS, [ecs_tasks]),
+        _allow("TagEcs", ECS_TAG_ACTIONS, [ecs_services, ecs_tasks], only_our_tags),
+        _allow(
+            "SuspendEcsScaling",
+            ECS_SCALING_ACTIONS,
+            [scalable_targets],
+            {
+                "StringEquals": {
+                    "application-autoscaling:service-namespace": "ecs",
+                    "application-autoscaling:scalable-dimension": "ecs:service:DesiredCount",
+                }
+            },
+        ),
         _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic_arn]),
         _allow("UseTopicKey", TOPIC_KEY_ACTIONS, [key_arn]),
         _allow("WriteOwnLogs", LOG_ACTIONS, [log_group_arn]),
@@ -446,6 +483,8 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "sagemaker:ListProcessingJobs, sagemaker:ListTransformJobs, "
         "sagemaker:ListHyperParameterTuningJobs, sagemaker:ListClusters, "
         "iam:ListUsers and iam:ListRoles "
+        "ecs:ListClusters, ecs:ListServices, ecs:ListTasks, ecs:DescribeTaskDefinition, "
+        "application-autoscaling:DescribeScalableTargets, iam:ListUsers and iam:ListRoles "
         "support no resource-level permissions (Service Authorization Reference), so IAM "
         "accepts only *.",
         f"{arn}:ec2:*:{account_id}:instance/*": "The guard stops and tags whichever instances "
@@ -476,9 +515,6 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         f"{arn}:sagemaker:*:{account_id}:endpoint/*": "The guard deletes whichever endpoints "
         "bill in any region of its own account, known only at run time, and restore creates "
         "them again (tags on creation only, by condition).",
-        f"{arn}:application-autoscaling:*:{account_id}:scalable-target/*": "Deleting an "
-        "endpoint with auto scaling needs DeregisterScalableTarget (made by Application Auto "
-        "Scaling for the guard), on SageMaker targets only, by condition.",
         f"{arn}:sagemaker:*:{account_id}:cluster/*": "The guard counts the nodes of whichever "
         "HyperPod clusters run in any region of its own account, known only at run time "
         "(DescribeCluster only).",
@@ -496,6 +532,17 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
                 "hyper-parameter-tuning-job",
             )
         },
+        f"{arn}:ecs:*:{account_id}:service/*": "The guard sets whichever ECS services run in "
+        "any region of its own account, known only at run time, to 0 tasks and restore sets "
+        "them back; its tags are limited to runawaytrain: keys by condition.",
+        f"{arn}:ecs:*:{account_id}:task/*": "The guard stops standalone ECS tasks (only when "
+        "the account's halt: names ecs-tasks) in any region of its own account, known only at "
+        "run time; its tags are limited to runawaytrain: keys by condition.",
+        f"{arn}:application-autoscaling:*:{account_id}:scalable-target/*": "Scalable target "
+        "ids are random; the guard suspends and resumes only ECS services' DesiredCount "
+        "targets, by the service-namespace and scalable-dimension conditions; Application Auto "
+        "Scaling deregisters a deleted SageMaker endpoint's targets with the guard's "
+        "DeregisterScalableTarget (sagemaker namespace only, by condition).",
         f"{arn}:kms:*:{account_id}:key/*": "Restarting an instance whose EBS volumes use a "
         "customer managed key needs a grant for EC2 (kms:GrantIsForAWSResource only).",
         f"{arn}:autoscaling:*:{account_id}:autoScalingGroup:*:autoScalingGroupName/*": "The "

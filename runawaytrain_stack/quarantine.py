@@ -2,11 +2,11 @@
 Lambda that attaches or detaches an account's quarantine when its guard asks (scp.py says what
 the policies deny and who is exempt; lambda/quarantine the how).
 
-The quarantine SCPs are created unattached; the Lambda may attach or detach exactly those, to
-exactly the fleet's member accounts (IAM resources: the policies' ARNs and the accounts' ARNs;
-Service Authorization Reference, AWS Organizations: AttachPolicy and DetachPolicy authorize
-both the policy and the target). The guard-protection SCPs are attached at deploy, one per
-member account, when `protect_guards` is on.
+The quarantine SCPs (one or more per account, attached together: scp.py) are created
+unattached; the Lambda may attach or detach exactly those, to exactly the fleet's member accounts
+(IAM resources: the policies' ARNs and the accounts' ARNs; Service Authorization Reference, AWS
+Organizations: AttachPolicy and DetachPolicy authorize both the policy and the target). The
+guard-protection SCPs are attached at deploy, one per member account, when `protect_guards` is on.
 """
 
 from __future__ import annotations
@@ -38,11 +38,12 @@ from runawaytrain_stack.names import (
     QUARANTINE_STATE_PATH,
     QUARANTINE_TAG,
     ROLE_PATH,
+    name_quarantine_policy,
 )
 from runawaytrain_stack.payer_wiring import build_request_pattern
 from runawaytrain_stack.scp import (
     build_guard_protection_policy,
-    build_quarantine_policy,
+    build_quarantine_policies,
 )
 
 HANDLER = "quarantine.handler.handler"
@@ -61,17 +62,24 @@ class Quarantine(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         quarantined = [a for a in fleet.sub_accounts if a.quarantine]
+        # Several SCPs per account, attached together (scp.py); the first keeps the construct
+        # id and name it had as the only one.
         self.quarantine_policies = {
-            account.id: organizations.CfnPolicy(
-                self,
-                f"Quarantine-{account.name}",
-                name=f"{QUARANTINE_POLICY_PREFIX}{account.id}",
-                type="SERVICE_CONTROL_POLICY",
-                description=f"runawaytrain: {account.name} tripped; attached until restore",
-                content=build_quarantine_policy(fleet, account),
-                tags=[CfnTag(key=QUARANTINE_TAG, value=account.id)],
-            )
+            account.id: [
+                organizations.CfnPolicy(
+                    self,
+                    f"Quarantine-{account.name}" + (f"-{index + 1}" if index else ""),
+                    name=name_quarantine_policy(account.id, index),
+                    type="SERVICE_CONTROL_POLICY",
+                    description=f"runawaytrain: {account.name} tripped; attached until restore "
+                    f"({index + 1} of {len(documents)})",
+                    content=document,
+                    tags=[CfnTag(key=QUARANTINE_TAG, value=account.id)],
+                )
+                for index, document in enumerate(documents)
+            ]
             for account in quarantined
+            for documents in [build_quarantine_policies(fleet, account)]
         }
         self.protection_policies = {}
         if fleet.protect_guards:
@@ -175,6 +183,11 @@ class Quarantine(Construct):
             reserved_concurrent_executions=1,
             environment={
                 "accounts": json.dumps({a.id: a.name for a in quarantined}, sort_keys=True),
+                # How many quarantine SCPs each account has: a missing one is an error.
+                "pieces": json.dumps(
+                    {key: len(value) for key, value in self.quarantine_policies.items()},
+                    sort_keys=True,
+                ),
                 "policy_prefix": QUARANTINE_POLICY_PREFIX,
                 "state_path": QUARANTINE_STATE_PATH,
                 "snstopic": alerts.topic.topic_arn,

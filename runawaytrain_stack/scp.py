@@ -1,10 +1,11 @@
-"""The two service control policies the payer holds for each member account (issue 12).
+"""The service control policies the payer holds for each member account (issues 12, 21).
 
 - **Quarantine** (attached by the payer's quarantine Lambda when the account's guard trips in
-  enforce mode, detached by restore): nobody in the account launches or starts compute, or
-  changes IAM, but the exempt principals below. It binds Identity Center (SSO) roles and the
-  root user too, which no IAM change can: SCPs "affect all users and roles in attached accounts,
-  including the root user" (Organizations User Guide, "Service control policies (SCPs)").
+  enforce mode, detached by restore): nobody in the account launches or starts compute, invokes
+  Bedrock, buys capacity ahead or changes IAM, but the exempt principals below. It binds
+  Identity Center (SSO) roles and the root user too, which no IAM change can: SCPs "affect all
+  users and roles in attached accounts, including the root user" (Organizations User Guide,
+  "Service control policies (SCPs)").
 - **Guard protection** (standing, attached at deploy): nobody in the account but the exempt
   principals changes or deletes the guard's resources, so a leaked admin key cannot switch the
   breaker off first. AWS Control Tower protects its own resources the same way (its mandatory
@@ -22,11 +23,20 @@ grants nothing.
 
 Each document is minified and must stay within 5,120 characters (Organizations quotas, "Maximum
 size of a policy document"); `policy_size` is checked at synth time.
+
+The quarantine may deny more than one document holds, so it is **one or more SCPs attached
+together** (`build_quarantine_policies`): the actions, in the order of `list_quarantine_actions`,
+fill one document after the other, each with the same exemptions. A target holds at most 5 SCPs
+(Organizations quotas, "Maximum number of SCPs attached to a root, OU or account: 5"); the member
+already has FullAWSAccess (AWS attaches it to every account when SCPs are enabled; detaching it
+denies everything) and the guard protection, so the quarantine may take at most 3
+(`MAX_QUARANTINE_POLICIES`), and the config refuses an account whose quarantine would need more.
 """
 
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatchcase
 from typing import Any
 
 from runawaytrain_stack.fleet_model import Account, Fleet
@@ -40,6 +50,9 @@ from runawaytrain_stack.names import (
 )
 
 MAX_SCP_CHARACTERS = 5120
+# 5 SCPs per target, less FullAWSAccess and the guard protection (module docstring).
+MAX_SCPS_PER_TARGET = 5
+MAX_QUARANTINE_POLICIES = MAX_SCPS_PER_TARGET - 2
 # runawaytrain's own bootstrap (names.py): its deploy, file publishing, lookup and CloudFormation
 # execution roles are `cdk-<qualifier>-<kind>-role-<account>-<region>`, used by no other stack.
 CDK_ROLES = f"cdk-{BOOTSTRAP_QUALIFIER}-*"
@@ -63,6 +76,80 @@ QUARANTINE_IAM_ACTIONS = (
     "iam:Untag*",
     "iam:Update*",
     "iam:Upload*",
+    "iam:PassRole",  # a role handed to new compute (AWSCompromisedKeyQuarantineV3 denies it)
+)
+
+# What the quarantine denies beyond the launch block's list (launch_actions.py, which it denies
+# too). Beside AWS's own quarantine for a leaked key, the managed policy
+# AWSCompromisedKeyQuarantineV3 (AWS Managed Policy Reference; version v2, edited 2 October
+# 2024), this covers every creation and invocation action it denies; its
+# reads (cloudtrail:LookupEvents, s3:GetObject, ...), S3 deletes and bucket-policy changes, and
+# sts:GetSessionToken/GetFederationToken are left out: they spend nothing, and a session of a
+# locked-out user carries the user's denies. Every name, and what each wildcard expands to, is
+# checked against the Service Authorization Reference by tests/payer/test_scp_quarantine.py.
+QUARANTINE_EXTRA_ACTIONS = (
+    # Purchases: commitments that bill for a year or more whether anything runs or not.
+    "ec2:Purchase*",  # Reserved Instances, host reservations, Scheduled Instances, Capacity Blocks
+    "ec2:AcceptReservedInstancesExchangeQuote",
+    "ec2:CreateReservedInstancesListing",
+    "sagemaker:CreateTrainingPlan",  # buys reserved SageMaker capacity
+    "sagemaker:CreateReservedCapacity",
+    "rds:PurchaseReservedDBInstancesOffering",
+    "elasticache:PurchaseReservedCacheNodesOffering",
+    "redshift:PurchaseReservedNodeOffering",
+    "redshift:AcceptReservedNodeExchange",
+    "es:PurchaseReserved*",  # OpenSearch and Elasticsearch reserved instances
+    "dynamodb:PurchaseReservedCapacityOfferings",
+    "memorydb:PurchaseReservedNodesOffering",
+    "medialive:PurchaseOffering",
+    "mediaconnect:PurchaseOffering",
+    "devicefarm:PurchaseOffering",
+    "glacier:PurchaseProvisionedCapacity",
+    "cloudfront:CreateSavingsPlan",
+    "athena:CreateCapacityReservation",
+    "redshift-serverless:CreateReservation",
+    "ec2:AcceptCapacityReservationBillingOwnership",  # another account's reservation, billed here
+    "aws-marketplace:Subscribe",
+    "bedrock:CreateFoundationModelAgreement",  # a model's Marketplace offer: access to invoke
+    "bedrock:PutFoundationModelEntitlement",
+    "aws-marketplace:AcceptAgreementRequest",
+    "outposts:CreateOrder",
+    "shield:CreateSubscription",  # Shield Advanced: a one-year monthly fee
+    "supportplans:CreateSupportPlanSchedule",
+    "supportplans:StartSupportPlanUpdate",
+    # Compute outside the launch block's list, and what AWSCompromisedKeyQuarantineV3 creates.
+    "lambda:Create*",
+    "lambda:UpdateFunctionCode",
+    "lambda:PutProvisionedConcurrencyConfig",
+    "lambda:Add*",  # AddPermission, AddLayerVersionPermission
+    "lightsail:Create*",
+    "lightsail:Start*",
+    "lightsail:UpdateContainerService",
+    "gamelift:Create*Fleet*",  # CreateFleet, CreateFleetLocations, CreateContainerFleet
+    "gamelift:UpdateFleetCapacity",
+    "gamelift:UpdateContainerFleet",
+    "gamelift:CreateGameServerGroup",
+    "gamelift:UpdateGameServerGroup",
+    "gamelift:ResumeGameServerGroup",
+    "gamelift:StartFleetActions",
+    "appstream:CreateFleet",
+    "appstream:Create*Builder",  # CreateImageBuilder, CreateAppBlockBuilder
+    "appstream:Start*",  # StartFleet, StartImageBuilder, StartAppBlockBuilder, ...
+    "appstream:UpdateFleet",
+    "ecs:CreateCluster",
+    "ecs:RegisterTaskDefinition",
+    "sagemaker:CreateEndpointConfig",
+    "codebuild:Create*",
+    "codebuild:StartBuild*",
+    "glue:CreateJob",
+    "glue:StartJobRun",
+    "amplify:Create*",
+    "mediapackagev2:CreateChannel",
+    "s3:CreateBucket",
+    # No new accounts, and no leaving the organization (and with it every SCP).
+    "organizations:Create*",
+    "organizations:InviteAccountToOrganization",
+    "organizations:LeaveOrganization",
 )
 
 # The guard's resources, by the names the stacks give them: every stack is `runawaytrain-...`
@@ -199,24 +286,52 @@ def list_exempt_principals(fleet: Fleet, account: Account) -> list[str]:
     return list(dict.fromkeys(exempt))
 
 
-def build_quarantine_policy(fleet: Fleet, account: Account) -> dict[str, Any]:
-    """Attached on a trip: no compute, no IAM change, no invoking the guard (a restore) but by
-    the exempt principals."""
+def list_quarantine_actions() -> list[str]:
+    """Every action the quarantine denies: the launch block's, the extras, IAM writes; an exact
+    name a wildcard of the list already matches is left out (it would only take room)."""
+    ordered = list(
+        dict.fromkeys((*LAUNCH_ACTIONS, *QUARANTINE_EXTRA_ACTIONS, *QUARANTINE_IAM_ACTIONS))
+    )
+    wildcards = [action.lower() for action in ordered if "*" in action]
+    return [
+        action
+        for action in ordered
+        if "*" in action or not any(fnmatchcase(action.lower(), w) for w in wildcards)
+    ]
+
+
+def build_quarantine_policies(fleet: Fleet, account: Account) -> list[dict[str, Any]]:
+    """Attached together on a trip: no compute, no purchases, no Bedrock, no IAM change, no
+    invoking the guard (a restore) but by the exempt principals. The first document holds the
+    statements with resources of their own, then the actions fill it and as many more as needed
+    (each within MAX_SCP_CHARACTERS; the config refuses more than MAX_QUARANTINE_POLICIES)."""
     unless_exempt = _unless(fleet, account)
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            _deny("NoNewCompute", LAUNCH_ACTIONS, ["*"], unless_exempt),
-            _deny("NoIamChanges", QUARANTINE_IAM_ACTIONS, ["*"], unless_exempt),
-            _deny(
-                "NoRestoreButBreakGlass",
-                ("lambda:InvokeFunction",),
-                [f"arn:aws:lambda:*:{account.id}:function:{_OURS}"],
-                unless_exempt,
-            ),
-            _only_the_guard_reports(fleet, account),
-        ],
-    }
+    first = [
+        _deny(
+            "NoRestoreButBreakGlass",
+            ("lambda:InvokeFunction",),
+            [f"arn:aws:lambda:*:{account.id}:function:{_OURS}"],
+            unless_exempt,
+        ),
+        _only_the_guard_reports(fleet, account),
+    ]
+    policies: list[dict[str, Any]] = []
+    statement = _deny("NoLaunchesPurchasesOrIamChanges", (), ["*"], unless_exempt)
+    policy = {"Version": "2012-10-17", "Statement": [statement, *first]}
+    for action in list_quarantine_actions():
+        statement["Action"].append(action)
+        if policy_size(policy) > MAX_SCP_CHARACTERS and len(statement["Action"]) > 1:
+            statement["Action"].pop()
+            policies.append(policy)
+            statement = _deny("NoLaunchesPurchasesOrIamChanges", (action,), ["*"], unless_exempt)
+            policy = {"Version": "2012-10-17", "Statement": [statement]}
+    return [*policies, policy]
+
+
+def build_quarantine_policy(fleet: Fleet, account: Account) -> dict[str, Any]:
+    """The first of `build_quarantine_policies` (named `<prefix><account id>`, as before the
+    split): what the drill's payer stand-in still creates alone."""
+    return build_quarantine_policies(fleet, account)[0]
 
 
 def build_guard_protection_policy(fleet: Fleet, account: Account) -> dict[str, Any]:

@@ -15,11 +15,13 @@ from typing import Any
 from strict_aws import (
     auto_scaling,
     batch,
+    bedrock_runtime,
     ec2_fleets,
     ec2_images,
     ec2_instances,
     ec2_reads,
     ec2_termination,
+    ecs,
     eks,
     events,
     iam,
@@ -30,6 +32,7 @@ from strict_aws import (
     sagemaker_endpoints,
     sagemaker_jobs,
     scp_regions,
+    signatures,
     sns,
     sts,
     warm_pools,
@@ -60,6 +63,9 @@ SERVICES = (
     eks,
     sagemaker_endpoints,
     sagemaker_jobs,
+    signatures,
+    ecs,
+    bedrock_runtime,
 )
 
 
@@ -67,7 +73,8 @@ class StrictAWS:
     """The state of one strict layer: its clock, pending time, and the regions denied by SCP.
 
     pending_seconds: how long launched (and started) instances read `pending` before `running`;
-        also how long a SageMaker notebook reads `Pending` (create, start) or `Stopping`.
+        also how long a SageMaker notebook reads `Pending` (create, start) or `Stopping`, and
+        how long an ECS service takes to run (or drain) to its desired count.
     clock: the time source for that (monotonic seconds; pass a virtual clock in benchmarks).
     kms_grant_allowed: access key id -> may it kms:CreateGrant? Default: evaluate the caller's
         IAM identity policies in moto; unknown keys (moto's default credentials, the root) pass.

@@ -234,9 +234,11 @@ def _launch_block(report: Report) -> list[str]:
         lines.append(
             f"Launches refused ({len(report.launch_blocked)} user(s) and role(s)): the guard "
             "stack's runawaytrain-launch-block policy is attached to them, denying EC2 "
-            "launches and starts, Spot and fleet requests, Auto Scaling capacity changes, and "
-            "SageMaker, Batch, EKS, ECS and Lightsail compute. IAM applies it within seconds to "
-            "minutes; restore detaches it:"
+            "launches and starts, Spot and fleet requests, Auto Scaling capacity changes, "
+            "SageMaker, Batch, EKS, ECS and Lightsail compute, and Bedrock model invocation "
+            "and provisioned throughput (Bedrock has no stop: refusing invocation is its halt; "
+            "with quarantine on, the payer's quarantine SCPs refuse it account-wide too). IAM "
+            "applies it within seconds to minutes; restore detaches it:"
         )
         lines += _id_lines(report.launch_blocked)
     if report.launch_block_errors:

@@ -19,6 +19,8 @@ KINDS: dict[str, bool] = {
     "batch-environments": True,
     "batch-jobs": False,
     "eks-nodegroups": True,
+    "ecs-services": True,
+    "ecs-tasks": False,
     "sagemaker-endpoints": True,
     "sagemaker-jobs": False,
     "sagemaker-clusters": False,

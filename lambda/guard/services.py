@@ -17,6 +17,8 @@ from typing import Any
 from guard import (
     batch_environments,
     batch_jobs,
+    ecs_services,
+    ecs_tasks,
     eks_nodegroups,
     sagemaker_clusters,
     sagemaker_endpoints,
@@ -36,6 +38,8 @@ MODULES: tuple[ModuleType, ...] = (
     batch_environments,
     batch_jobs,
     eks_nodegroups,
+    ecs_services,
+    ecs_tasks,
     sagemaker_endpoints,
     sagemaker_jobs,
     sagemaker_clusters,

@@ -9,8 +9,9 @@ SSM parameter per account and mailed (payer topic, `account` message attribute: 
 list and that account's list).
 
 Environment (written by the payer stack): `accounts` (JSON: account id -> name, the members
-with quarantine on), `policy_prefix` (the SCP of account X is `<prefix><X>`), `state_path`
-(SSM path of the records), `snstopic` (the payer's topic).
+with quarantine on), `policy_prefix` (the SCPs of account X are `<prefix><X>`, then
+`<prefix><X>-2`, ...), `pieces` (JSON: account id -> how many), `state_path` (SSM path of the
+records), `snstopic` (the payer's topic).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.logs import configure_logging, get_logger
 from guard.payer_events import QUARANTINE_RELEASED, QUARANTINE_REQUESTED
-from quarantine.policies import Outcome, change, find_policy_id
+from quarantine.policies import Outcome, change, find_policy_ids
 
 LOG = get_logger("quarantine")
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
@@ -46,6 +47,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         state_path=environ["state_path"],
         topic_arn=environ["snstopic"],
         session=boto3.session.Session(),
+        pieces=json.loads(environ.get("pieces", "{}")),
     )
 
 
@@ -57,6 +59,7 @@ def act(
     state_path: str,
     topic_arn: str,
     session: Any,
+    pieces: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     account = str(event.get("account", ""))
     verb = VERBS.get(str(event.get("detail-type", "")))
@@ -72,6 +75,7 @@ def act(
         verb=verb,
         incident=str(detail.get("incident", "")),
         policy_prefix=policy_prefix,
+        pieces=(pieces or {}).get(account),
     )
     LOG.info("quarantine", extra=result)
     record_error = record(session, state_path, result) if result["error"] is None else None
@@ -81,35 +85,49 @@ def act(
 
 
 def apply(
-    session: Any, *, account: str, account_name: str, verb: str, incident: str, policy_prefix: str
+    session: Any,
+    *,
+    account: str,
+    account_name: str,
+    verb: str,
+    incident: str,
+    policy_prefix: str,
+    pieces: int | None = None,
 ) -> dict[str, Any]:
-    """Attach or detach `account`'s quarantine SCP (found by name) with the caller's session:
-    the Lambda's, or the operator's in `runawaytrain restore`. Never raises AWS errors."""
-    policy_name = f"{policy_prefix}{account}"
+    """Attach or detach every one of `account`'s quarantine SCPs (found by name; `pieces`: how
+    many the payer stack made, when known, so a missing one is an error) with the caller's
+    session: the Lambda's, or the operator's in `runawaytrain restore`. Each is tried even when
+    another was refused (a partial quarantine beats none). Never raises AWS errors."""
+    base = f"{policy_prefix}{account}"
     organizations = session.client("organizations", ORGANIZATIONS_REGION, config=CLIENT_CONFIG)
+    found: list[tuple[str, str]] = []
     try:
-        policy_id = find_policy_id(organizations, policy_name)
+        found = find_policy_ids(organizations, base)
     except (ClientError, BotoCoreError) as error:
-        policy_id, outcome = None, Outcome(False, f"{type(error).__name__}: {error}")
+        outcomes = [Outcome(False, f"{type(error).__name__}: {error}")]
     else:
-        outcome = (
-            change(organizations, verb, policy_id, account, policy_name)
-            if policy_id is not None
-            else Outcome(
-                False,
-                f"PolicyNotFoundException: no SCP named {policy_name}",
-                "redeploy the payer stack (npx cdk deploy runawaytrain-payer)",
+        outcomes = [change(organizations, verb, i, account, name) for name, i in found]
+        names = {name for name, _ in found}
+        wanted = [base, *(f"{base}-{n}" for n in range(2, (pieces or 1) + 1))]
+        missing = [name for name in wanted if name not in names]
+        if missing and (not found or verb == "attach"):
+            outcomes.append(
+                Outcome(
+                    False,
+                    f"PolicyNotFoundException: no SCP named {', '.join(missing)}",
+                    "redeploy the payer stack (npx cdk deploy runawaytrain-payer)",
+                )
             )
-        )
+    refused = [outcome for outcome in outcomes if not outcome.ok]
     return {
         "account": account,
         "account_name": account_name,
         "action": verb,
         "incident": incident,
-        "policy": policy_id or policy_name,
-        "changed": outcome.changed,
-        "error": outcome.error,
-        "advice": outcome.advice,
+        "policy": ", ".join(policy_id for _, policy_id in found) or base,
+        "changed": any(outcome.changed for outcome in outcomes),
+        "error": "; ".join(str(outcome.error) for outcome in refused) or None,
+        "advice": "; ".join(dict.fromkeys(o.advice for o in refused if o.advice)),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -151,7 +169,7 @@ def compose(result: dict[str, Any], record_error: str | None) -> tuple[str, str]
         verb = "ATTACH" if result["action"] == "attach" else "DETACH"
         subject = f"runawaytrain {result['account_name']}: quarantine could NOT {verb.lower()}"
         lines = [
-            f"The payer could not {verb.lower()} the quarantine SCP of account {who}{incident}.",
+            f"The payer could not {verb.lower()} the quarantine SCPs of account {who}{incident}.",
             f"AWS said: {result['error']}",
             f"What to do: {result['advice']}",
         ]
@@ -160,15 +178,22 @@ def compose(result: dict[str, Any], record_error: str | None) -> tuple[str, str]
                 "The guard's halt stands (instances stopped, IAM users locked as configured); "
                 "only the account-wide block on launches and IAM changes is missing."
             )
+            if result["changed"]:
+                lines.append(
+                    f"Attached all the same: {result['policy']} (part of the quarantine: what "
+                    "the missing SCPs deny is not blocked)."
+                )
         return subject[:99], "\n".join(lines) + "\n"
     if result["action"] == "attach":
         subject = f"runawaytrain {result['account_name']}: account QUARANTINED"
         lines = [
-            f"Account {who} tripped{incident}; the payer attached the quarantine SCP "
+            f"Account {who} tripped{incident}; the payer attached the quarantine SCPs "
             f"{result['policy']}.",
-            "Until restore, nobody in the account can launch or start EC2 capacity, change "
-            "Auto Scaling or fleet capacity, or change IAM, and nobody can invoke the guard: "
-            "this includes IAM Identity Center (SSO) users and the root user.",
+            "Until restore, nobody in the account can launch or start compute (EC2, Auto "
+            "Scaling, fleets, SageMaker, Batch, EKS, ECS, Lambda, Lightsail, GameLift, "
+            "AppStream, ...), invoke Bedrock models, buy reserved capacity, Savings Plans or "
+            "Marketplace subscriptions, or change IAM, and nobody can invoke the guard: this "
+            "includes IAM Identity Center (SSO) users and the root user.",
             "Exempt: the guard's own roles, the CDK deploy roles, the operator role and the "
             "account's break_glass principals.",
             "Restore (detaches it): runawaytrain restore --account "
@@ -177,7 +202,7 @@ def compose(result: dict[str, Any], record_error: str | None) -> tuple[str, str]
         ]
     else:
         subject = f"runawaytrain {result['account_name']}: quarantine lifted"
-        lines = [f"The payer detached the quarantine SCP of account {who}{incident}."]
+        lines = [f"The payer detached the quarantine SCPs of account {who}{incident}."]
     if record_error:
         lines.append(f"(Recording this in SSM failed: {record_error})")
     return subject[:99], "\n".join(lines) + "\n"

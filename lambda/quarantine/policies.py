@@ -1,4 +1,5 @@
-"""Attach and detach one account's quarantine SCP: idempotent, and every refusal explained.
+"""Attach and detach one account's quarantine SCPs (one or more, attached together): idempotent,
+and every refusal explained.
 
 Organizations API Reference: AttachPolicy answers DuplicatePolicyAttachmentException when the
 policy is already attached, and ConstraintViolationException with Reason
@@ -46,10 +47,28 @@ class Outcome:
 
 def find_policy_id(organizations: Any, name: str) -> str | None:
     """The id of the SCP named `name` (names are unique per organization)."""
+    return dict(find_policy_ids(organizations, name)).get(name)
+
+
+def find_policy_ids(organizations: Any, base: str) -> list[tuple[str, str]]:
+    """(name, id) of an account's quarantine SCPs, first to last: the one named `base`, then
+    `base-2`, `base-3`, ... (runawaytrain_stack/names.py name_quarantine_policy)."""
+    found = []
     for page in organizations.get_paginator("list_policies").paginate(Filter=SCP):
         for policy in page["Policies"]:
-            if policy["Name"] == name:
-                return policy["Id"]
+            number = piece_number(policy["Name"], base)
+            if number is not None:
+                found.append((number, policy["Name"], policy["Id"]))
+    return [(name, policy_id) for _, name, policy_id in sorted(found)]
+
+
+def piece_number(name: str, base: str) -> int | None:
+    """1 for `base`, n for `base-n` (n >= 2), None for any other name."""
+    if name == base:
+        return 1
+    suffix = name.removeprefix(f"{base}-")
+    if suffix != name and suffix.isdigit() and not suffix.startswith("0") and int(suffix) > 1:
+        return int(suffix)
     return None
 
 

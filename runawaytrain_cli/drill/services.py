@@ -34,6 +34,7 @@ class Seed:
     settled: Callable[[Snapshot], bool] = lambda _: True  # ready to be tripped on
     # A snapshot after restore, as it will read once settled (a restarted notebook is Pending).
     as_restored: Callable[[Snapshot], Snapshot] = lambda snapshot: snapshot
+    reported_as: Callable[[str], str] = lambda name: name  # "cluster/service" for ECS
 
 
 def _create_notebook(session: Any, region: str, account: str, name: str) -> None:
@@ -51,6 +52,132 @@ def _read_notebook(session: Any, region: str, name: str) -> Snapshot:
     return {"status": found["NotebookInstanceStatus"], "type": found["InstanceType"]}
 
 
+def _network(session: Any, region: str, account: str) -> dict[str, str]:
+    """One VPC, subnet and security group per region for the seeds that need a network, and
+    a service role (made once)."""
+    ec2 = session.client("ec2", region_name=region)
+    found = ec2.describe_subnets(Filters=[{"Name": "tag:Name", "Values": ["drill-seeds"]}])
+    if found["Subnets"]:
+        subnet = found["Subnets"][0]
+        vpc = subnet["VpcId"]
+    else:
+        vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(
+            VpcId=vpc,
+            CidrBlock="10.9.0.0/24",
+            TagSpecifications=[
+                {"ResourceType": "subnet", "Tags": [{"Key": "Name", "Value": "drill-seeds"}]}
+            ],
+        )["Subnet"]
+        ec2.create_security_group(GroupName="drill-seeds", Description="drill", VpcId=vpc)
+    groups = ec2.describe_security_groups(
+        Filters=[
+            {"Name": "group-name", "Values": ["drill-seeds"]},
+            {"Name": "vpc-id", "Values": [vpc]},
+        ]
+    )["SecurityGroups"]
+    iam = session.client("iam", region_name=region)
+    try:
+        role = iam.get_role(RoleName="drill-seeds")["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(RoleName="drill-seeds", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    return {"subnet": subnet["SubnetId"], "group": groups[0]["GroupId"], "role": role}
+
+
+def _create_batch_environment(session: Any, region: str, account: str, name: str) -> None:
+    """A Fargate compute environment with a job running on its queue (Fargate: no instance in
+    the EC2 count; a Fargate environment bills through its jobs, so it counts with one)."""
+    net = _network(session, region, account)
+    batch = session.client("batch", region_name=region)
+    batch.create_compute_environment(
+        computeEnvironmentName=name,
+        type="MANAGED",
+        state="ENABLED",
+        computeResources={
+            "type": "FARGATE",
+            "maxvCpus": 16,
+            "subnets": [net["subnet"]],
+            "securityGroupIds": [net["group"]],
+        },
+        serviceRole=net["role"],
+    )
+    batch.create_job_queue(
+        jobQueueName=f"{name}-queue",
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": name}],
+    )
+    batch.register_job_definition(
+        jobDefinitionName=f"{name}-job",
+        type="container",
+        platformCapabilities=["FARGATE"],
+        containerProperties={
+            "image": "busybox",
+            "resourceRequirements": [
+                {"type": "VCPU", "value": "1"},
+                {"type": "MEMORY", "value": "2048"},
+            ],
+        },
+    )
+    batch.submit_job(jobName="etl", jobQueue=f"{name}-queue", jobDefinition=f"{name}-job")
+
+
+def _read_batch_environment(session: Any, region: str, name: str) -> Snapshot:
+    [found] = session.client("batch", region_name=region).describe_compute_environments(
+        computeEnvironments=[name]
+    )["computeEnvironments"]
+    return {"state": found["state"], "maxvCpus": found["computeResources"]["maxvCpus"]}
+
+
+SCALING = ("DynamicScalingInSuspended", "DynamicScalingOutSuspended", "ScheduledScalingSuspended")
+
+
+def _create_ecs_service(session: Any, region: str, account: str, name: str) -> None:
+    """A Fargate service of 2 tasks whose count Application Auto Scaling keeps in [1, 4]: the
+    halt must suspend the scaling before it sets the count to 0."""
+    ecs = session.client("ecs", region_name=region)
+    ecs.create_cluster(clusterName="drill")
+    definition = ecs.register_task_definition(
+        family=name,
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="1024",
+        memory="2048",
+        containerDefinitions=[{"name": "app", "image": "nginx", "memory": 512}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(
+        cluster="drill",
+        serviceName=name,
+        taskDefinition=definition,
+        desiredCount=2,
+        launchType="FARGATE",
+    )
+    session.client("application-autoscaling", region_name=region).register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId=f"service/drill/{name}",
+        ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=1,
+        MaxCapacity=4,
+    )
+
+
+def _read_ecs_service(session: Any, region: str, name: str) -> Snapshot:
+    [service] = session.client("ecs", region_name=region).describe_services(
+        cluster="drill", services=[name]
+    )["services"]
+    [target] = session.client(
+        "application-autoscaling", region_name=region
+    ).describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[f"service/drill/{name}"])[
+        "ScalableTargets"
+    ]
+    suspended = target.get("SuspendedState", {})
+    return {
+        "desiredCount": service["desiredCount"],
+        "scaling": (target["MinCapacity"], target["MaxCapacity"]),
+        "suspended": sorted(key for key in SCALING if suspended.get(key)),
+    }
+
+
 SEEDS: tuple[Seed, ...] = (
     Seed(
         "SageMaker notebook instance",
@@ -61,6 +188,22 @@ SEEDS: tuple[Seed, ...] = (
         halted=lambda s: s["status"] in ("Stopping", "Stopped"),
         settled=lambda s: s["status"] == "InService",
         as_restored=lambda s: {**s, "status": "InService"} if s["status"] == "Pending" else s,
+    ),
+    Seed(
+        "Batch compute environment",
+        "drill-batch",
+        _create_batch_environment,
+        _read_batch_environment,
+        halted=lambda s: s["state"] == "DISABLED",
+    ),
+    Seed(
+        "ECS service",
+        "drill-web",
+        _create_ecs_service,
+        _read_ecs_service,
+        # Scaling suspended first: AAS would otherwise raise the count back to its minimum.
+        halted=lambda s: s["desiredCount"] == 0 and s["suspended"] == sorted(SCALING),
+        reported_as=lambda name: f"drill/{name}",
     ),
 )
 
@@ -92,7 +235,7 @@ def check_services_trip(
         now = seed.read(session, region, seed.name)
         result.check(
             f"{account.name}: {seed.kind} {seed.name} halted",
-            f"{region}/{seed.name}" in halted and seed.halted(now),
+            f"{region}/{seed.reported_as(seed.name)}" in halted and seed.halted(now),
             f"report: {', '.join(halted) or 'none'}; in the emulator: {now}",
         )
 
@@ -108,6 +251,7 @@ def check_services_restore(
         now = seed.as_restored(seed.read(session, region, seed.name))
         result.check(
             f"{account.name}: {seed.kind} {seed.name} back as before the trip",
-            f"{region}/{seed.name}" in restored.get("services_restored", []) and now == before,
+            f"{region}/{seed.reported_as(seed.name)}" in restored.get("services_restored", [])
+            and now == before,
             f"before the trip {before}; now {now}",
         )

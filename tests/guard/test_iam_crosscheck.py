@@ -20,7 +20,7 @@ import guard
 from guard.clients import ClientFactory
 from guard.handler import run_guard, run_restore
 from guard.invocation import Invocation
-from guard.service_names import resolve_halt
+from guard.service_names import ALL, resolve_halt
 from guard.settings import Action, Lockout, Settings, WeightedLimits
 from runawaytrain_stack.permissions import GUARD_ACTIONS
 from tests.batch_account import (
@@ -38,6 +38,7 @@ from tests.guard.accounts import (
     create_user,
 )
 from tests.guard.conftest import HOME
+from tests.guard.ecs_fixtures import create_fargate_service, run_fargate_task
 from tests.sagemaker_resources import (
     create_cluster,
     create_endpoint,
@@ -51,6 +52,7 @@ from tests.sagemaker_resources import (
 REGION = "eu-west-1"
 # botocore event names use the service id (auto-scaling); IAM uses the action prefix.
 IAM_PREFIX = {"ec2": "ec2", "auto-scaling": "autoscaling", "iam": "iam", "sts": "sts", "sns": "sns"}
+IAM_PREFIX["application-auto-scaling"] = "application-autoscaling"
 
 
 class CallRecorder:
@@ -85,6 +87,10 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     create_queue("cpu-jobs", "cpu")
     submit("cpu-jobs")
     create_node_group("prod", "workers", net, {"minSize": 1, "desiredSize": 2, "maxSize": 3})
+    # An ECS service with Auto Scaling (suspended, set to 0, set back) and a standalone task
+    # (stopped: `halt:` names every kind here).
+    create_fargate_service(REGION, "web", desired=2, scaling=(1, 4))
+    run_fargate_task(REGION)
     # An endpoint (deleted, recorded on its configuration, created again with its tags) and one
     # job of each kind (tagged and stopped: `halt: [all]`).
     create_endpoint_config(REGION, "serving", [("ml.m5.large", 1)])
@@ -106,7 +112,7 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
         lockout=Lockout.USERS_AND_ROLES,
         launch_block=True,
         launch_block_policy=launch_block,
-        halt=resolve_halt(["all"]),
+        halt=resolve_halt([ALL]),
     )
     account = "123456789012"
 
@@ -132,6 +138,8 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     batch_eks = {"batch:UpdateComputeEnvironment", "batch:TagResource", "batch:UntagResource"}
     batch_eks |= {"batch:TerminateJob", "eks:UpdateNodegroupConfig", "eks:TagResource"}
     assert batch_eks | {"eks:UntagResource", "eks:ListNodegroups"} <= recorder.actions
+    ecs = {"ecs:UpdateService", "ecs:TagResource", "ecs:UntagResource", "ecs:StopTask"}
+    assert ecs | {"application-autoscaling:RegisterScalableTarget"} <= recorder.actions
     endpoints = {"sagemaker:DeleteEndpoint", "sagemaker:CreateEndpoint"}
     jobs = {"sagemaker:StopTrainingJob", "sagemaker:StopHyperParameterTuningJob"}
     assert endpoints | jobs | {"sagemaker:ListEndpointConfigs"} <= recorder.actions

@@ -125,6 +125,8 @@ def test_trip_blocks_launches_of_everyone_but_the_protected_even_without_lockout
     assert "Launches refused (3 user(s) and role(s))" in body
     assert "role/ci user/ana user/bob" in body
     assert "restore detaches it" in body
+    assert "Bedrock model invocation and provisioned throughput" in body
+    assert "refusing invocation is its halt" in body
     assert "service-linked role: 1" in body
 
 

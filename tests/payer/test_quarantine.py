@@ -272,3 +272,78 @@ def test_a_quarantine_left_behind_is_released_even_with_no_incident_recorded(
     assert status == 0, out
     assert "no incident is recorded" in out and "quarantine: detached" in out
     assert quarantine_name(org, "prod") not in org.scps_of("prod")
+
+
+def add_second_piece(org: Org, name: str) -> str:
+    """A second quarantine SCP for `name`, as the payer stack makes one when the quarantine
+    outgrows a document (scp.py build_quarantine_policies)."""
+    from runawaytrain_stack.names import QUARANTINE_TAG, name_quarantine_policy
+
+    organizations = org.payer.client("organizations", region_name=REGION)
+    return organizations.create_policy(
+        Name=name_quarantine_policy(org.ids[name], 1),
+        Description="quarantine, second of two",
+        Type="SERVICE_CONTROL_POLICY",
+        Content='{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"bedrock:Invoke*",'
+        '"Resource":"*"}]}',
+        Tags=[{"Key": QUARANTINE_TAG, "Value": org.ids[name]}],
+    )["Policy"]["PolicySummary"]["Id"]
+
+
+def deliver_pieces(org: Org, pieces: int) -> list[dict[str, Any]]:
+    return [
+        act(
+            event,
+            accounts={a.id: a.name for a in org.fleet.sub_accounts if a.quarantine},
+            policy_prefix=QUARANTINE_POLICY_PREFIX,
+            state_path=QUARANTINE_STATE_PATH,
+            topic_arn=org.payer_topic,
+            session=org.payer,
+            pieces={org.ids["prod"]: pieces},
+        )
+        for event in take_requests(org.payer, org.stand_in, REGION)
+    ]
+
+
+def test_a_quarantine_of_several_scps_is_attached_and_released_whole(org: Org) -> None:
+    second = add_second_piece(org, "prod")
+    first = org.stand_in.policies[quarantine_name(org, "prod")]
+    trip(org, "prod")
+
+    (attached,) = deliver_pieces(org, 2)
+
+    assert (attached["changed"], attached["error"]) == (True, None)
+    assert attached["policy"] == f"{first}, {second}"
+    assert {quarantine_name(org, "prod"), f"{quarantine_name(org, 'prod')}-2"} <= set(
+        org.scps_of("prod")
+    )
+    (mail,) = org.payer_list.messages()
+    assert f"attached the quarantine SCPs {first}, {second}" in mail["Message"]
+    assert "invoke Bedrock models" in mail["Message"]
+
+    run_restore(
+        org.guard_settings("prod"),
+        Invocation(action=Action.RESTORE, trigger=Trigger.OPERATOR),
+        member_clients(org, "prod"),
+        org.ids["prod"],
+    )
+    (released,) = deliver_pieces(org, 2)
+
+    assert (released["changed"], released["error"]) == (True, None)
+    assert not any(n.startswith(quarantine_name(org, "prod")) for n in org.scps_of("prod"))
+
+
+def test_a_missing_piece_is_an_error_and_the_others_are_attached_all_the_same(org: Org) -> None:
+    trip(org, "prod")
+
+    (attached,) = deliver_pieces(org, 2)
+
+    assert attached["changed"] is True
+    assert attached["error"] == (
+        f"PolicyNotFoundException: no SCP named {quarantine_name(org, 'prod')}-2"
+    )
+    assert quarantine_name(org, "prod") in org.scps_of("prod")
+    (mail,) = org.payer_list.messages()
+    assert mail["Subject"] == "runawaytrain prod: quarantine could NOT attach"
+    assert "redeploy the payer stack" in mail["Message"]
+    assert "Attached all the same: " in mail["Message"]

@@ -13,9 +13,10 @@ from runawaytrain_stack.config import load_fleet
 from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.payer_wiring import build_bus_statement
 from runawaytrain_stack.scp import (
+    MAX_QUARANTINE_POLICIES,
     MAX_SCP_CHARACTERS,
     build_guard_protection_policy,
-    build_quarantine_policy,
+    build_quarantine_policies,
     policy_size,
 )
 from tests.payer.simulator import Request, simulate
@@ -43,6 +44,7 @@ def principals(account: str) -> dict[str, str]:
     }
 
 
+MODEL = "arn:aws:bedrock:{r}::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"
 # (who, action, resource (formatted with account and region), expected under quarantine)
 QUARANTINE_CASES = [
     ("sso_admin", "ec2:RunInstances", "arn:aws:ec2:{r}:{a}:instance/*", "ExplicitlyDenied"),
@@ -85,6 +87,67 @@ QUARANTINE_CASES = [
         "Allowed",
     ),
     ("cfn_exec", "iam:CreateRole", "arn:aws:iam::{a}:role/runawaytrain/x", "Allowed"),
+    # Bedrock has no stop: refusing invocation is its halt (issue 21).
+    ("sso_admin", "bedrock:InvokeModel", MODEL, "ExplicitlyDenied"),
+    ("root", "bedrock:InvokeModelWithResponseStream", MODEL, "ExplicitlyDenied"),
+    ("leaked_user", "bedrock:CallWithBearerToken", "*", "ExplicitlyDenied"),
+    (
+        "sso_admin",
+        "bedrock:InvokeAgent",
+        "arn:aws:bedrock:{r}:{a}:agent-alias/A1B2C3/D4E5F6",
+        "ExplicitlyDenied",
+    ),
+    ("sso_admin", "bedrock:CreateProvisionedModelThroughput", MODEL, "ExplicitlyDenied"),
+    (
+        "sso_admin",
+        "bedrock-mantle:CreateInference",
+        "arn:aws:bedrock-mantle:{r}:{a}:project/p1",
+        "ExplicitlyDenied",
+    ),
+    ("break_glass", "bedrock:InvokeModel", MODEL, "Allowed"),
+    ("guard", "bedrock:InvokeModel", MODEL, "Allowed"),
+    # Purchases that bill for a year whatever runs.
+    ("leaked_user", "ec2:PurchaseReservedInstancesOffering", "*", "ExplicitlyDenied"),
+    (
+        "sso_admin",
+        "ec2:PurchaseCapacityBlock",
+        "arn:aws:ec2:{r}:{a}:capacity-reservation/*",
+        "ExplicitlyDenied",
+    ),
+    ("sso_admin", "savingsplans:CreateSavingsPlan", "*", "ExplicitlyDenied"),
+    (
+        "sso_admin",
+        "sagemaker:CreateTrainingPlan",
+        "arn:aws:sagemaker:{r}:{a}:training-plan/p5-week",
+        "ExplicitlyDenied",
+    ),
+    (
+        "sso_admin",
+        "rds:PurchaseReservedDBInstancesOffering",
+        "arn:aws:rds:{r}:{a}:ri:big",
+        "ExplicitlyDenied",
+    ),
+    ("root", "aws-marketplace:Subscribe", "*", "ExplicitlyDenied"),
+    # Compute outside EC2 that the guard cannot halt.
+    ("sso_admin", "gamelift:CreateFleet", "*", "ExplicitlyDenied"),
+    ("sso_admin", "appstream:CreateFleet", "arn:aws:appstream:{r}:{a}:fleet/f", "ExplicitlyDenied"),
+    ("sso_admin", "lightsail:CreateInstances", "*", "ExplicitlyDenied"),
+    (
+        "leaked_user",
+        "lambda:CreateFunction",
+        "arn:aws:lambda:{r}:{a}:function:m",
+        "ExplicitlyDenied",
+    ),
+    ("leaked_user", "iam:PassRole", "arn:aws:iam::{a}:role/ci", "ExplicitlyDenied"),
+    ("sso_admin", "organizations:LeaveOrganization", "*", "ExplicitlyDenied"),
+    # Halting stays open to anyone: a function throttled to 0, a throughput deleted.
+    ("sso_admin", "lambda:PutFunctionConcurrency", "arn:aws:lambda:{r}:{a}:function:m", "Allowed"),
+    (
+        "sso_admin",
+        "bedrock:DeleteProvisionedModelThroughput",
+        "arn:aws:bedrock:{r}:{a}:provisioned-model/pt1",
+        "Allowed",
+    ),
 ]
 
 PROTECTION_CASES = [
@@ -216,7 +279,7 @@ PROTECTION_CASES = [
 ]
 
 
-def run_cases(fleet: Fleet, cases: list[tuple[str, str, str, str]], scp: dict) -> None:
+def run_cases(fleet: Fleet, cases: list[tuple[str, str, str, str]], scps: list[dict]) -> None:
     prod = next(a for a in fleet.accounts if a.name == "prod")
     who = principals(prod.id)
     requests = [
@@ -236,7 +299,7 @@ def run_cases(fleet: Fleet, cases: list[tuple[str, str, str, str]], scp: dict) -
         else r
         for r in requests
     ]
-    decided = simulate(requests, [scp])
+    decided = simulate(requests, scps)
     found = {request.name: decided[request.name] for request in requests}
     expected = {request.name: case[3] for request, case in zip(requests, cases, strict=True)}
     assert found == expected
@@ -244,20 +307,22 @@ def run_cases(fleet: Fleet, cases: list[tuple[str, str, str, str]], scp: dict) -
 
 def test_quarantine_blocks_people_not_the_guard_break_glass_or_the_deploy(fleet: Fleet) -> None:
     prod = next(a for a in fleet.accounts if a.name == "prod")
-    run_cases(fleet, QUARANTINE_CASES, build_quarantine_policy(fleet, prod))
+    run_cases(fleet, QUARANTINE_CASES, build_quarantine_policies(fleet, prod))
 
 
 def test_guard_protection_lets_only_the_deploy_and_the_guard_change_the_guard(
     fleet: Fleet,
 ) -> None:
     prod = next(a for a in fleet.accounts if a.name == "prod")
-    run_cases(fleet, PROTECTION_CASES, build_guard_protection_policy(fleet, prod))
+    run_cases(fleet, PROTECTION_CASES, [build_guard_protection_policy(fleet, prod)])
 
 
 def test_every_member_policy_fits_the_scp_size_quota(fleet: Fleet) -> None:
     for account in fleet.sub_accounts:
-        for build in (build_quarantine_policy, build_guard_protection_policy):
-            assert policy_size(build(fleet, account)) <= MAX_SCP_CHARACTERS, (account.name, build)
+        quarantine = build_quarantine_policies(fleet, account)
+        assert 1 <= len(quarantine) <= MAX_QUARANTINE_POLICIES, account.name
+        for document in [*quarantine, build_guard_protection_policy(fleet, account)]:
+            assert policy_size(document) <= MAX_SCP_CHARACTERS, account.name
 
 
 def test_fast_trips_queue_mapping_cannot_be_switched_off(fleet: Fleet) -> None:
@@ -312,7 +377,7 @@ def test_a_break_glass_permission_set_is_exempt_in_every_member() -> None:
             ("admin", "", "AdministratorAccess"),
         )
     ]
-    decided = simulate(requests, [build_quarantine_policy(with_set, prod)])
+    decided = simulate(requests, build_quarantine_policies(with_set, prod))
     assert decided == {
         "break-glass": "Allowed",
         "break-glass-regional": "Allowed",

@@ -3,6 +3,7 @@ role may attach and detach exactly it."""
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
@@ -12,13 +13,27 @@ from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.launch_actions import LAUNCH_ACTIONS
 from runawaytrain_stack.launch_block import MAX_MANAGED_POLICY_CHARACTERS, policy_characters
 from runawaytrain_stack.names import name_launch_block_policy_arn
-from runawaytrain_stack.scp import build_quarantine_policy
-from tests.stack.iam_reference import is_allowed
+from runawaytrain_stack.scp import build_quarantine_policies, list_quarantine_actions
+from tests.stack.iam_reference import expand_action, is_allowed
 from tests.stack.template_policies import find_policy_documents, load_stacks
 
 ATTACH = ("iam:AttachUserPolicy", "iam:AttachRolePolicy")
 DETACH = ("iam:DetachUserPolicy", "iam:DetachRolePolicy")
 ACCOUNTS = ["root", "prod", "sandbox"]
+# Refused at a trip; Bedrock has no stop, so refusing its invocation is its halt (issue 21).
+REFUSED = (
+    "ec2:RunInstances",
+    "ec2:StartInstances",
+    "autoscaling:SetDesiredCapacity",
+    "bedrock:InvokeModel",
+    "bedrock:InvokeModelWithResponseStream",
+    "bedrock:InvokeAgent",
+    "bedrock:InvokeFlow",
+    "bedrock:CallWithBearerToken",
+    "bedrock:CreateProvisionedModelThroughput",
+    "bedrock:CreateModelInvocationJob",
+    "bedrock-mantle:CreateInference",
+)
 
 
 @pytest.fixture(scope="module")
@@ -63,15 +78,48 @@ def test_the_policy_denies_every_launch_action_the_quarantine_scp_denies(
     assert statement["Resource"] == "*"
     assert "Condition" not in statement
     assert sorted(statement["Action"]) == sorted(LAUNCH_ACTIONS)
-    for action in ("ec2:RunInstances", "ec2:StartInstances", "autoscaling:SetDesiredCapacity"):
+    for action in REFUSED:
+        assert expand_action(action), action
         assert not is_allowed(
             {"Version": "2012-10-17", "Statement": [*document["Statement"], ALLOW_ALL]},
             action,
             "*",
         )
-    quarantine = build_quarantine_policy(test_fleet, test_fleet.sub_accounts[0])
-    (no_compute,) = [s for s in quarantine["Statement"] if s["Sid"] == "NoNewCompute"]
-    assert no_compute["Action"] == list(LAUNCH_ACTIONS)  # one list, both sides
+    # One list, both sides: the quarantine SCPs deny every launch action too.
+    quarantine = build_quarantine_policies(test_fleet, test_fleet.sub_accounts[0])
+    denied = [
+        action
+        for policy in quarantine
+        for statement in policy["Statement"]
+        if statement["Resource"] == ["*"]
+        for action in statement["Action"]
+    ]
+    for pattern in LAUNCH_ACTIONS:
+        for action in expand_action(pattern):
+            assert any(fnmatchcase(action.name.lower(), d.lower()) for d in denied), action.name
+
+
+def test_no_wildcard_of_the_quarantine_matches_an_action_the_guard_is_granted(
+    resolved: dict,
+) -> None:
+    """Beyond IAM (whose writes the guard's lockout makes, exempt by the SCPs' condition), no
+    wildcard the launch block or the quarantine denies names anything the guard's role calls."""
+    granted = {
+        action.name
+        for statement in resolved["prod"]["guard"]["Statement"]
+        if statement["Effect"] == "Allow"
+        for pattern in _as_list(statement["Action"])
+        for action in expand_action(pattern)
+    }
+    assert len(granted) > 20
+    for pattern in list_quarantine_actions():
+        if "*" in pattern and not pattern.startswith("iam:"):
+            overlap = {a.name for a in expand_action(pattern)} & granted
+            assert overlap == set(), pattern
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def test_the_policy_fits_the_managed_policy_quota(resolved: dict) -> None:

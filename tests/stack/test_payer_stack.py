@@ -15,9 +15,10 @@ from runawaytrain_stack.names import (
     PROTECTION_POLICY_PREFIX,
     QUARANTINE_POLICY_PREFIX,
     QUARANTINE_TAG,
+    name_quarantine_policy,
 )
 from runawaytrain_stack.payer_wiring import build_request_pattern
-from runawaytrain_stack.scp import build_guard_protection_policy, build_quarantine_policy
+from runawaytrain_stack.scp import build_guard_protection_policy, build_quarantine_policies
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +37,20 @@ def test_each_member_has_its_quarantine_unattached_and_its_protection_attached(
 ) -> None:
     found = policies(payer)
     members = sample_fleet.sub_accounts
-    assert set(found) == {f"{QUARANTINE_POLICY_PREFIX}{a.id}" for a in members} | {
-        f"{PROTECTION_POLICY_PREFIX}{a.id}" for a in members
-    }
+    pieces = {a.id: build_quarantine_policies(sample_fleet, a) for a in members}
+    assert set(found) == {
+        name_quarantine_policy(a.id, index) for a in members for index in range(len(pieces[a.id]))
+    } | {f"{PROTECTION_POLICY_PREFIX}{a.id}" for a in members}
     for account in members:
-        quarantine = found[f"{QUARANTINE_POLICY_PREFIX}{account.id}"]
+        assert f"{QUARANTINE_POLICY_PREFIX}{account.id}" in found  # the first keeps its name
+        for index, document in enumerate(pieces[account.id]):
+            quarantine = found[name_quarantine_policy(account.id, index)]
+            assert quarantine["Type"] == "SERVICE_CONTROL_POLICY"
+            assert quarantine["Content"] == document
+            assert "TargetIds" not in quarantine  # attached only on a trip
+            assert {"Key": QUARANTINE_TAG, "Value": account.id} in quarantine["Tags"]
         protection = found[f"{PROTECTION_POLICY_PREFIX}{account.id}"]
-        assert quarantine["Type"] == protection["Type"] == "SERVICE_CONTROL_POLICY"
-        assert quarantine["Content"] == build_quarantine_policy(sample_fleet, account)
-        assert "TargetIds" not in quarantine  # attached only on a trip
+        assert protection["Type"] == "SERVICE_CONTROL_POLICY"
         assert protection["Content"] == build_guard_protection_policy(sample_fleet, account)
         assert protection["TargetIds"] == [account.id]
     # The payer (management account) gets neither: SCPs do not bind it.
@@ -68,6 +74,10 @@ def test_the_quarantine_function_hears_only_quarantined_members(
     ).values()
     accounts = json.loads(function["Properties"]["Environment"]["Variables"]["accounts"])
     assert accounts == {a.id: a.name for a in sample_fleet.sub_accounts}
+    pieces = json.loads(function["Properties"]["Environment"]["Variables"]["pieces"])
+    assert pieces == {
+        a.id: len(build_quarantine_policies(sample_fleet, a)) for a in sample_fleet.sub_accounts
+    }
 
 
 def test_the_function_may_attach_only_the_quarantine_policies_to_the_members(
@@ -167,3 +177,24 @@ def test_an_scp_over_the_aws_size_quota_is_refused_at_load_time() -> None:
         fleet(member=f", break_glass: [{names}]")
     assert "accounts[0].break_glass" in str(refused.value)
     assert "over the 5120 AWS allows" in str(refused.value)
+
+
+def test_a_quarantine_split_in_several_scps_deploys_each_and_tells_the_function() -> None:
+    names = ", ".join(f"breakglass-person-{i}" for i in range(6))
+    split = fleet(member=f", break_glass: [{names}]", top="protect_guards: false")
+    (member,) = split.sub_accounts
+    documents = build_quarantine_policies(split, member)
+    assert len(documents) == 2
+    template = Template.from_stack(add_fleet_stacks(new_app(), split).payer)
+    found = policies(template)
+    assert set(found) == {
+        f"{QUARANTINE_POLICY_PREFIX}{member.id}",
+        f"{name_quarantine_policy(member.id, 1)}",
+    }
+    assert [found[name_quarantine_policy(member.id, i)]["Content"] for i in (0, 1)] == documents
+    (function,) = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "quarantine.handler.handler"}}
+    ).values()
+    assert json.loads(function["Properties"]["Environment"]["Variables"]["pieces"]) == {
+        member.id: 2
+    }

@@ -1,0 +1,131 @@
+"""Standalone ECS tasks (RunTask / StartTask, not a service's): counted, and stopped at a trip
+only where accounts.yaml's `halt:` names them (irreversible: a stopped task is not resumed).
+
+A service's tasks are ecs_services.py's: a task a service started carries the service's
+deployment id in `startedBy` ("If an Amazon ECS service started the task, the startedBy
+parameter contains the deployment ID of that service", ECS API Reference, Task.startedBy; the
+ids read ecs-svc/...) and the group service:<name>. Every other task ECS wants running is
+counted: ListTasks with desiredStatus RUNNING (its default, spelled out) lists the tasks from
+PROVISIONING to RUNNING, and Fargate bills from the image pull on (so PENDING ones too); a task
+already told to stop is not listed. A Fargate task weighs its task-level cpu / 1024 vCPUs
+(Task.cpu; the task definition's when DescribeTasks omits it). A task on the EC2 launch type (or
+an EC2 capacity provider) runs on an instance the EC2 census counts: count 0 here, and the EC2
+halt stops its instance. EXTERNAL tasks (ECS Anywhere) run on the customer's servers: not counted.
+
+Halt: the task is tagged with the incident, then StopTask'ed with a reason naming it. StopTask
+"Any tags associated with the task will be deleted" (API Reference): the lasting record is the
+reason, shown as stoppedReason by DescribeTasks; the tag covers a run that ends between the two
+(the next run, while the incident is open, stops it). A tag ECS refuses (a task with the old
+short ARN) does not keep the task running: nothing is restored from it. Restore does nothing.
+
+IAM: ecs:ListClusters, ecs:ListTasks (no resource-level permission is needed on `*`),
+ecs:DescribeTasks, ecs:StopTask, ecs:TagResource (runawaytrain: keys) on task ARNs,
+ecs:DescribeTaskDefinition.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from guard.census import describe_error
+from guard.ecs_services import PAGE_SIZE, TaskSizes, clusters, on_fargate, size
+from guard.incident import INCIDENT_TAG
+from guard.logs import get_logger
+from guard.service_capacity import Running, ServiceHalt, ServiceRestore
+
+LOG = get_logger("ecs_tasks")
+
+SERVICE = "ecs"
+KIND = "ECS task"
+NAME = "ecs-tasks"  # in accounts.yaml's `halt:` (irreversible)
+STOP_KEEPS = (
+    "Lost: the task and its work (a stopped task is not resumed; its ephemeral storage is "
+    "gone). Kept: its task definition, to run it again by hand after restore."
+)
+DESCRIBE_BATCH = 100  # DescribeTasks: "A list of up to 100 task IDs or full ARN entries"
+SERVICE_STARTED = "ecs-svc/"  # startedBy of a service's task (its deployment id)
+SERVICE_GROUP = "service:"
+
+
+def count(ecs: Any, region: str) -> list[Running]:
+    """Every standalone task ECS wants running, in every cluster of the region."""
+    sizes = TaskSizes(ecs)
+    found = []
+    for cluster in clusters(ecs):
+        arns = [
+            arn
+            for page in ecs.get_paginator("list_tasks").paginate(
+                cluster=cluster, desiredStatus="RUNNING", PaginationConfig={"PageSize": PAGE_SIZE}
+            )
+            for arn in page["taskArns"]
+        ]
+        for start in range(0, len(arns), DESCRIBE_BATCH):
+            batch = arns[start : start + DESCRIBE_BATCH]
+            for task in ecs.describe_tasks(cluster=cluster, tasks=batch)["tasks"]:
+                item = weigh(task, region, sizes)
+                if item is not None:
+                    found.append(item)
+    return found
+
+
+def weigh(task: dict[str, Any], region: str, sizes: TaskSizes) -> Running | None:
+    if task.get("startedBy", "").startswith(SERVICE_STARTED):
+        return None
+    if task.get("group", "").startswith(SERVICE_GROUP):
+        return None
+    if "STOPPED" in (task.get("desiredStatus"), task.get("lastStatus")):
+        return None  # being stopped, or stopped
+    provider = task.get("capacityProviderName")
+    fargate = on_fargate(task.get("launchType"), [provider] if provider else [])
+    if fargate is None:
+        return None
+    vcpus, memory = size(task.get("cpu"), task.get("memory"))
+    if vcpus is None:
+        vcpus, memory = sizes.of(task["taskDefinitionArn"])
+    cluster = task["clusterArn"].rsplit("/", 1)[-1]
+    return Running(
+        kind=KIND,
+        region=region,
+        name=f"{cluster}/{task['taskArn'].rsplit('/', 1)[-1]}",
+        arn=task["taskArn"],
+        instance_type="",
+        state=task.get("lastStatus", ""),
+        count=1 if fargate else 0,  # on EC2: its instance is in the EC2 census
+        vcpus=vcpus if fargate else 0.0,
+        memory_gib=memory,
+    )
+
+
+def halt(ecs: Any, found: list[Running], incident: str) -> ServiceHalt:
+    """Tag, then stop, every task in `found` (only reached when `halt:` names ecs-tasks)."""
+    outcome = ServiceHalt()
+    for task in found:
+        where = f"{task.region}: {KIND} {task.name}"
+        cluster = task.name.split("/", 1)[0]
+        try:
+            ecs.tag_resource(resourceArn=task.arn, tags=[{"key": INCIDENT_TAG, "value": incident}])
+        except (ClientError, BotoCoreError) as error:  # stopped all the same: nothing to restore
+            outcome.errors.append(
+                f"{where}: tagging: {describe_error(error)}; stopped all the same"
+            )
+        try:
+            ecs.stop_task(
+                cluster=cluster,
+                task=task.arn,
+                reason=f"runawaytrain incident {incident}: the account's spending limit tripped",
+            )
+        except (ClientError, BotoCoreError) as error:
+            outcome.errors.append(f"{where}: stopping: {describe_error(error)}")
+            continue
+        outcome.halted.append(task)
+        LOG.info("ecs_task_stopped", extra={"region": task.region, "task": task.name})
+    return outcome
+
+
+def restore(
+    ecs: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+) -> ServiceRestore:
+    """Irreversible: a stopped task is not started again."""
+    return ServiceRestore()
