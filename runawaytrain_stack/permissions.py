@@ -52,6 +52,13 @@ CENSUS_ACTIONS = (
     "batch:ListJobs",
     "batch:DescribeJobs",
     "eks:ListClusters",
+    "sagemaker:ListEndpoints",
+    "sagemaker:ListEndpointConfigs",  # restore: the records on them
+    "sagemaker:ListTrainingJobs",
+    "sagemaker:ListProcessingJobs",
+    "sagemaker:ListTransformJobs",
+    "sagemaker:ListHyperParameterTuningJobs",
+    "sagemaker:ListClusters",
     # ECS services and tasks (lambda/guard/ecs_services.py, ecs_tasks.py) and their scalable
     # targets: no resource-level permissions (Service Authorization Reference, "Actions defined
     # by Amazon ECS" and "by Application Auto Scaling"; ListTasks' optional container-instance).
@@ -114,6 +121,36 @@ BATCH_JOB_ACTIONS = ("batch:TerminateJob",)
 EKS_CLUSTER_ACTIONS = ("eks:ListNodegroups",)
 EKS_NODEGROUP_ACTIONS = ("eks:DescribeNodegroup", "eks:UpdateNodegroupConfig")
 EKS_TAG_ACTIONS = ("eks:TagResource", "eks:UntagResource")
+# SageMaker endpoints (lambda/guard/sagemaker_endpoints.py): deleted at a trip, the record on
+# their endpoint configuration (runawaytrain: keys only, by condition), created again by restore.
+# CreateEndpoint needs both resource types; with tags it needs sagemaker:AddTags on the endpoint
+# too (Service Authorization Reference: dependent action), allowed only for that
+# (sagemaker:TaggingAction).
+ENDPOINT_ACTIONS = ("sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint", "sagemaker:ListTags")
+ENDPOINT_CREATE_ACTIONS = ("sagemaker:CreateEndpoint",)
+ENDPOINT_TAG_ON_CREATE_ACTIONS = ("sagemaker:AddTags",)
+ENDPOINT_CONFIG_ACTIONS = ("sagemaker:DescribeEndpointConfig", "sagemaker:ListTags")
+ENDPOINT_CONFIG_TAG_ACTIONS = ("sagemaker:AddTags", "sagemaker:DeleteTags")
+# SageMaker jobs (lambda/guard/sagemaker_jobs.py): described, tagged and stopped (`halt:` only).
+JOB_ACTIONS = (
+    "sagemaker:DescribeTrainingJob",
+    "sagemaker:DescribeProcessingJob",
+    "sagemaker:DescribeTransformJob",
+    "sagemaker:DescribeHyperParameterTuningJob",
+    "sagemaker:StopTrainingJob",
+    "sagemaker:StopProcessingJob",
+    "sagemaker:StopTransformJob",
+    "sagemaker:StopHyperParameterTuningJob",
+)
+JOB_TAG_ACTIONS = ("sagemaker:AddTags", "sagemaker:DeleteTags")
+# SageMaker HyperPod clusters (lambda/guard/sagemaker_clusters.py): counted, never changed.
+CLUSTER_ACTIONS = ("sagemaker:DescribeCluster",)
+# DeleteEndpoint of an endpoint with auto scaling: Application Auto Scaling deregisters its
+# variants' scalable targets with the caller's permission, and without
+# application-autoscaling:DeregisterScalableTarget the delete fails (SageMaker Developer Guide,
+# "Delete endpoints configured for auto scaling"). Called by AWS for the guard, never by its code;
+# only SageMaker targets (application-autoscaling:service-namespace).
+ENDPOINT_SCALING_ACTIONS = ("application-autoscaling:DeregisterScalableTarget",)
 # ECS services set to 0 tasks at a trip and back by restore; standalone tasks stopped (only when
 # `halt:` names them); both recorded by tags limited to runawaytrain: keys by condition.
 ECS_SERVICE_ACTIONS = ("ecs:DescribeServices", "ecs:UpdateService")
@@ -211,6 +248,15 @@ HALT_ACTIONS = (
     + EKS_CLUSTER_ACTIONS
     + EKS_NODEGROUP_ACTIONS
     + EKS_TAG_ACTIONS
+    + ENDPOINT_ACTIONS
+    + ENDPOINT_CREATE_ACTIONS
+    + ENDPOINT_TAG_ON_CREATE_ACTIONS
+    + ENDPOINT_CONFIG_ACTIONS
+    + ENDPOINT_CONFIG_TAG_ACTIONS
+    + JOB_ACTIONS
+    + JOB_TAG_ACTIONS
+    + ENDPOINT_SCALING_ACTIONS
+    + CLUSTER_ACTIONS
     + ECS_SERVICE_ACTIONS
     + ECS_TASK_ACTIONS
     + ECS_TAG_ACTIONS
@@ -280,6 +326,18 @@ def build_guard_policy(
     batch_jobs = f"{arn}:batch:*:{own}:job/*"
     eks_clusters = f"{arn}:eks:*:{own}:cluster/*"
     nodegroups = f"{arn}:eks:*:{own}:nodegroup/*"
+    endpoints = f"{arn}:sagemaker:*:{own}:endpoint/*"
+    hyperpod_clusters = f"{arn}:sagemaker:*:{own}:cluster/*"
+    endpoint_configs = f"{arn}:sagemaker:*:{own}:endpoint-config/*"
+    jobs = [
+        f"{arn}:sagemaker:*:{own}:{kind}/*"
+        for kind in (
+            "training-job",
+            "processing-job",
+            "transform-job",
+            "hyper-parameter-tuning-job",
+        )
+    ]
     ecs_services = f"{arn}:ecs:*:{own}:service/*"
     ecs_tasks = f"{arn}:ecs:*:{own}:task/*"
     scalable_targets = f"{arn}:application-autoscaling:*:{own}:scalable-target/*"
@@ -345,6 +403,30 @@ def build_guard_policy(
         _allow("ListNodeGroups", EKS_CLUSTER_ACTIONS, [eks_clusters]),
         _allow("ScaleNodeGroups", EKS_NODEGROUP_ACTIONS, [nodegroups]),
         _allow("TagNodeGroups", EKS_TAG_ACTIONS, [nodegroups], only_our_tags),
+        _allow("DeleteEndpoints", ENDPOINT_ACTIONS, [endpoints]),
+        _allow("CreateEndpointsAgain", ENDPOINT_CREATE_ACTIONS, [endpoints, endpoint_configs]),
+        _allow(
+            "TagEndpointsCreatedAgain",
+            ENDPOINT_TAG_ON_CREATE_ACTIONS,
+            [endpoints],
+            {"StringEquals": {"sagemaker:TaggingAction": "CreateEndpoint"}},
+        ),
+        _allow("ReadEndpointConfigs", ENDPOINT_CONFIG_ACTIONS, [endpoint_configs]),
+        _allow(
+            "RecordOnEndpointConfigs",
+            ENDPOINT_CONFIG_TAG_ACTIONS,
+            [endpoint_configs],
+            only_our_tags,
+        ),
+        _allow(
+            "DeregisterScalingOfDeletedEndpoints",
+            ENDPOINT_SCALING_ACTIONS,
+            [scalable_targets],
+            {"StringEquals": {"application-autoscaling:service-namespace": "sagemaker"}},
+        ),
+        _allow("StopJobs", JOB_ACTIONS, jobs),
+        _allow("DescribeHyperPodClusters", CLUSTER_ACTIONS, [hyperpod_clusters]),
+        _allow("TagJobs", JOB_TAG_ACTIONS, jobs, only_our_tags),
         _allow("ZeroEcsServices", ECS_SERVICE_ACTIONS, [ecs_services]),
         _allow("StopEcsTasks", ECS_TASK_ACTIONS, [ecs_tasks]),
         _allow("TagEcs", ECS_TAG_ACTIONS, [ecs_services, ecs_tasks], only_our_tags),
@@ -458,6 +540,26 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         f"{arn}:eks:*:{account_id}:nodegroup/*": "The guard scales whichever EKS managed node "
         "groups run in any region of its own account to 0 and restore gives their size back; its "
         "tags are limited to runawaytrain: keys.",
+        f"{arn}:sagemaker:*:{account_id}:endpoint/*": "The guard deletes whichever endpoints "
+        "bill in any region of its own account, known only at run time, and restore creates "
+        "them again (tags on creation only, by condition).",
+        f"{arn}:sagemaker:*:{account_id}:cluster/*": "The guard counts the nodes of whichever "
+        "HyperPod clusters run in any region of its own account, known only at run time "
+        "(DescribeCluster only).",
+        f"{arn}:sagemaker:*:{account_id}:endpoint-config/*": "The guard records a deleted "
+        "endpoint on its endpoint configuration (runawaytrain: keys only, by condition) and "
+        "restore creates the endpoint from it; configurations are known only at run time.",
+        **{
+            f"{arn}:sagemaker:*:{account_id}:{kind}/*": "The guard stops (accounts.yaml halt: "
+            "only) whichever SageMaker jobs run in any region of its own account, known only at "
+            "run time, tagging them first (runawaytrain: keys only, by condition)."
+            for kind in (
+                "training-job",
+                "processing-job",
+                "transform-job",
+                "hyper-parameter-tuning-job",
+            )
+        },
         f"{arn}:ecs:*:{account_id}:service/*": "The guard sets whichever ECS services run in "
         "any region of its own account, known only at run time, to 0 tasks and restore sets "
         "them back; its tags are limited to runawaytrain: keys by condition.",
@@ -466,7 +568,9 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "run time; its tags are limited to runawaytrain: keys by condition.",
         f"{arn}:application-autoscaling:*:{account_id}:scalable-target/*": "Scalable target "
         "ids are random; the guard suspends and resumes only ECS services' DesiredCount "
-        "targets, by the service-namespace and scalable-dimension conditions.",
+        "targets, by the service-namespace and scalable-dimension conditions; Application Auto "
+        "Scaling deregisters a deleted SageMaker endpoint's targets with the guard's "
+        "DeregisterScalableTarget (sagemaker namespace only, by condition).",
         f"{arn}:rds:*:{account_id}:db:*": "The guard stops whichever DB instances bill in any "
         "region of its own account, known only at run time, and restore starts them again; its "
         "tags are limited to runawaytrain: keys by condition.",

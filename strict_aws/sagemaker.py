@@ -173,6 +173,8 @@ def _add_tags(self: SageMakerModelBackend, arn: str, tags: list[dict[str, str]])
     if current() is None:
         return _ORIGINAL["add_tags"](self, arn, tags)
     resource = self._get_resource_from_arn(arn)
+    if resource.tags is None:  # moto's tuning and transform jobs created without tags
+        resource.tags = []
     for tag in tags:
         for index, existing in enumerate(resource.tags):
             if existing["Key"] == tag["Key"]:

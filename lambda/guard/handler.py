@@ -405,10 +405,13 @@ def report_services_halt(report: Report, halted: ServiceHalt) -> None:
 
 
 def by_kind(running: Iterable[Running]) -> dict[str, list[str]]:
-    """{kind: ["region/name", ...]}, sorted, for the report and the mail."""
+    """{kind: ["region/name", ...]}, sorted, for the report and the mail; once each (an
+    endpoint whose variants run on two instance types is two Running, one endpoint)."""
     found: dict[str, list[str]] = {}
     for item in sorted(running, key=lambda r: (r.kind, r.key)):
-        found.setdefault(item.kind, []).append(item.key)
+        names = found.setdefault(item.kind, [])
+        if not names or names[-1] != item.key:
+            names.append(item.key)
     return found
 
 

@@ -23,6 +23,9 @@ KINDS: dict[str, bool] = {
     "ecs-tasks": False,
     "rds-databases": True,
     "lambda-functions": True,
+    "sagemaker-endpoints": True,
+    "sagemaker-jobs": False,
+    "sagemaker-clusters": False,
 }
 
 

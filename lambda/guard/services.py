@@ -22,6 +22,9 @@ from guard import (
     eks_nodegroups,
     lambda_functions,
     rds_databases,
+    sagemaker_clusters,
+    sagemaker_endpoints,
+    sagemaker_jobs,
     sagemaker_notebooks,
 )
 from guard.census import closed_by_policy, describe_error
@@ -41,6 +44,9 @@ MODULES: tuple[ModuleType, ...] = (
     ecs_tasks,
     rds_databases,
     lambda_functions,
+    sagemaker_endpoints,
+    sagemaker_jobs,
+    sagemaker_clusters,
 )
 MODULE_OF = {module.KIND: module for module in MODULES}
 assert {module.NAME for module in MODULES} == set(KINDS), "service_names.KINDS names each module"
@@ -124,18 +130,23 @@ def halt_services(
 ) -> ServiceHalt:
     """Each kind's `halt` on what it counted, every item at once (a halt is a few calls per
     item, and a mixed account holds hundreds); a kind whose name `halting` (the `halt:`
-    setting) lacks is kept running and reported."""
-    items: list[Running] = []
+    setting) lacks is kept running and reported. The Runnings of one piece of capacity, one
+    ARN (an endpoint's variants on two instance types, an Aurora cluster's instances), go to
+    one call: two would halt it twice, and the second, refused, would undo the first's record."""
+    items: dict[tuple[str, str], list[Running]] = {}
     kept: list[Running] = []
     for found in running:
-        (items if MODULE_OF[found.kind].NAME in halting else kept).append(found)
+        if MODULE_OF[found.kind].NAME in halting:
+            items.setdefault((found.kind, found.arn or found.key), []).append(found)
+        else:
+            kept.append(found)
 
-    def halt_one(item: Running) -> ServiceHalt:
-        module = MODULE_OF[item.kind]
-        return module.halt(client_of(module, item.region, client_for), [item], incident)
+    def halt_one(item: list[Running]) -> ServiceHalt:
+        module = MODULE_OF[item[0].kind]
+        return module.halt(client_of(module, item[0].region, client_for), item, incident)
 
     outcome = ServiceHalt(kept=kept)
-    for halted in map_in_parallel(halt_one, items, workers):
+    for halted in map_in_parallel(halt_one, list(items.values()), workers):
         outcome.merge(halted)
     return outcome
 

@@ -39,6 +39,15 @@ from tests.guard.accounts import (
 )
 from tests.guard.conftest import HOME
 from tests.guard.ecs_fixtures import create_fargate_service, run_fargate_task
+from tests.sagemaker_resources import (
+    create_cluster,
+    create_endpoint,
+    create_endpoint_config,
+    create_processing_job,
+    create_training_job,
+    create_transform_job,
+    create_tuning_job,
+)
 
 REGION = "eu-west-1"
 # botocore event names use the service id (auto-scaling); IAM uses the action prefix.
@@ -114,6 +123,15 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
         Code={"ZipFile": b"not run"},
     )
     functions.put_function_concurrency(FunctionName="api", ReservedConcurrentExecutions=5)
+    # An endpoint (deleted, recorded on its configuration, created again with its tags) and one
+    # job of each kind (tagged and stopped: `halt: [all]`).
+    create_endpoint_config(REGION, "serving", [("ml.m5.large", 1)])
+    create_endpoint(REGION, "ranker", "serving", {"team": "search"})
+    create_training_job(REGION, "resnet", "ml.m5.large")
+    create_processing_job(REGION, "features", "ml.m5.large")
+    create_transform_job(REGION, "scores", "ml.m5.large")
+    create_tuning_job(REGION, "search", "ml.m5.large")
+    create_cluster(REGION, "llm", [("workers", "ml.c5.xlarge", 2)])  # counted, reported
     topic = boto3.client("sns", region_name=HOME).create_topic(Name="notify")["TopicArn"]
     recorder = CallRecorder()
     session = boto3.session.Session(region_name=HOME)
@@ -158,6 +176,10 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     assert databases | {"rds:StartDBCluster", "rds:RemoveTagsFromResource"} <= recorder.actions
     throttles = {"lambda:PutFunctionConcurrency", "lambda:TagResource", "lambda:UntagResource"}
     assert throttles <= recorder.actions
+    endpoints = {"sagemaker:DeleteEndpoint", "sagemaker:CreateEndpoint"}
+    jobs = {"sagemaker:StopTrainingJob", "sagemaker:StopHyperParameterTuningJob"}
+    assert endpoints | jobs | {"sagemaker:ListEndpointConfigs"} <= recorder.actions
+    assert "sagemaker:DescribeCluster" in recorder.actions
     missing = recorder.actions - set(GUARD_ACTIONS)
     assert not missing, f"the guard calls {sorted(missing)} but its role does not allow them"
 
@@ -171,6 +193,9 @@ CALLED_FOR_THE_GUARD = {
     "kms:GenerateDataKey",
     "kms:Decrypt",
     "kms:CreateGrant",
+    # Application Auto Scaling deregisters a deleted endpoint's scalable targets with the
+    # guard's permission (runawaytrain_stack/permissions.py, ENDPOINT_SCALING_ACTIONS).
+    "application-autoscaling:DeregisterScalableTarget",
 }
 
 

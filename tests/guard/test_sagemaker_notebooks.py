@@ -222,7 +222,14 @@ class EmptySageMaker:
         return self
 
     def paginate(self, **_: Any) -> list[dict[str, Any]]:
-        return [{"NotebookInstances": [], "clusterArns": []}]  # and no ECS cluster
+        return [EmptyPage()]
+
+
+class EmptyPage(dict[str, Any]):
+    """Any list call's page, empty (the other SageMaker kinds ask the same client)."""
+
+    def __missing__(self, _: str) -> list[Any]:
+        return []
 
 
 @pytest.fixture

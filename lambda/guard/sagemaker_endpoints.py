@@ -1,0 +1,341 @@
+"""SageMaker real-time endpoints: counted, deleted at a trip (their configuration kept), created
+again from that configuration by restore.
+
+An endpoint bills its ML instances for as long as it exists, busy or not; it cannot be stopped:
+"The endpoint must be deleted in order to stop incurring charges" (SageMaker API Reference,
+UpdateEndpoint). DeleteEndpoint "frees up all of the resources that were deployed when the
+endpoint was created" and keeps the EndpointConfig and the Model ("DeleteEndpointConfig does not
+delete endpoints created using the configuration" — nor the reverse); CreateEndpoint with the same
+name and configuration deploys it again (Creating, then InService, minutes later; API Reference,
+CreateEndpoint). An endpoint configuration cannot change ("To update an endpoint, you must
+create a new EndpointConfig"), so one describe per configuration a run serves every endpoint on it.
+
+Counted: every endpoint but one already Deleting, as the instances its variants hold
+(CurrentInstanceCount; the larger of it and DesiredInstanceCount while Creating or Updating),
+each variant weighing as its configuration's instance type (one Running per instance type). A
+serverless variant (CurrentServerlessConfig) bills per request, not per instance: not counted.
+
+Halted: only an endpoint no operation is running on. DeleteEndpoint of one Creating, Updating,
+SystemUpdating, RollingBack or Deleting is refused ("Cannot update in-progress endpoint",
+ValidationException: aws/amazon-sagemaker-operator-for-k8s,
+controllers/sdkutil/clientwrapper/sagemaker_client.go; API Reference, EndpointStatus:
+SystemUpdating "cannot be updated or deleted"); those wait for the next run while the incident is
+open. Failed ("DeleteEndpoint is the only operation that can be performed on a failed endpoint"),
+InService, OutOfService and UpdateRollbackFailed are deleted.
+
+Record, then change: the endpoint's tags die with it, so the record sits on its EndpointConfig,
+before DeleteEndpoint: `runawaytrain:endpoint:<name>` = the incident, and the endpoint's own tags,
+JSON in base64 (SageMaker tag values take letters, digits, spaces and _.:/=+-@ only: API
+Reference, Tag), in 256-character values `runawaytrain:endpoint-tags:<name>:<n>`, within the 50
+tags a resource holds (API Reference, TagList); tags that do not fit are said in the mail and
+lost. A refused delete takes its record off again. Restore (with restart only, as notebooks)
+creates the endpoint from the record, then removes it; an endpoint of that name that exists
+again is left alone and its record removed.
+
+Not kept: the endpoint's Application Auto Scaling. Deleting an endpoint makes Application Auto
+Scaling deregister its variants' scalable targets, and with them their scaling policies and
+scheduled actions (SageMaker Developer Guide, "Delete endpoints configured for auto scaling";
+Application Auto Scaling API Reference, DeregisterScalableTarget), and it does so with the
+caller's permission: without application-autoscaling:DeregisterScalableTarget the delete fails
+(same page), so the guard's role has it (for SageMaker targets). The mail says to register them
+again by hand. (Recording them needs application-autoscaling Describe* and Register* in
+every region: left for later, docs/services-research.md section 1.)
+
+IAM: sagemaker:ListEndpoints and ListEndpointConfigs (no resource-level permissions);
+DescribeEndpoint, DeleteEndpoint, ListTags on endpoint ARNs; CreateEndpoint on endpoint and
+endpoint-config ARNs, with sagemaker:AddTags on the endpoint when it carries tags again
+(sagemaker:TaggingAction CreateEndpoint); AddTags, DeleteTags (runawaytrain:* keys) and ListTags
+on endpoint-config ARNs; application-autoscaling:DeregisterScalableTarget (SageMaker namespace),
+used by Application Auto Scaling on the guard's behalf.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from guard.census import describe_error
+from guard.incident import TAG_PREFIX
+from guard.logs import get_logger
+from guard.service_capacity import Running, ServiceHalt, ServiceRestore
+
+LOG = get_logger("sagemaker_endpoints")
+
+SERVICE = "sagemaker"
+KIND = "SageMaker endpoint"
+NAME = "sagemaker-endpoints"
+RECORD_PREFIX = f"{TAG_PREFIX}endpoint:"  # + endpoint name: the incident that deleted it
+TAGS_PREFIX = f"{TAG_PREFIX}endpoint-tags:"  # + endpoint name + ":" + n: its tags, in pieces
+TAG_VALUE_MAX = 256  # API Reference, Tag Value
+TAGS_MAX = 50  # API Reference, AddTags Tags / TagList
+NOT_BILLING = ("Deleting",)
+IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
+SCALING = ("Creating", "Updating")  # DesiredInstanceCount may lie above the current count
+PAGE_SIZE = 100  # ListEndpoints / ListEndpointConfigs MaxResults upper bound
+NOT_FOUND = "Could not find endpoint "  # ValidationException's text for an unknown endpoint
+STOP_KEEPS = (
+    "Deleted (an endpoint cannot be stopped). Kept: its endpoint configuration and model, and "
+    "its tags (recorded on the configuration). Lost: its Application Auto Scaling targets, "
+    "policies and scheduled actions (deregistered with the endpoint: register them again by "
+    "hand after restore). Restore with restart_instances creates it again from the same "
+    "configuration (Creating for some minutes before it answers)."
+)
+
+
+def count(sagemaker: Any, region: str) -> list[Running]:
+    """The endpoints of the region and the instances they hold now."""
+    found: list[Running] = []
+    types_by_config: dict[str, dict[str, str]] = {}  # immutable: one describe each per run
+    pages = sagemaker.get_paginator("list_endpoints").paginate(
+        PaginationConfig={"PageSize": PAGE_SIZE}
+    )
+    for page in pages:
+        for summary in page["Endpoints"]:
+            status = summary["EndpointStatus"]
+            if status in NOT_BILLING:
+                continue
+            endpoint = describe(sagemaker, summary["EndpointName"])
+            if endpoint is None:  # deleted since it was listed
+                continue
+            config = endpoint["EndpointConfigName"]
+            if config not in types_by_config:
+                types_by_config[config] = variant_types(sagemaker, config)
+            types = types_by_config[config]
+            instances: dict[str, int] = {}
+            for variant in endpoint.get("ProductionVariants", []):
+                if "CurrentServerlessConfig" in variant:
+                    continue  # billed per request
+                held = instances_of(variant, endpoint["EndpointStatus"])
+                if held:
+                    kind = types.get(variant["VariantName"], "")
+                    instances[kind] = instances.get(kind, 0) + held
+            found += [
+                Running(
+                    kind=KIND,
+                    region=region,
+                    name=endpoint["EndpointName"],
+                    arn=endpoint["EndpointArn"],
+                    instance_type=instance_type,
+                    state=endpoint["EndpointStatus"],
+                    count=held,
+                )
+                for instance_type, held in sorted(instances.items())
+            ]
+    return found
+
+
+def instances_of(variant: dict[str, Any], status: str) -> int:
+    current = int(variant.get("CurrentInstanceCount") or 0)
+    desired = int(variant.get("DesiredInstanceCount") or 0)
+    return max(current, desired) if status in SCALING or not current else current
+
+
+def describe(sagemaker: Any, name: str) -> dict[str, Any] | None:
+    """DescribeEndpoint, or None for an endpoint that no longer exists."""
+    try:
+        return dict(sagemaker.describe_endpoint(EndpointName=name))
+    except ClientError as error:
+        if str(error.response.get("Error", {}).get("Message", "")).startswith(NOT_FOUND):
+            return None
+        raise
+
+
+def variant_types(sagemaker: Any, config: str) -> dict[str, str]:
+    """{variant: instance type} of an endpoint configuration ({} if it is gone: the instances
+    are counted, weighed as unknown)."""
+    try:
+        described = sagemaker.describe_endpoint_config(EndpointConfigName=config)
+    except ClientError as error:
+        LOG.warning("endpoint_config_unreadable", extra={"config": config, "error": str(error)})
+        return {}
+    return {
+        variant["VariantName"]: variant.get("InstanceType", "")
+        for variant in described.get("ProductionVariants", [])
+    }
+
+
+def config_arn(endpoint_arn: str, config: str) -> str:
+    return f"{endpoint_arn.rsplit(':', 1)[0]}:endpoint-config/{config}"
+
+
+def tags_of(sagemaker: Any, arn: str) -> dict[str, str]:
+    pages = sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn)
+    return {tag["Key"]: tag["Value"] for page in pages for tag in page["Tags"]}
+
+
+def record_of(name: str, incident: str, own: dict[str, str], room: int) -> dict[str, str]:
+    """The tags recording endpoint `name`: the incident, then its own tags if `room` (tags the
+    configuration can still take) holds them all."""
+    record = {RECORD_PREFIX + name: incident}
+    if not own:
+        return record
+    encoded = base64.b64encode(json.dumps(own, separators=(",", ":")).encode()).decode()
+    pieces = [encoded[i : i + TAG_VALUE_MAX] for i in range(0, len(encoded), TAG_VALUE_MAX)]
+    if len(pieces) + 1 > room:
+        return record
+    record |= {f"{TAGS_PREFIX}{name}:{n}": piece for n, piece in enumerate(pieces)}
+    return record
+
+
+def recorded_tags(name: str, tags: dict[str, str]) -> dict[str, str]:
+    pieces = {}
+    for key, value in tags.items():
+        if key.startswith(TAGS_PREFIX):
+            owner, _, number = key[len(TAGS_PREFIX) :].rpartition(":")
+            if owner == name and number.isdigit():
+                pieces[int(number)] = value
+    if not pieces:
+        return {}
+    decoded = json.loads(base64.b64decode("".join(pieces[n] for n in sorted(pieces))))
+    return {str(k): str(v) for k, v in decoded.items()}
+
+
+def record_keys(name: str, tags: dict[str, str]) -> list[str]:
+    return [
+        key
+        for key in tags
+        if key == RECORD_PREFIX + name or key.rpartition(":")[0] == f"{TAGS_PREFIX}{name}"
+    ]
+
+
+def halt(sagemaker: Any, found: list[Running], incident: str) -> ServiceHalt:
+    """Record on its configuration, then delete, every endpoint in `found` no operation is
+    running on; the rest wait for the next run."""
+    outcome = ServiceHalt()
+    first: dict[str, Running] = {}
+    for item in found:  # one Running per instance type: one endpoint
+        first.setdefault(item.name, item)
+    for endpoint in first.values():
+        try:
+            delete_one(sagemaker, endpoint, incident, outcome)
+        except (ClientError, BotoCoreError) as error:
+            outcome.errors.append(
+                f"{endpoint.region}: deleting {KIND} {endpoint.name}: {describe_error(error)}"
+            )
+    return outcome
+
+
+def delete_one(sagemaker: Any, endpoint: Running, incident: str, outcome: ServiceHalt) -> None:
+    described = describe(sagemaker, endpoint.name)
+    if described is None:
+        return  # deleted since the count: nothing bills
+    if described["EndpointStatus"] in IN_PROGRESS:
+        outcome.waiting.append(endpoint)
+        return
+    config = described["EndpointConfigName"]
+    on_config = config_arn(endpoint.arn, config)
+    where = f"{endpoint.region}: {KIND} {endpoint.name}"
+    by_hand = f"CreateEndpoint(EndpointName={endpoint.name}, EndpointConfigName={config})"
+    record: dict[str, str] = {}
+    try:
+        own = {
+            key: value
+            for key, value in tags_of(sagemaker, endpoint.arn).items()
+            if not key.startswith(("aws:", TAG_PREFIX))
+        }
+        existing = tags_of(sagemaker, on_config)
+        room = TAGS_MAX - len(set(existing) - set(record_keys(endpoint.name, existing)))
+        record = record_of(endpoint.name, incident, own, room)
+        if room < 1:
+            raise ValueError(f"its configuration {config} holds {TAGS_MAX} tags already")
+        sagemaker.add_tags(
+            ResourceArn=on_config, Tags=[{"Key": k, "Value": v} for k, v in record.items()]
+        )
+        if own and len(record) == 1:
+            outcome.errors.append(
+                f"{where}: its {len(own)} tag(s) do not fit on its configuration {config}: "
+                "restore creates it without them"
+            )
+    except (ClientError, BotoCoreError, ValueError) as error:
+        record = {}
+        outcome.errors.append(
+            f"{where}: recording it on its configuration {config}: {describe_error(error)}; "
+            f"deleted all the same: after restore, create it by hand with {by_hand}"
+        )
+    try:
+        sagemaker.delete_endpoint(EndpointName=endpoint.name)
+    except (ClientError, BotoCoreError) as error:
+        outcome.errors.append(f"{where}: deleting it: {describe_error(error)}")
+        if record:  # no record of a delete that did not happen
+            untag(sagemaker, on_config, list(record), where, outcome.errors)
+        return
+    outcome.halted.append(endpoint)
+    LOG.info("endpoint_deleted", extra={"region": endpoint.region, "endpoint": endpoint.name})
+
+
+def untag(sagemaker: Any, arn: str, keys: list[str], where: str, errors: list[str]) -> None:
+    try:
+        sagemaker.delete_tags(ResourceArn=arn, TagKeys=keys)
+    except (ClientError, BotoCoreError) as error:
+        errors.append(f"{where}: taking its record off: {describe_error(error)}")
+
+
+def restore(
+    sagemaker: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+) -> ServiceRestore:
+    """Create again, from the records on their configurations, the endpoints `incident`
+    deleted (only with `restart`: an endpoint bills again at once), then remove the records."""
+    outcome = ServiceRestore()
+    pages = sagemaker.get_paginator("list_endpoint_configs").paginate(
+        PaginationConfig={"PageSize": PAGE_SIZE}
+    )
+    for page in pages:
+        for config in page["EndpointConfigs"]:
+            tags = tags_of(sagemaker, config["EndpointConfigArn"])
+            for key, value in tags.items():
+                if key.startswith(RECORD_PREFIX) and value == incident:
+                    name = key[len(RECORD_PREFIX) :]
+                    try:
+                        restore_one(
+                            sagemaker,
+                            region,
+                            name,
+                            config,
+                            tags=tags,
+                            outcome=outcome,
+                            dry_run=dry_run,
+                            restart=restart,
+                        )
+                    except (ClientError, BotoCoreError, ValueError) as error:
+                        outcome.errors[f"{KIND} {region}/{name}"] = describe_error(error)
+    return outcome
+
+
+def restore_one(
+    sagemaker: Any,
+    region: str,
+    name: str,
+    config: dict[str, Any],
+    *,
+    tags: dict[str, str],
+    outcome: ServiceRestore,
+    dry_run: bool,
+    restart: bool,
+) -> None:
+    where, arn = f"{region}/{name}", config["EndpointConfigArn"]
+    existing = describe(sagemaker, name)
+    if existing is not None and existing["EndpointStatus"] == "Deleting":
+        outcome.not_yet.append(where)  # still going: CreateEndpoint would be refused
+        return
+    if existing is not None:  # created again since: left alone, the record is done
+        if not dry_run:
+            sagemaker.delete_tags(ResourceArn=arn, TagKeys=record_keys(name, tags))
+        return
+    if not restart:
+        outcome.not_yet.append(where)  # the record stays for a restore with restart
+        return
+    if dry_run:
+        outcome.restored.append(where)
+        return
+    own = recorded_tags(name, tags)
+    sagemaker.create_endpoint(
+        EndpointName=name,
+        EndpointConfigName=config["EndpointConfigName"],
+        Tags=[{"Key": k, "Value": v} for k, v in own.items()],
+    )
+    outcome.restored.append(where)
+    LOG.info("endpoint_created", extra={"region": region, "endpoint": name})
+    sagemaker.delete_tags(ResourceArn=arn, TagKeys=record_keys(name, tags))
