@@ -20,12 +20,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from guard.census import Instance
-from guard.pricing import SHARED, PriceBook
+from guard.pricing import ML_PREFIX, SHARED, Key, PriceBook
 from guard.service_capacity import Running
 from guard.weights import TypeWeight
 
 UNPRICED_USD_PER_VCPU_HOUR = 1.0
-ML_PREFIX = "ml."  # SageMaker's instance types: ml.<EC2 type>
 
 
 class PriceSource:
@@ -88,13 +87,18 @@ def weigh_burn(
     weight_errors: Mapping[str, str],
     book: PriceBook | None,
     others: Iterable[Running] = (),
+    *,
+    components: Mapping[str, str] | None = None,
 ) -> Burn:
     """Totals and lines for the census `instances` (region -> instances) and the capacity of
-    other services (`others`), each of which weighs as the EC2 type it runs on and, priced,
-    at the unpriced rate per vCPU: the EC2 Price List does not hold a service's own rate, and
-    the unpriced rate lies above every on-demand rate per vCPU (a SageMaker ml.p3.2xlarge,
-    8 vCPUs, weighs 8 USD/h where SageMaker lists about 3.8 in us-east-1: the breaker trips
-    early, never late)."""
+    other services (`others`), each of which weighs as the EC2 type it runs on. A SageMaker
+    instance whose kind names its Price List component (`components`: kind -> component, from
+    each module's PRICE_COMPONENT) is priced at SageMaker's list price, with EC2's fallbacks:
+    no price listed, the unpriced rate per vCPU; the lookup failed, an older price, else
+    unknown. Any other capacity, priced, counts the unpriced rate per vCPU: the unpriced rate
+    lies above every on-demand rate per vCPU (a SageMaker ml.p3.2xlarge, 8 vCPUs, weighs 8 USD/h
+    where SageMaker lists about 3.8 in us-east-1: the breaker trips early, never late)."""
+    components = components or {}
     groups: Counter[tuple[str, str, str]] = Counter()
     for region, found in instances.items():
         for instance in found:
@@ -111,9 +115,17 @@ def weigh_burn(
         service_groups[instance_type, item.region, item.kind] += item.count
     for (instance_type, region, kind), count in service_groups.items():
         weight = by_vcpus.get(instance_type) or weights.get(ec2_type_of(instance_type))
-        usd_each, source = _service_price(weight, book)
+        key = service_price_key(instance_type, region, components.get(kind))
+        if key is None:
+            usd_each, source = _service_price(weight, book)
+        else:
+            usd_each, source = _price(key, weight, book)
         if source == PriceSource.UNKNOWN:
-            price_errors[f"{instance_type} {region}"] = "its vCPUs are unknown"
+            price_errors[f"{instance_type} {region}"] = (
+                book.errors.get(key, "no list price, and its vCPUs are unknown")
+                if book is not None and key is not None
+                else "its vCPUs are unknown"
+            )
         lines.append(_line((instance_type, region, kind), count, weight, (usd_each, source)))
     for key, count in groups.items():
         instance_type, region, _ = key
@@ -165,6 +177,14 @@ def _line(
         usd_each=priced[0],
         price_source=priced[1],
     )
+
+
+def service_price_key(instance_type: str, region: str, component: str | None) -> Key | None:
+    """The Price List key of a service's instance: SageMaker's (ml.* type, region, component),
+    or None where the service's own price is not looked up (the unpriced rate per vCPU)."""
+    if component is None or not instance_type.startswith(ML_PREFIX):
+        return None
+    return instance_type, region, component
 
 
 def _service_price(weight: TypeWeight | None, book: PriceBook | None) -> tuple[float | None, str]:

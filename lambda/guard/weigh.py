@@ -13,12 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
-from guard.burn import Burn, ec2_type_of, weigh_burn
+from guard.burn import Burn, ec2_type_of, service_price_key, weigh_burn
 from guard.census import UNKNOWN_TYPE, Census
 from guard.clients import ClientFactory
 from guard.logs import get_logger
 from guard.pricing import PRICING_REGION, SHARED, Key, look_up_prices
 from guard.service_capacity import Running
+from guard.services import price_components
 from guard.settings import WeightedLimits
 from guard.weights import weigh_types
 
@@ -35,11 +36,17 @@ def weigh_census(
     now: float | None = None,
     others: Sequence[Running] = (),
 ) -> Burn:
-    """`others`: capacity outside EC2 (services.py), weighed by the EC2 type it runs on."""
+    """`others`: capacity outside EC2 (services.py), weighed by the EC2 type it runs on and,
+    where its module names a Price List component (SageMaker), priced from the Price List in
+    the same lookup as the EC2 types: no call more when the cache holds them."""
+    components = price_components()
     where: dict[str, set[str]] = {}
+    keys: set[Key] = set()
     for item in others:
         where.setdefault(ec2_type_of(item.instance_type), set()).add(item.region)
-    keys: set[Key] = set()
+        key = service_price_key(item.instance_type, item.region, components.get(item.kind))
+        if key is not None:
+            keys.add(key)
     for region, found in census.instances.items():
         for instance in found:
             if instance.instance_type == UNKNOWN_TYPE:
@@ -58,7 +65,7 @@ def weigh_census(
         errors = {**errors, UNKNOWN_TYPE: describe_untyped(census.untyped_regions)}
     if limits.usd_per_hour is not None and book is None:
         book = look_up_prices((), pricing, 0.0)  # nothing runs: an empty, asked-for book
-    burn = weigh_burn(census.instances, weights, errors, book, others)
+    burn = weigh_burn(census.instances, weights, errors, book, others, components=components)
     LOG.info(
         "weighed",
         extra={
