@@ -27,7 +27,11 @@ catalog the test or bench fills with `set_price`:
   AWS's SageMaker pricing sample (GetProducts on productFamily "ML Instance", instanceName,
   platoinstancetype "Hosting"), vantage-sh/ec2instances.info sagemaker.py (the offer file's
   attributes and platoinstancetype values, a Savings Plan rate naming "USE1-Train:ml.m4.16xlarge").
-  The hardware attributes (vCpu, memory, physicalGpu, ...) are left out.
+  The hardware attributes (vCpu, memory, physicalGpu, ...) are left out;
+- Fargate (ServiceCode AmazonECS, `set_fargate_price`): productFamily "Compute", usagetype
+  "<region prefix>-Fargate-vCPU-Hours:perCPU" and "-Fargate-GB-Hours" (x86 on demand), beside
+  the region's ARM ("-Fargate-ARM-...") and Spot ("-SpotUsage:Fargate-...") rates, unit "hours"
+  (infracost-style estimates and public price scrapers name the same usage types).
 
 UNCERTAIN, kept simple: the real API's TERM_MATCH is matched exactly here (AWS may fold case),
 and NextToken is an opaque offset; SageMaker's `instanceType` may carry a suffix in the offer
@@ -55,6 +59,7 @@ REFILL_PER_S = 5.0
 FILTER_TYPES = ("TERM_MATCH", "EQUALS", "CONTAINS", "ANY_OF", "NONE_OF")
 EC2 = "AmazonEC2"
 SAGEMAKER = "AmazonSageMaker"
+ECS = "AmazonECS"
 ML_FAMILY = "ML Instance"
 # platoinstancetype -> the usage name in its usagetype ("Train" seen in the offer; the others
 # UNCERTAIN) and the AWS usage-type prefix of each Region.
@@ -116,6 +121,8 @@ class _Product:
     @property
     def key(self) -> tuple[str, str, str, str]:
         a = self.attributes
+        if self.service_code == ECS:
+            return ECS, a["usagetype"], a["regionCode"], ""
         if self.service_code == SAGEMAKER:
             return SAGEMAKER, a["instanceName"], a["regionCode"], a["platoinstancetype"]
         return EC2, a["instanceType"], a["regionCode"], a["tenancy"]
@@ -127,6 +134,8 @@ class _Product:
 
     @property
     def family(self) -> str:
+        if self.service_code == ECS:
+            return "Compute"
         if self.service_code == SAGEMAKER:
             return ML_FAMILY
         # The Price List files bare-metal types apart (aws/aws-parallelcluster#1292,
@@ -155,6 +164,8 @@ class _Product:
 
     def _describe(self) -> str:
         a = self.attributes
+        if self.service_code == ECS:
+            return f"AWS Fargate - {a['usagetype']} - {a['location']}"
         if self.service_code == SAGEMAKER:
             return f"${self.usd_per_hour:.4f} per {a['platoinstancetype']} {a['instanceName']} hour"
         return f"${self.usd_per_hour:.4f} per On Demand Linux {a['instanceType']} Instance Hour"
@@ -163,7 +174,7 @@ class _Product:
         return {
             "priceDimensions": {
                 f"{on_demand}.{HOURLY_RATE}": {
-                    "unit": "Hrs",
+                    "unit": "hours" if self.service_code == ECS else "Hrs",
                     "endRange": "Inf",
                     "description": self._describe(),
                     "appliesTo": [],
@@ -207,8 +218,8 @@ class _Product:
 
 
 class PriceList:
-    """The emulated Price List: a catalog of EC2 Linux and SageMaker on-demand prices, and the
-    quota."""
+    """The emulated Price List: a catalog of EC2 Linux, SageMaker and Fargate on-demand prices,
+    and the quota."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
@@ -259,6 +270,32 @@ class PriceList:
             "servicename": "Amazon SageMaker",
         }
         self._add(_Product("", attributes, usd_per_hour, SAGEMAKER))
+
+    def set_fargate_price(
+        self, region: str, usd_per_vcpu_hour: float, usd_per_gb_hour: float
+    ) -> None:
+        """List Fargate's Linux/x86 on-demand rates in `region`, and beside them its ARM rates
+        (80 %) and Spot rates (30 %), as a region lists them all."""
+        prefix = USAGE_PREFIXES.get(region, region)
+        rates = {
+            "Fargate-vCPU-Hours:perCPU": usd_per_vcpu_hour,
+            "Fargate-GB-Hours": usd_per_gb_hour,
+            "Fargate-ARM-vCPU-Hours:perCPU": usd_per_vcpu_hour * 0.8,
+            "Fargate-ARM-GB-Hours": usd_per_gb_hour * 0.8,
+            "SpotUsage:Fargate-vCPU-Hours:perCPU": usd_per_vcpu_hour * 0.3,
+            "SpotUsage:Fargate-GB-Hours": usd_per_gb_hour * 0.3,
+        }
+        for usage, usd in rates.items():
+            attributes = {
+                "usagetype": f"{prefix}-{usage}",
+                "regionCode": region,
+                "location": LOCATIONS.get(region, region),
+                "locationType": "AWS Region",
+                "operation": "",
+                "servicecode": ECS,
+                "servicename": "Amazon Elastic Container Service",
+            }
+            self._add(_Product("", attributes, usd, ECS))
 
     def _add(self, product: _Product) -> None:
         """Put `product` in the catalog with a fresh SKU, in place of one with its key."""

@@ -33,6 +33,14 @@ instanceName and platoinstancetype "Hosting"; vantage-sh/ec2instances.info sagem
 the platoinstancetype values; docs/services-research.md, "Pricing"). A key's third part is
 therefore the EC2 tenancy for an EC2 type and the SageMaker component for an ml.* type.
 
+Fargate (Linux/x86) bills per vCPU-hour and per GB-hour of memory, priced from ECS's offer
+(ServiceCode AmazonECS): usagetype "<region prefix>-Fargate-vCPU-Hours:perCPU" and
+"<region prefix>-Fargate-GB-Hours" (ARM, Spot and Windows have their own usage types, left
+out), unit "hours" (infracost-style estimates and price scrapers agree on these names; the
+prefix differs by region, so the query matches on `usagetype` CONTAINS "Fargate" and the answer
+is read by suffix: docs/services-research.md, "Pricing"). Its keys are (FARGATE_VCPU, region,
+FARGATE) and (FARGATE_GB, region, FARGATE).
+
 Cache: per Lambda execution environment (module level), each (type, region, tenancy or
 component) for PRICE_MAX_AGE_S (24 h): a price may be a day stale. AWS changes on-demand prices
 rarely and announces them. If a refresh fails, the older price is used and the report says how
@@ -73,14 +81,27 @@ EC2 = "AmazonEC2"
 SAGEMAKER = "AmazonSageMaker"
 ML_PREFIX = "ml."  # SageMaker's instance types: ml.<EC2 type>
 ML_FAMILY = "ML Instance"  # SageMaker's productFamily for instance-hours
+HOURLY_UNITS = ("Hrs", "hours")  # EC2 and SageMaker say "Hrs", ECS's Fargate "hours"
+
+ECS = "AmazonECS"
+FARGATE = "Fargate"  # a Fargate key's third part (and the ECS modules' PRICE_COMPONENT)
+FARGATE_VCPU = "Fargate-vCPU-Hours:perCPU"  # usagetype after the region prefix, x86 on demand
+FARGATE_GB = "Fargate-GB-Hours"
+FARGATE_RATES = (FARGATE_VCPU, FARGATE_GB)
+# A region lists some ten Fargate usage types (x86, ARM, Spot, Windows, storage): this many
+# regions a call keep the answer within one page.
+FARGATE_REGIONS_PER_CALL = 8
 
 # (instance type, region, Price List tenancy) for EC2, (ml.* type, region, SageMaker
-# platoinstancetype) for SageMaker.
+# platoinstancetype) for SageMaker, (FARGATE_VCPU or FARGATE_GB, region, FARGATE) for Fargate.
 Key = tuple[str, str, str]
 
 
 def service_code_of(instance_type: str) -> str:
-    """The Price List offer that prices `instance_type`: SageMaker's for ml.*, else EC2's."""
+    """The Price List offer that prices `instance_type`: SageMaker's for ml.*, ECS's for the
+    Fargate rates, else EC2's."""
+    if instance_type in FARGATE_RATES:
+        return ECS
     return SAGEMAKER if instance_type.startswith(ML_PREFIX) else EC2
 
 
@@ -162,6 +183,11 @@ class Query:
     service_code: str = EC2
 
     def filters(self) -> list[dict[str, str]]:
+        if self.service_code == ECS:
+            return [
+                {"Type": "CONTAINS", "Field": "usagetype", "Value": FARGATE},
+                {"Type": "ANY_OF", "Field": "regionCode", "Value": ",".join(self.regions)},
+            ]
         if self.service_code == SAGEMAKER:
             exact = [("productFamily", ML_FAMILY), ("platoinstancetype", self.tenancy)]
             any_of = [("instanceName", self.types)]
@@ -203,6 +229,9 @@ def plan_queries(keys: Iterable[Key]) -> list[Query]:
         group = by_class.setdefault((service_code_of(instance_type), tenancy), {})
         group.setdefault(instance_type, set()).add(region)
     for (code, tenancy), regions_of in sorted(by_class.items()):
+        if code == ECS:
+            queries += _fargate_queries(tenancy, regions_of)
+            continue
         types: list[str] = []
         regions: set[str] = set()
         for instance_type in sorted(regions_of, key=lambda t: (sorted(regions_of[t]), t)):
@@ -221,6 +250,17 @@ def plan_queries(keys: Iterable[Key]) -> list[Query]:
     return queries
 
 
+def _fargate_queries(tenancy: str, regions_of: dict[str, set[str]]) -> list[Query]:
+    """Fargate's rates: every rate of FARGATE_REGIONS_PER_CALL regions a call."""
+    regions = sorted(set().union(*regions_of.values()))
+    queries = []
+    for start in range(0, len(regions), FARGATE_REGIONS_PER_CALL):
+        chunk = regions[start : start + FARGATE_REGIONS_PER_CALL]
+        keys = tuple((rate, r, tenancy) for r in chunk for rate in sorted(regions_of))
+        queries.append(Query(tenancy, tuple(sorted(regions_of)), tuple(chunk), keys, ECS))
+    return queries
+
+
 def _query(
     offer: tuple[str, str], types: list[str], regions: set[str], regions_of: dict[str, set[str]]
 ) -> Query:
@@ -234,7 +274,12 @@ def parse_product(item: str | dict[str, Any], service_code: str = EC2) -> tuple[
     hour)."""
     product = json.loads(item) if isinstance(item, str) else item
     attributes = product.get("product", {}).get("attributes", {})
-    if service_code == SAGEMAKER:
+    if service_code == ECS:
+        usage = str(attributes.get("usagetype", ""))
+        # After the region prefix ("USE1-", "EU-"); us-east-1's may have none.
+        rate = usage if usage in FARGATE_RATES else usage.split("-", 1)[-1]
+        named, last = (rate, FARGATE) if rate in FARGATE_RATES else (None, None)
+    elif service_code == SAGEMAKER:
         named, last = attributes.get("instanceName"), attributes.get("platoinstancetype")
     else:
         named, last = attributes.get("instanceType"), attributes.get("tenancy")
@@ -245,7 +290,7 @@ def parse_product(item: str | dict[str, Any], service_code: str = EC2) -> tuple[
         float(dimension["pricePerUnit"]["USD"])
         for term in product.get("terms", {}).get("OnDemand", {}).values()
         for dimension in term.get("priceDimensions", {}).values()
-        if dimension.get("unit") == "Hrs" and "USD" in dimension.get("pricePerUnit", {})
+        if dimension.get("unit") in HOURLY_UNITS and "USD" in dimension.get("pricePerUnit", {})
     ]
     if not hourly:
         return None

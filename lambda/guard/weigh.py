@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
-from guard.burn import Burn, ec2_type_of, service_price_key, weigh_burn
+from guard.burn import Burn, ec2_type_of, service_price_parts, weigh_burn
 from guard.census import UNKNOWN_TYPE, Census
 from guard.clients import ClientFactory
 from guard.logs import get_logger
@@ -37,16 +37,16 @@ def weigh_census(
     others: Sequence[Running] = (),
 ) -> Burn:
     """`others`: capacity outside EC2 (services.py), weighed by the EC2 type it runs on and,
-    where its module names a Price List component (SageMaker), priced from the Price List in
-    the same lookup as the EC2 types: no call more when the cache holds them."""
+    where its module names a Price List component (SageMaker, Fargate), priced from the Price
+    List in the same lookup as the EC2 types: no call more when the cache holds them."""
     components = price_components()
     where: dict[str, set[str]] = {}
     keys: set[Key] = set()
     for item in others:
-        where.setdefault(ec2_type_of(item.instance_type), set()).add(item.region)
-        key = service_price_key(item.instance_type, item.region, components.get(item.kind))
-        if key is not None:
-            keys.add(key)
+        if item.instance_type:  # capacity billed by the vCPU has no type to describe
+            where.setdefault(ec2_type_of(item.instance_type), set()).add(item.region)
+        parts = service_price_parts(item, components.get(item.kind))
+        keys.update(key for key, _ in parts)
     for region, found in census.instances.items():
         for instance in found:
             if instance.instance_type == UNKNOWN_TYPE:

@@ -1,5 +1,6 @@
-"""SageMaker capacity weighs SageMaker's own list price (issue 21), looked up beside the EC2
-prices with the same cache and the same fallbacks, on the strict layer's emulated Price List."""
+"""SageMaker capacity weighs SageMaker's own list price and Fargate tasks Fargate's rates (issue
+21), looked up beside the EC2 prices with the same cache and the same fallbacks, on the strict
+layer's emulated Price List."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ import boto3
 import pytest
 
 from guard import pricing
+from guard.census import Census
 from guard.clients import ClientFactory
 from guard.handler import run_guard
 from guard.invocation import Invocation
 from guard.pricing import PRICE_MAX_AGE_S, plan_queries
 from guard.report import Report
+from guard.service_capacity import Running
 from guard.settings import Settings, WeightedLimits
+from guard.weigh import weigh_census
 from strict_aws import StrictAWS
 from tests.guard.conftest import AMI
 
@@ -219,3 +223,50 @@ def test_ec2_keys_are_never_answered_from_sagemakers_offer(priced):
         Filters=[{"Type": "TERM_MATCH", "Field": "regionCode", "Value": REGION}],
     )
     assert [json.loads(i)["serviceCode"] for i in ec2["PriceList"]] == ["AmazonEC2"]
+
+
+# Fargate's Linux/x86 on-demand rates in eu-west-1 (USD per vCPU-hour, per GB-hour).
+FARGATE_VCPU_HOUR = 0.04048
+FARGATE_GB_HOUR = 0.004445
+
+
+def weigh_fargate(monkeypatch: pytest.MonkeyPatch, now: float = 0.0) -> Any:
+    """Four tasks of 0.25 vCPU and 0.5 GiB, counted by a module whose PRICE_COMPONENT is
+    Fargate (the ECS modules are another change's: stood in for here)."""
+    monkeypatch.setattr("guard.weigh.price_components", lambda: {"ECS task": "Fargate"})
+    task = Running("ECS task", REGION, "web", "arn", "", "RUNNING", 4, vcpus=0.25, memory_gib=0.5)
+    return weigh_census(
+        Census(instances={}),
+        WeightedLimits(usd_per_hour=100),
+        lambda region: boto3.client("ec2", region_name=region),
+        lambda: boto3.client("pricing", region_name="us-east-1"),
+        workers=4,
+        now=now,
+        others=[task],
+    )
+
+
+def test_fargate_tasks_weigh_their_vcpu_and_memory_rates_not_a_dollar_per_vcpu(strict, monkeypatch):
+    strict.prices.set_fargate_price(REGION, FARGATE_VCPU_HOUR, FARGATE_GB_HOUR)
+
+    burn = weigh_fargate(monkeypatch)
+
+    (line,) = burn.lines
+    assert line.instance_type == "0.25 vCPU, 0.5 GiB"
+    assert line.price_source == "list"  # x86 on demand, not the ARM or Spot rates beside it
+    assert line.usd_each == pytest.approx(0.25 * FARGATE_VCPU_HOUR + 0.5 * FARGATE_GB_HOUR)
+    assert burn.usd_per_hour == pytest.approx(4 * line.usd_each, abs=1e-4)  # was 1.0 unpriced
+    assert strict.prices.calls == 1
+
+
+def test_fargate_rates_failing_are_unknown_then_stale_as_for_ec2(strict, monkeypatch):
+    strict.prices.fail_with = (400, "AccessDeniedException", "denied")
+    cold = weigh_fargate(monkeypatch)
+    assert cold.lines[0].price_source == "unknown"
+    assert cold.price_errors[f"0.25 vCPU, 0.5 GiB {REGION}"].startswith("AccessDeniedException")
+
+    strict.prices.fail_with = None
+    strict.prices.set_fargate_price(REGION, FARGATE_VCPU_HOUR, FARGATE_GB_HOUR)
+    weigh_fargate(monkeypatch, now=1.0)  # cached
+    strict.prices.fail_with = (400, "ThrottlingException", "Rate exceeded")
+    assert weigh_fargate(monkeypatch, now=PRICE_MAX_AGE_S + 2).lines[0].price_source == "stale"
