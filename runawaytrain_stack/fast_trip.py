@@ -1,17 +1,21 @@
-"""Fast trip, the home Region's half: EC2 launches anywhere in the account prompt a census at once.
+"""Fast trip, the home Region's half: launches anywhere in the account prompt a census at once.
 
 EC2 puts an "EC2 Instance State-change Notification" (source `aws.ec2`) on the default event bus
 of the Region where an instance changes state; a launch or start enters state `pending` first
-(EC2 User Guide, "State change events for Amazon EC2 instances"). A rule in each watched Region
-forwards those events, unchanged, to the bus `runawaytrain-fast-trip` here (fast_trip_region.py);
-a rule on that bus and one on this Region's default bus put them on a queue, and Lambda's SQS
-poller hands the guard whatever gathered within the batching window in one invocation:
+(EC2 User Guide, "State change events for Amazon EC2 instances"). SageMaker, ECS, Batch and RDS
+put their own state-change events there too; the ones that announce capacity, and in which
+states, are listed once, in the guard's guard/launch_events.py, so that the rules match exactly
+what the guard reads. A rule in each watched Region forwards those events, unchanged, to the
+bus `runawaytrain-fast-trip` here (fast_trip_region.py); a rule on that bus and one on this
+Region's default bus put them on a queue, and Lambda's SQS poller hands the guard whatever
+gathered within the batching window in one invocation:
 
     {"Records": [{"eventSource": "aws:sqs", "body": "<the EventBridge event, as JSON>"}, ...]}
 
 so a burst of launches costs one census, not one per instance. A dedicated bus, not this
-Region's default bus, receives the forwarded events, so other Regions' EC2 events never reach
-the account's own rules on its default bus.
+Region's default bus, receives the forwarded events, so other Regions' events never reach the
+account's own rules on its default bus. Every rule has the one pattern, an `$or` of one branch
+per kind of event (within EventBridge's 2,048-character pattern quota: tests/stack).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from guard.launch_events import EC2_INSTANCE
+from guard.launch_events import build_launch_pattern as _build_launch_pattern
 from runawaytrain_stack.fleet_model import Account, list_fast_trip_regions
 from runawaytrain_stack.names import (
     FAST_TRIP_BUS_NAME,
@@ -33,9 +39,10 @@ from runawaytrain_stack.names import (
     ROLE_PATH,
 )
 
-LAUNCH_SOURCE = "aws.ec2"
-LAUNCH_DETAIL_TYPE = "EC2 Instance State-change Notification"
-LAUNCH_STATE = "pending"
+# The EC2 launch event (the drill puts one on a bus to follow it to the queue).
+LAUNCH_SOURCE = EC2_INSTANCE.source
+LAUNCH_DETAIL_TYPE = EC2_INSTANCE.detail_type
+(LAUNCH_STATE,) = EC2_INSTANCE.states
 # "Set the source queue's visibility timeout to at least six times the configuration timeout on
 # your function. The extra time allows Lambda to retry if your function is throttled while
 # processing a previous batch" (Lambda Developer Guide, "Creating and configuring an Amazon SQS
@@ -62,11 +69,7 @@ MAX_CONCURRENCY = 2
 
 def build_launch_pattern() -> dict[str, Any]:
     """The one event pattern of every fast-trip rule, as CloudFormation's EventPattern JSON."""
-    return {
-        "source": [LAUNCH_SOURCE],
-        "detail-type": [LAUNCH_DETAIL_TYPE],
-        "detail": {"state": [LAUNCH_STATE]},
-    }
+    return _build_launch_pattern()
 
 
 @functools.cache
@@ -130,14 +133,14 @@ class FastTrip(Construct):
             self,
             "Bus",
             name=FAST_TRIP_BUS_NAME,
-            description="Receives EC2 launch events forwarded from the account's other Regions",
+            description="Receives launch events forwarded from the account's other Regions",
         )
         pattern = build_launch_pattern()
         queue_target = {"arn": self.queue_arn, "id": "FastTripQueue"}
         self.forwarded_rule = events.CfnRule(
             self,
             "ForwardedLaunches",
-            description="Queues EC2 launches forwarded from other Regions for the guard",
+            description="Queues launches forwarded from other Regions for the guard",
             # The bus by name, ordered by the dependency below: the same template as a Ref, and
             # the emulator the drill deploys into creates it (it fails on a Ref here).
             event_bus_name=FAST_TRIP_BUS_NAME,
@@ -150,7 +153,7 @@ class FastTrip(Construct):
             self.home_rule = events.CfnRule(
                 self,
                 "HomeLaunches",
-                description="Queues EC2 launches in this Region for the guard",
+                description="Queues launches in this Region for the guard",
                 event_pattern=pattern,
                 targets=[queue_target],
             )
@@ -182,7 +185,7 @@ class FastTrip(Construct):
             "ForwarderRole",
             role_name=FAST_TRIP_FORWARDER_ROLE_NAME,
             path=ROLE_PATH,
-            description="Lets each Region's fast-trip rule forward EC2 launches to the guard's bus",
+            description="Lets each Region's fast-trip rule forward launches to the guard's bus",
             assume_role_policy_document=_policy(
                 {
                     "Action": "sts:AssumeRole",

@@ -1,4 +1,4 @@
-"""Fast trip, one watched Region's half: a rule that forwards EC2 launches to the home Region.
+"""Fast trip, one watched Region's half: a rule that forwards launches to the home Region.
 
 One small stack per watched Region other than home, in the same account: a rule on the Region's
 default bus (where EC2 puts its state-change events) whose target is the account's fast-trip bus
@@ -47,14 +47,14 @@ class FastTripRegionStack(Stack):
             stack_name=name,
             env=Environment(account=account.id, region=region),
             description=f"runawaytrain fast trip for account {account.name} ({account.id}): "
-            f"forwards EC2 launches in {region} to the guard in {account.home_region}",
+            f"forwards launches in {region} to the guard in {account.home_region}",
             analytics_reporting=False,
             synthesizer=synthesizer,
         )
         self.rule = events.CfnRule(
             self,
             "ForwardLaunches",
-            description=f"Forwards EC2 launches to the runawaytrain guard in {account.home_region}",
+            description=f"Forwards launches to the runawaytrain guard in {account.home_region}",
             event_pattern=build_launch_pattern(),
             # A plain mapping (jsii's camelCase names), not CfnRule.TargetProperty: a Python
             # struct object costs as much again as the rule (bench/synth.py).

@@ -18,10 +18,25 @@ catalog the test or bench fills with `set_price`:
   ThrottlingException (Billing User Guide, "Using the AWS Price List Query API", Quotas);
 - endpoints: api.pricing.{us-east-1, eu-central-1, ap-south-1}.amazonaws.com (same page);
 - Spot is not in the Price List (Billing User Guide, "Calling AWS services and prices using the
-  AWS Price List"): only on-demand and reserved terms are listed.
+  AWS Price List"): only on-demand and reserved terms are listed;
+- SageMaker (ServiceCode AmazonSageMaker, `set_sagemaker_price`): productFamily "ML Instance",
+  the type in `instanceName` (and `instanceType`), the component that bills in
+  `platoinstancetype` ("Notebook", "Hosting", "Training", ...), `usagetype`
+  "<region prefix>-<usage>:<type>" (e.g. "USE1-Train:ml.m4.16xlarge"), operation "RunInstance",
+  on-demand terms only (SageMaker's commitments are Savings Plans, a separate offer). Sources:
+  AWS's SageMaker pricing sample (GetProducts on productFamily "ML Instance", instanceName,
+  platoinstancetype "Hosting"), vantage-sh/ec2instances.info sagemaker.py (the offer file's
+  attributes and platoinstancetype values, a Savings Plan rate naming "USE1-Train:ml.m4.16xlarge").
+  The hardware attributes (vCpu, memory, physicalGpu, ...) are left out;
+- Fargate (ServiceCode AmazonECS, `set_fargate_price`): productFamily "Compute", usagetype
+  "<region prefix>-Fargate-vCPU-Hours:perCPU" and "-Fargate-GB-Hours" (x86 on demand), beside
+  the region's ARM ("-Fargate-ARM-...") and Spot ("-SpotUsage:Fargate-...") rates, unit "hours"
+  (infracost-style estimates and public price scrapers name the same usage types).
 
 UNCERTAIN, kept simple: the real API's TERM_MATCH is matched exactly here (AWS may fold case),
-and NextToken is an opaque offset.
+and NextToken is an opaque offset; SageMaker's `instanceType` may carry a suffix in the offer
+file (vantage-sh splits it on "-"), so the guard filters on `instanceName`, set to the bare type
+here, as `instanceType` is; the usage names other than "Train" ("Notebk", "Host") are guesses.
 """
 
 from __future__ import annotations
@@ -30,7 +45,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from moto.core.botocore_stubber import BotocoreStubber
@@ -42,6 +57,32 @@ ENDPOINT_REGIONS = ("us-east-1", "eu-central-1", "ap-south-1")
 BUCKET_SIZE = 10.0
 REFILL_PER_S = 5.0
 FILTER_TYPES = ("TERM_MATCH", "EQUALS", "CONTAINS", "ANY_OF", "NONE_OF")
+EC2 = "AmazonEC2"
+SAGEMAKER = "AmazonSageMaker"
+ECS = "AmazonECS"
+ML_FAMILY = "ML Instance"
+# platoinstancetype -> the usage name in its usagetype ("Train" seen in the offer; the others
+# UNCERTAIN) and the AWS usage-type prefix of each Region.
+SAGEMAKER_USAGE = {"Notebook": "Notebk", "Hosting": "Host", "Training": "Train"}
+USAGE_PREFIXES = {
+    "us-east-1": "USE1",
+    "us-east-2": "USE2",
+    "us-west-1": "USW1",
+    "us-west-2": "USW2",
+    "ca-central-1": "CAN1",
+    "sa-east-1": "SAE1",
+    "eu-west-1": "EU",
+    "eu-west-2": "EUW2",
+    "eu-west-3": "EUW3",
+    "eu-central-1": "EUC1",
+    "eu-north-1": "EUN1",
+    "ap-northeast-1": "APN1",
+    "ap-northeast-2": "APN2",
+    "ap-northeast-3": "APN3",
+    "ap-south-1": "APS3",
+    "ap-southeast-1": "APS1",
+    "ap-southeast-2": "APS2",
+}
 ON_DEMAND_OFFER = "JRTCKXETXF"  # the Price List's on-demand offer term code
 HOURLY_RATE = "6YS6EN2CT7"  # its hourly rate code
 RESERVED_OFFER = "4NA7Y494T4"  # a 1-year no-upfront reserved term, for the shape
@@ -75,11 +116,16 @@ class _Product:
     sku: str
     attributes: dict[str, str]
     usd_per_hour: float
+    service_code: str = EC2
 
     @property
-    def key(self) -> tuple[str, str, str]:
+    def key(self) -> tuple[str, str, str, str]:
         a = self.attributes
-        return a["instanceType"], a["regionCode"], a["tenancy"]
+        if self.service_code == ECS:
+            return ECS, a["usagetype"], a["regionCode"], ""
+        if self.service_code == SAGEMAKER:
+            return SAGEMAKER, a["instanceName"], a["regionCode"], a["platoinstancetype"]
+        return EC2, a["instanceType"], a["regionCode"], a["tenancy"]
 
     @property
     def fields(self) -> dict[str, str]:
@@ -88,6 +134,10 @@ class _Product:
 
     @property
     def family(self) -> str:
+        if self.service_code == ECS:
+            return "Compute"
+        if self.service_code == SAGEMAKER:
+            return ML_FAMILY
         # The Price List files bare-metal types apart (aws/aws-parallelcluster#1292,
         # infracost/infracost#3471: "*.metal" under "Compute Instance (bare metal)").
         metal = self.attributes["instanceType"].endswith(".metal")
@@ -95,7 +145,9 @@ class _Product:
 
     def to_json(self) -> str:
         on_demand = f"{self.sku}.{ON_DEMAND_OFFER}"
-        reserved = f"{self.sku}.{RESERVED_OFFER}"
+        terms: dict[str, Any] = {"OnDemand": {on_demand: self._on_demand_term(on_demand)}}
+        if self.service_code == EC2:
+            terms["Reserved"] = self._reserved_terms()
         return json.dumps(
             {
                 "product": {
@@ -103,60 +155,71 @@ class _Product:
                     "attributes": self.attributes,
                     "sku": self.sku,
                 },
-                "serviceCode": "AmazonEC2",
-                "terms": {
-                    "OnDemand": {
-                        on_demand: {
-                            "priceDimensions": {
-                                f"{on_demand}.{HOURLY_RATE}": {
-                                    "unit": "Hrs",
-                                    "endRange": "Inf",
-                                    "description": f"${self.usd_per_hour:.4f} per On Demand "
-                                    f"Linux {self.attributes['instanceType']} Instance Hour",
-                                    "appliesTo": [],
-                                    "rateCode": f"{on_demand}.{HOURLY_RATE}",
-                                    "beginRange": "0",
-                                    "pricePerUnit": {"USD": f"{self.usd_per_hour:.10f}"},
-                                }
-                            },
-                            "sku": self.sku,
-                            "effectiveDate": "2026-01-01T00:00:00Z",
-                            "offerTermCode": ON_DEMAND_OFFER,
-                            "termAttributes": {},
-                        }
-                    },
-                    "Reserved": {
-                        reserved: {
-                            "priceDimensions": {
-                                f"{reserved}.{HOURLY_RATE}": {
-                                    "unit": "Hrs",
-                                    "endRange": "Inf",
-                                    "description": "reserved rate",
-                                    "appliesTo": [],
-                                    "rateCode": f"{reserved}.{HOURLY_RATE}",
-                                    "beginRange": "0",
-                                    "pricePerUnit": {"USD": f"{self.usd_per_hour * 0.6:.10f}"},
-                                }
-                            },
-                            "sku": self.sku,
-                            "effectiveDate": "2026-01-01T00:00:00Z",
-                            "offerTermCode": RESERVED_OFFER,
-                            "termAttributes": {
-                                "LeaseContractLength": "1yr",
-                                "OfferingClass": "standard",
-                                "PurchaseOption": "No Upfront",
-                            },
-                        }
-                    },
-                },
+                "serviceCode": self.service_code,
+                "terms": terms,
                 "version": "20260101000000",
                 "publicationDate": "2026-01-01T00:00:00Z",
             }
         )
 
+    def _describe(self) -> str:
+        a = self.attributes
+        if self.service_code == ECS:
+            return f"AWS Fargate - {a['usagetype']} - {a['location']}"
+        if self.service_code == SAGEMAKER:
+            return f"${self.usd_per_hour:.4f} per {a['platoinstancetype']} {a['instanceName']} hour"
+        return f"${self.usd_per_hour:.4f} per On Demand Linux {a['instanceType']} Instance Hour"
+
+    def _on_demand_term(self, on_demand: str) -> dict[str, Any]:
+        return {
+            "priceDimensions": {
+                f"{on_demand}.{HOURLY_RATE}": {
+                    "unit": "hours" if self.service_code == ECS else "Hrs",
+                    "endRange": "Inf",
+                    "description": self._describe(),
+                    "appliesTo": [],
+                    "rateCode": f"{on_demand}.{HOURLY_RATE}",
+                    "beginRange": "0",
+                    "pricePerUnit": {"USD": f"{self.usd_per_hour:.10f}"},
+                }
+            },
+            "sku": self.sku,
+            "effectiveDate": "2026-01-01T00:00:00Z",
+            "offerTermCode": ON_DEMAND_OFFER,
+            "termAttributes": {},
+        }
+
+    def _reserved_terms(self) -> dict[str, Any]:
+        """A 1-year no-upfront reserved term, for the shape (EC2 only)."""
+        reserved = f"{self.sku}.{RESERVED_OFFER}"
+        return {
+            reserved: {
+                "priceDimensions": {
+                    f"{reserved}.{HOURLY_RATE}": {
+                        "unit": "Hrs",
+                        "endRange": "Inf",
+                        "description": "reserved rate",
+                        "appliesTo": [],
+                        "rateCode": f"{reserved}.{HOURLY_RATE}",
+                        "beginRange": "0",
+                        "pricePerUnit": {"USD": f"{self.usd_per_hour * 0.6:.10f}"},
+                    }
+                },
+                "sku": self.sku,
+                "effectiveDate": "2026-01-01T00:00:00Z",
+                "offerTermCode": RESERVED_OFFER,
+                "termAttributes": {
+                    "LeaseContractLength": "1yr",
+                    "OfferingClass": "standard",
+                    "PurchaseOption": "No Upfront",
+                },
+            }
+        }
+
 
 class PriceList:
-    """The emulated Price List: a catalog of EC2 Linux on-demand prices, and the quota."""
+    """The emulated Price List: a catalog of EC2 Linux, SageMaker and Fargate on-demand prices,
+    and the quota."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
@@ -186,20 +249,61 @@ class PriceList:
             "servicecode": "AmazonEC2",
             "marketoption": "OnDemand",
         }
+        self._add(_Product("", attributes, usd_per_hour))
+
+    def set_sagemaker_price(
+        self, instance_type: str, region: str, component: str, usd_per_hour: float
+    ) -> None:
+        """List SageMaker's `instance_type` (ml.*) in `region` for `component`, SageMaker's
+        platoinstancetype ("Notebook", "Hosting", "Training", ...)."""
+        usage = SAGEMAKER_USAGE.get(component, component)
+        attributes = {
+            "instanceName": instance_type,
+            "instanceType": instance_type,
+            "regionCode": region,
+            "location": LOCATIONS.get(region, region),
+            "locationType": "AWS Region",
+            "platoinstancetype": component,
+            "usagetype": f"{USAGE_PREFIXES.get(region, region)}-{usage}:{instance_type}",
+            "operation": "RunInstance",
+            "servicecode": SAGEMAKER,
+            "servicename": "Amazon SageMaker",
+        }
+        self._add(_Product("", attributes, usd_per_hour, SAGEMAKER))
+
+    def set_fargate_price(
+        self, region: str, usd_per_vcpu_hour: float, usd_per_gb_hour: float
+    ) -> None:
+        """List Fargate's Linux/x86 on-demand rates in `region`, and beside them its ARM rates
+        (80 %) and Spot rates (30 %), as a region lists them all."""
+        prefix = USAGE_PREFIXES.get(region, region)
+        rates = {
+            "Fargate-vCPU-Hours:perCPU": usd_per_vcpu_hour,
+            "Fargate-GB-Hours": usd_per_gb_hour,
+            "Fargate-ARM-vCPU-Hours:perCPU": usd_per_vcpu_hour * 0.8,
+            "Fargate-ARM-GB-Hours": usd_per_gb_hour * 0.8,
+            "SpotUsage:Fargate-vCPU-Hours:perCPU": usd_per_vcpu_hour * 0.3,
+            "SpotUsage:Fargate-GB-Hours": usd_per_gb_hour * 0.3,
+        }
+        for usage, usd in rates.items():
+            attributes = {
+                "usagetype": f"{prefix}-{usage}",
+                "regionCode": region,
+                "location": LOCATIONS.get(region, region),
+                "locationType": "AWS Region",
+                "operation": "",
+                "servicecode": ECS,
+                "servicename": "Amazon Elastic Container Service",
+            }
+            self._add(_Product("", attributes, usd, ECS))
+
+    def _add(self, product: _Product) -> None:
+        """Put `product` in the catalog with a fresh SKU, in place of one with its key."""
         with self._lock:
             self._skus += 1
             sku = f"EMU{self._skus:011d}"
-            self._products = [
-                p
-                for p in self._products
-                if (
-                    p.attributes["instanceType"],
-                    p.attributes["regionCode"],
-                    p.attributes["tenancy"],
-                )
-                != (instance_type, region, tenancy)
-            ]
-            self._products.append(_Product(sku, attributes, usd_per_hour))
+            self._products = [p for p in self._products if p.key != product.key]
+            self._products.append(replace(product, sku=sku))
 
     def answer(self, target: str, body: bytes | str | None) -> tuple[int, dict[str, str], str]:
         """One HTTP request to a Price List endpoint: (status, headers, body)."""
@@ -240,15 +344,16 @@ class PriceList:
             return True
 
     def _select(self, request: dict[str, Any]) -> list[_Product]:
-        if request.get("ServiceCode") != "AmazonEC2":
-            return []  # only EC2 is catalogued here
+        code = request.get("ServiceCode")
         size = request.get("MaxResults", 100)
         if not isinstance(size, int) or not 1 <= size <= 100:
             raise _BadParameterError("MaxResults must be between 1 and 100")
         tests = [_filter_test(f) for f in request.get("Filters", [])]
         with self._lock:
             products = list(self._products)
-        return [p for p in products if all(test(p.fields) for test in tests)]
+        return [
+            p for p in products if p.service_code == code and all(test(p.fields) for test in tests)
+        ]
 
 
 class _BadParameterError(ValueError):

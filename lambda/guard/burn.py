@@ -20,12 +20,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from guard.census import Instance
-from guard.pricing import SHARED, PriceBook
+from guard.pricing import FARGATE, FARGATE_GB, FARGATE_VCPU, ML_PREFIX, SHARED, Key, PriceBook
 from guard.service_capacity import Running
 from guard.weights import TypeWeight
 
 UNPRICED_USD_PER_VCPU_HOUR = 1.0
-ML_PREFIX = "ml."  # SageMaker's instance types: ml.<EC2 type>
 DB_PREFIX = "db."  # RDS DB instance classes: db.<EC2 type> (db.r6g.large runs on an r6g.large)
 
 
@@ -91,13 +90,19 @@ def weigh_burn(
     weight_errors: Mapping[str, str],
     book: PriceBook | None,
     others: Iterable[Running] = (),
+    *,
+    components: Mapping[str, str] | None = None,
 ) -> Burn:
     """Totals and lines for the census `instances` (region -> instances) and the capacity of
-    other services (`others`), each of which weighs as the EC2 type it runs on and, priced,
-    at the unpriced rate per vCPU: the EC2 Price List does not hold a service's own rate, and
-    the unpriced rate lies above every on-demand rate per vCPU (a SageMaker ml.p3.2xlarge,
-    8 vCPUs, weighs 8 USD/h where SageMaker lists about 3.8 in us-east-1: the breaker trips
-    early, never late)."""
+    other services (`others`), each of which weighs as the EC2 type it runs on. A SageMaker
+    instance whose kind names its Price List component (`components`: kind -> component, from
+    each module's PRICE_COMPONENT) is priced at SageMaker's list price, and a Fargate task at
+    Fargate's vCPU-hour and GB-hour rates (service_price_parts), with EC2's fallbacks:
+    no price listed, the unpriced rate per vCPU; the lookup failed, an older price, else
+    unknown. Any other capacity, priced, counts the unpriced rate per vCPU: the unpriced rate
+    lies above every on-demand rate per vCPU (a SageMaker ml.p3.2xlarge, 8 vCPUs, weighs 8 USD/h
+    where SageMaker lists about 3.8 in us-east-1: the breaker trips early, never late)."""
+    components = components or {}
     groups: Counter[tuple[str, str, str]] = Counter()
     for region, found in instances.items():
         for instance in found:
@@ -105,6 +110,7 @@ def weigh_burn(
     lines = []
     price_errors: dict[str, str] = {}
     service_groups: Counter[tuple[str, str, str]] = Counter()
+    parts_of: dict[tuple[str, str, str], PriceParts] = {}  # group -> what one costs
     by_vcpus: dict[str, TypeWeight] = {}  # what a service billed by the vCPU weighs ("2 vCPU")
     for item in others:
         if not item.count:
@@ -112,13 +118,23 @@ def weigh_burn(
         instance_type = item.instance_type
         if not instance_type and item.vcpus is not None:
             instance_type = f"{item.vcpus:g} vCPU"
+            if item.memory_gib is not None:
+                instance_type += f", {item.memory_gib:g} GiB"
             by_vcpus[instance_type] = TypeWeight(vcpus=item.vcpus, accelerators=0)
-        service_groups[instance_type, item.region, item.kind] += item.count
+        group = (instance_type, item.region, item.kind)
+        service_groups[group] += item.count
+        parts_of[group] = service_price_parts(item, components.get(item.kind))
     for (instance_type, region, kind), count in service_groups.items():
         weight = by_vcpus.get(instance_type) or weights.get(ec2_type_of(instance_type))
-        usd_each, source = _service_price(weight, book)
+        parts = parts_of[instance_type, region, kind]
+        usd_each, source = _parts_price(parts, weight, book)
         if source == PriceSource.UNKNOWN:
-            price_errors[f"{instance_type} {region}"] = "its vCPUs are unknown"
+            failed = [
+                book.errors[key] for key, _ in parts if book is not None and key in book.errors
+            ]
+            price_errors[f"{instance_type} {region}"] = (
+                failed[0] if failed else "no list price, and its vCPUs are unknown"
+            )
         lines.append(_line((instance_type, region, kind), count, weight, (usd_each, source)))
     for key, count in groups.items():
         instance_type, region, _ = key
@@ -170,6 +186,43 @@ def _line(
         usd_each=priced[0],
         price_source=priced[1],
     )
+
+
+PriceParts = tuple[tuple[Key, float], ...]  # (Price List key, quantity) summed to a price
+
+
+def service_price_parts(item: Running, component: str | None) -> PriceParts:
+    """What one of a service's `item` costs, as Price List keys times quantities: a SageMaker
+    instance, one (ml.* type, region, component); a Fargate task, its vCPUs times the vCPU-hour
+    rate plus its GiB times the GB-hour rate. Empty where the module names no component: the
+    unpriced rate per vCPU."""
+    if component == FARGATE and item.vcpus is not None and item.memory_gib is not None:
+        return (
+            ((FARGATE_VCPU, item.region, FARGATE), item.vcpus),
+            ((FARGATE_GB, item.region, FARGATE), item.memory_gib),
+        )
+    if component is not None and item.instance_type.startswith(ML_PREFIX):
+        return (((item.instance_type, item.region, component), 1.0),)
+    return ()
+
+
+def _parts_price(
+    parts: PriceParts, weight: TypeWeight | None, book: PriceBook | None
+) -> tuple[float | None, str]:
+    """As _price, for a price made of parts: listed only if every part is; one the Price List
+    does not list, the unpriced rate per vCPU; one that could not be looked up, unknown."""
+    if book is None or not parts:
+        return _service_price(weight, book)
+    if not all(key in book.prices for key, _ in parts):
+        return None, PriceSource.UNKNOWN
+    prices = [(book.prices[key], quantity) for key, quantity in parts]
+    if all(price is not None for price, _ in prices):
+        stale = any(key in book.stale for key, _ in parts)
+        usd = sum((price or 0.0) * quantity for price, quantity in prices)
+        return usd, PriceSource.STALE if stale else PriceSource.LIST
+    if weight is not None:
+        return weight.vcpus * UNPRICED_USD_PER_VCPU_HOUR, PriceSource.UNPRICED
+    return None, PriceSource.UNKNOWN
 
 
 def _service_price(weight: TypeWeight | None, book: PriceBook | None) -> tuple[float | None, str]:

@@ -81,7 +81,8 @@ def _caveats(burn: dict[str, Any]) -> list[str]:
     lines: list[dict[str, Any]] = burn["lines"]
     if burn["limits"]["usd_per_hour"] is not None:
         out.append(
-            "  Prices: AWS Price List on-demand list prices (Linux, shared tenancy); Spot "
+            "  Prices: AWS Price List on-demand list prices (Linux, shared tenancy; SageMaker "
+            "instances at SageMaker's price for what they run, e.g. a notebook); Spot "
             "instances counted at the on-demand price (an upper bound); no discounts, Savings "
             "Plans, Reserved Instances, dedicated-tenancy premiums, EBS or data transfer."
         )

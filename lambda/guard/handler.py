@@ -130,6 +130,7 @@ def log_launch_prompt(prompt: LaunchPrompt) -> None:
         extra={
             "launches": prompt.launches,
             "by_region": prompt.by_region,
+            "by_kind": prompt.by_kind,
             "first": prompt.first_event,
         },
     )

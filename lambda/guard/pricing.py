@@ -23,10 +23,28 @@ Response: `PriceList` is a list of JSON *strings*, one product each (botocore mo
 product.attributes (instanceType, regionCode, tenancy, ...) and terms.OnDemand.<offer>.
 priceDimensions.<rate>.pricePerUnit.USD per unit "Hrs".
 
-Cache: per Lambda execution environment (module level), each (type, region, tenancy) for
-PRICE_MAX_AGE_S (24 h): a price may be a day stale. AWS changes on-demand prices rarely and
-announces them. If a refresh fails, the older price is used and the report says how old it is.
-A (type, region, tenancy) the Price List does not list is cached as "no price" for the same time.
+SageMaker's ml.* instances are priced from SageMaker's own offer (ServiceCode AmazonSageMaker), not
+as the EC2 type they run on: its products are productFamily "ML Instance", named by
+`instanceName` ("ml.t3.medium"), with the component that bills in `platoinstancetype`
+("Notebook", "Hosting", "Training", "Processing", "BatchTransform", ...); a notebook's
+ml.t3.medium lists about 0.05 USD/h in us-east-1 where its 2 vCPUs at the unpriced rate would
+weigh 2 (attributes: AWS's SageMaker pricing sample filters productFamily "ML Instance",
+instanceName and platoinstancetype "Hosting"; vantage-sh/ec2instances.info sagemaker.py lists
+the platoinstancetype values; docs/services-research.md, "Pricing"). A key's third part is
+therefore the EC2 tenancy for an EC2 type and the SageMaker component for an ml.* type.
+
+Fargate (Linux/x86) bills per vCPU-hour and per GB-hour of memory, priced from ECS's offer
+(ServiceCode AmazonECS): usagetype "<region prefix>-Fargate-vCPU-Hours:perCPU" and
+"<region prefix>-Fargate-GB-Hours" (ARM, Spot and Windows have their own usage types, left
+out), unit "hours" (infracost-style estimates and price scrapers agree on these names; the
+prefix differs by region, so the query matches on `usagetype` CONTAINS "Fargate" and the answer
+is read by suffix: docs/services-research.md, "Pricing"). Its keys are (FARGATE_VCPU, region,
+FARGATE) and (FARGATE_GB, region, FARGATE).
+
+Cache: per Lambda execution environment (module level), each (type, region, tenancy or
+component) for PRICE_MAX_AGE_S (24 h): a price may be a day stale. AWS changes on-demand prices
+rarely and announces them. If a refresh fails, the older price is used and the report says how
+old it is. A key the Price List does not list is cached as "no price" for the same time.
 """
 
 from __future__ import annotations
@@ -59,8 +77,32 @@ FIXED_FILTERS = (
     ("licenseModel", "No License required"),
     ("capacitystatus", "Used"),
 )
+EC2 = "AmazonEC2"
+SAGEMAKER = "AmazonSageMaker"
+ML_PREFIX = "ml."  # SageMaker's instance types: ml.<EC2 type>
+ML_FAMILY = "ML Instance"  # SageMaker's productFamily for instance-hours
+HOURLY_UNITS = ("Hrs", "hours")  # EC2 and SageMaker say "Hrs", ECS's Fargate "hours"
 
-Key = tuple[str, str, str]  # (instance type, region, Price List tenancy)
+ECS = "AmazonECS"
+FARGATE = "Fargate"  # a Fargate key's third part (and the ECS modules' PRICE_COMPONENT)
+FARGATE_VCPU = "Fargate-vCPU-Hours:perCPU"  # usagetype after the region prefix, x86 on demand
+FARGATE_GB = "Fargate-GB-Hours"
+FARGATE_RATES = (FARGATE_VCPU, FARGATE_GB)
+# A region lists some ten Fargate usage types (x86, ARM, Spot, Windows, storage): this many
+# regions a call keep the answer within one page.
+FARGATE_REGIONS_PER_CALL = 8
+
+# (instance type, region, Price List tenancy) for EC2, (ml.* type, region, SageMaker
+# platoinstancetype) for SageMaker, (FARGATE_VCPU or FARGATE_GB, region, FARGATE) for Fargate.
+Key = tuple[str, str, str]
+
+
+def service_code_of(instance_type: str) -> str:
+    """The Price List offer that prices `instance_type`: SageMaker's for ml.*, ECS's for the
+    Fargate rates, else EC2's."""
+    if instance_type in FARGATE_RATES:
+        return ECS
+    return SAGEMAKER if instance_type.startswith(ML_PREFIX) else EC2
 
 
 @dataclass
@@ -131,25 +173,38 @@ def _serve_stale(book: PriceBook, key: Key, error: str, now: float) -> None:
 
 @dataclass(frozen=True)
 class Query:
-    """One GetProducts: these types in these regions at one tenancy (a page holds the answer)."""
+    """One GetProducts: these types in these regions at one tenancy (EC2) or one component
+    (SageMaker), from one offer (a page holds the answer)."""
 
-    tenancy: str
+    tenancy: str  # EC2: the tenancy; SageMaker: the component (platoinstancetype)
     types: tuple[str, ...]
     regions: tuple[str, ...]
     keys: tuple[Key, ...]
+    service_code: str = EC2
 
     def filters(self) -> list[dict[str, str]]:
-        fixed = [*FIXED_FILTERS, ("tenancy", self.tenancy)]
+        if self.service_code == ECS:
+            return [
+                {"Type": "CONTAINS", "Field": "usagetype", "Value": FARGATE},
+                {"Type": "ANY_OF", "Field": "regionCode", "Value": ",".join(self.regions)},
+            ]
+        if self.service_code == SAGEMAKER:
+            exact = [("productFamily", ML_FAMILY), ("platoinstancetype", self.tenancy)]
+            any_of = [("instanceName", self.types)]
+        else:
+            exact = [*FIXED_FILTERS, ("tenancy", self.tenancy)]
+            any_of = [("productFamily", PRODUCT_FAMILIES), ("instanceType", self.types)]
         return [
-            *({"Type": "TERM_MATCH", "Field": f, "Value": v} for f, v in fixed),
-            {"Type": "ANY_OF", "Field": "productFamily", "Value": ",".join(PRODUCT_FAMILIES)},
-            {"Type": "ANY_OF", "Field": "instanceType", "Value": ",".join(self.types)},
-            {"Type": "ANY_OF", "Field": "regionCode", "Value": ",".join(self.regions)},
+            *({"Type": "TERM_MATCH", "Field": f, "Value": v} for f, v in exact),
+            *(
+                {"Type": "ANY_OF", "Field": f, "Value": ",".join(values)}
+                for f, values in [*any_of, ("regionCode", self.regions)]
+            ),
         ]
 
     def run(self, client: Any) -> dict[Key, float]:
         pages = client.get_paginator("get_products").paginate(
-            ServiceCode="AmazonEC2",
+            ServiceCode=self.service_code,
             FormatVersion="aws_v1",
             Filters=self.filters(),
             PaginationConfig={"PageSize": MAX_RESULTS},
@@ -157,7 +212,7 @@ class Query:
         found: dict[Key, float] = {}
         for page in pages:
             for item in page.get("PriceList", []):
-                priced = parse_product(item)
+                priced = parse_product(item, self.service_code)
                 if priced is not None:
                     key, usd = priced
                     found[key] = max(usd, found.get(key, 0.0))  # two SKUs: the dearer
@@ -165,13 +220,18 @@ class Query:
 
 
 def plan_queries(keys: Iterable[Key]) -> list[Query]:
-    """Group keys into GetProducts calls whose whole answer fits one page: per tenancy, types
-    are added to a call while (types x regions) <= 100 and each ANY_OF value <= 1024 chars."""
+    """Group keys into GetProducts calls whose whole answer fits one page: per offer and tenancy
+    (or component), types are added to a call while (types x regions) <= 100 and each ANY_OF
+    value <= 1024 chars."""
     queries = []
-    by_tenancy: dict[str, dict[str, set[str]]] = {}
+    by_class: dict[tuple[str, str], dict[str, set[str]]] = {}
     for instance_type, region, tenancy in keys:
-        by_tenancy.setdefault(tenancy, {}).setdefault(instance_type, set()).add(region)
-    for tenancy, regions_of in sorted(by_tenancy.items()):
+        group = by_class.setdefault((service_code_of(instance_type), tenancy), {})
+        group.setdefault(instance_type, set()).add(region)
+    for (code, tenancy), regions_of in sorted(by_class.items()):
+        if code == ECS:
+            queries += _fargate_queries(tenancy, regions_of)
+            continue
         types: list[str] = []
         regions: set[str] = set()
         for instance_type in sorted(regions_of, key=lambda t: (sorted(regions_of[t]), t)):
@@ -181,34 +241,56 @@ def plan_queries(keys: Iterable[Key]) -> list[Query]:
                 for values in ([*types, instance_type], union)
             )
             if types and not fits:
-                queries.append(_query(tenancy, types, regions, regions_of))
+                queries.append(_query((code, tenancy), types, regions, regions_of))
                 types, union = [], set(regions_of[instance_type])
             types.append(instance_type)
             regions = union
         if types:
-            queries.append(_query(tenancy, types, regions, regions_of))
+            queries.append(_query((code, tenancy), types, regions, regions_of))
+    return queries
+
+
+def _fargate_queries(tenancy: str, regions_of: dict[str, set[str]]) -> list[Query]:
+    """Fargate's rates: every rate of FARGATE_REGIONS_PER_CALL regions a call."""
+    regions = sorted(set().union(*regions_of.values()))
+    queries = []
+    for start in range(0, len(regions), FARGATE_REGIONS_PER_CALL):
+        chunk = regions[start : start + FARGATE_REGIONS_PER_CALL]
+        keys = tuple((rate, r, tenancy) for r in chunk for rate in sorted(regions_of))
+        queries.append(Query(tenancy, tuple(sorted(regions_of)), tuple(chunk), keys, ECS))
     return queries
 
 
 def _query(
-    tenancy: str, types: list[str], regions: set[str], regions_of: dict[str, set[str]]
+    offer: tuple[str, str], types: list[str], regions: set[str], regions_of: dict[str, set[str]]
 ) -> Query:
+    code, tenancy = offer
     keys = tuple((t, r, tenancy) for t in types for r in sorted(regions_of[t]))
-    return Query(tenancy, tuple(types), tuple(sorted(regions)), keys)
+    return Query(tenancy, tuple(types), tuple(sorted(regions)), keys, code)
 
 
-def parse_product(item: str | dict[str, Any]) -> tuple[Key, float] | None:
-    """One PriceList entry (a JSON string) to ((type, region, tenancy), USD per hour)."""
+def parse_product(item: str | dict[str, Any], service_code: str = EC2) -> tuple[Key, float] | None:
+    """One PriceList entry (a JSON string) to ((type, region, tenancy or component), USD per
+    hour)."""
     product = json.loads(item) if isinstance(item, str) else item
     attributes = product.get("product", {}).get("attributes", {})
-    key = (attributes.get("instanceType"), attributes.get("regionCode"), attributes.get("tenancy"))
+    if service_code == ECS:
+        usage = str(attributes.get("usagetype", ""))
+        # After the region prefix ("USE1-", "EU-"); us-east-1's may have none.
+        rate = usage if usage in FARGATE_RATES else usage.split("-", 1)[-1]
+        named, last = (rate, FARGATE) if rate in FARGATE_RATES else (None, None)
+    elif service_code == SAGEMAKER:
+        named, last = attributes.get("instanceName"), attributes.get("platoinstancetype")
+    else:
+        named, last = attributes.get("instanceType"), attributes.get("tenancy")
+    key = (named, attributes.get("regionCode"), last)
     if not all(isinstance(part, str) for part in key):
         return None
     hourly = [
         float(dimension["pricePerUnit"]["USD"])
         for term in product.get("terms", {}).get("OnDemand", {}).values()
         for dimension in term.get("priceDimensions", {}).values()
-        if dimension.get("unit") == "Hrs" and "USD" in dimension.get("pricePerUnit", {})
+        if dimension.get("unit") in HOURLY_UNITS and "USD" in dimension.get("pricePerUnit", {})
     ]
     if not hourly:
         return None

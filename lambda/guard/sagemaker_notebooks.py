@@ -38,6 +38,9 @@ LOG = get_logger("sagemaker_notebooks")
 SERVICE = "sagemaker"  # the boto3 client
 KIND = "SageMaker notebook instance"
 NAME = "sagemaker-notebooks"  # in accounts.yaml's `halt:`
+# Its Price List component (AmazonSageMaker platoinstancetype: pricing.py): an ml.t3.medium
+# notebook weighs SageMaker's notebook price, about 0.05 USD/h, not its EC2 type's vCPUs.
+PRICE_COMPONENT = "Notebook"
 # NotebookInstanceStatus values with no compute instance running. Every other status is counted
 # (Pending, InService, and PendingMaintenance / InMaintenance, which AWS does not document:
 # counted rather than missed); only InService can be stopped, the rest wait for the next run.

@@ -7,6 +7,10 @@ Each module (sagemaker_notebooks.py, ...) offers:
   STOP_KEEPS, what the mail says a halt keeps and loses;
 - EXTRA_SERVICES (optional): more boto3 clients it needs; count, halt and restore are then
   given {service: client} instead of the one client (services.client_of);
+- PRICE_COMPONENT (optional): its ml.* instances' SageMaker Price List component
+  (platoinstancetype, e.g. "Notebook", "Hosting", "Training"), or pricing.FARGATE for Fargate
+  tasks (Running.vcpus and memory_gib set); without it, its capacity weighs the unpriced rate
+  per vCPU (burn.py);
 - count(client, region) -> [Running]: what bills now in that region;
 - halt(client, found, incident) -> ServiceHalt: recorded (a tag) before each change;
 - restore(client, region, incident, dry_run, restart) -> ServiceRestore: reads only its own

@@ -53,6 +53,16 @@ assert {module.NAME for module in MODULES} == set(KINDS), "service_names.KINDS n
 ClientFor = Callable[[str, str], Any]  # (boto3 service, region) -> client
 
 
+def price_components() -> dict[str, str]:
+    """Kind -> its Price List component, for the modules that name one (PRICE_COMPONENT:
+    SageMaker's platoinstancetype, pricing.py); the others weigh at the unpriced rate."""
+    return {
+        module.KIND: module.PRICE_COMPONENT
+        for module in MODULES
+        if getattr(module, "PRICE_COMPONENT", None)
+    }
+
+
 def client_of(module: ModuleType, region: str, client_for: ClientFor) -> Any:
     """What the module's count, halt and restore are given: its SERVICE's client or, for a
     module that also names EXTRA_SERVICES (ECS services and Application Auto Scaling), a

@@ -13,12 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
-from guard.burn import Burn, ec2_type_of, weigh_burn
+from guard.burn import Burn, ec2_type_of, service_price_parts, weigh_burn
 from guard.census import UNKNOWN_TYPE, Census
 from guard.clients import ClientFactory
 from guard.logs import get_logger
 from guard.pricing import PRICING_REGION, SHARED, Key, look_up_prices
 from guard.service_capacity import Running
+from guard.services import price_components
 from guard.settings import WeightedLimits
 from guard.weights import weigh_types
 
@@ -35,12 +36,19 @@ def weigh_census(
     now: float | None = None,
     others: Sequence[Running] = (),
 ) -> Burn:
-    """`others`: capacity outside EC2 (services.py), weighed by the EC2 type it runs on."""
+    """`others`: capacity outside EC2 (services.py), weighed by the EC2 type it runs on and,
+    where its module names a Price List component (SageMaker, Fargate), priced from the Price
+    List in the same lookup as the EC2 types: no call more when the cache holds them."""
+    components = price_components()
     where: dict[str, set[str]] = {}
-    for item in others:
-        if item.count and item.instance_type:  # count 0: weighed by another census (EC2)
-            where.setdefault(ec2_type_of(item.instance_type), set()).add(item.region)
     keys: set[Key] = set()
+    for item in others:
+        if not item.count:
+            continue  # weighed by another census (a node group's instances: EC2's)
+        if item.instance_type:  # capacity billed by the vCPU has no type to describe
+            where.setdefault(ec2_type_of(item.instance_type), set()).add(item.region)
+        parts = service_price_parts(item, components.get(item.kind))
+        keys.update(key for key, _ in parts)
     for region, found in census.instances.items():
         for instance in found:
             if instance.instance_type == UNKNOWN_TYPE:
@@ -59,7 +67,7 @@ def weigh_census(
         errors = {**errors, UNKNOWN_TYPE: describe_untyped(census.untyped_regions)}
     if limits.usd_per_hour is not None and book is None:
         book = look_up_prices((), pricing, 0.0)  # nothing runs: an empty, asked-for book
-    burn = weigh_burn(census.instances, weights, errors, book, others)
+    burn = weigh_burn(census.instances, weights, errors, book, others, components=components)
     LOG.info(
         "weighed",
         extra={

@@ -48,3 +48,38 @@ def sqs_batch(*bodies: object) -> dict:
 
 def batch_for(launched: dict[str, list[str]]) -> dict:
     return sqs_batch(*(launch_event(i, region) for region, ids in launched.items() for i in ids))
+
+
+def service_event(detail_type: str, source: str, region: str, **detail: Any) -> dict:
+    """Another service's state-change event as EventBridge delivers it: the same envelope, the
+    service's own detail (SageMaker's is the resource's Describe* output)."""
+    arn = next((v for k, v in detail.items() if k.endswith(("Arn", "arn"))), "")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": DEFAULT_ACCOUNT_ID,
+        "time": "2026-11-26T12:00:00Z",
+        "region": region,
+        "resources": [arn] if arn else [],
+        "detail": detail,
+    }
+
+
+def endpoint_event(name: str, region: str, status: str = "Creating") -> dict:
+    """A "SageMaker Endpoint State Change" (SageMaker Developer Guide, "Events that Amazon
+    SageMaker AI sends to Amazon EventBridge": detail as DescribeEndpoint answers)."""
+    arn = f"arn:aws:sagemaker:{region}:{DEFAULT_ACCOUNT_ID}:endpoint/{name}"
+    return service_event(
+        "SageMaker Endpoint State Change",
+        "aws.sagemaker",
+        region,
+        EndpointName=name,
+        EndpointArn=arn,
+        EndpointConfigName=f"{name}-config",
+        EndpointStatus=status,
+        CreationTime=1764158400000,
+        LastModifiedTime=1764158400000,
+        Tags={},
+    )

@@ -10,13 +10,20 @@ import json
 from collections import Counter
 from typing import Any
 
+import boto3
 import pytest
 
 from guard.clients import ClientFactory
 from guard.handler import handler
 from guard.launches import parse_launch_batch
 from tests.guard.conftest import FakeContext, instance_states
-from tests.guard.launch_events import batch_for, launch_event, sqs_batch
+from tests.guard.launch_events import (
+    batch_for,
+    endpoint_event,
+    launch_event,
+    service_event,
+    sqs_batch,
+)
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 
@@ -116,7 +123,7 @@ def test_a_batch_without_launches_is_ignored_without_any_aws_call(
     assert reasons == [
         "body is not JSON",
         "body is not a JSON object",
-        "not an EC2 state-change event (source 'aws.s3')",
+        "not a launch event (source 'aws.s3', detail-type 'Object Created')",
         "state 'running' is not a launch",
         "state 'exploding' is not a launch",
         "state None is not a launch",
@@ -171,3 +178,143 @@ def test_a_record_that_did_not_come_from_sqs_is_ignored():
         ("m-1", "not an SQS record"),
         ("record 1", "not an SQS record"),
     ]
+
+
+def create_notebook(name: str, region: str, kind: str) -> None:
+    boto3.client("sagemaker", region_name=region).create_notebook_instance(
+        NotebookInstanceName=name,
+        InstanceType=kind,
+        RoleArn="arn:aws:iam::123456789012:role/notebooks",
+    )
+
+
+def test_a_sagemaker_endpoint_event_prompts_a_census_that_trips_at_once(
+    aws, guard_env, inbox, ec2_calls
+):
+    """Issue 21: capacity outside EC2 wakes the guard too. The endpoint event is only the prompt;
+    the census finds a notebook over the dollar limit and halts it in the same run."""
+    create_notebook("big-box", "eu-west-1", "ml.m5.4xlarge")  # 16 vCPUs: 16 USD/h unpriced
+    guard_env(ec2limit=10, max_usd_per_hour=5)
+
+    report = handler(sqs_batch(endpoint_event("churn", "eu-west-1")), FakeContext())["report"]
+
+    assert report["trigger"] == "launch-event"
+    assert report["prompt"] == (
+        "1 launch event(s) (SageMaker endpoint: 1; eu-west-1: 1), the first at 2026-11-26T12:00:00Z"
+    )
+    assert ec2_calls["DescribeInstanceImageMetadata"] == len(REGIONS)  # the census ran
+    assert report["tripped"] is True
+    assert report["trip_reasons"] == ["usd-limit"]
+    assert report["services_halted"] == {"SageMaker notebook instance": ["eu-west-1/big-box"]}
+    status = boto3.client("sagemaker", region_name="eu-west-1").describe_notebook_instance(
+        NotebookInstanceName="big-box"
+    )["NotebookInstanceStatus"]
+    assert status == "Stopped"
+
+
+ARN = "arn:aws:service:eu-west-1:123456789012:thing/x"
+
+
+@pytest.mark.parametrize(
+    ("detail_type", "source", "launch", "routine"),
+    [
+        (
+            "SageMaker Notebook Instance State Change",
+            "aws.sagemaker",
+            {"NotebookInstanceStatus": "Pending"},
+            {"NotebookInstanceStatus": "Stopping"},
+        ),
+        (
+            "SageMaker Endpoint State Change",
+            "aws.sagemaker",
+            {"EndpointStatus": "InService"},
+            {"EndpointStatus": "Deleting"},
+        ),
+        (
+            "SageMaker Training Job State Change",
+            "aws.sagemaker",
+            {"TrainingJobStatus": "InProgress"},
+            {"TrainingJobStatus": "Completed"},
+        ),
+        (
+            "SageMaker Processing Job State Change",
+            "aws.sagemaker",
+            {"ProcessingJobStatus": "InProgress"},
+            {"ProcessingJobStatus": "Stopped"},
+        ),
+        (
+            "SageMaker Transform Job State Change",
+            "aws.sagemaker",
+            {"TransformJobStatus": "InProgress"},
+            {"TransformJobStatus": "Failed"},
+        ),
+        (
+            "ECS Task State Change",
+            "aws.ecs",
+            {"lastStatus": "PENDING", "desiredStatus": "RUNNING"},
+            {"lastStatus": "RUNNING", "desiredStatus": "STOPPED"},  # a task being stopped
+        ),
+        (
+            "Batch Job State Change",
+            "aws.batch",
+            {"status": "RUNNING"},
+            {"status": "RUNNABLE"},
+        ),
+        (
+            "RDS DB Instance Event",
+            "aws.rds",
+            {"EventID": "RDS-EVENT-0088"},
+            {"EventID": "RDS-EVENT-0087"},  # stopped
+        ),
+        (
+            "RDS DB Cluster Event",
+            "aws.rds",
+            {"EventID": "RDS-EVENT-0153"},
+            {"EventID": "RDS-EVENT-0150"},
+        ),
+    ],
+)
+def test_a_service_entering_a_billing_state_is_a_launch_and_routine_states_are_not(
+    detail_type: str, source: str, launch: dict, routine: dict
+) -> None:
+    started = service_event(detail_type, source, "eu-west-1", thingArn=ARN, **launch)
+    again = service_event(detail_type, source, "eu-west-1", thingArn=ARN, **launch)  # resent
+    routine_event = service_event(detail_type, source, "eu-west-1", thingArn=ARN, **routine)
+
+    prompt = parse_launch_batch(sqs_batch(started, again, routine_event)["Records"])
+
+    assert prompt.by_region == {"eu-west-1": 1}
+    assert prompt.instances == ()  # no EC2 instance named: nothing for the open-incident rule
+    assert len(prompt.ignored) == 1 and "is not a launch" in prompt.ignored[0].reason
+
+
+def test_service_events_aws_would_never_send_are_ignored_and_never_fail_the_run(
+    launch, guard_env, inbox, ec2_calls
+):
+    launch("us-east-1", 9)  # over the limit, but nothing in the batch prompts a count
+    guard_env(ec2limit=4)
+    endpoint = endpoint_event("x", "eu-west-1")
+    batch = sqs_batch(
+        {**endpoint, "detail": ["EndpointStatus", "Creating"]},
+        {**endpoint, "detail": {"EndpointStatus": ["Creating"]}},  # unhashable
+        {**endpoint, "detail": {"EndpointStatus": {"Creating": 1}}},
+        {**endpoint, "region": None},
+        {**endpoint, "source": ["aws.sagemaker"]},
+        {**endpoint, "detail-type": "SageMaker Endpoint Deployment State Change"},
+    )
+
+    response = handler(batch, FakeContext())
+
+    assert response["report"]["verdict"] == "ignored"
+    assert sum(ec2_calls.values()) == 0
+    assert inbox.messages() == []
+
+
+def test_a_service_launch_event_without_a_resource_name_still_prompts():
+    endpoint = endpoint_event("x", "eu-west-1")
+    nameless = {**endpoint, "resources": "not a list", "detail": {"EndpointStatus": "Creating"}}
+
+    prompt = parse_launch_batch(sqs_batch(nameless)["Records"])
+
+    assert prompt.by_kind == {"SageMaker endpoint": 1}
+    assert prompt.ignored == ()

@@ -1,4 +1,4 @@
-"""Fast trip: every watched Region forwards EC2 launches to the home Region's bus, where they are
+"""Fast trip: every watched Region forwards launches to the home Region's bus, where they are
 queued for the guard; Lambda's poller hands a burst to the guard as one batch.
 
 The shared test fleet: root (home eu-central-1, `regions` unset: the 17 default Regions), prod
@@ -22,10 +22,61 @@ from runawaytrain_stack.fleet_model import DEFAULT_ENABLED_REGIONS, list_fast_tr
 from runawaytrain_stack.permissions import FAST_TRIP_QUEUE_ACTIONS
 
 ROOT, PROD = "100000000001", "200000000002"
-LAUNCH_PATTERN = {
+EC2_BRANCH = {
     "source": ["aws.ec2"],
     "detail-type": ["EC2 Instance State-change Notification"],
     "detail": {"state": ["pending"]},
+}
+
+
+def branch(source: str, detail_type: str, **detail: list[str]) -> dict[str, Any]:
+    return {"source": [source], "detail-type": [detail_type], "detail": detail}
+
+
+# One branch per kind of event that announces capacity, each in its billing states only
+# (guard/launch_events.py has the sources).
+LAUNCH_PATTERN = {
+    "$or": [
+        EC2_BRANCH,
+        branch(
+            "aws.sagemaker",
+            "SageMaker Notebook Instance State Change",
+            NotebookInstanceStatus=["Pending", "InService"],
+        ),
+        branch(
+            "aws.sagemaker",
+            "SageMaker Endpoint State Change",
+            EndpointStatus=["Creating", "InService"],
+        ),
+        branch(
+            "aws.sagemaker",
+            "SageMaker Training Job State Change",
+            TrainingJobStatus=["InProgress"],
+        ),
+        branch(
+            "aws.sagemaker",
+            "SageMaker Processing Job State Change",
+            ProcessingJobStatus=["InProgress"],
+        ),
+        branch(
+            "aws.sagemaker",
+            "SageMaker Transform Job State Change",
+            TransformJobStatus=["InProgress"],
+        ),
+        branch(
+            "aws.ecs",
+            "ECS Task State Change",
+            lastStatus=["PENDING", "RUNNING"],
+            desiredStatus=["RUNNING"],
+        ),
+        branch("aws.batch", "Batch Job State Change", status=["RUNNING"]),
+        branch(
+            "aws.rds",
+            "RDS DB Instance Event",
+            EventID=["RDS-EVENT-0005", "RDS-EVENT-0088", "RDS-EVENT-0154"],
+        ),
+        branch("aws.rds", "RDS DB Cluster Event", EventID=["RDS-EVENT-0151", "RDS-EVENT-0153"]),
+    ]
 }
 # EC2 User Guide, "State change events for Amazon EC2 instances" (a launch enters `pending`).
 LAUNCH_EVENT = {
@@ -90,6 +141,48 @@ def only_id(template: Template, resource_type: str, props: dict[str, Any] | None
 
 def test_every_rule_uses_the_one_launch_pattern() -> None:
     assert build_launch_pattern() == LAUNCH_PATTERN
+
+
+def test_the_pattern_fits_eventbridges_size_quota() -> None:
+    """EventBridge User Guide, "Amazon EventBridge quotas": Event pattern size, 2,048
+    characters by default; counted as CloudFormation sends it and as indented."""
+    assert len(json.dumps(build_launch_pattern(), separators=(",", ":"))) <= 2048
+    assert len(json.dumps(build_launch_pattern())) <= 2048
+
+
+def service_event(source: str, detail_type: str, **detail: str) -> dict[str, Any]:
+    return {**LAUNCH_EVENT, "source": source, "detail-type": detail_type, "detail": detail}
+
+
+SM, NOTEBOOK = "aws.sagemaker", "SageMaker Notebook Instance State Change"
+ENDPOINT, TRAINING = "SageMaker Endpoint State Change", "SageMaker Training Job State Change"
+TASK, JOB, DB = "ECS Task State Change", "Batch Job State Change", "RDS DB Instance Event"
+
+
+@pytest.mark.parametrize(
+    ("event", "matches"),
+    [
+        (service_event(SM, ENDPOINT, EndpointStatus="Creating"), True),
+        (service_event(SM, ENDPOINT, EndpointStatus="Deleting"), False),
+        (service_event(SM, NOTEBOOK, NotebookInstanceStatus="Pending"), True),
+        (service_event(SM, NOTEBOOK, NotebookInstanceStatus="Stopped"), False),
+        (service_event(SM, TRAINING, TrainingJobStatus="InProgress"), True),
+        (service_event(SM, TRAINING, TrainingJobStatus="Completed"), False),
+        (service_event("aws.ecs", TASK, lastStatus="PENDING", desiredStatus="RUNNING"), True),
+        (service_event("aws.ecs", TASK, lastStatus="RUNNING", desiredStatus="STOPPED"), False),
+        (service_event("aws.batch", JOB, status="RUNNING"), True),
+        (service_event("aws.batch", JOB, status="SUCCEEDED"), False),
+        (service_event("aws.rds", DB, EventID="RDS-EVENT-0005"), True),
+        (service_event("aws.rds", DB, EventID="RDS-EVENT-0006"), False),  # a reboot
+        # A SageMaker field under another service's detail-type matches nothing.
+        (service_event("aws.ecs", TASK, EndpointStatus="Creating"), False),
+    ],
+)
+def test_pattern_matches_other_services_entering_a_billing_state_only(
+    event: dict[str, Any], matches: bool
+) -> None:
+    pattern = EventPattern.load(json.dumps(build_launch_pattern()))
+    assert pattern.matches_event(event) is matches
 
 
 @pytest.mark.parametrize(
