@@ -41,6 +41,7 @@ LOG = get_logger("batch_jobs")
 
 SERVICE = "batch"
 KIND = "Batch job"
+PRICE_COMPONENT = "Fargate"  # pricing.FARGATE: its vCPUs and GiB at the Fargate rates
 NAME = "batch-jobs"
 BILLING = ("STARTING", "RUNNING")
 JOBS_PER_DESCRIBE = 100  # DescribeJobs jobs: up to 100 (API Reference)

@@ -68,6 +68,7 @@ SERVICE = "ecs"  # the boto3 client
 AAS = "application-autoscaling"
 EXTRA_SERVICES = (AAS,)  # count, halt and restore get {service: client}
 KIND = "ECS service"
+PRICE_COMPONENT = "Fargate"  # pricing.FARGATE: its vCPUs and GiB at the Fargate rates
 NAME = "ecs-services"  # in accounts.yaml's `halt:`
 STOP_KEEPS = (
     "Kept: the service, its task definition, load balancers and scaling setup; its desired "

@@ -39,6 +39,7 @@ LOG = get_logger("ecs_tasks")
 
 SERVICE = "ecs"
 KIND = "ECS task"
+PRICE_COMPONENT = "Fargate"  # pricing.FARGATE: its vCPUs and GiB at the Fargate rates
 NAME = "ecs-tasks"  # in accounts.yaml's `halt:` (irreversible)
 STOP_KEEPS = (
     "Lost: the task and its work (a stopped task is not resumed; its ephemeral storage is "

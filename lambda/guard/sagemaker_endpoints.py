@@ -66,6 +66,7 @@ LOG = get_logger("sagemaker_endpoints")
 
 SERVICE = "sagemaker"
 KIND = "SageMaker endpoint"
+PRICE_COMPONENT = "Hosting"  # SageMaker real-time inference (pricing.py)
 NAME = "sagemaker-endpoints"
 RECORD_PREFIX = f"{TAG_PREFIX}endpoint:"  # + endpoint name: the incident that deleted it
 TAGS_PREFIX = f"{TAG_PREFIX}endpoint-tags:"  # + endpoint name + ":" + n: its tags, in pieces

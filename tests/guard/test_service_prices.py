@@ -270,3 +270,15 @@ def test_fargate_rates_failing_are_unknown_then_stale_as_for_ec2(strict, monkeyp
     weigh_fargate(monkeypatch, now=1.0)  # cached
     strict.prices.fail_with = (400, "ThrottlingException", "Rate exceeded")
     assert weigh_fargate(monkeypatch, now=PRICE_MAX_AGE_S + 2).lines[0].price_source == "stale"
+
+
+def test_each_service_billed_by_the_fargate_rates_or_a_sagemaker_component_names_it() -> None:
+    """A module that forgot its component weighs at the unpriced rate, 1 USD per vCPU-hour: a
+    0.25-vCPU Fargate task 25 times its price."""
+    from guard.services import price_components
+
+    components = price_components()
+    for kind in ("ECS service", "ECS task", "Batch job"):
+        assert components[kind] == "Fargate"
+    assert components["SageMaker endpoint"] == "Hosting"
+    assert components["SageMaker notebook instance"] == "Notebook"

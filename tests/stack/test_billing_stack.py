@@ -233,7 +233,7 @@ def event_pattern(template: Template, alarm_name: str) -> EventPattern:
     (pattern,) = [
         rule["Properties"]["EventPattern"]
         for rule in rules.values()
-        if rule["Properties"]["EventPattern"]["detail"].get("alarmName") == [alarm_name]
+        if rule["Properties"]["EventPattern"].get("detail", {}).get("alarmName") == [alarm_name]
     ]
     return EventPattern.load(json.dumps(pattern))
 
