@@ -127,7 +127,8 @@ def test_a_failed_refresh_serves_the_older_notebook_price_as_for_ec2(priced, inb
     run_t3_micro()
     guard(inbox, clients, usd_per_hour=100)  # cold: both prices cached
     clock[0] += PRICE_MAX_AGE_S + 5
-    priced.prices.fail_with = (400, "ThrottlingException", "Rate exceeded")
+    # Not a throttle: botocore retries those 9 times with backoff, a minute of real sleep.
+    priced.prices.fail_with = (400, "AccessDeniedException", "denied")
 
     report = guard(inbox, clients, usd_per_hour=100)
 
