@@ -111,10 +111,10 @@ LAUNCH_ACTIONS = (
     "rds:RestoreDBClusterFromSnapshot",
     "rds:StartDBInstance",
     "rds:StartDBCluster",
-    # Lambda: lifting the halt's throttle (reserved concurrency 0), provisioned concurrency
-    # (billed while configured), and new functions the throttle has not reached yet.
+    # Lambda: provisioned concurrency (billed while configured) and new functions the throttle
+    # has not reached yet. Not the concurrency calls: throttling (0) stays open to anyone, and a
+    # throttle lifted while the incident is open is put back by the guard's next run
+    # (lambda/guard/lambda_functions.py).
     "lambda:CreateFunction",
-    "lambda:PutFunctionConcurrency",
-    "lambda:DeleteFunctionConcurrency",
     "lambda:PutProvisionedConcurrencyConfig",
 )

@@ -12,7 +12,12 @@ def service_lines(report: Report) -> list[str]:
     if report.services and report.verdict != "restore":
         lines.append("Other services, billing now, by region (not in the EC2 count):")
         for kind, by_region in sorted(report.services.items()):
-            where = ", ".join(f"{region} {n}" for region, n in sorted(by_region.items()))
+            # 0: capacity with no instances of its own (a node group's are EC2's; a Lambda
+            # function bills per invocation): counted, halted, not weighed.
+            where = ", ".join(
+                f"{region} {n or 'present, no instances of its own'}"
+                for region, n in sorted(by_region.items())
+            )
             lines.append(f"  {kind}: {where}")
     for kind, names in sorted(report.would_halt_services.items()):
         lines.append(f"Dry-run: enforce mode would stop {len(names)} {kind}(s): {' '.join(names)}")

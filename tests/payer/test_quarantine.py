@@ -276,9 +276,13 @@ def test_a_quarantine_left_behind_is_released_even_with_no_incident_recorded(
 
 def add_second_piece(org: Org, name: str) -> str:
     """A second quarantine SCP for `name`, as the payer stack makes one when the quarantine
-    outgrows a document (scp.py build_quarantine_policies)."""
+    outgrows a document (scp.py build_quarantine_policies): the stand-in's, if its quarantine
+    needs two already."""
     from runawaytrain_stack.names import QUARANTINE_TAG, name_quarantine_policy
 
+    made = org.stand_in.policies.get(name_quarantine_policy(org.ids[name], 1))
+    if made is not None:
+        return made
     organizations = org.payer.client("organizations", region_name=REGION)
     return organizations.create_policy(
         Name=name_quarantine_policy(org.ids[name], 1),
@@ -334,13 +338,14 @@ def test_a_quarantine_of_several_scps_is_attached_and_released_whole(org: Org) -
 
 
 def test_a_missing_piece_is_an_error_and_the_others_are_attached_all_the_same(org: Org) -> None:
+    made = org.stand_in.pieces[org.ids["prod"]]  # one more is declared than exists
     trip(org, "prod")
 
-    (attached,) = deliver_pieces(org, 2)
+    (attached,) = deliver_pieces(org, made + 1)
 
     assert attached["changed"] is True
     assert attached["error"] == (
-        f"PolicyNotFoundException: no SCP named {quarantine_name(org, 'prod')}-2"
+        f"PolicyNotFoundException: no SCP named {quarantine_name(org, 'prod')}-{made + 1}"
     )
     assert quarantine_name(org, "prod") in org.scps_of("prod")
     (mail,) = org.payer_list.messages()
