@@ -16,6 +16,7 @@ import guard.handler
 from guard import pricing, weights
 from guard.clients import ClientFactory
 from strict_aws import StrictAWS, strict_aws
+from tests.guard.pooled_clients import PooledClients
 
 AMI = "ami-12c6146b"
 HOME = "us-east-1"
@@ -111,9 +112,12 @@ def guard_env(monkeypatch: pytest.MonkeyPatch, inbox: Inbox) -> Callable[..., No
 
 
 @pytest.fixture
-def clients(aws: None) -> ClientFactory:
-    """A client factory whose clients tests may hook faults into before running the guard."""
-    return ClientFactory(boto3.session.Session(region_name=HOME))
+def clients(aws: None) -> Iterator[ClientFactory]:
+    """A client factory whose clients tests may hook faults into before running the guard
+    (lent from a pool: pooled_clients.py)."""
+    lent = PooledClients(HOME)
+    yield lent
+    lent.give_back()
 
 
 @pytest.fixture
