@@ -1,8 +1,10 @@
 """Benchmark: what does counting the services beside EC2 (lambda/guard/services.py) add to a
 guard run?
 
-1000 EC2 instances over the 17 default regions and one SageMaker notebook instance in each,
-under the strict-AWS layer, limits high so nothing trips: the run is the census and the decision.
+1000 EC2 instances over the 17 default regions and, in each, one of every drill seed outside EC2
+(runawaytrain_cli/drill/services.py: a notebook, an endpoint, an ECS service, a Batch
+environment with its job, a Lambda function, an RDS database), under the strict-AWS layer,
+limits high so nothing trips: the run is the census and the decision.
 A botocore hook sleeps `--latency` (100 ms) before every AWS call. Clients warm (made before
 timing, as in a reused execution environment). Each repeat times a run with every service
 module (services.MODULES) and one with none, each in a fresh account, alternated; best of
@@ -35,8 +37,10 @@ from guard.clients import ClientFactory
 from guard.handler import run_guard
 from guard.invocation import Invocation
 from guard.settings import Settings
+from runawaytrain_cli.drill.services import SEEDS
 
 TARGET_S = 1.0
+ACCOUNT = "123456789012"
 
 
 @contextmanager
@@ -47,12 +51,10 @@ def account(instances: int) -> Iterator[str]:
             boto3.client("ec2", region_name=region).run_instances(
                 ImageId="ami-12c6146b", MinCount=count, MaxCount=count, InstanceType="t3.micro"
             )
+        session = boto3.session.Session()
         for region in DEFAULT_REGIONS:
-            boto3.client("sagemaker", region_name=region).create_notebook_instance(
-                NotebookInstanceName="notebook",
-                InstanceType="ml.t3.medium",
-                RoleArn="arn:aws:iam::123456789012:role/notebooks",
-            )
+            for seeded in SEEDS:
+                seeded.create(session, region, ACCOUNT, seeded.name)
         yield boto3.client("sns", region_name="us-east-1").create_topic(Name="bench")["TopicArn"]
 
 
@@ -63,19 +65,22 @@ def timed_run(instances: int, latency: float, with_services: bool) -> tuple[floa
         with account(instances) as topic:
             injector = LatencyInjector(latency)
             clients = ClientFactory(injector.session())
+            names = {"ec2", "autoscaling"} | {m.SERVICE for m in modules}
+            names |= {s for m in modules for s in getattr(m, "EXTRA_SERVICES", ())}
             for region in ALL_LISTED_REGIONS:  # warm: clients made before timing
-                for name in ("ec2", "autoscaling", "sagemaker"):
+                for name in names:
                     clients.client(name, region)
             clients.client("sns", "us-east-1")
             clients.client("ssm", "us-east-1")
             settings = Settings(ec2limit=instances + 1, snstopic=topic)
             start = time.perf_counter()
-            report = run_guard(settings, Invocation(), clients, "123456789012")
+            report = run_guard(settings, Invocation(), clients, ACCOUNT)
             wall = time.perf_counter() - start
             assert report.verdict == "ok", report.summary()
-            expected = len(DEFAULT_REGIONS) if with_services else 0
-            counted = sum(sum(r.values()) for r in report.services.values())
-            assert counted == expected, report.services
+            seeded = {seed.kind for seed in SEEDS}
+            expected = seeded if with_services else set()
+            assert seeded & set(report.services) == expected, report.services
+            assert not report.service_errors, report.service_errors
             return wall, injector.calls
     finally:
         services.MODULES = modules

@@ -77,13 +77,21 @@ def _network(session: Any, region: str, account: str) -> dict[str, str]:
             {"Name": "vpc-id", "Values": [vpc]},
         ]
     )["SecurityGroups"]
+    return {
+        "subnet": subnet["SubnetId"],
+        "group": groups[0]["GroupId"],
+        "role": _service_role(session, region),
+    }
+
+
+def _service_role(session: Any, region: str) -> str:
+    """The role the seeds' services run as (made once)."""
     iam = session.client("iam", region_name=region)
     try:
-        role = iam.get_role(RoleName=SERVICE_ROLE)["Role"]["Arn"]
+        return str(iam.get_role(RoleName=SERVICE_ROLE)["Role"]["Arn"])
     except iam.exceptions.NoSuchEntityException:
         created = iam.create_role(RoleName=SERVICE_ROLE, AssumeRolePolicyDocument="{}")
-        role = created["Role"]["Arn"]
-    return {"subnet": subnet["SubnetId"], "group": groups[0]["GroupId"], "role": role}
+        return str(created["Role"]["Arn"])
 
 
 def _create_batch_environment(session: Any, region: str, account: str, name: str) -> None:
@@ -180,6 +188,82 @@ def _read_ecs_service(session: Any, region: str, name: str) -> Snapshot:
     }
 
 
+def _create_endpoint(session: Any, region: str, account: str, name: str) -> None:
+    """A real-time endpoint of one ml.m5.large, from a configuration and model of its own."""
+    sagemaker = session.client("sagemaker", region_name=region)
+    sagemaker.create_model(
+        ModelName=f"{name}-model",
+        ExecutionRoleArn=_service_role(session, region),
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/drill:latest"},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{name}-config",
+        ProductionVariants=[
+            {
+                "VariantName": "main",
+                "ModelName": f"{name}-model",
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
+    sagemaker.create_endpoint(
+        EndpointName=name,
+        EndpointConfigName=f"{name}-config",
+        Tags=[{"Key": "team", "Value": "drill"}],
+    )
+
+
+def _read_endpoint(session: Any, region: str, name: str) -> Snapshot:
+    sagemaker = session.client("sagemaker", region_name=region)
+    try:
+        found = sagemaker.describe_endpoint(EndpointName=name)
+    except sagemaker.exceptions.ClientError:
+        return {"status": "absent"}  # a halted endpoint is deleted: its configuration stays
+    tags = sagemaker.list_tags(ResourceArn=found["EndpointArn"])["Tags"]
+    return {
+        "status": found["EndpointStatus"],
+        "config": found["EndpointConfigName"],
+        "tags": {tag["Key"]: tag["Value"] for tag in tags},
+    }
+
+
+def _create_function(session: Any, region: str, account: str, name: str) -> None:
+    """A function with a reserved concurrency of 5: the halt throttles it to 0."""
+    functions = session.client("lambda", region_name=region)
+    functions.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=_service_role(session, region),
+        Handler="index.handler",
+        Code={"ZipFile": b"drill: never invoked"},
+    )
+    functions.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=5)
+
+
+def _read_function(session: Any, region: str, name: str) -> Snapshot:
+    found = session.client("lambda", region_name=region).get_function_concurrency(FunctionName=name)
+    return {"reserved": found.get("ReservedConcurrentExecutions")}
+
+
+def _create_database(session: Any, region: str, account: str, name: str) -> None:
+    session.client("rds", region_name=region).create_db_instance(
+        DBInstanceIdentifier=name,
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        AllocatedStorage=20,
+        MasterUsername="drill",
+        MasterUserPassword="drill-password-1",
+    )
+
+
+def _read_database(session: Any, region: str, name: str) -> Snapshot:
+    [found] = session.client("rds", region_name=region).describe_db_instances(
+        DBInstanceIdentifier=name
+    )["DBInstances"]
+    return {"status": found["DBInstanceStatus"], "class": found["DBInstanceClass"]}
+
+
 SEEDS: tuple[Seed, ...] = (
     Seed(
         "SageMaker notebook instance",
@@ -206,6 +290,32 @@ SEEDS: tuple[Seed, ...] = (
         # Scaling suspended first: AAS would otherwise raise the count back to its minimum.
         halted=lambda s: s["desiredCount"] == 0 and s["suspended"] == sorted(SCALING),
         reported_as=lambda name: f"drill/{name}",
+    ),
+    Seed(
+        "SageMaker endpoint",
+        "drill-endpoint",
+        _create_endpoint,
+        _read_endpoint,
+        halted=lambda s: s["status"] == "absent",
+        settled=lambda s: s["status"] == "InService",
+        # Created again, an endpoint is Creating for some minutes before it is InService.
+        as_restored=lambda s: {**s, "status": "InService"} if s["status"] == "Creating" else s,
+    ),
+    Seed(
+        "Lambda function",
+        "drill-function",
+        _create_function,
+        _read_function,
+        halted=lambda s: s["reserved"] == 0,
+    ),
+    Seed(
+        "RDS database",
+        "drill-db",
+        _create_database,
+        _read_database,
+        halted=lambda s: s["status"] in ("stopping", "stopped"),
+        settled=lambda s: s["status"] == "available",
+        as_restored=lambda s: {**s, "status": "available"} if s["status"] == "starting" else s,
     ),
 )
 
