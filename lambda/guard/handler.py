@@ -45,6 +45,7 @@ from guard.report import Report
 from guard.restore import Accounts, latest_incident, restore_incident
 from guard.service_capacity import Running, ServiceHalt
 from guard.services import (
+    CENSUS_WORKERS,
     MODULE_OF,
     ServiceCensus,
     count_services,
@@ -189,7 +190,7 @@ def run_guard(
             count_services,
             regions,
             clients.client,
-            MAX_POOL_CONNECTIONS,
+            CENSUS_WORKERS,
             clients.regions_offering,
         )
         census = count_instances(

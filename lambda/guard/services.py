@@ -51,6 +51,10 @@ MODULES: tuple[ModuleType, ...] = (
 MODULE_OF = {module.KIND: module for module in MODULES}
 assert {module.NAME for module in MODULES} == set(KINDS), "service_names.KINDS names each module"
 ClientFor = Callable[[str, str], Any]  # (boto3 service, region) -> client
+# The census asks every kind in every region: 11 kinds x 20 regions, each a short chain of
+# calls (list, then describe), network-bound. 32 threads made it wait in line: 599 calls took
+# 1.9 s at 100 ms each (bench/services.py); this many finish in the length of the longest chain.
+CENSUS_WORKERS = 160
 
 
 def price_components() -> dict[str, str]:
