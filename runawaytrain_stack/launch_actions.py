@@ -111,10 +111,18 @@ LAUNCH_ACTIONS = (
     "rds:RestoreDBClusterFromSnapshot",
     "rds:StartDBInstance",
     "rds:StartDBCluster",
-    # Lambda: provisioned concurrency (billed while configured) and new functions the throttle
-    # has not reached yet. Not the concurrency calls: throttling (0) stays open to anyone, and a
-    # throttle lifted while the incident is open is put back by the guard's next run
-    # (lambda/guard/lambda_functions.py).
+    # Lambda: lifting the halt's throttle (a key lifting it each second would keep a function
+    # running between the guard's runs), provisioned concurrency (billed while configured) and
+    # new functions the throttle has not reached yet.
     "lambda:CreateFunction",
+    "lambda:PutFunctionConcurrency",
+    "lambda:DeleteFunctionConcurrency",
     "lambda:PutProvisionedConcurrencyConfig",
+    # Calls that keep an endpoint or a database "in progress", where a halt must wait (and an
+    # endpoint's capacity raised): called in a loop they would hold it billing for ever.
+    "sagemaker:UpdateEndpointWeightsAndCapacities",
+    "rds:ModifyDBInstance",
+    "rds:ModifyDBCluster",
+    "rds:RebootDBInstance",
+    "rds:RebootDBCluster",
 )

@@ -48,6 +48,9 @@ STOP_KEEPS = (
 DESCRIBE_BATCH = 100  # DescribeTasks: "A list of up to 100 task IDs or full ARN entries"
 SERVICE_STARTED = "ecs-svc/"  # startedBy of a service's task (its deployment id)
 SERVICE_GROUP = "service:"
+# AWS Batch runs its jobs as ECS tasks in clusters of its own, named AWSBatch-<environment>-<id>
+# (aws-samples/aws-batch-runtime-monitoring#21): batch_jobs.py counts and halts them as jobs.
+BATCH_CLUSTER = "AWSBatch-"
 
 
 def count(ecs: Any, region: str) -> list[Running]:
@@ -55,6 +58,8 @@ def count(ecs: Any, region: str) -> list[Running]:
     sizes = TaskSizes(ecs)
     found = []
     for cluster in clusters(ecs):
+        if cluster.rsplit("/", 1)[-1].startswith(BATCH_CLUSTER):
+            continue  # Batch's own: its jobs, counted by batch_jobs.py
         arns = [
             arn
             for page in ecs.get_paginator("list_tasks").paginate(

@@ -46,6 +46,7 @@ from guard.restore import Accounts, latest_incident, restore_incident
 from guard.service_capacity import Running, ServiceHalt
 from guard.services import (
     CENSUS_WORKERS,
+    HALT_WORKERS,
     MODULE_OF,
     ServiceCensus,
     count_services,
@@ -367,7 +368,7 @@ def trip(
             services.running,
             plan.incident,
             clients.client,
-            MAX_POOL_CONNECTIONS,
+            HALT_WORKERS,
             settings.halt,
         )
         halted = halt_instances(
@@ -449,9 +450,7 @@ def finish_incident(
     if services.running:
         report_services_halt(
             report,
-            halt_services(
-                services.running, incident, clients.client, MAX_POOL_CONNECTIONS, settings.halt
-            ),
+            halt_services(services.running, incident, clients.client, HALT_WORKERS, settings.halt),
         )
     if settings.lockout is not Lockout.NONE:
         lock_people_out(report, settings, clients, incident=incident, unfinished_only=True)

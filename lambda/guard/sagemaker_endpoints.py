@@ -251,11 +251,14 @@ def delete_one(sagemaker: Any, endpoint: Running, incident: str, outcome: Servic
                 "restore creates it without them"
             )
     except (ClientError, BotoCoreError, ValueError) as error:
-        record = {}
+        # Not deleted: a delete restore cannot undo is lost for good (the configuration may be
+        # gone already: DeleteEndpointConfig leaves its endpoints running, API Reference).
         outcome.errors.append(
-            f"{where}: recording it on its configuration {config}: {describe_error(error)}; "
-            f"deleted all the same: after restore, create it by hand with {by_hand}"
+            f"{where}: NOT deleted, still billing: recording it on its configuration {config} "
+            f"failed: {describe_error(error)}; delete it by hand if it must stop (recreate "
+            f"later with {by_hand})"
         )
+        return
     try:
         sagemaker.delete_endpoint(EndpointName=endpoint.name)
     except (ClientError, BotoCoreError) as error:

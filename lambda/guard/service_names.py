@@ -22,7 +22,10 @@ KINDS: dict[str, bool] = {
     "ecs-services": True,
     "ecs-tasks": False,
     "rds-databases": True,
-    "lambda-functions": True,
+    # Throttled to 0, a function loses what queues for it: asynchronous events are retried for
+    # up to 6 hours then dropped, stream records expire (Lambda Developer Guide, "asynchronous
+    # invocation"), so it is halted only where halt: names it, as the irreversible kinds.
+    "lambda-functions": False,
     "sagemaker-endpoints": True,
     "sagemaker-jobs": False,
     "sagemaker-clusters": False,

@@ -55,6 +55,8 @@ ClientFor = Callable[[str, str], Any]  # (boto3 service, region) -> client
 # calls (list, then describe), network-bound. 32 threads made it wait in line: 599 calls took
 # 1.9 s at 100 ms each (bench/services.py); this many finish in the length of the longest chain.
 CENSUS_WORKERS = 160
+# A trip on a mixed account halts hundreds of items, each a few calls: as many at once.
+HALT_WORKERS = 160
 
 
 def price_components() -> dict[str, str]:
@@ -157,7 +159,15 @@ def halt_services(
 
     def halt_one(item: list[Running]) -> ServiceHalt:
         module = MODULE_OF[item[0].kind]
-        return module.halt(client_of(module, item[0].region, client_for), item, incident)
+        try:
+            return module.halt(client_of(module, item[0].region, client_for), item, incident)
+        except Exception as error:  # one item failing never ends the trip (no mail, no report)
+            return ServiceHalt(
+                errors=[
+                    f"{item[0].region}: {item[0].kind} {item[0].name}: "
+                    f"not halted: {describe_error(error)}"
+                ]
+            )
 
     outcome = ServiceHalt(kept=kept)
     for halted in map_in_parallel(halt_one, list(items.values()), workers):

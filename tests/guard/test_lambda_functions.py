@@ -15,6 +15,7 @@ from guard.incident import INCIDENT_TAG
 from guard.invocation import Invocation, Trigger
 from guard.lambda_functions import RESERVED_TAG
 from guard.logs import configure_logging
+from guard.service_names import REVERSIBLE, resolve_halt
 from guard.settings import Action, Mode, Settings
 from tests.guard.conftest import AMI, HOME
 
@@ -66,7 +67,9 @@ def launch(count: int) -> None:
 
 
 def settings(inbox: Any, mode: Mode = Mode.ENFORCE) -> Settings:
-    return Settings(ec2limit=1, snstopic=inbox.topic_arn, mode=mode)
+    """halt: names lambda-functions (a throttle loses queued events: not in the default)."""
+    chosen = resolve_halt([REVERSIBLE, "lambda-functions"])
+    return Settings(ec2limit=1, snstopic=inbox.topic_arn, mode=mode, halt=chosen)
 
 
 @pytest.fixture(autouse=True)
@@ -203,3 +206,17 @@ def test_a_throttle_aws_refuses_takes_the_record_off_again(strict, inbox, client
     )
     assert tags(api) == {}
     assert reserved("api") is None
+
+
+def test_by_default_a_trip_leaves_functions_running_and_says_so(strict, inbox, clients):
+    """A throttle loses the events queued for a function: only where halt: names it."""
+    create_function("api", reserved=20)
+    launch(2)
+
+    default = Settings(ec2limit=1, snstopic=inbox.topic_arn)
+    report = run_guard(default, Invocation(), clients, ACCOUNT)
+
+    assert report.tripped
+    assert report.services_kept == {KIND: [f"{REGION}/api"]}
+    assert reserved("api") == 20
+    assert "halt: does not name lambda-functions" in inbox.messages()[0]["Message"]

@@ -140,8 +140,14 @@ QUARANTINE_CASES = [
     ),
     ("leaked_user", "iam:PassRole", "arn:aws:iam::{a}:role/ci", "ExplicitlyDenied"),
     ("sso_admin", "organizations:LeaveOrganization", "*", "ExplicitlyDenied"),
-    # Halting stays open to anyone: a function throttled to 0, a throughput deleted.
-    ("sso_admin", "lambda:PutFunctionConcurrency", "arn:aws:lambda:{r}:{a}:function:m", "Allowed"),
+    # A throttle lifted by a leaked key between the guard's runs would keep the function running:
+    # the concurrency calls are the exempt principals' (the guard's) while quarantined.
+    (
+        "sso_admin",
+        "lambda:PutFunctionConcurrency",
+        "arn:aws:lambda:{r}:{a}:function:m",
+        "ExplicitlyDenied",
+    ),
     (
         "sso_admin",
         "bedrock:DeleteProvisionedModelThroughput",
