@@ -349,4 +349,6 @@ def restore(
                 )
             except (ClientError, BotoCoreError) as error:
                 outcome.errors[f"{KIND} {where}"] = describe_error(error)
+            except (ValueError, KeyError) as error:  # a record edited by hand: this one only
+                outcome.errors[f"{KIND} {where}"] = f"its record is unreadable: {error}"
     return outcome

@@ -303,8 +303,11 @@ def restore(
                             dry_run=dry_run,
                             restart=restart,
                         )
-                    except (ClientError, BotoCoreError, ValueError) as error:
+                    except (ClientError, BotoCoreError) as error:
                         outcome.errors[f"{KIND} {region}/{name}"] = describe_error(error)
+                    except (ValueError, KeyError, AttributeError, TypeError) as error:
+                        # A record edited by hand: this endpoint only, the others go on.
+                        outcome.errors[f"{KIND} {region}/{name}"] = f"unreadable record: {error}"
     return outcome
 
 

@@ -286,3 +286,23 @@ def test_a_service_starting_weighs_its_desired_tasks(strict, inbox, clients):
     assert report.burn["vcpus"] == 32
     assert report.services_halted == {KIND: [f"{REGION}/prod/miner"]}
     assert service(REGION, "miner")["desiredCount"] == 0
+
+
+def test_a_record_edited_by_hand_is_an_error_for_its_service_and_the_others_are_restored(
+    strict, inbox, clients
+):
+    create_fargate_service(REGION, "web", desired=3)
+    create_fargate_service(REGION, "worker", desired=2)
+    launch(2)
+    run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+    arn = service(REGION, "web")["serviceArn"]
+    boto3.client("ecs", region_name=REGION).tag_resource(
+        resourceArn=arn, tags=[{"key": DESIRED_TAG, "value": "lots"}]
+    )
+
+    restored = run_restore(settings(inbox), RESTORE, clients, ACCOUNT)
+
+    assert restored.restore["services_restored"] == [f"{REGION}/prod/worker"]
+    assert "lots" in restored.restore["errors"][f"{KIND} {REGION}/prod/web"]
+    assert counts("worker") == (2, 2)
+    assert counts("web")[0] == 0  # left halted, its record kept for a person to read
