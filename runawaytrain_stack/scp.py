@@ -287,10 +287,12 @@ def list_exempt_principals(fleet: Fleet, account: Account) -> list[str]:
 
 
 def list_quarantine_actions() -> list[str]:
-    """Every action the quarantine denies: the launch block's, the extras, IAM writes; an exact
-    name a wildcard of the list already matches is left out (it would only take room)."""
+    """Every action the quarantine denies: IAM writes, the launch block's, the extras, in that
+    order, which is the order the pieces fill (a piece that fails to attach, the quota reached,
+    must not be the one holding PassRole or RunInstances); an exact name a wildcard of the list
+    already matches is left out (it would only take room)."""
     ordered = list(
-        dict.fromkeys((*LAUNCH_ACTIONS, *QUARANTINE_EXTRA_ACTIONS, *QUARANTINE_IAM_ACTIONS))
+        dict.fromkeys((*QUARANTINE_IAM_ACTIONS, *LAUNCH_ACTIONS, *QUARANTINE_EXTRA_ACTIONS))
     )
     wildcards = [action.lower() for action in ordered if "*" in action]
     return [

@@ -446,3 +446,15 @@ def test_the_quarantine_function_may_attach_only_tagged_policies_to_members(flee
         "member account": "Allowed",
         "payer account": "ImplicitlyDenied",
     }
+
+
+def test_the_first_quarantine_piece_holds_the_iam_writes_and_the_ec2_launches(
+    fleet: Fleet,
+) -> None:
+    """Attached alone (the 5-SCP quota reached before the second), it still refuses PassRole
+    and RunInstances."""
+    prod = next(a for a in fleet.accounts if a.name == "prod")
+    first, *rest = build_quarantine_policies(fleet, prod)
+    assert rest, "the sample's quarantine needs more than one piece"
+    denied = {a for statement in first["Statement"] for a in statement["Action"]}
+    assert {"iam:PassRole", "ec2:RunInstances"} <= denied
