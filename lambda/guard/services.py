@@ -55,6 +55,7 @@ ClientFor = Callable[[str, str], Any]  # (boto3 service, region) -> client
 # calls (list, then describe), network-bound. 32 threads made it wait in line: 599 calls took
 # 1.9 s at 100 ms each (bench/services.py); this many finish in the length of the longest chain.
 CENSUS_WORKERS = 160
+KNOWN_BY = "ec2"  # a region botocore lists for EC2 is one its endpoint data knows
 # A trip on a mixed account halts hundreds of items, each a few calls: as many at once.
 HALT_WORKERS = 160
 
@@ -100,16 +101,19 @@ def count_services(
     workers: int,
     offered_in: Callable[[str], Collection[str]],
 ) -> ServiceCensus:
-    """`offered_in(service)`: the regions botocore's endpoint data lists for it; elsewhere the
-    service is closed, not asked (a connection error is a failure like any other: DNS, a VPC
-    with no route to the service)."""
+    """`offered_in(service)`: the regions botocore's endpoint data lists for it; in a region
+    that data knows (it lists EC2 there) but not for the service, the service is closed, not
+    asked. A region newer than the runtime's botocore is asked all the same: closing it would
+    leave whatever runs there uncounted, unsaid (a connection error there is a failure like
+    any other: DNS, a VPC with no route to the service)."""
     regions = list(regions)
+    known = set(offered_in(KNOWN_BY))
     closed: dict[str, str] = {}
     pairs = []
     for module in MODULES:
         offered = set(offered_in(module.SERVICE))
         for region in regions:
-            if region in offered:
+            if region in offered or region not in known:
                 pairs.append((module, region))
             else:
                 closed[f"{module.KIND} in {region}"] = "not offered in this region"

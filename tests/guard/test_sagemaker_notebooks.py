@@ -204,8 +204,8 @@ def test_a_region_botocore_does_not_list_for_the_service_is_closed_and_not_asked
         asked.append(region)
         return EmptySageMaker()
 
-    def offered_in(service: str) -> list[str]:  # the other kinds: offered nowhere
-        return ["us-east-1"] if service == "sagemaker" else []
+    def offered_in(service: str) -> list[str]:  # botocore knows xx-nowhere-1 (EC2 is there)
+        return {"sagemaker": ["us-east-1"], "ec2": ["us-east-1", "xx-nowhere-1"]}[service]
 
     census = count_services(["us-east-1", "xx-nowhere-1"], client_for, 2, offered_in)
 
@@ -215,6 +215,25 @@ def test_a_region_botocore_does_not_list_for_the_service_is_closed_and_not_asked
     )
     assert "SageMaker notebook instance in us-east-1" not in census.closed
     assert census.errors == {}
+
+
+def test_a_region_newer_than_botocore_is_asked_not_closed(monkeypatch):
+    """An enabled region the runtime's botocore does not know yet: whatever runs there is
+    counted, not silently left out."""
+    monkeypatch.setattr(services, "MODULES", (sagemaker_notebooks,))
+    asked: list[str] = []
+
+    def client_for(service: str, region: str) -> Any:
+        asked.append(region)
+        return EmptySageMaker()
+
+    def offered_in(service: str) -> list[str]:
+        return ["us-east-1"]  # xx-newest-1 is in no list: botocore predates it
+
+    census = count_services(["us-east-1", "xx-newest-1"], client_for, 2, offered_in)
+
+    assert set(asked) == {"us-east-1", "xx-newest-1"}
+    assert census.closed == {}
 
 
 class EmptySageMaker:
