@@ -47,7 +47,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from guard.census import describe_error
 from guard.incident import INCIDENT_TAG, TAG_PREFIX
 from guard.logs import get_logger
-from guard.service_capacity import Running, ServiceHalt, ServiceRestore
+from guard.service_capacity import Running, ServiceHalt, ServiceRestore, untag_resource
 
 LOG = get_logger("batch_environments")
 
@@ -177,18 +177,12 @@ def halt(batch: Any, found: list[Running], incident: str) -> ServiceHalt:
                 f"{running.region}: disabling {KIND} {running.name}: {describe_error(error)}"
             )
             if recorded_now:  # no record of a change that did not happen
-                untag(batch, running.arn, running.region, outcome.errors)
+                where = f"{running.region}: {KIND} {running.name}"
+                untag_resource(batch, running.arn, list(RECORD_TAGS), where, outcome.errors)
             continue
         outcome.halted.append(running)
         LOG.info("batch_environment_disabled", extra={"region": running.region, "ce": running.name})
     return outcome
-
-
-def untag(batch: Any, arn: str, region: str, errors: list[str]) -> None:
-    try:
-        batch.untag_resource(resourceArn=arn, tagKeys=list(RECORD_TAGS))
-    except (ClientError, BotoCoreError) as error:
-        errors.append(f"{region}: untagging {KIND} {arn}: {describe_error(error)}")
 
 
 def restore(

@@ -60,7 +60,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from guard.census import describe_error
 from guard.incident import INCIDENT_TAG, TAG_PREFIX
 from guard.logs import get_logger
-from guard.service_capacity import Running, ServiceHalt, ServiceRestore
+from guard.service_capacity import Running, ServiceHalt, ServiceRestore, untag_resource
 
 LOG = get_logger("ecs_services")
 
@@ -79,6 +79,7 @@ STOP_KEEPS = (
 # On a service: the desired count and the scalable target's SuspendedState before the trip.
 DESIRED_TAG = f"{TAG_PREFIX}desired-count"
 SCALING_TAG = f"{TAG_PREFIX}scaling-suspended"
+RECORD_TAGS = [INCIDENT_TAG, DESIRED_TAG, SCALING_TAG]  # what a halt writes, restore takes off
 NO_TARGET = "none"  # SCALING_TAG: the service had no scalable target
 NAMESPACE, DIMENSION = "ecs", "ecs:service:DesiredCount"  # AAS API Reference, ResourceId
 SUSPENDED = ("DynamicScalingInSuspended", "DynamicScalingOutSuspended", "ScheduledScalingSuspended")
@@ -300,17 +301,10 @@ def halt_one(
     except (ClientError, BotoCoreError) as error:
         outcome.errors.append(f"{where}: setting its desired count to 0: {describe_error(error)}")
         if wrote and not suspended:  # nothing changed: no record of a change that did not happen
-            untag(ecs, arn, where, outcome.errors)
+            untag_resource(ecs, arn, RECORD_TAGS, where, outcome.errors)
         return
     outcome.halted.append(item)
     LOG.info("ecs_service_halted", extra={"region": item.region, "service": item.name})
-
-
-def untag(ecs: Any, arn: str, where: str, errors: list[str]) -> None:
-    try:
-        ecs.untag_resource(resourceArn=arn, tagKeys=[INCIDENT_TAG, DESIRED_TAG, SCALING_TAG])
-    except (ClientError, BotoCoreError) as error:
-        errors.append(f"{where}: untagging: {describe_error(error)}")
 
 
 def restore(
@@ -344,9 +338,7 @@ def restore(
                     was, now = decode(recorded[SCALING_TAG]), scaling_state(aas, arn)
                     if was is not None and now is not None and now != was:
                         set_scaling(aas, arn, was)  # after the count: no clamp to 0
-                ecs.untag_resource(
-                    resourceArn=arn, tagKeys=[INCIDENT_TAG, DESIRED_TAG, SCALING_TAG]
-                )
+                ecs.untag_resource(resourceArn=arn, tagKeys=RECORD_TAGS)
             except (ClientError, BotoCoreError) as error:
                 outcome.errors[f"{KIND} {where}"] = describe_error(error)
             except (ValueError, KeyError) as error:  # a record edited by hand: this one only

@@ -46,7 +46,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from guard.census import describe_error
 from guard.incident import INCIDENT_TAG, TAG_PREFIX
 from guard.logs import get_logger
-from guard.service_capacity import Running, ServiceHalt, ServiceRestore
+from guard.service_capacity import Running, ServiceHalt, ServiceRestore, untag_resource
 
 LOG = get_logger("eks_nodegroups")
 
@@ -140,18 +140,12 @@ def halt(eks: Any, found: list[Running], incident: str) -> ServiceHalt:
                 f"{running.region}: scaling in {KIND} {running.name}: {describe_error(error)}"
             )
             if recorded_now:  # no record of a change that did not happen
-                untag(eks, running.arn, running.region, outcome.errors)
+                where = f"{running.region}: {KIND} {running.name}"
+                untag_resource(eks, running.arn, list(RECORD_TAGS), where, outcome.errors)
             continue
         outcome.halted.append(running)
         LOG.info("nodegroup_scaled_in", extra={"region": running.region, "nodegroup": running.name})
     return outcome
-
-
-def untag(eks: Any, arn: str, region: str, errors: list[str]) -> None:
-    try:
-        eks.untag_resource(resourceArn=arn, tagKeys=list(RECORD_TAGS))
-    except (ClientError, BotoCoreError) as error:
-        errors.append(f"{region}: untagging {KIND} {arn}: {describe_error(error)}")
 
 
 def restore(

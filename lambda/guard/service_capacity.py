@@ -21,6 +21,11 @@ services.py runs them over every region in parallel.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from guard.census import describe_error
 
 
 @dataclass(frozen=True)
@@ -68,3 +73,12 @@ class ServiceRestore:
         self.restored += other.restored
         self.not_yet += other.not_yet
         self.errors.update(other.errors)
+
+
+def untag_resource(client: Any, arn: str, keys: list[str], where: str, errors: list[str]) -> None:
+    """Take a record's tags off: UntagResource(resourceArn, tagKeys), the call Batch, ECS and
+    EKS share. A failure is said in `errors`, never raised (the halt or restore goes on)."""
+    try:
+        client.untag_resource(resourceArn=arn, tagKeys=keys)
+    except (ClientError, BotoCoreError) as error:
+        errors.append(f"{where}: untagging: {describe_error(error)}")
