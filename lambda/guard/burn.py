@@ -32,6 +32,7 @@ class PriceSource:
     LIST = "list"  # the Price List's on-demand price
     STALE = "stale"  # the Price List's price from an older cache (a refresh failed)
     UNPRICED = "unpriced"  # the Price List has no price: UNPRICED_USD_PER_VCPU_HOUR per vCPU
+    SERVICE = "service"  # the service's own price (Running.usd_per_hour), not the Price List
     UNKNOWN = "unknown"  # no price could be looked up: not counted (a lower bound)
     NOT_ASKED = "not-asked"  # no dollar limit set: prices were not looked up
 
@@ -115,6 +116,9 @@ def weigh_burn(
     for item in others:
         if not item.count:
             continue  # capacity another census weighs (a node group's EC2 instances)
+        if item.usd_per_hour is not None:  # the service says what it costs: a line of its own
+            lines.append(_own_priced_line(item))
+            continue
         instance_type = item.instance_type
         if not instance_type and item.vcpus is not None:
             instance_type = f"{item.vcpus:g} vCPU"
@@ -164,6 +168,22 @@ def weigh_burn(
         },
         price_errors=price_errors,
         prices_asked=book is not None,
+    )
+
+
+def _own_priced_line(item: Running) -> BurnLine:
+    """A line for capacity whose price the service itself gives (Running.usd_per_hour): its
+    vCPUs where it has any, no accelerators."""
+    return BurnLine(
+        instance_type=item.instance_type or item.kind,
+        region=item.region,
+        tenancy=item.kind,
+        count=item.count,
+        vcpus_each=item.vcpus or 0.0,
+        accelerators_each=0,
+        accelerator_names="",
+        usd_each=item.usd_per_hour,
+        price_source=PriceSource.SERVICE,
     )
 
 

@@ -43,6 +43,9 @@ class Running:
     # function's concurrency): what one of the `count` weighs; instance_type is then "".
     vcpus: float | None = None
     memory_gib: float | None = None
+    # Where the service itself says what one of the `count` costs, not the Price List (a
+    # Lightsail bundle's monthly price, Bedrock tokens measured by CloudWatch): USD an hour.
+    usd_per_hour: float | None = None
 
     @property
     def key(self) -> str:

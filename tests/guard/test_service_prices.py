@@ -283,3 +283,23 @@ def test_each_service_billed_by_the_fargate_rates_or_a_sagemaker_component_names
         assert components[kind] == "Fargate"
     assert components["SageMaker endpoint"] == "Hosting"
     assert components["SageMaker notebook instance"] == "Notebook"
+
+
+def test_capacity_the_service_prices_itself_counts_that_price_even_with_no_price_list_asked():
+    """A Lightsail bundle's or Bedrock's tokens' price comes from the service, not the Price
+    List: it counts as given, one line each (two models in one region are two lines)."""
+    from guard.burn import weigh_burn
+    from guard.service_capacity import Running
+
+    tokens = [
+        Running("Bedrock tokens", REGION, model, "", model, "invoked", usd_per_hour=usd)
+        for model, usd in (("anthropic.claude-3", 40.0), ("amazon.titan", 2.5))
+    ]
+    burn = weigh_burn({}, {}, {}, None, tokens)
+
+    assert burn.usd_per_hour == pytest.approx(42.5)
+    assert sorted((line.instance_type, line.price_source) for line in burn.lines) == [
+        ("amazon.titan", "service"),
+        ("anthropic.claude-3", "service"),
+    ]
+    assert burn.unweighed == {} and burn.price_errors == {}
