@@ -30,6 +30,7 @@ from strict_aws import (
     organizations,
     pricing,
     rds,
+    redshift,
     sagemaker,
     sagemaker_endpoints,
     sagemaker_jobs,
@@ -70,6 +71,7 @@ SERVICES = (
     ecs,
     bedrock_runtime,
     rds,
+    redshift,
 )
 
 
