@@ -120,10 +120,11 @@ def weigh_burn(
             lines.append(_own_priced_line(item))
             continue
         instance_type = item.instance_type
-        if not instance_type and item.vcpus is not None:
-            instance_type = f"{item.vcpus:g} vCPU"
-            if item.memory_gib is not None:
-                instance_type += f", {item.memory_gib:g} GiB"
+        if item.vcpus is not None:  # billed by the vCPU, or a type EC2 does not know (Redshift)
+            if not instance_type:
+                instance_type = f"{item.vcpus:g} vCPU"
+                if item.memory_gib is not None:
+                    instance_type += f", {item.memory_gib:g} GiB"
             by_vcpus[instance_type] = TypeWeight(vcpus=item.vcpus, accelerators=0)
         group = (instance_type, item.region, item.kind)
         service_groups[group] += item.count

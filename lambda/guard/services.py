@@ -22,6 +22,7 @@ from guard import (
     eks_nodegroups,
     lambda_functions,
     rds_databases,
+    redshift_clusters,
     sagemaker_clusters,
     sagemaker_endpoints,
     sagemaker_jobs,
@@ -47,6 +48,7 @@ MODULES: tuple[ModuleType, ...] = (
     sagemaker_endpoints,
     sagemaker_jobs,
     sagemaker_clusters,
+    redshift_clusters,
 )
 MODULE_OF = {module.KIND: module for module in MODULES}
 assert {module.NAME for module in MODULES} == set(KINDS), "service_names.KINDS names each module"
@@ -68,6 +70,12 @@ def price_components() -> dict[str, str]:
         for module in MODULES
         if getattr(module, "PRICE_COMPONENT", None)
     }
+
+
+def own_typed_kinds() -> frozenset[str]:
+    """The kinds whose instance types are not EC2's (EC2_TYPES = False: Redshift node types):
+    never asked of DescribeInstanceTypes, weighed by their Running.vcpus or not at all."""
+    return frozenset(m.KIND for m in MODULES if not getattr(m, "EC2_TYPES", True))
 
 
 def client_of(module: ModuleType, region: str, client_for: ClientFor) -> Any:

@@ -19,7 +19,7 @@ from guard.clients import ClientFactory
 from guard.logs import get_logger
 from guard.pricing import PRICING_REGION, SHARED, Key, look_up_prices
 from guard.service_capacity import Running
-from guard.services import price_components
+from guard.services import own_typed_kinds, price_components
 from guard.settings import WeightedLimits
 from guard.weights import weigh_types
 
@@ -40,12 +40,16 @@ def weigh_census(
     where its module names a Price List component (SageMaker, Fargate), priced from the Price
     List in the same lookup as the EC2 types: no call more when the cache holds them."""
     components = price_components()
+    own_typed = own_typed_kinds()
     where: dict[str, set[str]] = {}
     keys: set[Key] = set()
+    not_ec2: dict[str, str] = {}  # a service's own type whose vCPUs it does not know: unweighed
     for item in others:
         if not item.count:
             continue  # weighed by another census (a node group's instances: EC2's)
-        if item.instance_type:  # capacity billed by the vCPU has no type to describe
+        if item.instance_type and item.vcpus is None and item.kind in own_typed:
+            not_ec2[item.instance_type] = f"not an EC2 type; vCPUs of this {item.kind} unknown"
+        elif item.instance_type and item.vcpus is None:  # one that names its vCPUs is weighed
             where.setdefault(ec2_type_of(item.instance_type), set()).add(item.region)
         parts = service_price_parts(item, components.get(item.kind))
         keys.update(key for key, _ in parts)
@@ -63,6 +67,7 @@ def weigh_census(
         )
         weights, errors = weigh_types(where, ec2_for, workers)
         book = pricing_done.result() if pricing_done is not None else None
+    errors = {**errors, **not_ec2}
     if census.untyped_regions:
         errors = {**errors, UNKNOWN_TYPE: describe_untyped(census.untyped_regions)}
     if limits.usd_per_hour is not None and book is None:
