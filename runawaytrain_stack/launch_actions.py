@@ -111,6 +111,13 @@ LAUNCH_ACTIONS = (
     "rds:RestoreDBClusterFromSnapshot",
     "rds:StartDBInstance",
     "rds:StartDBCluster",
+    # Redshift: new provisioned clusters and restores, the resume the halt's pause would undo
+    # (lambda/guard/redshift_clusters.py), and Redshift Serverless workgroups (RPU-hours, never
+    # counted or paused by the guard).
+    "redshift:CreateCluster",
+    "redshift:ResumeCluster",
+    "redshift:RestoreFromClusterSnapshot",
+    "redshift-serverless:CreateWorkgroup",
     # Lambda: lifting the halt's throttle (a key lifting it each second would keep a function
     # running between the guard's runs), provisioned concurrency (billed while configured) and
     # new functions the throttle has not reached yet.

@@ -72,6 +72,11 @@ CENSUS_ACTIONS = (
     "rds:DescribeDBInstances",
     "rds:DescribeDBClusters",
     "lambda:ListFunctions",
+    # Redshift (lambda/guard/redshift_clusters.py): DescribeClusters lists every cluster of the
+    # region; DescribeScheduledActions has no resource-level permissions (Service Authorization
+    # Reference, "Actions defined by Amazon Redshift").
+    "redshift:DescribeClusters",
+    "redshift:DescribeScheduledActions",
 )
 # Halting: stop (lifting stop protection, put back by restore); pause scaling so groups do not
 # replace what was stopped.
@@ -164,6 +169,13 @@ ECS_SCALING_ACTIONS = ("application-autoscaling:RegisterScalableTarget",)
 DATABASE_INSTANCE_ACTIONS = ("rds:StopDBInstance", "rds:StartDBInstance")
 DATABASE_CLUSTER_ACTIONS = ("rds:StopDBCluster", "rds:StartDBCluster")
 DATABASE_TAG_ACTIONS = ("rds:AddTagsToResource", "rds:RemoveTagsFromResource")
+# Redshift provisioned clusters (lambda/guard/redshift_clusters.py): paused at a trip, resumed by
+# restore, recorded by tag (runawaytrain: keys only, by condition: aws:TagKeys, SAR); their
+# scheduled resume actions disabled meanwhile (ModifyScheduledAction: no resource-level
+# permissions, SAR).
+REDSHIFT_CLUSTER_ACTIONS = ("redshift:PauseCluster", "redshift:ResumeCluster")
+REDSHIFT_TAG_ACTIONS = ("redshift:CreateTags", "redshift:DeleteTags")
+REDSHIFT_SCHEDULE_ACTIONS = ("redshift:ModifyScheduledAction",)
 # Lambda functions (lambda/guard/lambda_functions.py): reserved concurrency 0 at a trip, the
 # recorded reservation back at restore; never on runawaytrain's own functions (denied below).
 FUNCTION_ACTIONS = (
@@ -266,6 +278,9 @@ HALT_ACTIONS = (
     + DATABASE_TAG_ACTIONS
     + FUNCTION_ACTIONS
     + FUNCTION_TAG_ACTIONS
+    + REDSHIFT_CLUSTER_ACTIONS
+    + REDSHIFT_TAG_ACTIONS
+    + REDSHIFT_SCHEDULE_ACTIONS
 )
 NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
 PAYER_ACTIONS = ("events:PutEvents",)  # heartbeats and quarantine requests (payer_events.py)
@@ -344,6 +359,7 @@ def build_guard_policy(
     databases = f"{arn}:rds:*:{own}:db:*"
     db_clusters = f"{arn}:rds:*:{own}:cluster:*"
     functions = f"{arn}:lambda:*:{own}:function:*"
+    redshift_clusters = f"{arn}:redshift:*:{own}:cluster:*"
     own_functions = f"{arn}:lambda:*:{own}:function:{PREFIX}-*"
     users = f"{arn}:iam::{own}:user/*"
     roles = f"{arn}:iam::{own}:role/*"
@@ -444,6 +460,9 @@ def build_guard_policy(
         _allow("StopAndStartDatabases", DATABASE_INSTANCE_ACTIONS, [databases]),
         _allow("StopAndStartDatabaseClusters", DATABASE_CLUSTER_ACTIONS, [db_clusters]),
         _allow("TagDatabases", DATABASE_TAG_ACTIONS, [databases, db_clusters], only_our_tags),
+        _allow("PauseAndResumeRedshift", REDSHIFT_CLUSTER_ACTIONS, [redshift_clusters]),
+        _allow("TagRedshiftClusters", REDSHIFT_TAG_ACTIONS, [redshift_clusters], only_our_tags),
+        _allow("DisableRedshiftResumeSchedules", REDSHIFT_SCHEDULE_ACTIONS, ["*"]),
         _allow("ThrottleFunctions", FUNCTION_ACTIONS, [functions]),
         _allow("TagFunctions", FUNCTION_TAG_ACTIONS, [functions], only_our_tags),
         _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic_arn]),
@@ -511,8 +530,9 @@ def _allow(
 def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
     """cdk-nag AwsSolutions-IAM5 findings on the guard role, one per wildcard, with the reason."""
     arn = "arn:<AWS::Partition>"
+    anywhere = set(CENSUS_ACTIONS + LOCKOUT_LIST_ACTIONS + REDSHIFT_SCHEDULE_ACTIONS)
     reasons = {
-        "*": f"{', '.join(sorted(set(CENSUS_ACTIONS + LOCKOUT_LIST_ACTIONS)))} "
+        "*": f"{', '.join(sorted(anywhere))} "
         "support no resource-level permissions (Service Authorization Reference), so IAM "
         "accepts only *.",
         f"{arn}:ec2:*:{account_id}:instance/*": "The guard stops and tags whichever instances "
@@ -577,6 +597,9 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         f"{arn}:rds:*:{account_id}:cluster:*": "The guard stops whichever Aurora and Multi-AZ DB "
         "clusters bill in any region of its own account, known only at run time, and restore "
         "starts them again; its tags are limited to runawaytrain: keys by condition.",
+        f"{arn}:redshift:*:{account_id}:cluster:*": "The guard pauses whichever Redshift "
+        "clusters bill in any region of its own account, known only at run time, and restore "
+        "resumes them; its tags are limited to runawaytrain: keys by condition.",
         f"{arn}:lambda:*:{account_id}:function:*": "The guard throttles whichever functions run "
         "in any region of its own account, known only at run time (never runawaytrain's own, "
         "denied by name), and restore gives back each one's recorded reservation; its tags are "

@@ -123,6 +123,21 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
         Code={"ZipFile": b"not run"},
     )
     functions.put_function_concurrency(FunctionName="api", ReservedConcurrentExecutions=5)
+    # A Redshift cluster with a scheduled resume: paused (tag first, the schedule disabled),
+    # resumed by restore (the schedule enabled, the tags removed).
+    redshift = boto3.client("redshift", region_name=REGION)
+    redshift.create_cluster(
+        ClusterIdentifier="warehouse",
+        NodeType="ra3.xlplus",
+        MasterUsername="admin",
+        MasterUserPassword="Password1",
+    )
+    redshift.create_scheduled_action(
+        ScheduledActionName="warehouse-resume",
+        TargetAction={"ResumeCluster": {"ClusterIdentifier": "warehouse"}},
+        Schedule="cron(0 8 * * ? *)",
+        IamRole="arn:aws:iam::123456789012:role/scheduler",
+    )
     # An endpoint (deleted, recorded on its configuration, created again with its tags) and one
     # job of each kind (tagged and stopped: `halt: [all]`).
     create_endpoint_config(REGION, "serving", [("ml.m5.large", 1)])
@@ -180,6 +195,9 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     jobs = {"sagemaker:StopTrainingJob", "sagemaker:StopHyperParameterTuningJob"}
     assert endpoints | jobs | {"sagemaker:ListEndpointConfigs"} <= recorder.actions
     assert "sagemaker:DescribeCluster" in recorder.actions
+    warehouses = {"redshift:PauseCluster", "redshift:ResumeCluster", "redshift:CreateTags"}
+    warehouses |= {"redshift:DeleteTags", "redshift:ModifyScheduledAction"}
+    assert warehouses <= recorder.actions
     missing = recorder.actions - set(GUARD_ACTIONS)
     assert not missing, f"the guard calls {sorted(missing)} but its role does not allow them"
 
