@@ -85,6 +85,12 @@ LAUNCH_ACTIONS = (
     "sagemaker:UpdateNotebookInstance",  # a bigger instance type for a halted notebook
     "sagemaker:CreateCluster",
     "sagemaker:UpdateCluster",
+    # Inference components: an endpoint hosting them cannot be deleted while they exist
+    # (lambda/guard/sagemaker_endpoints.py), and a new component or more copies of one make its
+    # managed instance scaling launch instances. UpdateInferenceComponent* is the update and
+    # UpdateInferenceComponentRuntimeConfig (the copy count).
+    "sagemaker:CreateInferenceComponent",
+    "sagemaker:UpdateInferenceComponent*",
     "batch:SubmitJob",
     "batch:CreateComputeEnvironment",
     "batch:UpdateComputeEnvironment",
@@ -100,6 +106,11 @@ LAUNCH_ACTIONS = (
     # AAS's service-linked role, which neither side binds; it also moves the capacity into
     # [min, max] at once (AAS API Reference, RegisterScalableTarget).
     "application-autoscaling:RegisterScalableTarget",
+    # A scaling policy or scheduled action on a target the halt did not reach (a Spot Fleet, an
+    # Aurora cluster's replica count, ...) raises its capacity through the same service-linked
+    # role; on a suspended target it waits, but only RegisterScalableTarget resumes it.
+    "application-autoscaling:PutScalingPolicy",
+    "application-autoscaling:PutScheduledAction",
     "lightsail:CreateInstances",
     # Databases: new instances and clusters, replicas and restores, and the starts the halt's
     # stops would undo (AWS itself starts a stopped one after seven days: the guard stops it
@@ -107,8 +118,10 @@ LAUNCH_ACTIONS = (
     "rds:CreateDBInstance",
     "rds:CreateDBCluster",
     "rds:CreateDBInstanceReadReplica",
-    "rds:RestoreDBInstanceFromDBSnapshot",
-    "rds:RestoreDBClusterFromSnapshot",
+    # Every restore is a new instance or cluster: from a snapshot, to a point in time, from S3
+    # (RestoreDBInstance/ClusterFromDBSnapshot/FromSnapshot, ToPointInTime, FromS3).
+    "rds:RestoreDB*",
+    "rds:CreateBlueGreenDeployment",  # a green copy of the database's instances
     "rds:StartDBInstance",
     "rds:StartDBCluster",
     # Redshift: new provisioned clusters and restores, the resume the halt's pause would undo

@@ -67,6 +67,8 @@ CENSUS_ACTIONS = (
     "ecs:ListTasks",
     "ecs:DescribeTaskDefinition",
     "application-autoscaling:DescribeScalableTargets",
+    "application-autoscaling:DescribeScalingPolicies",  # what an endpoint's delete takes
+    "application-autoscaling:DescribeScheduledActions",
     # RDS and Lambda (lambda/guard/rds_databases.py, lambda_functions.py): ListFunctions supports
     # no resource-level permissions; the two Describe calls list every database of the region.
     "rds:DescribeDBInstances",

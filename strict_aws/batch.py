@@ -19,6 +19,14 @@ only flags a job that a Docker thread would end. AWS:
 - TerminateJob: "Jobs that are in the STARTING or RUNNING state are terminated, which causes them
   to transition to FAILED. Jobs that have not progressed to the STARTING state are cancelled"
   (API Reference, TerminateJob); the reason is the job's `statusReason`.
+- array jobs: "The parent array job can enter a SUBMITTED, PENDING, FAILED, or SUCCEEDED status.
+  An array parent job is updated to PENDING when any child job is updated to RUNNABLE" (Batch
+  User Guide, "Array jobs"): the parent never runs (moto places and runs it like any job) and
+  reads PENDING while a child is not done, SUCCEEDED once all succeeded, FAILED once all are done
+  and one failed. ListJobs by job queue lists the parent, not its children: those are listed by
+  ListJobs(arrayJobId) ("An array job ID to return a list of the children for that job", Batch
+  API Reference, ListJobs); moto lists them in the queue too. UNCERTAIN: whether AWS's queue
+  listing also holds the children; the guard counts them once either way (by job id).
 Docker is never used while the layer is installed (moto's own switch, `batch.use_docker`).
 """
 
@@ -47,7 +55,9 @@ _ORIGINAL: dict[str, Any] = {
     "mark": BatchSimpleBackend._mark_job_as_finished,
     "update": BatchBackend.update_compute_environment,
     "terminate": BatchBackend.terminate_job,
+    "list_jobs": BatchBackend.list_jobs,
 }
+_DONE = ("SUCCEEDED", "FAILED")
 
 
 def install(patches: Patches) -> None:
@@ -56,9 +66,16 @@ def install(patches: Patches) -> None:
     patches.set(BatchSimpleBackend, "_mark_job_as_finished", _place_job)
     patches.set(BatchBackend, "update_compute_environment", _update_compute_environment)
     patches.set(BatchBackend, "terminate_job", _terminate_job)
+    patches.set(BatchBackend, "list_jobs", _list_jobs)
 
 
 def _get_status(self: Job) -> str | None:
+    children = self.__dict__.get("_child_jobs")
+    if children and current() is not None:
+        statuses = [child.status for child in children]
+        if all(status == "SUCCEEDED" for status in statuses):
+            return "SUCCEEDED"
+        return "FAILED" if all(status in _DONE for status in statuses) else "PENDING"
     held = self.__dict__.get(_HELD)
     return str(held) if held is not None else _ORIGINAL["status"].fget(self)
 
@@ -86,6 +103,9 @@ def _place_job(self: BatchSimpleBackend, include_start_attempt: bool, job: Job) 
         return
     self.backend._jobs[job.job_id] = job
     job.log_stream_name = job._stream_name
+    if "size" in job.array_properties:  # an array's parent: never runs, its children do
+        job.__dict__[_HELD] = "PENDING"
+        return
     job.__dict__[_HELD] = "RUNNABLE"
     if _placeable(job):
         _start(job)
@@ -130,3 +150,18 @@ def _terminate_job(self: BatchBackend, job_id: str, reason: str) -> None:
     if job is not None and job.status in _NOT_STARTED:
         job.job_stopped_reason = reason
         job._mark_stopped(success=False)
+
+
+def _list_jobs(
+    self: BatchBackend,
+    job_queue_name: str | None,
+    array_job_id: str | None,
+    job_status: str | None = None,
+    filters: list[dict[str, Any]] | None = None,
+) -> list[Job]:
+    jobs: list[Job] = _ORIGINAL["list_jobs"](
+        self, job_queue_name, array_job_id, job_status, filters
+    )
+    if current() is None or array_job_id:
+        return jobs
+    return [job for job in jobs if "index" not in job.array_properties]  # an array's child

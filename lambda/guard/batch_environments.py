@@ -20,11 +20,14 @@ will cause it to scale-down to minvCpus." (quoted in opensupplyhub/open-apparel-
 Batch moves desiredvCpus itself between min and max. minvCpus does not apply to Fargate ("Don't
 specify it", ibid.): a Fargate environment is only disabled. maxvCpus is left alone.
 
-Counted: MANAGED environments that are ENABLED and hold or keep capacity: EC2/Spot ones with
-desiredvCpus or minvCpus above 0, Fargate ones whose job queues have work (RUNNABLE, STARTING or
-RUNNING jobs; a RUNNABLE job would start on it). Only one whose status is VALID or INVALID is
-updated (cloud-custodian's batch compute environment update acts on the same statuses): one
-CREATING or UPDATING waits for the next run while the incident is open.
+Counted: every MANAGED environment that is ENABLED (and not being deleted), idle ones too. An
+idle one (desiredvCpus and minvCpus 0, or a Fargate one with no work) holds nothing now, but it
+is what starts capacity for the next job: a job queued after the trip, on an enabled queue,
+would be placed on it and launch instances (the EC2 census would see them a run later) or
+Fargate tasks. So a trip disables them all (insider review), and the mail lists the idle ones
+as present with no instances of their own. Only one whose status is VALID or INVALID is updated
+(cloud-custodian's batch compute environment update acts on the same statuses): one CREATING
+or UPDATING waits for the next run while the incident is open.
 
 Record, then change: the environment is tagged with the incident, its prior state and (EC2/Spot)
 its prior minvCpus before the update; a refused update takes them off again. Restore (only with
@@ -32,9 +35,9 @@ restart: enabling lets Batch launch instances again, as a start bills) puts stat
 back exactly and removes the tags; without restart the record stays. Tags are read from
 DescribeComputeEnvironments (`tags`), so restore needs no ListTagsForResource.
 
-IAM: batch:DescribeComputeEnvironments, batch:DescribeJobQueues, batch:ListJobs (no
-resource-level permissions), batch:UpdateComputeEnvironment (compute-environment ARNs),
-batch:TagResource / batch:UntagResource (compute-environment ARNs, runawaytrain:* keys).
+IAM: batch:DescribeComputeEnvironments (no resource-level permissions),
+batch:UpdateComputeEnvironment (compute-environment ARNs), batch:TagResource /
+batch:UntagResource (compute-environment ARNs, runawaytrain:* keys).
 """
 
 from __future__ import annotations
@@ -60,8 +63,6 @@ RECORD_TAGS = (INCIDENT_TAG, PRIOR_STATE_TAG, PRIOR_MIN_TAG)
 FARGATE = ("FARGATE", "FARGATE_SPOT")
 UPDATABLE = ("VALID", "INVALID")  # CREATING, UPDATING, DELETING, DELETED: not (yet)
 GONE = ("DELETING", "DELETED")
-# A job in these statuses holds a Fargate environment's capacity, or is about to (RUNNABLE).
-BUSY_JOBS = ("RUNNABLE", "STARTING", "RUNNING")
 NAMES_PER_DESCRIBE = 100  # DescribeComputeEnvironments computeEnvironments: up to 100 (API Ref.)
 STOP_KEEPS = (
     "Disabled, minvCpus 0: Batch places no new jobs there and lets idle instances go; jobs "
@@ -86,44 +87,19 @@ def environments(batch: Any, names: Iterable[str] = ()) -> list[dict[str, Any]]:
     return found
 
 
-def queues_with_work(batch: Any, statuses: Iterable[str]) -> dict[str, list[str]]:
-    """{compute environment ARN or name: [queue names with a job in `statuses`]}."""
-    busy: dict[str, list[str]] = {}
-    for page in batch.get_paginator("describe_job_queues").paginate():
-        for queue in page["jobQueues"]:
-            name = queue["jobQueueName"]
-            if not any(has_jobs(batch, name, status) for status in statuses):
-                continue
-            for order in queue.get("computeEnvironmentOrder", []):
-                busy.setdefault(order["computeEnvironment"], []).append(name)
-    return busy
-
-
-def has_jobs(batch: Any, queue: str, status: str) -> bool:
-    return bool(batch.list_jobs(jobQueue=queue, jobStatus=status, maxResults=1)["jobSummaryList"])
-
-
 def is_fargate(env: dict[str, Any]) -> bool:
     return env.get("computeResources", {}).get("type") in FARGATE
 
 
-def holds_capacity(env: dict[str, Any], busy: dict[str, list[str]]) -> bool:
+def holds_capacity(env: dict[str, Any]) -> bool:
+    """EC2/Spot: instances now or kept warm; Fargate environments hold none of their own."""
     resources = env.get("computeResources", {})
-    if is_fargate(env):
-        return env["computeEnvironmentArn"] in busy or env["computeEnvironmentName"] in busy
     return resources.get("desiredvCpus", 0) > 0 or resources.get("minvCpus", 0) > 0
 
 
 def count(batch: Any, region: str) -> list[Running]:
-    """The enabled managed environments that hold capacity (or, Fargate, have work queued)."""
-    enabled = [
-        env
-        for env in environments(batch)
-        if env.get("type") == "MANAGED"
-        and env.get("state") == "ENABLED"
-        and env.get("status") not in GONE
-    ]
-    busy = queues_with_work(batch, BUSY_JOBS) if any(map(is_fargate, enabled)) else {}
+    """Every enabled managed environment: one that holds capacity and one that would start it
+    for the next job (module docstring). One DescribeComputeEnvironments page per 100."""
     return [
         Running(
             kind=KIND,
@@ -131,11 +107,13 @@ def count(batch: Any, region: str) -> list[Running]:
             name=env["computeEnvironmentName"],
             arn=env["computeEnvironmentArn"],
             instance_type="",
-            state=env.get("status", ""),
+            state=env.get("status", "") if holds_capacity(env) else "idle",
             count=0,  # weighed where it burns: the EC2 census, or its Fargate jobs
         )
-        for env in enabled
-        if holds_capacity(env, busy)
+        for env in environments(batch)
+        if env.get("type") == "MANAGED"
+        and env.get("state") == "ENABLED"
+        and env.get("status") not in GONE
     ]
 
 

@@ -16,6 +16,22 @@ compute environments keep them from being placed ("the Batch scheduler doesn't a
 jobs within the environment", ibid.), so restore lets them run as queued; cancelling them would
 destroy queued work to save no money.
 
+Array jobs: the parent of an array job never runs ("The parent array job can enter a SUBMITTED,
+PENDING, FAILED, or SUCCEEDED status. An array parent job is updated to PENDING when any child
+job is updated to RUNNABLE", Batch User Guide, "Array jobs"); its children do, each billing what
+one job of its definition does. ListJobs by queue lists jobs of the queue; the children of an
+array are listed by ListJobs(arrayJobId) ("An array job ID to return a list of the children for
+that job", API Reference, ListJobs). So each queue's PENDING jobs are also listed and described
+(100 a call): a parent's `arrayProperties.statusSummary` ("A summary of the number of array job
+children in each available job status. This parameter is returned for parent array jobs",
+ArrayPropertiesDetail) says whether children are STARTING or RUNNING, and only then are those
+listed by arrayJobId. Each such child is one job here (counted, and terminated by its own id
+<parent>:<index>); the parent is not (it weighs nothing of its own), and a job listed twice is
+counted once (by job id). TerminateJob is not documented to reach an array's children, and
+cancelling its parent would cancel the queued ones ("When you try to cancel an array parent job
+in PENDING, AWS Batch attempts to cancel all child jobs", CancelJob), which is queued work the
+halt keeps: the children still queued wait on the disabled environments, as other queued jobs.
+
 Weighed: a job on Fargate bills its vCPUs and memory (its `resourceRequirements`, VCPU may be
 fractional): Running(vcpus=...). A job on EC2 or Spot runs on an instance the EC2 census counts:
 count 0, weighed there. A queue's compute environments "must all be Fargate compute
@@ -44,6 +60,7 @@ KIND = "Batch job"
 PRICE_COMPONENT = "Fargate"  # pricing.FARGATE: its vCPUs and GiB at the Fargate rates
 NAME = "batch-jobs"
 BILLING = ("STARTING", "RUNNING")
+ARRAY_PARENT = "PENDING"  # a parent array job's status while children are queued or run
 JOBS_PER_DESCRIBE = 100  # DescribeJobs jobs: up to 100 (API Reference)
 MIB_PER_GIB = 1024
 STOP_KEEPS = (
@@ -84,17 +101,40 @@ def weights_of(batch: Any, job_ids: list[str]) -> dict[str, tuple[float, float |
     return found
 
 
+def listed_jobs(batch: Any, status: str, **where: str) -> list[dict[str, Any]]:
+    pages = batch.get_paginator("list_jobs").paginate(jobStatus=status, **where)
+    return [job for page in pages for job in page["jobSummaryList"]]
+
+
+def running_children(batch: Any, queue: str) -> list[dict[str, Any]]:
+    """The STARTING or RUNNING children of the queue's array jobs (module docstring)."""
+    pending = [job["jobId"] for job in listed_jobs(batch, ARRAY_PARENT, jobQueue=queue)]
+    children = []
+    for start in range(0, len(pending), JOBS_PER_DESCRIBE):
+        chunk = pending[start : start + JOBS_PER_DESCRIBE]
+        for parent in batch.describe_jobs(jobs=chunk)["jobs"]:
+            summary = parent.get("arrayProperties", {}).get("statusSummary") or {}
+            for status in BILLING:
+                if summary.get(status):
+                    children += listed_jobs(batch, status, arrayJobId=parent["jobId"])
+    return children
+
+
 def count(batch: Any, region: str) -> list[Running]:
-    """The jobs STARTING or RUNNING in every job queue of the region."""
+    """The jobs STARTING or RUNNING in every job queue of the region, array children too."""
     queues, on_fargate = fargate_queues(batch)
-    listed: list[tuple[str, dict[str, Any]]] = []
+    listed: dict[str, tuple[str, dict[str, Any]]] = {}  # job id -> (queue, summary): once each
     for queue in queues:
         for status in BILLING:
-            pages = batch.get_paginator("list_jobs").paginate(jobQueue=queue, jobStatus=status)
-            listed += [(queue, job) for page in pages for job in page["jobSummaryList"]]
-    weights = weights_of(batch, [job["jobId"] for queue, job in listed if queue in on_fargate])
+            listed |= {
+                job["jobId"]: (queue, job) for job in listed_jobs(batch, status, jobQueue=queue)
+            }
+        listed |= {job["jobId"]: (queue, job) for job in running_children(batch, queue)}
+    weights = weights_of(
+        batch, [job_id for job_id, (queue, _) in listed.items() if queue in on_fargate]
+    )
     found = []
-    for _, job in listed:
+    for _, job in listed.values():
         vcpus, memory = weights.get(job["jobId"], (None, None))
         found.append(
             Running(

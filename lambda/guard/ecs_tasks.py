@@ -4,13 +4,25 @@ only where accounts.yaml's `halt:` names them (irreversible: a stopped task is n
 A service's tasks are ecs_services.py's: a task a service started carries the service's
 deployment id in `startedBy` ("If an Amazon ECS service started the task, the startedBy
 parameter contains the deployment ID of that service", ECS API Reference, Task.startedBy; the
-ids read ecs-svc/...) and the group service:<name>. Every other task ECS wants running is
-counted: ListTasks with desiredStatus RUNNING (its default, spelled out) lists the tasks from
-PROVISIONING to RUNNING, and Fargate bills from the image pull on (so PENDING ones too); a task
-already told to stop is not listed. A Fargate task weighs its task-level cpu / 1024 vCPUs
-(Task.cpu; the task definition's when DescribeTasks omits it). A task on the EC2 launch type (or
-an EC2 capacity provider) runs on an instance the EC2 census counts: count 0 here, and the EC2
-halt stops its instance. EXTERNAL tasks (ECS Anywhere) run on the customer's servers: not counted.
+ids read ecs-svc/...) and the group service:<name> ("Tasks launched as part of a service use the
+service name as the task group name", ECS Developer Guide, "Group related Amazon ECS tasks").
+Neither is the service's alone: RunTask and StartTask take any `group` (up to 255 characters)
+and any `startedBy` ("Up to 36 letters (uppercase and lowercase), numbers, hyphens (-), forward
+slash (/), and underscores (_)", API Reference, StartTask/RunTask startedBy), so anyone who may
+run a task can dress it as a service's and, unchecked, escape both halts (the service's, which
+sets its desired count to 0, and this one). So a task is a service's only when it names (group)
+a service of its cluster that exists, its startedBy is one of that service's deployments or task
+sets (DescribeServices: deployments[].id, taskSets[].id), and the service holds it: a service is
+weighed as max(desired, running + pending) tasks (ecs_services.py), and the tasks claiming it
+beyond that many (the oldest first are its own) are standalone here.
+
+Every other task ECS wants running is counted: ListTasks with desiredStatus RUNNING (its
+default, spelled out) lists the tasks from PROVISIONING to RUNNING, and Fargate bills from the
+image pull on (so PENDING ones too); a task already told to stop is not listed. A Fargate task
+weighs its task-level cpu / 1024 vCPUs (Task.cpu; the task definition's when DescribeTasks omits
+it). A task on the EC2 launch type (or an EC2 capacity provider) runs on an instance the EC2
+census counts: count 0 here, and the EC2 halt stops its instance. EXTERNAL tasks (ECS Anywhere)
+run on the customer's servers: not counted.
 
 Halt: the task is tagged with the incident, then StopTask'ed with a reason naming it. StopTask
 "Any tags associated with the task will be deleted" (API Reference): the lasting record is the
@@ -19,7 +31,8 @@ reason, shown as stoppedReason by DescribeTasks; the tag covers a run that ends 
 short ARN) does not keep the task running: nothing is restored from it. Restore does nothing.
 
 IAM: ecs:ListClusters, ecs:ListTasks (no resource-level permission is needed on `*`),
-ecs:DescribeTasks, ecs:StopTask, ecs:TagResource (runawaytrain: keys) on task ARNs,
+ecs:DescribeTasks, ecs:DescribeServices (service ARNs, only for tasks that claim a service),
+ecs:StopTask, ecs:TagResource (runawaytrain: keys) on task ARNs,
 ecs:DescribeTaskDefinition.
 """
 
@@ -30,6 +43,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error
+from guard.ecs_services import DESCRIBE_BATCH as SERVICES_PER_DESCRIBE
 from guard.ecs_services import PAGE_SIZE, TaskSizes, clusters, on_fargate, size
 from guard.incident import INCIDENT_TAG
 from guard.logs import get_logger
@@ -46,7 +60,6 @@ STOP_KEEPS = (
     "gone). Kept: its task definition, to run it again by hand after restore."
 )
 DESCRIBE_BATCH = 100  # DescribeTasks: "A list of up to 100 task IDs or full ARN entries"
-SERVICE_STARTED = "ecs-svc/"  # startedBy of a service's task (its deployment id)
 SERVICE_GROUP = "service:"
 # AWS Batch runs its jobs as ECS tasks in clusters of its own, named AWSBatch-<environment>-<id>
 # (aws-samples/aws-batch-runtime-monitoring#21): batch_jobs.py counts and halts them as jobs.
@@ -67,20 +80,58 @@ def count(ecs: Any, region: str) -> list[Running]:
             )
             for arn in page["taskArns"]
         ]
-        for start in range(0, len(arns), DESCRIBE_BATCH):
-            batch = arns[start : start + DESCRIBE_BATCH]
-            for task in ecs.describe_tasks(cluster=cluster, tasks=batch)["tasks"]:
-                item = weigh(task, region, sizes)
-                if item is not None:
-                    found.append(item)
+        tasks = [
+            task
+            for start in range(0, len(arns), DESCRIBE_BATCH)
+            for task in ecs.describe_tasks(
+                cluster=cluster, tasks=arns[start : start + DESCRIBE_BATCH]
+            )["tasks"]
+        ]
+        services = services_own(ecs, cluster, tasks)
+        for task in tasks:
+            if task["taskArn"] in services:
+                continue
+            item = weigh(task, region, sizes)
+            if item is not None:
+                found.append(item)
     return found
 
 
+def claimed_service(task: dict[str, Any]) -> str | None:
+    """The service a task's group names (service:<name>), or None."""
+    group = task.get("group") or ""
+    return group[len(SERVICE_GROUP) :] if group.startswith(SERVICE_GROUP) else None
+
+
+def services_own(ecs: Any, cluster: str, tasks: list[dict[str, Any]]) -> set[str]:
+    """The ARNs of the tasks a service of `cluster` really holds (module docstring): the
+    services the tasks name are described, 10 a call, only when a task names one."""
+    claims: dict[str, list[dict[str, Any]]] = {}
+    for task in tasks:
+        name = claimed_service(task)
+        if name:
+            claims.setdefault(name, []).append(task)
+    names = sorted(claims)
+    owned: set[str] = set()
+    for start in range(0, len(names), SERVICES_PER_DESCRIBE):
+        chunk = names[start : start + SERVICES_PER_DESCRIBE]
+        for service in ecs.describe_services(cluster=cluster, services=chunk)["services"]:
+            if service.get("status") != "ACTIVE" or service["serviceName"] not in claims:
+                continue
+            ids = {d["id"] for d in service.get("deployments", []) if d.get("id")}
+            ids |= {t["id"] for t in service.get("taskSets", []) if t.get("id")}
+            holds = max(
+                service.get("desiredCount", 0),
+                service.get("runningCount", 0) + service.get("pendingCount", 0),
+            )
+            its = [t for t in claims[service["serviceName"]] if t.get("startedBy") in ids]
+            its.sort(key=lambda t: (str(t.get("createdAt", "")), t["taskArn"]))
+            owned |= {t["taskArn"] for t in its[:holds]}
+    return owned
+
+
 def weigh(task: dict[str, Any], region: str, sizes: TaskSizes) -> Running | None:
-    if task.get("startedBy", "").startswith(SERVICE_STARTED):
-        return None
-    if task.get("group", "").startswith(SERVICE_GROUP):
-        return None
+    """A standalone task as it bills (services_own has taken out those a service holds)."""
     if "STOPPED" in (task.get("desiredStatus"), task.get("lastStatus")):
         return None  # being stopped, or stopped
     provider = task.get("capacityProviderName")

@@ -37,12 +37,30 @@ Scaling deregister its variants' scalable targets, and with them their scaling p
 scheduled actions (SageMaker Developer Guide, "Delete endpoints configured for auto scaling";
 Application Auto Scaling API Reference, DeregisterScalableTarget), and it does so with the
 caller's permission: without application-autoscaling:DeregisterScalableTarget the delete fails
-(same page), so the guard's role has it (for SageMaker targets). The mail says to register them
-again by hand. (Recording them needs application-autoscaling Describe* and Register* in
-every region: left for later, docs/services-research.md section 1.)
+("An Application AutoScaling scalable target exists for a variant being deleted, and the IAM
+identity used to invoke DeleteEndpoint does not have application-autoscaling:
+DeregisterScalableTarget permission", quoted in awslabs/stable-diffusion-aws-extension#161), so
+the guard's role has it (for SageMaker targets). The endpoint created again by restore has
+none. Not silently: before the delete the halt reads the variants' scalable targets, policies
+and scheduled actions (one call each per endpoint, three when it has targets) and the mail
+names, per endpoint, each one with its capacity bounds and configuration and the
+register-scalable-target command to give it back after restore. (Recording them for restore
+to put back would take their policies' whole configurations, in 256-character tag pieces, on
+the configuration's 50 tags: left to a person, with everything needed in the mail.)
+
+Not deleted: an endpoint that hosts inference components. DeleteEndpoint refuses it
+(ValidationException "Cannot delete endpoint with inference component associated. Please
+delete inference component and try it again.", quoted in gruntwork-io/cloud-nuke#1142; the
+console deletes the components first, SageMaker Developer Guide, "Delete Endpoints and
+Resources"), and deleting the components would lose their specifications, which restore could
+not give back. The refused delete takes its record off (as any refused delete) and the mail says
+it still bills and what to do by hand; the launch block and the quarantine refuse new components
+and more copies (CreateInferenceComponent, UpdateInferenceComponent*).
 
 IAM: sagemaker:ListEndpoints and ListEndpointConfigs (no resource-level permissions);
-DescribeEndpoint, DeleteEndpoint, ListTags on endpoint ARNs; CreateEndpoint on endpoint and
+DescribeEndpoint, DeleteEndpoint, ListTags on endpoint ARNs;
+application-autoscaling:DescribeScalableTargets, DescribeScalingPolicies and
+DescribeScheduledActions (no resource-level permissions); CreateEndpoint on endpoint and
 endpoint-config ARNs, with sagemaker:AddTags on the endpoint when it carries tags again
 (sagemaker:TaggingAction CreateEndpoint); AddTags, DeleteTags (runawaytrain:* keys) and ListTags
 on endpoint-config ARNs; application-autoscaling:DeregisterScalableTarget (SageMaker namespace),
@@ -65,6 +83,11 @@ from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 LOG = get_logger("sagemaker_endpoints")
 
 SERVICE = "sagemaker"
+AAS = "application-autoscaling"
+EXTRA_SERVICES = (AAS,)  # count, halt and restore get {service: client}
+AAS_NAMESPACE = "sagemaker"
+AAS_DIMENSION = "sagemaker:variant:DesiredInstanceCount"  # AAS API Reference, ScalableDimension
+HAS_COMPONENTS = "inference component"  # DeleteEndpoint's refusal of an endpoint hosting some
 KIND = "SageMaker endpoint"
 PRICE_COMPONENT = "Hosting"  # SageMaker real-time inference (pricing.py)
 NAME = "sagemaker-endpoints"
@@ -81,13 +104,15 @@ STOP_KEEPS = (
     "Deleted (an endpoint cannot be stopped). Kept: its endpoint configuration and model, and "
     "its tags (recorded on the configuration). Lost: its Application Auto Scaling targets, "
     "policies and scheduled actions (deregistered with the endpoint: register them again by "
-    "hand after restore). Restore with restart_instances creates it again from the same "
-    "configuration (Creating for some minutes before it answers)."
+    "hand after restore, as the lines about each endpoint say). Restore with "
+    "restart_instances creates it again from the same configuration (Creating for some "
+    "minutes before it answers)."
 )
 
 
-def count(sagemaker: Any, region: str) -> list[Running]:
+def count(clients: dict[str, Any], region: str) -> list[Running]:
     """The endpoints of the region and the instances they hold now."""
+    sagemaker = clients[SERVICE]
     found: list[Running] = []
     types_by_config: dict[str, dict[str, str]] = {}  # immutable: one describe each per run
     pages = sagemaker.get_paginator("list_endpoints").paginate(
@@ -202,7 +227,7 @@ def record_keys(name: str, tags: dict[str, str]) -> list[str]:
     ]
 
 
-def halt(sagemaker: Any, found: list[Running], incident: str) -> ServiceHalt:
+def halt(clients: dict[str, Any], found: list[Running], incident: str) -> ServiceHalt:
     """Record on its configuration, then delete, every endpoint in `found` no operation is
     running on; the rest wait for the next run."""
     outcome = ServiceHalt()
@@ -211,7 +236,7 @@ def halt(sagemaker: Any, found: list[Running], incident: str) -> ServiceHalt:
         first.setdefault(item.name, item)
     for endpoint in first.values():
         try:
-            delete_one(sagemaker, endpoint, incident, outcome)
+            delete_one(clients, endpoint, incident, outcome)
         except (ClientError, BotoCoreError) as error:
             outcome.errors.append(
                 f"{endpoint.region}: deleting {KIND} {endpoint.name}: {describe_error(error)}"
@@ -219,7 +244,10 @@ def halt(sagemaker: Any, found: list[Running], incident: str) -> ServiceHalt:
     return outcome
 
 
-def delete_one(sagemaker: Any, endpoint: Running, incident: str, outcome: ServiceHalt) -> None:
+def delete_one(
+    clients: dict[str, Any], endpoint: Running, incident: str, outcome: ServiceHalt
+) -> None:
+    sagemaker = clients[SERVICE]
     described = describe(sagemaker, endpoint.name)
     if described is None:
         return  # deleted since the count: nothing bills
@@ -259,15 +287,88 @@ def delete_one(sagemaker: Any, endpoint: Running, incident: str, outcome: Servic
             f"later with {by_hand})"
         )
         return
+    variants = [v["VariantName"] for v in described.get("ProductionVariants", [])]
+    scaling = scaling_lines(clients[AAS], endpoint.name, variants, where)
     try:
         sagemaker.delete_endpoint(EndpointName=endpoint.name)
     except (ClientError, BotoCoreError) as error:
-        outcome.errors.append(f"{where}: deleting it: {describe_error(error)}")
+        if HAS_COMPONENTS in describe_error(error):
+            outcome.errors.append(
+                f"{where}: NOT deleted, still billing: it hosts inference components, and "
+                f"SageMaker refuses to delete an endpoint that does ({describe_error(error)}). "
+                "To stop it by hand: note each component's specification and copy count "
+                f"(aws sagemaker list-inference-components --endpoint-name-equals "
+                f"{endpoint.name}; describe-inference-component), delete the components, "
+                f"then the endpoint; after restore, {by_hand} and create the components again"
+            )
+        else:
+            outcome.errors.append(f"{where}: deleting it: {describe_error(error)}")
         if record:  # no record of a delete that did not happen
             untag(sagemaker, on_config, list(record), where, outcome.errors)
         return
+    outcome.errors += scaling
     outcome.halted.append(endpoint)
     LOG.info("endpoint_deleted", extra={"region": endpoint.region, "endpoint": endpoint.name})
+
+
+def scaling_lines(aas: Any, name: str, variants: list[str], where: str) -> list[str]:
+    """What deleting endpoint `name` takes from Application Auto Scaling, for the mail: each
+    variant's scalable target with its policies and scheduled actions, and how to give them
+    back by hand ([] when it has none)."""
+    ids = [f"endpoint/{name}/variant/{variant}" for variant in variants]
+    try:
+        targets = (
+            aas.describe_scalable_targets(ServiceNamespace=AAS_NAMESPACE, ResourceIds=ids)[
+                "ScalableTargets"
+            ]
+            if ids
+            else []
+        )
+        lines = []
+        for target in targets:
+            resource = target["ResourceId"]
+            policies = aas.describe_scaling_policies(
+                ServiceNamespace=AAS_NAMESPACE, ResourceId=resource
+            )["ScalingPolicies"]
+            actions = aas.describe_scheduled_actions(
+                ServiceNamespace=AAS_NAMESPACE, ResourceId=resource
+            )["ScheduledActions"]
+            lines.append(
+                f"{where}: its Application Auto Scaling target {resource} (min "
+                f"{target['MinCapacity']}, max {target['MaxCapacity']}) is deregistered with it, "
+                f"with {len(policies)} scaling policy(ies) and {len(actions)} scheduled "
+                "action(s); after restore: aws application-autoscaling register-scalable-target "
+                f"--service-namespace {AAS_NAMESPACE} --resource-id {resource} "
+                f"--scalable-dimension {AAS_DIMENSION} --min-capacity {target['MinCapacity']} "
+                f"--max-capacity {target['MaxCapacity']}"
+                + "".join(f"; put-scaling-policy {policy_text(p)}" for p in policies)
+                + "".join(f"; put-scheduled-action {action_text(a)}" for a in actions)
+            )
+        return lines
+    except (ClientError, BotoCoreError) as error:
+        return [
+            f"{where}: reading its Application Auto Scaling before the delete: "
+            f"{describe_error(error)}; any scalable targets, policies and scheduled actions "
+            "it had are deregistered with it (register them again by hand after restore)"
+        ]
+
+
+def policy_text(policy: dict[str, Any]) -> str:
+    kept = {
+        key: value
+        for key, value in policy.items()
+        if key in ("PolicyName", "PolicyType") or key.endswith("PolicyConfiguration")
+    }
+    return json.dumps(kept, separators=(",", ":"), default=str)
+
+
+def action_text(action: dict[str, Any]) -> str:
+    kept = {
+        key: action[key]
+        for key in ("ScheduledActionName", "Schedule", "Timezone", "ScalableTargetAction")
+        if key in action
+    }
+    return json.dumps(kept, separators=(",", ":"), default=str)
 
 
 def untag(sagemaker: Any, arn: str, keys: list[str], where: str, errors: list[str]) -> None:
@@ -278,10 +379,11 @@ def untag(sagemaker: Any, arn: str, keys: list[str], where: str, errors: list[st
 
 
 def restore(
-    sagemaker: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    clients: dict[str, Any], region: str, incident: str, *, dry_run: bool, restart: bool
 ) -> ServiceRestore:
     """Create again, from the records on their configurations, the endpoints `incident`
     deleted (only with `restart`: an endpoint bills again at once), then remove the records."""
+    sagemaker = clients[SERVICE]
     outcome = ServiceRestore()
     pages = sagemaker.get_paginator("list_endpoint_configs").paginate(
         PaginationConfig={"PageSize": PAGE_SIZE}

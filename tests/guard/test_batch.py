@@ -28,7 +28,7 @@ from tests.batch_account import (
     network,
     submit,
 )
-from tests.guard.conftest import HOME
+from tests.guard.conftest import AMI, HOME
 
 ENVIRONMENTS = "Batch compute environment"
 JOBS = "Batch job"
@@ -211,16 +211,82 @@ def test_an_update_aws_refuses_takes_the_record_off_again(strict, inbox, clients
     assert tags("cpu") == {} and tags("serverless") == {}
 
 
-def test_idle_environments_are_not_counted(strict, inbox, clients):
+def test_idle_environments_are_counted_disabled_at_a_trip_and_restored_exactly(
+    strict, inbox, clients
+):
+    """Insider review: an idle ENABLED environment (desired 0, a Fargate one with nothing
+    queued) would take a job queued after the trip and start capacity. It is present (no
+    instances of its own, nothing trips on it), disabled at a trip and enabled again exactly."""
     net = network()
     create_ec2_environment("idle", net, low=0, desired=0)
     create_fargate_environment("empty", net)
     create_queue("nothing", "empty")
 
+    quiet = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert not quiet.tripped
+    assert quiet.services == {ENVIRONMENTS: {REGION: 0}}
+    assert environment("idle")["state"] == "ENABLED"
+
+    boto3.client("ec2", region_name=HOME).run_instances(
+        ImageId=AMI, MinCount=1, MaxCount=1, InstanceType="t3.micro"
+    )
     report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
 
-    assert report.services == {}
-    assert environment("idle")["state"] == "ENABLED"
+    assert report.services_halted == {ENVIRONMENTS: [f"{REGION}/empty", f"{REGION}/idle"]}
+    assert environment("idle")["state"] == environment("empty")["state"] == "DISABLED"
+    assert tags("idle")["runawaytrain:prior-minvcpus"] == "0"
+    queued = submit("nothing", "after-the-trip")
+    assert job(queued)["status"] == "RUNNABLE"  # not placed: its environment is disabled
+
+    run_restore(settings(inbox), restore_with(True), clients, ACCOUNT)
+
+    idle = environment("idle")
+    assert (idle["state"], idle["computeResources"]["minvCpus"]) == ("ENABLED", 0)
+    assert environment("empty")["state"] == "ENABLED"
+    assert tags("idle") == {} and tags("empty") == {}
+    assert job(queued)["status"] == "RUNNING"
+
+
+def submit_array(queue: str, size: int) -> str:
+    """An array job of `size` children of 2 vCPUs each on `queue` (after submit() registered
+    the queue's job definition)."""
+    return str(
+        boto3.client("batch", region_name=REGION).submit_job(
+            jobName="sweep",
+            jobQueue=queue,
+            jobDefinition=f"def-{queue}",
+            arrayProperties={"size": size},
+        )["jobId"]
+    )
+
+
+def test_an_array_jobs_running_children_are_counted_once_and_terminated(strict, inbox, clients):
+    """Insider review: an array's children are not in the queue's listing (ListJobs by
+    arrayJobId lists them) and its parent never runs: each running child is one Fargate job
+    of 2 vCPUs, counted once and terminated by its own id; the parent is neither."""
+    jobs = account()
+    parent = submit_array("fargate-jobs", 3)
+    limits = WeightedLimits(vcpus=100)
+
+    report = run_guard(
+        Settings(ec2limit=0, snstopic=inbox.topic_arn, weighted=limits, halt=resolve_halt(["all"])),
+        Invocation(),
+        clients,
+        ACCOUNT,
+    )
+
+    children = [f"{parent}:{index}" for index in range(3)]
+    assert report.services[JOBS] == {REGION: 4}  # 3 children + the plain Fargate job
+    assert report.burn["vcpus"] == 4 + 2 * 4  # the c5.xlarge + 4 Fargate jobs of 2 vCPUs
+    halted = report.services_halted[JOBS]
+    assert sorted(halted) == sorted(
+        [f"{REGION}/sweep/{child}" for child in children]
+        + [f"{REGION}/etl/{jobs['fargate-job']}", f"{REGION}/render/{jobs['ec2-job']}"]
+    )
+    for child in children:
+        described = job(child)
+        assert described["status"] == "FAILED" and report.incident in described["statusReason"]
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from guard.logs import configure_logging
 from guard.service_names import resolve_halt
 from guard.settings import Action, Settings, WeightedLimits
 from tests.guard.conftest import AMI, HOME
-from tests.guard.ecs_fixtures import run_fargate_task, task_status
+from tests.guard.ecs_fixtures import create_fargate_service, run_fargate_task, service, task_status
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -66,10 +66,16 @@ def test_a_task_is_stopped_when_halt_names_it_and_restore_leaves_it(strict, inbo
     assert task_status(REGION, arn)[0] == "STOPPED"
 
 
+def deployment_of(region: str, name: str) -> str:
+    return str(service(region, name)["deployments"][0]["id"])
+
+
 def test_a_service_task_is_not_standalone_and_fargate_weighs_its_vcpus(strict, inbox, clients):
-    """A service's task (its deployment id in startedBy, group service:<name>) is the service
-    module's; the standalone one weighs its task's 2 vCPUs (the weighed limits trip at 1)."""
-    run_fargate_task(REGION, startedBy="ecs-svc/1234567890", group="service:web")
+    """A service's task (its deployment id in startedBy, group service:<name>, and held by the
+    service) is the service module's; the standalone one weighs its task's 2 vCPUs (the
+    weighed limits trip at 1)."""
+    create_fargate_service(REGION, "web", desired=1)
+    run_fargate_task(REGION, startedBy=deployment_of(REGION, "web"), group="service:web")
     arn = run_fargate_task(REGION)
     chosen = Settings(
         ec2limit=10,
@@ -80,6 +86,37 @@ def test_a_service_task_is_not_standalone_and_fargate_weighs_its_vcpus(strict, i
 
     report = run_guard(chosen, Invocation(), clients, ACCOUNT)
 
-    assert report.services == {KIND: {REGION: 1}}
-    assert report.burn["vcpus"] == 2
-    assert report.services_halted == {KIND: [f"{REGION}/prod/{arn.rsplit('/', 1)[1]}"]}
+    assert report.services[KIND] == {REGION: 1}
+    assert report.services_halted[KIND] == [f"{REGION}/prod/{arn.rsplit('/', 1)[1]}"]
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        pytest.param({"startedBy": "ecs-svc/1234567890", "group": "service:web"}, id="no-service"),
+        pytest.param({"startedBy": "ecs-svc/1234567890", "group": "service:api"}, id="not-its-id"),
+        pytest.param({"startedBy": "DEPLOYMENT", "group": "service:api"}, id="beyond-its-count"),
+        pytest.param({"startedBy": "DEPLOYMENT"}, id="no-group"),
+    ],
+)
+def test_a_task_dressed_as_a_services_is_standalone_and_stopped(strict, inbox, clients, forged):
+    """Insider review: RunTask takes any group and startedBy. A task naming a service that does
+    not exist, or one that exists but did not start it, or beyond the one task the service
+    holds, is counted and stopped as a standalone task (it escaped both halts)."""
+    create_fargate_service(REGION, "api", desired=1)
+    deployment = deployment_of(REGION, "api")
+    claimants = []
+    if forged["startedBy"] == "DEPLOYMENT":
+        forged = {**forged, "startedBy": deployment}
+        # the service's own task: the service holds one of the two, either
+        claimants.append(run_fargate_task(REGION, startedBy=deployment, group="service:api"))
+    claimants.append(run_fargate_task(REGION, **forged))
+    launch(2)
+
+    report = run_guard(settings(inbox, ["all"]), Invocation(), clients, ACCOUNT)
+
+    assert report.services[KIND] == {REGION: 1}
+    (halted,) = report.services_halted[KIND]
+    (arn,) = [arn for arn in claimants if halted.endswith(arn.rsplit("/", 1)[1])]
+    status, reason = task_status(REGION, arn)
+    assert status == "STOPPED" and report.incident in reason

@@ -91,6 +91,7 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     # (stopped: `halt:` names every kind here).
     create_fargate_service(REGION, "web", desired=2, scaling=(1, 4))
     run_fargate_task(REGION)
+    run_fargate_task(REGION, group="service:web", startedBy="ecs-svc/1")  # not web's: standalone
     # A DB instance, an Aurora cluster and a Lambda function with a reservation (issue 21).
     rds = boto3.client("rds", region_name=REGION)
     rds.create_db_instance(
@@ -142,6 +143,13 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     # job of each kind (tagged and stopped: `halt: [all]`).
     create_endpoint_config(REGION, "serving", [("ml.m5.large", 1)])
     create_endpoint(REGION, "ranker", "serving", {"team": "search"})
+    boto3.client("application-autoscaling", region_name=REGION).register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId="endpoint/ranker/variant/v0",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=1,
+        MaxCapacity=2,
+    )  # read before the delete, for the mail
     create_training_job(REGION, "resnet", "ml.m5.large")
     create_processing_job(REGION, "features", "ml.m5.large")
     create_transform_job(REGION, "scores", "ml.m5.large")
@@ -198,6 +206,8 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     warehouses = {"redshift:PauseCluster", "redshift:ResumeCluster", "redshift:CreateTags"}
     warehouses |= {"redshift:DeleteTags", "redshift:ModifyScheduledAction"}
     assert warehouses <= recorder.actions
+    scaling = {"DescribeScalableTargets", "DescribeScalingPolicies", "DescribeScheduledActions"}
+    assert {f"application-autoscaling:{call}" for call in scaling} <= recorder.actions
     missing = recorder.actions - set(GUARD_ACTIONS)
     assert not missing, f"the guard calls {sorted(missing)} but its role does not allow them"
 

@@ -257,3 +257,73 @@ def test_the_runnings_of_one_endpoint_go_to_one_halt(monkeypatch: pytest.MonkeyP
     halt_services(two, "inc-1", lambda *_: None, 4)
 
     assert calls == [["ml.g4dn.xlarge", "ml.m5.large"]]
+
+
+def test_the_mail_names_the_auto_scaling_a_delete_takes_and_how_to_give_it_back(
+    strict, inbox, clients
+):
+    """Deleting an endpoint deregisters its variants' scalable targets with their policies and
+    scheduled actions; restore creates the endpoint without them. Not silently: the mail says,
+    per endpoint, each target's bounds, its policies and actions, and the command to register
+    it again (insider review)."""
+    serving()
+    aas = boto3.client("application-autoscaling", region_name=REGION)
+    resource = "endpoint/ranker/variant/v0"
+    aas.register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId=resource,
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=2,
+        MaxCapacity=6,
+    )
+    aas.put_scaling_policy(
+        PolicyName="invocations",
+        ServiceNamespace="sagemaker",
+        ResourceId=resource,
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 70.0,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+            },
+        },
+    )
+    launch(2)
+
+    report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert report.services_halted == {KIND: [f"{REGION}/ranker"]}
+    (line,) = [e for e in report.action_errors if resource in e]
+    assert "(min 2, max 6) is deregistered with it" in line
+    assert f"--resource-id {resource} " in line and "--min-capacity 2 --max-capacity 6" in line
+    assert '"PolicyName":"invocations"' in line and '"TargetValue":70.0' in line
+    assert resource in inbox.messages()[0]["Message"]
+
+
+def test_an_endpoint_hosting_inference_components_is_reported_not_deleted(strict, inbox, clients):
+    """DeleteEndpoint refuses an endpoint with inference components (gruntwork-io/cloud-nuke
+    #1142 quotes the refusal): the record comes off and the mail says it still bills and what
+    to do by hand."""
+    serving()
+    launch(2)
+
+    def refused(**_: Any) -> None:
+        from botocore.exceptions import ClientError
+
+        message = (
+            "Cannot delete endpoint with inference component associated. Please delete "
+            "inference component and try it again."
+        )
+        raise ClientError({"Error": {"Code": "ValidationException", "Message": message}}, "D")
+
+    clients.client("sagemaker", REGION).meta.events.register(
+        "before-call.sagemaker.DeleteEndpoint", refused
+    )
+    report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert report.services_halted == {}
+    (line,) = [e for e in report.action_errors if "inference components" in e]
+    assert "NOT deleted, still billing" in line and "list-inference-components" in line
+    assert tags_of(REGION, CONFIG_ARN) == {}
+    assert endpoint_status(REGION, "ranker") == "InService"

@@ -33,6 +33,23 @@ REFUSED = (
     "bedrock:CreateProvisionedModelThroughput",
     "bedrock:CreateModelInvocationJob",
     "bedrock-mantle:CreateInference",
+    # Insider review: new capacity, or a halt undone (the guard's own restore runs exempt).
+    "rds:RestoreDBInstanceToPointInTime",
+    "rds:RestoreDBInstanceFromS3",
+    "rds:RestoreDBClusterToPointInTime",
+    "rds:RestoreDBClusterFromS3",
+    "rds:RestoreDBClusterFromSnapshot",
+    "rds:RestoreDBInstanceFromDBSnapshot",
+    "rds:CreateBlueGreenDeployment",
+    "sagemaker:CreateInferenceComponent",
+    "sagemaker:UpdateInferenceComponent",
+    "sagemaker:UpdateInferenceComponentRuntimeConfig",
+    "application-autoscaling:PutScalingPolicy",
+    "application-autoscaling:PutScheduledAction",
+    "application-autoscaling:RegisterScalableTarget",
+    "batch:UpdateComputeEnvironment",
+    "ecs:UpdateService",
+    "eks:UpdateNodegroupConfig",
 )
 
 

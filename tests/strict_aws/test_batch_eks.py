@@ -54,6 +54,27 @@ def test_a_job_waits_runnable_on_a_disabled_environment_and_runs_once_enabled(
     assert job(job_id)["status"] == "RUNNING"
 
 
+def test_an_array_parent_never_runs_and_its_children_are_listed_by_array_id(strict: Any) -> None:
+    net = network()
+    create_fargate_environment("serverless", net)
+    create_queue("jobs", "serverless")
+    submit("jobs")  # registers def-jobs; a plain job, RUNNING
+    parent = batch().submit_job(
+        jobName="sweep", jobQueue="jobs", jobDefinition="def-jobs", arrayProperties={"size": 2}
+    )["jobId"]
+
+    assert job(parent)["status"] == "PENDING"  # moto: RUNNING, as a plain job
+    in_queue = batch().list_jobs(jobQueue="jobs", jobStatus="RUNNING")["jobSummaryList"]
+    assert all(":" not in listed["jobId"] for listed in in_queue)  # moto: children too
+    children = batch().list_jobs(arrayJobId=parent, jobStatus="RUNNING")["jobSummaryList"]
+    assert sorted(c["jobId"] for c in children) == [f"{parent}:0", f"{parent}:1"]
+
+    for child in children:
+        batch().terminate_job(jobId=child["jobId"], reason="breaker")
+
+    assert job(parent)["status"] == "FAILED"  # every child done, one (or more) failed
+
+
 def test_an_update_sets_minvcpus_and_refuses_a_lower_desiredvcpus(strict: Any) -> None:
     net = network()
     create_ec2_environment("cpu", net, low=2, desired=4, high=16)
