@@ -24,6 +24,7 @@ from strict_aws import (
     ecs,
     eks,
     events,
+    gamelift,
     iam,
     iam_accounts,
     lambda_functions,
@@ -70,6 +71,7 @@ SERVICES = (
     ecs,
     bedrock_runtime,
     rds,
+    gamelift,  # after pricing: chains its BotocoreStubber.process_request
 )
 
 
