@@ -29,6 +29,7 @@ KINDS: dict[str, bool] = {
     "sagemaker-endpoints": True,
     "sagemaker-jobs": False,
     "sagemaker-clusters": False,
+    "gamelift-fleets": True,
 }
 
 

@@ -20,6 +20,7 @@ from guard import (
     ecs_services,
     ecs_tasks,
     eks_nodegroups,
+    gamelift_fleets,
     lambda_functions,
     rds_databases,
     sagemaker_clusters,
@@ -47,6 +48,7 @@ MODULES: tuple[ModuleType, ...] = (
     sagemaker_endpoints,
     sagemaker_jobs,
     sagemaker_clusters,
+    gamelift_fleets,
 )
 MODULE_OF = {module.KIND: module for module in MODULES}
 assert {module.NAME for module in MODULES} == set(KINDS), "service_names.KINDS names each module"
