@@ -112,6 +112,16 @@ LAUNCH_ACTIONS = (
     "application-autoscaling:PutScalingPolicy",
     "application-autoscaling:PutScheduledAction",
     "lightsail:CreateInstances",
+    # GameLift: new fleets and locations, more instances, auto scaling the halt stopped
+    # (lambda/guard/gamelift_fleets.py), and FleetIQ game server groups (EC2 Auto Scaling
+    # groups GameLift drives with a passed role).
+    "gamelift:Create*Fleet*",  # CreateFleet, CreateFleetLocations, CreateContainerFleet
+    "gamelift:UpdateFleetCapacity",
+    "gamelift:UpdateContainerFleet",
+    "gamelift:StartFleetActions",
+    "gamelift:CreateGameServerGroup",
+    "gamelift:UpdateGameServerGroup",
+    "gamelift:ResumeGameServerGroup",
     # Databases: new instances and clusters, replicas and restores, and the starts the halt's
     # stops would undo (AWS itself starts a stopped one after seven days: the guard stops it
     # again while the incident is open, lambda/guard/rds_databases.py).

@@ -79,6 +79,10 @@ CENSUS_ACTIONS = (
     # Reference, "Actions defined by Amazon Redshift").
     "redshift:DescribeClusters",
     "redshift:DescribeScheduledActions",
+    # GameLift fleets (lambda/guard/gamelift_fleets.py): no resource-level permissions (Service
+    # Authorization Reference, "Actions defined by Amazon GameLift Servers").
+    "gamelift:DescribeFleetCapacity",
+    "gamelift:DescribeFleetAttributes",
 )
 # Halting: stop (lifting stop protection, put back by restore); pause scaling so groups do not
 # replace what was stopped.
@@ -187,6 +191,16 @@ FUNCTION_ACTIONS = (
     "lambda:ListTags",
 )
 FUNCTION_TAG_ACTIONS = ("lambda:TagResource", "lambda:UntagResource")
+# GameLift managed EC2 fleets (lambda/guard/gamelift_fleets.py): auto scaling stopped and 0
+# instances at a trip, both given back by restore, recorded by tag (runawaytrain: keys only);
+# fleet ARNs only (container fleets are reported, never changed).
+GAMELIFT_FLEET_ACTIONS = (
+    "gamelift:StopFleetActions",
+    "gamelift:StartFleetActions",
+    "gamelift:UpdateFleetCapacity",
+    "gamelift:ListTagsForResource",
+)
+GAMELIFT_TAG_ACTIONS = ("gamelift:TagResource", "gamelift:UntagResource")
 PUBLISH_ACTIONS = ("sns:Publish",)
 TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -283,6 +297,8 @@ HALT_ACTIONS = (
     + REDSHIFT_CLUSTER_ACTIONS
     + REDSHIFT_TAG_ACTIONS
     + REDSHIFT_SCHEDULE_ACTIONS
+    + GAMELIFT_FLEET_ACTIONS
+    + GAMELIFT_TAG_ACTIONS
 )
 NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
 PAYER_ACTIONS = ("events:PutEvents",)  # heartbeats and quarantine requests (payer_events.py)
@@ -363,6 +379,7 @@ def build_guard_policy(
     functions = f"{arn}:lambda:*:{own}:function:*"
     redshift_clusters = f"{arn}:redshift:*:{own}:cluster:*"
     own_functions = f"{arn}:lambda:*:{own}:function:{PREFIX}-*"
+    gamelift_fleets = f"{arn}:gamelift:*:{own}:fleet/*"
     users = f"{arn}:iam::{own}:user/*"
     roles = f"{arn}:iam::{own}:role/*"
     own_roles = f"{arn}:iam::{own}:role{ROLE_PATH}*"
@@ -467,6 +484,8 @@ def build_guard_policy(
         _allow("DisableRedshiftResumeSchedules", REDSHIFT_SCHEDULE_ACTIONS, ["*"]),
         _allow("ThrottleFunctions", FUNCTION_ACTIONS, [functions]),
         _allow("TagFunctions", FUNCTION_TAG_ACTIONS, [functions], only_our_tags),
+        _allow("ScaleInGameLiftFleets", GAMELIFT_FLEET_ACTIONS, [gamelift_fleets]),
+        _allow("TagGameLiftFleets", GAMELIFT_TAG_ACTIONS, [gamelift_fleets], only_our_tags),
         _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic_arn]),
         _allow("UseTopicKey", TOPIC_KEY_ACTIONS, [key_arn]),
         _allow("WriteOwnLogs", LOG_ACTIONS, [log_group_arn]),
@@ -606,6 +625,9 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "in any region of its own account, known only at run time (never runawaytrain's own, "
         "denied by name), and restore gives back each one's recorded reservation; its tags are "
         "limited to runawaytrain: keys by condition.",
+        f"{arn}:gamelift:*:{account_id}:fleet/*": "The guard stops auto scaling on and scales "
+        "to 0 whichever GameLift fleets run in any region of its own account, known only at run "
+        "time, and restore gives both back; its tags are limited to runawaytrain: keys.",
         f"{arn}:kms:*:{account_id}:key/*": "Restarting an instance whose EBS volumes use a "
         "customer managed key needs a grant for EC2 (kms:GrantIsForAWSResource only).",
         f"{arn}:autoscaling:*:{account_id}:autoScalingGroup:*:autoScalingGroupName/*": "The "

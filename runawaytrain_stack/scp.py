@@ -125,13 +125,6 @@ QUARANTINE_EXTRA_ACTIONS = (
     "lightsail:Create*",
     "lightsail:Start*",
     "lightsail:UpdateContainerService",
-    "gamelift:Create*Fleet*",  # CreateFleet, CreateFleetLocations, CreateContainerFleet
-    "gamelift:UpdateFleetCapacity",
-    "gamelift:UpdateContainerFleet",
-    "gamelift:CreateGameServerGroup",
-    "gamelift:UpdateGameServerGroup",
-    "gamelift:ResumeGameServerGroup",
-    "gamelift:StartFleetActions",
     "appstream:CreateFleet",
     "appstream:Create*Builder",  # CreateImageBuilder, CreateAppBlockBuilder
     "appstream:Start*",  # StartFleet, StartImageBuilder, StartAppBlockBuilder, ...

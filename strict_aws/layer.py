@@ -24,6 +24,7 @@ from strict_aws import (
     ecs,
     eks,
     events,
+    gamelift,
     iam,
     iam_accounts,
     lambda_functions,
@@ -72,6 +73,7 @@ SERVICES = (
     bedrock_runtime,
     rds,
     redshift,
+    gamelift,  # after pricing: chains its BotocoreStubber.process_request
 )
 
 

@@ -30,6 +30,7 @@ KINDS: dict[str, bool] = {
     "sagemaker-jobs": False,
     "sagemaker-clusters": False,
     "redshift-clusters": True,
+    "gamelift-fleets": True,
 }
 
 

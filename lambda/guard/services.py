@@ -20,6 +20,7 @@ from guard import (
     ecs_services,
     ecs_tasks,
     eks_nodegroups,
+    gamelift_fleets,
     lambda_functions,
     rds_databases,
     redshift_clusters,
@@ -49,6 +50,7 @@ MODULES: tuple[ModuleType, ...] = (
     sagemaker_jobs,
     sagemaker_clusters,
     redshift_clusters,
+    gamelift_fleets,
 )
 MODULE_OF = {module.KIND: module for module in MODULES}
 assert {module.NAME for module in MODULES} == set(KINDS), "service_names.KINDS names each module"

@@ -155,6 +155,11 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     create_transform_job(REGION, "scores", "ml.m5.large")
     create_tuning_job(REGION, "search", "ml.m5.large")
     create_cluster(REGION, "llm", [("workers", "ml.c5.xlarge", 2)])  # counted, reported
+    # A GameLift fleet (strict_aws/gamelift.py): auto scaling stopped and scaled to 0 (tagged
+    # first), both given back by restore.
+    boto3.client("gamelift", region_name=REGION).create_fleet(
+        Name="arena", EC2InstanceType="c5.large", BuildId="build-1"
+    )
     topic = boto3.client("sns", region_name=HOME).create_topic(Name="notify")["TopicArn"]
     recorder = CallRecorder()
     session = boto3.session.Session(region_name=HOME)
@@ -208,6 +213,9 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     assert warehouses <= recorder.actions
     scaling = {"DescribeScalableTargets", "DescribeScalingPolicies", "DescribeScheduledActions"}
     assert {f"application-autoscaling:{call}" for call in scaling} <= recorder.actions
+    fleets = {"gamelift:StopFleetActions", "gamelift:StartFleetActions", "gamelift:TagResource"}
+    fleets |= {"gamelift:UpdateFleetCapacity", "gamelift:UntagResource"}
+    assert fleets | {"gamelift:DescribeFleetCapacity"} <= recorder.actions
     missing = recorder.actions - set(GUARD_ACTIONS)
     assert not missing, f"the guard calls {sorted(missing)} but its role does not allow them"
 
