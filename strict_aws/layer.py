@@ -16,6 +16,7 @@ from strict_aws import (
     auto_scaling,
     batch,
     bedrock_runtime,
+    cloudwatch,
     ec2_fleets,
     ec2_images,
     ec2_instances,
@@ -70,6 +71,7 @@ SERVICES = (
     ecs,
     bedrock_runtime,
     rds,
+    cloudwatch,
 )
 
 
