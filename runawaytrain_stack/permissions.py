@@ -72,6 +72,9 @@ CENSUS_ACTIONS = (
     "rds:DescribeDBInstances",
     "rds:DescribeDBClusters",
     "lambda:ListFunctions",
+    # Bedrock tokens per model from CloudWatch (lambda/guard/bedrock_tokens.py): GetMetricData
+    # supports no resource-level permissions (SAR, "Actions defined by Amazon CloudWatch").
+    "cloudwatch:GetMetricData",
 )
 # Halting: stop (lifting stop protection, put back by restore); pause scaling so groups do not
 # replace what was stopped.

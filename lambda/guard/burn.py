@@ -33,6 +33,9 @@ class PriceSource:
     STALE = "stale"  # the Price List's price from an older cache (a refresh failed)
     UNPRICED = "unpriced"  # the Price List has no price: UNPRICED_USD_PER_VCPU_HOUR per vCPU
     SERVICE = "service"  # the service's own price (Running.usd_per_hour), not the Price List
+    # A lower bound (Running.price_unknown: Bedrock tokens at a floor rate): counted, and the
+    # dollar limit not fully checked unless it alone exceeds it.
+    LOWER_BOUND = "lower-bound"
     UNKNOWN = "unknown"  # no price could be looked up: not counted (a lower bound)
     NOT_ASKED = "not-asked"  # no dollar limit set: prices were not looked up
 
@@ -70,8 +73,12 @@ class Burn:
 
     @property
     def unpriced_instances(self) -> int:
-        """Instances whose dollars are not in the total (a lower bound)."""
-        return sum(line.count for line in self.lines if line.usd_each is None)
+        """Instances whose dollars are not in the total, or only as a lower bound."""
+        return sum(
+            line.count
+            for line in self.lines
+            if line.usd_each is None or line.price_source == PriceSource.LOWER_BOUND
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,6 +125,10 @@ def weigh_burn(
             continue  # capacity another census weighs (a node group's EC2 instances)
         if item.usd_per_hour is not None:  # the service says what it costs: a line of its own
             lines.append(_own_priced_line(item))
+            if item.price_unknown:
+                price_errors[f"{item.instance_type or item.kind} {item.region}"] = (
+                    item.price_unknown
+                )
             continue
         instance_type = item.instance_type
         if not instance_type and item.vcpus is not None:
@@ -183,7 +194,7 @@ def _own_priced_line(item: Running) -> BurnLine:
         accelerators_each=0,
         accelerator_names="",
         usd_each=item.usd_per_hour,
-        price_source=PriceSource.SERVICE,
+        price_source=PriceSource.LOWER_BOUND if item.price_unknown else PriceSource.SERVICE,
     )
 
 

@@ -29,6 +29,7 @@ KINDS: dict[str, bool] = {
     "sagemaker-endpoints": True,
     "sagemaker-jobs": False,
     "sagemaker-clusters": False,
+    "bedrock-tokens": False,  # no stop: the launch block refuses invocation (bedrock_tokens.py)
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from guard import (
     batch_environments,
+    bedrock_tokens,
     batch_jobs,
     ecs_services,
     ecs_tasks,
@@ -47,6 +48,7 @@ MODULES: tuple[ModuleType, ...] = (
     sagemaker_endpoints,
     sagemaker_jobs,
     sagemaker_clusters,
+    bedrock_tokens,
 )
 MODULE_OF = {module.KIND: module for module in MODULES}
 assert {module.NAME for module in MODULES} == set(KINDS), "service_names.KINDS names each module"

@@ -30,6 +30,7 @@ from tests.batch_account import (
     network,
     submit,
 )
+from tests.bedrock_usage import publish_bedrock_usage
 from tests.guard.accounts import (
     UserSpec,
     create_group,
@@ -132,6 +133,7 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     create_transform_job(REGION, "scores", "ml.m5.large")
     create_tuning_job(REGION, "search", "ml.m5.large")
     create_cluster(REGION, "llm", [("workers", "ml.c5.xlarge", 2)])  # counted, reported
+    publish_bedrock_usage(REGION, "amazon.nova-micro-v1:0", 1000, 200)  # counted, refused
     topic = boto3.client("sns", region_name=HOME).create_topic(Name="notify")["TopicArn"]
     recorder = CallRecorder()
     session = boto3.session.Session(region_name=HOME)
@@ -180,6 +182,7 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     jobs = {"sagemaker:StopTrainingJob", "sagemaker:StopHyperParameterTuningJob"}
     assert endpoints | jobs | {"sagemaker:ListEndpointConfigs"} <= recorder.actions
     assert "sagemaker:DescribeCluster" in recorder.actions
+    assert "cloudwatch:GetMetricData" in recorder.actions
     missing = recorder.actions - set(GUARD_ACTIONS)
     assert not missing, f"the guard calls {sorted(missing)} but its role does not allow them"
 
