@@ -83,6 +83,9 @@ CENSUS_ACTIONS = (
     # Authorization Reference, "Actions defined by Amazon GameLift Servers").
     "gamelift:DescribeFleetCapacity",
     "gamelift:DescribeFleetAttributes",
+    # Bedrock tokens per model from CloudWatch (lambda/guard/bedrock_tokens.py): GetMetricData
+    # supports no resource-level permissions (SAR, "Actions defined by Amazon CloudWatch").
+    "cloudwatch:GetMetricData",
 )
 # Halting: stop (lifting stop protection, put back by restore); pause scaling so groups do not
 # replace what was stopped.

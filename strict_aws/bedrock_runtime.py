@@ -14,6 +14,16 @@ the model: an ARN as given, or a foundation model's `arn:aws:bedrock:<region>::f
 The refusal: HTTP 403, AccessDeniedException, "User: <arn> is not authorized to perform:
 <action> on resource: <arn> with an explicit deny in a service control policy" (the shape of IAM
 User Guide, "Troubleshoot access denied error messages").
+
+With IAM authentication on (moto's enable_iam_authentication, or moto_server's
+INITIAL_NO_AUTH_ACTION_COUNT), the caller's identity policies are evaluated as well, under the
+same action and resource: the guard's launch block (an explicit Deny of bedrock:Invoke* attached
+at a trip) refuses "... with an explicit deny in an identity-based policy", and a caller no
+policy allows "... because no identity-based policy allows the <action> action" (same IAM page).
+moto alone evaluates the operation's own name (bedrock:Converse, which no policy names: a
+Converse would pass a Deny of bedrock:InvokeModel) on resource `*`, and answers an XML error
+that botocore, reading this JSON protocol, reports as code "403" rather than
+AccessDeniedException.
 """
 
 from __future__ import annotations
@@ -22,7 +32,10 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
+from moto import settings
 from moto.bedrockruntime.responses import BedrockRuntimeResponse
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.iam.access_control import IAMPolicy, IAMRequest, PermissionResult
 
 from strict_aws.patches import Patches
 from strict_aws.principals import partition_of, principal_arn, principal_role_arn
@@ -40,6 +53,12 @@ AUTHORIZED_AS = {
 
 def install(patches: Patches) -> None:
     patches.set(BedrockRuntimeResponse, "call_action", _call_action)
+    # Authorized here, under the action AWS authorizes it as (_identity_refusal), not by moto.
+    patches.set(BedrockRuntimeResponse, "_authenticate_and_authorize_normal_action", _no_auth)
+
+
+def _no_auth(self: BedrockRuntimeResponse, resource: str = "*") -> None:
+    return None
 
 
 def _call_action(self: BedrockRuntimeResponse) -> Any:
@@ -52,15 +71,50 @@ def _call_action(self: BedrockRuntimeResponse) -> Any:
         else f"arn:{partition_of(self.region)}:bedrock:{self.region}::foundation-model/{model}"
     )
     account, region, key = self.current_account, self.region, self.access_key
+    user = principal_arn(account, region, key)
     if denying_policy(account, principal_role_arn(account, region, key), action, resource, region):
-        message = (
-            f"User: {principal_arn(account, region, key)} is not authorized to perform: "
-            f"{action} on resource: {resource} with an explicit deny in a service control policy"
+        return _refused(
+            f"User: {user} is not authorized to perform: {action} on resource: {resource} "
+            "with an explicit deny in a service control policy"
         )
-        headers = {
-            "status": 403,
-            "Content-Type": "application/json",
-            "x-amzn-ErrorType": "AccessDeniedException",
-        }
-        return 403, headers, json.dumps({"message": message})
+    why = _identity_refusal(self, action, resource)
+    if why is not None:
+        return _refused(f"User: {user} is not authorized to perform: {action} {why}")
     return _ORIGINAL_CALL_ACTION(self)
+
+
+def _refused(message: str) -> Any:
+    headers = {
+        "status": 403,
+        "Content-Type": "application/json",
+        "x-amzn-ErrorType": "AccessDeniedException",
+    }
+    return 403, headers, json.dumps({"message": message})
+
+
+def _identity_refusal(self: BedrockRuntimeResponse, action: str, resource: str) -> str | None:
+    """Why the caller's identity policies refuse `action` on `resource`, or None (allowed, or
+    IAM authentication off), counting requests towards moto's INITIAL_NO_AUTH_ACTION_COUNT as
+    moto's own check does (moto.core.authorization)."""
+    if ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
+        ActionAuthenticatorMixin.request_count += 1
+        return None
+    request = IAMRequest(
+        account_id=self.current_account,
+        method=self.method,
+        path=self.raw_path,
+        data=self.data,
+        body=self.raw_body,
+        headers=self.headers,
+        action=action.split(":", 1)[1],
+    )
+    request.check_signature()
+    permitted = False
+    for policy in request._access_key.collect_policies():
+        result = IAMPolicy(policy).is_action_permitted(action, resource)
+        if result == PermissionResult.DENIED:
+            return f"on resource: {resource} with an explicit deny in an identity-based policy"
+        permitted = permitted or result == PermissionResult.PERMITTED
+    if permitted:
+        return None
+    return f"because no identity-based policy allows the {action} action"

@@ -16,6 +16,7 @@ from strict_aws import (
     auto_scaling,
     batch,
     bedrock_runtime,
+    cloudwatch,
     ec2_fleets,
     ec2_images,
     ec2_instances,
@@ -74,6 +75,7 @@ SERVICES = (
     rds,
     redshift,
     gamelift,  # after pricing: chains its BotocoreStubber.process_request
+    cloudwatch,
 )
 
 

@@ -33,6 +33,9 @@ class PriceSource:
     STALE = "stale"  # the Price List's price from an older cache (a refresh failed)
     UNPRICED = "unpriced"  # the Price List has no price: UNPRICED_USD_PER_VCPU_HOUR per vCPU
     SERVICE = "service"  # the service's own price (Running.usd_per_hour), not the Price List
+    # A lower bound (Running.price_unknown: Bedrock tokens at a floor rate): counted, and the
+    # dollar limit not fully checked unless it alone exceeds it.
+    LOWER_BOUND = "lower-bound"
     UNKNOWN = "unknown"  # no price could be looked up: not counted (a lower bound)
     NOT_ASKED = "not-asked"  # no dollar limit set: prices were not looked up
 
@@ -70,8 +73,12 @@ class Burn:
 
     @property
     def unpriced_instances(self) -> int:
-        """Instances whose dollars are not in the total (a lower bound)."""
-        return sum(line.count for line in self.lines if line.usd_each is None)
+        """Instances whose dollars are not in the total, or only as a lower bound."""
+        return sum(
+            line.count
+            for line in self.lines
+            if line.usd_each is None or line.price_source == PriceSource.LOWER_BOUND
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,31 +111,13 @@ def weigh_burn(
     lies above every on-demand rate per vCPU (a SageMaker ml.p3.2xlarge, 8 vCPUs, weighs 8 USD/h
     where SageMaker lists about 3.8 in us-east-1: the breaker trips early, never late)."""
     components = components or {}
+    others = list(others)  # read twice: own-priced lines, then the Price List's groups
     groups: Counter[tuple[str, str, str]] = Counter()
     for region, found in instances.items():
         for instance in found:
             groups[instance.instance_type, region, SHARED] += 1
-    lines = []
-    price_errors: dict[str, str] = {}
-    service_groups: Counter[tuple[str, str, str]] = Counter()
-    parts_of: dict[tuple[str, str, str], PriceParts] = {}  # group -> what one costs
-    by_vcpus: dict[str, TypeWeight] = {}  # what a service billed by the vCPU weighs ("2 vCPU")
-    for item in others:
-        if not item.count:
-            continue  # capacity another census weighs (a node group's EC2 instances)
-        if item.usd_per_hour is not None:  # the service says what it costs: a line of its own
-            lines.append(_own_priced_line(item))
-            continue
-        instance_type = item.instance_type
-        if item.vcpus is not None:  # billed by the vCPU, or a type EC2 does not know (Redshift)
-            if not instance_type:
-                instance_type = f"{item.vcpus:g} vCPU"
-                if item.memory_gib is not None:
-                    instance_type += f", {item.memory_gib:g} GiB"
-            by_vcpus[instance_type] = TypeWeight(vcpus=item.vcpus, accelerators=0)
-        group = (instance_type, item.region, item.kind)
-        service_groups[group] += item.count
-        parts_of[group] = service_price_parts(item, components.get(item.kind))
+    lines, price_errors = _own_priced(others)
+    service_groups, parts_of, by_vcpus = _service_groups(others, components)
     for (instance_type, region, kind), count in service_groups.items():
         weight = by_vcpus.get(instance_type) or weights.get(ec2_type_of(instance_type))
         parts = parts_of[instance_type, region, kind]
@@ -172,6 +161,45 @@ def weigh_burn(
     )
 
 
+def _own_priced(others: Iterable[Running]) -> tuple[list[BurnLine], dict[str, str]]:
+    """The lines of the capacity the service itself prices (Running.usd_per_hour), and the
+    price errors of those whose price is only a lower bound (Running.price_unknown)."""
+    lines, errors = [], {}
+    for item in others:
+        if item.count and item.usd_per_hour is not None:
+            lines.append(_own_priced_line(item))
+            if item.price_unknown:
+                errors[f"{item.instance_type or item.kind} {item.region}"] = item.price_unknown
+    return lines, errors
+
+
+ServiceGroup = tuple[str, str, str]  # (type, or "2 vCPU, 4 GiB", region, kind)
+
+
+def _service_groups(
+    others: Iterable[Running], components: Mapping[str, str]
+) -> tuple[Counter[ServiceGroup], dict[ServiceGroup, PriceParts], dict[str, TypeWeight]]:
+    """The capacity the Price List prices, grouped: how many of each group, what one costs
+    (Price List keys and quantities), and what a type billed by the vCPU weighs."""
+    groups: Counter[ServiceGroup] = Counter()
+    parts_of: dict[ServiceGroup, PriceParts] = {}
+    by_vcpus: dict[str, TypeWeight] = {}  # what a service billed by the vCPU weighs ("2 vCPU")
+    for item in others:
+        if not item.count or item.usd_per_hour is not None:
+            continue  # weighed by another census (a node group's EC2 instances), or own-priced
+        instance_type = item.instance_type
+        if item.vcpus is not None:  # billed by the vCPU, or a type EC2 does not know (Redshift)
+            if not instance_type:
+                instance_type = f"{item.vcpus:g} vCPU"
+                if item.memory_gib is not None:
+                    instance_type += f", {item.memory_gib:g} GiB"
+            by_vcpus[instance_type] = TypeWeight(vcpus=item.vcpus, accelerators=0)
+        group = (instance_type, item.region, item.kind)
+        groups[group] += item.count
+        parts_of[group] = service_price_parts(item, components.get(item.kind))
+    return groups, parts_of, by_vcpus
+
+
 def _own_priced_line(item: Running) -> BurnLine:
     """A line for capacity whose price the service itself gives (Running.usd_per_hour): its
     vCPUs where it has any, no accelerators."""
@@ -184,7 +212,7 @@ def _own_priced_line(item: Running) -> BurnLine:
         accelerators_each=0,
         accelerator_names="",
         usd_each=item.usd_per_hour,
-        price_source=PriceSource.SERVICE,
+        price_source=PriceSource.LOWER_BOUND if item.price_unknown else PriceSource.SERVICE,
     )
 
 

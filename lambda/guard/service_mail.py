@@ -19,8 +19,12 @@ def service_lines(report: Report) -> list[str]:
                 for region, n in sorted(by_region.items())
             )
             lines.append(f"  {kind}: {where}")
+    refused = {kind for kind, module in MODULE_OF.items() if getattr(module, "REFUSED", "")}
     for kind, names in sorted(report.would_halt_services.items()):
-        lines.append(f"Dry-run: enforce mode would stop {len(names)} {kind}(s): {' '.join(names)}")
+        if kind not in refused:
+            lines.append(
+                f"Dry-run: enforce mode would stop {len(names)} {kind}(s): {' '.join(names)}"
+            )
     for kind, names in sorted(report.services_halted.items()):
         lines.append(f"Stopped {len(names)} {kind}(s): {' '.join(names)}")
         if kind in MODULE_OF:
@@ -31,6 +35,11 @@ def service_lines(report: Report) -> list[str]:
             f"them): {' '.join(names)}"
         )
     for kind, names in sorted(report.services_kept.items()):
+        if kind in refused:  # no stop exists (Bedrock): what refuses it instead
+            lines.append(f"Not stoppable, {len(names)} {kind}(s): {' '.join(names)}")
+            module = MODULE_OF[kind]
+            lines.append(f"  {module.REFUSED if report.launch_blocked else module.NOT_REFUSED}")
+            continue
         lines.append(
             f"Left running, {len(names)} {kind}(s) (accounts.yaml halt: does not name "
             f"{MODULE_OF[kind].NAME}; what they burn is in the lines above): {' '.join(names)}"

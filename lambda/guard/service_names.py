@@ -31,6 +31,7 @@ KINDS: dict[str, bool] = {
     "sagemaker-clusters": False,
     "redshift-clusters": True,
     "gamelift-fleets": True,
+    "bedrock-tokens": False,  # no stop: the launch block refuses invocation (bedrock_tokens.py)
 }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from guard import (
     batch_environments,
     batch_jobs,
+    bedrock_tokens,
     ecs_services,
     ecs_tasks,
     eks_nodegroups,
@@ -51,6 +52,7 @@ MODULES: tuple[ModuleType, ...] = (
     sagemaker_clusters,
     redshift_clusters,
     gamelift_fleets,
+    bedrock_tokens,
 )
 MODULE_OF = {module.KIND: module for module in MODULES}
 assert {module.NAME for module in MODULES} == set(KINDS), "service_names.KINDS names each module"

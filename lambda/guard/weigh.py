@@ -47,9 +47,14 @@ def weigh_census(
     for item in others:
         if not item.count:
             continue  # weighed by another census (a node group's instances: EC2's)
-        if item.instance_type and item.vcpus is None and item.kind in own_typed:
+        # Capacity billed by the vCPU has no type to describe, nor has capacity the service
+        # prices itself (a Bedrock model id is no EC2 type: DescribeInstanceTypes would refuse
+        # the call, and with it the region's real types).
+        if item.usd_per_hour is not None or not item.instance_type:
+            pass
+        elif item.vcpus is None and item.kind in own_typed:
             not_ec2[item.instance_type] = f"not an EC2 type; vCPUs of this {item.kind} unknown"
-        elif item.instance_type and item.vcpus is None:  # one that names its vCPUs is weighed
+        elif item.vcpus is None:  # one that names its vCPUs is weighed
             where.setdefault(ec2_type_of(item.instance_type), set()).add(item.region)
         parts = service_price_parts(item, components.get(item.kind))
         keys.update(key for key, _ in parts)

@@ -30,6 +30,7 @@ from tests.batch_account import (
     network,
     submit,
 )
+from tests.bedrock_usage import publish_bedrock_usage
 from tests.guard.accounts import (
     UserSpec,
     create_group,
@@ -160,6 +161,7 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     boto3.client("gamelift", region_name=REGION).create_fleet(
         Name="arena", EC2InstanceType="c5.large", BuildId="build-1"
     )
+    publish_bedrock_usage(REGION, "amazon.nova-micro-v1:0", 1000, 200)  # counted, refused
     topic = boto3.client("sns", region_name=HOME).create_topic(Name="notify")["TopicArn"]
     recorder = CallRecorder()
     session = boto3.session.Session(region_name=HOME)
@@ -216,6 +218,7 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     fleets = {"gamelift:StopFleetActions", "gamelift:StartFleetActions", "gamelift:TagResource"}
     fleets |= {"gamelift:UpdateFleetCapacity", "gamelift:UntagResource"}
     assert fleets | {"gamelift:DescribeFleetCapacity"} <= recorder.actions
+    assert "cloudwatch:GetMetricData" in recorder.actions
     missing = recorder.actions - set(GUARD_ACTIONS)
     assert not missing, f"the guard calls {sorted(missing)} but its role does not allow them"
 

@@ -1,0 +1,152 @@
+"""Bedrock tokens: the rate at which each model's on-demand invocations bill, from CloudWatch;
+never stopped (Bedrock has no stop): a trip refuses invocation instead.
+
+Bedrock publishes, under the AWS/Bedrock namespace by ModelId, `Invocations` (successful
+Converse, ConverseStream, InvokeModel and InvokeModelWithResponseStream requests),
+`InputTokenCount` and `OutputTokenCount` (Bedrock User Guide, "Monitor bedrock-runtime inference
+using CloudWatch metrics"); on-demand text models bill "for every input token processed and every
+output token generated" (aws.amazon.com/bedrock/pricing). The census asks ONE GetMetricData per
+region, three SEARCH expressions over the `{AWS/Bedrock,ModelId}` schema (a search finds every
+ModelId that reported data in the last two weeks, up to 500 series each: CloudWatch User Guide,
+"Use search expressions in graphs", "CloudWatch search expression syntax"), each series labelled
+`${PROP('MetricName')} ${PROP('Dim.ModelId')}` (dynamic labels "apply to every metric returned by
+the search": CloudWatch User Guide, "Use dynamic labels"), so a series is read by its label
+whatever Id AWS gives it. A region where nothing was invoked answers no series: one call.
+(A model list first, ListFoundationModels, would cost a second call and miss inference
+profiles, custom and imported models, which report their own ModelId.)
+
+The window: the last WINDOW_S (15 minutes) summed, per hour: a rate, not a total. The guard
+runs every few minutes, so consecutive runs overlap and a burst is seen by three to five runs;
+a shorter window would swing on single requests and on the minute CloudWatch has not yet
+published (Bedrock's metrics are per minute), a longer one would be slow to see a runaway and
+slow to forget one that stopped.
+
+The price: per token, but the Price List does not name Bedrock's prices by model id. Its
+AmazonBedrock offer names a model by display name (`model`, `titanModel`), with `inferenceType`
+("Input tokens", "Output tokens"), feature "On-demand Inference", unit "1K tokens"
+(aws-samples/sample-bedrock-model-evaluation, get_prices.py); models sold through AWS
+Marketplace (Anthropic's, Cohere's, ...) are under another offer, AmazonBedrockFoundationModels,
+per million tokens and told apart only by `servicename` and `usagetype` (public Price List
+extractors agree; AWS documents neither mapping). Matching a ModelId to those would be a
+hand-kept table: too uncertain for an unattended breaker. So tokens are weighed at FLOOR_USD_PER_
+TOKEN, below every per-token rate the pricing page lists: a lower bound. The dollar total is
+then a lower bound, as for an instance whose price could not be looked up (burn.py): the
+decision trips when even the floor exceeds max_usd_per_hour, and is degraded ("limit not fully
+checked") otherwise; never 0. Running.price_unknown says why.
+
+Halt: none exists. The kind is irreversible and, even where `halt:` names it, its halt changes
+nothing and returns no error: the trip's launch block denies bedrock:Invoke* to every principal
+it reaches, and the payer's quarantine SCPs deny it account-wide where the payer quarantines
+(runawaytrain_stack/launch_actions.py, scp.py); the mail says so (service_mail.py, REFUSED).
+Tokens already billed are not refunded. Restore has nothing to give back.
+
+Provisioned throughput (hourly, under a commitment term) is not counted here: moto has no
+ListProvisionedModelThroughputs; the spend trip sees it.
+
+IAM: cloudwatch:GetMetricData (no resource-level permissions).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from guard.service_capacity import Running, ServiceHalt, ServiceRestore
+
+SERVICE = "cloudwatch"
+KIND = "Bedrock tokens"
+NAME = "bedrock-tokens"
+NAMESPACE = "AWS/Bedrock"
+WINDOW_S = 15 * 60
+PERIOD_S = 60  # Bedrock's metrics are per minute; every minute of the window summed
+INVOCATIONS, INPUT, OUTPUT = "Invocations", "InputTokenCount", "OutputTokenCount"
+METRICS = (INVOCATIONS, INPUT, OUTPUT)
+LABEL = "${PROP('MetricName')} ${PROP('Dim.ModelId')}"
+# USD per token below every on-demand rate on aws.amazon.com/bedrock/pricing (the cheapest
+# found: Amazon Titan Text Embeddings V2, 0.02 USD per million input tokens; cache reads and the
+# batch and flex tiers bill less than on-demand but stay above this): 0.005 USD per million.
+FLOOR_USD_PER_TOKEN = 0.005 / 1_000_000
+PRICE_UNKNOWN = (
+    "Bedrock's per-token prices are not listed by model id: weighed at the floor of "
+    f"{FLOOR_USD_PER_TOKEN * 1e6:g} USD per million tokens (a lower bound)"
+)
+STOP_KEEPS = "Bedrock has no stop: nothing is stopped."
+# What the mail says instead of "halted" or "left running" (service_mail.py).
+REFUSED = (
+    "Bedrock has no stop: invocation is refused by the trip's launch block (bedrock:Invoke* "
+    "denied to the users and roles listed under 'Launches refused') and, where the payer "
+    "quarantines the account, by its quarantine SCPs account-wide. Tokens already billed are "
+    "not refunded."
+)
+NOT_REFUSED = (
+    "Bedrock has no stop, and this trip refused invocation to nobody (launch_block off, or its "
+    "attach failed: see above): invocation goes on unless the payer quarantines the account. "
+    "Tokens already billed are not refunded."
+)
+
+
+def metric_queries() -> list[dict[str, Any]]:
+    """Three SEARCH expressions, one GetMetricData: every ModelId's invocations and tokens."""
+    return [
+        {
+            "Id": metric.lower(),
+            "Expression": (
+                f"SEARCH('{{{NAMESPACE},ModelId}} MetricName=\"{metric}\"', 'Sum', {PERIOD_S})"
+            ),
+            "Label": LABEL,
+            "ReturnData": True,
+        }
+        for metric in METRICS
+    ]
+
+
+def count(cloudwatch: Any, region: str, now: datetime | None = None) -> list[Running]:
+    """One Running per model invoked in the window, priced per hour at the floor rate."""
+    end = (now or datetime.now(UTC)).replace(microsecond=0)
+    totals: dict[str, dict[str, float]] = {}
+    pages = cloudwatch.get_paginator("get_metric_data").paginate(
+        MetricDataQueries=metric_queries(),
+        StartTime=end - timedelta(seconds=WINDOW_S),
+        EndTime=end,
+    )
+    for page in pages:
+        for series in page["MetricDataResults"]:
+            metric, _, model = series.get("Label", "").partition(" ")
+            if metric in METRICS and model:
+                by_metric = totals.setdefault(model, dict.fromkeys(METRICS, 0.0))
+                by_metric[metric] += sum(series.get("Values", []))
+    per_hour = 3600 / WINDOW_S
+    found = []
+    for model, by_metric in sorted(totals.items()):
+        tokens = by_metric[INPUT] + by_metric[OUTPUT]
+        if not tokens and not by_metric[INVOCATIONS]:
+            continue  # reported in the last two weeks, not in the window
+        found.append(
+            Running(
+                kind=KIND,
+                region=region,
+                name=model,
+                arn="",
+                instance_type=model,
+                state=(
+                    f"{by_metric[INVOCATIONS]:.0f} invocations, {by_metric[INPUT]:.0f} input "
+                    f"and {by_metric[OUTPUT]:.0f} output tokens in {WINDOW_S // 60} min"
+                ),
+                usd_per_hour=tokens * per_hour * FLOOR_USD_PER_TOKEN,
+                price_unknown=PRICE_UNKNOWN,
+            )
+        )
+    return found
+
+
+def halt(cloudwatch: Any, found: list[Running], incident: str) -> ServiceHalt:
+    """Nothing changes: the launch block and the quarantine SCPs refuse invocation. Reported
+    as kept, where the mail says so (REFUSED)."""
+    return ServiceHalt(kept=list(found))
+
+
+def restore(
+    cloudwatch: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+) -> ServiceRestore:
+    """Nothing: the guard never changed Bedrock (the launch block's restore lifts the refusal)."""
+    return ServiceRestore()
