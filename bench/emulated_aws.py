@@ -70,6 +70,69 @@ class LatencyInjector:
         return session
 
 
+class Replay:
+    """AWS with no server-side cost: every call the guard makes is answered from a recording
+    of the emulator's answer to the same request, so a timed run pays what the guard pays in
+    Lambda (signing, sending, parsing, its own work) and the latency hook's sleep, but not the
+    emulator's CPU, which inline competes with the guard's threads for the interpreter lock.
+
+    Recording (the untimed run before): each request is asked of moto and its answer kept, by
+    method, URL, body and X-Amz-Target (a JSON protocol's operation). Then, inside `replaying()`,
+    a request seen before is answered from the recording; one not seen (a body with a
+    timestamp) is asked of moto, and counted in `missed`. A registered-first `before-send`
+    handler: botocore calls every handler of that event and takes the first answer, so moto's
+    own handler is switched off while replaying (it would answer every call again)."""
+
+    def __init__(self) -> None:
+        from moto.core.models import botocore_stubber
+
+        self._emulator = botocore_stubber
+        self._answers: dict[tuple[str, str, str, bytes], tuple[int, dict[str, str], bytes]] = {}
+        self._lock = threading.Lock()
+        self.recording = True
+        self.missed = 0
+
+    @contextmanager
+    def replaying(self) -> Iterator[None]:
+        self.recording, self._emulator.enabled = False, False
+        try:
+            yield
+        finally:
+            self.recording, self._emulator.enabled = True, True
+
+    def __call__(self, request: Any, **_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+        from moto.core.botocore_stubber import MockRawResponse
+
+        body = request.body or b""
+        target = request.headers.get("X-Amz-Target") or b""
+        target = target.decode() if isinstance(target, bytes) else target
+        key = (
+            request.method,
+            request.url,
+            target,
+            body if isinstance(body, bytes) else body.encode(),
+        )
+        with self._lock:
+            answer = None if self.recording else self._answers.get(key)
+            if answer is None and not self.recording:
+                self.missed += 1
+        if answer is None:
+            answer = self._emulator.process_request(request)
+            if answer is None:  # moto has no backend for it: never let it reach the network
+                raise RuntimeError(f"the emulator cannot answer {request.method} {request.url}")
+            status, headers, content = answer
+            answer = (
+                status,
+                dict(headers),
+                content if isinstance(content, bytes) else content.encode(),
+            )
+            with self._lock:
+                self._answers[key] = answer
+        status, headers, content = answer
+        return AWSResponse(request.url, status, headers, MockRawResponse(content))
+
+
 @contextmanager
 def emulated(strict: bool = True, **layer: Any) -> Iterator[Any]:
     """moto, under the strict-AWS layer (`layer`: its arguments) unless not `strict`; yields the
