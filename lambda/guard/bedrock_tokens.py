@@ -28,11 +28,17 @@ AmazonBedrock offer names a model by display name (`model`, `titanModel`), with 
 Marketplace (Anthropic's, Cohere's, ...) are under another offer, AmazonBedrockFoundationModels,
 per million tokens and told apart only by `servicename` and `usagetype` (public Price List
 extractors agree; AWS documents neither mapping). Matching a ModelId to those would be a
-hand-kept table: too uncertain for an unattended breaker. So tokens are weighed at FLOOR_USD_PER_
-TOKEN, below every per-token rate the pricing page lists: a lower bound. The dollar total is
-then a lower bound, as for an instance whose price could not be looked up (burn.py): the
-decision trips when even the floor exceeds max_usd_per_hour, and is degraded ("limit not fully
-checked") otherwise; never 0. Running.price_unknown says why.
+hand-kept table: too uncertain for an unattended breaker, and stale the day a model is added.
+
+So tokens are weighed at ASSUMED rates, input and output apart: those of the Claude
+Sonnet-class models (3 USD per million input tokens, 15 per million output, on-demand, on the
+pricing page), the models leaked-key "LLMjacking" campaigns were seen invoking (Sysdig Threat
+Research, "LLMjacking: stolen cloud credentials used in new AI attack", 2024). A cheaper model
+(Haiku, Nova, Titan) weighs more than it bills, so the breaker trips early; only the dearest
+(Opus-class) weigh less. The rates are printed on the mail's line (the Running's state), so
+whoever reads it sees what was assumed. An earlier floor rate made every run of an account
+using Bedrock with max_usd_per_hour set DEGRADED, mailed every few minutes: a breaker its
+owners would switch off.
 
 Halt: none exists. The kind is irreversible and, even where `halt:` names it, its halt changes
 nothing and returns no error: the trip's launch block denies bedrock:Invoke* to every principal
@@ -62,13 +68,12 @@ PERIOD_S = 60  # Bedrock's metrics are per minute; every minute of the window su
 INVOCATIONS, INPUT, OUTPUT = "Invocations", "InputTokenCount", "OutputTokenCount"
 METRICS = (INVOCATIONS, INPUT, OUTPUT)
 LABEL = "${PROP('MetricName')} ${PROP('Dim.ModelId')}"
-# USD per token below every on-demand rate on aws.amazon.com/bedrock/pricing (the cheapest
-# found: Amazon Titan Text Embeddings V2, 0.02 USD per million input tokens; cache reads and the
-# batch and flex tiers bill less than on-demand but stay above this): 0.005 USD per million.
-FLOOR_USD_PER_TOKEN = 0.005 / 1_000_000
-PRICE_UNKNOWN = (
-    "Bedrock's per-token prices are not listed by model id: weighed at the floor of "
-    f"{FLOOR_USD_PER_TOKEN * 1e6:g} USD per million tokens (a lower bound)"
+# USD per million tokens, on-demand, of the Claude Sonnet-class models (see above).
+ASSUMED_USD_PER_MILLION_INPUT = 3.0
+ASSUMED_USD_PER_MILLION_OUTPUT = 15.0
+ASSUMED = (
+    f"weighed at an assumed {ASSUMED_USD_PER_MILLION_INPUT:g} / "
+    f"{ASSUMED_USD_PER_MILLION_OUTPUT:g} USD per million input / output tokens"
 )
 STOP_KEEPS = "Bedrock has no stop: nothing is stopped."
 # What the mail says instead of "halted" or "left running" (service_mail.py).
@@ -76,12 +81,13 @@ REFUSED = (
     "Bedrock has no stop: invocation is refused by the trip's launch block (bedrock:Invoke* "
     "denied to the users and roles listed under 'Launches refused') and, where the payer "
     "quarantines the account, by its quarantine SCPs account-wide. Tokens already billed are "
-    "not refunded."
+    f"not refunded. Tokens are {ASSUMED}: the Price List names no rate by model id."
 )
 NOT_REFUSED = (
     "Bedrock has no stop, and this trip refused invocation to nobody (launch_block off, or its "
     "attach failed: see above): invocation goes on unless the payer quarantines the account. "
-    "Tokens already billed are not refunded."
+    f"Tokens already billed are not refunded. Tokens are {ASSUMED}: the Price List names no "
+    "rate by model id."
 )
 
 
@@ -101,7 +107,7 @@ def metric_queries() -> list[dict[str, Any]]:
 
 
 def count(cloudwatch: Any, region: str, now: datetime | None = None) -> list[Running]:
-    """One Running per model invoked in the window, priced per hour at the floor rate."""
+    """One Running per model invoked in the window, priced per hour at the assumed rates."""
     end = (now or datetime.now(UTC)).replace(microsecond=0)
     totals: dict[str, dict[str, float]] = {}
     pages = cloudwatch.get_paginator("get_metric_data").paginate(
@@ -118,8 +124,7 @@ def count(cloudwatch: Any, region: str, now: datetime | None = None) -> list[Run
     per_hour = 3600 / WINDOW_S
     found = []
     for model, by_metric in sorted(totals.items()):
-        tokens = by_metric[INPUT] + by_metric[OUTPUT]
-        if not tokens and not by_metric[INVOCATIONS]:
+        if not by_metric[INPUT] + by_metric[OUTPUT] and not by_metric[INVOCATIONS]:
             continue  # reported in the last two weeks, not in the window
         found.append(
             Running(
@@ -130,13 +135,21 @@ def count(cloudwatch: Any, region: str, now: datetime | None = None) -> list[Run
                 instance_type=model,
                 state=(
                     f"{by_metric[INVOCATIONS]:.0f} invocations, {by_metric[INPUT]:.0f} input "
-                    f"and {by_metric[OUTPUT]:.0f} output tokens in {WINDOW_S // 60} min"
+                    f"and {by_metric[OUTPUT]:.0f} output tokens in {WINDOW_S // 60} min, "
+                    f"{ASSUMED}"
                 ),
-                usd_per_hour=tokens * per_hour * FLOOR_USD_PER_TOKEN,
-                price_unknown=PRICE_UNKNOWN,
+                usd_per_hour=per_hour * usd_of(by_metric[INPUT], by_metric[OUTPUT]),
             )
         )
     return found
+
+
+def usd_of(input_tokens: float, output_tokens: float) -> float:
+    """What the tokens bill at the assumed rates."""
+    return (
+        input_tokens * ASSUMED_USD_PER_MILLION_INPUT
+        + output_tokens * ASSUMED_USD_PER_MILLION_OUTPUT
+    ) / 1_000_000
 
 
 def halt(cloudwatch: Any, found: list[Running], incident: str) -> ServiceHalt:

@@ -1,7 +1,7 @@
 """Bedrock tokens (issue 21): counted per model from CloudWatch's AWS/Bedrock metrics, one
-GetMetricData per region, weighed at a floor per-token rate (a lower bound: the Price List names
-no Bedrock price by model id); never stopped: a trip refuses invocation through the launch
-block, and the mail says so."""
+GetMetricData per region, weighed at assumed Sonnet-class rates, input and output
+apart (the Price List names no Bedrock price by model id); never stopped: a trip refuses
+invocation through the launch block, and the mail says so."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 KIND = "Bedrock tokens"
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
-FLOOR = bedrock_tokens.FLOOR_USD_PER_TOKEN
+PER_HOUR = 4  # the window is 15 minutes
 
 
 @pytest.fixture(autouse=True)
@@ -40,29 +40,38 @@ def usd_limit(usd: float, **more: Any) -> WeightedLimits:
     return WeightedLimits(usd_per_hour=usd, **more)
 
 
-def test_tokens_in_cloudwatch_are_weighed_per_hour_as_a_lower_bound(strict, inbox, clients):
-    """30 M tokens in the last 15 minutes are 120 M an hour, at the floor rate; the line says
-    it is a lower bound, and below the limit the dollar limit is not fully checked."""
+def test_tokens_in_cloudwatch_are_weighed_per_hour_at_the_assumed_rates(strict, inbox, clients):
+    """25 M input and 5 M output tokens in the last 15 minutes are 100 M and 20 M an hour, at 3
+    and 15 USD per million: 600 USD/h, over a 500 limit: a trip, not a degraded run; the
+    mail's line says what was assumed."""
     publish_bedrock_usage(REGION, MODEL, 20e6, 4e6, invocations=300, minutes_ago=2)
     publish_bedrock_usage(REGION, MODEL, 5e6, 1e6, invocations=100, minutes_ago=9)
     publish_bedrock_usage(REGION, "amazon.titan-old", 9e9, 9e9, minutes_ago=40)  # before it
-    settings = Settings(ec2limit=99, snstopic=inbox.topic_arn, weighted=usd_limit(100.0))
+    settings = Settings(ec2limit=99, snstopic=inbox.topic_arn, weighted=usd_limit(500.0))
 
     report = run_guard(settings, Invocation(), clients, ACCOUNT)
 
     assert report.services == {KIND: {REGION: 1}}
     assert report.burn is not None
     [line] = [line for line in report.burn["lines"] if line["instance_type"] == MODEL]
-    assert line["price_source"] == "lower-bound" and line["vcpus_each"] == 0
-    assert line["usd_each"] == pytest.approx(30e6 * 4 * FLOOR)
-    assert report.burn["usd_per_hour"] == pytest.approx(30e6 * 4 * FLOOR)
-    assert report.verdict == "degraded"
-    assert "limit not fully checked" in report.reason
-    body = compose_body(report)
-    assert (
-        f"Only a lower bound is counted for {MODEL} {REGION} (0.60 USD/h), the dollar limit is "
-        f"not fully checked: {bedrock_tokens.PRICE_UNKNOWN}"
-    ) in body
+    assert line["price_source"] == "service" and line["vcpus_each"] == 0
+    assert line["usd_each"] == pytest.approx(PER_HOUR * (25 * 3.0 + 5 * 15.0))
+    assert report.burn["usd_per_hour"] == pytest.approx(600.0)
+    assert report.verdict == "trip"
+    assert bedrock_tokens.ASSUMED in compose_body(report)
+
+
+def test_bedrock_use_under_the_dollar_limit_is_a_quiet_ok_run(strict, inbox, clients):
+    """Under the limit the run is ok, not degraded: a DEGRADED mail every few minutes for every
+    account that uses Bedrock would have its owners switch the limit off."""
+    publish_bedrock_usage(REGION, MODEL, 1e6, 1e5, invocations=10, minutes_ago=3)
+    settings = Settings(ec2limit=99, snstopic=inbox.topic_arn, weighted=usd_limit(500.0))
+
+    report = run_guard(settings, Invocation(), clients, ACCOUNT)
+
+    assert report.verdict == "ok", report.reason
+    assert report.burn is not None
+    assert report.burn["usd_per_hour"] == pytest.approx(PER_HOUR * (1 * 3.0 + 0.1 * 15.0))
 
 
 def test_no_usage_counts_nothing_at_one_call_per_region(strict):
@@ -97,8 +106,8 @@ def test_a_bedrock_only_account_over_the_limit_trips_and_its_invocations_are_ref
         aws_access_key_id=key["AccessKeyId"],
         aws_secret_access_key=key["SecretAccessKey"],
     )
-    # 2.5 G tokens in 15 minutes: 10 G an hour, 50 USD/h even at the floor.
-    publish_bedrock_usage(REGION, MODEL, 2e9, 5e8, invocations=9000)
+    # 2 M input and 0.5 M output tokens in 15 minutes: 4 x (6 + 7.5) = 54 USD/h.
+    publish_bedrock_usage(REGION, MODEL, 2e6, 5e5, invocations=9000)
     clients = guard_clients()
     settings = Settings(
         ec2limit=99,
@@ -160,7 +169,7 @@ def test_dry_run_does_not_claim_it_would_stop_bedrock(strict, inbox, clients):
 
 
 def test_cloudwatch_failing_is_a_region_not_counted(strict, inbox, clients):
-    """No price lookup exists to fail (the floor is fixed): what can fail is the count, which
+    """No price lookup exists to fail (the rates are assumed): what can fail is the count, which
     leaves the run degraded like any region not counted, never 0 in silence."""
     publish_bedrock_usage(REGION, MODEL, 1e6, 1e6)
 
