@@ -33,9 +33,6 @@ class PriceSource:
     STALE = "stale"  # the Price List's price from an older cache (a refresh failed)
     UNPRICED = "unpriced"  # the Price List has no price: UNPRICED_USD_PER_VCPU_HOUR per vCPU
     SERVICE = "service"  # the service's own price (Running.usd_per_hour), not the Price List
-    # A lower bound (Running.price_unknown: Bedrock tokens at a floor rate): counted, and the
-    # dollar limit not fully checked unless it alone exceeds it.
-    LOWER_BOUND = "lower-bound"
     UNKNOWN = "unknown"  # no price could be looked up: not counted (a lower bound)
     NOT_ASKED = "not-asked"  # no dollar limit set: prices were not looked up
 
@@ -73,12 +70,8 @@ class Burn:
 
     @property
     def unpriced_instances(self) -> int:
-        """Instances whose dollars are not in the total, or only as a lower bound."""
-        return sum(
-            line.count
-            for line in self.lines
-            if line.usd_each is None or line.price_source == PriceSource.LOWER_BOUND
-        )
+        """Instances whose dollars are not in the total (a lower bound)."""
+        return sum(line.count for line in self.lines if line.usd_each is None)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,7 +109,8 @@ def weigh_burn(
     for region, found in instances.items():
         for instance in found:
             groups[instance.instance_type, region, SHARED] += 1
-    lines, price_errors = _own_priced(others)
+    lines = _own_priced(others)
+    price_errors: dict[str, str] = {}
     service_groups, parts_of, by_vcpus = _service_groups(others, components)
     for (instance_type, region, kind), count in service_groups.items():
         weight = by_vcpus.get(instance_type) or weights.get(ec2_type_of(instance_type))
@@ -161,16 +155,11 @@ def weigh_burn(
     )
 
 
-def _own_priced(others: Iterable[Running]) -> tuple[list[BurnLine], dict[str, str]]:
-    """The lines of the capacity the service itself prices (Running.usd_per_hour), and the
-    price errors of those whose price is only a lower bound (Running.price_unknown)."""
-    lines, errors = [], {}
-    for item in others:
-        if item.count and item.usd_per_hour is not None:
-            lines.append(_own_priced_line(item))
-            if item.price_unknown:
-                errors[f"{item.instance_type or item.kind} {item.region}"] = item.price_unknown
-    return lines, errors
+def _own_priced(others: Iterable[Running]) -> list[BurnLine]:
+    """The lines of the capacity the service itself prices (Running.usd_per_hour)."""
+    return [
+        _own_priced_line(item) for item in others if item.count and item.usd_per_hour is not None
+    ]
 
 
 ServiceGroup = tuple[str, str, str]  # (type, or "2 vCPU, 4 GiB", region, kind)
@@ -212,7 +201,7 @@ def _own_priced_line(item: Running) -> BurnLine:
         accelerators_each=0,
         accelerator_names="",
         usd_each=item.usd_per_hour,
-        price_source=PriceSource.LOWER_BOUND if item.price_unknown else PriceSource.SERVICE,
+        price_source=PriceSource.SERVICE,
     )
 
 

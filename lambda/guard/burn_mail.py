@@ -95,18 +95,7 @@ def _caveats(burn: dict[str, Any]) -> list[str]:
             )
         if line["price_source"] == PriceSource.STALE:
             out.append(f"  The price of {where} is from an older cache: a refresh failed.")
-    floors = {
-        f"{line['instance_type']} {line['region']}": line["usd_each"]
-        for line in lines
-        if line["price_source"] == PriceSource.LOWER_BOUND
-    }
     for where, error in sorted(burn["price_errors"].items()):
-        if where in floors:  # counted, but only as a lower bound (Bedrock tokens)
-            out.append(
-                f"  Only a lower bound is counted for {where} ({floors[where]:,.2f} USD/h), "
-                f"the dollar limit is not fully checked: {error}"
-            )
-            continue
         out.append(f"  NO price could be looked up for {where} (not in the total): {error}")
     for instance_type, error in sorted(burn["unweighed"].items()):
         out.append(

@@ -46,10 +46,6 @@ class Running:
     # Where the service itself says what one of the `count` costs, not the Price List (a
     # Lightsail bundle's monthly price, Bedrock tokens measured by CloudWatch): USD an hour.
     usd_per_hour: float | None = None
-    # Where that price is only a lower bound (Bedrock tokens at a floor rate: the Price List
-    # does not name their prices by model), why: the dollar limit is then not fully checked
-    # (degraded) unless the lower bound alone exceeds it, as for an unknown EC2 price.
-    price_unknown: str = ""
 
     @property
     def key(self) -> str:
