@@ -27,6 +27,9 @@ from strict_aws import (
     iam,
     iam_accounts,
     lambda_functions,
+    lightsail,
+    nat_gateways,
+    opensearch,
     organizations,
     pricing,
     rds,
@@ -70,6 +73,9 @@ SERVICES = (
     ecs,
     bedrock_runtime,
     rds,
+    lightsail,
+    opensearch,
+    nat_gateways,
 )
 
 
