@@ -29,6 +29,11 @@ KINDS: dict[str, bool] = {
     "sagemaker-endpoints": True,
     "sagemaker-jobs": False,
     "sagemaker-clusters": False,
+    # Report-only: a stop saves nothing, a delete loses data (lightsail_*, opensearch_domains).
+    "lightsail-instances": False,
+    "lightsail-databases": False,
+    "opensearch-domains": False,
+    "nat-gateways": False,  # deleted only where halt: names it; restore does not make it again
 }
 
 

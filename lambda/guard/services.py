@@ -21,6 +21,10 @@ from guard import (
     ecs_tasks,
     eks_nodegroups,
     lambda_functions,
+    lightsail_databases,
+    lightsail_instances,
+    nat_gateways,
+    opensearch_domains,
     rds_databases,
     sagemaker_clusters,
     sagemaker_endpoints,
@@ -47,6 +51,10 @@ MODULES: tuple[ModuleType, ...] = (
     sagemaker_endpoints,
     sagemaker_jobs,
     sagemaker_clusters,
+    lightsail_instances,
+    lightsail_databases,
+    opensearch_domains,
+    nat_gateways,
 )
 MODULE_OF = {module.KIND: module for module in MODULES}
 assert {module.NAME for module in MODULES} == set(KINDS), "service_names.KINDS names each module"

@@ -45,7 +45,9 @@ def weigh_census(
     for item in others:
         if not item.count:
             continue  # weighed by another census (a node group's instances: EC2's)
-        if item.instance_type:  # capacity billed by the vCPU has no type to describe
+        # Capacity billed by the vCPU has no type to describe, and capacity the service prices
+        # itself (a Lightsail bundle) names no EC2 type.
+        if item.instance_type and item.usd_per_hour is None:
             where.setdefault(ec2_type_of(item.instance_type), set()).add(item.region)
         parts = service_price_parts(item, components.get(item.kind))
         keys.update(key for key, _ in parts)
