@@ -100,7 +100,19 @@ LAUNCH_ACTIONS = (
     # AAS's service-linked role, which neither side binds; it also moves the capacity into
     # [min, max] at once (AAS API Reference, RegisterScalableTarget).
     "application-autoscaling:RegisterScalableTarget",
+    # Lightsail bills a bundle's hourly price from creation to deletion (stopped too):
+    # instances and managed databases, new or from a snapshot.
     "lightsail:CreateInstances",
+    "lightsail:CreateInstancesFromSnapshot",
+    "lightsail:CreateRelationalDatabase",
+    "lightsail:CreateRelationalDatabaseFromSnapshot",
+    # OpenSearch domains bill their nodes by the hour and have no stop; UpdateDomainConfig adds
+    # or enlarges them. NAT gateways bill by the hour from creation.
+    "es:CreateDomain",
+    "es:CreateElasticsearchDomain",
+    "es:UpdateDomainConfig",
+    "es:UpdateElasticsearchDomainConfig",
+    "ec2:CreateNatGateway",
     # Databases: new instances and clusters, replicas and restores, and the starts the halt's
     # stops would undo (AWS itself starts a stopped one after seven days: the guard stops it
     # again while the incident is open, lambda/guard/rds_databases.py).
