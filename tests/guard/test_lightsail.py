@@ -95,13 +95,16 @@ def test_a_retired_bundle_and_a_research_bundle_are_priced_too(strict):
     bundles only with appCategory LfR: both are asked, the second only when needed."""
     add_bundle(REGION, Bundle("gpu_xl_1_0", 1000.0, 4, 16.0, 50, app_categories=("LfR",)))
     create_instances(["research"], bundle="gpu_xl_1_0")
+    create_instances(["legacy"], bundle="micro_3_0")
+    add_bundle(REGION, Bundle("micro_3_0", 7.0, 2, 1.0, 40, active=False))  # retired since
     backend_bundles = lightsail().get_bundles(includeInactive=True)["bundles"]
     assert "gpu_xl_1_0" not in {b["bundleId"] for b in backend_bundles}
 
-    [research] = lightsail_instances.count(lightsail(), REGION)
+    found = {item.name: item for item in lightsail_instances.count(lightsail(), REGION)}
 
-    assert research.usd_per_hour == pytest.approx(1000.0 / 744)
-    assert research.vcpus == 4.0
+    assert found["research"].usd_per_hour == pytest.approx(1000.0 / 744)
+    assert found["research"].vcpus == 4.0
+    assert found["legacy"].usd_per_hour == pytest.approx(7.0 / 744)
 
 
 def test_an_instance_whose_bundle_is_listed_nowhere_weighs_its_vcpus_unpriced():
@@ -212,21 +215,20 @@ def test_halt_naming_lightsail_reports_what_to_do_by_hand_and_changes_nothing(
 
 
 def test_a_lightsail_bundle_is_never_sent_to_describe_instance_types(strict):
-    """It names no EC2 type: describing it would fail and count as unweighed."""
+    """It names no EC2 type: describing it would be a call for nothing (and an error)."""
     create_instances(["web"])
     [web] = lightsail_instances.count(lightsail(), REGION)
-    asked: list[list[str]] = []
-
-    class Ec2:
-        def describe_instance_types(self, InstanceTypes: list[str]) -> Any:  # noqa: N803
-            asked.append(InstanceTypes)
-            return {"InstanceTypes": []}
-
+    asked: list[str] = []
+    session = boto3.session.Session(region_name=REGION)
+    session.events.register(
+        "before-call.ec2.DescribeInstanceTypes", lambda event_name, **_: asked.append(event_name)
+    )
     census = type("C", (), {"instances": {}, "untyped_regions": {}})()
+
     burn = weigh_census(
         census,
         WeightedLimits(vcpus=100),
-        lambda region: Ec2(),
+        lambda region: session.client("ec2", region_name=region),
         lambda: None,
         workers=1,
         others=[web],
