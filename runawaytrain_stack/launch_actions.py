@@ -111,7 +111,6 @@ LAUNCH_ACTIONS = (
     # role; on a suspended target it waits, but only RegisterScalableTarget resumes it.
     "application-autoscaling:PutScalingPolicy",
     "application-autoscaling:PutScheduledAction",
-    "lightsail:CreateInstances",
     # GameLift: new fleets and locations, more instances, auto scaling the halt stopped
     # (lambda/guard/gamelift_fleets.py), and FleetIQ game server groups (EC2 Auto Scaling
     # groups GameLift drives with a passed role).
@@ -122,6 +121,19 @@ LAUNCH_ACTIONS = (
     "gamelift:CreateGameServerGroup",
     "gamelift:UpdateGameServerGroup",
     "gamelift:ResumeGameServerGroup",
+    # Lightsail bills a bundle's hourly price from creation to deletion (stopped too):
+    # instances and managed databases, new or from a snapshot.
+    "lightsail:CreateInstances",
+    "lightsail:CreateInstancesFromSnapshot",
+    "lightsail:CreateRelationalDatabase",
+    "lightsail:CreateRelationalDatabaseFromSnapshot",
+    # OpenSearch domains bill their nodes by the hour and have no stop; UpdateDomainConfig adds
+    # or enlarges them. NAT gateways bill by the hour from creation.
+    "es:CreateDomain",
+    "es:CreateElasticsearchDomain",
+    "es:UpdateDomainConfig",
+    "es:UpdateElasticsearchDomainConfig",
+    "ec2:CreateNatGateway",
     # Databases: new instances and clusters, replicas and restores, and the starts the halt's
     # stops would undo (AWS itself starts a stopped one after seven days: the guard stops it
     # again while the incident is open, lambda/guard/rds_databases.py).

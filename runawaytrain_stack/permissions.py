@@ -86,6 +86,15 @@ CENSUS_ACTIONS = (
     # Bedrock tokens per model from CloudWatch (lambda/guard/bedrock_tokens.py): GetMetricData
     # supports no resource-level permissions (SAR, "Actions defined by Amazon CloudWatch").
     "cloudwatch:GetMetricData",
+    # Lightsail, OpenSearch and NAT gateways (lambda/guard/lightsail_*.py, opensearch_domains.py,
+    # nat_gateways.py): no resource-level permissions (Service Authorization Reference, "Actions
+    # defined by Amazon Lightsail", "by Amazon OpenSearch Service" and "by Amazon EC2").
+    "lightsail:GetInstances",
+    "lightsail:GetBundles",
+    "lightsail:GetRelationalDatabases",
+    "lightsail:GetRelationalDatabaseBundles",
+    "es:ListDomainNames",
+    "ec2:DescribeNatGateways",
 )
 # Halting: stop (lifting stop protection, put back by restore); pause scaling so groups do not
 # replace what was stopped.
@@ -204,6 +213,13 @@ GAMELIFT_FLEET_ACTIONS = (
     "gamelift:ListTagsForResource",
 )
 GAMELIFT_TAG_ACTIONS = ("gamelift:TagResource", "gamelift:UntagResource")
+# OpenSearch domains (lambda/guard/opensearch_domains.py): described, never changed.
+OPENSEARCH_ACTIONS = ("es:DescribeDomains",)
+# NAT gateways (lambda/guard/nat_gateways.py): deleted only where `halt:` names them, recorded
+# first by a tag on the Elastic IP the delete keeps (a private gateway's: on its subnet),
+# runawaytrain: keys only by condition.
+NAT_GATEWAY_ACTIONS = ("ec2:DeleteNatGateway",)
+NAT_RECORD_ACTIONS = ("ec2:CreateTags", "ec2:DeleteTags")
 PUBLISH_ACTIONS = ("sns:Publish",)
 TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -302,6 +318,9 @@ HALT_ACTIONS = (
     + REDSHIFT_SCHEDULE_ACTIONS
     + GAMELIFT_FLEET_ACTIONS
     + GAMELIFT_TAG_ACTIONS
+    + OPENSEARCH_ACTIONS
+    + NAT_GATEWAY_ACTIONS
+    + NAT_RECORD_ACTIONS
 )
 NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
 PAYER_ACTIONS = ("events:PutEvents",)  # heartbeats and quarantine requests (payer_events.py)
@@ -381,6 +400,9 @@ def build_guard_policy(
     db_clusters = f"{arn}:rds:*:{own}:cluster:*"
     functions = f"{arn}:lambda:*:{own}:function:*"
     redshift_clusters = f"{arn}:redshift:*:{own}:cluster:*"
+    opensearch_domains = f"{arn}:es:*:{own}:domain/*"
+    nat_gateways = f"{arn}:ec2:*:{own}:natgateway/*"
+    nat_records = [f"{arn}:ec2:*:{own}:elastic-ip/*", f"{arn}:ec2:*:{own}:subnet/*"]
     own_functions = f"{arn}:lambda:*:{own}:function:{PREFIX}-*"
     gamelift_fleets = f"{arn}:gamelift:*:{own}:fleet/*"
     users = f"{arn}:iam::{own}:user/*"
@@ -489,6 +511,9 @@ def build_guard_policy(
         _allow("TagFunctions", FUNCTION_TAG_ACTIONS, [functions], only_our_tags),
         _allow("ScaleInGameLiftFleets", GAMELIFT_FLEET_ACTIONS, [gamelift_fleets]),
         _allow("TagGameLiftFleets", GAMELIFT_TAG_ACTIONS, [gamelift_fleets], only_our_tags),
+        _allow("DescribeOpenSearchDomains", OPENSEARCH_ACTIONS, [opensearch_domains]),
+        _allow("DeleteNatGateways", NAT_GATEWAY_ACTIONS, [nat_gateways]),
+        _allow("RecordDeletedNatGateways", NAT_RECORD_ACTIONS, nat_records, only_our_tags),
         _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic_arn]),
         _allow("UseTopicKey", TOPIC_KEY_ACTIONS, [key_arn]),
         _allow("WriteOwnLogs", LOG_ACTIONS, [log_group_arn]),
@@ -631,6 +656,16 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         f"{arn}:gamelift:*:{account_id}:fleet/*": "The guard stops auto scaling on and scales "
         "to 0 whichever GameLift fleets run in any region of its own account, known only at run "
         "time, and restore gives both back; its tags are limited to runawaytrain: keys.",
+        f"{arn}:es:*:{account_id}:domain/*": "The guard counts the nodes of whichever "
+        "OpenSearch domains run in any region of its own account, known only at run time "
+        "(DescribeDomains only).",
+        f"{arn}:ec2:*:{account_id}:natgateway/*": "Where accounts.yaml halt: names "
+        "nat-gateways, the guard deletes whichever NAT gateways bill in any region of its own "
+        "account, known only at run time.",
+        f"{arn}:ec2:*:{account_id}:elastic-ip/*": "Before deleting a NAT gateway the guard "
+        "records it on the Elastic IP the delete keeps (runawaytrain: keys only, by condition).",
+        f"{arn}:ec2:*:{account_id}:subnet/*": "Before deleting a private NAT gateway (no "
+        "Elastic IP) the guard records it on its subnet (runawaytrain: keys only, by condition).",
         f"{arn}:kms:*:{account_id}:key/*": "Restarting an instance whose EBS volumes use a "
         "customer managed key needs a grant for EC2 (kms:GrantIsForAWSResource only).",
         f"{arn}:autoscaling:*:{account_id}:autoScalingGroup:*:autoScalingGroupName/*": "The "

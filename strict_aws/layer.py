@@ -29,6 +29,9 @@ from strict_aws import (
     iam,
     iam_accounts,
     lambda_functions,
+    lightsail,
+    nat_gateways,
+    opensearch,
     organizations,
     pricing,
     rds,
@@ -76,6 +79,9 @@ SERVICES = (
     redshift,
     gamelift,  # after pricing: chains its BotocoreStubber.process_request
     cloudwatch,
+    lightsail,
+    opensearch,
+    nat_gateways,
 )
 
 
@@ -84,7 +90,8 @@ class StrictAWS:
 
     pending_seconds: how long launched (and started) instances read `pending` before `running`;
         also how long a SageMaker notebook reads `Pending` (create, start) or `Stopping`, and
-        how long an ECS service takes to run (or drain) to its desired count.
+        how long an ECS service takes to run (or drain) to its desired count, and how long a
+        Lightsail instance reads `pending` (a Lightsail database `creating`).
     clock: the time source for that (monotonic seconds; pass a virtual clock in benchmarks).
     kms_grant_allowed: access key id -> may it kms:CreateGrant? Default: evaluate the caller's
         IAM identity policies in moto; unknown keys (moto's default credentials, the root) pass.

@@ -11,6 +11,7 @@ class Patches:
     def __init__(self) -> None:
         self._saved: list[tuple[type, str, bool, Any]] = []
         self._items: list[tuple[dict[str, Any], str, bool, Any]] = []
+        self._appended: list[tuple[list[Any], Any]] = []
 
     def set(self, owner: type, name: str, value: Any) -> None:
         had = name in owner.__dict__
@@ -22,7 +23,16 @@ class Patches:
         self._items.append((table, key, key in table, table.get(key)))
         table[key] = value
 
+    def append(self, table: list[Any], item: Any) -> None:
+        """One entry at the end of a module-level list of moto's (a service's URL pattern)."""
+        table.append(item)
+        self._appended.append((table, item))
+
     def undo(self) -> None:
+        for listed, item in reversed(self._appended):
+            if item in listed:
+                listed.remove(item)
+        self._appended.clear()
         for table, key, had, old in reversed(self._items):
             if had:
                 table[key] = old

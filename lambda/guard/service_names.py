@@ -32,6 +32,11 @@ KINDS: dict[str, bool] = {
     "redshift-clusters": True,
     "gamelift-fleets": True,
     "bedrock-tokens": False,  # no stop: the launch block refuses invocation (bedrock_tokens.py)
+    # Report-only: a stop saves nothing, a delete loses data (lightsail_*, opensearch_domains).
+    "lightsail-instances": False,
+    "lightsail-databases": False,
+    "opensearch-domains": False,
+    "nat-gateways": False,  # deleted only where halt: names it; restore does not make it again
 }
 
 

@@ -23,6 +23,10 @@ from guard import (
     eks_nodegroups,
     gamelift_fleets,
     lambda_functions,
+    lightsail_databases,
+    lightsail_instances,
+    nat_gateways,
+    opensearch_domains,
     rds_databases,
     redshift_clusters,
     sagemaker_clusters,
@@ -53,6 +57,10 @@ MODULES: tuple[ModuleType, ...] = (
     redshift_clusters,
     gamelift_fleets,
     bedrock_tokens,
+    lightsail_instances,
+    lightsail_databases,
+    opensearch_domains,
+    nat_gateways,
 )
 MODULE_OF = {module.KIND: module for module in MODULES}
 assert {module.NAME for module in MODULES} == set(KINDS), "service_names.KINDS names each module"

@@ -54,6 +54,7 @@ REGION = "eu-west-1"
 # botocore event names use the service id (auto-scaling); IAM uses the action prefix.
 IAM_PREFIX = {"ec2": "ec2", "auto-scaling": "autoscaling", "iam": "iam", "sts": "sts", "sns": "sns"}
 IAM_PREFIX["application-auto-scaling"] = "application-autoscaling"
+IAM_PREFIX["opensearch"] = "es"
 
 
 class CallRecorder:
@@ -162,6 +163,26 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
         Name="arena", EC2InstanceType="c5.large", BuildId="build-1"
     )
     publish_bedrock_usage(REGION, "amazon.nova-micro-v1:0", 1000, 200)  # counted, refused
+    # Lightsail and OpenSearch (counted with their prices, reported) and a NAT gateway (recorded
+    # on its Elastic IP, then deleted: `halt: [all]`).
+    lightsail = boto3.client("lightsail", region_name=REGION)
+    lightsail.create_instances(
+        instanceNames=["web"],
+        availabilityZone=f"{REGION}a",
+        blueprintId="ubuntu_24_04",
+        bundleId="nano_3_0",
+    )
+    lightsail.create_relational_database(
+        relationalDatabaseName="orders",
+        relationalDatabaseBlueprintId="postgres_16",
+        relationalDatabaseBundleId="micro_2_0",
+        masterDatabaseName="app",
+        masterUsername="admin",
+    )
+    boto3.client("opensearch", region_name=REGION).create_domain(DomainName="logs")
+    ec2 = boto3.client("ec2", region_name=REGION)
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    ec2.create_nat_gateway(SubnetId=net["subnet"], AllocationId=allocation)
     topic = boto3.client("sns", region_name=HOME).create_topic(Name="notify")["TopicArn"]
     recorder = CallRecorder()
     session = boto3.session.Session(region_name=HOME)
@@ -219,6 +240,13 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     fleets |= {"gamelift:UpdateFleetCapacity", "gamelift:UntagResource"}
     assert fleets | {"gamelift:DescribeFleetCapacity"} <= recorder.actions
     assert "cloudwatch:GetMetricData" in recorder.actions
+    lightsail_calls = {"lightsail:GetInstances", "lightsail:GetBundles"}
+    lightsail_calls |= {
+        "lightsail:GetRelationalDatabases",
+        "lightsail:GetRelationalDatabaseBundles",
+    }
+    assert lightsail_calls | {"es:ListDomainNames", "es:DescribeDomains"} <= recorder.actions
+    assert {"ec2:DescribeNatGateways", "ec2:DeleteNatGateway"} <= recorder.actions
     missing = recorder.actions - set(GUARD_ACTIONS)
     assert not missing, f"the guard calls {sorted(missing)} but its role does not allow them"
 
