@@ -31,6 +31,7 @@ from strict_aws import (
     pricing,
     rds,
     sagemaker,
+    sagemaker_apps,
     sagemaker_endpoints,
     sagemaker_jobs,
     scp_regions,
@@ -70,6 +71,7 @@ SERVICES = (
     ecs,
     bedrock_runtime,
     rds,
+    sagemaker_apps,  # app ARNs for the AddTags sagemaker.py makes strict
 )
 
 
