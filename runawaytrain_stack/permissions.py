@@ -9,6 +9,7 @@ actions list no resource type.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import Acknowledgment, Aws
@@ -173,6 +174,13 @@ FUNCTION_ACTIONS = (
     "lambda:ListTags",
 )
 FUNCTION_TAG_ACTIONS = ("lambda:TagResource", "lambda:UntagResource")
+# Lambda provisioned concurrency (lambda/guard/lambda_provisioned.py): listed per function,
+# removed at a trip and put back by restore on the alias or version it was on (function:<n>:<q>).
+PROVISIONED_READ_ACTIONS = ("lambda:ListProvisionedConcurrencyConfigs",)
+PROVISIONED_ACTIONS = (
+    "lambda:DeleteProvisionedConcurrencyConfig",
+    "lambda:PutProvisionedConcurrencyConfig",
+)
 PUBLISH_ACTIONS = ("sns:Publish",)
 TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -266,6 +274,8 @@ HALT_ACTIONS = (
     + DATABASE_TAG_ACTIONS
     + FUNCTION_ACTIONS
     + FUNCTION_TAG_ACTIONS
+    + PROVISIONED_READ_ACTIONS
+    + PROVISIONED_ACTIONS
 )
 NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
 PAYER_ACTIONS = ("events:PutEvents",)  # heartbeats and quarantine requests (payer_events.py)
@@ -307,9 +317,12 @@ def build_guard_policy(
     launch_block_arn: str,
     fast_trip_queue_arn: str | None = None,
     payer_bus_arn: str | None = None,
+    own_stacks: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The guard role's whole policy, one statement per resource scope, as IAM policy JSON.
     `launch_block_arn`: the guard stack's launch-block policy (launch_block.py).
+    `own_stacks`: runawaytrain's stack ARN prefixes in this account (names.py): what they made
+    the guard may never throttle nor strip of provisioned concurrency.
 
     JSON for iam.PolicyDocument.from_json, and ARNs formatted here: one jsii call for the whole
     document, where a PolicyStatement and a Stack.format_arn each cost one (bench/synth.py).
@@ -344,7 +357,7 @@ def build_guard_policy(
     databases = f"{arn}:rds:*:{own}:db:*"
     db_clusters = f"{arn}:rds:*:{own}:cluster:*"
     functions = f"{arn}:lambda:*:{own}:function:*"
-    own_functions = f"{arn}:lambda:*:{own}:function:{PREFIX}-*"
+    qualified_functions = f"{arn}:lambda:*:{own}:function:*:*"  # an alias or a version
     users = f"{arn}:iam::{own}:user/*"
     roles = f"{arn}:iam::{own}:role/*"
     own_roles = f"{arn}:iam::{own}:role{ROLE_PATH}*"
@@ -446,6 +459,8 @@ def build_guard_policy(
         _allow("TagDatabases", DATABASE_TAG_ACTIONS, [databases, db_clusters], only_our_tags),
         _allow("ThrottleFunctions", FUNCTION_ACTIONS, [functions]),
         _allow("TagFunctions", FUNCTION_TAG_ACTIONS, [functions], only_our_tags),
+        _allow("ListProvisionedConcurrency", PROVISIONED_READ_ACTIONS, [functions]),
+        _allow("RemoveProvisionedConcurrency", PROVISIONED_ACTIONS, [qualified_functions]),
         _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic_arn]),
         _allow("UseTopicKey", TOPIC_KEY_ACTIONS, [key_arn]),
         _allow("WriteOwnLogs", LOG_ACTIONS, [log_group_arn]),
@@ -468,12 +483,23 @@ def build_guard_policy(
         _allow("ReadLaunchBlock", LAUNCH_BLOCK_READ_ACTIONS, [launch_block_arn]),
         _allow("TagPrincipals", LOCKOUT_TAG_ACTIONS, [users, roles], only_our_tags),
         {
-            # The guard never throttles runawaytrain's own functions (lambda_functions.py skips
-            # them too): a second lock, in IAM, on the one halt that could stop the guard itself.
-            "Sid": "NeverThrottleOwnFunctions",
+            # The guard never halts runawaytrain's own functions (lambda_functions.py skips them
+            # too): a second lock, in IAM, on the one halt that could stop the guard itself. By
+            # exact stack (the stack-id tag only CloudFormation sets), not a name prefix a miner
+            # could copy; a function's tags are its aws:ResourceTag keys for these actions
+            # (Service Authorization Reference, AWS Lambda).
+            "Sid": "NeverHaltOwnFunctions",
             "Effect": "Deny",
-            "Action": ["lambda:PutFunctionConcurrency"],
-            "Resource": own_functions,
+            "Action": ["lambda:PutFunctionConcurrency", *PROVISIONED_ACTIONS],
+            "Resource": [functions, qualified_functions],
+            "Condition": {
+                "StringLike": {
+                    "aws:ResourceTag/aws:cloudformation:stack-id": [
+                        f"{prefix}*" for prefix in own_stacks
+                    ]
+                    or [f"arn:*:cloudformation:*:{own}:stack/{PREFIX}-guard-{account.name}/*"]
+                }
+            },
         },
         {
             "Sid": "NeverModifyOwnRoles",
@@ -579,8 +605,11 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "starts them again; its tags are limited to runawaytrain: keys by condition.",
         f"{arn}:lambda:*:{account_id}:function:*": "The guard throttles whichever functions run "
         "in any region of its own account, known only at run time (never runawaytrain's own, "
-        "denied by name), and restore gives back each one's recorded reservation; its tags are "
-        "limited to runawaytrain: keys by condition.",
+        "denied by exact stack), and restore gives back each one's recorded reservation; its "
+        "tags are limited to runawaytrain: keys by condition.",
+        f"{arn}:lambda:*:{account_id}:function:*:*": "The guard removes the provisioned "
+        "concurrency of whichever aliases and versions hold it in any region of its own "
+        "account, known only at run time, and restore puts each back as recorded.",
         f"{arn}:kms:*:{account_id}:key/*": "Restarting an instance whose EBS volumes use a "
         "customer managed key needs a grant for EC2 (kms:GrantIsForAWSResource only).",
         f"{arn}:autoscaling:*:{account_id}:autoScalingGroup:*:autoScalingGroupName/*": "The "

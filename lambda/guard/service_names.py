@@ -29,6 +29,9 @@ KINDS: dict[str, bool] = {
     "sagemaker-endpoints": True,
     "sagemaker-jobs": False,
     "sagemaker-clusters": False,
+    # Removing provisioned concurrency loses no event: the function runs on on-demand
+    # concurrency (Lambda Developer Guide, "Managing Lambda provisioned concurrency").
+    "lambda-provisioned-concurrency": True,
 }
 
 

@@ -21,6 +21,7 @@ from guard import (
     ecs_tasks,
     eks_nodegroups,
     lambda_functions,
+    lambda_provisioned,
     rds_databases,
     sagemaker_clusters,
     sagemaker_endpoints,
@@ -47,6 +48,7 @@ MODULES: tuple[ModuleType, ...] = (
     sagemaker_endpoints,
     sagemaker_jobs,
     sagemaker_clusters,
+    lambda_provisioned,
 )
 MODULE_OF = {module.KIND: module for module in MODULES}
 assert {module.NAME for module in MODULES} == set(KINDS), "service_names.KINDS names each module"

@@ -123,6 +123,12 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
         Code={"ZipFile": b"not run"},
     )
     functions.put_function_concurrency(FunctionName="api", ReservedConcurrentExecutions=5)
+    # Provisioned concurrency on an alias: removed at the trip, put back by restore.
+    functions.publish_version(FunctionName="api")
+    functions.create_alias(FunctionName="api", Name="live", FunctionVersion="1")
+    functions.put_provisioned_concurrency_config(
+        FunctionName="api", Qualifier="live", ProvisionedConcurrentExecutions=2
+    )
     # An endpoint (deleted, recorded on its configuration, created again with its tags) and one
     # job of each kind (tagged and stopped: `halt: [all]`).
     create_endpoint_config(REGION, "serving", [("ml.m5.large", 1)])
@@ -176,6 +182,8 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     assert databases | {"rds:StartDBCluster", "rds:RemoveTagsFromResource"} <= recorder.actions
     throttles = {"lambda:PutFunctionConcurrency", "lambda:TagResource", "lambda:UntagResource"}
     assert throttles <= recorder.actions
+    provisioned = {"lambda:DeleteProvisionedConcurrencyConfig", "lambda:ListFunctions"}
+    assert provisioned | {"lambda:PutProvisionedConcurrencyConfig"} <= recorder.actions
     endpoints = {"sagemaker:DeleteEndpoint", "sagemaker:CreateEndpoint"}
     jobs = {"sagemaker:StopTrainingJob", "sagemaker:StopHyperParameterTuningJob"}
     assert endpoints | jobs | {"sagemaker:ListEndpointConfigs"} <= recorder.actions
