@@ -85,6 +85,7 @@ LAUNCH_ACTIONS = (
     "sagemaker:UpdateNotebookInstance",  # a bigger instance type for a halted notebook
     "sagemaker:CreateCluster",
     "sagemaker:UpdateCluster",
+    "sagemaker:CreateApp",  # a Studio app's ML instance (a domain or space alone runs none)
     "batch:SubmitJob",
     "batch:CreateComputeEnvironment",
     "batch:UpdateComputeEnvironment",

@@ -60,6 +60,7 @@ CENSUS_ACTIONS = (
     "sagemaker:ListTransformJobs",
     "sagemaker:ListHyperParameterTuningJobs",
     "sagemaker:ListClusters",
+    "sagemaker:ListApps",  # Studio apps (sagemaker_apps.py), every domain in one listing
     # ECS services and tasks (lambda/guard/ecs_services.py, ecs_tasks.py) and their scalable
     # targets: no resource-level permissions (Service Authorization Reference, "Actions defined
     # by Amazon ECS" and "by Application Auto Scaling"; ListTasks' optional container-instance).
@@ -144,6 +145,10 @@ JOB_ACTIONS = (
     "sagemaker:StopHyperParameterTuningJob",
 )
 JOB_TAG_ACTIONS = ("sagemaker:AddTags", "sagemaker:DeleteTags")
+# SageMaker Studio apps (lambda/guard/sagemaker_apps.py): described (ListApps gives no ARN),
+# tagged and deleted (`halt:` only).
+APP_ACTIONS = ("sagemaker:DescribeApp", "sagemaker:DeleteApp")
+APP_TAG_ACTIONS = ("sagemaker:AddTags", "sagemaker:DeleteTags")
 # SageMaker HyperPod clusters (lambda/guard/sagemaker_clusters.py): counted, never changed.
 CLUSTER_ACTIONS = ("sagemaker:DescribeCluster",)
 # DeleteEndpoint of an endpoint with auto scaling: Application Auto Scaling deregisters its
@@ -265,6 +270,8 @@ HALT_ACTIONS = (
     + JOB_TAG_ACTIONS
     + ENDPOINT_SCALING_ACTIONS
     + CLUSTER_ACTIONS
+    + APP_ACTIONS
+    + APP_TAG_ACTIONS
     + ECS_SERVICE_ACTIONS
     + ECS_TASK_ACTIONS
     + ECS_TAG_ACTIONS
@@ -341,6 +348,7 @@ def build_guard_policy(
     nodegroups = f"{arn}:eks:*:{own}:nodegroup/*"
     endpoints = f"{arn}:sagemaker:*:{own}:endpoint/*"
     hyperpod_clusters = f"{arn}:sagemaker:*:{own}:cluster/*"
+    studio_apps = f"{arn}:sagemaker:*:{own}:app/*"
     endpoint_configs = f"{arn}:sagemaker:*:{own}:endpoint-config/*"
     jobs = [
         f"{arn}:sagemaker:*:{own}:{kind}/*"
@@ -439,6 +447,8 @@ def build_guard_policy(
         ),
         _allow("StopJobs", JOB_ACTIONS, jobs),
         _allow("DescribeHyperPodClusters", CLUSTER_ACTIONS, [hyperpod_clusters]),
+        _allow("DeleteStudioApps", APP_ACTIONS, [studio_apps]),
+        _allow("TagStudioApps", APP_TAG_ACTIONS, [studio_apps], only_our_tags),
         _allow("TagJobs", JOB_TAG_ACTIONS, jobs, only_our_tags),
         _allow("ZeroEcsServices", ECS_SERVICE_ACTIONS, [ecs_services]),
         _allow("StopEcsTasks", ECS_TASK_ACTIONS, [ecs_tasks]),
@@ -572,6 +582,9 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         f"{arn}:sagemaker:*:{account_id}:cluster/*": "The guard counts the nodes of whichever "
         "HyperPod clusters run in any region of its own account, known only at run time "
         "(DescribeCluster only).",
+        f"{arn}:sagemaker:*:{account_id}:app/*": "The guard deletes (accounts.yaml halt: only) "
+        "whichever Studio apps hold an ML instance in any region of its own account, known only "
+        "at run time; its tags are limited to runawaytrain: keys by condition.",
         f"{arn}:sagemaker:*:{account_id}:endpoint-config/*": "The guard records a deleted "
         "endpoint on its endpoint configuration (runawaytrain: keys only, by condition) and "
         "restore creates the endpoint from it; configurations are known only at run time.",

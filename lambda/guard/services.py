@@ -23,6 +23,7 @@ from guard import (
     lambda_functions,
     lambda_provisioned,
     rds_databases,
+    sagemaker_apps,
     sagemaker_clusters,
     sagemaker_endpoints,
     sagemaker_jobs,
@@ -49,6 +50,7 @@ MODULES: tuple[ModuleType, ...] = (
     sagemaker_jobs,
     sagemaker_clusters,
     lambda_provisioned,
+    sagemaker_apps,
 )
 MODULE_OF = {module.KIND: module for module in MODULES}
 assert {module.NAME for module in MODULES} == set(KINDS), "service_names.KINDS names each module"

@@ -138,6 +138,22 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     create_transform_job(REGION, "scores", "ml.m5.large")
     create_tuning_job(REGION, "search", "ml.m5.large")
     create_cluster(REGION, "llm", [("workers", "ml.c5.xlarge", 2)])  # counted, reported
+    # A Studio app on an ML instance: described, tagged and deleted (`halt: [all]`).
+    studio = boto3.client("sagemaker", region_name=REGION)
+    domain = studio.create_domain(
+        DomainName="research",
+        AuthMode="IAM",
+        DefaultUserSettings={"ExecutionRole": "arn:aws:iam::123456789012:role/studio"},
+        SubnetIds=["subnet-1"],
+        VpcId="vpc-1",
+    )["DomainArn"].rsplit("/", 1)[1]
+    studio.create_app(
+        DomainId=domain,
+        SpaceName="team",
+        AppType="JupyterLab",
+        AppName="default",
+        ResourceSpec={"InstanceType": "ml.g5.xlarge"},
+    )
     topic = boto3.client("sns", region_name=HOME).create_topic(Name="notify")["TopicArn"]
     recorder = CallRecorder()
     session = boto3.session.Session(region_name=HOME)
@@ -188,6 +204,11 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     jobs = {"sagemaker:StopTrainingJob", "sagemaker:StopHyperParameterTuningJob"}
     assert endpoints | jobs | {"sagemaker:ListEndpointConfigs"} <= recorder.actions
     assert "sagemaker:DescribeCluster" in recorder.actions
+    assert {
+        "sagemaker:ListApps",
+        "sagemaker:DescribeApp",
+        "sagemaker:DeleteApp",
+    } <= recorder.actions
     missing = recorder.actions - set(GUARD_ACTIONS)
     assert not missing, f"the guard calls {sorted(missing)} but its role does not allow them"
 
