@@ -254,8 +254,11 @@ def test_a_function_also_throttled_gets_its_reservation_then_its_provisioned_bac
         lambda_(), REGION, report.incident, dry_run=False, restart=True
     )  # alone, while the throttle holds: AWS would refuse the put (4 > 0 reserved)
     assert (waits.not_yet, waits.errors) == ([f"{REGION}/batch:live"], {})
+    again = Invocation(
+        Action.RESTORE, Trigger.OPERATOR, incident=report.incident, restart_instances=True
+    )
     for _ in range(2):  # beside the throttle's restore, it waits at most one pass
-        restored = run_restore(settings(inbox), RESTORE, clients, ACCOUNT)
+        restored = run_restore(settings(inbox), again, clients, ACCOUNT)
         assert restored.restore["errors"] == {}
 
     assert reserved("batch") == 10
