@@ -53,6 +53,8 @@ def build_guard_environment(
     stack_roles: Sequence[str],
     launch_block_arn: str,
     payer_bus: str = "",
+    *,
+    own_stacks: Sequence[str] = (),
 ) -> dict[str, str]:
     """The guard's settings (lambda/guard/settings.py reads them; lower-case names are fixed).
 
@@ -74,6 +76,9 @@ def build_guard_environment(
         "schedule_minutes": str(account.schedule_minutes),
         "launch_block": "true" if account.launch_block else "false",
         "launch_block_policy": launch_block_arn,
+        # runawaytrain's stacks here, by exact ARN prefix: what they made is never halted
+        # (lambda/guard/lambda_functions.py is_own_stack).
+        "own_stacks": ",".join(own_stacks),
     }
     if payer_bus:  # the fleet has a payer stack: heartbeats and quarantine requests go there
         environment["payer_bus"] = payer_bus
@@ -98,6 +103,7 @@ class GuardFunction(Construct):
         launch_block_arn: str,
         fast_trip_queue_arn: str | None = None,
         payer_bus: str = "",
+        own_stacks: Sequence[str] = (),
     ) -> None:
         """`launch_block_arn`: the stack's launch-block policy, the one policy (beside
         AWSDenyAll) the guard may attach.
@@ -113,6 +119,7 @@ class GuardFunction(Construct):
             launch_block_arn=launch_block_arn,
             fast_trip_queue_arn=fast_trip_queue_arn,
             payer_bus_arn=payer_bus or None,
+            own_stacks=own_stacks,
         )
         self.role = iam.Role(
             self,
@@ -138,7 +145,12 @@ class GuardFunction(Construct):
             memory_size=MEMORY_MB,
             reserved_concurrent_executions=1,  # two runs must never halt the same account at once
             environment=build_guard_environment(
-                account, alerts.topic.topic_arn, stack_roles, launch_block_arn, payer_bus
+                account,
+                alerts.topic.topic_arn,
+                stack_roles,
+                launch_block_arn,
+                payer_bus,
+                own_stacks=own_stacks,
             ),
             log_group=self.log_group,
             max_event_age=MAX_EVENT_AGE,

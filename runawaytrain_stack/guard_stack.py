@@ -18,6 +18,7 @@ from runawaytrain_stack.names import (
     NOTIFY_TOPIC_OUTPUT,
     SCHEDULER_ROLE_NAME,
     WATCHDOG_READER_ROLE_NAME,
+    list_own_stack_prefixes,
     name_billing_alarm,
     name_guard_stack,
     name_payer_bus_arn,
@@ -68,6 +69,7 @@ class GuardStack(Stack):
             launch_block_arn=self.launch_block.policy_arn,
             fast_trip_queue_arn=self.fast_trip.queue_arn if self.fast_trip is not None else None,
             payer_bus=name_payer_bus_arn(fleet) if fleet.sub_accounts else "",
+            own_stacks=list_own_stack_prefixes(fleet, account),
         )
         if self.fast_trip is not None:
             self.fast_trip.add_poller(self.guard.function)

@@ -91,6 +91,7 @@ LAUNCH_ACTIONS = (
     # UpdateInferenceComponentRuntimeConfig (the copy count).
     "sagemaker:CreateInferenceComponent",
     "sagemaker:UpdateInferenceComponent*",
+    "sagemaker:CreateApp",  # a Studio app's ML instance (a domain or space alone runs none)
     "batch:SubmitJob",
     "batch:CreateComputeEnvironment",
     "batch:UpdateComputeEnvironment",

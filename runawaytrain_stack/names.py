@@ -81,6 +81,26 @@ def name_billing_alarm(account: Account) -> str:
     return f"{PREFIX}-billing-{account.name}"
 
 
+def list_own_stack_prefixes(fleet: Fleet, account: Account) -> list[str]:
+    """The ARN prefixes (`arn:aws:cloudformation:<region>:<account>:stack/<name>/`) of the
+    runawaytrain stacks in `account`: the guard never halts what they made, known by exact stack
+    (aws:cloudformation:stack-id), never by a name prefix anyone can copy. The payer holds the
+    payer and billing stacks too (fleet.py builds them there)."""
+    stacks = [(account.home_region, name_guard_stack(account))]
+    stacks += [
+        (region, name_fast_trip_stack(account, region))
+        for region in list_fast_trip_regions(account)
+    ]
+    if account == fleet.payer:
+        if fleet.sub_accounts:
+            stacks.append((account.home_region, PAYER_STACK_NAME))
+        if fleet.has_billing_stack:
+            stacks.append((BILLING_REGION, BILLING_STACK_NAME))
+    return [
+        f"arn:aws:cloudformation:{region}:{account.id}:stack/{name}/" for region, name in stacks
+    ]
+
+
 def name_payer_bus_arn(fleet: Fleet) -> str:
     """The payer bus's ARN, which every guard is told (no reference crosses accounts)."""
     payer = fleet.payer

@@ -9,6 +9,7 @@ actions list no resource type.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import Acknowledgment, Aws
@@ -59,6 +60,7 @@ CENSUS_ACTIONS = (
     "sagemaker:ListTransformJobs",
     "sagemaker:ListHyperParameterTuningJobs",
     "sagemaker:ListClusters",
+    "sagemaker:ListApps",  # Studio apps (sagemaker_apps.py), every domain in one listing
     # ECS services and tasks (lambda/guard/ecs_services.py, ecs_tasks.py) and their scalable
     # targets: no resource-level permissions (Service Authorization Reference, "Actions defined
     # by Amazon ECS" and "by Application Auto Scaling"; ListTasks' optional container-instance).
@@ -166,6 +168,10 @@ JOB_ACTIONS = (
     "sagemaker:StopHyperParameterTuningJob",
 )
 JOB_TAG_ACTIONS = ("sagemaker:AddTags", "sagemaker:DeleteTags")
+# SageMaker Studio apps (lambda/guard/sagemaker_apps.py): described (ListApps gives no ARN),
+# tagged and deleted (`halt:` only).
+APP_ACTIONS = ("sagemaker:DescribeApp", "sagemaker:DeleteApp")
+APP_TAG_ACTIONS = ("sagemaker:AddTags", "sagemaker:DeleteTags")
 # SageMaker HyperPod clusters (lambda/guard/sagemaker_clusters.py): counted, never changed.
 CLUSTER_ACTIONS = ("sagemaker:DescribeCluster",)
 # DeleteEndpoint of an endpoint with auto scaling: Application Auto Scaling deregisters its
@@ -220,6 +226,13 @@ OPENSEARCH_ACTIONS = ("es:DescribeDomains",)
 # runawaytrain: keys only by condition.
 NAT_GATEWAY_ACTIONS = ("ec2:DeleteNatGateway",)
 NAT_RECORD_ACTIONS = ("ec2:CreateTags", "ec2:DeleteTags")
+# Lambda provisioned concurrency (lambda/guard/lambda_provisioned.py): listed per function,
+# removed at a trip and put back by restore on the alias or version it was on (function:<n>:<q>).
+PROVISIONED_READ_ACTIONS = ("lambda:ListProvisionedConcurrencyConfigs",)
+PROVISIONED_ACTIONS = (
+    "lambda:DeleteProvisionedConcurrencyConfig",
+    "lambda:PutProvisionedConcurrencyConfig",
+)
 PUBLISH_ACTIONS = ("sns:Publish",)
 TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -304,6 +317,8 @@ HALT_ACTIONS = (
     + JOB_TAG_ACTIONS
     + ENDPOINT_SCALING_ACTIONS
     + CLUSTER_ACTIONS
+    + APP_ACTIONS
+    + APP_TAG_ACTIONS
     + ECS_SERVICE_ACTIONS
     + ECS_TASK_ACTIONS
     + ECS_TAG_ACTIONS
@@ -321,6 +336,8 @@ HALT_ACTIONS = (
     + OPENSEARCH_ACTIONS
     + NAT_GATEWAY_ACTIONS
     + NAT_RECORD_ACTIONS
+    + PROVISIONED_READ_ACTIONS
+    + PROVISIONED_ACTIONS
 )
 NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
 PAYER_ACTIONS = ("events:PutEvents",)  # heartbeats and quarantine requests (payer_events.py)
@@ -362,9 +379,12 @@ def build_guard_policy(
     launch_block_arn: str,
     fast_trip_queue_arn: str | None = None,
     payer_bus_arn: str | None = None,
+    own_stacks: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The guard role's whole policy, one statement per resource scope, as IAM policy JSON.
     `launch_block_arn`: the guard stack's launch-block policy (launch_block.py).
+    `own_stacks`: runawaytrain's stack ARN prefixes in this account (names.py): what they made
+    the guard may never throttle nor strip of provisioned concurrency.
 
     JSON for iam.PolicyDocument.from_json, and ARNs formatted here: one jsii call for the whole
     document, where a PolicyStatement and a Stack.format_arn each cost one (bench/synth.py).
@@ -383,6 +403,7 @@ def build_guard_policy(
     nodegroups = f"{arn}:eks:*:{own}:nodegroup/*"
     endpoints = f"{arn}:sagemaker:*:{own}:endpoint/*"
     hyperpod_clusters = f"{arn}:sagemaker:*:{own}:cluster/*"
+    studio_apps = f"{arn}:sagemaker:*:{own}:app/*"
     endpoint_configs = f"{arn}:sagemaker:*:{own}:endpoint-config/*"
     jobs = [
         f"{arn}:sagemaker:*:{own}:{kind}/*"
@@ -403,8 +424,8 @@ def build_guard_policy(
     opensearch_domains = f"{arn}:es:*:{own}:domain/*"
     nat_gateways = f"{arn}:ec2:*:{own}:natgateway/*"
     nat_records = [f"{arn}:ec2:*:{own}:elastic-ip/*", f"{arn}:ec2:*:{own}:subnet/*"]
-    own_functions = f"{arn}:lambda:*:{own}:function:{PREFIX}-*"
     gamelift_fleets = f"{arn}:gamelift:*:{own}:fleet/*"
+    qualified_functions = f"{arn}:lambda:*:{own}:function:*:*"  # an alias or a version
     users = f"{arn}:iam::{own}:user/*"
     roles = f"{arn}:iam::{own}:role/*"
     own_roles = f"{arn}:iam::{own}:role{ROLE_PATH}*"
@@ -486,6 +507,8 @@ def build_guard_policy(
         ),
         _allow("StopJobs", JOB_ACTIONS, jobs),
         _allow("DescribeHyperPodClusters", CLUSTER_ACTIONS, [hyperpod_clusters]),
+        _allow("DeleteStudioApps", APP_ACTIONS, [studio_apps]),
+        _allow("TagStudioApps", APP_TAG_ACTIONS, [studio_apps], only_our_tags),
         _allow("TagJobs", JOB_TAG_ACTIONS, jobs, only_our_tags),
         _allow("ZeroEcsServices", ECS_SERVICE_ACTIONS, [ecs_services]),
         _allow("StopEcsTasks", ECS_TASK_ACTIONS, [ecs_tasks]),
@@ -514,6 +537,8 @@ def build_guard_policy(
         _allow("DescribeOpenSearchDomains", OPENSEARCH_ACTIONS, [opensearch_domains]),
         _allow("DeleteNatGateways", NAT_GATEWAY_ACTIONS, [nat_gateways]),
         _allow("RecordDeletedNatGateways", NAT_RECORD_ACTIONS, nat_records, only_our_tags),
+        _allow("ListProvisionedConcurrency", PROVISIONED_READ_ACTIONS, [functions]),
+        _allow("RemoveProvisionedConcurrency", PROVISIONED_ACTIONS, [qualified_functions]),
         _allow("PublishToOwnTopic", PUBLISH_ACTIONS, [topic_arn]),
         _allow("UseTopicKey", TOPIC_KEY_ACTIONS, [key_arn]),
         _allow("WriteOwnLogs", LOG_ACTIONS, [log_group_arn]),
@@ -536,12 +561,23 @@ def build_guard_policy(
         _allow("ReadLaunchBlock", LAUNCH_BLOCK_READ_ACTIONS, [launch_block_arn]),
         _allow("TagPrincipals", LOCKOUT_TAG_ACTIONS, [users, roles], only_our_tags),
         {
-            # The guard never throttles runawaytrain's own functions (lambda_functions.py skips
-            # them too): a second lock, in IAM, on the one halt that could stop the guard itself.
-            "Sid": "NeverThrottleOwnFunctions",
+            # The guard never halts runawaytrain's own functions (lambda_functions.py skips them
+            # too): a second lock, in IAM, on the one halt that could stop the guard itself. By
+            # exact stack (the stack-id tag only CloudFormation sets), not a name prefix a miner
+            # could copy; a function's tags are its aws:ResourceTag keys for these actions
+            # (Service Authorization Reference, AWS Lambda).
+            "Sid": "NeverHaltOwnFunctions",
             "Effect": "Deny",
-            "Action": ["lambda:PutFunctionConcurrency"],
-            "Resource": own_functions,
+            "Action": ["lambda:PutFunctionConcurrency", *PROVISIONED_ACTIONS],
+            "Resource": [functions, qualified_functions],
+            "Condition": {
+                "StringLike": {
+                    "aws:ResourceTag/aws:cloudformation:stack-id": [
+                        f"{prefix}*" for prefix in own_stacks
+                    ]
+                    or [f"arn:*:cloudformation:*:{own}:stack/{PREFIX}-guard-{account.name}/*"]
+                }
+            },
         },
         {
             "Sid": "NeverModifyOwnRoles",
@@ -615,6 +651,9 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         f"{arn}:sagemaker:*:{account_id}:cluster/*": "The guard counts the nodes of whichever "
         "HyperPod clusters run in any region of its own account, known only at run time "
         "(DescribeCluster only).",
+        f"{arn}:sagemaker:*:{account_id}:app/*": "The guard deletes (accounts.yaml halt: only) "
+        "whichever Studio apps hold an ML instance in any region of its own account, known only "
+        "at run time; its tags are limited to runawaytrain: keys by condition.",
         f"{arn}:sagemaker:*:{account_id}:endpoint-config/*": "The guard records a deleted "
         "endpoint on its endpoint configuration (runawaytrain: keys only, by condition) and "
         "restore creates the endpoint from it; configurations are known only at run time.",
@@ -651,8 +690,8 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "resumes them; its tags are limited to runawaytrain: keys by condition.",
         f"{arn}:lambda:*:{account_id}:function:*": "The guard throttles whichever functions run "
         "in any region of its own account, known only at run time (never runawaytrain's own, "
-        "denied by name), and restore gives back each one's recorded reservation; its tags are "
-        "limited to runawaytrain: keys by condition.",
+        "denied by exact stack), and restore gives back each one's recorded reservation; its "
+        "tags are limited to runawaytrain: keys by condition.",
         f"{arn}:gamelift:*:{account_id}:fleet/*": "The guard stops auto scaling on and scales "
         "to 0 whichever GameLift fleets run in any region of its own account, known only at run "
         "time, and restore gives both back; its tags are limited to runawaytrain: keys.",
@@ -666,6 +705,9 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "records it on the Elastic IP the delete keeps (runawaytrain: keys only, by condition).",
         f"{arn}:ec2:*:{account_id}:subnet/*": "Before deleting a private NAT gateway (no "
         "Elastic IP) the guard records it on its subnet (runawaytrain: keys only, by condition).",
+        f"{arn}:lambda:*:{account_id}:function:*:*": "The guard removes the provisioned "
+        "concurrency of whichever aliases and versions hold it in any region of its own "
+        "account, known only at run time, and restore puts each back as recorded.",
         f"{arn}:kms:*:{account_id}:key/*": "Restarting an instance whose EBS volumes use a "
         "customer managed key needs a grant for EC2 (kms:GrantIsForAWSResource only).",
         f"{arn}:autoscaling:*:{account_id}:autoScalingGroup:*:autoScalingGroupName/*": "The "

@@ -37,6 +37,7 @@ from strict_aws import (
     rds,
     redshift,
     sagemaker,
+    sagemaker_apps,
     sagemaker_endpoints,
     sagemaker_jobs,
     scp_regions,
@@ -82,6 +83,7 @@ SERVICES = (
     lightsail,
     opensearch,
     nat_gateways,
+    sagemaker_apps,  # app ARNs for the AddTags sagemaker.py makes strict
 )
 
 

@@ -16,10 +16,20 @@ rule cannot refuse it. Reserving is free (Developer Guide, "Managing Lambda rese
 concurrency"). A function already at 0 is left alone (its owner's or this incident's).
 
 Never throttled (the guard must never halt itself or its machinery): the guard's own function
-(AWS_LAMBDA_FUNCTION_NAME, set by Lambda in its environment), every function whose name starts
-with `runawaytrain-` (each runawaytrain stack's name does, and CloudFormation names a function
-<stack>-<logical id>-<suffix>), and every function tagged aws:cloudformation:stack-name with a
-runawaytrain stack (read at the halt, ListTags). The first two are not even counted.
+(AWS_LAMBDA_FUNCTION_NAME, set by Lambda in its environment: not even counted), and every function
+CloudFormation made in one of runawaytrain's own stacks, known by exact stack: the stack's ARN
+(aws:cloudformation:stack-id, which CloudFormation sets and nobody else can: the aws: prefix is
+AWS's own, "You can't edit or delete tag keys with this prefix", Tagging AWS Resources User
+Guide, "Tag naming limits and requirements") must start with one of the stack ARN prefixes the
+stack gives the guard (`own_stacks`: `arn:aws:cloudformation:<region>:<account>:stack/<name>/`,
+runawaytrain_stack/guard.py). Not a name prefix: a function or stack anyone names
+`runawaytrain-x` is throttled like any other, and a same-named stack in another Region or account
+is not ours. AWS governance functions are not exempted by name either (anyone can name a function
+`aws-controltower-x` or a stack `StackSet-x`): Control Tower's own functions are protected by its
+mandatory control AWS-GR_LAMBDA_CHANGE_PROHIBITED ("Disallow changes to AWS Lambda functions set
+up by AWS Control Tower", an SCP; Control Tower Controls Reference), so AWS refuses the throttle
+and the mail says so; any other function an organisation must keep running belongs in a stack
+named to the guard the same way.
 
 Record, then change: the function is tagged with the incident and its reservation before the
 trip (`runawaytrain:reserved-concurrency`, a number or `none`) before PutFunctionConcurrency; a
@@ -29,12 +39,10 @@ the function is throttled all the same and the mail names the reservation to put
 Restore (with `restart`, as every start) puts the recorded reservation back
 (DeleteFunctionConcurrency for `none`) and removes the tags.
 
-Not handled: provisioned concurrency. It bills while configured, but finding it takes one
-ListProvisionedConcurrencyConfigs per function per region every run, and moto has no
-provisioned-concurrency API to test a halt or restore of it against; AWS may also refuse the
-reservation of 0 on a function with provisioned concurrency ("You can't allocate more provisioned
-concurrency than reserved concurrency", Developer Guide, "Lambda function scaling"): that refusal
-is reported as an error, and the function is left as it was.
+Provisioned concurrency is its own kind (lambda_provisioned.py), removed before any throttle
+could be refused for it ("You can't allocate more provisioned concurrency than reserved
+concurrency", Developer Guide, "Lambda function scaling"); the two kinds' records share a
+function's incident tag, and each restore reads and removes only its own (untag_record).
 
 IAM: lambda:ListFunctions (no resource-level permissions); lambda:GetFunctionConcurrency,
 lambda:PutFunctionConcurrency, lambda:DeleteFunctionConcurrency, lambda:ListTags (function ARNs);
@@ -44,6 +52,7 @@ lambda:TagResource, lambda:UntagResource (function ARNs, runawaytrain:* keys onl
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -60,8 +69,10 @@ KIND = "Lambda function"
 NAME = "lambda-functions"  # in accounts.yaml's `halt:`
 RESERVED_TAG = f"{TAG_PREFIX}reserved-concurrency"  # the reservation before the trip
 NONE = "none"  # no reservation before the trip: the function drew on the unreserved pool
-OWN_PREFIX = "runawaytrain-"  # every runawaytrain stack's name (runawaytrain_stack/names.py)
-STACK_TAG = "aws:cloudformation:stack-name"
+STACK_TAG = "aws:cloudformation:stack-id"  # the stack's ARN, set by CloudFormation only
+OWN_STACKS = (
+    "own_stacks"  # the guard's variable: runawaytrain's stack ARN prefixes, comma separated
+)
 OWN_FUNCTION = "AWS_LAMBDA_FUNCTION_NAME"  # Lambda's reserved variable: the guard's own name
 MB_PER_VCPU = 1769
 PAGE_SIZE = 50  # ListFunctions MaxItems: at most 50
@@ -76,7 +87,7 @@ STOP_KEEPS = (
 def count(client: Any, region: str) -> list[Running]:
     """Every function of the region, but the guard's own machinery, as count-0 capacity."""
     found = []
-    for function in _functions(client):
+    for function in list_functions(client):
         name = function["FunctionName"]
         if is_own(name):
             continue
@@ -96,7 +107,27 @@ def count(client: Any, region: str) -> list[Running]:
 
 
 def is_own(name: str) -> bool:
-    return name.startswith(OWN_PREFIX) or name == os.environ.get(OWN_FUNCTION)
+    """The guard's own function, by its exact name."""
+    return name == os.environ.get(OWN_FUNCTION)
+
+
+def is_own_stack(tags: Mapping[str, str]) -> bool:
+    """Made by one of runawaytrain's stacks: its exact stack ARN (region, account, name)."""
+    stack = tags.get(STACK_TAG, "")
+    prefixes = [p for p in os.environ.get(OWN_STACKS, "").split(",") if p.endswith("/")]
+    return bool(stack) and any(stack.startswith(prefix) for prefix in prefixes)
+
+
+def untag_record(client: Any, arn: str, keys: Iterable[str]) -> None:
+    """Take a record's `keys` off a function; the incident tag too unless another record stays
+    (a function can carry this kind's reservation record and lambda_provisioned's records at
+    once, written and removed by halts and restores running side by side: the tags are read
+    again here, not taken from before). Raises what ListTags or UntagResource raises."""
+    tags = client.list_tags(Resource=arn).get("Tags", {})
+    gone = set(keys)
+    if not any(k.startswith(TAG_PREFIX) and k not in gone | {INCIDENT_TAG} for k in tags):
+        gone.add(INCIDENT_TAG)
+    client.untag_resource(Resource=arn, TagKeys=sorted(gone))
 
 
 def halt(client: Any, found: list[Running], incident: str) -> ServiceHalt:
@@ -108,7 +139,7 @@ def halt(client: Any, found: list[Running], incident: str) -> ServiceHalt:
             if is_own(function.name):
                 continue
             tags = client.list_tags(Resource=function.arn).get("Tags", {})
-            if tags.get(STACK_TAG, "").startswith(OWN_PREFIX):
+            if is_own_stack(tags):
                 LOG.info("own_function_skipped", extra={"function": function.name})
                 continue
             reserved = client.get_function_concurrency(FunctionName=function.name).get(
@@ -137,7 +168,8 @@ def halt(client: Any, found: list[Running], incident: str) -> ServiceHalt:
             )
         except (ClientError, BotoCoreError) as error:
             outcome.errors.append(f"{where}: throttling: {describe_error(error)}")
-            _untag(client, function.arn, where, outcome.errors)
+            if tags.get(INCIDENT_TAG) != incident or RESERVED_TAG not in tags:
+                _untag(client, function.arn, where, outcome.errors)
             continue
         outcome.halted.append(function)
         LOG.info("function_throttled", extra={"region": function.region, "function": function.name})
@@ -150,13 +182,13 @@ def restore(
     """Give each function `incident` throttled its recorded reservation back (with `restart`
     only: invocations bill again) and take the record off."""
     outcome = ServiceRestore()
-    for function in _functions(client):
+    for function in list_functions(client):
         name, arn = function["FunctionName"], function["FunctionArn"]
         where = f"{region}/{name}"
         try:
             tags = client.list_tags(Resource=arn).get("Tags", {})
-            if tags.get(INCIDENT_TAG) != incident:
-                continue
+            if tags.get(INCIDENT_TAG) != incident or RESERVED_TAG not in tags:
+                continue  # not throttled by this incident (its other records are not ours)
             if not restart:
                 outcome.not_yet.append(where)
                 continue
@@ -170,7 +202,7 @@ def restore(
                 client.put_function_concurrency(
                     FunctionName=name, ReservedConcurrentExecutions=int(prior)
                 )
-            client.untag_resource(Resource=arn, TagKeys=[INCIDENT_TAG, RESERVED_TAG])
+            untag_record(client, arn, [RESERVED_TAG])
         except (ClientError, BotoCoreError, ValueError) as error:
             if where in outcome.restored:
                 outcome.restored.remove(where)
@@ -178,15 +210,17 @@ def restore(
     return outcome
 
 
-def _functions(client: Any) -> list[dict[str, Any]]:
+def list_functions(client: Any, **filters: str) -> list[dict[str, Any]]:
+    """Every function of the region (ListFunctions, 50 a page); `FunctionVersion="ALL"` lists
+    each published version too."""
     pages = client.get_paginator("list_functions").paginate(
-        PaginationConfig={"PageSize": PAGE_SIZE}
+        **filters, PaginationConfig={"PageSize": PAGE_SIZE}
     )
     return [function for page in pages for function in page["Functions"]]
 
 
 def _untag(client: Any, arn: str, where: str, errors: list[str]) -> None:
     try:
-        client.untag_resource(Resource=arn, TagKeys=[INCIDENT_TAG, RESERVED_TAG])
+        untag_record(client, arn, [RESERVED_TAG])
     except (ClientError, BotoCoreError) as error:
         errors.append(f"{where}: untagging: {describe_error(error)}")

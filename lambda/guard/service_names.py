@@ -37,6 +37,12 @@ KINDS: dict[str, bool] = {
     "lightsail-databases": False,
     "opensearch-domains": False,
     "nat-gateways": False,  # deleted only where halt: names it; restore does not make it again
+    # Removing provisioned concurrency loses no event: the function runs on on-demand
+    # concurrency (Lambda Developer Guide, "Managing Lambda provisioned concurrency").
+    "lambda-provisioned-concurrency": True,
+    # DeleteApp stops and deletes a Studio app: its kernels are gone, only the space's storage
+    # stays, and nothing starts it again (sagemaker_apps.py).
+    "sagemaker-apps": False,
 }
 
 

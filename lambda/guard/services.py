@@ -23,12 +23,14 @@ from guard import (
     eks_nodegroups,
     gamelift_fleets,
     lambda_functions,
+    lambda_provisioned,
     lightsail_databases,
     lightsail_instances,
     nat_gateways,
     opensearch_domains,
     rds_databases,
     redshift_clusters,
+    sagemaker_apps,
     sagemaker_clusters,
     sagemaker_endpoints,
     sagemaker_jobs,
@@ -61,6 +63,8 @@ MODULES: tuple[ModuleType, ...] = (
     lightsail_databases,
     opensearch_domains,
     nat_gateways,
+    lambda_provisioned,
+    sagemaker_apps,
 )
 MODULE_OF = {module.KIND: module for module in MODULES}
 assert {module.NAME for module in MODULES} == set(KINDS), "service_names.KINDS names each module"

@@ -141,6 +141,12 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
         Schedule="cron(0 8 * * ? *)",
         IamRole="arn:aws:iam::123456789012:role/scheduler",
     )
+    # Provisioned concurrency on an alias: removed at the trip, put back by restore.
+    functions.publish_version(FunctionName="api")
+    functions.create_alias(FunctionName="api", Name="live", FunctionVersion="1")
+    functions.put_provisioned_concurrency_config(
+        FunctionName="api", Qualifier="live", ProvisionedConcurrentExecutions=2
+    )
     # An endpoint (deleted, recorded on its configuration, created again with its tags) and one
     # job of each kind (tagged and stopped: `halt: [all]`).
     create_endpoint_config(REGION, "serving", [("ml.m5.large", 1)])
@@ -183,6 +189,22 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     ec2 = boto3.client("ec2", region_name=REGION)
     allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
     ec2.create_nat_gateway(SubnetId=net["subnet"], AllocationId=allocation)
+    # A Studio app on an ML instance: described, tagged and deleted (`halt: [all]`).
+    studio = boto3.client("sagemaker", region_name=REGION)
+    domain = studio.create_domain(
+        DomainName="research",
+        AuthMode="IAM",
+        DefaultUserSettings={"ExecutionRole": "arn:aws:iam::123456789012:role/studio"},
+        SubnetIds=["subnet-1"],
+        VpcId="vpc-1",
+    )["DomainArn"].rsplit("/", 1)[1]
+    studio.create_app(
+        DomainId=domain,
+        SpaceName="team",
+        AppType="JupyterLab",
+        AppName="default",
+        ResourceSpec={"InstanceType": "ml.g5.xlarge"},
+    )
     topic = boto3.client("sns", region_name=HOME).create_topic(Name="notify")["TopicArn"]
     recorder = CallRecorder()
     session = boto3.session.Session(region_name=HOME)
@@ -227,6 +249,8 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     assert databases | {"rds:StartDBCluster", "rds:RemoveTagsFromResource"} <= recorder.actions
     throttles = {"lambda:PutFunctionConcurrency", "lambda:TagResource", "lambda:UntagResource"}
     assert throttles <= recorder.actions
+    provisioned = {"lambda:DeleteProvisionedConcurrencyConfig", "lambda:ListFunctions"}
+    assert provisioned | {"lambda:PutProvisionedConcurrencyConfig"} <= recorder.actions
     endpoints = {"sagemaker:DeleteEndpoint", "sagemaker:CreateEndpoint"}
     jobs = {"sagemaker:StopTrainingJob", "sagemaker:StopHyperParameterTuningJob"}
     assert endpoints | jobs | {"sagemaker:ListEndpointConfigs"} <= recorder.actions
@@ -247,6 +271,11 @@ def test_every_call_the_guard_makes_is_in_the_synthesized_role(aws):
     }
     assert lightsail_calls | {"es:ListDomainNames", "es:DescribeDomains"} <= recorder.actions
     assert {"ec2:DescribeNatGateways", "ec2:DeleteNatGateway"} <= recorder.actions
+    assert {
+        "sagemaker:ListApps",
+        "sagemaker:DescribeApp",
+        "sagemaker:DeleteApp",
+    } <= recorder.actions
     missing = recorder.actions - set(GUARD_ACTIONS)
     assert not missing, f"the guard calls {sorted(missing)} but its role does not allow them"
 

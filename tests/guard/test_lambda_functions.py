@@ -107,20 +107,31 @@ def test_a_trip_throttles_functions_and_restore_gives_back_their_exact_reservati
     assert tags(api) == {} and tags(batch) == {}
 
 
-def test_the_guard_never_throttles_itself_or_a_runawaytrain_function(strict, inbox, clients):
+def test_the_guard_never_throttles_itself_or_its_exact_stacks_but_a_lookalike_name_it_does(
+    strict, inbox, clients, monkeypatch
+):
+    """Exempt by exact stack ARN (aws:cloudformation:stack-id, set by CloudFormation only), not
+    by a `runawaytrain-` name anyone can give a miner or a stack in another Region."""
+    ours = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/runawaytrain-payer/"
+    monkeypatch.setenv("own_stacks", ours)
     create_function(GUARD, reserved=1)
-    create_function("runawaytrain-guard-dev-GuardFunction-AbC123", reserved=1)
     tagged = create_function(
-        "QuarantineFn-Xyz", Tags={"aws:cloudformation:stack-name": "runawaytrain-payer"}
+        "QuarantineFn-Xyz", Tags={"aws:cloudformation:stack-id": f"{ours}0f1e"}
     )
+    elsewhere = f"arn:aws:cloudformation:us-west-2:{ACCOUNT}:stack/runawaytrain-payer/9a8b"
+    create_function("Lookalike-Xyz", Tags={"aws:cloudformation:stack-id": elsewhere})
+    create_function("runawaytrain-guard-dev-GuardFunction-AbC123", reserved=1)
     create_function("api")
     launch(2)
 
     report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
 
-    assert report.services_halted == {KIND: [f"{REGION}/api"]}
+    assert sorted(report.services_halted[KIND]) == [
+        f"{REGION}/Lookalike-Xyz",
+        f"{REGION}/api",
+        f"{REGION}/runawaytrain-guard-dev-GuardFunction-AbC123",
+    ]
     assert reserved(GUARD) == 1
-    assert reserved("runawaytrain-guard-dev-GuardFunction-AbC123") == 1
     assert reserved("QuarantineFn-Xyz") is None
     assert INCIDENT_TAG not in tags(tagged)
 

@@ -150,6 +150,11 @@ def test_environment_is_set_from_config(prod: Template, sandbox: Template) -> No
                             r"^arn:aws:events:[a-z0-9-]+:\d{12}:event-bus/runawaytrain-payer$"
                         ),
                         "quarantine": "true",
+                        # Its own stacks by exact ARN prefix: what they made is never halted.
+                        "own_stacks": Match.string_like_regexp(
+                            r"^arn:aws:cloudformation:[a-z0-9-]+:\d{12}:stack/"
+                            r"runawaytrain-guard-sandbox/(,|$)"
+                        ),
                     }
                 )
             }

@@ -1,0 +1,282 @@
+"""Lambda provisioned concurrency (issue 21): removed at a trip (recorded first, reversible, so
+by default), put back exactly by restore; never on the guard's own stacks, named exactly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from guard import lambda_provisioned
+from guard.clients import ClientFactory
+from guard.handler import run_guard, run_restore
+from guard.incident import INCIDENT_TAG
+from guard.invocation import Invocation, Trigger
+from guard.lambda_functions import RESERVED_TAG
+from guard.lambda_provisioned import RECORD_PREFIX
+from guard.logs import configure_logging
+from guard.service_names import REVERSIBLE, resolve_halt
+from guard.settings import Action, Mode, Settings
+from tests.guard.conftest import AMI, HOME
+
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+KIND = "Lambda provisioned concurrency"
+THROTTLED = "Lambda function"
+GUARD = "Guard-own-function"
+OUR_STACK = f"arn:aws:cloudformation:{HOME}:{ACCOUNT}:stack/runawaytrain-guard-dev/"
+RESTORE = Invocation(Action.RESTORE, Trigger.OPERATOR, restart_instances=True)
+NO_RESTART = Invocation(Action.RESTORE, Trigger.OPERATOR)
+
+
+def lambda_(region: str = REGION) -> Any:
+    return boto3.client("lambda", region_name=region)
+
+
+def provisioned_function(
+    name: str, provisioned: dict[str, int], reserved: int | None = None, **extra: Any
+) -> str:
+    """A function with version 1 and alias `live` of it, `provisioned` {qualifier: count}."""
+    iam = boto3.client("iam", region_name=HOME)
+    try:
+        role = iam.create_role(RoleName="functions", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        role = iam.get_role(RoleName="functions")["Role"]["Arn"]
+    arn = lambda_().create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role,
+        Handler="index.handler",
+        Code={"ZipFile": b"not run"},
+        MemorySize=3538,
+        **extra,
+    )["FunctionArn"]
+    lambda_().publish_version(FunctionName=name)
+    lambda_().create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    if reserved is not None:
+        lambda_().put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
+    for qualifier, count in provisioned.items():
+        lambda_().put_provisioned_concurrency_config(
+            FunctionName=name, Qualifier=qualifier, ProvisionedConcurrentExecutions=count
+        )
+    return str(arn)
+
+
+def provisioned(name: str) -> dict[str, int]:
+    configs = lambda_().list_provisioned_concurrency_configs(FunctionName=name)
+    return {
+        c["FunctionArn"].rsplit(":", 1)[1]: c["RequestedProvisionedConcurrentExecutions"]
+        for c in configs["ProvisionedConcurrencyConfigs"]
+    }
+
+
+def reserved(name: str) -> int | None:
+    return lambda_().get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
+
+
+def tags(arn: str) -> dict[str, str]:
+    return dict(lambda_().list_tags(Resource=arn)["Tags"])
+
+
+def launch(count: int) -> None:
+    boto3.client("ec2", region_name=HOME).run_instances(
+        ImageId=AMI, MinCount=count, MaxCount=count, InstanceType="t3.micro"
+    )
+
+
+def settings(inbox: Any, mode: Mode = Mode.ENFORCE, *names: str) -> Settings:
+    return Settings(
+        ec2limit=1, snstopic=inbox.topic_arn, mode=mode, halt=resolve_halt([REVERSIBLE, *names])
+    )
+
+
+@pytest.fixture(autouse=True)
+def running_as_the_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", GUARD)
+    monkeypatch.setenv("own_stacks", OUR_STACK)
+    configure_logging()
+
+
+def test_a_trip_removes_provisioned_concurrency_and_restore_puts_back_exactly_that(
+    strict, inbox, clients
+):
+    api = provisioned_function("api", {"live": 5})
+    batch = provisioned_function("batch", {"live": 2, "1": 3}, reserved=10)
+    launch(2)
+
+    report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert sorted(report.services_halted[KIND]) == [
+        f"{REGION}/api:live",
+        f"{REGION}/batch:1",
+        f"{REGION}/batch:live",
+    ]
+    assert provisioned("api") == {} and provisioned("batch") == {}
+    assert tags(api) == {INCIDENT_TAG: report.incident, f"{RECORD_PREFIX}live": "5"}
+    assert tags(batch)[f"{RECORD_PREFIX}1"] == "3"
+    body = inbox.messages()[0]["Message"]
+    assert "on-demand concurrency" in body
+
+    kept = run_restore(settings(inbox), NO_RESTART, clients, ACCOUNT)
+    assert f"{REGION}/api:live" in kept.restore["services_not_yet"]
+    assert provisioned("api") == {}
+
+    restored = run_restore(settings(inbox), RESTORE, clients, ACCOUNT)
+
+    assert sorted(restored.restore["services_restored"]) == [
+        f"{REGION}/api:live",
+        f"{REGION}/batch:1",
+        f"{REGION}/batch:live",
+    ]
+    assert provisioned("api") == {"live": 5}
+    assert provisioned("batch") == {"live": 2, "1": 3}
+    assert reserved("batch") == 10
+    assert tags(api) == {} and tags(batch) == {}
+
+
+def test_the_census_finds_only_configured_aliases_and_versions(strict, inbox, clients):
+    provisioned_function("api", {"live": 5})
+    provisioned_function("plain", {})
+    launch(2)
+
+    report = run_guard(settings(inbox, Mode.DRY_RUN), Invocation(), clients, ACCOUNT)
+
+    assert report.would_halt_services == {KIND: [f"{REGION}/api:live"]}
+    assert provisioned("api") == {"live": 5}
+
+
+def test_dry_run_changes_nothing(strict, inbox, clients):
+    api = provisioned_function("api", {"live": 5})
+    launch(2)
+
+    run_guard(settings(inbox, Mode.DRY_RUN), Invocation(), clients, ACCOUNT)
+
+    assert provisioned("api") == {"live": 5}
+    assert tags(api) == {}
+
+
+def test_only_runawaytrains_exact_stack_and_the_guard_are_spared_not_a_name_prefix(
+    strict, inbox, clients
+):
+    provisioned_function(GUARD, {"live": 1})
+    ours = provisioned_function(
+        "GuardHelper-Xyz", {"live": 1}, Tags={"aws:cloudformation:stack-id": f"{OUR_STACK}abc"}
+    )
+    elsewhere = f"arn:aws:cloudformation:us-west-2:{ACCOUNT}:stack/runawaytrain-guard-dev/abc"
+    provisioned_function(
+        "Lookalike-Abc", {"live": 1}, Tags={"aws:cloudformation:stack-id": elsewhere}
+    )
+    provisioned_function("runawaytrain-miner", {"live": 1})
+    launch(2)
+
+    report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert sorted(report.services_halted[KIND]) == [
+        f"{REGION}/Lookalike-Abc:live",
+        f"{REGION}/runawaytrain-miner:live",
+    ]
+    assert provisioned(GUARD) == {"live": 1} and provisioned("GuardHelper-Xyz") == {"live": 1}
+    assert INCIDENT_TAG not in tags(ours)
+
+
+class LambdaTimeout(BaseException):
+    """Lambda ends the invocation: nothing of it runs on."""
+
+
+def test_the_record_goes_on_first_and_a_timeout_before_the_removal_restores_cleanly(
+    strict, inbox, clients
+):
+    api = provisioned_function("api", {"live": 5})
+    launch(2)
+    made: list[str] = []
+    client = clients.client("lambda", REGION)
+    client.meta.events.register("before-call.lambda.TagResource", lambda **_: made.append("Tag"))
+
+    def timeout(**_: Any) -> None:
+        made.append("Delete")
+        raise LambdaTimeout
+
+    client.meta.events.register("before-call.lambda.DeleteProvisionedConcurrencyConfig", timeout)
+    with pytest.raises(LambdaTimeout):
+        run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert made == ["Tag", "Delete"]
+    assert provisioned("api") == {"live": 5} and tags(api)[f"{RECORD_PREFIX}live"] == "5"
+
+    fresh = ClientFactory(boto3.session.Session(region_name=HOME))
+    restored = run_restore(settings(inbox), RESTORE, fresh, ACCOUNT)
+
+    assert restored.restore["errors"] == {}
+    assert provisioned("api") == {"live": 5}
+    assert tags(api) == {}
+
+
+def test_a_removal_aws_refuses_takes_its_record_off_again(strict, inbox, clients):
+    api = provisioned_function("api", {"live": 5})
+    launch(2)
+
+    def refuse(**_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "ResourceConflictException", "Message": "busy"}},
+            "DeleteProvisionedConcurrencyConfig",
+        )
+
+    clients.client("lambda", REGION).meta.events.register(
+        "before-call.lambda.DeleteProvisionedConcurrencyConfig", refuse
+    )
+    report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert KIND not in report.services_halted
+    assert f"{REGION}: {KIND} api:live: removing: ResourceConflictException: busy" in (
+        report.action_errors
+    )
+    assert tags(api) == {}
+    assert provisioned("api") == {"live": 5}
+
+
+def test_a_function_also_throttled_gets_its_reservation_then_its_provisioned_back(
+    strict, inbox, clients
+):
+    """Both kinds halted: the throttle's restore must not see provisioned records as its own,
+    and provisioned concurrency cannot come back above a reservation of 0: restore again."""
+    batch = provisioned_function("batch", {"live": 4}, reserved=10)
+    launch(2)
+
+    both = settings(inbox, Mode.ENFORCE, "lambda-functions")
+    report = run_guard(both, Invocation(), clients, ACCOUNT)
+
+    assert report.services_halted[THROTTLED] == [f"{REGION}/batch"]
+    assert report.services_halted[KIND] == [f"{REGION}/batch:live"]
+    assert reserved("batch") == 0 and provisioned("batch") == {}
+    waits = lambda_provisioned.restore(
+        lambda_(), REGION, report.incident, dry_run=False, restart=True
+    )  # alone, while the throttle holds: AWS would refuse the put (4 > 0 reserved)
+    assert (waits.not_yet, waits.errors) == ([f"{REGION}/batch:live"], {})
+    again = Invocation(
+        Action.RESTORE, Trigger.OPERATOR, incident=report.incident, restart_instances=True
+    )
+    for _ in range(2):  # beside the throttle's restore, it waits at most one pass
+        restored = run_restore(settings(inbox), again, clients, ACCOUNT)
+        assert restored.restore["errors"] == {}
+
+    assert reserved("batch") == 10
+    assert provisioned("batch") == {"live": 4}
+    assert tags(batch) == {}
+
+
+def test_restoring_provisioned_concurrency_leaves_an_owners_reservation_alone(
+    strict, inbox, clients
+):
+    """Only provisioned concurrency halted (lambda-functions not in halt:): the incident tag on
+    the function is not a throttle record, and restore keeps the owner's reservation."""
+    batch = provisioned_function("batch", {"live": 4}, reserved=10)
+    launch(2)
+
+    run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+    run_restore(settings(inbox), RESTORE, clients, ACCOUNT)
+
+    assert reserved("batch") == 10
+    assert provisioned("batch") == {"live": 4}
+    assert RESERVED_TAG not in tags(batch) and tags(batch) == {}
