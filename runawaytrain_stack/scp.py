@@ -31,6 +31,12 @@ fill one document after the other, each with the same exemptions. A target holds
 already has FullAWSAccess (AWS attaches it to every account when SCPs are enabled; detaching it
 denies everything) and the guard protection, so the quarantine may take at most 3
 (`MAX_QUARANTINE_POLICIES`), and the config refuses an account whose quarantine would need more.
+The guard protection is split the same way when it overflows (`build_guard_protection_policies`,
+by statement); protection and quarantine together may take 4 (`MAX_RUNAWAYTRAIN_POLICIES`).
+
+Where an SCP cannot name the resource (the topic's KMS key: a random id) or for what it should
+not spend characters on (draining the fast-trip queue), the resource's own policy refuses
+(alerts.py, fast_trip.py); what neither can scope is left to the watchdog (docs/quarantine.md).
 """
 
 from __future__ import annotations
