@@ -25,6 +25,7 @@ class AlertTopic(Construct):
         emails: Sequence[str],
         display_name: str,
         service_publishers: Sequence[str] = (),
+        exempt_principals: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(
@@ -55,6 +56,8 @@ class AlertTopic(Construct):
                     conditions=same_account,
                 )
             )
+        if exempt_principals:
+            self.key.add_to_resource_policy(_only_the_exempt_manage_the_key(exempt_principals))
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
@@ -69,3 +72,35 @@ class AlertTopic(Construct):
                 resources=[self.key.key_arn],
             ),
         ]
+
+
+# What silences the topic through its key: a disabled or deleted key fails every publish to the
+# encrypted topic, and a new key policy can drop SNS's or the publishers' use of it. CreateGrant
+# is left out: a grant only adds use of the key (cryptographic operations, never these), and
+# rotation (DisableKeyRotation) weakens the key without silencing anything, but is AWS's
+# recommended setting, kept (issue 22).
+KEY_MANAGEMENT_ACTIONS = (
+    "kms:DisableKey",
+    "kms:ScheduleKeyDeletion",
+    "kms:PutKeyPolicy",
+    "kms:DisableKeyRotation",
+)
+
+
+def _only_the_exempt_manage_the_key(exempt: Sequence[str]) -> iam.PolicyStatement:
+    """In the key policy: the key's id is random, so the guard-protection SCP cannot name it
+    (kms:DisableKey and the others take only the key ARN, arn:...:key/<key id>: Service
+    Authorization Reference, AWS KMS). "An explicit deny in any policy overrides any allows"
+    (IAM User Guide, "Policy evaluation logic") and a key policy's deny binds the account's root
+    user too; PutKeyPolicy is denied as well, so only the exempt principals (scp.py: the guard's
+    roles, the CDK roles that deploy the stack, the operator, break-glass) can lift it. The
+    principals that deploy keep PutKeyPolicy, so KMS's lockout safety check (a new policy must
+    let the caller put the policy again: AWS KMS API Reference, PutKeyPolicy) passes."""
+    return iam.PolicyStatement(
+        sid="OnlyTheExemptManageTheKey",
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=list(KEY_MANAGEMENT_ACTIONS),
+        resources=["*"],  # in a key policy, "*" means this key
+        conditions={"ArnNotLike": {"aws:PrincipalArn": list(exempt)}},
+    )

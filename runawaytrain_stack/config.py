@@ -35,8 +35,9 @@ from runawaytrain_stack.fleet_model import (
 from runawaytrain_stack.regions import validate_region
 from runawaytrain_stack.scp import (
     MAX_QUARANTINE_POLICIES,
+    MAX_RUNAWAYTRAIN_POLICIES,
     MAX_SCP_CHARACTERS,
-    build_guard_protection_policy,
+    build_guard_protection_policies,
     build_quarantine_policies,
     policy_size,
 )
@@ -430,7 +431,7 @@ def _find_oversized_scps(fleet: Fleet, located: LocatedYaml) -> list[Problem]:
     at most 5 to an account, of which the quarantine may take MAX_QUARANTINE_POLICIES (scp.py)."""
     problems = []
     for index, account in enumerate(fleet.sub_accounts):
-        documents = [build_guard_protection_policy(fleet, account)] if fleet.protect_guards else []
+        documents = build_guard_protection_policies(fleet, account) if fleet.protect_guards else []
         quarantine = build_quarantine_policies(fleet, account) if account.quarantine else []
         size = max((policy_size(document) for document in documents + quarantine), default=0)
         path = ("accounts", index, "break_glass")
@@ -448,6 +449,15 @@ def _find_oversized_scps(fleet: Fleet, located: LocatedYaml) -> list[Problem]:
                 f"quarantine {len(quarantine)} service control policies, over the "
                 f"{MAX_QUARANTINE_POLICIES} an account has room for beside FullAWSAccess and "
                 "the guard protection (AWS attaches at most 5); list fewer (one break-glass "
+                "role is enough)"
+            )
+            problems.append(Problem(located.line_of_value(owner), format_key(owner), message))
+        elif len(documents) + len(quarantine) > MAX_RUNAWAYTRAIN_POLICIES:
+            message = (
+                f"{len(account.break_glass)} break-glass principals make {account.name}'s "
+                f"guard protection {len(documents)} and quarantine {len(quarantine)} service "
+                f"control policies, over the {MAX_RUNAWAYTRAIN_POLICIES} an account has room for "
+                "beside FullAWSAccess (AWS attaches at most 5); list fewer (one break-glass "
                 "role is enough)"
             )
             problems.append(Problem(located.line_of_value(owner), format_key(owner), message))

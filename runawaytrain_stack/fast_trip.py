@@ -21,6 +21,7 @@ per kind of event (within EventBridge's 2,048-character pattern quota: tests/sta
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import Acknowledgment, Aws, Validations
@@ -65,6 +66,22 @@ MAX_BATCHING_WINDOW_S = 5
 # "ScalingConfig"). Reserved concurrency 1 still serialises the guard; a throttled batch is
 # retried by the poller within the visibility timeout.
 MAX_CONCURRENCY = 2
+# What drains, hides or removes the prompts, or the queue and its policy (_only_the_exempt_drain).
+# A received message is invisible to the poller for its visibility timeout, and
+# ChangeMessageVisibility stretches that to 12 hours (SQS Developer Guide, "Amazon SQS
+# visibility timeout"): receiving is draining.
+# A queue policy takes at most 7 actions per statement (SQS Developer Guide, "Amazon SQS policy
+# quotas": 8,192 bytes, 20 statements, 7 actions per statement, 10 conditions); the wildcard is
+# AddPermission and RemovePermission (Service Authorization Reference, Amazon SQS).
+QUEUE_DRAIN_ACTIONS = (
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:PurgeQueue",
+    "sqs:SetQueueAttributes",
+    "sqs:DeleteQueue",
+    "sqs:*Permission",
+)
 
 
 def build_launch_pattern() -> dict[str, Any]:
@@ -110,6 +127,7 @@ class FastTrip(Construct):
         account: Account,
         function_timeout_s: int,
         schedule_minutes: int,
+        exempt_principals: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.queue = sqs.CfnQueue(
@@ -178,6 +196,7 @@ class FastTrip(Construct):
                     "Resource": self.queue_arn,
                     "Sid": "OnlyFastTripRules",
                 },
+                *_only_the_exempt_drain(self.queue_arn, exempt_principals),
             ),
         )
         self.forwarder = iam.CfnRole(
@@ -222,6 +241,35 @@ class FastTrip(Construct):
             scaling_config={"maximumConcurrency": MAX_CONCURRENCY},
         )
         return self.poller
+
+
+def _only_the_exempt_drain(queue_arn: str, exempt: Sequence[str]) -> list[dict[str, Any]]:
+    """Nobody but the exempt principals (scp.py: the guard's role, whose poller reads the queue,
+    the CDK roles, the operator and break-glass) receives, deletes or hides a prompt, or changes,
+    purges or deletes the queue (issue 22).
+
+    In the queue's own policy rather than the guard-protection SCP: it holds where no SCP binds
+    (the payer's own guard: SCPs "don't affect users or roles in the management account",
+    Organizations User Guide) and with `protect_guards: false`, and it costs the SCP, whose every
+    statement repeats the exemptions within 5,120 characters, nothing. An explicit deny in a
+    resource-based policy overrides any allow (IAM User Guide, "Policy evaluation logic"), the
+    account's root user included; `sqs:SetQueueAttributes`
+    (which sets this policy) is one of the actions denied, so only the exempt can lift it. The
+    Lambda poller receives and deletes as the function's execution role (Lambda Developer Guide,
+    "Using Lambda with Amazon SQS": the execution role needs sqs:ReceiveMessage,
+    sqs:DeleteMessage, sqs:GetQueueAttributes), an exempt /runawaytrain/ role."""
+    if not exempt:
+        return []
+    return [
+        {
+            "Action": list(QUEUE_DRAIN_ACTIONS),
+            "Condition": {"ArnNotLike": {"aws:PrincipalArn": list(exempt)}},
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Resource": queue_arn,
+            "Sid": "OnlyTheExemptDrainOrChange",
+        }
+    ]
 
 
 def _policy(*statements: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from runawaytrain_stack.names import (
     name_payer_bus_arn,
 )
 from runawaytrain_stack.schedule import GuardSchedule
+from runawaytrain_stack.scp import list_exempt_principals
 from runawaytrain_stack.watchdog_reader import WatchdogReader
 
 
@@ -38,8 +39,15 @@ class GuardStack(Stack):
             description=f"runawaytrain guard for account {account.name} ({account.id})",
             analytics_reporting=False,
         )
+        # Nobody but these changes the topic's key or drains the fast-trip queue (their own
+        # policies: alerts.py, fast_trip.py); the guard-protection SCP's exemptions.
+        exempt = list_exempt_principals(fleet, account)
         self.alerts = AlertTopic(
-            self, "Alerts", emails=account.notify, display_name=f"runawaytrain {account.name}"
+            self,
+            "Alerts",
+            emails=account.notify,
+            display_name=f"runawaytrain {account.name}",
+            exempt_principals=exempt,
         )
         # Built before the guard: the guard's role names the queue it is polled from.
         self.fast_trip: FastTrip | None = None
@@ -50,6 +58,7 @@ class GuardStack(Stack):
                 account=account,
                 function_timeout_s=int(TIMEOUT.to_seconds()),
                 schedule_minutes=account.schedule_minutes,
+                exempt_principals=exempt,
             )
         stack_roles = [SCHEDULER_ROLE_NAME]
         if account == fleet.payer and fleet.has_billing_stack:

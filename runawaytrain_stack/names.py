@@ -142,3 +142,9 @@ def name_quarantine_policy(account_id: str, index: int) -> str:
     `<prefix><account id>-<n>` from 2; lambda/quarantine/policies.py finds them by this form."""
     base = f"{QUARANTINE_POLICY_PREFIX}{account_id}"
     return base if index == 0 else f"{base}-{index + 1}"
+
+
+def name_protection_policy(account_id: str, index: int) -> str:
+    """The guard protection's SCPs (scp.py): `<prefix><account id>`, then `-2` when it is split."""
+    base = f"{PROTECTION_POLICY_PREFIX}{account_id}"
+    return base if index == 0 else f"{base}-{index + 1}"

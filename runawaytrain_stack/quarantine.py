@@ -33,16 +33,16 @@ from runawaytrain_stack.guard import (
     build_log_statement,
 )
 from runawaytrain_stack.names import (
-    PROTECTION_POLICY_PREFIX,
     QUARANTINE_POLICY_PREFIX,
     QUARANTINE_STATE_PATH,
     QUARANTINE_TAG,
     ROLE_PATH,
+    name_protection_policy,
     name_quarantine_policy,
 )
 from runawaytrain_stack.payer_wiring import build_request_pattern
 from runawaytrain_stack.scp import (
-    build_guard_protection_policy,
+    build_guard_protection_policies,
     build_quarantine_policies,
 )
 
@@ -81,19 +81,26 @@ class Quarantine(Construct):
             for account in quarantined
             for documents in [build_quarantine_policies(fleet, account)]
         }
-        self.protection_policies = {}
+        # One SCP per member, two when its break-glass list makes it overflow (scp.py); the
+        # first keeps the construct id and name it had as the only one.
+        self.protection_policies: dict[str, list[organizations.CfnPolicy]] = {}
         if fleet.protect_guards:
             self.protection_policies = {
-                account.id: organizations.CfnPolicy(
-                    self,
-                    f"ProtectGuard-{account.name}",
-                    name=f"{PROTECTION_POLICY_PREFIX}{account.id}",
-                    type="SERVICE_CONTROL_POLICY",
-                    description=f"runawaytrain: nobody in {account.name} switches its guard off",
-                    content=build_guard_protection_policy(fleet, account),
-                    target_ids=[account.id],
-                )
+                account.id: [
+                    organizations.CfnPolicy(
+                        self,
+                        f"ProtectGuard-{account.name}" + (f"-{index + 1}" if index else ""),
+                        name=name_protection_policy(account.id, index),
+                        type="SERVICE_CONTROL_POLICY",
+                        description=f"runawaytrain: nobody in {account.name} switches its guard "
+                        "off" + (f" ({index + 1} of {n})" if (n := len(documents)) > 1 else ""),
+                        content=document,
+                        target_ids=[account.id],
+                    )
+                    for index, document in enumerate(documents)
+                ]
                 for account in fleet.sub_accounts
+                for documents in [build_guard_protection_policies(fleet, account)]
             }
         self.function: lambda_.Function | None = None
         if not quarantined:

@@ -31,6 +31,12 @@ fill one document after the other, each with the same exemptions. A target holds
 already has FullAWSAccess (AWS attaches it to every account when SCPs are enabled; detaching it
 denies everything) and the guard protection, so the quarantine may take at most 3
 (`MAX_QUARANTINE_POLICIES`), and the config refuses an account whose quarantine would need more.
+The guard protection is split the same way when it overflows (`build_guard_protection_policies`,
+by statement); protection and quarantine together may take 4 (`MAX_RUNAWAYTRAIN_POLICIES`).
+
+Where an SCP cannot name the resource (the topic's KMS key: a random id) or for what it should
+not spend characters on (draining the fast-trip queue), the resource's own policy refuses
+(alerts.py, fast_trip.py); what neither can scope is left to the watchdog (docs/quarantine.md).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import json
 from fnmatch import fnmatchcase
 from typing import Any
 
+from runawaytrain_stack.bootstrap import ASSET_BUCKETS, EXECUTION_POLICY_NAME
 from runawaytrain_stack.fleet_model import Account, Fleet
 from runawaytrain_stack.launch_actions import LAUNCH_ACTIONS
 from runawaytrain_stack.names import (
@@ -53,6 +60,9 @@ MAX_SCP_CHARACTERS = 5120
 # 5 SCPs per target, less FullAWSAccess and the guard protection (module docstring).
 MAX_SCPS_PER_TARGET = 5
 MAX_QUARANTINE_POLICIES = MAX_SCPS_PER_TARGET - 2
+# The guard protection plus the quarantine, together, beside FullAWSAccess: a protection split in
+# two (build_guard_protection_policies) leaves the quarantine two.
+MAX_RUNAWAYTRAIN_POLICIES = MAX_SCPS_PER_TARGET - 1
 # runawaytrain's own bootstrap (names.py): its deploy, file publishing, lookup and CloudFormation
 # execution roles are `cdk-<qualifier>-<kind>-role-<account>-<region>`, used by no other stack.
 CDK_ROLES = f"cdk-{BOOTSTRAP_QUALIFIER}-*"
@@ -148,6 +158,12 @@ QUARANTINE_EXTRA_ACTIONS = (
 # The guard's resources, by the names the stacks give them: every stack is `runawaytrain-...`
 # and CloudFormation names unnamed resources `<stack name>-<logical id>-<suffix>`.
 _OURS = f"{PREFIX}-*"
+# The managed policies runawaytrain relies on: the guard stacks' own, under its IAM path (the
+# launch block), and the CDK execution policy every account is bootstrapped with (bootstrap.py).
+GUARD_POLICIES = (
+    f"arn:aws:iam::*:policy{ROLE_PATH}*",
+    f"arn:aws:iam::*:policy/{EXECUTION_POLICY_NAME}",
+)
 GUARD_RESOURCE_ACTIONS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (
         (
@@ -188,7 +204,14 @@ GUARD_RESOURCE_ACTIONS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
         (f"arn:aws:sqs:*:*:{_OURS}",),
     ),
     (
-        ("sns:DeleteTopic", "sns:SetTopicAttributes", "sns:RemovePermission", "sns:AddPermission"),
+        (
+            "sns:DeleteTopic",
+            "sns:SetTopicAttributes",
+            "sns:RemovePermission",
+            "sns:AddPermission",
+            # A data protection policy can mask or deny what the guard publishes (issue 22).
+            "sns:PutDataProtectionPolicy",
+        ),
         (f"arn:aws:sns:*:*:{_OURS}",),
     ),
     (
@@ -210,7 +233,67 @@ GUARD_RESOURCE_ACTIONS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
         ("logs:DeleteLogGroup", "logs:DeleteLogStream", "logs:PutRetentionPolicy"),
         (f"arn:aws:logs:*:*:log-group:{_OURS}",),
     ),
+    # The CDK asset bucket of runawaytrain's bootstrap: the CDK CLI skips uploading an asset
+    # whose object exists, so an object planted at a future asset hash would become the guard's
+    # code at the next deploy. Only the file-publishing role (a CDK role: exempt) writes; the
+    # wildcards reach only the bucket and its objects (the bucket ARN pattern matches both).
+    # Every S3 write names the bucket or object ARN (Service Authorization Reference, Amazon S3);
+    # a write through an access point is authorized at the bucket too ("For an application or
+    # user to access objects through an access point, both the access point and the underlying
+    # bucket must permit the request", S3 User Guide, "Configuring IAM policies for using access
+    # points"), which is what docs/quarantine.md leaves to the watchdog.
+    (("s3:Put*", "s3:Delete*", "s3:Replicate*"), (ASSET_BUCKETS,)),
+    # The bootstrap's execution policy and the guard stacks' managed policies (launch block):
+    # a deny-all default version breaks every later deploy and rollback; a changed launch block
+    # refuses nothing. Detaching them is denied by MANAGED_POLICY_DETACH_ACTIONS below.
+    (
+        (
+            "iam:CreatePolicyVersion",
+            "iam:SetDefaultPolicyVersion",
+            "iam:DeletePolicyVersion",
+            "iam:DeletePolicy",
+        ),
+        GUARD_POLICIES,
+    ),
+    # Opting a Region out removes "all IAM access to any resources that reside in that Region"
+    # (Account Management API Reference, DisableRegion): launch there, disable it, and the census
+    # (enabled Regions only) never sees it. A member's own call names the `account` resource
+    # type, arn:aws:account::<id>:account; a delegated administrator's call for another member
+    # `accountInOrganization`, arn:aws:account::<management id>:account/o-<org>/<member id>
+    # (Service Authorization Reference, AWS Account Management). The management account, which
+    # no SCP binds, keeps managing Regions.
+    (
+        ("account:DisableRegion", "account:EnableRegion"),
+        ("arn:aws:account::*:account", "arn:aws:account::*:account/o-*/*"),
+    ),
+    # Identity Center's SAML provider in the account (AWSSSO_<id>_DO_NOT_DELETE): every
+    # AWSReservedSSO_ role trusts it, so new metadata would let another IdP sign in as any
+    # permission set, break-glass sets included, and deleting it locks Identity Center out. IAM
+    # protects the reserved roles (UnmodifiableEntity) but documents no such protection for the
+    # provider, and the Service Authorization Reference lists both actions on any
+    # saml-provider: denied. Identity Center manages it through its service-linked role
+    # (AWSSSOServiceRolePolicy allows iam:UpdateSAMLProvider/DeleteSAMLProvider on
+    # saml-provider/AWSSSO_*; IAM Identity Center User Guide, "Using service-linked roles"),
+    # which no SCP binds.
+    (
+        ("iam:UpdateSAMLProvider", "iam:DeleteSAMLProvider"),
+        ("arn:aws:iam::*:saml-provider/AWSSSO_*",),
+    ),
 )
+# Detaching the managed policies above (the launch block from oneself, mid-trip; the execution
+# policy from the CDK execution role) names the principal as the resource and the policy only in
+# the iam:PolicyARN condition key (Service Authorization Reference, IAM).
+MANAGED_POLICY_DETACH_ACTIONS = (
+    "iam:DetachRolePolicy",
+    "iam:DetachUserPolicy",
+    "iam:DetachGroupPolicy",
+)
+# "The management account ... can set service control policies (SCPs) that can restrict what
+# administrators of member accounts can do. This includes preventing them from successfully
+# calling LeaveOrganization" (Organizations API Reference, LeaveOrganization). It takes only
+# "*"; nobody inside needs it (the payer removes an account: RemoveAccountFromOrganization), so
+# it is denied to everyone, the exempt too.
+LEAVE_ACTIONS = ("organizations:LeaveOrganization",)
 # Nobody but the exempt may create, change, pass or assume an exempt principal: the exemptions
 # are by ARN, so a role created under /runawaytrain/ or named like a deploy or break-glass role
 # would otherwise be exempt too. Actions on roles and users only (IAM's own resource types).
@@ -352,9 +435,33 @@ def build_guard_protection_policy(fleet: Fleet, account: Account) -> dict[str, A
             [f"arn:aws:lambda:*:{account.id}:event-source-mapping:*"],
             {**unless_exempt, "ArnLike": {"lambda:FunctionArn": our_functions}},
         ),
+        _deny(
+            "GuardPolicies",
+            MANAGED_POLICY_DETACH_ACTIONS,
+            ["*"],
+            {**unless_exempt, "ArnLike": {"iam:PolicyARN": list(GUARD_POLICIES)}},
+        ),
         _only_the_guard_reports(fleet, account),
+        {"Sid": "NoLeaving", "Effect": "Deny", "Action": list(LEAVE_ACTIONS), "Resource": "*"},
     ]
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def build_guard_protection_policies(fleet: Fleet, account: Account) -> list[dict[str, Any]]:
+    """The guard protection as attached: `build_guard_protection_policy`'s statements, in order,
+    filling one document after the other (each within MAX_SCP_CHARACTERS), as the quarantine is
+    split. One document for the sample fleet; more break-glass principals make two, and the
+    config refuses an account whose protection and quarantine together need more SCPs than the
+    target has room for beside FullAWSAccess (MAX_SCPS_PER_TARGET)."""
+    policies: list[dict[str, Any]] = []
+    policy: dict[str, Any] = {"Version": "2012-10-17", "Statement": []}
+    for statement in build_guard_protection_policy(fleet, account)["Statement"]:
+        policy["Statement"].append(statement)
+        if policy_size(policy) > MAX_SCP_CHARACTERS and len(policy["Statement"]) > 1:
+            policy["Statement"].pop()
+            policies.append(policy)
+            policy = {"Version": "2012-10-17", "Statement": [statement]}
+    return [*policies, policy]
 
 
 def _only_the_guard_reports(fleet: Fleet, account: Account) -> dict[str, Any]:

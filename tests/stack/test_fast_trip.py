@@ -16,10 +16,15 @@ from aws_cdk.assertions import Match, Template
 from moto.events.models import EventPattern
 
 from runawaytrain_stack.config import parse_fleet
-from runawaytrain_stack.fast_trip import build_launch_pattern
+from runawaytrain_stack.fast_trip import QUEUE_DRAIN_ACTIONS, build_launch_pattern
 from runawaytrain_stack.fleet import FleetStacks, add_fleet_stacks, new_app
-from runawaytrain_stack.fleet_model import DEFAULT_ENABLED_REGIONS, list_fast_trip_regions
+from runawaytrain_stack.fleet_model import (
+    DEFAULT_ENABLED_REGIONS,
+    Fleet,
+    list_fast_trip_regions,
+)
 from runawaytrain_stack.permissions import FAST_TRIP_QUEUE_ACTIONS
+from runawaytrain_stack.scp import list_exempt_principals
 
 ROOT, PROD = "100000000001", "200000000002"
 EC2_BRANCH = {
@@ -332,13 +337,16 @@ def test_queue_keeps_prompts_for_a_schedule_period_when_longer_than_an_hour(
     edge.has_resource_properties("AWS::SQS::Queue", {"MessageRetentionPeriod": 120 * 60})
 
 
-def test_queue_admits_only_tls_and_the_two_fast_trip_rules(prod: Template) -> None:
+def test_queue_admits_only_tls_and_the_two_fast_trip_rules(
+    prod: Template, test_fleet: Fleet
+) -> None:
     queue_id = only_id(prod, "AWS::SQS::Queue")
     forwarded = only_id(prod, "AWS::Events::Rule", {"EventBusName": "runawaytrain-fast-trip"})
     home = only_id(
         prod, "AWS::Events::Rule", {"EventBusName": Match.absent(), "EventPattern": LAUNCH_PATTERN}
     )
     (policy,) = prod.find_resources("AWS::SQS::QueuePolicy").values()
+    own = next(a for a in test_fleet.accounts if a.name == "prod")
     assert policy["Properties"]["Queues"] == [{"Ref": queue_id}]
     queue_arn = {"Fn::GetAtt": [queue_id, "Arn"]}
     assert policy["Properties"]["PolicyDocument"]["Statement"] == [
@@ -363,6 +371,16 @@ def test_queue_admits_only_tls_and_the_two_fast_trip_rules(prod: Template) -> No
             "Principal": {"Service": "events.amazonaws.com"},
             "Resource": queue_arn,
             "Sid": "OnlyFastTripRules",
+        },
+        {  # issue 22: evaluated in tests/payer/test_scp_protection.py
+            "Action": list(QUEUE_DRAIN_ACTIONS),
+            "Condition": {
+                "ArnNotLike": {"aws:PrincipalArn": list_exempt_principals(test_fleet, own)}
+            },
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Resource": queue_arn,
+            "Sid": "OnlyTheExemptDrainOrChange",
         },
     ]
 
