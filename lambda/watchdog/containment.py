@@ -7,7 +7,7 @@ others go on. Without the reader role or the stack there is nothing to compare w
 says why, and the heartbeat watch reports the guard (a guard without its stack goes silent).
 
 IAM, in the member (the reader role, runawaytrain_stack/watchdog_reader.py), each on the guard
-stack's own resource: cloudformation:DescribeStacks, DescribeStackResources, GetTemplate (the
+stack's own resource: cloudformation:DescribeStacks, ListStackResources, GetTemplate (the
 stack); sns:ListSubscriptionsByTopic (the topic); sns:GetSubscriptionAttributes ("*": the
 Service Authorization Reference lists no resource type for it); kms:DescribeKey (the topic's key);
 events:DescribeEventBus (the billing bus); sqs:GetQueueAttributes (the fast-trip queue).
@@ -54,11 +54,15 @@ def _read(session: Any, account: WatchedAccount, seen: Seen) -> None:
     (stack,) = cloudformation.describe_stacks(StackName=account.stack)["Stacks"]
     seen.deployed_at = stack.get("LastUpdatedTime") or stack.get("CreationTime")
     partition = str(stack["StackId"]).split(":")[1]
-    resources = cloudformation.describe_stack_resources(StackName=account.stack)["StackResources"]
+    # ListStackResources pages (DescribeStackResources stops at 100 resources: CloudFormation API
+    # Reference).
     physical = {
         r["LogicalResourceId"]: r["PhysicalResourceId"]
-        for r in resources
-        if r.get("PhysicalResourceId")
+        for page in cloudformation.get_paginator("list_stack_resources").paginate(
+            StackName=account.stack
+        )
+        for r in page["StackResourceSummaries"]
+        if r.get("LogicalResourceId") and r.get("PhysicalResourceId")
     }
     body = cloudformation.get_template(StackName=account.stack)["TemplateBody"]
     template = json.loads(body) if isinstance(body, str) else dict(body)
