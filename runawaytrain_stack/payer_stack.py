@@ -37,7 +37,12 @@ class PayerStack(Stack):
             analytics_reporting=False,
         )
         self.alerts = AlertTopic(
-            self, "Alerts", emails=fleet.payer.notify, display_name="runawaytrain payer"
+            self,
+            "Alerts",
+            emails=fleet.payer.notify,
+            display_name="runawaytrain payer",
+            # The watchdog's own alarm publishes as CloudWatch (watchdog.py, MissedChecks).
+            service_publishers=["cloudwatch.amazonaws.com"],
         )
         accounts_by_email: dict[str, list[str]] = defaultdict(list)
         for account in fleet.sub_accounts:

@@ -7,6 +7,13 @@ for 3 of its intervals, or whose last heartbeat is degraded, has errors or says 
 switched off, gets one mail to the payer's list, with what the watchdog read through the account's
 reader role (watchdog_reader.py); one more when it is healthy again (lambda/watchdog).
 
+The watchdog is watched by a CloudWatch alarm (`MissedChecks`): every completed check logs one
+`runawaytrain` `WatchdogChecks` datapoint (lambda/watchdog/metrics.py); a period of the check's
+interval without one counts as breaching ("treat missing data as breaching", CloudWatch User Guide,
+"Configuring how CloudWatch alarms treat missing data"), and 3 such periods in a row (the guards'
+own 3-interval rule) mail the payer's list, as does the return to OK. Not AWS/Lambda Invocations:
+every heartbeat invokes the same function, so that metric has datapoints while no check runs.
+
 A scheduled EventBridge rule rather than EventBridge Scheduler (which the guards use, schedule.py):
 the watchdog is one function with two triggers, both EventBridge rules with the same invoke
 permission, and a missed check is caught by the next one.
@@ -17,6 +24,8 @@ from __future__ import annotations
 import json
 
 from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -46,11 +55,14 @@ from runawaytrain_stack.names import (
 )
 from runawaytrain_stack.payer_wiring import build_watched_accounts
 from runawaytrain_stack.watchdog_reader import as_nag_names
+from watchdog.health import OVERDUE_INTERVALS
+from watchdog.metrics import CHECKS_METRIC, DIMENSION, NAMESPACE
 
 HANDLER = "watchdog.handler.handler"
 HEARTBEAT = "Guard Heartbeat"  # must equal lambda/guard/payer_events.py HEARTBEAT
 # A check reads two parameters per account and looks inside the few newly unhealthy ones (about
-# six reads each, seconds); two minutes leaves room for a slow Region's STS and retries.
+# six reads each, seconds), and reads every account's mail path (about ten reads each, ten
+# accounts at a time); two minutes leaves room for a slow Region's STS and retries.
 TIMEOUT = Duration.minutes(2)
 
 
@@ -150,3 +162,24 @@ class Watchdog(Construct):
             schedule=events.Schedule.rate(Duration.minutes(interval)),
             targets=[targets.LambdaFunction(self.function, retry_attempts=0)],
         )
+        self.missed_checks = cloudwatch.Alarm(
+            self,
+            "MissedChecks",
+            alarm_description=f"The runawaytrain watchdog has not completed a check in "
+            f"{OVERDUE_INTERVALS} x {interval} minutes: nothing notices a guard that stops. "
+            "See its log group and the Check rule.",
+            metric=cloudwatch.Metric(
+                namespace=NAMESPACE,
+                metric_name=CHECKS_METRIC,
+                dimensions_map={DIMENSION: self.function.function_name},
+                statistic="Sum",
+                period=Duration.minutes(interval),
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=OVERDUE_INTERVALS,
+            datapoints_to_alarm=OVERDUE_INTERVALS,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+        )
+        self.missed_checks.add_alarm_action(cloudwatch_actions.SnsAction(alerts.topic))
+        self.missed_checks.add_ok_action(cloudwatch_actions.SnsAction(alerts.topic))

@@ -1,20 +1,30 @@
-"""In every guard stack: the role the payer's watchdog assumes to see why a guard went quiet.
+"""In every guard stack: the role the payer's watchdog assumes to see why a guard went quiet,
+and, at every check, whether its mail path or trip wiring was changed.
 
-Read-only and narrow: the guard stack's status and resources, the guard's schedule, the guard
-function's configuration, the Errors metric, the guard stack's rules (lambda/watchdog/inside.py
-makes exactly these calls). Trusted by the payer account only when the caller is the watchdog's
-role: the account as principal with an `aws:PrincipalArn` condition, not the role's ARN as
-principal, because IAM turns a role principal into the role's unique id when the policy is saved
-and refuses one that does not exist yet (IAM User Guide, "AWS JSON policy elements: Principal",
-IAM roles), and the payer stack may be deployed after this one.
+Read-only and narrow: the guard stack's status, resources and template, the guard's schedule,
+the guard function's configuration, the Errors metric, the guard stack's rules
+(lambda/watchdog/inside.py); the notify topic's subscriptions and their attributes, the topic's
+key, the billing bus, the fast-trip queue's attributes (lambda/watchdog/containment.py). Exactly
+these calls, each on this stack's own resource but GetSubscriptionAttributes.
+
+Trusted by the payer account only when the caller is the watchdog's role: the account as
+principal with an `aws:PrincipalArn` condition, not the role's ARN as principal, because IAM
+turns a role principal into the role's unique id when the policy is saved and refuses one that
+does not exist yet (IAM User Guide, "AWS JSON policy elements: Principal", IAM roles), and the
+payer stack may be deployed after this one.
 """
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from runawaytrain_stack.fleet_model import Account, Fleet
@@ -34,6 +44,13 @@ READER_ACTIONS = (
     "lambda:GetFunctionConfiguration",
     "cloudwatch:GetMetricStatistics",
     "events:DescribeRule",
+    "cloudformation:GetTemplate",
+    "cloudformation:ListStackResources",
+    "sns:ListSubscriptionsByTopic",
+    "sns:GetSubscriptionAttributes",
+    "kms:DescribeKey",
+    "events:DescribeEventBus",
+    "sqs:GetQueueAttributes",
 )
 
 
@@ -60,7 +77,12 @@ class WatchdogReader(Construct):
         statements = [
             iam.PolicyStatement(
                 sid="ReadGuardStack",
-                actions=["cloudformation:DescribeStacks", "cloudformation:DescribeStackResources"],
+                actions=[
+                    "cloudformation:DescribeStacks",
+                    "cloudformation:DescribeStackResources",
+                    "cloudformation:GetTemplate",
+                    "cloudformation:ListStackResources",
+                ],
                 resources=[stack_arn],
             ),
             iam.PolicyStatement(
@@ -77,6 +99,7 @@ class WatchdogReader(Construct):
                 resources=["*"],
             ),
         ]
+        statements += _build_containment_statements(stack)
         if rules:
             statements.append(
                 iam.PolicyStatement(
@@ -100,9 +123,10 @@ class WatchdogReader(Construct):
         Validations.of(self.role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
-                reason="cloudwatch:GetMetricStatistics supports no resource-level permissions "
-                "(Service Authorization Reference, Amazon CloudWatch); the role reads only the "
-                "guard function's AWS/Lambda Errors metric with it.",
+                reason="cloudwatch:GetMetricStatistics and sns:GetSubscriptionAttributes support "
+                "no resource-level permissions (Service Authorization Reference, Amazon "
+                "CloudWatch, Amazon SNS); the role reads only the guard function's AWS/Lambda "
+                "Errors metric and the guard topic's subscriptions' attributes with them.",
             ),
             Acknowledgment(
                 id=f"AwsSolutions-IAM5[Resource::{as_nag_names(stack_arn, stack)}]",
@@ -110,6 +134,46 @@ class WatchdogReader(Construct):
                 "name before it is this account's guard stack's, so no other stack matches.",
             ),
         )
+
+
+def _build_containment_statements(stack: Stack) -> list[iam.PolicyStatement]:
+    """What lambda/watchdog/containment.py reads, on this stack's topic, key, policied buses and
+    queues (found in the stack, as the rules are)."""
+    found = list(stack.node.find_all())
+    topics = [c.ref for c in found if isinstance(c, sns.CfnTopic)]  # a topic's Ref is its ARN
+    keys = [c.attr_arn for c in found if isinstance(c, kms.CfnKey)]
+    policied = [
+        json.dumps(stack.resolve(c.event_bus_name), sort_keys=True)
+        for c in found
+        if isinstance(c, events.CfnEventBusPolicy) and c.event_bus_name is not None
+    ]
+    buses = [
+        c.attr_arn
+        for c in found
+        if isinstance(c, events.CfnEventBus)
+        and json.dumps(stack.resolve(c.ref), sort_keys=True) in policied
+    ]
+    queues = [c.attr_arn for c in found if isinstance(c, sqs.CfnQueue)]
+    statements = []
+    if topics:
+        statements += [
+            iam.PolicyStatement(
+                sid="ReadSubscriptions", actions=["sns:ListSubscriptionsByTopic"], resources=topics
+            ),
+            iam.PolicyStatement(
+                sid="ReadSubscriptionAttributes",
+                actions=["sns:GetSubscriptionAttributes"],
+                resources=["*"],
+            ),
+        ]
+    for sid, action, arns in (
+        ("ReadTopicKey", "kms:DescribeKey", keys),
+        ("ReadBillingBus", "events:DescribeEventBus", buses),
+        ("ReadFastTripQueue", "sqs:GetQueueAttributes", queues),
+    ):
+        if arns:
+            statements.append(iam.PolicyStatement(sid=sid, actions=[action], resources=arns))
+    return statements
 
 
 def as_nag_names(arn: str, stack: Stack) -> str:

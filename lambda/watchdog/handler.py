@@ -2,7 +2,10 @@
 
 - a "Guard Heartbeat" from the payer's bus (a rule admits only the fleet's accounts): record it;
 - the watchdog's schedule ("Scheduled Event", every N minutes, N the fleet's smallest
-  schedule_minutes): check every account, look inside those newly unhealthy, mail once per change.
+  schedule_minutes): check every account, look inside those newly unhealthy, mail once per change;
+  read every account's mail path and trip wiring (containment.py) and mail each new tampering
+  finding once (tampering.py); then log one `WatchdogChecks` metric (metrics.py), whose absence
+  the payer stack's alarm mails.
 
 The account a heartbeat speaks for is the event's `account`, which EventBridge sets to the
 sender (lambda/guard/payer_events.py), never a field of the detail.
@@ -18,7 +21,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,10 +31,12 @@ from botocore.config import Config
 
 from guard.logs import configure_logging, get_logger
 from guard.payer_events import HEARTBEAT, SOURCE
+from watchdog.containment import read_containment
 from watchdog.findings import explain
 from watchdog.health import AlertState, Step, WatchedAccount, assess, next_step
 from watchdog.inside import Assume, look_inside
-from watchdog.mail import compose_alert, compose_recovered, publish
+from watchdog.mail import compose_alert, compose_recovered, compose_tampering, publish
+from watchdog.metrics import emit_check_completed
 from watchdog.records import (
     parse_heartbeat,
     parse_state,
@@ -38,10 +44,14 @@ from watchdog.records import (
     write_heartbeat,
     write_state,
 )
+from watchdog.tampering import Seen, find_tampering, next_findings
 
 LOG = get_logger("watchdog")
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, read_timeout=20)
 SESSION_NAME = "runawaytrain-watchdog"
+# Accounts read at once: about ten calls each (STS, CloudFormation, SNS, KMS, EventBridge, SQS),
+# so a fleet of 100 reads in about the time 10 take one after another, well inside TIMEOUT.
+READERS = 10
 
 
 class SettingsError(ValueError):
@@ -155,6 +165,19 @@ def check(
     beats = read_values(ssm, (settings.heartbeat_path + a.id for a in settings.accounts))
     states = read_values(ssm, (settings.state_path + a.id for a in settings.accounts))
     mailed: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=min(READERS, len(settings.accounts) or 1)) as pool:
+        seen = dict(
+            zip(
+                [a.id for a in settings.accounts],
+                pool.map(
+                    lambda a: read_containment(
+                        assume, a, reader_role_arn=settings.reader_role_arn(a)
+                    ),
+                    settings.accounts,
+                ),
+                strict=True,
+            )
+        )
     for account in settings.accounts:
         beat = parse_heartbeat(beats.get(settings.heartbeat_path + account.id))
         known = parse_state(states.get(settings.state_path + account.id), now)
@@ -172,16 +195,56 @@ def check(
             subject, body = compose_alert(health, explain(inside, account, settings.schedule_name))
         elif step is Step.RECOVERED:
             subject, body = compose_recovered(health, now)
+        sent = []
         if step is not Step.NOTHING:
             error = publish(sns, settings.topic_arn, subject, body)
-            if error is not None:  # not remembered as mailed: the next check tries again
+            if error is None:
+                sent.append(step.value)
+                LOG.warning(
+                    "watchdog_mailed",
+                    extra={"account": account.id, "step": step.value, "key": health.key},
+                )
+            else:  # not remembered as mailed: the next check tries again
                 LOG.error("watchdog_mail_failed", extra={"account": account.id, "error": error})
-                continue
-            mailed[account.id] = step.value
-            LOG.warning(
-                "watchdog_mailed",
-                extra={"account": account.id, "step": step.value, "key": health.key},
-            )
+                new_state = state
+        new_state, tampering = _mail_tampering(
+            settings, sns, account=account, seen=seen[account.id], state=new_state, now=now
+        )
+        if tampering:
+            sent.append("tampering")
+        if sent:
+            mailed[account.id] = ",".join(sent)
         if new_state != known:
             write_state(ssm, settings.state_path, account.id, new_state)
+    emit_check_completed()
     return {"mailed": mailed, "accounts": len(settings.accounts)}
+
+
+def _mail_tampering(
+    settings: Settings,
+    sns: Any,
+    *,
+    account: WatchedAccount,
+    seen: Seen,
+    state: AlertState,
+    now: datetime,
+) -> tuple[AlertState, bool]:
+    """Mails the findings not mailed before (one mail); returns the state to remember and
+    whether it mailed."""
+    if seen.refused is not None:  # no stack or no reader role: the silence alert names it
+        LOG.info("watchdog_tampering_unread", extra={"account": account.id, "why": seen.refused})
+        return state, False
+    found = find_tampering(seen, now)
+    new, present = next_findings(found, state.findings)
+    if new:
+        still = [f for f in found if f.key in state.findings]
+        subject, body = compose_tampering(account, new, still)
+        error = publish(sns, settings.topic_arn, subject, body)
+        if error is not None:  # the new ones are not remembered: the next check tries again
+            LOG.error("watchdog_mail_failed", extra={"account": account.id, "error": error})
+            return replace(state, findings=tuple(k for k in present if k in state.findings)), False
+        LOG.warning(
+            "watchdog_tampering_mailed",
+            extra={"account": account.id, "findings": [f.key for f in new]},
+        )
+    return replace(state, findings=present), bool(new)

@@ -7,7 +7,7 @@ alert, one "recovered" mail. Every branch is a table test in tests/watchdog/test
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -133,6 +133,7 @@ class AlertState:
 
     watching_since: datetime  # first check that saw the account: the clock of a guard never heard
     alerted: str = ""  # Health.key last mailed; empty: nothing outstanding
+    findings: tuple[str, ...] = ()  # tampering.Finding keys mailed and still present
 
 
 def next_step(health: Health, state: AlertState) -> tuple[Step, AlertState]:
@@ -140,8 +141,8 @@ def next_step(health: Health, state: AlertState) -> tuple[Step, AlertState]:
     alert sends "recovered"."""
     if health.healthy:
         if state.alerted:
-            return Step.RECOVERED, AlertState(state.watching_since)
+            return Step.RECOVERED, replace(state, alerted="")
         return Step.NOTHING, state
     if health.key == state.alerted:
         return Step.NOTHING, state
-    return Step.ALERT, AlertState(state.watching_since, health.key)
+    return Step.ALERT, replace(state, alerted=health.key)

@@ -65,8 +65,8 @@ def look_inside(
             (
                 r["PhysicalResourceId"]
                 for r in resources
-                if r["ResourceType"] == "AWS::Lambda::Function"
-                and r["LogicalResourceId"].startswith(GUARD_FUNCTION_LOGICAL_PREFIX)
+                if r.get("ResourceType") == "AWS::Lambda::Function"
+                and r.get("LogicalResourceId", "").startswith(GUARD_FUNCTION_LOGICAL_PREFIX)
             ),
             None,
         )
@@ -76,7 +76,9 @@ def look_inside(
         window = max(MIN_WINDOW_MINUTES, int(account.allowance.total_seconds() // 60))
         cloudwatch = session.client("cloudwatch", region_name=region)
         read("Errors metric", lambda: _read_errors(cloudwatch, inside, now, window))
-    rules = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::Events::Rule"]
+    rules = [
+        r["PhysicalResourceId"] for r in resources if r.get("ResourceType") == "AWS::Events::Rule"
+    ]
     events = session.client("events", region_name=region)
     read("rules", lambda: _read_rules(events, rules, inside))
     return inside

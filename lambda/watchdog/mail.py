@@ -11,7 +11,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from watchdog.health import Health, Heartbeat, Problem
+from watchdog.health import Health, Heartbeat, Problem, WatchedAccount
+from watchdog.tampering import Finding
 
 # SNS Subject: at most 100 printable ASCII characters, no line breaks (SNS API Reference, Publish).
 SUBJECT_MAX = 100
@@ -91,3 +92,27 @@ def publish(sns: Any, topic_arn: str, subject: str, body: str) -> str | None:
     except (ClientError, BotoCoreError) as error:
         return f"{type(error).__name__}: {error}"
     return None
+
+
+def compose_tampering(
+    account: WatchedAccount, new: list[Finding], still: list[Finding]
+) -> tuple[str, str]:
+    """One mail for the findings new at this check; those mailed before and still present are
+    listed under them, not mailed again on their own."""
+    label = f"{account.name} ({account.id})"
+    lines = [
+        f"The watchdog found the mail path or the trip wiring of account {label}'s guard changed "
+        f"from what its stack ({account.stack}) deployed:",
+        *(f"- {finding.text}" for finding in new),
+    ]
+    if still:
+        lines += ["", "Mailed before and still so:", *(f"- {f.text}" for f in still)]
+    lines += [
+        "",
+        "Nobody but the deploy and the guard may change these (the guard-protection SCP, where "
+        "it can name them); a change means someone with administrator access in the account, "
+        "or the payer's own operators. Put back what is listed (a redeploy does not: "
+        "CloudFormation changes only what its template changes). The watchdog mails each "
+        "finding once, and again if it clears and comes back.",
+    ]
+    return _subject(f"runawaytrain watchdog: guard of {label} tampered with"), "\n".join(lines)

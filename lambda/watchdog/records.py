@@ -1,7 +1,8 @@
 """What the watchdog remembers, one SSM parameter per account and kind:
 
 - `<heartbeat_path><account id>`: the last heartbeat (when EventBridge received it, and its detail);
-- `<state_path><account id>`: since when the account is watched and what was last mailed.
+- `<state_path><account id>`: since when the account is watched, what was last mailed about its
+  heartbeat, and which tampering findings were mailed and are still present.
 
 IAM: ssm:PutParameter and ssm:GetParameters on both paths.
 """
@@ -26,7 +27,11 @@ def write_heartbeat(ssm: Any, path: str, account: str, time: datetime, detail: A
 
 def write_state(ssm: Any, path: str, account: str, state: AlertState) -> None:
     value = json.dumps(
-        {"watching_since": state.watching_since.isoformat(), "alerted": state.alerted}
+        {
+            "watching_since": state.watching_since.isoformat(),
+            "alerted": state.alerted,
+            "findings": list(state.findings),
+        }
     )
     ssm.put_parameter(Name=f"{path}{account}", Value=value, Type="String", Overwrite=True)
 
@@ -62,4 +67,6 @@ def parse_state(value: dict[str, Any] | None, now: datetime) -> AlertState | Non
         since = datetime.fromisoformat(str(value["watching_since"]))
     except (KeyError, ValueError):
         return None
-    return AlertState(min(since, now), str(value.get("alerted", "")))
+    findings = value.get("findings", [])
+    kept = tuple(str(f) for f in findings) if isinstance(findings, list) else ()
+    return AlertState(min(since, now), str(value.get("alerted", "")), kept)

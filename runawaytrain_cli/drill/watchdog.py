@@ -1,6 +1,7 @@
 """The drill's watchdog step: a quiet account's guard schedule is disabled; the payer's watchdog,
 its clock moved past 3 of that account's intervals, mails the payer's list once, naming the
-account and "schedule disabled".
+account and "schedule disabled". Then its notify list is unsubscribed and its billing bus loses
+the payer's permission: one mail each, no repeat (watchdog_wiring.py).
 
 Run with the watchdog's deployed role and, through it, the member's deployed reader role (its
 trust policy enforced by the strict layer). What the emulator cannot do is done in the open and
@@ -29,6 +30,7 @@ from runawaytrain_cli.drill.checks import Progress
 from runawaytrain_cli.drill.emulator import Emulator, EmulatorSession
 from runawaytrain_cli.drill.queues import drain_bodies
 from runawaytrain_cli.drill.scenario import DrillContext, DrillResult, Guard
+from runawaytrain_cli.drill.watchdog_wiring import check_tampering, stand_in_wiring
 from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.names import (
     HEARTBEAT_PATH,
@@ -67,6 +69,8 @@ def check_watchdog(
     operator = emulator.operator(fleet.payer.id, region)
     settings, watchdog, stand_ins = _prepare(emulator, fleet, quiet, workdir)
     inbox = _subscribe(operator, region, settings.topic_arn)
+    wiring = stand_in_wiring(emulator, quiet)
+    stand_ins += wiring.stand_ins
     now = datetime.now(UTC)
     _replay(watchdog, settings, result.guards.values(), at=None)
     _run_check(emulator, watchdog, settings, now)
@@ -115,6 +119,16 @@ def check_watchdog(
         "watchdog: no repeat mail while nothing changed",
         not again.get("mailed") and not _drain(operator, region, inbox),
         str(again),
+    )
+    check_tampering(
+        emulator,
+        quiet,
+        wiring,
+        run=lambda at: _run_check(emulator, watchdog, settings, at),
+        drain=lambda: _drain(operator, region, inbox),
+        at=later + timedelta(minutes=2),
+        result=result,
+        progress=progress,
     )
 
 

@@ -21,11 +21,13 @@ from tests.watchdog.conftest import (
     PROD,
     WATCHDOG_ROLE_ARN,
     Watchdog,
+    deploy_wired_stack,
     heartbeat_event,
     member_session,
     reader_trust,
 )
 from watchdog.handler import Settings, assume_with, check
+from watchdog.metrics import CHECKS_METRIC, DIMENSION, NAMESPACE
 
 READER = "runawaytrain-watchdog-reader"
 
@@ -184,9 +186,7 @@ def test_watchdog_and_reader_roles_allow_exactly_the_calls_the_code_makes(
             Path="/runawaytrain/",
             AssumeRolePolicyDocument=json.dumps(reader_trust()),
         )
-        member.client("cloudformation").create_stack(
-            StackName=PROD.stack, TemplateBody=json.dumps(GUARD_STACK)
-        )
+        deploy_wired_stack(extra=GUARD_STACK["Resources"])  # the mail path and trip wiring too
         credentials = boto3.client("sts", region_name=HOME).assume_role(
             RoleArn=WATCHDOG_ROLE_ARN, RoleSessionName="watchdog"
         )["Credentials"]
@@ -223,6 +223,7 @@ def test_watchdog_and_reader_roles_allow_exactly_the_calls_the_code_makes(
 
     assert mailed["mailed"] == {MEMBER: "alert"} and mailed_again["mailed"] == {MEMBER: "recovered"}
     assert "events:DescribeRule" in reader_calls.actions  # every read was reached
+    assert "sns:GetSubscriptionAttributes" in reader_calls.actions
     lambda_actions = {"logs:CreateLogStream", "logs:PutLogEvents"}  # Lambda's own, not the code's
     topic_key = {"kms:GenerateDataKey", "kms:Decrypt"}  # SNS uses them on the caller's behalf
     assert policy_actions(payer, "runawaytrain-watchdog") == (
@@ -230,3 +231,41 @@ def test_watchdog_and_reader_roles_allow_exactly_the_calls_the_code_makes(
     )
     assert policy_actions(prod, READER) == reader_calls.actions
     assert PAYER in WATCHDOG_ROLE_ARN
+
+
+def test_a_missed_watchdog_check_alarms_to_the_payers_topic(payer: Template) -> None:
+    # moto's CloudFormation creates no alarm: the synthesized template is what is checked.
+    (topic,) = payer.find_resources("AWS::SNS::Topic")
+    (function,) = [
+        logical
+        for logical, resource in payer.find_resources("AWS::Lambda::Function").items()
+        if resource["Properties"].get("Handler") == "watchdog.handler.handler"
+    ]
+    payer.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": NAMESPACE,  # what lambda/watchdog/metrics.py logs at every check
+            "MetricName": CHECKS_METRIC,
+            "Dimensions": [{"Name": DIMENSION, "Value": {"Ref": function}}],
+            "Statistic": "Sum",
+            "Period": 300,  # the check's interval: the test fleet's shortest, 5 minutes
+            "EvaluationPeriods": 3,
+            "DatapointsToAlarm": 3,
+            "ComparisonOperator": "LessThanThreshold",
+            "Threshold": 1,
+            "TreatMissingData": "breaching",  # no check at all is the case to catch
+            "AlarmActions": [{"Ref": topic}],
+            "OKActions": [{"Ref": topic}],
+        },
+    )
+    # CloudWatch publishes as a service principal: the topic's key must let it.
+    payer.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "KeyPolicy": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Principal": {"Service": "cloudwatch.amazonaws.com"}})]
+                )
+            }
+        },
+    )

@@ -173,3 +173,149 @@ def watchdog(aws: None, inbox: Inbox) -> Watchdog:  # noqa: F811 -- fixtures by 
         schedule_name=SCHEDULE_NAME,
     )
     return Watchdog(settings, session, inbox)
+
+
+# A guard stack's mail path and trip wiring as the guard stack deploys them (alerts.py,
+# billing_bus.py, fast_trip.py), in miniature: the topic and its key, one email subscription, the
+# billing bus and its policy, the fast-trip queue and its policy.
+NOTIFY = "ops@example.com"
+WIRED_STACK: dict[str, Any] = {
+    "Resources": {
+        "AlertsKey1": {
+            "Type": "AWS::KMS::Key",
+            "Properties": {
+                "KeyPolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Action": "kms:*",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": f"arn:aws:iam::{MEMBER}:root"},
+                            "Resource": "*",
+                        }
+                    ],
+                }
+            },
+        },
+        "AlertsTopic1": {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"KmsMasterKeyId": {"Fn::GetAtt": ["AlertsKey1", "Arn"]}},
+        },
+        "AlertsTopicops1": {
+            "Type": "AWS::SNS::Subscription",
+            "Properties": {
+                "Endpoint": NOTIFY,
+                "Protocol": "email",
+                "TopicArn": {"Ref": "AlertsTopic1"},
+            },
+        },
+        "BillingTripsBus1": {
+            "Type": "AWS::Events::EventBus",
+            "Properties": {"Name": "runawaytrain-billing-trips"},
+        },
+        "BillingTripsBusPolicy1": {
+            "Type": "AWS::Events::EventBusPolicy",
+            "Properties": {
+                "EventBusName": {"Ref": "BillingTripsBus1"},
+                "StatementId": "cdk-AllowPayerToForwardBillingAlarms",
+                "Statement": {
+                    "Action": "events:PutEvents",
+                    "Effect": "Allow",
+                    "Principal": {
+                        "AWS": {
+                            "Fn::Join": [
+                                "",
+                                ["arn:", {"Ref": "AWS::Partition"}, f":iam::{PAYER}:root"],
+                            ]
+                        }
+                    },
+                    "Resource": {"Fn::GetAtt": ["BillingTripsBus1", "Arn"]},
+                    "Sid": "cdk-AllowPayerToForwardBillingAlarms",
+                },
+            },
+        },
+        "FastTripQueue1": {"Type": "AWS::SQS::Queue", "Properties": {}},
+        "FastTripQueuePolicy1": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {
+                "Queues": [{"Ref": "FastTripQueue1"}],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Action": "sqs:*",
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            "Effect": "Deny",
+                            "Principal": {"AWS": "*"},
+                            "Resource": {"Fn::GetAtt": ["FastTripQueue1", "Arn"]},
+                        }
+                    ],
+                },
+            },
+        },
+    }
+}
+
+
+def deploy_wired_stack(extra: dict[str, Any] | None = None) -> dict[str, str]:
+    """Creates the guard stack PROD.stack in the member from WIRED_STACK (plus `extra`
+    resources), then what moto's CloudFormation skips (AWS::SNS::Subscription,
+    AWS::Events::EventBusPolicy, AWS::SQS::QueuePolicy) as CloudFormation would make it, the
+    subscription confirmed. Returns the physical ids: topic, key, bus, queue."""
+    from strict_aws.sns import confirm_email
+
+    session = member_session()
+    template = {"Resources": {**WIRED_STACK["Resources"], **(extra or {})}}
+    cloudformation = session.client("cloudformation")
+    cloudformation.create_stack(StackName=PROD.stack, TemplateBody=json.dumps(template))
+    physical = {
+        r["LogicalResourceId"]: r.get("PhysicalResourceId")
+        for r in cloudformation.describe_stack_resources(StackName=PROD.stack)["StackResources"]
+        if "LogicalResourceId" in r  # moto lists the resources it skipped without one
+    }
+    topic, queue = physical["AlertsTopic1"], physical["FastTripQueue1"]
+    # moto's CloudFormation keeps KeyPolicy as the template's object, which its DescribeKey then
+    # fails to parse; the same policy, put as the text AWS stores.
+    key_policy = WIRED_STACK["Resources"]["AlertsKey1"]["Properties"]["KeyPolicy"]
+    session.client("kms").put_key_policy(
+        KeyId=physical["AlertsKey1"], PolicyName="default", Policy=json.dumps(key_policy)
+    )
+    session.client("sns").subscribe(TopicArn=topic, Protocol="email", Endpoint=NOTIFY)
+    confirm_email(NOTIFY)
+    events = session.client("events")
+    bus = events.describe_event_bus(Name="runawaytrain-billing-trips")
+    events.put_permission(
+        EventBusName=bus["Name"],
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "cdk-AllowPayerToForwardBillingAlarms",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{PAYER}:root"},
+                        "Action": "events:PutEvents",
+                        "Resource": bus["Arn"],
+                    }
+                ],
+            }
+        ),
+    )
+    sqs = session.client("sqs")
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Action": "sqs:*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Resource": queue_arn,
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": json.dumps(policy)})
+    return {"topic": topic, "key": physical["AlertsKey1"], "bus": bus["Name"], "queue": queue}
