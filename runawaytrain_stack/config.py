@@ -101,6 +101,7 @@ class _Settings(BaseModel):
     notify: Annotated[list[_Email], Field(min_length=1)] | None = None
     ec2_limit: Annotated[int, Strict(), Field(ge=0)] | None = None
     schedule_minutes: Annotated[int, Strict(), Field(ge=1, le=MAX_SCHEDULE_MINUTES)] | None = None
+    blind_runs_to_trip: Annotated[int, Strict(), Field(ge=1)] | None = None
     mode: Mode | None = None
     lockout: Lockout | None = None
     launch_block: Annotated[bool, Strict()] | None = None
@@ -155,6 +156,11 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "notify": ("a non-empty list of email addresses", "an email address, e.g. ops@example.com"),
     "ec2_limit": ("a whole number >= 0 (pending + running instances allowed)", ""),
     "schedule_minutes": (f"a whole number of minutes from 1 to {MAX_SCHEDULE_MINUTES}", ""),
+    "blind_runs_to_trip": (
+        "a whole number of runs >= 1 (a Region that held instances and cannot be counted for "
+        "this many runs in a row trips the breaker)",
+        "",
+    ),
     "mode": (" or ".join(m.value for m in Mode), ""),
     "lockout": (", ".join(m.value for m in Lockout), ""),
     "launch_block": ("true or false (unquoted)", ""),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from guard.blindness import DEFAULT_BLIND_RUNS_TO_TRIP
 from guard.service_names import DEFAULT_HALT
 from guard.settings import Lockout, Mode, Unstoppable
 
@@ -51,6 +52,9 @@ class Account:
     notify: tuple[str, ...]
     ec2_limit: int
     schedule_minutes: int = DEFAULT_SCHEDULE_MINUTES
+    # A Region that held instances and cannot be counted (throttled, refused) for this many runs
+    # in a row trips the breaker; the reasoning for the default: lambda/guard/blindness.py.
+    blind_runs_to_trip: int = DEFAULT_BLIND_RUNS_TO_TRIP
     mode: Mode = Mode.ENFORCE
     lockout: Lockout = Lockout.NONE
     # A trip in enforce mode attaches the launch-block policy to every principal the guard may

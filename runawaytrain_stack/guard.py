@@ -74,6 +74,7 @@ def build_guard_environment(
         "unstoppable": account.unstoppable.value,
         "halt": ",".join(sorted(account.halt)),
         "schedule_minutes": str(account.schedule_minutes),
+        "blind_runs_to_trip": str(account.blind_runs_to_trip),
         "launch_block": "true" if account.launch_block else "false",
         "launch_block_policy": launch_block_arn,
         # runawaytrain's stacks here, by exact ARN prefix: what they made is never halted

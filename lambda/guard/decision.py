@@ -5,10 +5,11 @@ Every branch is a table test in tests/guard/test_decision.py.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from guard.blindness import DEFAULT_BLIND_RUNS_TO_TRIP, BlindRegion, describe_blind
 from guard.burn import Burn
 from guard.invocation import Invocation, Trigger
 from guard.settings import Action, WeightedLimits
@@ -33,6 +34,9 @@ class TripReason(Enum):
     VCPU_LIMIT = "vcpu-limit"  # the instances' vCPUs add up to more than max_vcpus
     GPU_LIMIT = "gpu-limit"  # their GPUs/accelerators add up to more than max_gpus
     USD_LIMIT = "usd-limit"  # their on-demand price per hour is more than max_usd_per_hour
+    # A Region that held capacity could not be counted for blind_runs_to_trip runs in a row
+    # (throttled, refused, closed: blindness.py); what can be seen everywhere else is halted.
+    REGION_BLIND = "region-blind"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class Decision:
     verdict: Verdict
     reason: str  # one sentence a person reads at 3 a.m.
     trip_reasons: tuple[TripReason, ...] = ()
+    # DEGRADED only by Regions an earlier mail of this blindness incident named: not mailed again.
+    already_told: bool = False
 
 
 def finishes_open_incident(decision: Decision, open_incident: str | None, enforce: bool) -> bool:
@@ -82,6 +88,8 @@ def decide(
     launched_active: int = 0,
     burn: Burn | None = None,
     limits: WeightedLimits = NO_WEIGHTED_LIMITS,
+    blind: Mapping[str, BlindRegion] | None = None,
+    blind_runs_to_trip: int = DEFAULT_BLIND_RUNS_TO_TRIP,
 ) -> Decision:
     """Trip when the count is strictly above the limit, a billing alarm fired, the payer's
     spend watcher reported a burn rate over the account's limit, or launch events name
@@ -92,7 +100,13 @@ def decide(
     strictly above. Regions that could not be counted, and types or prices that could not be
     looked up, never hide a trip (fail closed): if what was counted is already over a limit, the
     breaker trips; if not, the run is DEGRADED so someone is told.
+
+    `blind`: the Regions not counted this run with what the guard remembers of them
+    (blindness.py). The run on which one that held capacity reaches `blind_runs_to_trip` runs
+    in a row trips (REGION_BLIND); a DEGRADED run whose uncounted Regions were all named by an
+    earlier mail of the incident is `already_told`.
     """
+    blind = blind or {}
     reasons: list[TripReason] = []
     sentences: list[str] = []
     if count > limit:
@@ -111,6 +125,15 @@ def decide(
     if invocation.trigger is Trigger.SPEND_RATE and invocation.spend is not None:
         reasons.append(TripReason.SPEND_RATE)
         sentences.append(_spend_sentence(invocation))
+    for region, found in sorted(blind.items()):
+        if found.holds and found.runs == blind_runs_to_trip:
+            reasons.append(TripReason.REGION_BLIND)
+            sentences.append(
+                describe_blind(region, found)
+                + f" (blind_runs_to_trip {blind_runs_to_trip}: whoever can drain its EC2 request "
+                "bucket can hide what runs there)"
+            )
+    reasons = list(dict.fromkeys(reasons))
     weighed = _weighed_limits(burn, limits) if burn is not None else []
     unchecked = []
     for reason, total, over, sentence, unknown in weighed:
@@ -129,10 +152,12 @@ def decide(
         return Decision(Verdict.TRIP, "; ".join(sentences) + uncounted, tuple(reasons))
     totals = "".join(f", {total}" for _, total, _, _, unknown in weighed if not unknown)
     if failed_regions or unchecked:
+        told = {region for region, found in blind.items() if found.told}
         return Decision(
             Verdict.DEGRADED,
             f"counted {count} pending/running EC2 instances (limit {limit}){totals} but"
             + uncounted.removeprefix(";"),
+            already_told=not unchecked and set(failed_regions) <= told,
         )
     return Decision(Verdict.OK, f"{count} pending/running EC2 instances, limit {limit}{totals}")
 

@@ -11,7 +11,9 @@ mailing each run floods the people who must act (20 mails in 100 s were seen). T
     intervals even when the launches have stopped.
 
 The first mail of an incident (TRIPPED), dry-run and DEGRADED mails, and the mail of a run that
-finished a partial lockout, are never held. A mail that
+finished a partial lockout, are never held. A DEGRADED run whose only news is Regions an earlier
+mail of the same blindness incident named mails nothing (blindness.py: one mail per Region
+going blind, not one per run it stays blind). A mail that
 fails to publish is held like a skipped one, so the next run tries again. Nothing is lost from
 the report or the log: every run returns and logs its whole report whether it mailed or not.
 """
@@ -144,7 +146,8 @@ def plan_mail(report: Report, pace: Pace | None, now: datetime, interval: timede
         return MailPlan(True, False, carried, held_incident)
     if report.lockout_finished and report.verdict == "ok":  # what it changed is always told
         return MailPlan(True, carried is not None and due, carried, held_incident)
-    if report.verdict == "degraded":  # its own mail, and the held runs in a digest when due
+    if report.verdict == "degraded" and not report.already_told:
+        # Its own mail, and the held runs in a digest when due.
         return MailPlan(True, carried is not None and due, carried, held_incident)
     return MailPlan(False, carried is not None and due, carried, held_incident)
 

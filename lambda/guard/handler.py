@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from guard.blindness import blind_closed, read_memory, track_blindness
 from guard.census import Census, count_instances, describe_error
 from guard.clients import MAX_POOL_CONNECTIONS, ClientFactory
 from guard.decision import Decision, Verdict, decide, decide_override, finishes_open_incident
@@ -25,6 +26,7 @@ from guard.heartbeat import send_heartbeat
 from guard.incident import new_incident_id
 from guard.instances import incident_instances
 from guard.invocation import Invocation, parse_invocation
+from guard.last_run import read_last_run
 from guard.launch_block import block_launches
 from guard.launches import LaunchPrompt
 from guard.lockout import lock_out
@@ -183,8 +185,9 @@ def run_guard(
     `now`: the run's clock (tests inject it)."""
     now = now or datetime.now(UTC)
     ssm = clients.client("ssm", clients.home_region)
-    with ThreadPoolExecutor(2) as pool:  # read the open incident while the regions are counted
+    with ThreadPoolExecutor(3) as pool:  # read the SSM records while the regions are counted
         reading = pool.submit(read_open_incident, ssm, now)
+        remembering = pool.submit(read_last_run, ssm)  # mail pace, and what it could not see
         regions, list_error = resolve_regions(clients)
         # The other services beside EC2 (services.py), every region at once.
         counting = pool.submit(
@@ -206,8 +209,13 @@ def run_guard(
     incident_id = open_incident.incident if open_incident else None
     if state_error is not None:
         LOG.error("open_incident_unreadable", extra={"error": state_error})
+    last_run = remembering.result()
+    memory = read_memory(last_run)
     closed, refused = split_closed_regions(census.closed_regions, clients.home_region)
-    region_errors = {**list_error, **census.region_errors, **refused}
+    closed, blinding = blind_closed(closed, memory)
+    region_errors = {**list_error, **census.region_errors, **refused, **blinding}
+    launched = invocation.launches.by_region if invocation.launches is not None else {}
+    blind = track_blindness(memory, region_errors, launched, now)
     carried = carried_over(open_incident, census, clients)
     decision = decide(
         census.total,
@@ -220,6 +228,8 @@ def run_guard(
         launched_active=count_launched_active(invocation, census, carried),
         burn=burn,
         limits=settings.weighted,
+        blind=blind,
+        blind_runs_to_trip=settings.blind_runs_to_trip,
     )
     LOG.info(
         "decided",
@@ -241,6 +251,9 @@ def run_guard(
         by_region=census.by_region,
         region_errors=region_errors,
         closed_regions=closed,
+        blind={region: asdict(found) for region, found in blind.items()},
+        blind_runs_to_trip=settings.blind_runs_to_trip,
+        already_told=decision.already_told,
         burn=burn_report(burn, settings.weighted),
         services=services.counts(),
         service_errors=dict(services.errors),
@@ -273,6 +286,8 @@ def run_guard(
         now=now,
         open_incident=incident_id,
         schedule_minutes=settings.schedule_minutes,
+        last_run=last_run,
+        blind=blind,
     )
     current = report.incident or incident_id
     send_heartbeat(report, settings, clients, open_incident=current)  # last: never delays a halt

@@ -3,9 +3,11 @@
 One SSM parameter in the home Region, overwritten at the end of every run (after the halt and the
 mail, so it never delays either): when, what prompted it, the verdict, the count against the
 limit, the regions it could not count (in short), the open incident, whether it mailed, the
-follow-up mail pace of the incident (follow_up.py), and every Region it counted (regions.py counts
-those should DescribeRegions fail). Reading or writing it can fail: that is
-logged, and the run goes on (the pace then mails rather than holds).
+follow-up mail pace of the incident (follow_up.py), every Region it counted (regions.py counts
+those should DescribeRegions fail), the instances it counted in each (nonzero only), and the
+Regions it could not count with how long and holding what (blindness.py). Reading or writing it
+can fail: that is logged, and the run goes on (the pace then mails rather than holds; the
+blindness memory starts again: failing Regions are mailed as newly blind).
 
 IAM: ssm:GetParameter, ssm:PutParameter on this one parameter.
 """
@@ -13,11 +15,13 @@ IAM: ssm:GetParameter, ssm:PutParameter on this one parameter.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from guard.blindness import BlindRegion, to_record
 from guard.census import REGION_LIST, describe_error
 from guard.follow_up import Pace
 from guard.logs import get_logger
@@ -64,6 +68,7 @@ def summarize(
     open_incident: str | None,
     schedule_minutes: int,
     pace: Pace | None,
+    blind: Mapping[str, BlindRegion] | None = None,
 ) -> dict[str, Any]:
     """The record of this run: small, every field a fact `status` shows."""
     degraded = [
@@ -85,6 +90,9 @@ def summarize(
         "follow_up": pace.to_dict() if pace else None,
         # What regions.py counts should DescribeRegions fail in a later run.
         "regions": sorted(counted_regions(report)),
+        # Each Region's last good count and the Regions not counted: blindness.py.
+        "counts": {region: n for region, n in sorted(report.by_region.items()) if n},
+        "blind": to_record(blind or {}),
     }
 
 
@@ -97,8 +105,11 @@ def counted_regions(report: Report) -> set[str]:
 def write_last_run(ssm: Any, record: dict[str, Any]) -> str | None:
     """Overwrite the record; returns the error (also logged), or None."""
     value = json.dumps(record, separators=(",", ":"))
-    if len(value.encode()) > VALUE_MAX and record.get("follow_up", {}).get("held"):
+    if len(value.encode()) > VALUE_MAX and (record.get("follow_up") or {}).get("held"):
         record["follow_up"]["held"]["stopped_ids"] = {}  # the counts stay; the tag lists the ids
+        value = json.dumps(record, separators=(",", ":"))
+    if len(value.encode()) > VALUE_MAX:  # every Region blind: the errors are in the log
+        record["degraded"] = ["(too long for the record: see the run's log)"]
         value = json.dumps(record, separators=(",", ":"))
     try:
         ssm.put_parameter(Name=PARAMETER, Value=value, Type="String", Overwrite=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from guard.blindness import BlindRegion, describe_blind
 from guard.burn_mail import burn_lines, burn_subject
 from guard.census import describe_error
 from guard.follow_up import describe_held
@@ -50,6 +51,8 @@ def compose_subject(report: Report) -> str:
             head += ", billing alarm"
         if "spend-rate" in report.trip_reasons:
             head += ", spend rate"
+        if "region-blind" in report.trip_reasons:
+            head += ", region blind"
         head += burn_subject(report)
     ascii_only = head.encode("ascii", "replace").decode("ascii")
     return ascii_only if len(ascii_only) <= SUBJECT_MAX else ascii_only[: SUBJECT_MAX - 3] + "..."
@@ -121,10 +124,24 @@ def _uncounted(report: Report) -> list[str]:
     if not report.region_errors:
         return []
     errors = sorted(report.region_errors.items())
-    return [
+    lines = [
         "Regions that could NOT be counted (their instances are unknown):",
         *(f"  {region}: {error}" for region, error in errors),
     ]
+    if report.blind:
+        lines += [
+            "",
+            "How long each has been blind. Anyone who may call EC2 in the account can drain a "
+            "Region's request bucket and hide what runs there (EC2 throttles per account and "
+            f"Region); one that held capacity and stays blind for {report.blind_runs_to_trip} "
+            "runs in a row trips the breaker. This is mailed once per Region going blind, not "
+            "every run:",
+            *(
+                "  " + describe_blind(region, BlindRegion(**found))
+                for region, found in sorted(report.blind.items())
+            ),
+        ]
+    return lines
 
 
 def _dry_run(report: Report) -> list[str]:

@@ -24,6 +24,11 @@ class Report:
     by_region: dict[str, int] = field(default_factory=dict)
     region_errors: dict[str, str] = field(default_factory=dict)
     closed_regions: dict[str, str] = field(default_factory=dict)  # closed by an SCP: not counted
+    # The Regions not counted, as remembered from run to run (blindness.py): since, runs in a
+    # row, what they held; and whether an earlier mail of the incident already named them all.
+    blind: dict[str, dict[str, Any]] = field(default_factory=dict)
+    blind_runs_to_trip: int | None = None
+    already_told: bool = False
     incident: str | None = None
     continues_incident: bool = False  # tripped again while this incident was still open
     stopped: list[str] = field(default_factory=list)

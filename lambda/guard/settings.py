@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
+from guard.blindness import DEFAULT_BLIND_RUNS_TO_TRIP
 from guard.service_names import DEFAULT_HALT, described, resolve_halt
 
 # ARN format: arn:partition:sns:region:account-id:topic-name (topic names: 1-256 of [A-Za-z0-9_-],
@@ -116,6 +117,9 @@ class Settings:
     # The schedule's period: follow-up mails of one incident are paced to one per period
     # (follow_up.py), and `runawaytrain status` calls a guard overdue after two of them.
     schedule_minutes: int = 5
+    # A Region that held capacity and cannot be counted for this many runs in a row trips the
+    # breaker (blindness.py says why the default is what it is).
+    blind_runs_to_trip: int = DEFAULT_BLIND_RUNS_TO_TRIP
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -146,6 +150,9 @@ class Settings:
             quarantine=_parse_flag("quarantine", environ.get("quarantine", "false")),
             weighted=WeightedLimits.from_env(environ),
             schedule_minutes=_parse_minutes(environ.get("schedule_minutes", "5")),
+            blind_runs_to_trip=_parse_runs(
+                environ.get("blind_runs_to_trip", str(DEFAULT_BLIND_RUNS_TO_TRIP))
+            ),
         )
 
 
@@ -219,6 +226,18 @@ def _parse_minutes(raw: str) -> int:
             f"environment variable schedule_minutes={raw!r} is not a whole number of minutes >= 1"
         )
     return minutes
+
+
+def _parse_runs(raw: str) -> int:
+    try:
+        runs = int(raw)
+    except ValueError:
+        runs = 0
+    if runs < 1:
+        raise SettingsError(
+            f"environment variable blind_runs_to_trip={raw!r} is not a whole number of runs >= 1"
+        )
+    return runs
 
 
 def _parse_topic(raw: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from guard.blindness import BlindRegion
 from guard.burn import Burn, BurnLine
 from guard.decision import (
     Decision,
@@ -225,3 +226,62 @@ def test_only_quiet_enforce_runs_of_an_open_incident_finish_it(
 ) -> None:
     decision = Decision(verdict, "why")
     assert finishes_open_incident(decision, open_incident, enforce) is finishes
+
+
+def blind_region(runs: int, held: int = 2, launched: int = 0, told: bool = True):
+    return BlindRegion("2026-12-07T03:00Z", runs, held, launched, told)
+
+
+@pytest.mark.parametrize(
+    ("blind", "verdict", "reasons"),
+    [
+        ({"eu-west-1": blind_region(2)}, Verdict.DEGRADED, ()),  # N-1: not yet
+        ({"eu-west-1": blind_region(3)}, Verdict.TRIP, (TripReason.REGION_BLIND,)),  # run N
+        ({"eu-west-1": blind_region(4)}, Verdict.DEGRADED, ()),  # once per blindness
+        ({"eu-west-1": blind_region(3, held=0)}, Verdict.DEGRADED, ()),  # nothing held
+        (
+            {"eu-west-1": blind_region(3, held=0, launched=1)},  # launched there while blind
+            Verdict.TRIP,
+            (TripReason.REGION_BLIND,),
+        ),
+        (
+            {"eu-west-1": blind_region(3), "sa-east-1": blind_region(3)},
+            Verdict.TRIP,
+            (TripReason.REGION_BLIND,),
+        ),
+    ],
+)
+def test_a_region_blind_for_n_runs_while_it_held_capacity_trips(blind, verdict, reasons):
+    decision = decide(1, 4, tuple(blind), SCHEDULED, blind=blind, blind_runs_to_trip=3)
+    assert (decision.verdict, decision.trip_reasons) == (verdict, reasons)
+
+
+def test_the_blind_trip_says_which_region_for_how_long_holding_what():
+    blind = {"eu-west-1": blind_region(3, held=2, launched=1)}
+    decision = decide(0, 4, ("eu-west-1",), SCHEDULED, blind=blind, blind_runs_to_trip=3)
+    assert decision.reason.startswith(
+        "eu-west-1: not counted for 3 run(s) in a row since 2026-12-07T03:00Z; it held 2 "
+        "pending/running instance(s) at its last count, and 1 launch(es) were reported there "
+        "since (blind_runs_to_trip 3: "
+    )
+
+
+@pytest.mark.parametrize(
+    ("failed", "blind", "burn", "already_told"),
+    [
+        (("eu-west-1",), {"eu-west-1": blind_region(2, told=True)}, None, True),
+        (("eu-west-1",), {"eu-west-1": blind_region(1, told=False)}, None, False),  # news
+        (
+            ("eu-west-1", "sa-east-1"),  # one told, one new: mailed
+            {"eu-west-1": blind_region(2), "sa-east-1": blind_region(1, told=False)},
+            None,
+            False,
+        ),
+        # A service not counted is no Region's blindness: mailed as before.
+        (("eu-west-1", "SageMaker in eu-west-1"), {"eu-west-1": blind_region(2)}, None, False),
+    ],
+)
+def test_degraded_only_by_regions_already_told_is_not_news(failed, blind, burn, already_told):
+    decision = decide(0, 4, failed, SCHEDULED, blind=blind, burn=burn)
+    assert decision.verdict is Verdict.DEGRADED
+    assert decision.already_told is already_told

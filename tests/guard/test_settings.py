@@ -147,3 +147,12 @@ def test_handler_with_bad_settings_raises_logs_and_touches_nothing(
 
     assert set(instance_states("us-east-1", ids).values()) == {"running"}
     assert '"message": "bad_settings"' in capsys.readouterr().out
+
+
+def test_reads_blind_runs_to_trip_and_refuses_what_is_not_a_count_of_runs():
+    base = {"ec2limit": "4", "snstopic": TOPIC}
+    assert Settings.from_env(base).blind_runs_to_trip == 3  # blindness.py: why 3
+    assert Settings.from_env({**base, "blind_runs_to_trip": "5"}).blind_runs_to_trip == 5
+    for bad in ("0", "-1", "three", ""):
+        with pytest.raises(SettingsError, match=f"blind_runs_to_trip={bad!r} is not a whole"):
+            Settings.from_env({**base, "blind_runs_to_trip": bad})

@@ -161,6 +161,19 @@ MALFORMED = [
         [":11: accounts[0].schedule_minutes:", "found integer 1441"],
     ),
     (
+        "zero-blind-runs",
+        VALID + "    blind_runs_to_trip: 0\n",
+        [
+            ":11: accounts[0].blind_runs_to_trip: expected a whole number of runs >= 1",
+            "found integer 0",
+        ],
+    ),
+    (
+        "quoted-blind-runs",
+        'defaults:\n  blind_runs_to_trip: "3"\n' + VALID,
+        [":2: defaults.blind_runs_to_trip: expected a whole number of runs >= 1", "text '3'"],
+    ),
+    (
         "invalid-home-region",
         VALID + "    home_region: Europe\n",
         [":11: accounts[0].home_region: expected an AWS region name", "found text 'Europe'"],
@@ -422,6 +435,12 @@ def test_fills_unset_keys_from_defaults_block_and_account_overrides_it() -> None
     assert (fleet.payer.mode, fleet.payer.ec2_limit) == (Mode.DRY_RUN, 2)
 
 
+def test_blind_runs_to_trip_defaults_to_3_and_inherits_from_defaults() -> None:
+    assert [a.blind_runs_to_trip for a in parse_fleet(VALID).accounts] == [3, 3]
+    text = "defaults:\n  blind_runs_to_trip: 6\n" + VALID + "    blind_runs_to_trip: 2\n"
+    assert [a.blind_runs_to_trip for a in parse_fleet(text).accounts] == [6, 2]
+
+
 def test_weighted_limits_are_unset_unless_given_and_inherit_from_defaults() -> None:
     assert [(a.max_vcpus, a.max_gpus, a.max_usd_per_hour) for a in parse_fleet(VALID).accounts] == [
         (None, None, None)
@@ -479,6 +498,7 @@ YAML_SCALARS = st.one_of(
 KEYS = [
     "ec2_limit",
     "schedule_minutes",
+    "blind_runs_to_trip",
     "mode",
     "lockout",
     "home_region",

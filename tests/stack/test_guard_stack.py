@@ -143,6 +143,7 @@ def test_environment_is_set_from_config(prod: Template, sandbox: Template) -> No
                         "unstoppable": "terminate-spot",
                         "halt": ",".join(sorted(DEFAULT_HALT)),  # every reversible kind
                         "schedule_minutes": "15",
+                        "blind_runs_to_trip": "3",  # blindness.py's default
                         # Off in this account, yet the policy's ARN is there for restore.
                         "launch_block": "false",
                         "launch_block_policy": {"Ref": launch_block_id(sandbox)},
