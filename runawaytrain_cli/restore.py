@@ -32,6 +32,7 @@ from runawaytrain_cli.account_target import (
     resolve_target,
 )
 from runawaytrain_cli.aws_errors import explain_aws_error
+from runawaytrain_cli.incident_lookup import require_recorded
 from runawaytrain_cli.operator_error import OperatorError, check_credentials
 from runawaytrain_stack.names import (
     QUARANTINE_POLICY_PREFIX,
@@ -52,7 +53,11 @@ def register(subparsers: Any) -> None:
     add_target_arguments(
         parser, help_account="account name or id from accounts.yaml, or any 12-digit account id"
     )
-    parser.add_argument("--incident", help="incident id (default: the most recent one recorded)")
+    parser.add_argument(
+        "--incident",
+        help="incident id, as the trip mail names it (default: the newest one recorded); one "
+        "recorded nowhere in the account is an error, listing those that are",
+    )
     parser.add_argument(
         "--restart-instances", action="store_true", help="also start the instances it stopped"
     )
@@ -62,7 +67,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # What is missing (the account, credentials) is an OperatorError: main.py
+    # What is missing (the account, credentials, the incident) is an OperatorError: main.py
     # says it in one line, exit status 2, before anything is changed.
     target = resolve_target(args)
     needs = f"credentials allowed to assume {target.role_arn} (usually the payer's; or --role-name)"
@@ -74,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     except (BotoCoreError, ClientError) as error:
         raise OperatorError(explain_aws_error(error, needs)) from None
     clients = ClientFactory(session)
+    if args.incident:
+        require_recorded(args.incident, clients, target.label, needs)
     account = target.account
     settings = Settings(
         ec2limit=account.ec2_limit if account else 0,
