@@ -18,6 +18,7 @@ import boto3
 
 from guard.clients import assume_role_session
 from runawaytrain_cli.fleet_file import DEFAULT_FLEET_FILE, unknown_account_message
+from runawaytrain_cli.operator_error import OperatorError
 from runawaytrain_stack.config import ConfigError, load_fleet
 from runawaytrain_stack.fleet_model import DEFAULT_OPERATOR_ROLE, Account, Fleet
 from runawaytrain_stack.names import name_guard_stack
@@ -25,8 +26,8 @@ from runawaytrain_stack.names import name_guard_stack
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
-class TargetError(ValueError):
-    """The account cannot be resolved: the message says what to do."""
+class TargetError(OperatorError):
+    """The account cannot be resolved: the message says what to do (main.py prints it)."""
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,23 @@ def explain_aws_error(error: BotoCoreError | ClientError, needs: str) -> str:
     return f"{error}; this command needs {needs}"
 
 
+def is_credentials_problem(error: BotoCoreError | ClientError) -> bool:
+    """The caller's credentials are missing, expired, not accepted or refused: the operator must
+    change them (exit status 2), not retry (operator_error.py)."""
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        return code in EXPIRED | UNKNOWN_CREDENTIALS | DENIED
+    return isinstance(
+        error,
+        NoCredentialsError
+        | PartialCredentialsError
+        | ProfileNotFound
+        | TokenRetrievalError
+        | SSOTokenLoadError
+        | UnauthorizedSSOTokenError,
+    )
+
+
 def _explain_refusal(error: ClientError, needs: str) -> str:
     """An answer from AWS: the request arrived and was refused."""
     code = str(error.response.get("Error", {}).get("Code", "Unknown"))

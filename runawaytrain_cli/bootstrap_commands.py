@@ -8,7 +8,6 @@ It loads accounts.yaml with the loader app.py uses (fleet_file.py).
 from __future__ import annotations
 
 import argparse
-import sys
 
 from runawaytrain_cli.fleet_file import (
     add_fleet_file_argument,
@@ -16,6 +15,7 @@ from runawaytrain_cli.fleet_file import (
     load_fleet_or_report,
     unknown_account_message,
 )
+from runawaytrain_cli.operator_error import OperatorError
 from runawaytrain_stack.bootstrap import render_bootstrap_commands, render_execution_policy
 
 
@@ -60,9 +60,7 @@ def run_bootstrap_commands(args: argparse.Namespace) -> int:
         for wanted in args.account:
             account = find_account(fleet.accounts, wanted)
             if account is None:
-                message = unknown_account_message(args.accounts, wanted, fleet.accounts)
-                print(message, file=sys.stderr)
-                return 1
+                raise OperatorError(unknown_account_message(args.accounts, wanted, fleet.accounts))
             selected.append(account)
     print("\n".join(render_bootstrap_commands(fleet, args.profile_format, selected)))
     return 0

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from runawaytrain_cli.operator_error import OperatorError
 from runawaytrain_stack.config import ConfigError, load_fleet
 from runawaytrain_stack.fleet_model import Account, Fleet
 
@@ -30,14 +31,13 @@ def add_fleet_file_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def load_fleet_or_report(path: Path, option: str = "a path argument") -> Fleet | None:
-    """The fleet, or None after printing every problem (`option`: how to name another file)."""
+    """The fleet, or None after printing every problem (`option`: how to name another file);
+    no such file is an OperatorError (what is missing, main.py says it)."""
     if not path.exists():
-        print(
+        raise OperatorError(
             f"{path}: no such file in {Path.cwd()}: run from the folder holding accounts.yaml "
-            f"or give its path with {option}",
-            file=sys.stderr,
+            f"or give its path with {option}"
         )
-        return None
     try:
         return load_fleet(path)
     except ConfigError as error:

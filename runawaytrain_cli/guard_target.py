@@ -15,7 +15,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from guard.census import describe_error
 from guard.clients import CLIENT_CONFIG
 from runawaytrain_cli.account_target import Target, TargetError, operator_session, resolve_target
+from runawaytrain_cli.aws_errors import explain_aws_error
 from runawaytrain_cli.guard_lookup import find_guard_stack
+from runawaytrain_cli.operator_error import OperatorError, check_credentials
 
 ACCOUNT_HELP = "account name or id from accounts.yaml, or any 12-digit account id"
 
@@ -28,12 +30,18 @@ INVOKE_CONFIG = Config(read_timeout=360, connect_timeout=10, retries={"max_attem
 
 
 def open_guard(args: argparse.Namespace, session_name: str) -> tuple[Target, Any, str]:
-    """(target, its Lambda client, the guard function's name); raises TargetError."""
+    """(target, its Lambda client, the guard function's name); raises OperatorError (TargetError
+    among them) when the account, the credentials or the guard are missing."""
     target = resolve_target(args)
+    needs = f"credentials allowed to assume {target.role_arn} (usually the payer's; or --role-name)"
+    check_credentials(needs, target.home_region)
     try:
         session = operator_session(
             target.account_id, target.role_arn, target.home_region, session_name
         )
+    except (ClientError, BotoCoreError) as error:
+        raise OperatorError(f"{target.label}: {explain_aws_error(error, needs)}") from None
+    try:
         cloudformation = session.client("cloudformation", config=CLIENT_CONFIG)
         stack = find_guard_stack(cloudformation, target.stack_name)
     except (ClientError, BotoCoreError) as error:

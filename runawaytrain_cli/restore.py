@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 import boto3
@@ -28,12 +27,13 @@ from guard.settings import Action, Settings
 from quarantine.handler import apply, record
 from runawaytrain_cli.account_target import (
     Target,
-    TargetError,
     add_target_arguments,
     operator_session,
     resolve_target,
 )
 from runawaytrain_cli.aws_errors import explain_aws_error
+from runawaytrain_cli.incident_lookup import require_recorded
+from runawaytrain_cli.operator_error import OperatorError, check_credentials
 from runawaytrain_stack.names import (
     QUARANTINE_POLICY_PREFIX,
     QUARANTINE_STATE_PATH,
@@ -53,7 +53,11 @@ def register(subparsers: Any) -> None:
     add_target_arguments(
         parser, help_account="account name or id from accounts.yaml, or any 12-digit account id"
     )
-    parser.add_argument("--incident", help="incident id (default: the most recent one recorded)")
+    parser.add_argument(
+        "--incident",
+        help="incident id, as the trip mail names it (default: the newest one recorded); one "
+        "recorded nowhere in the account is an error, listing those that are",
+    )
     parser.add_argument(
         "--restart-instances", action="store_true", help="also start the instances it stopped"
     )
@@ -63,21 +67,20 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        target = resolve_target(args)
-    except TargetError as error:
-        print(error, file=sys.stderr)
-        return 1
+    # What is missing (the account, credentials, the incident) is an OperatorError: main.py
+    # says it in one line, exit status 2, before anything is changed.
+    target = resolve_target(args)
+    needs = f"credentials allowed to assume {target.role_arn} (usually the payer's; or --role-name)"
+    check_credentials(needs, target.home_region)
     try:
         session = operator_session(
             target.account_id, target.role_arn, target.home_region, "runawaytrain-restore"
         )
     except (BotoCoreError, ClientError) as error:
-        role_arn = target.role_arn
-        needs = f"credentials allowed to assume {role_arn} (usually the payer's; or --role-name)"
-        print(f"runawaytrain restore: {explain_aws_error(error, needs)}", file=sys.stderr)
-        return 1
+        raise OperatorError(explain_aws_error(error, needs)) from None
     clients = ClientFactory(session)
+    if args.incident:
+        require_recorded(args.incident, clients, target.label, needs)
     account = target.account
     settings = Settings(
         ec2limit=account.ec2_limit if account else 0,

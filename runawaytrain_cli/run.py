@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error
-from runawaytrain_cli.account_target import TargetError, add_target_arguments
+from runawaytrain_cli.account_target import add_target_arguments
 from runawaytrain_cli.guard_target import ACCOUNT_HELP, open_guard
 
 
@@ -33,11 +33,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_guard_once(args: argparse.Namespace) -> int:
-    try:
-        target, lambda_, function = open_guard(args, "runawaytrain-run")
-    except TargetError as error:
-        print(error)
-        return 1
+    # An OperatorError (no account, credentials or guard) is said by main.py, exit status 2.
+    target, lambda_, function = open_guard(args, "runawaytrain-run")
     event: dict[str, Any] = {"action": "proceed"}
     if args.dry_run:
         event["dry_run"] = True

@@ -18,8 +18,9 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runawaytrain_cli.aws_errors import explain_aws_error
+from runawaytrain_cli.aws_errors import explain_aws_error, is_credentials_problem
 from runawaytrain_cli.fleet_file import DEFAULT_FLEET_FILE
+from runawaytrain_cli.operator_error import OperatorError
 from runawaytrain_stack.config import ConfigError, load_fleet
 
 # The watcher's package lives in lambda/spend (the Lambda asset). Until pyproject.toml lists it
@@ -92,6 +93,8 @@ def func(args: argparse.Namespace) -> int:
         return 1
     except (BotoCoreError, ClientError) as error:
         needs = f"the payer's credentials with s3:ListBucket and s3:GetObject on {location.bucket}"
+        if is_credentials_problem(error):
+            raise OperatorError(explain_aws_error(error, needs)) from None
         print(f"runawaytrain spend: {explain_aws_error(error, needs)}", file=sys.stderr)
         return 1
     newest = burn.newest_data.isoformat() if burn.newest_data else "no data"

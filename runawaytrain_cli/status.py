@@ -23,8 +23,15 @@ from botocore.parsers import ResponseParserError
 from guard.census import describe_error
 from guard.clients import CLIENT_CONFIG
 from runawaytrain_cli.account_target import operator_session
-from runawaytrain_cli.fleet_file import DEFAULT_FLEET_FILE, find_account, format_table
+from runawaytrain_cli.fleet_file import (
+    DEFAULT_FLEET_FILE,
+    find_account,
+    format_table,
+    load_fleet_or_report,
+    unknown_account_message,
+)
 from runawaytrain_cli.guard_lookup import find_guard_stack
+from runawaytrain_cli.operator_error import OperatorError, check_credentials
 from runawaytrain_cli.status_readers import (
     describe_fast_trip,
     describe_last_run,
@@ -34,7 +41,6 @@ from runawaytrain_cli.status_readers import (
     describe_subscriptions,
     read_last_run,
 )
-from runawaytrain_stack.config import ConfigError, load_fleet
 from runawaytrain_stack.fleet_model import Account, Fleet, list_fast_trip_regions
 from runawaytrain_stack.names import name_fast_trip_stack, name_guard_stack
 
@@ -68,19 +74,20 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        fleet = load_fleet(args.config)
-    except ConfigError as error:
-        print(error)
+    fleet = load_fleet_or_report(args.config, "--config FILE")
+    if fleet is None:
         return 1
     accounts = fleet.accounts
     if args.account:
         account = find_account(fleet.accounts, args.account)
         if account is None:
-            known = ", ".join(f"{a.name} ({a.id})" for a in fleet.accounts)
-            print(f"{args.config}: no account {args.account!r}; known accounts: {known}")
-            return 1
+            raise OperatorError(unknown_account_message(args.config, args.account, accounts))
         accounts = (account,)
+    # Without usable credentials every row would say so: one line instead (main.py, exit 2).
+    check_credentials(
+        f"the payer's credentials, allowed to assume {fleet.operator_role} in each account",
+        fleet.payer.home_region,
+    )
     now = datetime.now(UTC)
     payer_ssm = boto3.client("ssm", region_name=fleet.payer.home_region, config=CLIENT_CONFIG)
     rows = [read_account(fleet, account, payer_ssm, now) for account in accounts]

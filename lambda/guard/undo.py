@@ -20,6 +20,12 @@ from guard.report import Report
 
 # The role the CLI assumes unless told otherwise (accounts.yaml `operator_role`'s default).
 DEFAULT_OPERATOR_ROLE = "OrganizationAccountAccessRole"
+# Where the operator CLI is installed from: the one place that names the repository (the mail's
+# install line, and the CLI's own hint for a missing extra). This project records no repository
+# URL (no git remote, no [project.urls]): this is a placeholder; set it to your copy's URL before
+# deploying (README.md, "Install the operator CLI").
+REPOSITORY_URL = "https://github.com/your-org/runawaytrain"
+INSTALL_LINE = f"pipx install git+{REPOSITORY_URL}"
 
 
 def quote(*words: str) -> str:
@@ -47,6 +53,7 @@ def undo_lines(report: Report) -> list[str]:
         "From any folder, with the payer's (management account's) AWS credentials, allowed to",
         f"assume the fleet's operator role in this account ({DEFAULT_OPERATOR_ROLE} unless",
         "accounts.yaml sets operator_role: then add --role-name NAME):",
+        f"  0. No runawaytrain command on this machine? Install the CLI: {INSTALL_LINE}",
         "  1. Keep the guard from tripping on the restarted instances (they emit launch events):",
         "     set envaction=pass on the guard function (its other variables are kept),",
         f"       {steps['pass']}",

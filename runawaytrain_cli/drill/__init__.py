@@ -8,7 +8,11 @@
 - stand-ins for what the emulator cannot deploy, also used by the payer's tests:
   payer_standin.py, and queues.py to read a queue to the end.
 
-The commands never import this package (only main.py wires the subcommand); the drill imports
-the commands' helpers. Nothing is imported here, so `python -m runawaytrain_cli.drill.emulator`
-(the emulator's server process) loads only what it needs.
+The commands never import this package (only main.py wires the subcommand, importing
+command.py only when the drill is the command run: it needs the `drill` extra, moto and the
+CDK); the drill imports the commands' helpers. Nothing is imported here, so
+`python -m runawaytrain_cli.drill.emulator` (the emulator's server process) loads only what it
+needs, and `runawaytrain --help` lists the drill with HELP without loading it.
 """
+
+HELP = "deploy the fleet into a local AWS emulator, trip it, restore it (./dev demo)"

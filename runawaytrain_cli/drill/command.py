@@ -33,6 +33,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.settings import SettingsError
+from runawaytrain_cli.drill import HELP
 from runawaytrain_cli.drill.checks import show_summary
 from runawaytrain_cli.drill.deploy import step_deploy
 from runawaytrain_cli.drill.emulator import Emulator, EmulatorError
@@ -81,7 +82,7 @@ STEPS: list[DrillStep] = [
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "drill",
-        help="deploy the fleet into a local AWS emulator, trip it, restore it (./dev demo)",
+        help=HELP,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

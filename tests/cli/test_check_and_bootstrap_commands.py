@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from runawaytrain_cli import bootstrap_commands, check
+from runawaytrain_cli.main import main
 from tests.stack.conftest import SAMPLE_FLEET_FILE
 
 
@@ -127,10 +128,11 @@ def test_bootstrap_commands_for_one_account_deploy_only_its_stacks(
 def test_bootstrap_commands_for_an_unknown_account_say_which_exist(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert run(["bootstrap-commands", str(SAMPLE_FLEET_FILE), "--account", "stagin"]) == 1
+    assert main(["bootstrap-commands", str(SAMPLE_FLEET_FILE), "--account", "stagin"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     [line] = captured.err.splitlines()
+    assert line.startswith("runawaytrain bootstrap-commands: ")
     assert "no account 'stagin' (give its name or id); did you mean staging?" in line
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from guard.notify import BODY_MAX_BYTES, compose_body, compose_subject
 from guard.report import Report
+from guard.undo import REPOSITORY_URL
 
 
 def tripped_report(**changes) -> Report:
@@ -52,6 +53,13 @@ def test_body_has_counts_stops_incident_and_exact_undo_commands():
         "--restart-instances --dry-run"
     ) in body
     assert "runawaytrain pass --account 111111111111" in body
+
+
+def test_the_undo_says_once_how_to_install_the_cli():
+    body = compose_body(tripped_report())
+    [line] = [line for line in body.splitlines() if "install" in line.lower()]
+    assert line.endswith(f"Install the CLI: pipx install git+{REPOSITORY_URL}")
+    assert body.index(line) > body.index("How to undo")
 
 
 def test_undo_commands_are_shell_quoted_and_are_runawaytrain_commands_only():

@@ -67,7 +67,7 @@ def test_unknown_account_is_named_with_the_known_ones(aws, tmp_path, capsys):
 
     status = main(["restore", "--account", "genomix", "--config", str(fleet_file)])
 
-    assert status == 1
+    assert status == 2
     [line] = capsys.readouterr().err.splitlines()
     assert "no account 'genomix' (give its name or id); did you mean genomics?" in line
     assert line.endswith("Accounts: payer (111111111111), genomics (222222222222)")
