@@ -19,7 +19,6 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.clients import CLIENT_CONFIG
-from guard.undo import REPOSITORY_URL
 from runawaytrain_cli.aws_errors import explain_aws_error
 
 # 2, as argparse exits for a usage error: the command was not run as it can be; 1 remains "ran,
@@ -77,8 +76,8 @@ def missing_extra(command: str, error: ModuleNotFoundError) -> OperatorError | N
 
 def install_command(extra: str) -> str:
     """The command that adds `extra` to this very installation (its venv, pipx's included): the
-    source it was installed from, as pip recorded it (direct_url.json, PEP 610), else the
-    repository (guard/undo.py REPOSITORY_URL)."""
+    source it was installed from, as pip recorded it (direct_url.json, PEP 610), else a
+    placeholder for the repository it came from."""
     python = shlex.quote(sys.executable)
     url, editable = _installed_from()
     if editable and url.startswith("file://"):
@@ -87,8 +86,8 @@ def install_command(extra: str) -> str:
 
 
 def _installed_from() -> tuple[str, bool]:
-    """(pip's URL of the source, editable); the repository when pip recorded none."""
-    fallback = f"git+{REPOSITORY_URL}"
+    """(pip's URL of the source, editable); a placeholder when pip recorded none."""
+    fallback = "PATH-OR-GIT-URL-OF-YOUR-RUNAWAYTRAIN-REPOSITORY"
     try:
         text = metadata.distribution("runawaytrain").read_text("direct_url.json")
     except metadata.PackageNotFoundError:

@@ -20,12 +20,12 @@ from guard.report import Report
 
 # The role the CLI assumes unless told otherwise (accounts.yaml `operator_role`'s default).
 DEFAULT_OPERATOR_ROLE = "OrganizationAccountAccessRole"
-# Where the operator CLI is installed from: the one place that names the repository (the mail's
-# install line, and the CLI's own hint for a missing extra). This project records no repository
-# URL (no git remote, no [project.urls]): this is a placeholder; set it to your copy's URL before
-# deploying (README.md, "Install the operator CLI").
-REPOSITORY_URL = "https://github.com/your-org/runawaytrain"
-INSTALL_LINE = f"pipx install git+{REPOSITORY_URL}"
+# How to get the operator CLI: from the copy of this repository the fleet is deployed from (it
+# holds accounts.yaml). The project names no public URL, and a made-up one in a 3 a.m. mail
+# would send people to the wrong place (README.md, "Install the operator CLI").
+INSTALL_LINE = (
+    "pipx install PATH-OR-GIT-URL-OF-YOUR-RUNAWAYTRAIN-REPOSITORY (the one holding accounts.yaml)"
+)
 
 
 def quote(*words: str) -> str:

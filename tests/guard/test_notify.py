@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from guard.notify import BODY_MAX_BYTES, compose_body, compose_subject
 from guard.report import Report
-from guard.undo import REPOSITORY_URL
+from guard.undo import INSTALL_LINE
 
 
 def tripped_report(**changes) -> Report:
@@ -58,7 +58,7 @@ def test_body_has_counts_stops_incident_and_exact_undo_commands():
 def test_the_undo_says_once_how_to_install_the_cli():
     body = compose_body(tripped_report())
     [line] = [line for line in body.splitlines() if "install" in line.lower()]
-    assert line.endswith(f"Install the CLI: pipx install git+{REPOSITORY_URL}")
+    assert line.endswith(f"Install the CLI: {INSTALL_LINE}")
     assert body.index(line) > body.index("How to undo")
 
 
