@@ -250,6 +250,7 @@ def parse_fleet(text: str, source: str = "accounts.yaml") -> Fleet:
     problems += _find_repeats(fleet, located)
     problems += _find_stack_name_clashes(fleet, located)
     problems += _find_oversized_scps(fleet, located)
+    problems += _find_unprotected_quarantine(fleet, located)
     if problems:
         # An item repeated in defaults is found once per inheriting account: report it once.
         raise ConfigError(source, dict.fromkeys(problems))
@@ -468,6 +469,24 @@ def _find_oversized_scps(fleet: Fleet, located: LocatedYaml) -> list[Problem]:
             )
             problems.append(Problem(located.line_of_value(owner), format_key(owner), message))
     return problems
+
+
+def _find_unprotected_quarantine(fleet: Fleet, located: LocatedYaml) -> list[Problem]:
+    """The quarantine SCPs and the payer's bus admit every role under /runawaytrain/ (the guards'
+    path); only the guard-protection SCP keeps anyone else from creating a role there. Without
+    it, a role an admin creates under that path is exempt from the quarantine and may put events
+    on the payer's bus (forged heartbeats, a forged release): refused (issue 22, item 3)."""
+    quarantined = [account.name for account in fleet.sub_accounts if account.quarantine]
+    if fleet.protect_guards or not quarantined:
+        return []
+    message = (
+        f"is false while quarantine is true for {', '.join(quarantined)}: without the "
+        "guard-protection SCP anyone with admin rights in a member account can create a role "
+        "under /runawaytrain/, which the quarantine SCP exempts and the payer's bus admits, and "
+        "so undo the quarantine; remove protect_guards: false (true is the default), or set "
+        "quarantine: false for those accounts (docs/quarantine.md)"
+    )
+    return [Problem(located.line_of_value(("protect_guards",)), "protect_guards", message)]
 
 
 def _find_repeated_items(

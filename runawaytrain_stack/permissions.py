@@ -14,7 +14,7 @@ from typing import Any
 
 from aws_cdk import Acknowledgment, Aws
 
-from guard.settings import Unstoppable
+from guard.settings import Lockout, Unstoppable
 from runawaytrain_stack.fleet_model import Account
 from runawaytrain_stack.names import INCIDENT_TAG_PREFIX, PREFIX, ROLE_PATH
 
@@ -245,39 +245,40 @@ OPEN_INCIDENT_ACTIONS = ("ssm:GetParameter", "ssm:PutParameter", "ssm:DeletePara
 LAST_RUN_PARAMETER = "/runawaytrain/guard/last-run"
 LAST_RUN_ACTIONS = ("ssm:GetParameter", "ssm:PutParameter")
 LOCKOUT_LIST_ACTIONS = ("iam:ListUsers", "iam:ListRoles")  # no resource-level permissions
+# Lockout (lambda/guard/lockout.py) and restore: reading users, roles, keys and what is attached.
+# No inline policy writes (iam:PutUserPolicy / iam:PutRolePolicy): an inline policy's content
+# cannot be constrained by any condition (the Service Authorization Reference lists none for its
+# document), so whoever could run code as the guard could grant itself anything. The
+# List*Policies pair only checks an older guard's inline deny (lockout.py).
 LOCKOUT_USER_ACTIONS = (
     "iam:ListAccessKeys",
-    "iam:UpdateAccessKey",
     "iam:ListAttachedUserPolicies",
-    "iam:ListUserPolicies",  # is the inline deny really there (lockout.py, already locked)
-    "iam:PutUserPolicy",
-    "iam:DeleteUserPolicy",
+    "iam:ListUserPolicies",
     "iam:ListUserTags",
 )
 LOCKOUT_ROLE_ACTIONS = (
     "iam:ListAttachedRolePolicies",
     "iam:ListRolePolicies",
-    "iam:PutRolePolicy",
-    "iam:DeleteRolePolicy",
     "iam:ListRoleTags",
 )
-# Only ever the AWS managed AWSDenyAll policy, enforced by the iam:PolicyARN condition.
-LOCKOUT_DENY_ALL_ACTIONS = (
-    "iam:AttachUserPolicy",
-    "iam:DetachUserPolicy",
-    "iam:AttachRolePolicy",
-    "iam:DetachRolePolicy",
-)
+# Only with `lockout` users or users+roles: set keys Inactive at a trip, Active again at restore.
+LOCKOUT_KEY_ACTIONS = ("iam:UpdateAccessKey",)
+# Attach/Detach take the policy's ARN as the iam:PolicyARN condition key (Service Authorization
+# Reference, "Actions defined by AWS Identity and Access Management": AttachUserPolicy,
+# AttachRolePolicy, DetachUserPolicy, DetachRolePolicy; IAM User Guide example "IAM: Limits
+# managed policies that can be applied to an IAM user, group, or role"), so each statement names
+# the one policy it may attach. Attaching only the AWS managed AWSDenyAll, which nobody can
+# change: users with `lockout` users, roles too with users+roles.
+LOCKOUT_DENY_ALL_ACTIONS = ("iam:AttachUserPolicy", "iam:AttachRolePolicy")
+# Detaching only AWSDenyAll and the launch-block policy, whatever the settings: a restore after a
+# setting was turned off still lifts what an earlier trip attached, and removing a deny of
+# runawaytrain's own grants nobody more than they had before the trip.
+DETACH_OWN_DENIES_ACTIONS = ("iam:DetachUserPolicy", "iam:DetachRolePolicy")
 LOCKOUT_TAG_ACTIONS = ("iam:TagUser", "iam:UntagUser", "iam:TagRole", "iam:UntagRole")
-# The launch block (lambda/guard/launch_block.py): the same four calls, in a statement of their
-# own whose iam:PolicyARN condition names only the guard stack's launch-block policy. Its listing
-# and tagging are the lockout's (the statements above).
-LAUNCH_BLOCK_ACTIONS = (
-    "iam:AttachUserPolicy",
-    "iam:DetachUserPolicy",
-    "iam:AttachRolePolicy",
-    "iam:DetachRolePolicy",
-)
+# The launch block (lambda/guard/launch_block.py): attaching, with `launch_block: true` only, in a
+# statement of its own whose iam:PolicyARN condition names only the guard stack's launch-block
+# policy. Its listing and tagging are the lockout's (the statements above).
+LAUNCH_BLOCK_ACTIONS = ("iam:AttachUserPolicy", "iam:AttachRolePolicy")
 # Before attaching it, the guard reads the policy's default version and attaches only a
 # document that denies and never allows: a member admin who rewrote it (CreatePolicyVersion)
 # must not turn the trip into a grant to everyone.
@@ -286,7 +287,9 @@ LOCKOUT_ACTIONS = (
     LOCKOUT_LIST_ACTIONS
     + LOCKOUT_USER_ACTIONS
     + LOCKOUT_ROLE_ACTIONS
+    + LOCKOUT_KEY_ACTIONS
     + LOCKOUT_DENY_ALL_ACTIONS
+    + DETACH_OWN_DENIES_ACTIONS
     + LOCKOUT_TAG_ACTIONS
 )
 HALT_ACTIONS = (
@@ -341,6 +344,9 @@ HALT_ACTIONS = (
 )
 NOTIFY_ACTIONS = PUBLISH_ACTIONS + TOPIC_KEY_ACTIONS
 PAYER_ACTIONS = ("events:PutEvents",)  # heartbeats and quarantine requests (payer_events.py)
+# Every action the guard's code may call under some settings; an account's role holds those its
+# settings use (build_guard_policy: no attach of AWSDenyAll without `lockout`, none of the
+# launch-block policy without `launch_block`).
 GUARD_ACTIONS = (
     CENSUS_ACTIONS
     + HALT_ACTIONS
@@ -544,19 +550,26 @@ def build_guard_policy(
         _allow("WriteOwnLogs", LOG_ACTIONS, [log_group_arn]),
         _allow("TrackOpenIncident", OPEN_INCIDENT_ACTIONS, [open_incident]),
         _allow("RecordLastRun", LAST_RUN_ACTIONS, [last_run]),
-        _allow("InspectAndLockUsers", LOCKOUT_USER_ACTIONS, [users]),
-        _allow("InspectAndLockRoles", LOCKOUT_ROLE_ACTIONS, [roles]),
+        _allow("InspectUsers", LOCKOUT_USER_ACTIONS, [users]),
+        _allow("InspectRoles", LOCKOUT_ROLE_ACTIONS, [roles]),
+        *_lockout_statements(account, users, roles, deny_all),
         _allow(
-            "AttachOnlyDenyAll",
-            LOCKOUT_DENY_ALL_ACTIONS,
+            "DetachOnlyOwnDenies",
+            DETACH_OWN_DENIES_ACTIONS,
             [users, roles],
-            {"ArnEquals": {"iam:PolicyARN": deny_all}},
+            {"ArnEquals": {"iam:PolicyARN": [deny_all, launch_block_arn]}},
         ),
-        _allow(
-            "AttachOnlyLaunchBlock",
-            LAUNCH_BLOCK_ACTIONS,
-            [users, roles],
-            {"ArnEquals": {"iam:PolicyARN": launch_block_arn}},
+        *(
+            [
+                _allow(
+                    "AttachOnlyLaunchBlock",
+                    LAUNCH_BLOCK_ACTIONS,
+                    [users, roles],
+                    {"ArnEquals": {"iam:PolicyARN": launch_block_arn}},
+                )
+            ]
+            if account.launch_block
+            else []
         ),
         _allow("ReadLaunchBlock", LAUNCH_BLOCK_READ_ACTIONS, [launch_block_arn]),
         _allow("TagPrincipals", LOCKOUT_TAG_ACTIONS, [users, roles], only_our_tags),
@@ -595,11 +608,30 @@ def build_guard_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def _lockout_statements(
+    account: Account, users: str, roles: str, deny_all: str
+) -> list[dict[str, Any]]:
+    """What `lockout` needs, and nothing when it is none: keys set Inactive (and Active again by
+    restore), AWSDenyAll attached to users, and to roles only with users+roles."""
+    if account.lockout is Lockout.NONE:
+        return []
+    with_roles = account.lockout is Lockout.USERS_AND_ROLES
+    return [
+        _allow("DeactivateKeys", LOCKOUT_KEY_ACTIONS, [users]),
+        _allow(
+            "AttachOnlyDenyAll",
+            LOCKOUT_DENY_ALL_ACTIONS if with_roles else ("iam:AttachUserPolicy",),
+            [users, roles] if with_roles else [users],
+            {"ArnEquals": {"iam:PolicyARN": deny_all}},
+        ),
+    ]
+
+
 def _allow(
     sid: str,
     actions: tuple[str, ...],
     resources: list[str],
-    conditions: dict[str, dict[str, str]] | None = None,
+    conditions: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     statement: dict[str, Any] = {
         "Sid": sid,
@@ -716,12 +748,14 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "time; tags are limited to runawaytrain: keys.",
         f"{arn}:iam::{account_id}:user/*": "Lockout and the launch block act on the users of its "
         "own account found at run time (break_glass names are skipped by the guard); attaching "
-        "is limited to AWSDenyAll and the stack's launch-block policy, and tagging to "
-        "runawaytrain: keys, by condition.",
+        "is limited to AWSDenyAll and the stack's launch-block policy, each only where the "
+        "settings use it, and tagging to runawaytrain: keys, by condition; no inline policy "
+        "writes.",
         f"{arn}:iam::{account_id}:role/*": "Lockout and the launch block act on the roles of its "
         "own account found at run time (break_glass names are skipped by the guard); attaching "
-        "is limited to AWSDenyAll and the stack's launch-block policy, tagging to runawaytrain: "
-        "keys, and its own roles are denied.",
+        "is limited to AWSDenyAll and the stack's launch-block policy, each only where the "
+        "settings use it, tagging to runawaytrain: keys, no inline policy writes, and its own "
+        "roles are denied.",
     }
     return [
         Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{resource}]", reason=reason)

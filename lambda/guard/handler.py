@@ -367,16 +367,7 @@ def trip(
             if settings.quarantine and settings.payer_bus
             else None
         )
-        blocking = (
-            pool.submit(refuse_launches, report, settings, clients)
-            if settings.launch_block
-            else None
-        )
-        locking = (
-            pool.submit(lock_people_out, report, settings, clients)
-            if settings.lockout is not Lockout.NONE
-            else None
-        )
+        locking = pool.submit(lock_then_block, report, settings, clients)
         recording = pool.submit(record_trip, ssm, plan.incident, now) if not open_incident else None
         halting_services = pool.submit(
             halt_services,
@@ -393,7 +384,7 @@ def trip(
             lambda region: clients.client("autoscaling", region),
             MAX_POOL_CONNECTIONS,
         )
-        for step in (blocking, locking, quarantining):
+        for step in (locking, quarantining):
             if step is not None:
                 step.result()
         error = recording.result() if recording is not None else None
@@ -493,6 +484,16 @@ def protection_of(settings: Settings, clients: ClientFactory) -> Protection:
     )
 
 
+def lock_then_block(report: Report, settings: Settings, clients: ClientFactory) -> None:
+    """The lockout, then the launch block, each as the settings say. In this order: a principal
+    with room for one more managed policy only gets AWSDenyAll, which refuses its launches too
+    (launch_block.py reports it so), rather than the launch block and no lockout."""
+    if settings.lockout is not Lockout.NONE:
+        lock_people_out(report, settings, clients)
+    if settings.launch_block:
+        refuse_launches(report, settings, clients)
+
+
 def refuse_launches(
     report: Report, settings: Settings, clients: ClientFactory, *, incident: str | None = None
 ) -> None:
@@ -540,7 +541,6 @@ def lock_people_out(
             incident=incident,
             protection=protection,
             partition=clients.partition_of(home),
-            now=datetime.now(UTC),
             unfinished_only=unfinished_only,
         )
     except (ClientError, BotoCoreError) as error:

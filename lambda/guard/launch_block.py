@@ -26,6 +26,9 @@ and allows nothing: an admin of the account can write a new default version (Cre
 and a version that allows would make the trip a grant to every principal it touches. Such a
 policy is not attached anywhere, and the mail says why.
 
+A principal whose last free managed-policy slot the lockout's AWSDenyAll took (the handler locks
+out first) is reported as refused already, not as an error: AWSDenyAll denies launches too.
+
 IAM: iam:GetPolicy, iam:GetPolicyVersion (that policy), iam:AttachUserPolicy,
 iam:AttachRolePolicy, iam:DetachUserPolicy, iam:DetachRolePolicy (the launch-block policy only,
 by an iam:PolicyARN condition), and the listing and tagging of iam_principals.py.
@@ -43,6 +46,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from guard.census import describe_error
 from guard.iam_principals import attached_policies, list_principals, remove_tags, who, write_tags
 from guard.incident import TAG_PREFIX
+from guard.lockout import QUOTA_ERROR, deny_all_arn
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
 from guard.principals import Kind, Principal, Protection, skip_reason
@@ -132,7 +136,8 @@ def why_not_deny_only(iam: Any, policy_arn: str) -> str | None:
 def block_principal(iam: Any, principal: Principal, policy_arn: str, incident: str) -> str | bool:
     """Record, then attach. Whether this call attached it (the principal carries the policy for
     `incident` now either way); or why it was left alone."""
-    attached = policy_arn in attached_policies(iam, principal.kind, principal.name)
+    policies = attached_policies(iam, principal.kind, principal.name)
+    attached = policy_arn in policies
     recorded = principal.tags.get(LAUNCH_BLOCK_TAG)
     if attached and recorded is None:
         return "carries the launch-block policy, not attached by runawaytrain: left as it is"
@@ -140,10 +145,19 @@ def block_principal(iam: Any, principal: Principal, policy_arn: str, incident: s
         write_tags(iam, principal.kind, principal.name, {LAUNCH_BLOCK_TAG: incident})
     if attached:
         return False
-    if principal.kind is Kind.USER:
-        iam.attach_user_policy(UserName=principal.name, PolicyArn=policy_arn)
-    else:
-        iam.attach_role_policy(RoleName=principal.name, PolicyArn=policy_arn)
+    try:
+        if principal.kind is Kind.USER:
+            iam.attach_user_policy(UserName=principal.name, PolicyArn=policy_arn)
+        else:
+            iam.attach_role_policy(RoleName=principal.name, PolicyArn=policy_arn)
+    except ClientError as error:
+        denied = deny_all_arn(policy_arn.split(":")[1]) in policies
+        if error.response.get("Error", {}).get("Code") != QUOTA_ERROR or not denied:
+            raise
+        return (
+            "holds its quota of managed policies, one of them AWSDenyAll (the lockout's), "
+            "which refuses its launches already"
+        )
     return True
 
 

@@ -1,9 +1,19 @@
 """Lock IAM users (and roles) out after a trip, recording exactly what changed for restore.
 
-Users: attach AWSDenyAll (an explicit deny beats every allow), or an inline deny-all when the
-user's managed-policy quota is full; set every *active* access key Inactive. Roles: an inline
-policy denying sessions issued before now (what the IAM console's "Revoke active sessions"
-writes), plus the same deny as users. Nothing is ever deleted.
+Users: attach AWSDenyAll (an explicit deny beats every allow) and set every *active* access key
+Inactive. Roles: attach AWSDenyAll. Nothing is ever deleted, and no inline policy is ever written:
+whoever may put an inline policy may write any policy, so the guard's role may only attach, by an
+`iam:PolicyARN` condition, AWSDenyAll (an AWS managed policy: "You cannot change the permissions
+defined in AWS managed policies", IAM User Guide, "AWS managed policies") and its stack's
+launch-block policy (launch_block.py). A role needs no separate session revocation: "Permissions
+assigned to temporary security credentials are evaluated each time they are used to make an AWS
+request" (IAM User Guide, "Disabling permissions for temporary security credentials"), so the deny
+on the role refuses the sessions issued before the trip as well as after.
+
+A principal that already holds its quota of managed policies (10 by default, up to 20: IAM User
+Guide, "IAM and AWS STS quotas") cannot take AWSDenyAll: IAM answers LimitExceeded. It is reported
+as not locked out, saying so and what to do (its keys are Inactive all the same); its record stays
+`partial`, so the next run while the incident is open attaches the deny once a slot is free.
 
 The record lives on the principal itself as IAM tags (`runawaytrain:*`): it survives the guard,
 it is readable by restore from any machine, and it is written *before* acting, so an interrupted
@@ -15,18 +25,20 @@ open, any run below the limit (`unfinished_only`). Only a principal whose record
 incident being tripped, complete, and whose deny is really in place counts as already locked:
 tags left behind (an undo by hand, an incident since closed) never spare anyone.
 
+Records written by guards before this version may say `deny=inline` (an inline deny put at a full
+quota) or `revoked-sessions=yes` (an inline revocation on a role): restore still removes those,
+with credentials that may delete inline policies (`runawaytrain restore`, the operator role).
+
 IAM: iam:ListUsers, iam:ListRoles, iam:ListUserTags, iam:ListRoleTags, iam:ListAccessKeys,
 iam:UpdateAccessKey, iam:ListAttachedUserPolicies, iam:ListAttachedRolePolicies,
-iam:ListUserPolicies, iam:ListRolePolicies,
-iam:AttachUserPolicy, iam:AttachRolePolicy (AWSDenyAll only), iam:PutUserPolicy,
-iam:PutRolePolicy, iam:TagUser, iam:TagRole; sts:GetCallerIdentity (to find its own role).
+iam:ListUserPolicies, iam:ListRolePolicies (an older record's inline deny),
+iam:AttachUserPolicy, iam:AttachRolePolicy (AWSDenyAll only, roles only with users+roles),
+iam:TagUser, iam:TagRole; sts:GetCallerIdentity (to find its own role).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -45,19 +57,17 @@ LOG = get_logger("lockout")
 DENY_ALL = "AWSDenyAll"
 INLINE_DENY = "runawaytrain-deny-all"
 REVOKE_SESSIONS = "runawaytrain-revoke-sessions"
-DENY_TAG = f"{TAG_PREFIX}deny"  # "managed": we attached AWSDenyAll; "inline": INLINE_DENY; "none"
+# "managed": we attached AWSDenyAll; "none": it was attached already; "inline": INLINE_DENY
+# (older guards only)
+DENY_TAG = f"{TAG_PREFIX}deny"
 KEYS_TAG = f"{TAG_PREFIX}deactivated-keys"  # the key ids we set Inactive (space-separated)
-REVOKE_TAG = f"{TAG_PREFIX}revoked-sessions"  # "yes" when we put REVOKE_SESSIONS on a role
+# "yes" when an older guard put REVOKE_SESSIONS on a role; this one never does
+REVOKE_TAG = f"{TAG_PREFIX}revoked-sessions"
 # IAM refuses a managed policy beyond the principal's quota (10 by default, up to 20) with
 # LimitExceeded. Source: IAM User Guide, "IAM and AWS STS quotas". The quota is not read here:
-# attach, and fall back to the inline deny on that error, so either quota works.
+# attach, and on that error report the principal as not locked, so either quota works.
 QUOTA_ERROR = "LimitExceeded"
 IAM_WORKERS = 8  # IAM throttles per account; the shared client retries what it refuses
-
-DENY_EVERYTHING = {
-    "Version": "2012-10-17",
-    "Statement": [{"Sid": "RunawaytrainDenyAll", "Effect": "Deny", "Action": "*", "Resource": "*"}],
-}
 
 
 @dataclass
@@ -70,22 +80,6 @@ class LockoutResult:
 
 def deny_all_arn(partition: str) -> str:
     return f"arn:{partition}:iam::aws:policy/{DENY_ALL}"
-
-
-def revoke_sessions_policy(now: datetime) -> dict[str, Any]:
-    issued_before = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "RunawaytrainRevokeOlderSessions",
-                "Effect": "Deny",
-                "Action": "*",
-                "Resource": "*",
-                "Condition": {"DateLessThan": {"aws:TokenIssueTime": issued_before}},
-            }
-        ],
-    }
 
 
 def list_principals(iam: Any, scope: Lockout) -> list[Principal]:
@@ -101,7 +95,6 @@ def lock_out(
     incident: str,
     protection: Protection,
     partition: str,
-    now: datetime,
     unfinished_only: bool = False,
 ) -> LockoutResult:
     """Lock every principal in scope except the protected ones; one failure never stops the rest.
@@ -130,8 +123,10 @@ def lock_out(
             if principal.kind is Kind.USER:
                 lock_user(iam, principal, incident, partition)
             else:
-                lock_role(iam, principal, incident, partition, now)
-        except (ClientError, BotoCoreError) as error:
+                lock_role(iam, principal, incident, partition)
+        except ClientError as error:
+            return principal, _why_not_locked(principal, error)
+        except BotoCoreError as error:
             return principal, describe_error(error)
         return principal, None
 
@@ -163,16 +158,10 @@ def lock_user(iam: Any, user: Principal, incident: str, partition: str) -> None:
     write_tags(iam, Kind.USER, name, {LOCK_TAG: "complete"})
 
 
-def lock_role(iam: Any, role: Principal, incident: str, partition: str, now: datetime) -> None:
+def lock_role(iam: Any, role: Principal, incident: str, partition: str) -> None:
     name = role.name
     record = _start_record(iam, role, incident, partition)
-    record[REVOKE_TAG] = "yes"
     write_tags(iam, Kind.ROLE, name, record)
-    iam.put_role_policy(
-        RoleName=name,
-        PolicyName=REVOKE_SESSIONS,
-        PolicyDocument=json.dumps(revoke_sessions_policy(now)),
-    )
     if record[DENY_TAG] != "none":
         _deny(iam, Kind.ROLE, name, partition)
     write_tags(iam, Kind.ROLE, name, {LOCK_TAG: "complete"})
@@ -215,19 +204,23 @@ def _start_record(iam: Any, principal: Principal, incident: str, partition: str)
 
 
 def _deny(iam: Any, kind: Kind, name: str, partition: str) -> None:
-    """Attach AWSDenyAll; at a full managed-policy quota put the same deny inline instead."""
-    try:
-        if kind is Kind.USER:
-            iam.attach_user_policy(UserName=name, PolicyArn=deny_all_arn(partition))
-        else:
-            iam.attach_role_policy(RoleName=name, PolicyArn=deny_all_arn(partition))
-        return
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != QUOTA_ERROR:
-            raise
-    write_tags(iam, kind, name, {DENY_TAG: "inline"})  # record first, as everywhere
-    document = json.dumps(DENY_EVERYTHING)
+    """Attach AWSDenyAll. Never an inline policy, not even at a full managed-policy quota: the
+    guard's role may write none (module docstring)."""
     if kind is Kind.USER:
-        iam.put_user_policy(UserName=name, PolicyName=INLINE_DENY, PolicyDocument=document)
+        iam.attach_user_policy(UserName=name, PolicyArn=deny_all_arn(partition))
     else:
-        iam.put_role_policy(RoleName=name, PolicyName=INLINE_DENY, PolicyDocument=document)
+        iam.attach_role_policy(RoleName=name, PolicyArn=deny_all_arn(partition))
+
+
+def _why_not_locked(principal: Principal, error: ClientError) -> str:
+    """What failed, and for a full quota what it means and what to do."""
+    described = describe_error(error)
+    if error.response.get("Error", {}).get("Code") != QUOTA_ERROR:
+        return described
+    keys = "; its access keys are Inactive" if principal.kind is Kind.USER else ""
+    return (
+        f"NOT locked out: {DENY_ALL} could not be attached, the {principal.kind.value} already "
+        f"holds its quota of managed policies (10 by default; IAM said {described}){keys}. "
+        "Detach one of its managed policies: the next run while the incident is open finishes "
+        "the lockout"
+    )

@@ -277,11 +277,10 @@ def _locked(report: Report) -> list[str]:
                 f"Incident {report.incident} is still open and its lockout of these was partial "
                 "(a step had failed); this run finished it:"
             )
-        lines.append("Locked out of IAM (AWSDenyAll or an inline deny; user keys set Inactive):")
+        lines.append("Locked out of IAM (AWSDenyAll attached; user keys set Inactive):")
         lines += [f"  user {name}" for name in report.locked_users]
         lines += [
-            f"  role {name} (sessions issued before the trip revoked)"
-            for name in report.locked_roles
+            f"  role {name} (its sessions, old and new, refused)" for name in report.locked_roles
         ]
     if report.lockout_errors:
         lines.append("Could NOT be locked out:")

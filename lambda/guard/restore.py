@@ -1,7 +1,10 @@
 """Undo exactly one incident, from the records it left on what it changed.
 
 Only what the incident did is undone: the deny it attached (not one that was there before), the
-launch-block policy it attached (launch_block.py), the inline policies it put, the keys it
+launch-block policy it attached (launch_block.py), the inline policies an older guard put (this
+one puts none; removing them needs iam:DeleteUserPolicy / iam:DeleteRolePolicy, which the guard's
+role no longer has: `runawaytrain restore` runs with the operator role, and a restore inside the
+account reports the refusal and keeps the record), the keys it
 deactivated (a key already inactive stays inactive), the Auto Scaling processes it suspended (not
 those suspended before), the warm pools it set to Stopped, the fleet capacities it set to 0,
 the stop protection it lifted, and its tags. Instances are started only when asked
@@ -22,8 +25,8 @@ every record and its change and restores.
 
 IAM: iam:ListUsers, iam:ListRoles, iam:ListUserTags, iam:ListRoleTags, iam:ListAccessKeys,
 iam:UpdateAccessKey, iam:DetachUserPolicy, iam:DetachRolePolicy (AWSDenyAll and the
-launch-block policy only),
-iam:DeleteUserPolicy, iam:DeleteRolePolicy (runawaytrain-* only), iam:UntagUser, iam:UntagRole,
+launch-block policy only), iam:DeleteUserPolicy, iam:DeleteRolePolicy (older records' inline
+runawaytrain-* policies only; not the guard's role), iam:UntagUser, iam:UntagRole,
 and the Auto Scaling, warm pool, instance and fleet permissions named in auto_scaling.py,
 warm_pools.py, instances.py and spot.py.
 """

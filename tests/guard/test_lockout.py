@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -14,7 +15,6 @@ from moto.core.authorization import enable_iam_authentication
 
 from guard.handler import run_guard, run_restore
 from guard.invocation import Invocation
-from guard.lockout import INLINE_DENY, REVOKE_SESSIONS
 from guard.settings import Action, Lockout, Settings
 from strict_aws import strict_aws
 from tests.guard.accounts import (
@@ -23,6 +23,7 @@ from tests.guard.accounts import (
     QUOTA,
     UserSpec,
     create_group,
+    create_launch_block_policy,
     create_policies,
     create_role,
     create_user,
@@ -107,17 +108,24 @@ def guard_settings(scope: Lockout) -> Settings:
     )
 
 
+def at_quota(before: dict, kind: str, name: str) -> bool:
+    return len(before[kind][name]["attached"]) >= QUOTA
+
+
 def assert_locked(before: dict, after: dict, kind: str, name: str, incident: str) -> None:
+    """AWSDenyAll attached; never an inline policy (issue 22 item 11), so a principal at its
+    managed-policy quota is not locked: its record stays partial and says what to do."""
     entry = after[kind][name]
-    denied = DENY_ALL in entry["attached"] or INLINE_DENY in entry["inline"]
-    assert denied, f"{kind} {name} has no deny"
-    if len(before[kind][name]["attached"]) >= QUOTA:
-        assert INLINE_DENY in entry["inline"], f"{kind} {name} at quota needs the inline deny"
+    assert entry["inline"] == before[kind][name]["inline"], f"{kind} {name}: an inline write"
     assert entry["tags"]["runawaytrain:incident"] == incident
+    if at_quota(before, kind, name):
+        assert DENY_ALL not in entry["attached"]
+        assert entry["tags"]["runawaytrain:lock"] == "partial"
+    else:
+        assert DENY_ALL in entry["attached"], f"{kind} {name} has no deny"
+        assert entry["tags"]["runawaytrain:lock"] == "complete"
     if kind == "users":
         assert set(entry["keys"].values()) <= {"Inactive"}
-    else:
-        assert REVOKE_SESSIONS in entry["inline"]
 
 
 @settings(
@@ -138,18 +146,27 @@ def test_trip_locks_ordinary_principals_and_restore_returns_the_exact_state(spec
 
         after = snapshot((REGION,))
         assert report.tripped and report.incident
-        assert sorted(report.locked_users) == sorted(users)
+        assert sorted(report.locked_users) == sorted(
+            name for name in users if not at_quota(before, "users", name)
+        )
         for name in users:
             assert_locked(before, after, "users", name, report.incident)
-        locked_roles = roles if spec["scope"] is Lockout.USERS_AND_ROLES else []
-        assert sorted(report.locked_roles) == sorted(locked_roles)
-        for name in locked_roles:
+        in_scope = roles if spec["scope"] is Lockout.USERS_AND_ROLES else []
+        assert sorted(report.locked_roles) == sorted(
+            name for name in in_scope if not at_quota(before, "roles", name)
+        )
+        for name in in_scope:
             assert_locked(before, after, "roles", name, report.incident)
-        untouched_roles = set(before["roles"]) - set(locked_roles)
+        untouched_roles = set(before["roles"]) - set(in_scope)
         for name in untouched_roles:
             assert after["roles"][name] == before["roles"][name], name
         assert after["users"]["break-glass-admin"] == before["users"]["break-glass-admin"]
-        assert report.lockout_errors == {}
+        full = [f"user/{n}" for n in users if at_quota(before, "users", n)]
+        full += [f"role/{n}" for n in in_scope if at_quota(before, "roles", n)]
+        assert sorted(report.lockout_errors) == sorted(full)
+        for key in full:
+            assert "NOT locked out" in report.lockout_errors[key], key
+            assert "quota of managed policies" in report.lockout_errors[key], key
         if spec["scope"] is Lockout.USERS_AND_ROLES:
             assert report.skipped[f"role/{GUARD_ROLE}"] == "the guard's own role"
             assert report.skipped["role/break-glass-role"].startswith("break-glass")
@@ -408,3 +425,62 @@ def test_tags_left_behind_never_count_as_already_locked(aws):
     launch(1)
     third = run_guard(settings_, Invocation(), clients, ACCOUNT)  # deny in place: skipped
     assert third.skipped["user/ana"] == f"already locked by incident {first.incident}"
+
+
+def test_a_user_at_its_quota_is_reported_not_locked_and_locked_once_a_slot_is_free(aws):
+    """No inline deny any more (issue 22 item 11): IAM refuses AWSDenyAll to a user holding its
+    quota of managed policies; the guard says so, which policy to detach and that its keys are
+    dead, and the next run of the open incident finishes the lockout once a slot is free."""
+    policies = create_policies(QUOTA)
+    create_user(UserSpec("full", keys=1, managed=QUOTA), policies)
+    before = snapshot()
+    launch(1)
+    clients = guard_clients()
+    settings_ = guard_settings(Lockout.USERS)
+
+    trip = run_guard(settings_, Invocation(), clients, ACCOUNT)
+
+    error = trip.lockout_errors["user/full"]
+    assert error.startswith("NOT locked out: AWSDenyAll could not be attached, the user already ")
+    assert "LimitExceeded" in error and "its access keys are Inactive" in error
+    assert "Detach one of its managed policies" in error
+    state = snapshot()["users"]["full"]
+    assert set(state["keys"].values()) == {"Inactive"}
+    assert state["inline"] == {} and DENY_ALL not in state["attached"]
+    assert state["tags"]["runawaytrain:lock"] == "partial"
+
+    iam().detach_user_policy(UserName="full", PolicyArn=policies[-1])  # the operator frees one
+    quiet = run_guard(settings_, Invocation(), clients, ACCOUNT)
+
+    assert quiet.locked_users == ["full"] and quiet.lockout_errors == {}
+    assert DENY_ALL in snapshot()["users"]["full"]["attached"]
+    restore = Invocation(action=Action.RESTORE, incident=trip.incident)
+    assert run_restore(settings_, restore, clients, ACCOUNT).restore["errors"] == {}
+    after = snapshot()["users"]["full"]
+    assert after["attached"] == sorted(policies[:-1]) and after["inline"] == {}
+    assert after["keys"] == before["users"]["full"]["keys"]
+    assert after["tags"] == before["users"]["full"]["tags"]
+
+
+def test_the_last_free_slot_goes_to_the_lockout_not_the_launch_block(aws):
+    """A user with room for one more managed policy: AWSDenyAll takes it (it refuses launches
+    too) and the launch block says so instead of failing; restore gives the user back."""
+    policies = create_policies(QUOTA - 1)
+    create_user(UserSpec("nearly", keys=1, managed=QUOTA - 1), policies)
+    launch_block = create_launch_block_policy()
+    before = snapshot()
+    launch(1)
+    clients = guard_clients()
+    settings_ = replace(
+        guard_settings(Lockout.USERS), launch_block=True, launch_block_policy=launch_block
+    )
+
+    trip = run_guard(settings_, Invocation(), clients, ACCOUNT)
+
+    assert trip.locked_users == ["nearly"] and trip.lockout_errors == {}
+    assert DENY_ALL in snapshot()["users"]["nearly"]["attached"]
+    assert "user/nearly" not in trip.launch_block_errors
+    assert "AWSDenyAll" in trip.launch_block_skipped["user/nearly"]
+    restore = Invocation(action=Action.RESTORE, incident=trip.incident)
+    assert run_restore(settings_, restore, clients, ACCOUNT).restore["errors"] == {}
+    assert snapshot()["users"]["nearly"] == before["users"]["nearly"]

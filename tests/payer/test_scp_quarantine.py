@@ -4,6 +4,7 @@ how they split into several SCPs attached together when one cannot hold them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from runawaytrain_stack import scp
-from runawaytrain_stack.config import ConfigError, load_fleet, parse_fleet
+from runawaytrain_stack.config import ConfigError, load_fleet
 from runawaytrain_stack.fleet_model import Account, Fleet
 from runawaytrain_stack.launch_actions import LAUNCH_ACTIONS
 from runawaytrain_stack.scp import (
@@ -245,11 +246,14 @@ def test_one_list_both_sides_every_launch_action_is_in_the_quarantine(fleet: Fle
 
 def many_break_glass(count: int) -> Fleet:
     """The sample fleet, prod with `count` break-glass principals and no guard protection (whose
-    SCP names break-glass users as resources, and would outgrow the quota first)."""
-    names = ", ".join(f"breakglass-person-{i:02d}" for i in range(count))
-    text = (ROOT / "accounts.yaml").read_text()
-    text = text.replace("break_glass: [breakglass-admin]", f"break_glass: [{names}]")
-    return parse_fleet(text + "\nprotect_guards: false\n")
+    SCP names break-glass users as resources, and would outgrow the quota first). `check`
+    refuses a quarantine without guard protection, so this fleet is built, not loaded."""
+    sample = load_fleet(ROOT / "accounts.yaml")
+    names = tuple(f"breakglass-person-{i:02d}" for i in range(count))
+    accounts = tuple(
+        replace(a, break_glass=names) if a.name == "prod" else a for a in sample.sub_accounts
+    )
+    return replace(sample, sub_accounts=accounts, protect_guards=False)
 
 
 def test_a_quarantine_too_big_for_one_scp_is_split_and_the_pieces_deny_it_all() -> None:
@@ -296,6 +300,6 @@ def test_a_quarantine_needing_more_scps_than_an_account_has_room_for_is_refused(
     grown = (*LAUNCH_ACTIONS, *(a.name for a in expand_action("ec2:*")))
     monkeypatch.setattr(scp, "LAUNCH_ACTIONS", grown)
     with pytest.raises(ConfigError) as refused:
-        many_break_glass(1)
+        load_fleet(ROOT / "accounts.yaml")
     assert "accounts[0].break_glass" in str(refused.value)
     assert f"over the {MAX_QUARANTINE_POLICIES} an account has room for" in str(refused.value)

@@ -18,6 +18,7 @@ from runawaytrain_stack.permissions import (
     FAST_TRIP_QUEUE_ACTIONS,
     GUARD_ACTIONS,
     LAST_RUN_PARAMETER,
+    LAUNCH_BLOCK_ACTIONS,
     LOCKOUT_LIST_ACTIONS,
     OPEN_INCIDENT_PARAMETER,
 )
@@ -298,10 +299,14 @@ def test_log_group_keeps_logs_for_a_year(prod: Template) -> None:
 def test_role_allows_exactly_the_guard_actions_and_no_wildcard_actions(
     prod: Template, sandbox: Template
 ) -> None:
-    """The code's actions, plus the SQS actions Lambda's poller makes with the role (fast trip)."""
+    """The code's actions its settings use, plus the SQS actions Lambda's poller makes with the
+    role (fast trip). prod (lockout: users) may attach AWSDenyAll to users only; sandbox
+    (launch_block: false) may attach the launch-block policy nowhere."""
     allowed = [s for s in guard_statements(prod) if s["Effect"] == "Allow"]
     actions = [action for s in allowed for action in as_list(s["Action"])]
-    assert sorted(actions) == sorted(GUARD_ACTIONS + FAST_TRIP_QUEUE_ACTIONS)
+    expected = list(GUARD_ACTIONS + FAST_TRIP_QUEUE_ACTIONS)
+    expected.remove("iam:AttachRolePolicy")  # of AWSDenyAll: roles are not locked out
+    assert sorted(actions) == sorted(expected)
     assert not [action for action in actions if "*" in action]
     # Terminate only Spot capacity (AWS refuses to stop it): never an on-demand instance.
     terminating = [s for s in allowed if "ec2:TerminateInstances" in as_list(s["Action"])]
@@ -310,7 +315,10 @@ def test_role_allows_exactly_the_guard_actions_and_no_wildcard_actions(
     ]
     without_fast_trip = [s for s in guard_statements(sandbox) if s["Effect"] == "Allow"]
     actions = [action for s in without_fast_trip for action in as_list(s["Action"])]
-    assert sorted(actions) == sorted(GUARD_ACTIONS)
+    expected = list(GUARD_ACTIONS)
+    for action in LAUNCH_BLOCK_ACTIONS:
+        expected.remove(action)
+    assert sorted(actions) == sorted(expected)
 
 
 def test_no_role_uses_managed_policies(templates: dict[str, Template]) -> None:
@@ -339,23 +347,39 @@ def statement(template: Template, sid: str) -> dict[str, Any]:
     return found
 
 
-def test_attaching_policies_is_limited_to_aws_deny_all(prod: Template) -> None:
-    attach = statement(prod, "AttachOnlyDenyAll")
-    assert sorted(attach["Action"]) == sorted(
-        [
-            "iam:AttachUserPolicy",
-            "iam:DetachUserPolicy",
-            "iam:AttachRolePolicy",
-            "iam:DetachRolePolicy",
-        ]
-    )
-    assert attach["Condition"] == {
-        "ArnEquals": {
-            "iam:PolicyARN": {
-                "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/AWSDenyAll"]]
-            }
-        }
+def test_attaching_policies_is_limited_to_aws_deny_all_where_lockout_needs_it(
+    prod: Template, sandbox: Template
+) -> None:
+    deny_all = {
+        "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/AWSDenyAll"]]
     }
+    attach = statement(prod, "AttachOnlyDenyAll")  # lockout: users
+    assert as_list(attach["Action"]) == ["iam:AttachUserPolicy"]
+    assert attach["Condition"] == {"ArnEquals": {"iam:PolicyARN": deny_all}}
+    attach = statement(sandbox, "AttachOnlyDenyAll")  # lockout: users+roles
+    assert sorted(attach["Action"]) == ["iam:AttachRolePolicy", "iam:AttachUserPolicy"]
+    assert attach["Condition"] == {"ArnEquals": {"iam:PolicyARN": deny_all}}
+
+
+def test_no_lockout_grants_no_key_or_deny_all_changes(templates: dict[str, Template]) -> None:
+    """root has lockout: none, the default."""
+    sids = {s.get("Sid") for s in guard_statements(templates["root"])}
+    assert "AttachOnlyDenyAll" not in sids
+    assert "DeactivateKeys" not in sids
+    assert "AttachOnlyLaunchBlock" in sids  # launch_block: true, the default
+
+
+def test_the_role_writes_no_inline_policy_and_no_policy_version(
+    templates: dict[str, Template],
+) -> None:
+    """Issue 22 item 11: an inline policy's content cannot be bounded."""
+    unbounded = {"iam:PutUserPolicy", "iam:PutRolePolicy", "iam:CreatePolicyVersion"}
+    unbounded |= {"iam:DeleteUserPolicy", "iam:DeleteRolePolicy", "iam:SetDefaultPolicyVersion"}
+    for template in templates.values():
+        allowed = [s for s in guard_statements(template) if s["Effect"] == "Allow"]
+        actions = {action for s in allowed for action in as_list(s["Action"])}
+        assert not actions & unbounded
+        assert not [a for a in actions if a.startswith("iam:") and "*" in a]
 
 
 @pytest.mark.parametrize("sid", ["TagInstances", "TagScalingGroups", "TagPrincipals"])

@@ -146,26 +146,41 @@ def test_the_policy_fits_the_managed_policy_quota(resolved: dict) -> None:
 ALLOW_ALL = {"Effect": "Allow", "Action": "*", "Resource": "*"}
 
 
+# Per account of the test fleet: may the guard attach (launch block, AWSDenyAll to a user, to a
+# role)? root: lockout none; prod: lockout users; sandbox: users+roles, launch_block false.
+MAY_ATTACH = {
+    "root": (True, False, False),
+    "prod": (True, True, False),
+    "sandbox": (False, True, True),
+}
+
+
 @pytest.mark.parametrize("name", ACCOUNTS)
-def test_the_guard_may_attach_and_detach_only_the_launch_block_and_deny_all(
+def test_the_guard_may_attach_only_what_its_settings_use_and_detach_only_its_own_denies(
     resolved: dict, name: str
 ) -> None:
-    """Attach/Detach of the stack's own policy on any user or role; of AWSDenyAll (the
-    lockout's); of nothing else, so the guard's role can grant no one anything."""
+    """Attach of the stack's own policy with launch_block, of AWSDenyAll (the lockout's) with
+    lockout, to roles only with users+roles; detach of those two always (restore lifts what an
+    earlier trip attached even after a setting changed); of nothing else, so the guard's role
+    can grant no one anything."""
     guard, arn = resolved[name]["guard"], resolved[name]["arn"]
     account = arn.split(":")[4]
     user = f"arn:aws:iam::{account}:user/alice"
     role = f"arn:aws:iam::{account}:role/ci"
+    deny_all = "arn:aws:iam::aws:policy/AWSDenyAll"
     others = [
         "arn:aws:iam::aws:policy/AdministratorAccess",
         f"arn:aws:iam::{account}:policy/runawaytrain/other",
         f"arn:aws:iam::{account}:policy/runawaytrain-launch-block",  # another path
     ]
+    launch_block, deny_users, deny_roles = MAY_ATTACH[name]
     for action in ATTACH + DETACH:
         target = user if "User" in action else role
+        detach = action in DETACH
+        deny = deny_users if "User" in action else deny_roles
         for policy, allowed in [
-            (arn, True),
-            ("arn:aws:iam::aws:policy/AWSDenyAll", True),
+            (arn, detach or launch_block),
+            (deny_all, detach or deny),
             *((other, False) for other in others),
         ]:
             context = {"iam:PolicyARN": policy}
@@ -184,5 +199,8 @@ def test_the_role_statement_names_the_policy_by_reference(test_app) -> None:
     ]
     statements = guard["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     (attach,) = [s for s in statements if s.get("Sid") == "AttachOnlyLaunchBlock"]
-    assert sorted(attach["Action"]) == sorted(ATTACH + DETACH)
+    assert sorted(attach["Action"]) == sorted(ATTACH)
     assert attach["Condition"] == {"ArnEquals": {"iam:PolicyARN": {"Ref": policy_id}}}
+    (detach,) = [s for s in statements if s.get("Sid") == "DetachOnlyOwnDenies"]
+    assert sorted(detach["Action"]) == sorted(DETACH)
+    assert {"Ref": policy_id} in detach["Condition"]["ArnEquals"]["iam:PolicyARN"]

@@ -4,6 +4,7 @@ quarantine rule and function wired to the member accounts, the mail routed to bo
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from aws_cdk.assertions import Template
@@ -165,12 +166,35 @@ def test_a_payer_lockout_with_its_own_break_glass_is_accepted() -> None:
 
 
 def test_protect_guards_off_deploys_no_standing_scp() -> None:
+    """Only with the quarantine off as well (see the next test)."""
     app = new_app()
-    stacks = add_fleet_stacks(app, fleet(top="protect_guards: false"))
-    names = set(policies(Template.from_stack(stacks.payer)))
-    # The quarantine (in as many pieces as its actions need), and no standing protection.
-    assert f"{QUARANTINE_POLICY_PREFIX}222222222222" in names
-    assert all(name.startswith(f"{QUARANTINE_POLICY_PREFIX}222222222222") for name in names)
+    stacks = add_fleet_stacks(app, fleet(member=", quarantine: false", top="protect_guards: false"))
+    assert policies(Template.from_stack(stacks.payer)) == {}
+
+
+@pytest.mark.parametrize(
+    ("member", "top"),
+    [
+        ("", "protect_guards: false"),  # quarantine: true is the members' default
+        (", quarantine: true", "protect_guards: false"),
+        ("", "defaults: {quarantine: true}\nprotect_guards: false"),
+    ],
+)
+def test_a_quarantine_without_guard_protection_is_refused(member: str, top: str) -> None:
+    """Issue 22 item 3: the quarantine SCPs and the payer's bus admit every role under
+    /runawaytrain/, and only the guard-protection SCP keeps others from creating one there."""
+    with pytest.raises(ConfigError) as refused:
+        fleet(member=member, top=top)
+    line = FLEET.format(payer="", member=member, top=top).splitlines().index(top.splitlines()[-1])
+    assert (
+        str(refused.value)
+        .splitlines()[-1]
+        .startswith(
+            f"f.yaml:{line + 1}: protect_guards: is false while quarantine is true for lab: "
+        )
+    )
+    assert "remove protect_guards: false" in str(refused.value)
+    assert "or set quarantine: false for those accounts" in str(refused.value)
 
 
 def test_an_scp_over_the_aws_size_quota_is_refused_at_load_time() -> None:
@@ -182,8 +206,15 @@ def test_an_scp_over_the_aws_size_quota_is_refused_at_load_time() -> None:
 
 
 def test_a_quarantine_split_in_several_scps_deploys_each_and_tells_the_function() -> None:
-    names = ", ".join(f"breakglass-person-{i}" for i in range(6))
-    split = fleet(member=f", break_glass: [{names}]", top="protect_guards: false")
+    # Six break-glass names outgrow the guard-protection SCP, which `check` requires beside a
+    # quarantine: built without it (and without the check) to show the split alone.
+    names = tuple(f"breakglass-person-{i}" for i in range(6))
+    parsed = fleet()
+    split = replace(
+        parsed,
+        sub_accounts=(replace(parsed.sub_accounts[0], break_glass=names),),
+        protect_guards=False,
+    )
     (member,) = split.sub_accounts
     documents = build_quarantine_policies(split, member)
     assert len(documents) == 2
