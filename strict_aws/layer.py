@@ -16,6 +16,7 @@ from strict_aws import (
     auto_scaling,
     batch,
     bedrock_runtime,
+    cloudformation,
     cloudwatch,
     ec2_fleets,
     ec2_images,
@@ -86,6 +87,7 @@ SERVICES = (
     opensearch,
     nat_gateways,
     sagemaker_apps,  # app ARNs for the AddTags sagemaker.py makes strict
+    cloudformation,
 )
 
 

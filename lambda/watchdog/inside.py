@@ -67,6 +67,7 @@ def look_inside(
                 for r in resources
                 if r.get("ResourceType") == "AWS::Lambda::Function"
                 and r.get("LogicalResourceId", "").startswith(GUARD_FUNCTION_LOGICAL_PREFIX)
+                and r.get("PhysicalResourceId")
             ),
             None,
         )
@@ -76,8 +77,12 @@ def look_inside(
         window = max(MIN_WINDOW_MINUTES, int(account.allowance.total_seconds() // 60))
         cloudwatch = session.client("cloudwatch", region_name=region)
         read("Errors metric", lambda: _read_errors(cloudwatch, inside, now, window))
+    # A resource not created (CREATE_FAILED) has no PhysicalResourceId (CloudFormation API
+    # Reference, StackResource: not required): nothing to read.
     rules = [
-        r["PhysicalResourceId"] for r in resources if r.get("ResourceType") == "AWS::Events::Rule"
+        r["PhysicalResourceId"]
+        for r in resources
+        if r.get("ResourceType") == "AWS::Events::Rule" and r.get("PhysicalResourceId")
     ]
     events = session.client("events", region_name=region)
     read("rules", lambda: _read_rules(events, rules, inside))

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import boto3
+import pytest
 
 from tests.watchdog.conftest import (
     HOME,
@@ -17,6 +18,7 @@ from tests.watchdog.conftest import (
     create_reader_role,
     create_schedule,
     heartbeat_event,
+    member_session,
     reader_trust,
 )
 
@@ -100,6 +102,35 @@ def test_diagnosis_names_envaction_pass_and_a_changed_limit(watchdog: Watchdog) 
     body = alert_after_silence(watchdog)
     assert "- envaction=pass set" in body
     assert "- ec2limit changed from accounts.yaml: 99 deployed, 4 in accounts.yaml" in body
+
+
+def test_diagnosis_goes_out_when_a_stack_resource_has_no_physical_id(watchdog: Watchdog) -> None:
+    # A resource CloudFormation did not create (CREATE_FAILED) is listed without a
+    # PhysicalResourceId (CloudFormation API Reference, StackResource: not required). Here: the
+    # billing bus's rule, which moto's CloudFormation fails to create (its EventBusName a Ref).
+    create_reader_role()
+    create_schedule(create_guard_function(HEALTHY_GUARD), "DISABLED")
+    template = {
+        "Resources": {
+            "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": "billing"}},
+            "BusRule": {
+                "Type": "AWS::Events::Rule",
+                "Properties": {"EventBusName": {"Ref": "Bus"}, "EventPattern": {"source": ["x"]}},
+            },
+        }
+    }
+    cloudformation = member_session().client("cloudformation")
+    cloudformation.create_change_set(
+        StackName="runawaytrain-guard-prod",
+        ChangeSetName="deploy",
+        ChangeSetType="CREATE",
+        TemplateBody=json.dumps(template),
+    )
+    with pytest.raises(AttributeError):  # moto: the Ref resolves to its EventBus model
+        cloudformation.execute_change_set(
+            StackName="runawaytrain-guard-prod", ChangeSetName="deploy"
+        )
+    assert "- schedule disabled (runawaytrain-guard is DISABLED)" in alert_after_silence(watchdog)
 
 
 def test_diagnosis_says_so_when_the_reader_role_is_missing(watchdog: Watchdog) -> None:
