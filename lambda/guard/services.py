@@ -176,7 +176,11 @@ def halt_services(
     item, and a mixed account holds hundreds); a kind whose name `halting` (the `halt:`
     setting) lacks is kept running and reported. The Runnings of one piece of capacity, one
     ARN (an endpoint's variants on two instance types, an Aurora cluster's instances), go to
-    one call: two would halt it twice, and the second, refused, would undo the first's record."""
+    one call: two would halt it twice, and the second, refused, would undo the first's record.
+    The calls of kinds that share an ARN (a function's throttle and its provisioned concurrency)
+    run one after the other, a module with HALT_FIRST first: AWS refuses a reservation below the
+    function's provisioned concurrency (lambda_provisioned.py), and two halts tagging one
+    resource at once could take each other's incident tag off."""
     items: dict[tuple[str, str], list[Running]] = {}
     kept: list[Running] = []
     for found in running:
@@ -197,8 +201,21 @@ def halt_services(
                 ]
             )
 
+    chains: dict[tuple[str, str], list[list[Running]]] = {}
+    for (kind, key), item in items.items():
+        chains.setdefault(("", key) if item[0].arn else (kind, key), []).append(item)
+
+    def halt_chain(chain: list[list[Running]]) -> ServiceHalt:
+        done = ServiceHalt()
+        first = sorted(
+            chain, key=lambda item: not getattr(MODULE_OF[item[0].kind], "HALT_FIRST", 0)
+        )
+        for item in first:
+            done.merge(halt_one(item))
+        return done
+
     outcome = ServiceHalt(kept=kept)
-    for halted in map_in_parallel(halt_one, list(items.values()), workers):
+    for halted in map_in_parallel(halt_chain, list(chains.values()), workers):
         outcome.merge(halted)
     return outcome
 
