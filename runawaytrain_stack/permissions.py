@@ -423,7 +423,11 @@ def build_guard_policy(
     redshift_clusters = f"{arn}:redshift:*:{own}:cluster:*"
     opensearch_domains = f"{arn}:es:*:{own}:domain/*"
     nat_gateways = f"{arn}:ec2:*:{own}:natgateway/*"
-    nat_records = [f"{arn}:ec2:*:{own}:elastic-ip/*", f"{arn}:ec2:*:{own}:subnet/*"]
+    nat_records = [
+        f"{arn}:ec2:*:{own}:elastic-ip/*",
+        f"{arn}:ec2:*:{own}:subnet/*",
+        f"{arn}:ec2:*:{own}:vpc/*",  # a regional gateway's record
+    ]
     gamelift_fleets = f"{arn}:gamelift:*:{own}:fleet/*"
     qualified_functions = f"{arn}:lambda:*:{own}:function:*:*"  # an alias or a version
     users = f"{arn}:iam::{own}:user/*"
