@@ -88,10 +88,14 @@ def price_components() -> dict[str, str]:
     }
 
 
-def own_typed_kinds() -> frozenset[str]:
-    """The kinds whose instance types are not EC2's (EC2_TYPES = False: Redshift node types):
-    never asked of DescribeInstanceTypes, weighed by their Running.vcpus or not at all."""
-    return frozenset(m.KIND for m in MODULES if not getattr(m, "EC2_TYPES", True))
+def ec2_typed(item: Running) -> bool:
+    """Whether an item's instance type is EC2's: not for a kind with EC2_TYPES = False, nor for
+    one its module's is_ec2_type refuses (OpenSearch's UltraWarm and OR1 nodes)."""
+    module = MODULE_OF.get(item.kind)
+    if not getattr(module, "EC2_TYPES", True):
+        return False
+    is_ec2_type = getattr(module, "is_ec2_type", None)
+    return is_ec2_type is None or bool(is_ec2_type(item.instance_type))
 
 
 def client_of(module: ModuleType, region: str, client_for: ClientFor) -> Any:
