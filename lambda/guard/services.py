@@ -39,7 +39,7 @@ from guard import (
 from guard.census import closed_by_policy, describe_error
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
-from guard.service_capacity import Running, ServiceHalt, ServiceRestore
+from guard.service_capacity import PartialCountError, Running, ServiceHalt, ServiceRestore
 from guard.service_names import DEFAULT_HALT, KINDS
 
 LOG = get_logger("services")
@@ -157,7 +157,11 @@ def count_services(
     running: list[Running] = []
     errors: dict[str, str] = {}
     for where, result in map_in_parallel(count_one, pairs, workers):
-        if isinstance(result, Exception) and closed_by_policy(result):
+        if isinstance(result, PartialCountError):  # what was counted counts; the region degraded
+            running += result.running
+            errors[where] = str(result)
+            LOG.error("service_count_partial", extra={"where": where, "error": errors[where]})
+        elif isinstance(result, Exception) and closed_by_policy(result):
             closed[where] = describe_error(result)
         elif isinstance(result, Exception):
             errors[where] = describe_error(result)
