@@ -222,7 +222,8 @@ GAMELIFT_TAG_ACTIONS = ("gamelift:TagResource", "gamelift:UntagResource")
 # OpenSearch domains (lambda/guard/opensearch_domains.py): described, never changed.
 OPENSEARCH_ACTIONS = ("es:DescribeDomains",)
 # NAT gateways (lambda/guard/nat_gateways.py): deleted only where `halt:` names them, recorded
-# first by a tag on the Elastic IP the delete keeps (a private gateway's: on its subnet),
+# first by a tag on the Elastic IP the delete keeps (a private gateway's: on its subnet; a
+# regional gateway's: on its VPC),
 # runawaytrain: keys only by condition.
 NAT_GATEWAY_ACTIONS = ("ec2:DeleteNatGateway",)
 NAT_RECORD_ACTIONS = ("ec2:CreateTags", "ec2:DeleteTags")
@@ -709,6 +710,8 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "records it on the Elastic IP the delete keeps (runawaytrain: keys only, by condition).",
         f"{arn}:ec2:*:{account_id}:subnet/*": "Before deleting a private NAT gateway (no "
         "Elastic IP) the guard records it on its subnet (runawaytrain: keys only, by condition).",
+        f"{arn}:ec2:*:{account_id}:vpc/*": "Before deleting a regional NAT gateway (no subnet) "
+        "the guard records it on its VPC (runawaytrain: keys only, by condition).",
         f"{arn}:lambda:*:{account_id}:function:*:*": "The guard removes the provisioned "
         "concurrency of whichever aliases and versions hold it in any region of its own "
         "account, known only at run time, and restore puts each back as recorded.",
