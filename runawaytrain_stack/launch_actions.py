@@ -153,7 +153,17 @@ LAUNCH_ACTIONS = (
     "redshift:CreateCluster",
     "redshift:ResumeCluster",
     "redshift:RestoreFromClusterSnapshot",
+    # A scheduled resume the halt disabled, enabled again or made anew, resumes the cluster by
+    # itself; a resize or a change of node type or count adds nodes (the guard's own calls are
+    # exempt: the SCPs' condition, and the launch block never binds the guard's role).
+    "redshift:CreateScheduledAction",
+    "redshift:ModifyScheduledAction",
+    "redshift:ResizeCluster",
+    "redshift:ModifyCluster",
     "redshift-serverless:CreateWorkgroup",
+    "redshift-serverless:UpdateWorkgroup",  # more base or max RPUs
+    # OpenSearch Serverless collections bill OCUs from creation.
+    "aoss:CreateCollection",
     # Lambda: lifting the halt's throttle (a key lifting it each second would keep a function
     # running between the guard's runs), provisioned concurrency (billed while configured) and
     # new functions the throttle has not reached yet.

@@ -222,7 +222,8 @@ GAMELIFT_TAG_ACTIONS = ("gamelift:TagResource", "gamelift:UntagResource")
 # OpenSearch domains (lambda/guard/opensearch_domains.py): described, never changed.
 OPENSEARCH_ACTIONS = ("es:DescribeDomains",)
 # NAT gateways (lambda/guard/nat_gateways.py): deleted only where `halt:` names them, recorded
-# first by a tag on the Elastic IP the delete keeps (a private gateway's: on its subnet),
+# first by a tag on the Elastic IP the delete keeps (a private gateway's: on its subnet; a
+# regional gateway's: on its VPC),
 # runawaytrain: keys only by condition.
 NAT_GATEWAY_ACTIONS = ("ec2:DeleteNatGateway",)
 NAT_RECORD_ACTIONS = ("ec2:CreateTags", "ec2:DeleteTags")
@@ -429,7 +430,11 @@ def build_guard_policy(
     redshift_clusters = f"{arn}:redshift:*:{own}:cluster:*"
     opensearch_domains = f"{arn}:es:*:{own}:domain/*"
     nat_gateways = f"{arn}:ec2:*:{own}:natgateway/*"
-    nat_records = [f"{arn}:ec2:*:{own}:elastic-ip/*", f"{arn}:ec2:*:{own}:subnet/*"]
+    nat_records = [
+        f"{arn}:ec2:*:{own}:elastic-ip/*",
+        f"{arn}:ec2:*:{own}:subnet/*",
+        f"{arn}:ec2:*:{own}:vpc/*",  # a regional gateway's record
+    ]
     gamelift_fleets = f"{arn}:gamelift:*:{own}:fleet/*"
     qualified_functions = f"{arn}:lambda:*:{own}:function:*:*"  # an alias or a version
     users = f"{arn}:iam::{own}:user/*"
@@ -737,6 +742,8 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "records it on the Elastic IP the delete keeps (runawaytrain: keys only, by condition).",
         f"{arn}:ec2:*:{account_id}:subnet/*": "Before deleting a private NAT gateway (no "
         "Elastic IP) the guard records it on its subnet (runawaytrain: keys only, by condition).",
+        f"{arn}:ec2:*:{account_id}:vpc/*": "Before deleting a regional NAT gateway (no subnet) "
+        "the guard records it on its VPC (runawaytrain: keys only, by condition).",
         f"{arn}:lambda:*:{account_id}:function:*:*": "The guard removes the provisioned "
         "concurrency of whichever aliases and versions hold it in any region of its own "
         "account, known only at run time, and restore puts each back as recorded.",

@@ -16,6 +16,13 @@ Guide, "Use dynamic labels"). A metric is found if it has data in the two weeks 
 CloudWatch User Guide, "Use search expressions in graphs"); its values are those of the period
 buckets from StartTime that hold data, by the statistic, as moto computes them.
 
+A search answers at most 500 series ("It can return up to 500 time series": CloudWatch search
+expressions, CloudWatch User Guide via the CDK's SearchExpression reference); beyond that the
+first 500 (by dimensions) are answered and the response carries the operation-level message
+AWS documents, Messages [{Code: MaxMetricsExceeded, Value: "Maximum number of allowed metrics
+exceeded"}] (the text: API Reference, GetMetricData, Messages; the code: the one Grafana's
+CloudWatch data source checks for, UNCERTAIN beyond that).
+
 Any other search term (partial matches, boolean operators, several names) raises
 NotImplementedError: a test relying on it fails loudly instead of reading no data. A query
 without Label gets the metric name as its label (AWS's default label is not modelled).
@@ -28,6 +35,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from moto.cloudwatch.models import CloudWatchBackend, Statistics
+from moto.cloudwatch.responses import CloudWatchResponse
+from moto.core.responses import ActionResult
 
 from strict_aws.patches import Patches
 
@@ -38,10 +47,23 @@ SEARCH = re.compile(
 )
 PROPERTY = re.compile(r"\$\{PROP\('(?P<key>[^']+)'\)\}")
 SEARCH_HORIZON = timedelta(days=14)
+SEARCH_MAX_SERIES = 500
+CUT = {"Code": "MaxMetricsExceeded", "Value": "Maximum number of allowed metrics exceeded"}
+_ORIGINAL_RESPONSE = CloudWatchResponse.get_metric_data
 
 
 def install(patches: Patches) -> None:
     patches.set(CloudWatchBackend, "get_metric_data", _get_metric_data)
+    patches.set(CloudWatchResponse, "get_metric_data", _get_metric_data_response)
+
+
+def _get_metric_data_response(self: CloudWatchResponse) -> ActionResult:
+    """moto's answer, with the operation-level Messages of a search cut at 500 series."""
+    self.cloudwatch_backend.strict_cut = False
+    answer = _ORIGINAL_RESPONSE(self)
+    if getattr(self.cloudwatch_backend, "strict_cut", False):
+        return ActionResult({**answer.result, "Messages": [CUT]})
+    return answer
 
 
 def _get_metric_data(
@@ -89,7 +111,9 @@ def _search(
             key = tuple(sorted((d.name, d.value) for d in datum.dimensions))
             series.setdefault(key, []).append(datum)
     results = []
-    for dimensions, data in sorted(series.items()):
+    if len(series) > SEARCH_MAX_SERIES:
+        backend.strict_cut = True  # type: ignore[attr-defined]
+    for dimensions, data in sorted(series.items())[:SEARCH_MAX_SERIES]:
         values, timestamps = [], []
         bucket = start_time
         while bucket < end_time:

@@ -33,6 +33,9 @@ under moto_server (the route is added to moto's Lambda url_paths, which both rea
 - "You can't allocate more provisioned concurrency than reserved concurrency for a function"
   (same page): the function's configurations together never exceed its reservation,
   InvalidParameterValueException (text UNCERTAIN).
+- PutFunctionConcurrency below the function's provisioned total (0, the throttle, included) is
+  refused, InvalidParameterValueException (the rule is the guide's sentence above read the
+  other way; code and text UNCERTAIN: no source quotes AWS's answer).
 - Put answers 202 with Requested, Available and Allocated executions, Status and LastModified;
   allocation is asynchronous: "Allocated ProvisionedConcurrentExecutions": 0, "Status":
   "IN_PROGRESS" right after the put (the guide's example), READY once allocated (Status values
@@ -244,6 +247,16 @@ def _put_function_concurrency(
         raise InvalidParameterValueException(
             "Specified ReservedConcurrentExecutions for function decreases account's "
             f"UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
+        )
+    # "You can't allocate more provisioned concurrency than reserved concurrency for a function"
+    # (Developer Guide, "Lambda function scaling"): a reservation below the function's
+    # provisioned total, 0 (the throttle) too, is refused. Code and text UNCERTAIN.
+    name = function_name.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
+    provisioned = sum(c.requested for (f, _), c in _configs(self).items() if f == name)
+    if int(reserved_concurrency) < provisioned:
+        raise InvalidParameterValueException(
+            f"ReservedConcurrentExecutions {reserved_concurrency} should not be lower than "
+            f"function's total provisioned concurrency [{provisioned}]."
         )
     return ORIGINAL_PUT_CONCURRENCY(self, function_name, reserved_concurrency)
 

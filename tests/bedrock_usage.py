@@ -33,3 +33,20 @@ def publish_bedrock_usage(
             )
         ],
     )
+
+
+def publish_many_models(region: str, count: int) -> None:
+    """`count` models' input tokens two minutes ago, 1,000 data a call (PutMetricData's most)."""
+    when = datetime.now(UTC) - timedelta(minutes=2)
+    data = [
+        {
+            "MetricName": "InputTokenCount",
+            "Dimensions": [{"Name": "ModelId", "Value": f"model-{n:04d}"}],
+            "Value": 10.0,
+            "Timestamp": when,
+        }
+        for n in range(count)
+    ]
+    cloudwatch = boto3.client("cloudwatch", region_name=region)
+    for start in range(0, count, 1000):
+        cloudwatch.put_metric_data(Namespace="AWS/Bedrock", MetricData=data[start : start + 1000])

@@ -57,7 +57,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from guard.service_capacity import Running, ServiceHalt, ServiceRestore
+from guard.service_capacity import PartialCountError, Running, ServiceHalt, ServiceRestore
 
 SERVICE = "cloudwatch"
 KIND = "Bedrock tokens"
@@ -68,6 +68,13 @@ PERIOD_S = 60  # Bedrock's metrics are per minute; every minute of the window su
 INVOCATIONS, INPUT, OUTPUT = "Invocations", "InputTokenCount", "OutputTokenCount"
 METRICS = (INVOCATIONS, INPUT, OUTPUT)
 LABEL = "${PROP('MetricName')} ${PROP('Dim.ModelId')}"
+# "A search expression ... can return up to 500 time series" (CloudWatch User Guide, "CloudWatch
+# search expression syntax", as the CDK's SearchExpression reference repeats it); GetMetricData
+# says a cut in its Messages ("An example of a message that might be returned is Maximum number
+# of allowed metrics exceeded. If there is a message, as much of the operation as possible is
+# still executed", API Reference, GetMetricData). A metric answered with this many series, or
+# any such message, may be short: the region is counted as far as it goes and reported degraded.
+SEARCH_MAX_SERIES = 500
 # USD per million tokens, on-demand, of the Claude Sonnet-class models (see above).
 ASSUMED_USD_PER_MILLION_INPUT = 3.0
 ASSUMED_USD_PER_MILLION_OUTPUT = 15.0
@@ -115,10 +122,14 @@ def count(cloudwatch: Any, region: str, now: datetime | None = None) -> list[Run
         StartTime=end - timedelta(seconds=WINDOW_S),
         EndTime=end,
     )
+    series_of = dict.fromkeys(METRICS, 0)
+    messages: list[str] = []
     for page in pages:
+        messages += [f"{m.get('Code', '')}: {m.get('Value', '')}" for m in page.get("Messages", [])]
         for series in page["MetricDataResults"]:
             metric, _, model = series.get("Label", "").partition(" ")
             if metric in METRICS and model:
+                series_of[metric] += 1
                 by_metric = totals.setdefault(model, dict.fromkeys(METRICS, 0.0))
                 by_metric[metric] += sum(series.get("Values", []))
     per_hour = 3600 / WINDOW_S
@@ -140,6 +151,15 @@ def count(cloudwatch: Any, region: str, now: datetime | None = None) -> list[Run
                 ),
                 usd_per_hour=per_hour * usd_of(by_metric[INPUT], by_metric[OUTPUT]),
             )
+        )
+    full = [metric for metric, n in series_of.items() if n >= SEARCH_MAX_SERIES]
+    if full or messages:
+        raise PartialCountError(
+            found,
+            f"not counted fully: {', '.join(full) or 'a search'} answered "
+            f"{max(series_of.values())} series, the most one SEARCH returns ({SEARCH_MAX_SERIES})"
+            + (f"; CloudWatch says {'; '.join(messages)}" if messages else "")
+            + ": models beyond those are not counted",
         )
     return found
 

@@ -203,6 +203,16 @@ def closed_by_policy(error: Exception) -> bool:
     )
 
 
+def refused(error: Exception) -> bool:
+    """AWS answered and refused the change (an error response: botocore's ClientError), so
+    nothing changed and its record can go. Any other failure (BotoCoreError: a read timeout, a
+    dropped connection) may come after AWS received and applied the request (botocore raises
+    ReadTimeoutError while waiting for the response to a request already sent): the record
+    stays, and restore handles a record of a change that did not happen."""
+    response = getattr(error, "response", None)
+    return isinstance(response, dict) and "Error" in response
+
+
 def describe_error(error: Exception) -> str:
     """`Code: message` for AWS errors, `ClassName: message` for anything else."""
     response = getattr(error, "response", None)

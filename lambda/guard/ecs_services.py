@@ -57,7 +57,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.census import describe_error
+from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG, TAG_PREFIX
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore, untag_resource
@@ -300,7 +300,8 @@ def halt_one(
         ecs.update_service(cluster=service["clusterArn"], service=arn, desiredCount=0)
     except (ClientError, BotoCoreError) as error:
         outcome.errors.append(f"{where}: setting its desired count to 0: {describe_error(error)}")
-        if wrote and not suspended:  # nothing changed: no record of a change that did not happen
+        # Refused, nothing changed: no record of a change that did not happen (a timeout: kept).
+        if wrote and not suspended and refused(error):
             untag_resource(ecs, arn, RECORD_TAGS, where, outcome.errors)
         return
     outcome.halted.append(item)

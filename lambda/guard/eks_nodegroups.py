@@ -43,7 +43,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.census import describe_error
+from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG, TAG_PREFIX
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore, untag_resource
@@ -139,7 +139,7 @@ def halt(eks: Any, found: list[Running], incident: str) -> ServiceHalt:
             outcome.errors.append(
                 f"{running.region}: scaling in {KIND} {running.name}: {describe_error(error)}"
             )
-            if recorded_now:  # no record of a change that did not happen
+            if recorded_now and refused(error):  # no record of a change that did not happen
                 where = f"{running.region}: {KIND} {running.name}"
                 untag_resource(eks, running.arn, list(RECORD_TAGS), where, outcome.errors)
             continue

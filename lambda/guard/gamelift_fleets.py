@@ -64,7 +64,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.census import describe_error
+from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG, TAG_PREFIX
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
@@ -182,14 +182,15 @@ def halt_one(
     where = f"{fleet.region}: {KIND} {fleet.name}"
     low, desired, high, stopped = prior
     try:
-        # Already recorded by this incident (scaled up again since): keep the first record.
-        recorded_now = tags_of(gamelift, fleet.arn).get(INCIDENT_TAG) != incident
+        before = tags_of(gamelift, fleet.arn)
+        # A record there already (this incident's, scaled up again since, or an older
+        # incident's never restored) holds the OLDEST prior state: kept, only its incident moves.
+        tags = {INCIDENT_TAG: incident}
+        if CAPACITY_TAG not in before:
+            tags[CAPACITY_TAG] = f"{low}/{desired}/{high}"
+            tags[SCALING_TAG] = STOPPED if stopped else RUNNING
+        recorded_now = any(before.get(key) != value for key, value in tags.items())
         if recorded_now:
-            tags = {
-                INCIDENT_TAG: incident,
-                CAPACITY_TAG: f"{low}/{desired}/{high}",
-                SCALING_TAG: STOPPED if stopped else RUNNING,
-            }
             gamelift.tag_resource(
                 ResourceARN=fleet.arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
             )
@@ -208,26 +209,33 @@ def halt_one(
             FleetId=fleet.name, DesiredInstances=0, MinSize=0, MaxSize=high
         )
     except (ClientError, BotoCoreError) as error:
-        refused = isinstance(error, ClientError) and error.response["Error"]["Code"]
-        if refused == NOT_YET_ACTIVE:
+        code = isinstance(error, ClientError) and error.response["Error"]["Code"]
+        if code == NOT_YET_ACTIVE:
             outcome.waiting.append(fleet)  # no longer ACTIVE since it was read: the next run
         else:
             outcome.errors.append(f"{where}: scaling in: {describe_error(error)}")
-        if recorded_now:
-            undo(gamelift, fleet, stopped_now, outcome.errors)
+        if recorded_now and refused(error):  # a timeout may come after the change: kept
+            undo(gamelift, fleet, stopped_now, before, outcome.errors)
         return
     outcome.halted.append(fleet)
     LOG.info("gamelift_fleet_scaled_in", extra={"region": fleet.region, "fleet": fleet.name})
 
 
-def undo(gamelift: Any, fleet: Running, stopped_now: bool, errors: list[str]) -> None:
-    """A refused scale-in: start the auto scaling this halt stopped, then take the record off
-    (kept if the start fails: restore then starts it)."""
+def undo(
+    gamelift: Any, fleet: Running, stopped_now: bool, before: dict[str, str], errors: list[str]
+) -> None:
+    """A refused scale-in: start the auto scaling this halt stopped, then put the record back
+    as it was `before` (off, where there was none; kept if the start fails: restore starts it)."""
     where = f"{fleet.region}: {KIND} {fleet.name}"
     try:
         if stopped_now:
             gamelift.start_fleet_actions(FleetId=fleet.name, Actions=[AUTO_SCALING])
-        gamelift.untag_resource(ResourceARN=fleet.arn, TagKeys=list(RECORD_TAGS))
+        back = [{"Key": key, "Value": before[key]} for key in RECORD_TAGS if key in before]
+        if back:
+            gamelift.tag_resource(ResourceARN=fleet.arn, Tags=back)
+        gone = [key for key in RECORD_TAGS if key not in before]
+        if gone:
+            gamelift.untag_resource(ResourceARN=fleet.arn, TagKeys=gone)
     except (ClientError, BotoCoreError) as error:
         errors.append(f"{where}: undoing a refused scale-in: {describe_error(error)}")
 

@@ -57,7 +57,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.census import describe_error
+from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG, TAG_PREFIX
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
@@ -168,7 +168,7 @@ def halt(client: Any, found: list[Running], incident: str) -> ServiceHalt:
             )
         except (ClientError, BotoCoreError) as error:
             outcome.errors.append(f"{where}: throttling: {describe_error(error)}")
-            if tags.get(INCIDENT_TAG) != incident or RESERVED_TAG not in tags:
+            if refused(error) and (tags.get(INCIDENT_TAG) != incident or RESERVED_TAG not in tags):
                 _untag(client, function.arn, where, outcome.errors)
             continue
         outcome.halted.append(function)

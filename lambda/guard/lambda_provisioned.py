@@ -24,15 +24,20 @@ Weighed: one Running per configured alias or version, `count` its allocated envi
 function has the equivalent of one vCPU", Developer Guide, "Configuring Lambda function
 memory"), the largest of the function's published versions.
 
-Record, then change: the function is tagged with the incident and, per qualifier,
-`runawaytrain:provisioned:<qualifier>` = the requested executions, then each configuration is
-deleted (DeleteProvisionedConcurrencyConfig). A refused delete takes its record off again. A
-configuration added again while the incident is open (by hand, or an Application Auto Scaling
-scheduled action, which this kind does not suspend) is deleted again at the next run and keeps
-its first record. Restore (with `restart`, as every start: it bills again) puts each back with
-PutProvisionedConcurrencyConfig, which is asynchronous (202, "Allocated
-ProvisionedConcurrentExecutions": 0, "Status": "IN_PROGRESS", then READY: "Lambda starts
-allocating provisioned concurrency after a minute or two", same guide), and removes the records.
+Record, then change: the function is tagged with the incident and its record, every qualifier's
+requested executions in as few tags as hold them (RECORD_KEY: "live=5 1=3", then RECORD_KEY-2,
+...), only as many as the function's 50 tags leave room for; then each RECORDED configuration is
+deleted (DeleteProvisionedConcurrencyConfig): nothing is deleted that is not recorded, and a
+record AWS refuses to write deletes nothing. A delete AWS refuses (ClientError) takes its part of
+the record off again; a timeout keeps it (the delete may have happened: restore puts back what
+is recorded either way). A record already there (added again while the incident is open, by
+hand or by an Application Auto Scaling scheduled action, which this kind does not suspend; or
+an older incident's never restored) holds the oldest values and is kept. Restore (with
+`restart`, as every start: it bills again) puts each back with PutProvisionedConcurrencyConfig,
+which is asynchronous (202, "Allocated ProvisionedConcurrentExecutions": 0, "Status":
+"IN_PROGRESS", then READY: "Lambda starts allocating provisioned concurrency after a minute or
+two", same guide), and removes what it put back from the record; an alias or version deleted
+since (ResourceNotFoundException) has nothing to put back and leaves the record too.
 A function the incident throttled (lambda_functions.py, reserved concurrency 0) cannot take its
 provisioned concurrency back ("You can't allocate more provisioned concurrency than reserved
 concurrency for a function"): it waits, `not_yet`, for the restore that lifts the throttle.
@@ -51,7 +56,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.census import describe_error
+from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG, TAG_PREFIX
 from guard.lambda_functions import (
     MB_PER_VCPU,
@@ -69,7 +74,20 @@ LOG = get_logger("lambda_provisioned")
 SERVICE = "lambda"
 KIND = "Lambda provisioned concurrency"
 NAME = "lambda-provisioned-concurrency"  # in accounts.yaml's `halt:`
-RECORD_PREFIX = f"{TAG_PREFIX}provisioned:"  # + qualifier: the requested executions before
+# The record: "qualifier=executions ..." (requested before the trip) in RECORD_KEY, then
+# RECORD_KEY-2, ... as many values as it takes. Lambda tags: key up to 128 characters, value up
+# to 256, 50 a function (Lambda Developer Guide, "Using tags on Lambda functions"; Tagging AWS
+# Resources User Guide, "Tag naming limits and requirements"); a qualifier ([a-zA-Z0-9$_-],
+# up to 128 characters, API Reference PutProvisionedConcurrencyConfig) would not fit in a key.
+RECORD_KEY = f"{TAG_PREFIX}provisioned-concurrency"
+TAG_VALUE_MAX = 256
+TAGS_MAX = 50
+AWS_PREFIX = "aws:"  # AWS's own tags: not counted against TAGS_MAX
+PAIR, SEPARATOR = "=", " "  # both allowed in tag values, neither in a qualifier
+NOT_FOUND = "ResourceNotFoundException"  # an alias or version deleted since the trip
+# Halted before the throttle of the same function (services.halt_services runs the two in turn):
+# AWS refuses a reservation below the function's provisioned concurrency.
+HALT_FIRST = True
 LATEST = "$LATEST"
 LIST_PAGE = 50  # ListProvisionedConcurrencyConfigs MaxItems: 1-50
 WORKERS = 16  # one listing per function with a published version, at once
@@ -113,7 +131,8 @@ def count(client: Any, region: str) -> list[Running]:
 
 def halt(client: Any, found: list[Running], incident: str) -> ServiceHalt:
     """Record, then delete, the provisioned concurrency of one function (`found`: its
-    configured aliases and versions, halt_services gives one function's at once)."""
+    configured aliases and versions, halt_services gives one function's at once). Only what
+    the record holds is deleted."""
     outcome = ServiceHalt()
     function, arn, region = found[0].name.rsplit(":", 1)[0], found[0].arn, found[0].region
     where = f"{region}: {KIND} {function}"
@@ -125,59 +144,85 @@ def halt(client: Any, found: list[Running], incident: str) -> ServiceHalt:
             LOG.info("own_function_skipped", extra={"function": function})
             return outcome
         requested = {
-            config["FunctionArn"].rsplit(":", 1)[1]: config[
-                "RequestedProvisionedConcurrentExecutions"
-            ]
+            config["FunctionArn"].rsplit(":", 1)[1]: int(
+                config["RequestedProvisionedConcurrentExecutions"]
+            )
             for config in _configs(client, function)
         }
-    except (ClientError, BotoCoreError) as error:
+        before = read_record(tags)
+    except (ClientError, BotoCoreError, ValueError) as error:
         outcome.errors.append(f"{where}: reading: {describe_error(error)}")
         return outcome
     if not requested:
         return outcome  # removed since the count
-    ours = tags.get(INCIDENT_TAG) == incident
-    record = {
-        f"{RECORD_PREFIX}{qualifier}": (
-            tags[f"{RECORD_PREFIX}{qualifier}"]
-            if ours and f"{RECORD_PREFIX}{qualifier}" in tags  # added again: keep the first
-            else str(count)
-        )
-        for qualifier, count in requested.items()
-    }
-    try:
-        client.tag_resource(Resource=arn, Tags={INCIDENT_TAG: incident, **record})
-    except (ClientError, BotoCoreError) as error:  # removed all the same, reported
-        by_hand = ", ".join(f"{key[len(RECORD_PREFIX) :]}={n}" for key, n in record.items())
+    # A record there already (added again since, or an older incident's never restored) holds
+    # the OLDEST prior values: kept; the qualifiers configured since are added after it.
+    record = {**before, **{q: n for q, n in requested.items() if q not in before}}
+    values = fit_record(encode_record(record), tags)
+    recorded = decode_values(values)
+    unrecorded = sorted(set(requested) - set(recorded))
+    if unrecorded:
         outcome.errors.append(
-            f"{where}: recording: {describe_error(error)}; removed all the same: after restore, "
-            f"put its provisioned concurrency back by hand ({by_hand})"
+            f"{where}: not removed from {', '.join(unrecorded)}: no room for its record "
+            f"({TAGS_MAX} tags a function); remove some tags, the next run removes it"
         )
+    if recorded.keys() & requested.keys():
+        try:
+            client.tag_resource(Resource=arn, Tags={INCIDENT_TAG: incident, **keyed(values)})
+        except (ClientError, BotoCoreError) as error:  # unrecorded: not removed
+            outcome.errors.append(f"{where}: not removed: recording: {describe_error(error)}")
+            return outcome
+        _remove(client, found, requested, (before, recorded, len(values)), outcome)
+    return outcome
+
+
+def _remove(
+    client: Any,
+    found: list[Running],
+    requested: dict[str, int],
+    records: tuple[dict[str, int], dict[str, int], int],
+    outcome: ServiceHalt,
+) -> None:
+    """Delete each recorded configuration; one AWS refuses leaves the record (unless an
+    earlier run recorded it)."""
+    before, recorded, keys = records
+    function, arn, region = found[0].name.rsplit(":", 1)[0], found[0].arn, found[0].region
+    where = f"{region}: {KIND} {function}"
     by_name = {item.name: item for item in found}
-    for qualifier in requested:
-        key = f"{RECORD_PREFIX}{qualifier}"
+    refused_new = set()
+    for qualifier in sorted(recorded.keys() & requested.keys()):
         try:
             client.delete_provisioned_concurrency_config(FunctionName=function, Qualifier=qualifier)
         except (ClientError, BotoCoreError) as error:
             outcome.errors.append(f"{where}:{qualifier}: removing: {describe_error(error)}")
-            if not (ours and key in tags):  # no record of a change that did not happen
-                _untag(client, arn, [key], where=f"{where}:{qualifier}", errors=outcome.errors)
+            # Refused: no record of a change that did not happen (a record from before stays).
+            # A timeout may come after the delete: the record stays, restore puts it back.
+            if refused(error) and qualifier not in before:
+                refused_new.add(qualifier)
             continue
-        halted = by_name.get(f"{function}:{qualifier}") or Running(
-            kind=KIND,
-            region=region,
-            name=f"{function}:{qualifier}",
-            arn=arn,
-            instance_type="",
-            state="READY",
-            count=0,
-            vcpus=found[0].vcpus,
+        outcome.halted.append(
+            by_name.get(f"{function}:{qualifier}")
+            or Running(
+                kind=KIND,
+                region=region,
+                name=f"{function}:{qualifier}",
+                arn=arn,
+                instance_type="",
+                state="READY",
+                count=0,
+                vcpus=found[0].vcpus,
+            )
         )
-        outcome.halted.append(halted)
         LOG.info(
             "provisioned_concurrency_removed",
             extra={"region": region, "function": function, "qualifier": qualifier},
         )
-    return outcome
+    if refused_new:
+        left = {q: n for q, n in recorded.items() if q not in refused_new}
+        try:
+            rewrite_record(client, arn, left, had=keys)
+        except (ClientError, BotoCoreError) as error:
+            outcome.errors.append(f"{where}: untagging: {describe_error(error)}")
 
 
 def restore(
@@ -190,11 +235,6 @@ def restore(
         name, arn = function["FunctionName"], function["FunctionArn"]
         try:
             tags = client.list_tags(Resource=arn).get("Tags", {})
-            records = {
-                key[len(RECORD_PREFIX) :]: value
-                for key, value in tags.items()
-                if key.startswith(RECORD_PREFIX)
-            }
             if tags.get(INCIDENT_TAG) != incident:
                 continue
             if not any(k.startswith(TAG_PREFIX) and k != INCIDENT_TAG for k in tags):
@@ -203,35 +243,129 @@ def restore(
                 if not dry_run:
                     client.untag_resource(Resource=arn, TagKeys=[INCIDENT_TAG])
                 continue
+            records = read_record(tags)
             if not records:
                 continue
             wheres = [f"{region}/{name}:{qualifier}" for qualifier in sorted(records)]
             reserved = client.get_function_concurrency(FunctionName=name).get(
                 "ReservedConcurrentExecutions"
             )
-            wanted = sum(int(value) for value in records.values())
+            wanted = sum(records.values())
             if not restart or (reserved is not None and reserved < wanted):
                 outcome.not_yet += wheres  # or throttled still: restore again once it is lifted
                 continue
         except (ClientError, BotoCoreError, ValueError) as error:
             outcome.errors[f"{KIND} {region}/{name}"] = describe_error(error)
             continue
-        for qualifier, value in sorted(records.items()):
-            where = f"{region}/{name}:{qualifier}"
-            if dry_run:
-                outcome.restored.append(where)
-                continue
-            try:
-                client.put_provisioned_concurrency_config(
-                    FunctionName=name,
-                    Qualifier=qualifier,
-                    ProvisionedConcurrentExecutions=int(value),
-                )
-                untag_record(client, arn, [f"{RECORD_PREFIX}{qualifier}"])
-                outcome.restored.append(where)
-            except (ClientError, BotoCoreError, ValueError) as error:
-                outcome.errors[f"{KIND} {where}"] = describe_error(error)
+        if dry_run:
+            outcome.restored += wheres
+            continue
+        _put_back(client, f"{region}/{name}", arn, (records, len(record_keys_of(tags))), outcome)
     return outcome
+
+
+def _put_back(
+    client: Any,
+    where: str,
+    arn: str,
+    recorded: tuple[dict[str, int], int],
+    outcome: ServiceRestore,
+) -> None:
+    """Put each recorded configuration back, then rewrite the record with what is left."""
+    records, keys = recorded
+    name = where.split("/", 1)[1]
+    left = dict(records)
+    for qualifier, value in sorted(records.items()):
+        try:
+            client.put_provisioned_concurrency_config(
+                FunctionName=name, Qualifier=qualifier, ProvisionedConcurrentExecutions=value
+            )
+            outcome.restored.append(f"{where}:{qualifier}")
+        except (ClientError, BotoCoreError) as error:
+            code = getattr(error, "response", {}).get("Error", {}).get("Code")
+            if code != NOT_FOUND:
+                outcome.errors[f"{KIND} {where}:{qualifier}"] = describe_error(error)
+                continue
+            # Its alias or version deleted since: nothing to put back; that part goes.
+            LOG.info("provisioned_target_gone", extra={"function": name, "qualifier": qualifier})
+        del left[qualifier]
+    try:
+        if left != records:
+            rewrite_record(client, arn, left, had=keys)
+    except (ClientError, BotoCoreError) as error:
+        outcome.errors[f"{KIND} {where}"] = describe_error(error)
+
+
+def encode_record(record: dict[str, int]) -> list[str]:
+    """`qualifier=executions` pairs, space-separated, as few tag values as hold them (a value
+    holds TAG_VALUE_MAX characters; one pair, a qualifier of at most 128 characters, always
+    fits), in the record's order: what was recorded first stays in the first values."""
+    values: list[str] = []
+    for qualifier, executions in record.items():
+        pair = f"{qualifier}{PAIR}{executions}"
+        if values and len(values[-1]) + len(SEPARATOR) + len(pair) <= TAG_VALUE_MAX:
+            values[-1] += SEPARATOR + pair
+        else:
+            values.append(pair)
+    return values
+
+
+def decode_values(values: list[str]) -> dict[str, int]:
+    """The record of its tag values; ValueError if one was edited into something else."""
+    record: dict[str, int] = {}
+    for value in values:
+        for pair in value.split(SEPARATOR):
+            if pair:
+                qualifier, _, executions = pair.rpartition(PAIR)
+                if not qualifier:
+                    raise ValueError(f"unreadable record {pair!r}")
+                record[qualifier] = int(executions)
+    return record
+
+
+def record_key(number: int) -> str:
+    """The record's tag keys: RECORD_KEY, then RECORD_KEY-2, RECORD_KEY-3, ..."""
+    return RECORD_KEY if number == 1 else f"{RECORD_KEY}-{number}"
+
+
+def record_keys_of(tags: dict[str, str]) -> list[str]:
+    """The record's keys a function carries, in order."""
+    keys = []
+    while record_key(len(keys) + 1) in tags:
+        keys.append(record_key(len(keys) + 1))
+    return keys
+
+
+def read_record(tags: dict[str, str]) -> dict[str, int]:
+    """{qualifier: requested executions} of the record on a function ({} if none)."""
+    return decode_values([tags[key] for key in record_keys_of(tags)])
+
+
+def keyed(values: list[str]) -> dict[str, str]:
+    return {record_key(number): value for number, value in enumerate(values, 1)}
+
+
+def fit_record(values: list[str], tags: dict[str, str]) -> list[str]:
+    """The leading values that fit in the function's tags with the incident tag: a resource
+    holds at most TAGS_MAX tags, those with the aws: prefix not counted (Tagging AWS Resources
+    User Guide, "Tag naming limits and requirements"); a record key already there is reused."""
+    own = {k for k in tags if not k.startswith(AWS_PREFIX)} - set(record_keys_of(tags))
+    room = TAGS_MAX - len(own | {INCIDENT_TAG})
+    return values[: max(room, 0)]
+
+
+def rewrite_record(client: Any, arn: str, record: dict[str, int], *, had: int) -> None:
+    """The record now `record`: its values rewritten, the keys it no longer needs (of the
+    `had` there were) removed, and with the last one the incident tag unless another kind's
+    record stays (untag_record)."""
+    values = encode_record(record)
+    if values:
+        client.tag_resource(Resource=arn, Tags=keyed(values))
+    surplus = [record_key(number) for number in range(len(values) + 1, had + 1)]
+    if not values:
+        untag_record(client, arn, surplus)
+    elif surplus:
+        client.untag_resource(Resource=arn, TagKeys=surplus)
 
 
 def _configs(client: Any, function: str) -> list[dict[str, Any]]:
@@ -239,10 +373,3 @@ def _configs(client: Any, function: str) -> list[dict[str, Any]]:
         FunctionName=function, PaginationConfig={"PageSize": LIST_PAGE}
     )
     return [config for page in pages for config in page.get("ProvisionedConcurrencyConfigs", [])]
-
-
-def _untag(client: Any, arn: str, keys: list[str], *, where: str, errors: list[str]) -> None:
-    try:
-        untag_record(client, arn, keys)
-    except (ClientError, BotoCoreError) as error:
-        errors.append(f"{where}: untagging: {describe_error(error)}")

@@ -18,8 +18,13 @@ data nodes (ClusterConfig InstanceType x InstanceCount), dedicated masters
 (DedicatedMasterEnabled: DedicatedMasterType x DedicatedMasterCount), UltraWarm nodes
 (WarmEnabled: WarmType x WarmCount) and coordinator nodes (NodeOptions "coordinator": NodeConfig
 Type x Count). An OpenSearch type weighs as the EC2 type it names: r6g.large.search is an
-r6g.large (".search", and ".elasticsearch" for the older Elasticsearch types, removed); a type
-with no EC2 twin (ultrawarm1.*, or1.*) is reported unweighed, not guessed. A domain whose
+r6g.large (".search", and ".elasticsearch" for the older Elasticsearch types, removed). A type
+with no EC2 twin keeps its OpenSearch name and is never sent to EC2's DescribeInstanceTypes
+(one unknown type fails the whole call, and with it the vCPUs of the region's real types): it is
+reported unweighed, not guessed. Those are the families of botocore's
+OpenSearchPartitionInstanceType that EC2's InstanceType enum lacks (or1, ultrawarm1; botocore
+1.40 models), and the OpenSearch-optimized or2, om2 and oi2 named since (UNCERTAIN: not in that
+model); any other that EC2 refuses is set aside by weights.describe_types. A domain whose
 Deleted is true is on its way out and is not counted ("True if domain deletion is complete",
 API Reference, DomainStatus).
 
@@ -41,6 +46,7 @@ KIND = "OpenSearch domain"
 NAME = "opensearch-domains"
 DESCRIBE_CHUNK = 5  # DescribeDomains names at most (module docstring)
 TYPE_SUFFIXES = (".search", ".elasticsearch")
+NOT_EC2_FAMILIES = frozenset({"or1", "or2", "om2", "oi2", "ultrawarm1"})  # see the docstring
 STOP_KEEPS = (
     "Not deleted by the guard: an OpenSearch domain has no stop, and deleting it loses its "
     "indices (take a manual snapshot first)."
@@ -48,11 +54,19 @@ STOP_KEEPS = (
 
 
 def ec2_type(instance_type: str) -> str:
-    """The EC2 type an OpenSearch node type names: r6g.large.search -> r6g.large."""
+    """The EC2 type an OpenSearch node type names: r6g.large.search -> r6g.large; a type with
+    no EC2 twin (ultrawarm1.medium.search) keeps its own name."""
+    if instance_type.split(".", 1)[0] in NOT_EC2_FAMILIES:
+        return instance_type
     for suffix in TYPE_SUFFIXES:
         if instance_type.endswith(suffix):
             return instance_type.removesuffix(suffix)
     return instance_type
+
+
+def is_ec2_type(instance_type: str) -> bool:
+    """Whether a Running's instance_type (after ec2_type) is an EC2 type (services.ec2_typed)."""
+    return instance_type.split(".", 1)[0] not in NOT_EC2_FAMILIES
 
 
 def nodes_of(domain: dict[str, Any]) -> list[tuple[str, str, int]]:

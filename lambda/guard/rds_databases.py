@@ -43,7 +43,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.census import describe_error
+from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
@@ -152,8 +152,9 @@ def halt(rds: Any, found: list[Running], incident: str) -> ServiceHalt:
             _stop(rds, arn)
         except (ClientError, BotoCoreError) as error:
             outcome.errors.append(f"{where}: stopping: {describe_error(error)}")
-            # Not stopped by us: no record of a stop that did not happen.
-            _untag(rds, arn, where, outcome.errors)
+            # Not stopped by us: no record of a stop that did not happen (a timeout: kept).
+            if refused(error):
+                _untag(rds, arn, where, outcome.errors)
             continue
         outcome.halted += items
         LOG.info("database_stopped", extra={"region": region, "database": _identifier(arn)})

@@ -74,7 +74,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.census import describe_error
+from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG, TAG_PREFIX
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
@@ -122,7 +122,11 @@ PAGE_SIZE = 100  # DescribeClusters MaxRecords upper bound (API Reference)
 # UNCERTAIN: the API Reference sets no pattern for ScheduledActionName).
 RESUME_ACTIONS_TAG = f"{TAG_PREFIX}disabled-resume-actions"
 SEPARATOR = " "
-TAG_VALUE_MAX = 256  # Redshift tag values (Management Guide, "Tagging resources": 256 characters)
+# Redshift tags: key 1-127, value 1-255 characters (CloudFormation reference, AWS::Redshift::Cluster
+# Tag; the API Reference's Tag states no limit), at most 50 a resource ("A resource can have up
+# to 50 tags", API Reference, CreateTags). The smaller numbers are taken: runawaytrain's keys are
+# short, and the value of RESUME_ACTIONS_TAG fills at most 255.
+TAG_VALUE_MAX = 255
 STOP_KEEPS = (
     "Kept: the cluster, its data and managed storage (still billed), endpoint and "
     "configuration; AWS takes a snapshot at the pause. Lost: running queries and connections; "
@@ -216,7 +220,9 @@ def _pause(
     where = f"{item.region}: {KIND} {item.name}"
     arn = cluster_arn(cluster)
     tags = {t["Key"]: t["Value"] for t in cluster.get("Tags", [])}
-    before = _names(tags.get(RESUME_ACTIONS_TAG, "")) if tags.get(INCIDENT_TAG) == incident else []
+    # A record there already (this incident's, resumed since, or an older incident's never
+    # restored) holds the OLDEST state: kept, never overwritten by what was disabled since.
+    before = _names(tags.get(RESUME_ACTIONS_TAG, "")) if tags.get(INCIDENT_TAG) else []
     try:
         enabled = _enabled_resume_actions(redshift, item.name)
     except (ClientError, BotoCoreError) as error:  # paused all the same: the next run re-pauses
@@ -238,12 +244,10 @@ def _pause(
         redshift.pause_cluster(ClusterIdentifier=item.name)
     except (ClientError, BotoCoreError) as error:
         errors.append(f"{where}: pausing: {describe_error(error)}")
-        # Not paused by us: no record of a pause that did not happen (what this run added).
-        keys = [INCIDENT_TAG] if tags.get(INCIDENT_TAG) != incident else []
-        if not before:
-            keys.append(RESUME_ACTIONS_TAG)
-        if keys:
-            _untag(redshift, arn, keys, where, errors)
+        # Refused, not paused by us: the record as it was before this run (no record of a
+        # pause that did not happen). A timeout may come after the pause: the record stays.
+        if refused(error):
+            _put_back(redshift, arn, tags, where, errors)
         return False
     for name in disabling:
         try:
@@ -295,11 +299,27 @@ def restore(
             if paused:
                 redshift.resume_cluster(ClusterIdentifier=name)
                 outcome.restored.append(where)
-            for action in _names(tags.get(RESUME_ACTIONS_TAG, "")):
+        except (ClientError, BotoCoreError) as error:  # the record stays: restore again
+            outcome.errors[f"{KIND} {where}"] = describe_error(error)
+            continue
+        # Each action on its own: one refused never keeps the others (nor the cluster) back;
+        # the record keeps only the names still to enable, for the next restore.
+        left = []
+        for action in _names(tags.get(RESUME_ACTIONS_TAG, "")):
+            try:
                 _enable(redshift, action)
-            redshift.delete_tags(
-                ResourceName=cluster_arn(cluster), TagKeys=[INCIDENT_TAG, RESUME_ACTIONS_TAG]
-            )
+            except (ClientError, BotoCoreError) as error:
+                outcome.errors[f"{KIND} {where} scheduled action {action}"] = describe_error(error)
+                left.append(action)
+        try:
+            arn = cluster_arn(cluster)
+            if left:
+                value = SEPARATOR.join(left)
+                redshift.create_tags(
+                    ResourceName=arn, Tags=[{"Key": RESUME_ACTIONS_TAG, "Value": value}]
+                )
+            else:
+                redshift.delete_tags(ResourceName=arn, TagKeys=[INCIDENT_TAG, RESUME_ACTIONS_TAG])
         except (ClientError, BotoCoreError) as error:  # the record stays: restore again
             outcome.errors[f"{KIND} {where}"] = describe_error(error)
     return outcome
@@ -343,8 +363,17 @@ def _names(value: str) -> list[str]:
     return [name for name in value.split(SEPARATOR) if name]
 
 
-def _untag(redshift: Any, arn: str, keys: list[str], where: str, errors: list[str]) -> None:
+def _put_back(
+    redshift: Any, arn: str, before: dict[str, str], where: str, errors: list[str]
+) -> None:
+    """The record's tags as they were in `before`: rewritten, or removed where there was none."""
+    keys = (INCIDENT_TAG, RESUME_ACTIONS_TAG)
+    back = [{"Key": key, "Value": before[key]} for key in keys if key in before]
+    gone = [key for key in keys if key not in before]
     try:
-        redshift.delete_tags(ResourceName=arn, TagKeys=keys)
+        if back:
+            redshift.create_tags(ResourceName=arn, Tags=back)
+        if gone:
+            redshift.delete_tags(ResourceName=arn, TagKeys=gone)
     except (ClientError, BotoCoreError) as error:
         errors.append(f"{where}: untagging: {describe_error(error)}")

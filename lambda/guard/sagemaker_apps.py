@@ -36,7 +36,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.census import describe_error
+from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
@@ -118,6 +118,8 @@ def halt(sagemaker: Any, found: list[Running], incident: str) -> ServiceHalt:
             sagemaker.delete_app(**key)
         except (ClientError, BotoCoreError) as error:
             outcome.errors.append(f"{where}: deleting: {describe_error(error)}")
+            if not refused(error):
+                continue  # a timeout may come after the delete: the tag stays
             try:  # not deleted by us: no record of a delete that did not happen
                 sagemaker.delete_tags(ResourceArn=arn, TagKeys=[INCIDENT_TAG])
             except (ClientError, BotoCoreError) as untagging:

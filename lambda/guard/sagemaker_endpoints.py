@@ -75,7 +75,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.census import describe_error
+from guard.census import describe_error, refused
 from guard.incident import TAG_PREFIX
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
@@ -303,7 +303,7 @@ def delete_one(
             )
         else:
             outcome.errors.append(f"{where}: deleting it: {describe_error(error)}")
-        if record:  # no record of a delete that did not happen
+        if record and refused(error):  # no record of a delete that did not happen
             untag(sagemaker, on_config, list(record), where, outcome.errors)
         return
     outcome.errors += scaling

@@ -37,7 +37,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.census import describe_error
+from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
@@ -206,7 +206,8 @@ def stop_one(sagemaker: Any, job: Running, incident: str, outcome: ServiceHalt) 
             return
         outcome.errors.append(f"{job.region}: stopping {KIND} {job.name}: {describe_error(error)}")
         # Ended by itself (or by its owner) since the count: no record of a stop not made.
-        sagemaker.delete_tags(ResourceArn=job.arn, TagKeys=[INCIDENT_TAG])
+        if refused(error):
+            sagemaker.delete_tags(ResourceArn=job.arn, TagKeys=[INCIDENT_TAG])
         return
     outcome.halted.append(job)
     LOG.info("job_stopped", extra={"region": job.region, "job": job.name})

@@ -28,7 +28,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.census import describe_error
+from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
@@ -104,7 +104,9 @@ def halt(sagemaker: Any, found: list[Running], incident: str) -> ServiceHalt:
             )
             # Not stopped by us (someone stopped it since the count, say): no record of a stop
             # that did not happen, or restore would start what the incident never stopped.
-            untag(sagemaker, notebook, outcome)
+            # A timeout may come after the stop: the record stays (restore handles either).
+            if refused(error):
+                untag(sagemaker, notebook, outcome)
             continue
         outcome.halted.append(notebook)
         LOG.info("notebook_stopped", extra={"region": notebook.region, "notebook": notebook.name})

@@ -52,6 +52,16 @@ class Running:
         return f"{self.region}/{self.name}"
 
 
+class PartialCountError(Exception):
+    """A count that may miss some of what runs (a listing AWS cut short): `running` is what was
+    counted, the message why it may be short. services.count_services keeps the first and
+    reports the region not counted fully (degraded), never a silent undercount."""
+
+    def __init__(self, running: list[Running], why: str) -> None:
+        super().__init__(why)
+        self.running = running
+
+
 @dataclass
 class ServiceHalt:
     halted: list[Running] = field(default_factory=list)

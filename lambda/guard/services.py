@@ -39,7 +39,7 @@ from guard import (
 from guard.census import closed_by_policy, describe_error
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
-from guard.service_capacity import Running, ServiceHalt, ServiceRestore
+from guard.service_capacity import PartialCountError, Running, ServiceHalt, ServiceRestore
 from guard.service_names import DEFAULT_HALT, KINDS
 
 LOG = get_logger("services")
@@ -88,10 +88,14 @@ def price_components() -> dict[str, str]:
     }
 
 
-def own_typed_kinds() -> frozenset[str]:
-    """The kinds whose instance types are not EC2's (EC2_TYPES = False: Redshift node types):
-    never asked of DescribeInstanceTypes, weighed by their Running.vcpus or not at all."""
-    return frozenset(m.KIND for m in MODULES if not getattr(m, "EC2_TYPES", True))
+def ec2_typed(item: Running) -> bool:
+    """Whether an item's instance type is EC2's: not for a kind with EC2_TYPES = False, nor for
+    one its module's is_ec2_type refuses (OpenSearch's UltraWarm and OR1 nodes)."""
+    module = MODULE_OF.get(item.kind)
+    if not getattr(module, "EC2_TYPES", True):
+        return False
+    is_ec2_type = getattr(module, "is_ec2_type", None)
+    return is_ec2_type is None or bool(is_ec2_type(item.instance_type))
 
 
 def client_of(module: ModuleType, region: str, client_for: ClientFor) -> Any:
@@ -153,7 +157,11 @@ def count_services(
     running: list[Running] = []
     errors: dict[str, str] = {}
     for where, result in map_in_parallel(count_one, pairs, workers):
-        if isinstance(result, Exception) and closed_by_policy(result):
+        if isinstance(result, PartialCountError):  # what was counted counts; the region degraded
+            running += result.running
+            errors[where] = str(result)
+            LOG.error("service_count_partial", extra={"where": where, "error": errors[where]})
+        elif isinstance(result, Exception) and closed_by_policy(result):
             closed[where] = describe_error(result)
         elif isinstance(result, Exception):
             errors[where] = describe_error(result)
@@ -176,7 +184,11 @@ def halt_services(
     item, and a mixed account holds hundreds); a kind whose name `halting` (the `halt:`
     setting) lacks is kept running and reported. The Runnings of one piece of capacity, one
     ARN (an endpoint's variants on two instance types, an Aurora cluster's instances), go to
-    one call: two would halt it twice, and the second, refused, would undo the first's record."""
+    one call: two would halt it twice, and the second, refused, would undo the first's record.
+    The calls of kinds that share an ARN (a function's throttle and its provisioned concurrency)
+    run one after the other, a module with HALT_FIRST first: AWS refuses a reservation below the
+    function's provisioned concurrency (lambda_provisioned.py), and two halts tagging one
+    resource at once could take each other's incident tag off."""
     items: dict[tuple[str, str], list[Running]] = {}
     kept: list[Running] = []
     for found in running:
@@ -197,8 +209,21 @@ def halt_services(
                 ]
             )
 
+    chains: dict[tuple[str, str], list[list[Running]]] = {}
+    for (kind, key), item in items.items():
+        chains.setdefault(("", key) if item[0].arn else (kind, key), []).append(item)
+
+    def halt_chain(chain: list[list[Running]]) -> ServiceHalt:
+        done = ServiceHalt()
+        first = sorted(
+            chain, key=lambda item: not getattr(MODULE_OF[item[0].kind], "HALT_FIRST", 0)
+        )
+        for item in first:
+            done.merge(halt_one(item))
+        return done
+
     outcome = ServiceHalt(kept=kept)
-    for halted in map_in_parallel(halt_one, list(items.values()), workers):
+    for halted in map_in_parallel(halt_chain, list(chains.values()), workers):
         outcome.merge(halted)
     return outcome
 

@@ -19,7 +19,7 @@ from guard.clients import ClientFactory
 from guard.logs import get_logger
 from guard.pricing import PRICING_REGION, SHARED, Key, look_up_prices
 from guard.service_capacity import Running
-from guard.services import own_typed_kinds, price_components
+from guard.services import ec2_typed, price_components
 from guard.settings import WeightedLimits
 from guard.weights import weigh_types
 
@@ -40,7 +40,6 @@ def weigh_census(
     where its module names a Price List component (SageMaker, Fargate), priced from the Price
     List in the same lookup as the EC2 types: no call more when the cache holds them."""
     components = price_components()
-    own_typed = own_typed_kinds()
     where: dict[str, set[str]] = {}
     keys: set[Key] = set()
     not_ec2: dict[str, str] = {}  # a service's own type whose vCPUs it does not know: unweighed
@@ -52,7 +51,7 @@ def weigh_census(
         # the call, and with it the region's real types).
         if item.usd_per_hour is not None or not item.instance_type:
             pass
-        elif item.vcpus is None and item.kind in own_typed:
+        elif item.vcpus is None and not ec2_typed(item):
             not_ec2[item.instance_type] = f"not an EC2 type; vCPUs of this {item.kind} unknown"
         elif item.vcpus is None:  # one that names its vCPUs is weighed
             where.setdefault(ec2_type_of(item.instance_type), set()).add(item.region)

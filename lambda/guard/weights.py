@@ -20,6 +20,7 @@ IAM: ec2:DescribeInstanceTypes (no resource-level permissions).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ from guard.parallel import map_in_parallel
 LOG = get_logger("weights")
 
 TYPES_PER_CALL = 100  # DescribeInstanceTypes InstanceTypes: at most 100 (EC2 API Reference)
+INVALID_TYPE = "InvalidInstanceType"
+NOT_DESCRIBED = "DescribeInstanceTypes did not describe it"
+NAMED = re.compile(r"\[([^\]]*)\]")  # "... do not exist: [a, b]"
 
 
 @dataclass(frozen=True)
@@ -81,35 +85,71 @@ def weigh_types(
         known = {t: _CACHE[t] for t in where if t in _CACHE}
     batches = _plan_lookups({t: sorted(r) for t, r in where.items() if t not in known})
 
-    def look_up(batch: tuple[str, list[str]]) -> tuple[list[str], dict[str, TypeWeight] | str]:
+    def look_up(batch: tuple[str, list[str]]) -> tuple[dict[str, TypeWeight], dict[str, str]]:
         region, types = batch
         try:
-            pages = (
-                ec2_for(region)
-                .get_paginator("describe_instance_types")
-                .paginate(InstanceTypes=types)
-            )
-            found = {
-                info["InstanceType"]: weight_of(info)
-                for page in pages
-                for info in page["InstanceTypes"]
-            }
+            return describe_types(ec2_for(region), types)
         except Exception as error:  # a failed lookup is reported (degraded), never fatal
             LOG.error("instance_types_failed", extra={"region": region, "error": str(error)})
-            return types, describe_error(error)
-        return types, found
+            return {}, dict.fromkeys(types, describe_error(error))
 
     errors: dict[str, str] = {}
-    for types, result in map_in_parallel(look_up, batches, workers):
-        if isinstance(result, str):
-            errors.update(dict.fromkeys(types, result))
-            continue
+    for found, failed in map_in_parallel(look_up, batches, workers):
         with _LOCK:
-            _CACHE.update(result)
-        known.update(result)
-        for missing in set(types) - set(result):
-            errors[missing] = "DescribeInstanceTypes did not describe it"
+            _CACHE.update(found)
+        known.update(found)
+        errors.update(failed)
     return known, errors
+
+
+def describe_types(ec2: Any, types: list[str]) -> tuple[dict[str, TypeWeight], dict[str, str]]:
+    """(weights, {type: why not weighed}) of `types` in one region. AWS refuses the whole call
+    if one type is unknown to it: InvalidInstanceType "The following supplied instance types do
+    not exist: [i8ge.xlarge]" (quoted in scylladb/scylla-cluster-tests#12419; several names
+    comma-separated, "[m5n.large, m5zn.large]", in terraform-aws-eks users' logs). The call is
+    asked again without the types it names; if the message names none of them, one call per
+    type: one bad type never leaves the others unweighed."""
+    try:
+        found = _describe(ec2, types)
+        return found, dict.fromkeys(set(types) - set(found), NOT_DESCRIBED)
+    except Exception as error:
+        if _code(error) != INVALID_TYPE:
+            raise
+        named = set(_named_types(error)) & set(types)
+    if not named:
+        found: dict[str, TypeWeight] = {}
+        failed: dict[str, str] = {}
+        for one in types:
+            try:
+                found.update(_describe(ec2, [one]))
+            except Exception as error:  # this type only
+                failed[one] = describe_error(error)
+        failed.update(dict.fromkeys(set(types) - set(found) - set(failed), NOT_DESCRIBED))
+        return found, failed
+    rest = [t for t in types if t not in named]
+    found, failed = describe_types(ec2, rest) if rest else ({}, {})
+    for bad in named:
+        failed[bad] = f"{INVALID_TYPE}: not an EC2 instance type in this region"
+    return found, failed
+
+
+def _describe(ec2: Any, types: list[str]) -> dict[str, TypeWeight]:
+    pages = ec2.get_paginator("describe_instance_types").paginate(InstanceTypes=types)
+    return {
+        info["InstanceType"]: weight_of(info) for page in pages for info in page["InstanceTypes"]
+    }
+
+
+def _code(error: Exception) -> str:
+    response = getattr(error, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+def _named_types(error: Exception) -> list[str]:
+    """The types an InvalidInstanceType message lists in brackets, comma-separated."""
+    message = str(getattr(error, "response", {}).get("Error", {}).get("Message", ""))
+    listed = NAMED.search(message)
+    return [name.strip() for name in listed[1].split(",") if name.strip()] if listed else []
 
 
 def _plan_lookups(where: Mapping[str, list[str]]) -> list[tuple[str, list[str]]]:

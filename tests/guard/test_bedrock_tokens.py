@@ -20,7 +20,7 @@ from guard.logs import configure_logging
 from guard.notify import compose_body
 from guard.service_names import resolve_halt
 from guard.settings import Mode, Settings, WeightedLimits
-from tests.bedrock_usage import publish_bedrock_usage
+from tests.bedrock_usage import publish_bedrock_usage, publish_many_models
 from tests.guard.accounts import create_launch_block_policy, guard_clients, iam
 from tests.guard.conftest import AMI
 
@@ -203,3 +203,18 @@ def test_a_model_id_is_never_described_as_an_instance_type(strict, inbox, client
 
     assert report.burn is not None and report.burn["unweighed"] == {}
     assert report.burn["vcpus"] == 2 and report.verdict == "ok"
+
+
+def test_a_search_cut_at_500_series_counts_what_it_got_and_makes_the_region_degraded(
+    strict, inbox, clients
+):
+    """501 models invoked: a SEARCH answers 500 series and says so; the 500 count, the region
+    is reported not counted fully (degraded), never a silent undercount."""
+    publish_many_models(REGION, 501)
+    settings = Settings(ec2limit=99, snstopic=inbox.topic_arn, weighted=usd_limit(1e6))
+
+    report = run_guard(settings, Invocation(), clients, ACCOUNT)
+
+    assert report.verdict == "degraded"
+    assert report.services[KIND] == {REGION: 500}
+    assert "not counted fully" in report.service_errors[f"{KIND} in {REGION}"]

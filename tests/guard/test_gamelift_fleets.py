@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 from guard import gamelift_fleets
 from guard.clients import ClientFactory
@@ -346,3 +346,44 @@ def test_a_container_fleet_is_counted_and_reported_for_a_person_not_changed():
     [error] = outcome.errors
     assert "not halted" in error
     assert "update-fleet-capacity --fleet-id containerfleet-1 --desired-instances 0" in error
+
+
+def test_a_timeout_after_the_scale_in_keeps_the_record_and_restore_gives_it_back(
+    strict, inbox, clients
+):
+    """A read timeout after AWS applied UpdateFleetCapacity: the record stays (no ClientError)
+    and restore gives the capacity and auto scaling back."""
+    arena, arena_arn = create_fleet("arena")
+    launch(2)
+
+    def timeout(**_: Any) -> None:
+        raise ReadTimeoutError(endpoint_url="https://gamelift.eu-west-1.amazonaws.com")
+
+    clients.client("gamelift", REGION).meta.events.register(
+        "after-call.gamelift.UpdateFleetCapacity", timeout
+    )
+    report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert capacity(arena) == (0, 0, 4)
+    assert tags(arena_arn)[INCIDENT_TAG] == report.incident
+    fresh = ClientFactory(boto3.session.Session(region_name=HOME))
+    run_restore(settings(inbox), RESTORE, fresh, ACCOUNT)
+    assert capacity(arena) == (1, 2, 4) and not auto_scaling_stopped(arena)
+    assert tags(arena_arn) == {}
+
+
+def test_a_new_incident_keeps_an_unfinished_older_record(strict):
+    """An older incident's record never restored (scaled up by hand since): the newer incident
+    keeps the OLDEST prior capacity, so its restore gives back what the account had first."""
+    arena, arena_arn = create_fleet("arena")
+    client = gamelift()
+    gamelift_fleets.halt(client, gamelift_fleets.count(client, REGION), "older")
+    client.update_fleet_capacity(FleetId=arena, DesiredInstances=3, MinSize=3, MaxSize=4)
+
+    outcome = gamelift_fleets.halt(client, gamelift_fleets.count(client, REGION), "newer")
+
+    assert outcome.errors == [] and capacity(arena) == (0, 0, 4)
+    assert tags(arena_arn)[INCIDENT_TAG] == "newer"
+    assert tags(arena_arn)[gamelift_fleets.CAPACITY_TAG] == "1/2/4"
+    gamelift_fleets.restore(client, REGION, "newer", dry_run=False, restart=True)
+    assert capacity(arena) == (1, 2, 4) and not auto_scaling_stopped(arena)

@@ -3,11 +3,12 @@ by default), put back exactly by restore; never on the guard's own stacks, named
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 from guard import lambda_provisioned
 from guard.clients import ClientFactory
@@ -15,7 +16,7 @@ from guard.handler import run_guard, run_restore
 from guard.incident import INCIDENT_TAG
 from guard.invocation import Invocation, Trigger
 from guard.lambda_functions import RESERVED_TAG
-from guard.lambda_provisioned import RECORD_PREFIX
+from guard.lambda_provisioned import RECORD_KEY
 from guard.logs import configure_logging
 from guard.service_names import REVERSIBLE, resolve_halt
 from guard.settings import Action, Mode, Settings
@@ -114,8 +115,8 @@ def test_a_trip_removes_provisioned_concurrency_and_restore_puts_back_exactly_th
         f"{REGION}/batch:live",
     ]
     assert provisioned("api") == {} and provisioned("batch") == {}
-    assert tags(api) == {INCIDENT_TAG: report.incident, f"{RECORD_PREFIX}live": "5"}
-    assert tags(batch)[f"{RECORD_PREFIX}1"] == "3"
+    assert tags(api) == {INCIDENT_TAG: report.incident, RECORD_KEY: "live=5"}
+    assert tags(batch)[RECORD_KEY] == "1=3 live=2"
     body = inbox.messages()[0]["Message"]
     assert "on-demand concurrency" in body
 
@@ -203,7 +204,7 @@ def test_the_record_goes_on_first_and_a_timeout_before_the_removal_restores_clea
         run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
 
     assert made == ["Tag", "Delete"]
-    assert provisioned("api") == {"live": 5} and tags(api)[f"{RECORD_PREFIX}live"] == "5"
+    assert provisioned("api") == {"live": 5} and tags(api)[RECORD_KEY] == "live=5"
 
     fresh = ClientFactory(boto3.session.Session(region_name=HOME))
     restored = run_restore(settings(inbox), RESTORE, fresh, ACCOUNT)
@@ -280,3 +281,150 @@ def test_restoring_provisioned_concurrency_leaves_an_owners_reservation_alone(
     assert reserved("batch") == 10
     assert provisioned("batch") == {"live": 4}
     assert RESERVED_TAG not in tags(batch) and tags(batch) == {}
+
+
+def refuse(code: str, operation: str) -> Any:
+    def refused(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": "refused"}}, operation)
+
+    return refused
+
+
+def test_nothing_is_removed_when_its_record_cannot_be_written(strict, inbox, clients):
+    """Record first: a refused TagResource leaves the configuration (restore could not put
+    back what it never recorded)."""
+    api = provisioned_function("api", {"live": 5})
+    launch(2)
+    clients.client("lambda", REGION).meta.events.register(
+        "before-call.lambda.TagResource", refuse("AccessDeniedException", "TagResource")
+    )
+
+    report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert KIND not in report.services_halted
+    assert any("not removed: recording: AccessDeniedException" in e for e in report.action_errors)
+    assert provisioned("api") == {"live": 5} and tags(api) == {}
+
+
+def test_a_long_alias_and_many_qualifiers_are_recorded_within_lambdas_tag_limits(
+    strict, inbox, clients
+):
+    """An alias of 120 characters (a per-qualifier key would be 145 > 128), five qualifiers
+    (their pairs 357 characters): two record tags, every key within 128 characters, every value
+    within 256; restored exactly."""
+    long = "a" * 120
+    arn = provisioned_function("api", {"live": 5, "1": 2})
+    for alias in (long, "b" * 100, "c" * 110):
+        lambda_().create_alias(FunctionName="api", Name=alias, FunctionVersion="1")
+        lambda_().put_provisioned_concurrency_config(
+            FunctionName="api", Qualifier=alias, ProvisionedConcurrentExecutions=1
+        )
+    launch(2)
+
+    report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert len(report.services_halted[KIND]) == 5 and provisioned("api") == {}
+    recorded = tags(arn)
+    assert all(len(k) <= 128 and len(v) <= 256 for k, v in recorded.items())
+    assert sorted(recorded) == sorted([INCIDENT_TAG, RECORD_KEY, f"{RECORD_KEY}-2"])
+    run_restore(settings(inbox), RESTORE, clients, ACCOUNT)
+    assert provisioned("api") == {"live": 5, "1": 2, long: 1, "b" * 100: 1, "c" * 110: 1}
+    assert tags(arn) == {}
+
+
+def test_a_function_with_no_tag_left_for_its_record_keeps_its_provisioned_concurrency(
+    strict, inbox, clients
+):
+    """49 tags of its own (aws: ones not counted): the incident and the record would make 51,
+    over Lambda's 50: nothing recorded, nothing removed, said."""
+    own = {f"team{i}": "x" for i in range(49)}
+    arn = provisioned_function("api", {"live": 5}, Tags=own)
+    launch(2)
+
+    report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert KIND not in report.services_halted
+    assert any("no room for its record (50 tags" in e for e in report.action_errors)
+    assert provisioned("api") == {"live": 5} and tags(arn) == own
+
+
+def test_a_timeout_after_the_removal_keeps_the_record_and_restore_puts_it_back(
+    strict, inbox, clients
+):
+    """A read timeout after AWS removed the configuration: the record stays (no ClientError:
+    AWS may have acted), and restore gives the configuration back."""
+    api = provisioned_function("api", {"live": 5})
+    launch(2)
+
+    def timeout(**_: Any) -> None:
+        raise ReadTimeoutError(endpoint_url="https://lambda.eu-west-1.amazonaws.com")
+
+    clients.client("lambda", REGION).meta.events.register(
+        "after-call.lambda.DeleteProvisionedConcurrencyConfig", timeout
+    )
+    report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert any("removing: ReadTimeoutError" in e for e in report.action_errors)
+    assert provisioned("api") == {} and tags(api)[RECORD_KEY] == "live=5"
+    fresh = ClientFactory(boto3.session.Session(region_name=HOME))
+    run_restore(settings(inbox), RESTORE, fresh, ACCOUNT)
+    assert provisioned("api") == {"live": 5} and tags(api) == {}
+
+
+def test_a_deleted_alias_leaves_the_record_at_restore(strict, inbox, clients):
+    """The alias was deleted since the trip (ResourceNotFoundException at the put): that part
+    of the record is done, the rest is put back, and no record stays behind."""
+    api = provisioned_function("api", {"live": 5, "1": 2})
+    launch(2)
+    report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+    assert tags(api)[RECORD_KEY] == "1=2 live=5"
+    lambda_().delete_alias(FunctionName="api", Name="live")
+
+    restored = run_restore(settings(inbox), RESTORE, clients, ACCOUNT)
+
+    assert restored.restore["errors"] == {}
+    assert provisioned("api") == {"1": 2}
+    assert tags(api) == {}
+    assert report.incident
+
+
+def test_a_functions_provisioned_concurrency_goes_before_its_throttle(strict, inbox, clients):
+    """AWS refuses a reservation below the provisioned total (strict layer), so the throttle of
+    a function waits for its provisioned concurrency's removal, even when that removal is slow
+    (a second here): both halted, no error."""
+    batch = provisioned_function("batch", {"live": 4}, reserved=10)
+    launch(2)
+    clients.client("lambda", REGION).meta.events.register(
+        "before-call.lambda.DeleteProvisionedConcurrencyConfig", lambda **_: time.sleep(1)
+    )
+
+    report = run_guard(
+        settings(inbox, Mode.ENFORCE, "lambda-functions"), Invocation(), clients, ACCOUNT
+    )
+
+    assert report.action_errors == []
+    assert report.services_halted[THROTTLED] == [f"{REGION}/batch"]
+    assert reserved("batch") == 0 and provisioned("batch") == {}
+    assert tags(batch)[RECORD_KEY] == "live=4"
+
+
+def test_a_refused_throttle_leaves_the_provisioned_record_and_its_incident_tag(
+    strict, inbox, clients
+):
+    """The throttle refused after the provisioned removal was recorded: the throttle's record
+    goes, the incident tag stays with the provisioned record (restore needs both)."""
+    batch = provisioned_function("batch", {"live": 4}, reserved=10)
+    launch(2)
+    clients.client("lambda", REGION).meta.events.register(
+        "before-call.lambda.PutFunctionConcurrency",
+        refuse("ResourceConflictException", "PutFunctionConcurrency"),
+    )
+
+    report = run_guard(
+        settings(inbox, Mode.ENFORCE, "lambda-functions"), Invocation(), clients, ACCOUNT
+    )
+
+    assert THROTTLED not in report.services_halted
+    assert tags(batch) == {INCIDENT_TAG: report.incident, RECORD_KEY: "live=4"}
+    run_restore(settings(inbox), RESTORE, clients, ACCOUNT)
+    assert provisioned("batch") == {"live": 4} and reserved("batch") == 10 and tags(batch) == {}

@@ -9,12 +9,13 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 from guard import nat_gateways
 from guard.handler import run_guard, run_restore
 from guard.invocation import Invocation, Trigger
 from guard.logs import configure_logging
+from guard.service_capacity import Running
 from guard.service_names import resolve_halt
 from guard.settings import Action, Settings, WeightedLimits
 from tests.guard.conftest import AMI, HOME
@@ -131,8 +132,8 @@ def test_named_in_halt_a_gateway_is_recorded_on_its_elastic_ip_then_deleted_ip_k
     assert made == ["CreateTags", "DeleteNatGateway"]
     assert state(gateway) == "deleted"
     record = address_tags(allocation)[f"runawaytrain:nat-gateway:{gateway}"]
-    assert record.startswith(f"incident={report.incident} subnet={where} connectivity=public ")
-    assert f"allocations={allocation} " in record
+    assert record.startswith(f"incident={report.incident} mode=zonal vpc=vpc-")
+    assert f" subnet={where} connectivity=public allocation={allocation} " in record
     [address] = ec2().describe_addresses(AllocationIds=[allocation])["Addresses"]
     assert "AssociationId" not in address  # kept, free to give to a new gateway
     body = inbox.messages()[0]["Message"]
@@ -155,7 +156,7 @@ def test_a_private_gateway_is_recorded_on_its_subnet(strict, inbox, clients):
 
     assert report.services_halted == {KIND: [f"{REGION}/{gateway}"]}
     record = subnet_tags(where)[f"runawaytrain:nat-gateway:{gateway}"]
-    assert "connectivity=private allocations=- private-ip=" in record
+    assert "connectivity=private private-ip=" in record
 
 
 def test_a_record_that_cannot_be_written_leaves_the_gateway_running(strict, inbox, clients):
@@ -194,3 +195,122 @@ def test_a_delete_aws_refuses_takes_the_record_off_again(strict, inbox, clients)
     assert state(gateway) == "available"
     assert f"runawaytrain:nat-gateway:{gateway}" not in address_tags(allocation)
     assert any(f"{KIND} {gateway}: deleting: InternalError" in e for e in report.action_errors)
+
+
+class FakeEc2:
+    """Just the three calls the halt makes, for gateway shapes moto cannot make (a regional
+    gateway, one with many addresses): botocore model ec2, NatGateway."""
+
+    def __init__(self, gateway: dict[str, Any]) -> None:
+        self.gateway, self.tags, self.deleted = gateway, {}, []
+
+    def describe_nat_gateways(self, **_: Any) -> dict[str, Any]:
+        return {"NatGateways": [self.gateway]}
+
+    def create_tags(self, **call: Any) -> None:
+        for resource in call["Resources"]:
+            self.tags.setdefault(resource, {}).update({t["Key"]: t["Value"] for t in call["Tags"]})
+
+    def delete_nat_gateway(self, **call: Any) -> None:
+        self.deleted.append(call["NatGatewayId"])
+
+
+def available(gateway_id: str) -> list[Running]:
+    return [
+        Running(
+            kind=KIND,
+            region=REGION,
+            name=gateway_id,
+            arn="",
+            instance_type="",
+            state="available",
+            vcpus=0.0,
+        )
+    ]
+
+
+def test_a_regional_gateway_is_recorded_on_its_vpc_with_its_zones_then_deleted():
+    """A regional gateway has no SubnetId (its addresses name their zones): recorded on its
+    VPC, with its mode, zone settings, zones and route table."""
+    gateway = {
+        "NatGatewayId": "nat-0regional",
+        "VpcId": "vpc-1",
+        "State": "available",
+        "ConnectivityType": "public",
+        "AvailabilityMode": "regional",
+        "AutoProvisionZones": "enabled",
+        "AutoScalingIps": "enabled",
+        "RouteTableId": "rtb-9",
+        "NatGatewayAddresses": [
+            {
+                "AllocationId": "eipalloc-a",
+                "PrivateIp": "10.0.1.5",
+                "AvailabilityZone": "eu-west-1a",
+            },
+            {
+                "AllocationId": "eipalloc-b",
+                "PrivateIp": "10.0.2.5",
+                "AvailabilityZone": "eu-west-1b",
+            },
+        ],
+    }
+    fake = FakeEc2(gateway)
+
+    outcome = nat_gateways.halt(fake, available("nat-0regional"), "inc-1")
+
+    assert outcome.errors == [] and fake.deleted == ["nat-0regional"]
+    record = fake.tags["vpc-1"]["runawaytrain:nat-gateway:nat-0regional"]
+    assert record == (
+        "incident=inc-1 mode=regional vpc=vpc-1 subnet=- connectivity=public "
+        "allocation=eipalloc-a allocation=eipalloc-b private-ip=10.0.1.5 private-ip=10.0.2.5 "
+        "auto-provision-zones=enabled auto-scaling-ips=enabled zone=eu-west-1a zone=eu-west-1b "
+        "route-table=rtb-9"
+    )
+
+
+def test_a_record_longer_than_a_tag_value_is_split_never_cut():
+    """Twelve addresses make a record of over 256 characters: numbered tags hold all of it."""
+    addresses = [
+        {"AllocationId": f"eipalloc-0123456789abcde{i:02d}", "PrivateIp": f"10.0.0.{i}"}
+        for i in range(12)
+    ]
+    fake = FakeEc2(
+        {
+            "NatGatewayId": "nat-0many",
+            "VpcId": "vpc-1",
+            "SubnetId": "subnet-1",
+            "State": "available",
+            "NatGatewayAddresses": addresses,
+        }
+    )
+
+    outcome = nat_gateways.halt(fake, available("nat-0many"), "inc-1")
+
+    assert outcome.errors == [] and fake.deleted == ["nat-0many"]
+    tags = fake.tags["eipalloc-0123456789abcde00"]
+    keys = nat_gateways.record_keys("nat-0many", len(tags))
+    assert len(tags) > 1 and sorted(tags) == sorted(keys)
+    assert keys[:2] == [
+        "runawaytrain:nat-gateway:nat-0many",
+        "runawaytrain:nat-gateway:nat-0many:2",
+    ]
+    assert all(len(value) <= 256 for value in tags.values())
+    whole = " ".join(tags[key] for key in keys)
+    assert all(f"allocation={a['AllocationId']}" in whole for a in addresses)
+    assert whole.endswith("private-ip=10.0.0.11")
+
+
+def test_a_timeout_after_the_delete_keeps_the_record(strict, inbox, clients):
+    """A read timeout after AWS deleted the gateway: the record stays for a person."""
+    gateway, allocation = public_gateway(subnet())
+
+    def timeout(**_: Any) -> None:
+        raise ReadTimeoutError(endpoint_url="https://ec2.eu-west-1.amazonaws.com")
+
+    clients.client("ec2", REGION).meta.events.register("after-call.ec2.DeleteNatGateway", timeout)
+
+    _, report = trip(inbox, clients, ["nat-gateways"])
+
+    assert state(gateway) == "deleted"
+    assert any(f"{KIND} {gateway}: deleting: ReadTimeoutError" in e for e in report.action_errors)
+    assert f"runawaytrain:nat-gateway:{gateway}" in address_tags(allocation)

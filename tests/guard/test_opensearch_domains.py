@@ -57,7 +57,7 @@ def test_every_node_role_is_counted_as_the_ec2_type_it_names(strict):
     assert sorted((item.name, item.instance_type, item.count) for item in found) == [
         ("logs (data)", "r6g.large", 3),
         ("logs (master)", "m6g.large", 3),
-        ("logs (warm)", "ultrawarm1.medium", 2),
+        ("logs (warm)", "ultrawarm1.medium.search", 2),  # no EC2 twin: its own name
     ]
     assert {item.arn for item in found} == {f"arn:aws:es:{REGION}:{ACCOUNT}:domain/logs"}
 
@@ -121,3 +121,26 @@ def test_halt_naming_domains_reports_them_once_each_and_deletes_nothing(strict, 
     assert domains() == ["logs"]
     assert run_restore(chosen, RESTORE, clients, ACCOUNT).restore["errors"] == {}
     assert domains() == ["logs"]
+
+
+def test_nodes_with_no_ec2_twin_are_unweighed_and_never_blind_the_regions_ec2_types(
+    strict, inbox, clients
+):
+    """UltraWarm nodes beside r6g data nodes: DescribeInstanceTypes is never asked about
+    ultrawarm1 (it would refuse the whole call, r6g.large with it): the data nodes weigh their
+    6 vCPUs, the warm nodes are unweighed with a reason."""
+    create_domain("logs", warm=True)
+    asked: list[list[str]] = []
+    session = boto3.session.Session(region_name=REGION)
+    session.events.register(
+        "provide-client-params.ec2.DescribeInstanceTypes",
+        lambda params, **_: asked.append(sorted(params["InstanceTypes"])),
+    )
+    chosen = Settings(ec2limit=10, snstopic=inbox.topic_arn, weighted=WeightedLimits(vcpus=100))
+    clients.client = lambda service, region: session.client(service, region_name=region)
+
+    report = run_guard(chosen, Invocation(), clients, ACCOUNT)
+
+    assert report.burn["vcpus"] == 6
+    assert asked and all("ultrawarm1" not in t for types in asked for t in types)
+    assert "not an EC2 type" in report.burn["unweighed"]["ultrawarm1.medium.search"]

@@ -8,8 +8,9 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
+from guard import redshift_clusters
 from guard.clients import ClientFactory
 from guard.handler import run_guard, run_restore
 from guard.incident import INCIDENT_TAG
@@ -325,3 +326,86 @@ def test_nodes_weigh_their_vcpus_and_an_unknown_node_type_degrades_the_run(stric
     assert unknown.burn["vcpus"] == 8
     assert "ra3.huge" in unknown.burn["unweighed"]
     assert "not an EC2 type" in unknown.burn["unweighed"]["ra3.huge"]
+
+
+def test_a_timeout_after_the_pause_keeps_the_record_and_restore_resumes(strict, inbox, clients):
+    """A read timeout after AWS paused the cluster: no ClientError, so the record stays and
+    restore resumes what the incident paused."""
+    create_cluster()
+    schedule_resume("wh-resume")
+    launch(2)
+
+    def timeout(**_: Any) -> None:
+        raise ReadTimeoutError(endpoint_url="https://redshift.eu-west-1.amazonaws.com")
+
+    clients.client("redshift", REGION).meta.events.register(
+        "after-call.redshift.PauseCluster", timeout
+    )
+    report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert status() == "paused" and tags()[INCIDENT_TAG] == report.incident
+    fresh = ClientFactory(boto3.session.Session(region_name=HOME))
+    run_restore(settings(inbox), RESTORE, fresh, ACCOUNT)
+    assert status() == "available" and INCIDENT_TAG not in tags()
+
+
+def test_a_new_incident_keeps_an_unfinished_older_record(strict):
+    """An older incident's record never restored (the cluster resumed by hand, its resume
+    action still disabled): the next incident keeps it, so its restore enables it again."""
+    create_cluster()
+    schedule_resume("wh-resume")
+    client = redshift()
+    redshift_clusters.halt(client, redshift_clusters.count(client, REGION), "older")
+    assert action_states() == {"wh-resume": "DISABLED"}
+    client.resume_cluster(ClusterIdentifier="wh")  # by hand; the older incident never restored
+    schedule_resume("wh-resume-2")  # enabled since
+
+    outcome = redshift_clusters.halt(client, redshift_clusters.count(client, REGION), "newer")
+
+    assert outcome.errors == [] and status() == "paused"
+    assert tags()[INCIDENT_TAG] == "newer"
+    assert sorted(tags()[RESUME_ACTIONS_TAG].split()) == ["wh-resume", "wh-resume-2"]
+    redshift_clusters.restore(client, REGION, "newer", dry_run=False, restart=True)
+    assert action_states() == {"wh-resume": "ACTIVE", "wh-resume-2": "ACTIVE"}
+
+
+def test_one_scheduled_action_that_fails_to_enable_does_not_hold_the_others_back(
+    strict, inbox, clients
+):
+    """Restore enables each recorded action on its own: a refused one is an error and stays
+    in the record, the cluster resumes and the others are enabled and leave the record."""
+    create_cluster()
+    schedule_resume("wh-a")
+    schedule_resume("wh-b")
+    launch(2)
+    run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+    assert action_states() == {"wh-a": "DISABLED", "wh-b": "DISABLED"}
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        if params.get("ScheduledActionName") == "wh-a" and params.get("Enable"):
+            raise ClientError({"Error": {"Code": "InvalidSchedule", "Message": "no"}}, "Modify")
+
+    clients.client("redshift", REGION).meta.events.register(
+        "before-parameter-build.redshift.ModifyScheduledAction", refuse
+    )
+    restored = run_restore(settings(inbox), RESTORE, clients, ACCOUNT)
+
+    assert status() == "available"
+    assert action_states() == {"wh-a": "DISABLED", "wh-b": "ACTIVE"}
+    assert any("wh-a" in where for where in restored.restore["errors"])
+    assert tags()[RESUME_ACTIONS_TAG] == "wh-a"
+    again = Invocation(
+        Action.RESTORE, Trigger.OPERATOR, incident=tags()[INCIDENT_TAG], restart_instances=True
+    )
+    fresh = ClientFactory(boto3.session.Session(region_name=HOME))
+    run_restore(settings(inbox), again, fresh, ACCOUNT)
+    assert action_states() == {"wh-a": "ACTIVE", "wh-b": "ACTIVE"}
+    assert INCIDENT_TAG not in tags() and RESUME_ACTIONS_TAG not in tags()
+
+
+def test_the_record_of_resume_actions_fits_redshifts_255_character_values():
+    """Redshift tag values hold 255 characters (CloudFormation AWS::Redshift::Cluster Tag)."""
+    names = [f"resume-{i}-{'x' * 22}" for i in range(7)] + ["r" * 32]  # 223 + 1 + 32 = 256
+    disabling, record = redshift_clusters._fit([], names)
+    assert len(" ".join(record)) <= 255
+    assert disabling == names[:7]  # the last one left enabled (said in the mail), not cut

@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 from guard.handler import run_guard, run_restore
 from guard.incident import INCIDENT_TAG
@@ -194,3 +194,20 @@ def test_a_delete_aws_refuses_takes_the_record_off_again(studio, inbox, clients)
     name = f"{studio}/space:team/JupyterLab/default"
     assert f"{REGION}: {KIND} {name}: deleting: ResourceInUse: busy" in report.action_errors
     assert tags(lab) == {}
+
+
+def test_a_timeout_after_the_delete_keeps_the_record(studio, inbox, clients):
+    """A read timeout after AWS began deleting the app: the record stays (no ClientError)."""
+    lab = create_app(studio, "JupyterLab", "default", "ml.g5.xlarge")
+    launch(2)
+
+    def timeout(**_: Any) -> None:
+        raise ReadTimeoutError(endpoint_url="https://api.sagemaker.eu-west-1.amazonaws.com")
+
+    clients.client("sagemaker", REGION).meta.events.register(
+        "after-call.sagemaker.DeleteApp", timeout
+    )
+    report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert any("deleting: ReadTimeoutError" in e for e in report.action_errors)
+    assert tags(lab)[INCIDENT_TAG] == report.incident

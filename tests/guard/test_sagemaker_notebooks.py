@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 from guard import sagemaker_notebooks, services
 from guard.clients import ClientFactory
@@ -310,3 +310,24 @@ def test_a_notebook_halt_leaves_out_is_counted_and_mailed_not_stopped(strict, in
     assert report.services_halted == {}
     body = inbox.messages()[0]["Message"]
     assert "halt: does not name sagemaker-notebooks" in body
+
+
+def test_a_timeout_after_the_stop_keeps_the_record_and_restore_starts_it(strict, inbox, clients):
+    """An older module, the same rule: a read timeout after AWS stopped the notebook keeps the
+    record (no ClientError), and restore starts it."""
+    arn = create_notebook("vision")
+    launch(2)
+
+    def timeout(**_: Any) -> None:
+        raise ReadTimeoutError(endpoint_url="https://api.sagemaker.eu-west-1.amazonaws.com")
+
+    clients.client("sagemaker", REGION).meta.events.register(
+        "after-call.sagemaker.StopNotebookInstance", timeout
+    )
+    report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert tags(arn)[INCIDENT_TAG] == report.incident
+    fresh = ClientFactory(boto3.session.Session(region_name=HOME))
+    run_restore(settings(inbox), RESTORE, fresh, ACCOUNT)
+    assert status("vision") in ("Pending", "InService")
+    assert INCIDENT_TAG not in tags(arn)

@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from guard import pricing
 from guard.pricing import FILTER_VALUE_MAX, MAX_RESULTS, PRICE_MAX_AGE_S, look_up_prices
@@ -43,14 +44,49 @@ def test_accelerators_are_gpus_neuron_devices_and_fpgas_counted_once(
     )
 
 
-def test_a_type_lookup_that_fails_is_reported_per_type(aws):
+def test_a_type_aws_names_invalid_never_leaves_the_others_unweighed(aws):
+    """AWS refuses the whole call for one unknown type, naming it ("The following supplied
+    instance types do not exist: [zz9.plural]"): asked again without it."""
     weights, errors = weigh_types(
-        {"t3.micro": ["eu-west-1"], "zz9.plural": ["eu-west-1"]},
+        {"t3.micro": ["eu-west-1"], "zz9.plural": ["eu-west-1"], "yy8.odd": ["eu-west-1"]},
         lambda region: boto3.client("ec2", region),
         4,
     )
-    assert weights == {}  # the whole call failed: AWS names the bad type and answers nothing
-    assert errors["t3.micro"].startswith("InvalidInstanceType")
+    assert weights["t3.micro"].vcpus == 2
+    assert sorted(errors) == ["yy8.odd", "zz9.plural"]
+    assert errors["zz9.plural"].startswith("InvalidInstanceType")
+
+
+class UnnamingEc2:
+    """An InvalidInstanceType whose message names no type: the fallback asks one type a call."""
+
+    def __init__(self) -> None:
+        self.real, self.calls = boto3.client("ec2", "eu-west-1"), []
+
+    def get_paginator(self, name: str) -> Any:
+        outer = self
+
+        class Pages:
+            def paginate(self, InstanceTypes: list[str]) -> Any:  # noqa: N803 (boto3's name)
+                outer.calls.append(sorted(InstanceTypes))
+                if "zz9.plural" in InstanceTypes:
+                    raise ClientError(
+                        {"Error": {"Code": "InvalidInstanceType", "Message": "invalid"}},
+                        "DescribeInstanceTypes",
+                    )
+                return outer.real.get_paginator(name).paginate(InstanceTypes=InstanceTypes)
+
+        return Pages()
+
+
+def test_an_invalid_type_aws_does_not_name_falls_back_to_one_call_per_type(aws):
+    ec2 = UnnamingEc2()
+    weights, errors = weigh_types(
+        {"t3.micro": ["eu-west-1"], "zz9.plural": ["eu-west-1"]}, lambda region: ec2, 4
+    )
+    assert weights["t3.micro"].vcpus == 2
+    assert list(errors) == ["zz9.plural"]
+    assert ec2.calls == [["t3.micro", "zz9.plural"], ["t3.micro"], ["zz9.plural"]]
 
 
 def test_prices_for_30_types_over_17_regions_fit_ten_single_page_calls():

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.core.authorization import enable_iam_authentication
 
-from tests.bedrock_usage import publish_bedrock_usage
+from tests.bedrock_usage import publish_bedrock_usage, publish_many_models
 
 REGION = "us-west-2"
 LABEL = "${PROP('MetricName')} ${PROP('Dim.ModelId')}"
@@ -135,3 +135,31 @@ def test_a_caller_no_policy_allows_is_refused_and_one_allowed_invokes(strict):
     )
     with enable_iam_authentication():
         runtime.invoke_model(modelId="amazon.nova-pro-v1:0", body=b"{}")
+
+
+def test_a_search_answers_at_most_500_series_and_says_it_was_cut(strict):
+    publish_many_models(REGION, 501)
+    end = datetime.now(UTC).replace(microsecond=0)
+
+    answer = boto3.client("cloudwatch", region_name=REGION).get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "q",
+                "Expression": "SEARCH('{AWS/Bedrock,ModelId} MetricName=\"InputTokenCount\"', "
+                "'Sum', 60)",
+                "Label": LABEL,
+            }
+        ],
+        StartTime=end - timedelta(minutes=15),
+        EndTime=end,
+    )
+
+    assert len(answer["MetricDataResults"]) == 500
+    assert answer["Messages"] == [
+        {"Code": "MaxMetricsExceeded", "Value": "Maximum number of allowed metrics exceeded"}
+    ]
+
+
+def test_a_search_of_500_series_or_fewer_carries_no_message(strict):
+    publish_many_models(REGION, 3)
+    assert len(search("InputTokenCount")) == 3

@@ -1,6 +1,7 @@
 """Strict Lambda provisioned concurrency (moto has none: 404): Put, Get, Delete and List, with
 AWS's rules (a published version or an alias of one, never $LATEST; never beyond the function's
-reservation; IN_PROGRESS, then READY), in-process and under moto_server."""
+reservation, nor a reservation below them; IN_PROGRESS, then READY), in-process and under
+moto_server."""
 
 from __future__ import annotations
 
@@ -79,6 +80,17 @@ def exercise(clock: FakeClock, endpoint: str | None = None) -> None:
     lambda_.put_provisioned_concurrency_config(
         FunctionName="api", Qualifier=version, ProvisionedConcurrentExecutions=6
     )
+
+    for below in (0, 9):  # the throttle, and one short of 4 + 6 provisioned
+        assert (
+            error_of(
+                lambda_.put_function_concurrency,
+                FunctionName="api",
+                ReservedConcurrentExecutions=below,
+            )[0]
+            == "InvalidParameterValueException"
+        )
+    lambda_.put_function_concurrency(FunctionName="api", ReservedConcurrentExecutions=10)
 
     listed = lambda_.list_provisioned_concurrency_configs(FunctionName="api", MaxItems=1)
     assert len(listed["ProvisionedConcurrencyConfigs"]) == 1 and "NextMarker" in listed
