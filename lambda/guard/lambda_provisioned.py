@@ -60,6 +60,7 @@ from guard.lambda_functions import (
     list_functions,
     untag_record,
 )
+from guard.ledger import Record
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
@@ -181,7 +182,7 @@ def halt(client: Any, found: list[Running], incident: str) -> ServiceHalt:
 
 
 def restore(
-    client: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    client: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
 ) -> ServiceRestore:
     """Put back the provisioned concurrency `incident` removed (with `restart` only: it bills
     again), exactly as recorded, and take the records off."""
@@ -189,7 +190,7 @@ def restore(
     for function in list_functions(client):
         name, arn = function["FunctionName"], function["FunctionArn"]
         try:
-            tags = client.list_tags(Resource=arn).get("Tags", {})
+            tags = record.vouch(client.list_tags(Resource=arn).get("Tags", {}), arn, name)
             records = {
                 key[len(RECORD_PREFIX) :]: value
                 for key, value in tags.items()

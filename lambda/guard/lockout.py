@@ -15,6 +15,12 @@ open, any run below the limit (`unfinished_only`). Only a principal whose record
 incident being tripped, complete, and whose deny is really in place counts as already locked:
 tags left behind (an undo by hand, an incident since closed) never spare anyone.
 
+The tags stay the visible marker; restore trusts them only as the incident's own record
+vouches for them (ledger.py): every principal's record (incident, deny, the keys to deactivate)
+is planned from reads first (`plan_lock`), all written in one parameter write, then acted on. A
+deny that falls back to inline at a full policy quota is recorded `managed`: restore removes
+either deny of the guard's for a principal recorded with one.
+
 IAM: iam:ListUsers, iam:ListRoles, iam:ListUserTags, iam:ListRoleTags, iam:ListAccessKeys,
 iam:UpdateAccessKey, iam:ListAttachedUserPolicies, iam:ListAttachedRolePolicies,
 iam:ListUserPolicies, iam:ListRolePolicies,
@@ -35,6 +41,7 @@ from guard.census import describe_error
 from guard.iam_principals import attached_policies, write_tags
 from guard.iam_principals import list_principals as list_all_principals
 from guard.incident import INCIDENT_TAG, LOCK_TAG, TAG_PREFIX
+from guard.ledger import PRINCIPALS, Ledger
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
 from guard.principals import Kind, Principal, Protection, claims_locked_by, skip_reason
@@ -48,6 +55,7 @@ REVOKE_SESSIONS = "runawaytrain-revoke-sessions"
 DENY_TAG = f"{TAG_PREFIX}deny"  # "managed": we attached AWSDenyAll; "inline": INLINE_DENY; "none"
 KEYS_TAG = f"{TAG_PREFIX}deactivated-keys"  # the key ids we set Inactive (space-separated)
 REVOKE_TAG = f"{TAG_PREFIX}revoked-sessions"  # "yes" when we put REVOKE_SESSIONS on a role
+ACTIVE = "active-keys"  # in a plan only (never a tag): the keys this run deactivates
 # IAM refuses a managed policy beyond the principal's quota (10 by default, up to 20) with
 # LimitExceeded. Source: IAM User Guide, "IAM and AWS STS quotas". The quota is not read here:
 # attach, and fall back to the inline deny on that error, so either quota works.
@@ -102,6 +110,7 @@ def lock_out(
     protection: Protection,
     partition: str,
     now: datetime,
+    ledger: Ledger,
     unfinished_only: bool = False,
 ) -> LockoutResult:
     """Lock every principal in scope except the protected ones; one failure never stops the rest.
@@ -125,17 +134,31 @@ def lock_out(
             result.skipped[principal.key] = reason
             LOG.info("principal_skipped", extra={"principal": principal.key, "reason": reason})
 
-    def lock_one(principal: Principal) -> tuple[Principal, str | None]:
+    # Record first (ledger.py): each principal's record (its deny, the keys to deactivate) is
+    # planned from reads, then all are written in one parameter write, then the locks go on.
+    plans = plan_locks(iam, targets, incident, partition, result)
+    values = {
+        key: {k: v for k, v in record.items() if k not in (ACTIVE, LOCK_TAG)}
+        for key, (_, record) in plans.items()
+    }
+    recording = ledger.write(ledger.home_region, PRINCIPALS, [], values)
+    if recording is not None:
+        for key in plans:
+            result.errors[key] = f"not locked out: recording it failed ({recording})"
+        return result
+
+    def lock_one(planned: tuple[Principal, dict[str, str]]) -> tuple[Principal, str | None]:
+        principal, record = planned
         try:
             if principal.kind is Kind.USER:
-                lock_user(iam, principal, incident, partition)
+                lock_user(iam, principal, record, partition)
             else:
-                lock_role(iam, principal, incident, partition, now)
+                lock_role(iam, principal, record, partition, now)
         except (ClientError, BotoCoreError) as error:
             return principal, describe_error(error)
         return principal, None
 
-    for principal, error in map_in_parallel(lock_one, targets, IAM_WORKERS):
+    for principal, error in map_in_parallel(lock_one, list(plans.values()), IAM_WORKERS):
         if error is not None:
             result.errors[principal.key] = error
             LOG.error("lockout_failed", extra={"principal": principal.key, "error": error})
@@ -148,13 +171,46 @@ def lock_out(
     return result
 
 
-def lock_user(iam: Any, user: Principal, incident: str, partition: str) -> None:
-    name = user.name
-    record = _start_record(iam, user, incident, partition)
-    keys = iam.list_access_keys(UserName=name)["AccessKeyMetadata"]
+def plan_locks(
+    iam: Any, targets: list[Principal], incident: str, partition: str, result: LockoutResult
+) -> dict[str, tuple[Principal, dict[str, str]]]:
+    """{key: (principal, its plan_lock record)}, all read at once; a failed read is an error."""
+
+    def plan_one(principal: Principal) -> tuple[Principal, dict[str, str] | str]:
+        try:
+            return principal, plan_lock(iam, principal, incident, partition)
+        except (ClientError, BotoCoreError) as error:
+            return principal, describe_error(error)
+
+    plans: dict[str, tuple[Principal, dict[str, str]]] = {}
+    for principal, planned in map_in_parallel(plan_one, targets, IAM_WORKERS):
+        if isinstance(planned, str):
+            result.errors[principal.key] = planned
+        else:
+            plans[principal.key] = principal, planned
+    return plans
+
+
+def plan_lock(iam: Any, principal: Principal, incident: str, partition: str) -> dict[str, str]:
+    """The record of `principal`'s lockout, before anything is changed (written to the
+    incident's record, then as tags): its deny, and for a user the keys to deactivate."""
+    record = _start_record(iam, principal, incident, partition)
+    if principal.kind is Kind.ROLE:
+        record[REVOKE_TAG] = "yes"
+        return record
+    keys = iam.list_access_keys(UserName=principal.name)["AccessKeyMetadata"]
     active = [key["AccessKeyId"] for key in keys if key["Status"] == "Active"]
-    recorded = user.tags.get(KEYS_TAG, "").split() if _finishing(user) else []
+    recorded = principal.tags.get(KEYS_TAG, "").split() if _finishing(principal) else []
     record[KEYS_TAG] = " ".join(dict.fromkeys(recorded + active))
+    record[ACTIVE] = " ".join(active)
+    return record
+
+
+def lock_user(iam: Any, user: Principal, record: dict[str, str], partition: str) -> None:
+    """Lock `user` as `record` (plan_lock) says: tags, keys, deny."""
+    name = user.name
+    record = dict(record)
+    active = record.pop(ACTIVE, "").split()
     write_tags(iam, Kind.USER, name, record)
     for key_id in active:  # first: a leaked key stops working even if the deny then fails
         iam.update_access_key(UserName=name, AccessKeyId=key_id, Status="Inactive")
@@ -163,10 +219,11 @@ def lock_user(iam: Any, user: Principal, incident: str, partition: str) -> None:
     write_tags(iam, Kind.USER, name, {LOCK_TAG: "complete"})
 
 
-def lock_role(iam: Any, role: Principal, incident: str, partition: str, now: datetime) -> None:
+def lock_role(
+    iam: Any, role: Principal, record: dict[str, str], partition: str, now: datetime
+) -> None:
+    """Lock `role` as `record` (plan_lock) says: tags, revoked sessions, deny."""
     name = role.name
-    record = _start_record(iam, role, incident, partition)
-    record[REVOKE_TAG] = "yes"
     write_tags(iam, Kind.ROLE, name, record)
     iam.put_role_policy(
         RoleName=name,
