@@ -37,7 +37,9 @@ happened, which restore tolerates, never a change restore cannot find:
 The SSM record is what restore trusts (issue 22 item 7: tags anyone can write); the tags stay as
 the visible marker. Per region, one write for the instances the census counted (beside the
 reads, before any stop), one for those launched since (before their stop), one for the Auto
-Scaling groups to suspend (with the processes, before the suspension). An instance whose record
+Scaling groups to suspend (with the processes, before the suspension), and one per fleet zeroed
+and per warm pool stopped (their prior values are read just before each change; `eager`). An
+instance whose record
 could not be written is not stopped; nor is one whose group could not be recorded (a stopped
 instance in a group left unsuspended would be health-checked away and replaced).
 
@@ -46,6 +48,7 @@ IAM: see each module.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -76,7 +79,7 @@ from guard.instances import (
     terminate,
     wait_and_stop,
 )
-from guard.ledger import AUTO_SCALING, INSTANCES, Ledger
+from guard.ledger import AUTO_SCALING, FLEETS, INSTANCES, WARM_POOLS, Ledger, capture
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
 from guard.settings import Unstoppable
@@ -300,7 +303,10 @@ def hold_groups(region: str, ids: Sequence[str], plan: HaltPlan, autoscaling: An
         )
         plans = {}
     suspended = suspend_groups(region, plans, incident, autoscaling)
-    warmed = halt_warm_pools(region, incident, autoscaling, groups, suspended.suspended)
+    # The pools' prior configurations are read group by group just before each change: each
+    # record the module tags is written to the incident's record first (eager, ledger.py).
+    recorder = eager(autoscaling, plan.ledger, region, WARM_POOLS)
+    warmed = halt_warm_pools(region, incident, recorder, groups, suspended.suspended)
     held.errors += suspended.errors + warmed.errors
     if suspended.suspended:
         held.suspended_by_region[region] = suspended.suspended
@@ -473,7 +479,9 @@ def keep_from_replacing(
     the requests of what is terminated are cancelled: cancelling the disabled request of a
     stopped Spot instance would terminate it (spot.py)."""
     sorted_targets = sort_targets(targets, kinds, plan.unstoppable)
-    fleets = zero_maintained_fleets(ec2, region, targets, plan.incident)
+    fleets = zero_maintained_fleets(
+        eager(ec2, plan.ledger, region, FLEETS), region, targets, plan.incident
+    )
     result.errors += fleets.errors
     if fleets.zeroed:
         result.fleets_zeroed[region] = fleets.zeroed
@@ -513,6 +521,18 @@ def sort_targets(
         else:
             kept[target.id] = KEPT_RUNNING[kind]
     return to_stop, pending, disposable, kept
+
+
+def eager(client: Any, ledger: Ledger, region: str, kind: str) -> Any:
+    """`client` whose tag writes are each recorded in the incident's record first (ledger.py):
+    for fleets and warm pools, a few per Region, whose prior values their modules read just
+    before each change. A refused record fails the tag write, so that one is left unchanged
+    (fleets) or changed and said (warm pools: a stopped pool instance must not be replaced)."""
+
+    def write(values: dict[str, dict[str, str]]) -> str | None:
+        return ledger.write(region, kind, [], values)
+
+    return capture(client, {}, threading.Lock(), write)
 
 
 def not_recorded(

@@ -20,10 +20,18 @@ What is recorded, per (kind, Region) batch, before the batch is changed:
   (Auto Scaling, IAM: `Ledger.write(..., values)`) they go with the items. A service module
   reads its prior values itself, item by item, just before its change, so its values are
   captured from its own tag writes as it makes them (`Capture`, a pass-through around its
-  client) and written once its batch is done. Restore takes prior values from the record, never
-  from the tags: a tag that disagrees is reported and the record's value used; a resource whose
-  kind records values but whose values are missing (a trip that died between its changes and
-  that write) is refused, with what its tags say, for the operator to check by hand.
+  client) and written once its batch is done. Spot/EC2 fleets
+  and warm pools (a few per Region) are recorded eagerly instead: each tag write's values go
+  to the record first, and a refused record fails that tag write (`Capture(write=...)`).
+  Restore takes prior values from the record, never from the tags: a tag that disagrees is
+  reported and the record's value used. A resource in the record whose values are missing (a
+  trip that died between a service's change and its batch's values write, a Lambda timeout) is
+  restored from its tags, and the report names it and the tags used (only while its kind's
+  record in that Region holds no values at all: otherwise it is refused): only there could a forged
+  value count, on a resource the guard did halt, and refusing would leave every service of a
+  crashed trip halted (tests/guard/test_ecs_services.py restores after such a timeout). (The
+  ECS, Lambda, ... prior values could also have been read by the framework before the batch:
+  that is a second read per item in every module, and the halt's latency is the point.)
 
 Speed (the halt is what stands between the trip and the money stopping): one write per (kind,
 Region) batch, never one per item, each in that Region's own Parameter Store, so Regions never
@@ -86,6 +94,8 @@ INSTANCES = "ec2-instances"
 AUTO_SCALING = "auto-scaling-groups"
 PRINCIPALS = "iam-lockout"
 LAUNCH_BLOCKS = "iam-launch-block"
+FLEETS = "ec2-fleets"
+WARM_POOLS = "warm-pools"
 ITEMS, VALUES = "items", "values"  # a parameter's value: {"items": [id], "values": {id: tags}}
 _SEQUENCE = itertools.count()
 _SEQUENCE_LOCK = threading.Lock()
@@ -212,15 +222,19 @@ class Record:
                 self.refused[shown] = "tagged with the incident but not in its record: left alone"
             return own
         recorded = next((self.values[i] for i in ids if i in self.values), None)
-        if recorded is None:
-            if not self.values_expected:
-                return dict(tags)
+        if recorded is None and self.values_expected and self.values:
             self.refused[shown] = (
-                "in the incident's record, but the record of what it was before is missing (the "
-                f"trip stopped before writing it): left alone; its tags say {marked}: check "
-                "them and put it back by hand"
+                "in the incident's record, but not what it was before: left alone; its tags "
+                f"say {marked}: check them and put it back by hand"
             )
             return own
+        if recorded is None:
+            if self.values_expected:  # the trip died before its batch's values were written
+                self.warnings[shown] = (
+                    "in the incident's record, but not what it was before (the trip stopped "
+                    f"before writing it): restored from its tags {marked}; check them"
+                )
+            return dict(tags)
         if (
             INCIDENT_TAG in marked
             and recorded.get(INCIDENT_TAG, marked[INCIDENT_TAG]) != marked[INCIDENT_TAG]
@@ -358,15 +372,28 @@ def written_tags(method: str, params: Mapping[str, Any]) -> dict[str, dict[str, 
     return {resource: dict(tags) for resource in resources}
 
 
+Recorder = Callable[[dict[str, dict[str, str]]], "str | None"]
+RECORD_REFUSED = "RecordNotWritten"  # the code of the error a refused eager record raises
+
+
 class Capture:
     """A pass-through around a client that notes the `runawaytrain:` tags each successful tag
     write puts on (the module's own record, as it writes it): the values a service module's
-    batch recorded, for the ledger once the batch is done."""
+    batch recorded, for the ledger once the batch is done. With `write` (eager: the few fleets
+    and warm pools of a Region), each tag write's values are written to the ledger first, and a
+    refused write fails the tag call as AWS would, so the module leaves that one unchanged."""
 
-    def __init__(self, client: Any, into: dict[str, dict[str, str]], lock: threading.Lock):
+    def __init__(
+        self,
+        client: Any,
+        into: dict[str, dict[str, str]],
+        lock: threading.Lock,
+        write: Recorder | None = None,
+    ):
         self._client = client
         self._into = into
         self._lock = lock
+        self._write = write
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._client, name)
@@ -374,6 +401,10 @@ class Capture:
             return attribute
 
         def call(*args: Any, **params: Any) -> Any:
+            error = self._write(written_tags(name, params)) if self._write else None
+            if error is not None:
+                refused = {"Error": {"Code": RECORD_REFUSED, "Message": f"record: {error}"}}
+                raise ClientError(refused, name)  # type: ignore[arg-type]
             answer = attribute(*args, **params)
             with self._lock:
                 for resource, tags in written_tags(name, params).items():
@@ -383,8 +414,14 @@ class Capture:
         return call
 
 
-def capture(client: Any, into: dict[str, dict[str, str]], lock: threading.Lock) -> Any:
-    """`client` (or a module's {service: client}) with its tag writes noted into `into`."""
+def capture(
+    client: Any,
+    into: dict[str, dict[str, str]],
+    lock: threading.Lock,
+    write: Recorder | None = None,
+) -> Any:
+    """`client` (or a module's {service: client}) with its tag writes noted into `into` (and,
+    with `write`, recorded first)."""
     if isinstance(client, dict):
-        return {service: Capture(one, into, lock) for service, one in client.items()}
-    return Capture(client, into, lock)
+        return {service: Capture(one, into, lock, write) for service, one in client.items()}
+    return Capture(client, into, lock, write)

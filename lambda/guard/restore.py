@@ -53,10 +53,12 @@ from guard.instances import Waiting, restore_instances
 from guard.launch_block import LAUNCH_BLOCK_TAG, lift_launch_block
 from guard.ledger import (
     AUTO_SCALING,
+    FLEETS,
     INSTANCES,
     LAUNCH_BLOCKS,
     PRINCIPALS,
     ROOT,
+    WARM_POOLS,
     LedgerError,
     Records,
     delete_record,
@@ -362,7 +364,9 @@ def restore_region(
     result = RestoreResult(incident, dry_run)
     ec2 = account.ec2_for(region)
     try:
-        result.fleets_restored, fleet_errors = restore_fleets(ec2, incident, dry_run)
+        fleets = records.of(FLEETS)
+        result.fleets_restored, fleet_errors = restore_fleets(ec2, incident, dry_run, fleets)
+        result.unrecorded.update({f"{region}/{f}": why for f, why in fleets.refused.items()})
         result.errors.update({f"{region} {n}": e for n, e in enumerate(fleet_errors)})
         waiting = Waiting(account.wait_s, account.sleep or time.sleep)
         restarted = restore_instances(
@@ -382,9 +386,16 @@ def restore_region(
         result.fell_back = restarted.fell_back
         result.reprotected = restarted.reprotected
         result.errors.update(restarted.errors)
+        pooled = records.of(WARM_POOLS)
         pools = restore_warm_pools(
-            account.autoscaling_for(region), ec2, incident, restarted.still_stopped, dry_run
+            account.autoscaling_for(region),
+            ec2,
+            incident,
+            restarted.still_stopped,
+            dry_run,
+            ledger=pooled,
         )
+        result.unrecorded.update({f"{region}/{g}": why for g, why in pooled.refused.items()})
         result.warm_pools_restored = {f"{region}/{g}": done for g, done in pools.restored.items()}
         result.warm_pools_kept = {f"{region}/{g}": why for g, why in pools.kept.items()}
         result.errors.update({f"{region}/{g}": error for g, error in pools.errors.items()})

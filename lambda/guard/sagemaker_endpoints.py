@@ -398,7 +398,9 @@ def restore(
     for page in pages:
         for config in page["EndpointConfigs"]:
             arn = config["EndpointConfigArn"]
-            tags = record.vouch(tags_of(sagemaker, arn), arn, config["EndpointConfigName"])
+            found = tags_of(sagemaker, arn)
+            named = [k[len(RECORD_PREFIX) :] for k in found if k.startswith(RECORD_PREFIX)]
+            tags = record.vouch(found, arn, config["EndpointConfigName"], *named)
             for key, value in tags.items():
                 if key.startswith(RECORD_PREFIX) and value == incident:
                     name = key[len(RECORD_PREFIX) :]
