@@ -245,6 +245,15 @@ OPEN_INCIDENT_ACTIONS = ("ssm:GetParameter", "ssm:PutParameter", "ssm:DeletePara
 # Must equal guard.last_run.PARAMETER (tested).
 LAST_RUN_PARAMETER = "/runawaytrain/guard/last-run"
 LAST_RUN_ACTIONS = ("ssm:GetParameter", "ssm:PutParameter")
+# The incident's own record (lambda/guard/ledger.py, issue 22 item 7): parameters under this path
+# in every Region (each Region's batch in its own Parameter Store), written before each change,
+# read and deleted by restore. Must equal guard.ledger.ROOT (tested).
+INCIDENT_RECORD_PATH = "/runawaytrain/guard/incidents"
+INCIDENT_RECORD_ACTIONS = (
+    "ssm:PutParameter",
+    "ssm:GetParametersByPath",
+    "ssm:DeleteParameters",
+)
 LOCKOUT_LIST_ACTIONS = ("iam:ListUsers", "iam:ListRoles")  # no resource-level permissions
 # Lockout (lambda/guard/lockout.py) and restore: reading users, roles, keys and what is attached.
 # No inline policy writes (iam:PutUserPolicy / iam:PutRolePolicy): an inline policy's content
@@ -358,6 +367,7 @@ GUARD_ACTIONS = (
     + LAUNCH_BLOCK_READ_ACTIONS
     + OPEN_INCIDENT_ACTIONS
     + LAST_RUN_ACTIONS
+    + INCIDENT_RECORD_ACTIONS
     + PAYER_ACTIONS
 )
 # Fast trip: Lambda's SQS poller reads and deletes the queued prompts with the guard's role (the
@@ -442,6 +452,11 @@ def build_guard_policy(
     own_roles = f"{arn}:iam::{own}:role{ROLE_PATH}*"
     open_incident = f"{arn}:ssm:{account.home_region}:{own}:parameter{OPEN_INCIDENT_PARAMETER}"
     last_run = f"{arn}:ssm:{account.home_region}:{own}:parameter{LAST_RUN_PARAMETER}"
+    # GetParametersByPath names the path itself (restore's search for incidents reads the root)
+    incident_records = [
+        f"{arn}:ssm:*:{own}:parameter{INCIDENT_RECORD_PATH}",
+        f"{arn}:ssm:*:{own}:parameter{INCIDENT_RECORD_PATH}/*",
+    ]
     deny_all = f"{arn}:iam::aws:policy/AWSDenyAll"
     # ForAllValues is true for a request that names no keys at all, and ec2:DeleteTags without
     # Tags deletes every tag of the resource: the Null condition requires named keys (IAM User
@@ -555,6 +570,7 @@ def build_guard_policy(
         _allow("WriteOwnLogs", LOG_ACTIONS, [log_group_arn]),
         _allow("TrackOpenIncident", OPEN_INCIDENT_ACTIONS, [open_incident]),
         _allow("RecordLastRun", LAST_RUN_ACTIONS, [last_run]),
+        _allow("KeepIncidentRecord", INCIDENT_RECORD_ACTIONS, incident_records),
         _allow("InspectUsers", LOCKOUT_USER_ACTIONS, [users]),
         _allow("InspectRoles", LOCKOUT_ROLE_ACTIONS, [roles]),
         *_lockout_statements(account, users, roles, deny_all),

@@ -25,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from guard.census import describe_error
 from guard.incident import INCIDENT_TAG, SUSPENDED_TAG
 from guard.instances import states_of
+from guard.ledger import Record
 from guard.logs import get_logger
 
 LOG = get_logger("auto_scaling")
@@ -153,12 +154,20 @@ class Resumption:
 
 
 def resume_groups(
-    autoscaling: Any, ec2: Any, incident: str, still_stopped: Collection[str], dry_run: bool
+    autoscaling: Any,
+    ec2: Any,
+    incident: str,
+    still_stopped: Collection[str],
+    dry_run: bool,
+    *,
+    record: Record,
 ) -> Resumption:
     """Resume what `incident` suspended, except in groups holding an instance in
     `still_stopped` (stopped by the incident and not running again) or, looked up in EC2, any
     instance that is not running (one the incident could not tag, say): resuming those would let
-    health checks terminate and replace it. A later restore with restart finishes the job."""
+    health checks terminate and replace it. A later restore with restart finishes the job. Only
+    the groups and processes the incident's record names (`record`, ledger.py): a group anyone
+    tagged is left alone (`record.refused`)."""
     outcome = Resumption()
     stopped = set(still_stopped)
     names = incident_groups(autoscaling, incident)
@@ -166,9 +175,11 @@ def resume_groups(
         batch = names[start : start + NAMES_PER_DESCRIBE]
         groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=batch)
         for group in groups["AutoScalingGroups"]:
-            tags = {tag["Key"]: tag["Value"] for tag in group.get("Tags", [])}
-            processes = [p for p in tags.get(SUSPENDED_TAG, "").split(",") if p]
             name = group["AutoScalingGroupName"]
+            tags = record.vouch({tag["Key"]: tag["Value"] for tag in group.get("Tags", [])}, name)
+            if tags.get(INCIDENT_TAG) != incident:
+                continue
+            processes = [p for p in tags.get(SUSPENDED_TAG, "").split(",") if p]
             members = [i["InstanceId"] for i in group.get("Instances", [])]
             held = sorted(stopped.intersection(members) | not_running(ec2, members, dry_run))
             if held:

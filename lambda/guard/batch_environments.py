@@ -49,6 +49,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG, TAG_PREFIX
+from guard.ledger import Record
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore, untag_resource
 
@@ -164,13 +165,15 @@ def halt(batch: Any, found: list[Running], incident: str) -> ServiceHalt:
 
 
 def restore(
-    batch: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    batch: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
 ) -> ServiceRestore:
     """Give the environments `incident` disabled their prior state and minvCpus back (only with
     `restart`), then take the record off."""
     outcome = ServiceRestore()
     for env in environments(batch):
-        tags = env.get("tags", {})
+        tags = record.vouch(
+            env.get("tags", {}), env["computeEnvironmentArn"], env["computeEnvironmentName"]
+        )
         if tags.get(INCIDENT_TAG) != incident:
             continue
         name, arn = env["computeEnvironmentName"], env["computeEnvironmentArn"]

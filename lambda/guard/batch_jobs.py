@@ -50,6 +50,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.batch_environments import FARGATE, environments
 from guard.census import describe_error
+from guard.ledger import Record
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 
@@ -170,7 +171,7 @@ def halt(batch: Any, found: list[Running], incident: str) -> ServiceHalt:
 
 
 def restore(
-    batch: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    batch: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
 ) -> ServiceRestore:
     """Irreversible: a terminated job is not brought back."""
     return ServiceRestore()

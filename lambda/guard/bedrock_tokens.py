@@ -57,6 +57,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from guard.ledger import Record
 from guard.service_capacity import PartialCountError, Running, ServiceHalt, ServiceRestore
 
 SERVICE = "cloudwatch"
@@ -179,7 +180,7 @@ def halt(cloudwatch: Any, found: list[Running], incident: str) -> ServiceHalt:
 
 
 def restore(
-    cloudwatch: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    cloudwatch: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
 ) -> ServiceRestore:
     """Nothing: the guard never changed Bedrock (the launch block's restore lifts the refusal)."""
     return ServiceRestore()

@@ -59,6 +59,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG, TAG_PREFIX
+from guard.ledger import Record
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore, untag_resource
 
@@ -309,7 +310,13 @@ def halt_one(
 
 
 def restore(
-    clients: dict[str, Any], region: str, incident: str, *, dry_run: bool, restart: bool
+    clients: dict[str, Any],
+    region: str,
+    incident: str,
+    *,
+    dry_run: bool,
+    restart: bool,
+    record: Record,
 ) -> ServiceRestore:
     """Give the services `incident` set to 0 their tasks and scaling back (with `restart`),
     and take the record off what needs it no longer."""
@@ -317,10 +324,10 @@ def restore(
     outcome = ServiceRestore()
     for cluster in clusters(ecs):
         for service in services_of(ecs, cluster, tags=True):
-            recorded = tags_of(service)
+            name, arn = name_of(service), service["serviceArn"]
+            recorded = record.vouch(tags_of(service), arn, name)
             if recorded.get(INCIDENT_TAG) != incident:
                 continue
-            name, arn = name_of(service), service["serviceArn"]
             where = f"{region}/{name}"
             try:
                 halted = service["desiredCount"] == 0

@@ -46,6 +46,7 @@ from guard.census import describe_error
 from guard.ecs_services import DESCRIBE_BATCH as SERVICES_PER_DESCRIBE
 from guard.ecs_services import PAGE_SIZE, TaskSizes, clusters, on_fargate, size
 from guard.incident import INCIDENT_TAG
+from guard.ledger import Record
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 
@@ -182,7 +183,7 @@ def halt(ecs: Any, found: list[Running], incident: str) -> ServiceHalt:
 
 
 def restore(
-    ecs: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    ecs: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
 ) -> ServiceRestore:
     """Irreversible: a stopped task is not started again."""
     return ServiceRestore()

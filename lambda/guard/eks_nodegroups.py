@@ -45,6 +45,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG, TAG_PREFIX
+from guard.ledger import Record
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore, untag_resource
 
@@ -149,13 +150,13 @@ def halt(eks: Any, found: list[Running], incident: str) -> ServiceHalt:
 
 
 def restore(
-    eks: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    eks: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
 ) -> ServiceRestore:
     """Give the node groups `incident` scaled in their recorded size back (only with
     `restart`), then take the record off."""
     outcome = ServiceRestore()
     for group in node_groups(eks):
-        tags = group.get("tags", {})
+        tags = record.vouch(group.get("tags", {}), group["nodegroupArn"])
         if tags.get(INCIDENT_TAG) != incident:
             continue
         cluster, name = group["clusterName"], group["nodegroupName"]

@@ -66,6 +66,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG, TAG_PREFIX
+from guard.ledger import Record
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 
@@ -241,7 +242,7 @@ def undo(
 
 
 def restore(
-    gamelift: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    gamelift: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
 ) -> ServiceRestore:
     """Give the fleets `incident` scaled in their recorded capacity and auto scaling back (only
     with `restart`), then take the record off."""
@@ -257,7 +258,7 @@ def restore(
         fleet_id, arn = attributes["FleetId"], attributes["FleetArn"]
         where = f"{region}/{fleet_id}"
         try:
-            tags = tags_of(gamelift, arn)
+            tags = record.vouch(tags_of(gamelift, arn), arn, fleet_id)
             if tags.get(INCIDENT_TAG) != incident:
                 continue
             low, desired, high = capacity_of(tags.get(CAPACITY_TAG, ""))

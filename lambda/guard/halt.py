@@ -24,6 +24,7 @@ happened, which restore tolerates, never a change restore cannot find:
 
 | change | record (restore reads it) | written |
 | --- | --- | --- |
+| (every change below) | the incident's record in SSM (ledger.py): ids, prior values | before |
 | SuspendProcesses | group tags: incident, processes not already suspended | before |
 | PutWarmPool (PoolState Stopped) | group tag: incident, pool configuration, processes | before |
 | ModifySpotFleetRequest / ModifyFleet to 0 | fleet tags: incident, previous capacities | before |
@@ -33,11 +34,21 @@ happened, which restore tolerates, never a change restore cannot find:
 | TerminateInstances (one-time Spot) | none, irreversible (its fleet's capacity tag) | - |
 | lockout: keys, deny, revoke (lockout.py) | principal tags, `partial` until complete | before |
 
+The SSM record is what restore trusts (issue 22 item 7: tags anyone can write); the tags stay as
+the visible marker. Per region, one write for the instances the census counted (beside the
+reads, before any stop), one for those launched since (before their stop), one for the Auto
+Scaling groups to suspend (with the processes, before the suspension), and one per fleet zeroed
+and per warm pool stopped (their prior values are read just before each change; `eager`). An
+instance whose record
+could not be written is not stopped; nor is one whose group could not be recorded (a stopped
+instance in a group left unsuspended would be health-checked away and replaced).
+
 IAM: see each module.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -49,7 +60,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from guard.auto_scaling import plan_suspensions, read_groups, suspend_groups
 from guard.census import Census, describe_error
 from guard.idle_capacity import list_idle_capacity
-from guard.incident import INCIDENT_TAG, STOP_PROTECTION_TAG
+from guard.incident import INCIDENT_TAG, STOP_PROTECTION_TAG, SUSPENDED_TAG
 from guard.instance_kinds import (
     Kind,
     Target,
@@ -68,6 +79,7 @@ from guard.instances import (
     terminate,
     wait_and_stop,
 )
+from guard.ledger import AUTO_SCALING, FLEETS, INSTANCES, WARM_POOLS, Ledger, capture
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
 from guard.settings import Unstoppable
@@ -102,6 +114,7 @@ class HaltResult:
     errors: list[str] = field(default_factory=list)  # failures other than per-instance ones
     stop_calls: dict[str, int] = field(default_factory=dict)  # region -> StopInstances requests
     unprotected: list[str] = field(default_factory=list)  # lifted, not stopped, not put back
+    unrecorded: set[str] = field(default_factory=set)  # instances left running: no record
 
     @property
     def stopped(self) -> list[str]:
@@ -132,6 +145,7 @@ class HaltResult:
         self.errors += other.errors
         self.stop_calls.update(other.stop_calls)
         self.unprotected += other.unprotected
+        self.unrecorded |= other.unrecorded
 
 
 @dataclass(frozen=True)
@@ -139,6 +153,7 @@ class HaltPlan:
     """What the trip does in every region: the same for all of them."""
 
     incident: str
+    ledger: Ledger  # the incident's record (ledger.py), written before each change
     unstoppable: Unstoppable = Unstoppable.TERMINATE_SPOT
     wait_s: float = 0.0  # how long to wait for pending instances to reach running
     sleep: Callable[[float], None] | None = None  # time.sleep unless a test drives a clock
@@ -164,7 +179,8 @@ def halt_instances(
     return result
 
 
-READS_AT_ONCE = 6  # idle capacity, incident tag, groups, Spot requests, 1-2 special reads
+READS_AT_ONCE = 7  # record, idle capacity, incident tag, groups, Spot requests, 1-2 special reads
+NOT_RECORDED = "kept running: its record could not be written (see the errors)"
 
 
 def halt_region(
@@ -184,8 +200,9 @@ def halt_region(
         billing = pool.submit(list_idle_capacity, ec2)
         # Record first, beside the reads: every counted instance carries the incident before
         # anything is stopped; whatever ends up neither stopped nor terminated is untagged.
+        recording = pool.submit(plan.ledger.write, region, INSTANCES, ids)
         tagging = pool.submit(tag_instances, ec2, ids, {INCIDENT_TAG: plan.incident})
-        holding = pool.submit(hold_groups, region, ids, plan.incident, autoscaling())
+        holding = pool.submit(hold_groups, region, ids, plan, autoscaling())
         requests = pool.submit(read_spot_requests, ec2)
         terminate_all = plan.unstoppable is Unstoppable.TERMINATE_ALL
         reads = [pool.submit(describe_special, ec2, f) for f in special_filters(terminate_all)]
@@ -193,13 +210,21 @@ def halt_region(
         targets = classified(region, counted, reads, live_requests, result)
         counted_ids = set(ids)
         tagged = counted_ids - set(recorded(region, tagging.result(), result))
+        unrecorded = not_recorded(region, recording.result(), ids, result)
         late = [target.id for target in targets if target.id not in counted_ids]
         if late:  # launched since the census: recorded too, before it is stopped
+            unrecorded |= not_recorded(
+                region, plan.ledger.write(region, INSTANCES, late), late, result
+            )
             tagged |= set(late) - set(
                 recorded(region, tag_instances(ec2, late, {INCIDENT_TAG: plan.incident}), result)
             )
         held = holding.result()  # before anything stops: a stopped instance would be replaced
         result.merge(held)
+        unrecorded |= held.unrecorded
+        result.unrecorded = unrecorded
+        result.not_stopped.update(dict.fromkeys(sorted(unrecorded), NOT_RECORDED))
+        targets = [target for target in targets if target.id not in unrecorded]
         if targets:
             act(region, plan, ec2, targets, requests=live_requests, pool=pool, result=result)
         # Not in a `finally`: after a crash nobody knows what was stopped, and a tag taken off a
@@ -241,9 +266,12 @@ def classified(
     return classify(counted, special, spot_of)
 
 
-def hold_groups(region: str, ids: Sequence[str], incident: str, autoscaling: Any) -> HaltResult:
+def hold_groups(region: str, ids: Sequence[str], plan: HaltPlan, autoscaling: Any) -> HaltResult:
     """One read of the region's Auto Scaling groups, then the groups holding `ids` suspended
-    and the warm pools kept Running stopped, side by side (auto_scaling.py, warm_pools.py)."""
+    and the warm pools kept Running stopped, side by side (auto_scaling.py, warm_pools.py).
+    The groups to suspend are recorded first, in one write: if it fails none is suspended and
+    their instances are left running (`unrecorded`), said in the mail."""
+    incident = plan.incident
     held = HaltResult()
     try:
         groups = read_groups(autoscaling)
@@ -254,10 +282,31 @@ def hold_groups(region: str, ids: Sequence[str], incident: str, autoscaling: Any
     # that failed leaves its processes to the pool halt), and no two calls change one group at
     # once (SuspendProcesses, PutWarmPool and CreateOrUpdateTags answer ResourceContentionFault
     # to "a pending update to an Auto Scaling resource", Auto Scaling API Reference).
-    suspended = suspend_groups(
-        region, plan_suspensions(groups, ids, incident), incident, autoscaling
-    )
-    warmed = halt_warm_pools(region, incident, autoscaling, groups, suspended.suspended)
+    plans = plan_suspensions(groups, ids, incident)
+    values = {
+        group: {INCIDENT_TAG: incident, SUSPENDED_TAG: ",".join(processes)}
+        for group, (_, processes) in plans.items()
+    }
+    error = plan.ledger.write(region, AUTO_SCALING, [], values)
+    if error is not None:
+        members = {
+            instance["InstanceId"]
+            for group in groups
+            if group["AutoScalingGroupName"] in plans
+            for instance in group.get("Instances", [])
+        }
+        held.unrecorded = members & set(ids)
+        held.errors.append(
+            f"{region}: recording Auto Scaling groups {sorted(plans)} failed ({error}): not "
+            f"suspended, and their {len(held.unrecorded)} instance(s) left running (stopped, "
+            "they would be replaced)"
+        )
+        plans = {}
+    suspended = suspend_groups(region, plans, incident, autoscaling)
+    # The pools' prior configurations are read group by group just before each change: each
+    # record the module tags is written to the incident's record first (eager, ledger.py).
+    recorder = eager(autoscaling, plan.ledger, region, WARM_POOLS)
+    warmed = halt_warm_pools(region, incident, recorder, groups, suspended.suspended)
     held.errors += suspended.errors + warmed.errors
     if suspended.suspended:
         held.suspended_by_region[region] = suspended.suspended
@@ -430,7 +479,9 @@ def keep_from_replacing(
     the requests of what is terminated are cancelled: cancelling the disabled request of a
     stopped Spot instance would terminate it (spot.py)."""
     sorted_targets = sort_targets(targets, kinds, plan.unstoppable)
-    fleets = zero_maintained_fleets(ec2, region, targets, plan.incident)
+    fleets = zero_maintained_fleets(
+        eager(ec2, plan.ledger, region, FLEETS), region, targets, plan.incident
+    )
     result.errors += fleets.errors
     if fleets.zeroed:
         result.fleets_zeroed[region] = fleets.zeroed
@@ -470,6 +521,33 @@ def sort_targets(
         else:
             kept[target.id] = KEPT_RUNNING[kind]
     return to_stop, pending, disposable, kept
+
+
+def eager(client: Any, ledger: Ledger, region: str, kind: str) -> Any:
+    """`client` whose tag writes are each recorded in the incident's record first (ledger.py):
+    for fleets and warm pools, a few per Region, whose prior values their modules read just
+    before each change. A refused record fails the tag write, so that one is left unchanged
+    (fleets) or changed and said (warm pools: a stopped pool instance must not be replaced)."""
+
+    def write(values: dict[str, dict[str, str]]) -> str | None:
+        return ledger.write(region, kind, [], values)
+
+    return capture(client, {}, threading.Lock(), write)
+
+
+def not_recorded(
+    region: str, error: str | None, ids: Sequence[str], result: HaltResult
+) -> set[str]:
+    """The instances left running because their record could not be written (ledger.py)."""
+    if error is None or not ids:
+        return set()
+    message = (
+        f"{region}: recording {len(ids)} instance(s) in the incident's record failed ({error}): "
+        "not stopped (restore could not tell them from instances anyone tagged)"
+    )
+    result.errors.append(message)
+    LOG.error("instances_not_recorded", extra={"region": region, "error": message})
+    return set(ids)
 
 
 def recorded(region: str, failed: dict[str, str], result: HaltResult) -> dict[str, str]:

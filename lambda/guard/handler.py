@@ -29,6 +29,8 @@ from guard.invocation import Invocation, parse_invocation
 from guard.last_run import read_last_run
 from guard.launch_block import block_launches
 from guard.launches import LaunchPrompt
+from guard.ledger import ROOT as LEDGER_ROOT
+from guard.ledger import Ledger
 from guard.lockout import lock_out
 from guard.logs import configure_logging, get_logger
 from guard.notify import compose_body, compose_subject, publish_summary
@@ -44,8 +46,16 @@ from guard.payer_events import QUARANTINE_RELEASED, QUARANTINE_REQUESTED, send_t
 from guard.principals import Protection, role_name_of
 from guard.regions import resolve_regions
 from guard.report import Report
-from guard.restore import Accounts, latest_incident, restore_incident
-from guard.service_capacity import Running, ServiceHalt
+from guard.restore import (
+    NO_RECORD,
+    Accounts,
+    RestoreResult,
+    forget_incident,
+    latest_incident,
+    read_records,
+    restore_incident,
+)
+from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 from guard.services import (
     CENSUS_WORKERS,
     HALT_WORKERS,
@@ -263,8 +273,10 @@ def run_guard(
     if finishes_open_incident(decision, incident_id, settings.mode is Mode.ENFORCE):
         finish_incident(report, settings, clients, incident_id, services)
     if decision.verdict is Verdict.TRIP:
+        incident = open_incident.incident if open_incident else new_incident_id(now)
         plan = HaltPlan(
-            incident=open_incident.incident if open_incident else new_incident_id(now),
+            incident=incident,
+            ledger=ledger_of(clients, incident),
             unstoppable=settings.unstoppable,
             wait_s=pending_wait_s,
             sleep=sleep,
@@ -372,7 +384,7 @@ def trip(
         halting_services = pool.submit(
             halt_services,
             services.running,
-            plan.incident,
+            plan.ledger,
             clients.client,
             HALT_WORKERS,
             settings.halt,
@@ -456,7 +468,13 @@ def finish_incident(
     if services.running:
         report_services_halt(
             report,
-            halt_services(services.running, incident, clients.client, HALT_WORKERS, settings.halt),
+            halt_services(
+                services.running,
+                ledger_of(clients, incident),
+                clients.client,
+                HALT_WORKERS,
+                settings.halt,
+            ),
         )
     if settings.lockout is not Lockout.NONE:
         lock_people_out(report, settings, clients, incident=incident, unfinished_only=True)
@@ -508,6 +526,7 @@ def refuse_launches(
             settings.launch_block_policy,
             incident=incident,
             protection=protection_of(settings, clients),
+            ledger=ledger_of(clients, incident),
         )
     except (ClientError, BotoCoreError) as error:
         report.launch_block_errors["(launch block)"] = describe_error(error)
@@ -541,6 +560,7 @@ def lock_people_out(
             incident=incident,
             protection=protection,
             partition=clients.partition_of(home),
+            ledger=ledger_of(clients, incident),
             unfinished_only=unfinished_only,
         )
     except (ClientError, BotoCoreError) as error:
@@ -587,6 +607,8 @@ def run_restore(
         partition=clients.partition_of(home),
         launch_block_policy=settings.launch_block_policy,
         sleep=sleep,
+        ssm_for=lambda region: clients.client("ssm", region),
+        home_region=home,
     )
     report = Report(
         account=account,
@@ -606,6 +628,9 @@ def run_restore(
         if release:  # a quarantine whose incident's records are gone must still be liftable
             ask_payer(report, settings, clients, QUARANTINE_RELEASED)
         return report
+    # The incident's own record (ledger.py): what restore may undo. None anywhere: NO_RECORD.
+    records, unreadable = read_records(target, incident)
+    unrecorded = not unreadable and all(record.empty for record in records.values())
     closed = None
     if not invocation.dry_run:  # first: starting instances emits launch events
         closed = close_incident(clients.client("ssm", home), incident)
@@ -619,13 +644,20 @@ def run_restore(
         dry_run=invocation.dry_run,
         restart=invocation.restart_instances,
         workers=MAX_POOL_CONNECTIONS,
+        records=records,
     )
     undone = restore_incident(
         target,
         incident,
+        records=records,
         restart_instances=invocation.restart_instances,
         dry_run=invocation.dry_run,
     )
+    undone.errors.update({f"{region} record": why for region, why in unreadable.items()})
+    undone.unrecorded.update(services.refused)
+    undone.record_warnings.update(services.warnings)
+    if finished(undone, services) and not invocation.dry_run:
+        undone.errors.update(forget_incident(target, records))
     report.incident = incident
     report.restore = {
         **undone.to_dict(),
@@ -634,6 +666,8 @@ def run_restore(
     }
     report.restore["errors"] = {**report.restore.get("errors", {}), **services.errors}
     report.reason = undone.summary()
+    if unrecorded:
+        report.reason = NO_RECORD.format(incident=incident, root=LEDGER_ROOT)
     if services.restored:
         report.reason += f"; {len(services.restored)} other service resource(s) started again"
     if release:
@@ -642,6 +676,24 @@ def run_restore(
         report.reason += f"; {closed}"
     LOG.info("restore_done", extra={"incident": incident, "summary": report.reason})
     return report
+
+
+def finished(undone: RestoreResult, services: ServiceRestore) -> bool:
+    """Nothing left to undo: the incident's record may go (ledger.py)."""
+    return not (
+        undone.errors
+        or undone.still_stopped
+        or undone.fell_back
+        or undone.kept_suspended
+        or undone.warm_pools_kept
+        or services.errors
+        or services.not_yet
+    )
+
+
+def ledger_of(clients: ClientFactory, incident: str) -> Ledger:
+    """The writer of `incident`'s record: each Region's Parameter Store (ledger.py)."""
+    return Ledger(lambda region: clients.client("ssm", region), incident, clients.home_region)
 
 
 def newest_incident(target: Accounts, clients: ClientFactory) -> str | None:

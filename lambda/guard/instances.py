@@ -34,6 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error
 from guard.incident import INCIDENT_TAG, STOP_PROTECTION_TAG
+from guard.ledger import Record
 from guard.logs import get_logger
 from guard.treatment import NEVER_STOPS
 
@@ -394,6 +395,8 @@ class Restart:
     fell_back: dict[str, str] = field(default_factory=dict)  # started, but stopped again: why
     reprotected: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    # tagged with the incident but not in its record (ledger.py): left alone, tags and all
+    unrecorded: list[str] = field(default_factory=list)
 
 
 def restore_instances(
@@ -404,11 +407,16 @@ def restore_instances(
     restart: bool,
     dry_run: bool,
     waiting_for: Waiting,
+    record: Record,
 ) -> Restart:
     """Start what `incident` stopped (when asked), wait until each runs or falls back, and put
-    back the stop protection it lifted (restarted or not)."""
+    back the stop protection it lifted (restarted or not). Only instances in the incident's
+    record (`record`, ledger.py) that still carry its tag: one tagged by anyone else is left
+    alone and reported (issue 22 item 7)."""
     outcome = Restart()
     tagged = incident_instances(ec2, incident)
+    outcome.unrecorded = sorted(i for i in tagged if not record.holds(i))
+    tagged = {i: found for i, found in tagged.items() if record.holds(i)}
     stopped = [i for i, (state, _) in tagged.items() if state in ("stopped", "stopping")]
     protected = [i for i, (_, lifted) in tagged.items() if lifted]
     # StartInstances refuses a `stopping` instance, and one refusal fails the whole call:

@@ -59,6 +59,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG, TAG_PREFIX
+from guard.ledger import Record
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 
@@ -177,7 +178,7 @@ def halt(client: Any, found: list[Running], incident: str) -> ServiceHalt:
 
 
 def restore(
-    client: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    client: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
 ) -> ServiceRestore:
     """Give each function `incident` throttled its recorded reservation back (with `restart`
     only: invocations bill again) and take the record off."""
@@ -186,7 +187,7 @@ def restore(
         name, arn = function["FunctionName"], function["FunctionArn"]
         where = f"{region}/{name}"
         try:
-            tags = client.list_tags(Resource=arn).get("Tags", {})
+            tags = record.vouch(client.list_tags(Resource=arn).get("Tags", {}), arn, name)
             if tags.get(INCIDENT_TAG) != incident or RESERVED_TAG not in tags:
                 continue  # not throttled by this incident (its other records are not ours)
             if not restart:

@@ -65,6 +65,7 @@ from guard.lambda_functions import (
     list_functions,
     untag_record,
 )
+from guard.ledger import Record
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
@@ -226,7 +227,7 @@ def _remove(
 
 
 def restore(
-    client: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    client: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
 ) -> ServiceRestore:
     """Put back the provisioned concurrency `incident` removed (with `restart` only: it bills
     again), exactly as recorded, and take the records off."""
@@ -234,7 +235,7 @@ def restore(
     for function in list_functions(client):
         name, arn = function["FunctionName"], function["FunctionArn"]
         try:
-            tags = client.list_tags(Resource=arn).get("Tags", {})
+            tags = record.vouch(client.list_tags(Resource=arn).get("Tags", {}), arn, name)
             if tags.get(INCIDENT_TAG) != incident:
                 continue
             if not any(k.startswith(TAG_PREFIX) and k != INCIDENT_TAG for k in tags):

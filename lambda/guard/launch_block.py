@@ -46,6 +46,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from guard.census import describe_error
 from guard.iam_principals import attached_policies, list_principals, remove_tags, who, write_tags
 from guard.incident import TAG_PREFIX
+from guard.ledger import LAUNCH_BLOCKS, Ledger
 from guard.lockout import QUOTA_ERROR, deny_all_arn
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
@@ -68,7 +69,7 @@ class LaunchBlockResult:
 
 
 def block_launches(
-    iam: Any, policy_arn: str, *, incident: str, protection: Protection
+    iam: Any, policy_arn: str, *, incident: str, protection: Protection, ledger: Ledger
 ) -> LaunchBlockResult:
     """Attach `policy_arn` to every user and role not protected; one failure never stops the
     rest. Nothing is attached unless the policy only denies (see above)."""
@@ -85,6 +86,14 @@ def block_launches(
             targets.append(principal)
         else:
             result.skipped[principal.key] = reason
+
+    # Record first (ledger.py), in one write: restore lifts the block only from principals this
+    # record names (the tag alone, anyone may write).
+    recording = ledger.write(ledger.home_region, LAUNCH_BLOCKS, [p.key for p in targets])
+    if recording is not None:
+        for principal in targets:
+            result.errors[principal.key] = f"not blocked: recording it failed ({recording})"
+        return result
 
     def block_one(principal: Principal) -> tuple[Principal, str | bool, str | None]:
         try:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from guard.ledger import Record
 from guard.lightsail_instances import bundles_of, priced, running
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 
@@ -64,7 +65,7 @@ def halt(lightsail: Any, found: list[Running], incident: str) -> ServiceHalt:
 
 
 def restore(
-    lightsail: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    lightsail: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
 ) -> ServiceRestore:
     """Nothing: the guard never changed a database."""
     return ServiceRestore()

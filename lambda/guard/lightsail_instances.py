@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from guard.ledger import Record
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 
 SERVICE = "lightsail"
@@ -128,7 +129,7 @@ def _usd(usd_per_hour: float | None) -> str:
 
 
 def restore(
-    lightsail: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    lightsail: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
 ) -> ServiceRestore:
     """Nothing: the guard never changed an instance."""
     return ServiceRestore()

@@ -29,6 +29,10 @@ Records written by guards before this version may say `deny=inline` (an inline d
 quota) or `revoked-sessions=yes` (an inline revocation on a role): restore still removes those,
 with credentials that may delete inline policies (`runawaytrain restore`, the operator role).
 
+The tags stay the visible marker; restore trusts them only as the incident's own record
+vouches for them (ledger.py): every principal's record (incident, deny, the keys to deactivate)
+is planned from reads first (`plan_lock`), all written in one parameter write, then acted on.
+
 IAM: iam:ListUsers, iam:ListRoles, iam:ListUserTags, iam:ListRoleTags, iam:ListAccessKeys,
 iam:UpdateAccessKey, iam:ListAttachedUserPolicies, iam:ListAttachedRolePolicies,
 iam:ListUserPolicies, iam:ListRolePolicies (an older record's inline deny),
@@ -47,6 +51,7 @@ from guard.census import describe_error
 from guard.iam_principals import attached_policies, write_tags
 from guard.iam_principals import list_principals as list_all_principals
 from guard.incident import INCIDENT_TAG, LOCK_TAG, TAG_PREFIX
+from guard.ledger import PRINCIPALS, Ledger
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
 from guard.principals import Kind, Principal, Protection, claims_locked_by, skip_reason
@@ -63,6 +68,7 @@ DENY_TAG = f"{TAG_PREFIX}deny"
 KEYS_TAG = f"{TAG_PREFIX}deactivated-keys"  # the key ids we set Inactive (space-separated)
 # "yes" when an older guard put REVOKE_SESSIONS on a role; this one never does
 REVOKE_TAG = f"{TAG_PREFIX}revoked-sessions"
+ACTIVE = "active-keys"  # in a plan only (never a tag): the keys this run deactivates
 # IAM refuses a managed policy beyond the principal's quota (10 by default, up to 20) with
 # LimitExceeded. Source: IAM User Guide, "IAM and AWS STS quotas". The quota is not read here:
 # attach, and on that error report the principal as not locked, so either quota works.
@@ -95,6 +101,7 @@ def lock_out(
     incident: str,
     protection: Protection,
     partition: str,
+    ledger: Ledger,
     unfinished_only: bool = False,
 ) -> LockoutResult:
     """Lock every principal in scope except the protected ones; one failure never stops the rest.
@@ -118,19 +125,33 @@ def lock_out(
             result.skipped[principal.key] = reason
             LOG.info("principal_skipped", extra={"principal": principal.key, "reason": reason})
 
-    def lock_one(principal: Principal) -> tuple[Principal, str | None]:
+    # Record first (ledger.py): each principal's record (its deny, the keys to deactivate) is
+    # planned from reads, then all are written in one parameter write, then the locks go on.
+    plans = plan_locks(iam, targets, incident, partition, result)
+    values = {
+        key: {k: v for k, v in record.items() if k not in (ACTIVE, LOCK_TAG)}
+        for key, (_, record) in plans.items()
+    }
+    recording = ledger.write(ledger.home_region, PRINCIPALS, [], values)
+    if recording is not None:
+        for key in plans:
+            result.errors[key] = f"not locked out: recording it failed ({recording})"
+        return result
+
+    def lock_one(planned: tuple[Principal, dict[str, str]]) -> tuple[Principal, str | None]:
+        principal, record = planned
         try:
             if principal.kind is Kind.USER:
-                lock_user(iam, principal, incident, partition)
+                lock_user(iam, principal, record, partition)
             else:
-                lock_role(iam, principal, incident, partition)
+                lock_role(iam, principal, record, partition)
         except ClientError as error:
             return principal, _why_not_locked(principal, error)
         except BotoCoreError as error:
             return principal, describe_error(error)
         return principal, None
 
-    for principal, error in map_in_parallel(lock_one, targets, IAM_WORKERS):
+    for principal, error in map_in_parallel(lock_one, list(plans.values()), IAM_WORKERS):
         if error is not None:
             result.errors[principal.key] = error
             LOG.error("lockout_failed", extra={"principal": principal.key, "error": error})
@@ -143,13 +164,45 @@ def lock_out(
     return result
 
 
-def lock_user(iam: Any, user: Principal, incident: str, partition: str) -> None:
-    name = user.name
-    record = _start_record(iam, user, incident, partition)
-    keys = iam.list_access_keys(UserName=name)["AccessKeyMetadata"]
+def plan_locks(
+    iam: Any, targets: list[Principal], incident: str, partition: str, result: LockoutResult
+) -> dict[str, tuple[Principal, dict[str, str]]]:
+    """{key: (principal, its plan_lock record)}, all read at once; a failed read is an error."""
+
+    def plan_one(principal: Principal) -> tuple[Principal, dict[str, str] | str]:
+        try:
+            return principal, plan_lock(iam, principal, incident, partition)
+        except (ClientError, BotoCoreError) as error:
+            return principal, describe_error(error)
+
+    plans: dict[str, tuple[Principal, dict[str, str]]] = {}
+    for principal, planned in map_in_parallel(plan_one, targets, IAM_WORKERS):
+        if isinstance(planned, str):
+            result.errors[principal.key] = planned
+        else:
+            plans[principal.key] = principal, planned
+    return plans
+
+
+def plan_lock(iam: Any, principal: Principal, incident: str, partition: str) -> dict[str, str]:
+    """The record of `principal`'s lockout, before anything is changed (written to the
+    incident's record, then as tags): its deny, and for a user the keys to deactivate."""
+    record = _start_record(iam, principal, incident, partition)
+    if principal.kind is Kind.ROLE:
+        return record
+    keys = iam.list_access_keys(UserName=principal.name)["AccessKeyMetadata"]
     active = [key["AccessKeyId"] for key in keys if key["Status"] == "Active"]
-    recorded = user.tags.get(KEYS_TAG, "").split() if _finishing(user) else []
+    recorded = principal.tags.get(KEYS_TAG, "").split() if _finishing(principal) else []
     record[KEYS_TAG] = " ".join(dict.fromkeys(recorded + active))
+    record[ACTIVE] = " ".join(active)
+    return record
+
+
+def lock_user(iam: Any, user: Principal, record: dict[str, str], partition: str) -> None:
+    """Lock `user` as `record` (plan_lock) says: tags, keys, deny."""
+    name = user.name
+    record = dict(record)
+    active = record.pop(ACTIVE, "").split()
     write_tags(iam, Kind.USER, name, record)
     for key_id in active:  # first: a leaked key stops working even if the deny then fails
         iam.update_access_key(UserName=name, AccessKeyId=key_id, Status="Inactive")
@@ -158,9 +211,9 @@ def lock_user(iam: Any, user: Principal, incident: str, partition: str) -> None:
     write_tags(iam, Kind.USER, name, {LOCK_TAG: "complete"})
 
 
-def lock_role(iam: Any, role: Principal, incident: str, partition: str) -> None:
+def lock_role(iam: Any, role: Principal, record: dict[str, str], partition: str) -> None:
+    """Lock `role` as `record` (plan_lock) says: tags, deny."""
     name = role.name
-    record = _start_record(iam, role, incident, partition)
     write_tags(iam, Kind.ROLE, name, record)
     if record[DENY_TAG] != "none":
         _deny(iam, Kind.ROLE, name, partition)

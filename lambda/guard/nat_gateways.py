@@ -43,6 +43,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error, refused
 from guard.incident import TAG_PREFIX
+from guard.ledger import Record
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 
@@ -187,7 +188,7 @@ def halt(ec2: Any, found: list[Running], incident: str) -> ServiceHalt:
 
 
 def restore(
-    ec2: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    ec2: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
 ) -> ServiceRestore:
     """Nothing: a deleted gateway is not made again (its record stays for a person)."""
     return ServiceRestore()

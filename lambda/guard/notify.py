@@ -351,6 +351,9 @@ def _restored(report: Report) -> list[str]:
             f"{len(undone['still_stopped'])} instance(s) are still stopped: restore again with "
             "restart_instances to start them."
         )
+    # What the incident's own record does not vouch for, and tags it overruled (ledger.py).
+    unvouched = {**undone.get("unrecorded", {}), **undone.get("record_warnings", {})}
+    lines += [f"{what}: {why}" for what, why in sorted(unvouched.items())]
     for key, error in sorted(undone.get("errors", {}).items()):
         lines.append(f"Error {key}: {error}")
     return lines

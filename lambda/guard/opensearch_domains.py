@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from guard.ledger import Record
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 
 SERVICE = "opensearch"
@@ -127,7 +128,7 @@ def halt(opensearch: Any, found: list[Running], incident: str) -> ServiceHalt:
 
 
 def restore(
-    opensearch: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    opensearch: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
 ) -> ServiceRestore:
     """Nothing: the guard never changed a domain."""
     return ServiceRestore()

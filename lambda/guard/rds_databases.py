@@ -45,6 +45,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG
+from guard.ledger import Record
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 
@@ -162,7 +163,7 @@ def halt(rds: Any, found: list[Running], incident: str) -> ServiceHalt:
 
 
 def restore(
-    rds: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    rds: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
 ) -> ServiceRestore:
     """Start the databases `incident` stopped (only with `restart`), and take its tag off what
     needs it no longer."""
@@ -177,7 +178,8 @@ def restore(
         if not i.get("DBClusterIdentifier")  # its cluster carries the record
     ]
     for name, arn, status, tags in listed:
-        if not any(t["Key"] == INCIDENT_TAG and t["Value"] == incident for t in tags):
+        vouched = record.vouch({t["Key"]: t["Value"] for t in tags}, arn, name)
+        if vouched.get(INCIDENT_TAG) != incident:
             continue
         where = f"{region}/{name}"
         stopped = status == "stopped"

@@ -76,6 +76,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG, TAG_PREFIX
+from guard.ledger import Record
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 
@@ -276,13 +277,17 @@ def _fit(before: list[str], enabled: list[str]) -> tuple[list[str], list[str]]:
 
 
 def restore(
-    redshift: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    redshift: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
 ) -> ServiceRestore:
     """Resume the clusters `incident` paused (only with `restart`), enable the scheduled resume
     actions it disabled, and take its record off what needs it no longer."""
     outcome = ServiceRestore()
     for cluster in _clusters(redshift):
-        tags = {t["Key"]: t["Value"] for t in cluster.get("Tags", [])}
+        tags = record.vouch(
+            {t["Key"]: t["Value"] for t in cluster.get("Tags", [])},
+            cluster_arn(cluster),
+            cluster["ClusterIdentifier"],
+        )
         if tags.get(INCIDENT_TAG) != incident:
             continue
         name, status = cluster["ClusterIdentifier"], cluster["ClusterStatus"]

@@ -15,6 +15,14 @@ and terminated Spot instances cannot be brought back: the cancelled requests are
 their records, so even when the trip died before its mail) and their records cleared. Running a
 restore twice changes nothing the second time.
 
+Restore trusts a tag only where the incident's own record vouches for it (ledger.py, issue 22
+item 7): instances are started only if they are in the record and still carry the tag; groups
+resumed, principals unlocked and launch blocks lifted only where the record names them, with the
+values it recorded. What carries the incident's tags without being in its record is left alone
+and listed (`unrecorded`: "tagged with the incident but not in its record"). An incident with no
+record at all (tripped before the record existed, or made up) undoes nothing: see `NO_RECORD`.
+Once a restore leaves nothing to undo, it deletes the record.
+
 Every record is written before its change (halt.py), so a trip that crashed or timed out between
 the two leaves records of changes that never happened; undoing one of those sets what already is:
 a key still Active is left alone, a deny never attached answers NoSuchEntity (ignored), protection
@@ -34,7 +42,7 @@ warm_pools.py, instances.py and spot.py.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -46,6 +54,19 @@ from guard.iam_principals import list_principals
 from guard.incident import INCIDENT_TAG, LOCK_TAG
 from guard.instances import Waiting, restore_instances
 from guard.launch_block import LAUNCH_BLOCK_TAG, lift_launch_block
+from guard.ledger import (
+    AUTO_SCALING,
+    FLEETS,
+    INSTANCES,
+    LAUNCH_BLOCKS,
+    PRINCIPALS,
+    ROOT,
+    WARM_POOLS,
+    LedgerError,
+    Records,
+    delete_record,
+    read_record,
+)
 from guard.lockout import (
     DENY_TAG,
     INLINE_DENY,
@@ -68,6 +89,14 @@ GONE = "NoSuchEntity"  # IAM: the policy or key is not there (any more): nothing
 # How long restore waits for restarted instances to reach running (or fall back to stopped,
 # e.g. for want of kms:CreateGrant on a customer managed key) before it resumes Auto Scaling.
 RESTART_WAIT_S = 180.0
+NOT_IN_RECORD = "tagged with the incident but not in its record: not started"
+NO_RECORD = (
+    "incident {incident} has no record written by the guard ({root}/{incident}/ in any Region): "
+    "either it was tripped before the guard kept one, or nobody tripped it (anyone may tag a "
+    "resource with a made-up incident id). Nothing was started, resumed or unlocked from its "
+    "tags. Check each resource tagged runawaytrain:incident={incident} and undo it by hand "
+    "(`runawaytrain restore --dry-run` lists them under `unrecorded`)"
+)
 
 
 @dataclass
@@ -90,6 +119,9 @@ class RestoreResult:
     # "region/request id" of the Spot requests the incident cancelled: they cannot be reopened
     spot_requests_cancelled: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    # "region/i-..." or "user/x" -> why its incident tags were not trusted (ledger.py): left alone
+    unrecorded: dict[str, str] = field(default_factory=dict)
+    record_warnings: dict[str, str] = field(default_factory=dict)  # a tag the record overruled
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,6 +152,10 @@ class RestoreResult:
         if self.spot_requests_cancelled:
             parts.append(
                 f"{len(self.spot_requests_cancelled)} cancelled Spot request(s) cannot be reopened"
+            )
+        if self.unrecorded:
+            parts.append(
+                f"{len(self.unrecorded)} tagged with the incident but not in its record: left alone"
             )
         if self.errors:
             parts.append(f"{len(self.errors)} error(s)")
@@ -154,23 +190,83 @@ class Accounts:
     launch_block_policy: str = ""
     wait_s: float = RESTART_WAIT_S  # per region, for restarted instances to settle
     sleep: Callable[[float], None] | None = None  # time.sleep unless a test drives a clock
+    # The incident's record (ledger.py): each Region's Parameter Store, and the home Region's
+    # for the IAM steps. None: records are not looked for (latest_incident from tags only).
+    ssm_for: Callable[[str], Any] | None = None
+    home_region: str = ""
+
+
+def read_records(account: Accounts, incident: str) -> tuple[dict[str, Records], dict[str, str]]:
+    """({region: the incident's record there}, {region: why it could not be read}), for every
+    Region and the home Region, all at once."""
+    assert account.ssm_for is not None
+    ssm_for = account.ssm_for
+    regions = sorted({*account.regions, account.home_region} - {""})
+
+    def read(region: str) -> tuple[str, Records | str]:
+        try:
+            return region, read_record(ssm_for(region), incident)
+        except LedgerError as error:
+            return region, str(error)
+
+    records: dict[str, Records] = {}
+    errors: dict[str, str] = {}
+    for region, found in map_in_parallel(read, regions, REGION_WORKERS):
+        if isinstance(found, Records):
+            records[region] = found
+        else:
+            errors[region] = found
+    return records, errors
+
+
+def forget_incident(account: Accounts, records: Mapping[str, Records]) -> dict[str, str]:
+    """Delete the incident's record everywhere (restore left nothing to undo); {region: error}."""
+    assert account.ssm_for is not None
+    ssm_for = account.ssm_for
+
+    def forget(region: str) -> tuple[str, str | None]:
+        return region, delete_record(ssm_for(region), records[region])
+
+    found = [region for region, record in records.items() if not record.empty]
+    return {
+        f"{region} record": error
+        for region, error in map_in_parallel(forget, found, REGION_WORKERS)
+        if error is not None
+    }
 
 
 def restore_incident(
-    account: Accounts, incident: str, *, restart_instances: bool = False, dry_run: bool = False
+    account: Accounts,
+    incident: str,
+    *,
+    records: Mapping[str, Records],
+    restart_instances: bool = False,
+    dry_run: bool = False,
 ) -> RestoreResult:
+    """Undo `incident` as its record (`records`, by Region: read_records) vouches for."""
     result = RestoreResult(incident, dry_run)
+    home = records.get(account.home_region, Records())
+    locks = home.of(PRINCIPALS)
+    blocks = home.of(LAUNCH_BLOCKS, values_expected=False)
     for principal in list_principals(account.iam):
         try:
-            if principal.tags.get(LAUNCH_BLOCK_TAG) == incident:
+            blocked = blocks.vouch(principal.tags, principal.key)
+            if blocked.get(LAUNCH_BLOCK_TAG) == incident:
                 lift(account, principal, result)
-            if principal.tags.get(INCIDENT_TAG) == incident:
-                unlock(account.iam, principal, account.partition, result)
+            locked = locks.vouch(principal.tags, principal.key)
+            if locked.get(INCIDENT_TAG) == incident:
+                unlock(account.iam, principal, account.partition, result, locked)
         except (ClientError, BotoCoreError) as error:
             result.errors[principal.key] = describe_error(error)
+    for record in (locks, blocks):
+        result.unrecorded.update(record.refused)
+        result.record_warnings.update(record.warnings)
+    regions = [region for region in account.regions if region in records]
     for region_result in map_in_parallel(
-        lambda region: restore_region(account, region, incident, restart_instances, dry_run),
-        account.regions,
+        lambda region: restore_region(
+            account, region, incident, restart_instances, dry_run, records=records[region]
+        ),
+        regions,
         REGION_WORKERS,
     ):
         result.resumed_asgs.update(region_result.resumed_asgs)
@@ -184,12 +280,24 @@ def restore_incident(
         result.fleets_restored.update(region_result.fleets_restored)
         result.spot_requests_cancelled += region_result.spot_requests_cancelled
         result.errors.update(region_result.errors)
+        result.unrecorded.update(region_result.unrecorded)
+        result.record_warnings.update(region_result.record_warnings)
     LOG.info("restored", extra=result.to_dict())
     return result
 
 
-def unlock(iam: Any, principal: Principal, partition: str, result: RestoreResult) -> None:
-    tags, name, user = principal.tags, principal.name, principal.kind is Kind.USER
+def unlock(
+    iam: Any,
+    principal: Principal,
+    partition: str,
+    result: RestoreResult,
+    tags: Mapping[str, str] | None = None,
+) -> None:
+    """Undo `principal`'s lockout as `tags` (the record's: ledger.Record.vouch) say; every
+    record tag it carries comes off."""
+    live = principal.tags
+    tags = live if tags is None else tags
+    name, user = principal.name, principal.kind is Kind.USER
     if not result.dry_run:
         if tags.get(DENY_TAG) == "managed":
             _ignore_gone(
@@ -197,7 +305,8 @@ def unlock(iam: Any, principal: Principal, partition: str, result: RestoreResult
                 **_who(principal),
                 PolicyArn=deny_all_arn(partition),
             )
-        if tags.get(DENY_TAG) == "inline":
+        # "managed" as recorded before the lockout: at a full quota it went inline instead
+        if tags.get(DENY_TAG) in ("managed", "inline"):
             _ignore_gone(
                 iam.delete_user_policy if user else iam.delete_role_policy,
                 **_who(principal),
@@ -210,7 +319,7 @@ def unlock(iam: Any, principal: Principal, partition: str, result: RestoreResult
             iam, name, tags.get(KEYS_TAG, "").split(), result.dry_run
         )
     if not result.dry_run:
-        present = [key for key in RECORD_TAGS if key in tags]
+        present = [key for key in RECORD_TAGS if key in live]
         (iam.untag_user if user else iam.untag_role)(**_who(principal), TagKeys=present)
     (result.unlocked_users if user else result.unlocked_roles).append(name)
     LOG.info("principal_unlocked", extra={"principal": principal.key, "dry_run": result.dry_run})
@@ -243,7 +352,13 @@ def reactivate_keys(iam: Any, user: str, recorded: list[str], dry_run: bool) -> 
 
 
 def restore_region(
-    account: Accounts, region: str, incident: str, restart_instances: bool, dry_run: bool
+    account: Accounts,
+    region: str,
+    incident: str,
+    restart_instances: bool,
+    dry_run: bool,
+    *,
+    records: Records,
 ) -> RestoreResult:
     """Fleets back first (with target 0 they launch nothing now, and would replace nothing),
     then instances (started and waited for when asked), then warm pools and Auto Scaling: a
@@ -252,7 +367,9 @@ def restore_region(
     result = RestoreResult(incident, dry_run)
     ec2 = account.ec2_for(region)
     try:
-        result.fleets_restored, fleet_errors = restore_fleets(ec2, incident, dry_run)
+        fleets = records.of(FLEETS)
+        result.fleets_restored, fleet_errors = restore_fleets(ec2, incident, dry_run, fleets)
+        result.unrecorded.update({f"{region}/{f}": why for f, why in fleets.refused.items()})
         result.errors.update({f"{region} {n}": e for n, e in enumerate(fleet_errors)})
         waiting = Waiting(account.wait_s, account.sleep or time.sleep)
         restarted = restore_instances(
@@ -262,21 +379,40 @@ def restore_region(
             restart=restart_instances,
             dry_run=dry_run,
             waiting_for=waiting,
+            record=records.of(INSTANCES, values_expected=False),
+        )
+        result.unrecorded.update(
+            {f"{region}/{instance}": NOT_IN_RECORD for instance in restarted.unrecorded}
         )
         result.started_instances = restarted.started
         result.still_stopped = restarted.still_stopped
         result.fell_back = restarted.fell_back
         result.reprotected = restarted.reprotected
         result.errors.update(restarted.errors)
+        pooled = records.of(WARM_POOLS)
         pools = restore_warm_pools(
-            account.autoscaling_for(region), ec2, incident, restarted.still_stopped, dry_run
+            account.autoscaling_for(region),
+            ec2,
+            incident,
+            restarted.still_stopped,
+            dry_run,
+            ledger=pooled,
         )
+        result.unrecorded.update({f"{region}/{g}": why for g, why in pooled.refused.items()})
         result.warm_pools_restored = {f"{region}/{g}": done for g, done in pools.restored.items()}
         result.warm_pools_kept = {f"{region}/{g}": why for g, why in pools.kept.items()}
         result.errors.update({f"{region}/{g}": error for g, error in pools.errors.items()})
+        groups = records.of(AUTO_SCALING)
         resumed = resume_groups(
-            account.autoscaling_for(region), ec2, incident, restarted.still_stopped, dry_run
+            account.autoscaling_for(region),
+            ec2,
+            incident,
+            restarted.still_stopped,
+            dry_run,
+            record=groups,
         )
+        result.unrecorded.update({f"{region}/{g}": why for g, why in groups.refused.items()})
+        result.record_warnings.update({f"{region}/{g}": w for g, w in groups.warnings.items()})
         result.resumed_asgs = {f"{region}/{name}": procs for name, procs in resumed.resumed.items()}
         result.kept_suspended = {f"{region}/{name}": why for name, why in resumed.kept.items()}
         cancelled = cancelled_requests(ec2, incident, dry_run)
@@ -284,6 +420,25 @@ def restore_region(
     except (ClientError, BotoCoreError) as error:
         result.errors[region] = describe_error(error)
     return result
+
+
+def recorded_incidents(account: Accounts) -> set[str]:
+    """Every incident with a record (ledger.py) in any Region: what only the guard writes."""
+    if account.ssm_for is None:
+        return set()
+    ssm_for = account.ssm_for
+
+    def in_region(region: str) -> set[str]:
+        pages = (
+            ssm_for(region)
+            .get_paginator("get_parameters_by_path")
+            .paginate(Path=ROOT, Recursive=True)
+        )
+        names = [str(p["Name"]) for page in pages for p in page.get("Parameters", [])]
+        return {name[len(ROOT) + 1 :].split("/", 1)[0] for name in names}
+
+    regions = sorted({*account.regions, account.home_region} - {""})
+    return set().union(*map_in_parallel(in_region, regions, REGION_WORKERS))
 
 
 def find_incidents(account: Accounts) -> set[str]:
@@ -313,8 +468,12 @@ def find_incidents(account: Accounts) -> set[str]:
 
 
 def latest_incident(account: Accounts) -> str | None:
-    """Incident ids start with their UTC timestamp, so the newest sorts last."""
-    return max(find_incidents(account), default=None)
+    """Incident ids start with their UTC timestamp, so the newest sorts last. The newest with a
+    record (ledger.py) if any has one: a made-up, newer id on a tag must not become the incident
+    a plain `restore` undoes; only when no incident has a record, the newest on a tag (which
+    restore then refuses, NO_RECORD, naming what carries it)."""
+    recorded = recorded_incidents(account)
+    return max(recorded or find_incidents(account), default=None)
 
 
 def _who(principal: Principal) -> dict[str, str]:

@@ -38,6 +38,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG
+from guard.ledger import Record
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 
@@ -131,7 +132,7 @@ def halt(sagemaker: Any, found: list[Running], incident: str) -> ServiceHalt:
 
 
 def restore(
-    sagemaker: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    sagemaker: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
 ) -> ServiceRestore:
     """Nothing: a deleted app is not created again (its user opens it again in Studio)."""
     return ServiceRestore()

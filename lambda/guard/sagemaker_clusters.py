@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from guard.ledger import Record
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 
 SERVICE = "sagemaker"
@@ -76,7 +77,7 @@ def halt(sagemaker: Any, found: list[Running], incident: str) -> ServiceHalt:
 
 
 def restore(
-    sagemaker: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    sagemaker: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
 ) -> ServiceRestore:
     """Nothing: the guard never changed a cluster."""
     return ServiceRestore()

@@ -77,6 +77,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error, refused
 from guard.incident import TAG_PREFIX
+from guard.ledger import Record
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 
@@ -379,7 +380,13 @@ def untag(sagemaker: Any, arn: str, keys: list[str], where: str, errors: list[st
 
 
 def restore(
-    clients: dict[str, Any], region: str, incident: str, *, dry_run: bool, restart: bool
+    clients: dict[str, Any],
+    region: str,
+    incident: str,
+    *,
+    dry_run: bool,
+    restart: bool,
+    record: Record,
 ) -> ServiceRestore:
     """Create again, from the records on their configurations, the endpoints `incident`
     deleted (only with `restart`: an endpoint bills again at once), then remove the records."""
@@ -390,7 +397,10 @@ def restore(
     )
     for page in pages:
         for config in page["EndpointConfigs"]:
-            tags = tags_of(sagemaker, config["EndpointConfigArn"])
+            arn = config["EndpointConfigArn"]
+            found = tags_of(sagemaker, arn)
+            named = [k[len(RECORD_PREFIX) :] for k in found if k.startswith(RECORD_PREFIX)]
+            tags = record.vouch(found, arn, config["EndpointConfigName"], *named)
             for key, value in tags.items():
                 if key.startswith(RECORD_PREFIX) and value == incident:
                     name = key[len(RECORD_PREFIX) :]

@@ -39,6 +39,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG
+from guard.ledger import Record
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 
@@ -222,7 +223,7 @@ def stopped_by_its_tuning_job(sagemaker: Any, name: str) -> bool:
 
 
 def restore(
-    sagemaker: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    sagemaker: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
 ) -> ServiceRestore:
     """Nothing: a stopped job cannot be resumed (its tag stays, as the record of what ended)."""
     return ServiceRestore()

@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG
+from guard.ledger import Record
 from guard.logs import get_logger
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 
@@ -122,15 +123,15 @@ def untag(sagemaker: Any, notebook: Running, outcome: ServiceHalt) -> None:
         )
 
 
-def incident_of(sagemaker: Any, arn: str) -> str | None:
+def incident_of(sagemaker: Any, arn: str, record: Record) -> str | None:
+    """The incident the record vouches `arn` was stopped by (ledger.py), or None."""
     pages = sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn)
-    return next(
-        (t["Value"] for page in pages for t in page["Tags"] if t["Key"] == INCIDENT_TAG), None
-    )
+    tags = {t["Key"]: t["Value"] for page in pages for t in page["Tags"]}
+    return record.vouch(tags, arn).get(INCIDENT_TAG)
 
 
 def restore(
-    sagemaker: Any, region: str, incident: str, *, dry_run: bool, restart: bool
+    sagemaker: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
 ) -> ServiceRestore:
     """Start the notebooks `incident` stopped (only with `restart`, as EC2 instances: a start
     bills again, the operator says so), and take its tag off what needs it no longer."""
@@ -143,7 +144,7 @@ def restore(
             name, arn = notebook["NotebookInstanceName"], notebook["NotebookInstanceArn"]
             where, status = f"{region}/{name}", notebook["NotebookInstanceStatus"]
             try:
-                if incident_of(sagemaker, arn) != incident:
+                if incident_of(sagemaker, arn, record) != incident:
                     continue
                 stopped = status in ("Stopped", "Failed")
                 if not (stopped and restart) and status not in RUNNING_AGAIN:

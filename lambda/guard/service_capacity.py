@@ -12,9 +12,13 @@ Each module (sagemaker_notebooks.py, ...) offers:
   tasks (Running.vcpus and memory_gib set); without it, its capacity weighs the unpriced rate
   per vCPU (burn.py);
 - count(client, region) -> [Running]: what bills now in that region;
-- halt(client, found, incident) -> ServiceHalt: recorded (a tag) before each change;
-- restore(client, region, incident, dry_run, restart) -> ServiceRestore: reads only its own
-  records (an irreversible kind restores nothing and returns an empty ServiceRestore).
+- halt(client, found, incident) -> ServiceHalt: recorded (a tag) before each change; the
+  framework records the batch in the incident's own record first and captures the tags the
+  module writes (ledger.py, services.halt_services);
+- restore(client, region, incident, dry_run, restart, record) -> ServiceRestore: reads only its
+  own records, and trusts a resource's `runawaytrain:` tags only as `record.vouch(tags, arn,
+  ...)` returns them (the incident's own record: issue 22 item 7); an irreversible kind
+  restores nothing and returns an empty ServiceRestore.
 services.py runs them over every region in parallel.
 """
 
@@ -81,11 +85,16 @@ class ServiceRestore:
     restored: list[str] = field(default_factory=list)  # "region/name"
     not_yet: list[str] = field(default_factory=list)  # still stopping: restore again
     errors: dict[str, str] = field(default_factory=dict)
+    # "KIND region/id" -> why its tags were not trusted (ledger.Record.vouch): left alone
+    refused: dict[str, str] = field(default_factory=dict)
+    warnings: dict[str, str] = field(default_factory=dict)  # a tag the record overruled
 
     def merge(self, other: ServiceRestore) -> None:
         self.restored += other.restored
         self.not_yet += other.not_yet
         self.errors.update(other.errors)
+        self.refused.update(other.refused)
+        self.warnings.update(other.warnings)
 
 
 def untag_resource(client: Any, arn: str, keys: list[str], where: str, errors: list[str]) -> None:

@@ -9,6 +9,7 @@ degraded (mailed) unless what was counted trips it anyway.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -37,6 +38,7 @@ from guard import (
     sagemaker_notebooks,
 )
 from guard.census import closed_by_policy, describe_error
+from guard.ledger import Ledger, Records, capture
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
 from guard.service_capacity import PartialCountError, Running, ServiceHalt, ServiceRestore
@@ -175,7 +177,7 @@ def count_services(
 
 def halt_services(
     running: Iterable[Running],
-    incident: str,
+    ledger: Ledger,
     client_for: ClientFor,
     workers: int,
     halting: Collection[str] = DEFAULT_HALT,
@@ -188,7 +190,14 @@ def halt_services(
     The calls of kinds that share an ARN (a function's throttle and its provisioned concurrency)
     run one after the other, a module with HALT_FIRST first: AWS refuses a reservation below the
     function's provisioned concurrency (lambda_provisioned.py), and two halts tagging one
-    resource at once could take each other's incident tag off."""
+    resource at once could take each other's incident tag off.
+
+    Record first (ledger.py): each (kind, Region) batch's names and ARNs are written to the
+    incident's record, one write per batch, all batches at once, before any of its items is
+    halted; a batch whose write fails is not halted. The `runawaytrain:` tags each module writes
+    as it halts (its prior values) are captured from its own calls and written once its batch is
+    done: restore takes them from there, never from the tags."""
+    incident = ledger.incident
     items: dict[tuple[str, str], list[Running]] = {}
     kept: list[Running] = []
     for found in running:
@@ -196,11 +205,35 @@ def halt_services(
             items.setdefault((found.kind, found.arn or found.key), []).append(found)
         else:
             kept.append(found)
+    batches: dict[tuple[str, str], list[list[Running]]] = {}
+    for item in items.values():
+        batches.setdefault((item[0].kind, item[0].region), []).append(item)
 
-    def halt_one(item: list[Running]) -> ServiceHalt:
+    def record(batch: tuple[str, str]) -> tuple[tuple[str, str], str | None]:
+        kind, region = batch
+        ids = [i for item in batches[batch] for r in item for i in (r.name, r.arn) if i]
+        return batch, ledger.write(region, MODULE_OF[kind].NAME, ids)
+
+    outcome = ServiceHalt(kept=kept)
+    recorded: list[tuple[str, str]] = []
+    for batch, error in map_in_parallel(record, list(batches), workers):
+        if error is None:
+            recorded.append(batch)
+            continue
+        names = sorted(r.name for item in batches[batch] for r in item[:1])
+        outcome.errors.append(
+            f"{batch[1]}: {batch[0]}: not halted: recording {names} in the incident's record "
+            f"failed ({error})"
+        )
+    captured: dict[tuple[str, str], dict[str, dict[str, str]]] = {b: {} for b in recorded}
+    lock = threading.Lock()
+
+    def halt_one(job: tuple[tuple[str, str], list[Running]]) -> ServiceHalt:
+        batch, item = job
         module = MODULE_OF[item[0].kind]
         try:
-            return module.halt(client_of(module, item[0].region, client_for), item, incident)
+            client = capture(client_of(module, item[0].region, client_for), captured[batch], lock)
+            return module.halt(client, item, incident)
         except Exception as error:  # one item failing never ends the trip (no mail, no report)
             return ServiceHalt(
                 errors=[
@@ -209,22 +242,35 @@ def halt_services(
                 ]
             )
 
-    chains: dict[tuple[str, str], list[list[Running]]] = {}
-    for (kind, key), item in items.items():
-        chains.setdefault(("", key) if item[0].arn else (kind, key), []).append(item)
+    chains: dict[tuple[str, str], list[tuple[tuple[str, str], list[Running]]]] = {}
+    for batch in recorded:
+        for item in batches[batch]:
+            key = ("", item[0].arn) if item[0].arn else (item[0].kind, item[0].key)
+            chains.setdefault(key, []).append((batch, item))
 
-    def halt_chain(chain: list[list[Running]]) -> ServiceHalt:
+    def halt_chain(chain: list[tuple[tuple[str, str], list[Running]]]) -> ServiceHalt:
         done = ServiceHalt()
-        first = sorted(
-            chain, key=lambda item: not getattr(MODULE_OF[item[0].kind], "HALT_FIRST", 0)
-        )
-        for item in first:
-            done.merge(halt_one(item))
+        for job in sorted(
+            chain, key=lambda job: not getattr(MODULE_OF[job[1][0].kind], "HALT_FIRST", False)
+        ):
+            done.merge(halt_one(job))
         return done
 
-    outcome = ServiceHalt(kept=kept)
     for halted in map_in_parallel(halt_chain, list(chains.values()), workers):
         outcome.merge(halted)
+
+    def record_values(batch: tuple[str, str]) -> str | None:
+        kind, region = batch
+        error = ledger.write(region, MODULE_OF[kind].NAME, [], captured[batch])
+        if error is None:
+            return None
+        return (
+            f"{region}: {kind}: recording what {sorted(captured[batch])} were before failed "
+            f"({error}): restore will leave them halted; their tags say what to put back by hand"
+        )
+
+    with_values = [batch for batch in recorded if captured[batch]]
+    outcome.errors += [e for e in map_in_parallel(record_values, with_values, workers) if e]
     return outcome
 
 
@@ -236,22 +282,35 @@ def restore_services(
     dry_run: bool,
     restart: bool,
     workers: int,
+    records: Mapping[str, Records],
 ) -> ServiceRestore:
     """Each kind's `restore` of `incident` in every region, all at once; `restart`: start what
     the incident stopped (restore --restart-instances), as for EC2 instances. Every kind, the
-    `halt:` setting aside: one changed since the trip must not leave its halt in place."""
-    pairs = [(module, region) for module in MODULES for region in regions]
+    `halt:` setting aside: one changed since the trip must not leave its halt in place.
+    `records`: the incident's record by Region (ledger.py); each module restores only what its
+    kind's record vouches for, and what it left alone is said in `refused`. A Region whose
+    record could not be read is not restored."""
+    pairs = [(module, region) for module in MODULES for region in regions if region in records]
 
     def restore_one(pair: tuple[ModuleType, str]) -> ServiceRestore:
         module, region = pair
+        record = records[region].of(module.NAME)
         try:
             client = client_of(module, region, client_for)
-            return module.restore(client, region, incident, dry_run=dry_run, restart=restart)
+            restored = module.restore(
+                client, region, incident, dry_run=dry_run, restart=restart, record=record
+            )
         except Exception as error:  # listing failed: said, never fatal to the rest
-            failed = ServiceRestore()
+            restored = ServiceRestore()
             if not closed_by_policy(error):
-                failed.errors[f"{module.KIND} in {region}"] = describe_error(error)
-            return failed
+                restored.errors[f"{module.KIND} in {region}"] = describe_error(error)
+        restored.refused.update(
+            {f"{module.KIND} {region}/{i}": w for i, w in record.refused.items()}
+        )
+        restored.warnings.update(
+            {f"{module.KIND} {region}/{i}": w for i, w in record.warnings.items()}
+        )
+        return restored
 
     outcome = ServiceRestore()
     for restored in map_in_parallel(restore_one, pairs, workers):

@@ -38,6 +38,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from guard.census import describe_error
 from guard.incident import FLEET_CAPACITY_TAG, INCIDENT_TAG
 from guard.instance_kinds import Target
+from guard.ledger import Record
 from guard.logs import get_logger
 
 LOG = get_logger("spot")
@@ -279,8 +280,12 @@ def _tags_of(ec2: Any, resource: str) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for page in pages for tag in page["Tags"]}
 
 
-def restore_fleets(ec2: Any, incident: str, dry_run: bool) -> tuple[dict[str, str], list[str]]:
-    """Put back the capacities `incident` recorded on fleets: ({fleet id: capacity}, errors)."""
+def restore_fleets(
+    ec2: Any, incident: str, dry_run: bool, record: Record
+) -> tuple[dict[str, str], list[str]]:
+    """Put back the capacities `incident` recorded on fleets: ({fleet id: capacity}, errors).
+    The capacities are the incident's own record's (ledger.py), not the tags': a fleet anyone
+    tagged is left alone (`record.refused`)."""
     recorded: dict[str, dict[str, str]] = {}
     # DescribeTags documents `fleet` as a resource-type filter value but not Spot Fleet
     # requests: filter by our capacity key, which only fleets carry, and tell them by id.
@@ -289,7 +294,7 @@ def restore_fleets(ec2: Any, incident: str, dry_run: bool) -> tuple[dict[str, st
     )
     fleets = {tag["ResourceId"] for page in pages for tag in page["Tags"]}
     for fleet_id in sorted(fleets):
-        recorded[fleet_id] = _tags_of(ec2, fleet_id)
+        recorded[fleet_id] = record.vouch(_tags_of(ec2, fleet_id), fleet_id)
     restored, errors = {}, []
     for fleet_id, tags in sorted(recorded.items()):
         if tags.get(INCIDENT_TAG) != incident or FLEET_CAPACITY_TAG not in tags:

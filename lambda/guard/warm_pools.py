@@ -55,6 +55,7 @@ from guard.auto_scaling import ASG_PROCESSES
 from guard.census import describe_error
 from guard.incident import WARM_POOL_TAG
 from guard.instances import states_of
+from guard.ledger import Record
 from guard.logs import get_logger
 
 LOG = get_logger("warm_pools")
@@ -279,12 +280,19 @@ class WarmPoolRestore:
 
 
 def restore_warm_pools(
-    autoscaling: Any, ec2: Any, incident: str, still_stopped: Collection[str], dry_run: bool
+    autoscaling: Any,
+    ec2: Any,
+    incident: str,
+    still_stopped: Collection[str],
+    dry_run: bool,
+    *,
+    ledger: Record,
 ) -> WarmPoolRestore:
     """Put back every pool `incident` recorded, unless one of its instances is still stopped
-    (in `still_stopped`, or not running in EC2 while Auto Scaling keeps it Warmed:Running)."""
+    (in `still_stopped`, or not running in EC2 while Auto Scaling keeps it Warmed:Running).
+    Each pool as the incident's own record (`ledger`, ledger.py) has it, not as its tag says."""
     outcome = WarmPoolRestore()
-    for group, record in recorded_pools(autoscaling, incident):
+    for group, record in recorded_pools(autoscaling, incident, ledger):
         try:
             restore_pool(
                 autoscaling,
@@ -300,14 +308,17 @@ def restore_warm_pools(
     return outcome
 
 
-def recorded_pools(autoscaling: Any, incident: str) -> list[tuple[str, PoolRecord]]:
+def recorded_pools(autoscaling: Any, incident: str, ledger: Record) -> list[tuple[str, PoolRecord]]:
     pages = autoscaling.get_paginator("describe_tags").paginate(
         Filters=[{"Name": "key", "Values": [WARM_POOL_TAG]}]
     )
     found = {}
     for page in pages:
         for tag in page["Tags"]:
-            record = PoolRecord.decode(tag["Value"])
+            vouched = ledger.vouch({WARM_POOL_TAG: tag["Value"]}, tag["ResourceId"])
+            if WARM_POOL_TAG not in vouched:
+                continue
+            record = PoolRecord.decode(vouched[WARM_POOL_TAG])
             if record is not None and record.incident == incident:
                 found[tag["ResourceId"]] = record
     return sorted(found.items())

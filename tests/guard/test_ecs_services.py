@@ -288,9 +288,11 @@ def test_a_service_starting_weighs_its_desired_tasks(strict, inbox, clients):
     assert service(REGION, "miner")["desiredCount"] == 0
 
 
-def test_a_record_edited_by_hand_is_an_error_for_its_service_and_the_others_are_restored(
+def test_a_record_tag_edited_by_hand_is_overruled_by_the_incidents_own_record(
     strict, inbox, clients
 ):
+    """Issue 22 item 7: the tag is a marker anyone can edit; restore takes the desired count
+    from the incident's record (guard/ledger.py) and says which tag disagreed."""
     create_fargate_service(REGION, "web", desired=3)
     create_fargate_service(REGION, "worker", desired=2)
     launch(2)
@@ -302,7 +304,8 @@ def test_a_record_edited_by_hand_is_an_error_for_its_service_and_the_others_are_
 
     restored = run_restore(settings(inbox), RESTORE, clients, ACCOUNT)
 
-    assert restored.restore["services_restored"] == [f"{REGION}/prod/worker"]
-    assert "lots" in restored.restore["errors"][f"{KIND} {REGION}/prod/web"]
+    assert restored.restore["services_restored"] == [f"{REGION}/prod/web", f"{REGION}/prod/worker"]
+    assert restored.restore["errors"] == {}
+    assert "'lots'" in restored.restore["record_warnings"][f"{KIND} {REGION}/prod/web"]
     assert counts("worker") == (2, 2)
-    assert counts("web")[0] == 0  # left halted, its record kept for a person to read
+    assert counts("web") == (3, 3)

@@ -17,6 +17,7 @@ from guard.incident import INCIDENT_TAG
 from guard.invocation import Invocation, Trigger
 from guard.lambda_functions import RESERVED_TAG
 from guard.lambda_provisioned import RECORD_KEY
+from guard.ledger import read_record
 from guard.logs import configure_logging
 from guard.service_names import REVERSIBLE, resolve_halt
 from guard.settings import Action, Mode, Settings
@@ -251,8 +252,14 @@ def test_a_function_also_throttled_gets_its_reservation_then_its_provisioned_bac
     assert report.services_halted[THROTTLED] == [f"{REGION}/batch"]
     assert report.services_halted[KIND] == [f"{REGION}/batch:live"]
     assert reserved("batch") == 0 and provisioned("batch") == {}
+    record = read_record(boto3.client("ssm", region_name=REGION), str(report.incident))
     waits = lambda_provisioned.restore(
-        lambda_(), REGION, report.incident, dry_run=False, restart=True
+        lambda_(),
+        REGION,
+        report.incident,
+        dry_run=False,
+        restart=True,
+        record=record.of(lambda_provisioned.NAME),
     )  # alone, while the throttle holds: AWS would refuse the put (4 > 0 reserved)
     assert (waits.not_yet, waits.errors) == ([f"{REGION}/batch:live"], {})
     again = Invocation(

@@ -13,6 +13,7 @@ from guard import sagemaker_endpoints
 from guard.clients import ClientFactory
 from guard.handler import run_guard, run_restore
 from guard.invocation import Invocation, Trigger
+from guard.ledger import Ledger
 from guard.logs import configure_logging
 from guard.notify import compose_body
 from guard.sagemaker_endpoints import RECORD_PREFIX, TAGS_MAX, record_of, recorded_tags
@@ -254,7 +255,11 @@ def test_the_runnings_of_one_endpoint_go_to_one_halt(monkeypatch: pytest.MonkeyP
         Running(KIND, REGION, "ranker", arn, "ml.m5.large", "InService", 1),
     ]
 
-    halt_services(two, "inc-1", lambda *_: None, 4)
+    class Ssm:  # the record's writes, accepted
+        def put_parameter(self, **_: Any) -> None:
+            return None
+
+    halt_services(two, Ledger(lambda _: Ssm(), "inc-1", REGION), lambda *_: None, 4)
 
     assert calls == [["ml.g4dn.xlarge", "ml.m5.large"]]
 
