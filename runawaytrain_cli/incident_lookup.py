@@ -14,11 +14,10 @@ from datetime import UTC, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guard.clients import MAX_POOL_CONNECTIONS, ClientFactory
+from guard.clients import ClientFactory
 from guard.open_incident import read_open_incident
 from guard.regions import resolve_regions
-from guard.restore import Accounts, find_incidents
-from guard.services import restore_services
+from guard.restore import Accounts, find_incidents, read_records
 from runawaytrain_cli.aws_errors import explain_aws_error
 from runawaytrain_cli.operator_error import OperatorError, unknown_incident
 
@@ -35,21 +34,30 @@ def require_recorded(incident: str, clients: ClientFactory, where: str, needs: s
         ) from None
     if incident in found:
         return
-    services = restore_services(
-        regions,
-        incident,
-        clients.client,
-        dry_run=True,
-        restart=True,  # what a restart would start is listed too: every record it holds
-        workers=MAX_POOL_CONNECTIONS,
-    )
-    if services.restored or services.not_yet:
+    # Not on a tag: the incident's own record (ledger.py) is what restore undoes, whatever
+    # kind of capacity it holds (a notebook's, an endpoint's).
+    account = _accounts(clients, regions)
+    records, unreadable = read_records(account, incident)
+    if any(not record.empty for record in records.values()):
         return
     also = ""
-    if services.errors:  # not seen there, but some services could not be read
-        failed = "; ".join(f"{k}: {v}" for k, v in sorted(services.errors.items())[:3])
-        also = f"; {len(services.errors)} service listing(s) failed, e.g. {failed}"
+    if unreadable:  # not seen there, but some Regions' records could not be read
+        failed = "; ".join(f"{k}: {v}" for k, v in sorted(unreadable.items())[:3])
+        also = f"; {len(unreadable)} Region(s) could not be read, e.g. {failed}"
     raise unknown_incident(incident, where, found, also)
+
+
+def _accounts(clients: ClientFactory, regions: list[str]) -> Accounts:
+    home = clients.home_region
+    return Accounts(
+        iam=clients.client("iam", home),
+        regions=tuple(regions),
+        ec2_for=lambda region: clients.client("ec2", region),
+        autoscaling_for=lambda region: clients.client("autoscaling", region),
+        partition=clients.partition_of(home),
+        ssm_for=lambda region: clients.client("ssm", region),
+        home_region=home,
+    )
 
 
 def _recorded_incidents(clients: ClientFactory) -> tuple[set[str], list[str]]:

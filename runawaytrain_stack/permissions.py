@@ -673,6 +673,12 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         "*": f"{', '.join(sorted(anywhere))} "
         "support no resource-level permissions (Service Authorization Reference), so IAM "
         "accepts only *.",
+        f"{arn}:ssm:*:{account_id}:parameter{INCIDENT_RECORD_PATH}": "The incident's own "
+        "record (lambda/guard/ledger.py) is kept in the Parameter Store of each Region it "
+        "changed, known only at run time; the path is the guard's alone (protection SCP).",
+        f"{arn}:ssm:*:{account_id}:parameter{INCIDENT_RECORD_PATH}/*": "The incident's own "
+        "record: one parameter per (incident, kind, batch) under the guard's path, in any "
+        "Region the trip changed.",
         f"{arn}:ec2:*:{account_id}:instance/*": "The guard stops and tags whichever instances "
         "run in any region of its own account, known only at run time; it can terminate only "
         "Spot (and, when configured, instance-store) instances by condition, and its tags are "

@@ -305,8 +305,9 @@ def unlock(
                 **_who(principal),
                 PolicyArn=deny_all_arn(partition),
             )
-        # "managed" as recorded before the lockout: at a full quota it went inline instead
-        if tags.get(DENY_TAG) in ("managed", "inline"):
+        # An older guard's inline deny (at a full quota): only those records name one, and
+        # deleting it needs the operator's credentials (runawaytrain restore), not the guard's.
+        if tags.get(DENY_TAG) == "inline":
             _ignore_gone(
                 iam.delete_user_policy if user else iam.delete_role_policy,
                 **_who(principal),

@@ -16,6 +16,7 @@ from guard.clients import ClientFactory
 from guard.handler import run_guard, run_restore
 from guard.incident import INCIDENT_TAG
 from guard.invocation import Invocation, Trigger
+from guard.ledger import Record
 from guard.logs import configure_logging
 from guard.notify import compose_body
 from guard.settings import Action, Mode, Settings, WeightedLimits
@@ -385,5 +386,6 @@ def test_a_new_incident_keeps_an_unfinished_older_record(strict):
     assert outcome.errors == [] and capacity(arena) == (0, 0, 4)
     assert tags(arena_arn)[INCIDENT_TAG] == "newer"
     assert tags(arena_arn)[gamelift_fleets.CAPACITY_TAG] == "1/2/4"
-    gamelift_fleets.restore(client, REGION, "newer", dry_run=False, restart=True)
+    record = Record(gamelift_fleets.NAME, {arena_arn}, {arena_arn: tags(arena_arn)})  # as written
+    gamelift_fleets.restore(client, REGION, "newer", dry_run=False, restart=True, record=record)
     assert capacity(arena) == (1, 2, 4) and not auto_scaling_stopped(arena)

@@ -15,6 +15,7 @@ from guard.clients import ClientFactory
 from guard.handler import run_guard, run_restore
 from guard.incident import INCIDENT_TAG
 from guard.invocation import Invocation, Trigger
+from guard.ledger import Record
 from guard.logs import configure_logging
 from guard.redshift_clusters import RESUME_ACTIONS_TAG
 from guard.settings import Action, Mode, Settings, WeightedLimits
@@ -365,7 +366,8 @@ def test_a_new_incident_keeps_an_unfinished_older_record(strict):
     assert outcome.errors == [] and status() == "paused"
     assert tags()[INCIDENT_TAG] == "newer"
     assert sorted(tags()[RESUME_ACTIONS_TAG].split()) == ["wh-resume", "wh-resume-2"]
-    redshift_clusters.restore(client, REGION, "newer", dry_run=False, restart=True)
+    record = Record(redshift_clusters.NAME, {"wh"}, {"wh": tags()})  # as the halt wrote it
+    redshift_clusters.restore(client, REGION, "newer", dry_run=False, restart=True, record=record)
     assert action_states() == {"wh-resume": "ACTIVE", "wh-resume-2": "ACTIVE"}
 
 
