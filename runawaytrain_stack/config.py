@@ -30,6 +30,7 @@ from runawaytrain_stack.fleet_model import (
     Account,
     CurConfig,
     Fleet,
+    Organization,
     list_fast_trip_regions,
 )
 from runawaytrain_stack.regions import validate_region
@@ -91,6 +92,9 @@ def _halt_names() -> list[str]:
 
 
 _HaltName = Annotated[_Text, AfterValidator(_validate_halt_name)]
+# Organizations API Reference, "Organization" Id and "OrganizationalUnit" Id patterns.
+_OrganizationId = Annotated[_Text, StringConstraints(pattern=r"^o-[a-z0-9]{10,32}$")]
+_OuId = Annotated[_Text, StringConstraints(pattern=r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")]
 
 
 class _Settings(BaseModel):
@@ -129,6 +133,15 @@ class _Cur(BaseModel):
     report_name: _ReportName
 
 
+class _Organization(BaseModel):
+    """Organisation delivery (docs/deploy.md): members guarded through StackSets from the payer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: _OrganizationId
+    target_ous: Annotated[list[_OuId], Field(min_length=1)]
+
+
 class _Entry(_Settings):
     id: _AccountId
     name: _Name
@@ -139,6 +152,7 @@ class _FleetFile(BaseModel):
 
     defaults: _Settings = _Settings()
     cur: _Cur | None = None
+    organization: _Organization | None = None
     protect_guards: Annotated[bool, Strict()] = True
     operator_role: _Principal = DEFAULT_OPERATOR_ROLE
     break_glass_permission_sets: list[_PermissionSet] = []
@@ -196,6 +210,11 @@ EXPECTED: dict[str, tuple[str, str]] = {
         "",
     ),
     "cur": ("a mapping with keys bucket, prefix and report_name", ""),
+    "organization": ("a mapping with keys id and target_ous", ""),
+    "target_ous": (
+        "a non-empty list of organizational unit ids",
+        "an organizational unit id, e.g. ou-ab12-cdef3456",
+    ),
     "bucket": ("an S3 bucket name: 3-63 of a-z, 0-9, dots and hyphens", ""),
     "prefix": ("an S3 key prefix without leading or trailing slash, e.g. cur", ""),
     "report_name": ("a CUR report or export name: 1-256 of letters, digits and !-_.*'()", ""),
@@ -259,6 +278,8 @@ def parse_fleet(text: str, source: str = "accounts.yaml") -> Fleet:
 
 def expected_for(path: KeyPath) -> str:
     names = [part for part in path if isinstance(part, str)]
+    if names[-2:] == ["organization", "id"]:
+        return "an organization id: o- and 10-32 of a-z, 0-9, e.g. o-a1b2c3d4e5"
     if not names or names[-1] not in EXPECTED:
         return "a valid value"
     whole, item = EXPECTED[names[-1]]
@@ -343,6 +364,13 @@ def _resolve(parsed: _FleetFile, located: LocatedYaml) -> tuple[Fleet, list[Prob
         protect_guards=parsed.protect_guards,
         operator_role=parsed.operator_role,
         break_glass_permission_sets=tuple(parsed.break_glass_permission_sets),
+        organization=(
+            None
+            if parsed.organization is None
+            else Organization(
+                id=parsed.organization.id, target_ous=tuple(parsed.organization.target_ous)
+            )
+        ),
     )
     return fleet, problems
 

@@ -90,6 +90,15 @@ class CurConfig:
 
 
 @dataclass(frozen=True)
+class Organization:
+    """The fleet's `organization:`: members are delivered by StackSets to these OUs, and every
+    account in them is guarded, on `defaults` unless listed (docs/deploy.md)."""
+
+    id: str
+    target_ous: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Fleet:
     payer: Account
     sub_accounts: tuple[Account, ...]
@@ -98,6 +107,8 @@ class Fleet:
     operator_role: str = DEFAULT_OPERATOR_ROLE
     # Identity Center permission sets exempt from both SCPs in every member (e.g. BreakGlass).
     break_glass_permission_sets: tuple[str, ...] = ()
+    # None: every account is deployed by `cdk deploy` (as before issue 23).
+    organization: Organization | None = None
 
     @property
     def accounts(self) -> tuple[Account, ...]:
