@@ -16,7 +16,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from runawaytrain_stack.names import BILLING_BUS_NAME
+from runawaytrain_stack.names import BILLING_BUS_NAME, PREFIX
 
 ALARM_SOURCE = "aws.cloudwatch"
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
@@ -25,8 +25,16 @@ SPEND_SOURCE = "runawaytrain.spend"
 SPEND_DETAIL_TYPE = "Spend Rate Exceeded"
 
 
-def build_alarm_pattern(alarm_name: str, account_id: str | None = None) -> events.EventPattern:
-    """Matches `alarm_name` entering ALARM (raised in `account_id`, when given)."""
+# Any of the payer's billing alarms (names.py name_billing_alarm): a member template cannot name
+# its account's alarm, and the payer's rules send each bus only its own account's alarms.
+ANY_BILLING_ALARM = {"prefix": f"{PREFIX}-billing-"}
+
+
+def build_alarm_pattern(
+    alarm_name: str | dict[str, str], account_id: str | None = None
+) -> events.EventPattern:
+    """Matches `alarm_name` (a name, or an EventBridge prefix match) entering ALARM (raised in
+    `account_id`, when given)."""
     return events.EventPattern(
         source=[ALARM_SOURCE],
         detail_type=[ALARM_DETAIL_TYPE],
@@ -53,7 +61,7 @@ class BillingTripBus(Construct):
         *,
         function: lambda_.IFunction,
         payer_id: str,
-        alarm_name: str | None,
+        alarm_name: str | dict[str, str] | None,
         spend_account_id: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -76,7 +84,11 @@ class BillingTripBus(Construct):
             self.rule = events.Rule(
                 self,
                 "TripGuard",
-                description=f"Trips the guard when the payer's alarm {alarm_name} enters ALARM",
+                description=(
+                    f"Trips the guard when the payer's alarm {alarm_name} enters ALARM"
+                    if isinstance(alarm_name, str)
+                    else "Trips the guard when the payer's billing alarm for it enters ALARM"
+                ),
                 event_bus=self.bus,
                 # Forwarded events keep the account that raised them: the payer.
                 event_pattern=build_alarm_pattern(alarm_name, payer_id),

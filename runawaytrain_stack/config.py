@@ -357,6 +357,22 @@ def _resolve(parsed: _FleetFile, located: LocatedYaml) -> tuple[Fleet, list[Prob
             "Report); add cur: {bucket: ..., prefix: ..., report_name: ...} at the top level"
         )
         problems.append(Problem(located.line_of_value(owner), format_key(owner), message))
+    organization = None
+    if parsed.organization is not None:
+        defaults, missing = _resolve_defaults(parsed)
+        for key in missing:  # every unlisted account in the target OUs runs on defaults
+            message = (
+                "required key is missing: with organization:, every account nobody listed is "
+                f"guarded on defaults; expected {expected_for((key,))}"
+            )
+            problems.append(
+                Problem(located.line_of_value(("defaults",)), f"defaults.{key}", message)
+            )
+        organization = Organization(
+            id=parsed.organization.id,
+            target_ous=tuple(parsed.organization.target_ous),
+            defaults=defaults,
+        )
     fleet = Fleet(
         payer=accounts[0],
         sub_accounts=tuple(accounts[1:]),
@@ -364,15 +380,23 @@ def _resolve(parsed: _FleetFile, located: LocatedYaml) -> tuple[Fleet, list[Prob
         protect_guards=parsed.protect_guards,
         operator_role=parsed.operator_role,
         break_glass_permission_sets=tuple(parsed.break_glass_permission_sets),
-        organization=(
-            None
-            if parsed.organization is None
-            else Organization(
-                id=parsed.organization.id, target_ous=tuple(parsed.organization.target_ous)
-            )
-        ),
+        organization=organization,
     )
     return fleet, problems
+
+
+def _resolve_defaults(parsed: _FleetFile) -> tuple[Account, list[str]]:
+    """`defaults` filled in as an account nobody listed gets it (a member, so quarantined);
+    the required keys it lacks (those get neutral stand-ins, and a problem each)."""
+    values = parsed.defaults.model_dump(exclude_none=True)
+    missing = [key for key in REQUIRED_PER_ACCOUNT if key not in values]
+    values.setdefault("notify", [])
+    values.setdefault("ec2_limit", 0)
+    for key in ("notify", "break_glass", "regions"):
+        values[key] = tuple(values.get(key, ()))
+    values.setdefault("quarantine", True)
+    values["halt"] = resolve_halt(values.get("halt", [REVERSIBLE]))
+    return Account(id="", name="", **values), missing
 
 
 def _check_payer(values: dict[str, Any], located: LocatedYaml) -> list[Problem]:

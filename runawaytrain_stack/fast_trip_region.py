@@ -28,7 +28,7 @@ from runawaytrain_stack.fast_trip import (
     format_forwarder_role_arn,
 )
 from runawaytrain_stack.fleet_model import Account
-from runawaytrain_stack.names import name_fast_trip_stack
+from runawaytrain_stack.names import name_fast_trip_stack, name_guard_stack
 
 
 class FastTripRegionStack(Stack):
@@ -37,20 +37,33 @@ class FastTripRegionStack(Stack):
         scope: Construct,
         *,
         account: Account,
-        region: str,
+        region: str | None,
         synthesizer: IStackSynthesizer,
     ) -> None:
-        name = name_fast_trip_stack(account, region)
-        super().__init__(
-            scope,
-            name,
-            stack_name=name,
-            env=Environment(account=account.id, region=region),
-            description=f"runawaytrain fast trip for account {account.name} ({account.id}): "
-            f"forwards launches in {region} to the guard in {account.home_region}",
-            analytics_reporting=False,
-            synthesizer=synthesizer,
-        )
+        """`region` None: the member template a fast-trip StackSet deploys to every watched
+        Region but home (members.py): no account nor Region in it."""
+        if region is None:
+            name = f"{name_guard_stack(account)}-forwarder"
+            super().__init__(
+                scope,
+                name,
+                description="runawaytrain fast trip, delivered by the payer's StackSet: forwards "
+                f"launches in this Region to the guard in {account.home_region}",
+                analytics_reporting=False,
+                synthesizer=synthesizer,
+            )
+        else:
+            name = name_fast_trip_stack(account, region)
+            super().__init__(
+                scope,
+                name,
+                stack_name=name,
+                env=Environment(account=account.id, region=region),
+                description=f"runawaytrain fast trip for account {account.name} ({account.id}): "
+                f"forwards launches in {region} to the guard in {account.home_region}",
+                analytics_reporting=False,
+                synthesizer=synthesizer,
+            )
         self.rule = events.CfnRule(
             self,
             "ForwardLaunches",

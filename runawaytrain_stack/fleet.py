@@ -10,8 +10,9 @@ from aws_cdk import App, BootstraplessSynthesizer, DefaultStackSynthesizer, Stac
 
 from runawaytrain_stack.billing_stack import BillingStack
 from runawaytrain_stack.fast_trip_region import FastTripRegionStack
-from runawaytrain_stack.fleet_model import Fleet, list_fast_trip_regions
+from runawaytrain_stack.fleet_model import Fleet, Organization, list_fast_trip_regions
 from runawaytrain_stack.guard_stack import GuardStack
+from runawaytrain_stack.members import CodeBucketStack, MembersStack, list_code_regions
 from runawaytrain_stack.names import BOOTSTRAP_QUALIFIER
 from runawaytrain_stack.payer_stack import PayerStack
 
@@ -36,14 +37,17 @@ class FleetStacks:
     billing: BillingStack | None
     fast_trip: dict[str, list[Stack]]  # by account name: one stack per watched Region but home
     payer: PayerStack | None = None  # with any member account: its bus, SCPs, quarantine
+    # With `organization:`: the payer's StackSets that deliver every member (members.py).
+    members: MembersStack | None = None
 
 
 def add_fleet_stacks(app: App, fleet: Fleet) -> FleetStacks:
-    guards = {
-        account.name: GuardStack(app, account=account, fleet=fleet) for account in fleet.accounts
-    }
+    # With `organization:` the members are delivered by the payer's StackSets (members.py):
+    # only the payer gets cdk stacks of its own.
+    delivered = fleet.accounts if fleet.organization is None else (fleet.payer,)
+    guards = {account.name: GuardStack(app, account=account, fleet=fleet) for account in delivered}
     fast_trip: dict[str, list[Stack]] = {}
-    for account in fleet.accounts:
+    for account in delivered:
         regions = [r for r in list_fast_trip_regions(account) if r != account.home_region]
         if not regions:
             continue
@@ -62,7 +66,10 @@ def add_fleet_stacks(app: App, fleet: Fleet) -> FleetStacks:
         # `cdk deploy --all` creates each billing bus before the rule that targets it.
         targeted = {a.name: a for a in (*fleet.budgeted_accounts, *fleet.spend_limited_accounts)}
         for account in targeted.values():
-            billing.add_stack_dependency(guards[account.name], "its rules target the guard's bus")
+            if account.name in guards:  # a member's bus comes from its StackSet
+                billing.add_stack_dependency(
+                    guards[account.name], "its rules target the guard's bus"
+                )
     payer = PayerStack(app, fleet=fleet) if fleet.sub_accounts else None
     if payer is not None:
         # `cdk deploy --all` creates the payer's bus before the guards that report to it. It
@@ -71,7 +78,24 @@ def add_fleet_stacks(app: App, fleet: Fleet) -> FleetStacks:
         # stack's the same name, so two at once in one account and Region cross over.
         for guard in guards.values():
             guard.add_stack_dependency(payer, "it reports to the payer's bus")
-    return FleetStacks(guards=guards, billing=billing, fast_trip=fast_trip, payer=payer)
+    members = None
+    if fleet.organization is not None:
+        members = add_member_stacks(app, fleet, fleet.organization)
+        if payer is not None:  # the member guards report to the payer's bus
+            members.add_stack_dependency(payer, "its guards report to the payer's bus")
+    return FleetStacks(
+        guards=guards, billing=billing, fast_trip=fast_trip, payer=payer, members=members
+    )
+
+
+def add_member_stacks(app: App, fleet: Fleet, organization: Organization) -> MembersStack:
+    """`runawaytrain-members` and, per member home Region, the code bucket it uploads to (the
+    CDK CLI publishes its assets only after these are deployed: stack_set_assets.py)."""
+    members = MembersStack(app, fleet=fleet, organization=organization)
+    for region in list_code_regions(fleet, organization):
+        code = CodeBucketStack(app, fleet=fleet, organization=organization, region=region)
+        members.add_stack_dependency(code, "its member templates' code is uploaded there")
+    return members
 
 
 def reuse_home_bootstrap(guard: GuardStack) -> BootstraplessSynthesizer:

@@ -96,6 +96,9 @@ class Organization:
 
     id: str
     target_ous: tuple[str, ...]
+    # What an account nobody listed gets: `defaults` filled in like an account (id and name
+    # empty). The member templates are built from it (members.py); config.py fills it in.
+    defaults: Account | None = None
 
 
 @dataclass(frozen=True)

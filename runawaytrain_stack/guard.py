@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Duration, Validations
+from aws_cdk import Duration, Token, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -55,6 +55,7 @@ def build_guard_environment(
     payer_bus: str = "",
     *,
     own_stacks: Sequence[str] = (),
+    settings_bucket: str = "",
 ) -> dict[str, str]:
     """The guard's settings (lambda/guard/settings.py reads them; lower-case names are fixed).
 
@@ -81,6 +82,8 @@ def build_guard_environment(
         # (lambda/guard/lambda_functions.py is_own_stack).
         "own_stacks": ",".join(own_stacks),
     }
+    if settings_bucket:  # organisation delivery: per-account settings are read from there
+        environment["SETTINGS_BUCKET"] = settings_bucket
     if payer_bus:  # the fleet has a payer stack: heartbeats and quarantine requests go there
         environment["payer_bus"] = payer_bus
         environment["quarantine"] = "true" if account.quarantine else "false"
@@ -105,8 +108,14 @@ class GuardFunction(Construct):
         fast_trip_queue_arn: str | None = None,
         payer_bus: str = "",
         own_stacks: Sequence[str] = (),
+        reserved_concurrency: int | None = 1,
+        settings_bucket: str = "",
     ) -> None:
-        """`launch_block_arn`: the stack's launch-block policy, the one policy (beside
+        """`reserved_concurrency`: 1 (two runs never halt one account at once), or None for a
+        member template (a new account's quota can be 10 concurrent executions, and Lambda
+        keeps 10 unreserved: docs/deploy.md).
+        `settings_bucket`: the payer's settings bucket (env SETTINGS_BUCKET), or empty.
+        `launch_block_arn`: the stack's launch-block policy, the one policy (beside
         AWSDenyAll) the guard may attach.
         `fast_trip_queue_arn`: the queue Lambda polls for this function; its role may read it.
         `payer_bus`: the payer's bus ARN (payer_bus.py), or empty when the fleet has none."""
@@ -131,7 +140,9 @@ class GuardFunction(Construct):
             "lockout, notify",
             inline_policies={"Guard": iam.PolicyDocument.from_json(policy)},
         )
-        Validations.of(self.role).acknowledge(*list_wildcard_acknowledgments(account.id))
+        # cdk-nag names a member template's AWS::AccountId as <AWS::AccountId> (members.py).
+        nag_account = "<AWS::AccountId>" if Token.is_unresolved(account.id) else account.id
+        Validations.of(self.role).acknowledge(*list_wildcard_acknowledgments(nag_account))
         self.function = lambda_.Function(
             self,
             "Function",
@@ -144,7 +155,7 @@ class GuardFunction(Construct):
             role=self.role.without_policy_updates(),
             timeout=TIMEOUT,
             memory_size=MEMORY_MB,
-            reserved_concurrent_executions=1,  # two runs must never halt the same account at once
+            reserved_concurrent_executions=reserved_concurrency,
             environment=build_guard_environment(
                 account,
                 alerts.topic.topic_arn,
@@ -152,6 +163,7 @@ class GuardFunction(Construct):
                 launch_block_arn,
                 payer_bus,
                 own_stacks=own_stacks,
+                settings_bucket=settings_bucket,
             ),
             log_group=self.log_group,
             max_event_age=MAX_EVENT_AGE,

@@ -58,6 +58,17 @@ QUARANTINE_TAG = f"{PREFIX}:quarantine"  # on each quarantine SCP: the account i
 # Must equal lambda/guard/payer_events.py.
 QUARANTINE_REQUESTED = "Quarantine Requested"
 QUARANTINE_RELEASED = "Quarantine Released"
+# Organisation delivery (members.py, docs/deploy.md): the payer's stack of StackSets, and per
+# member home Region the payer's code bucket the member templates' Lambda code is read from.
+MEMBERS_STACK_NAME = f"{PREFIX}-members"
+CODE_STACK_PREFIX = f"{PREFIX}-code-"
+# The role service-managed StackSets create each member's stacks with: "arn:aws:iam::*:role/
+# stacksets-exec-*" is what the management account's service-linked role may assume (AWS managed
+# policy CloudFormationStackSetsOrgAdminServiceRolePolicy); AWSServiceRoleForCloudFormation-
+# StackSetsOrgMember creates it in each member.
+STACK_SETS_EXECUTION_ROLES = "stacksets-exec-*"
+# The payer's settings bucket (settings23 builds it in the payer stack; the guard reads it).
+SETTINGS_BUCKET_PREFIX = f"{PREFIX}-settings-"
 # The payer's watchdog (watchdog.py): its role, fixed so every member's reader role can trust
 # exactly it; the reader role in each guard stack (watchdog_reader.py), fixed so the watchdog can
 # name it in every account; where the watchdog keeps each account's last heartbeat and alert.
@@ -148,3 +159,17 @@ def name_protection_policy(account_id: str, index: int) -> str:
     """The guard protection's SCPs (scp.py): `<prefix><account id>`, then `-2` when it is split."""
     base = f"{PROTECTION_POLICY_PREFIX}{account_id}"
     return base if index == 0 else f"{base}-{index + 1}"
+
+
+def name_code_bucket(fleet: Fleet, region: str) -> str:
+    """The payer's bucket in `region` holding the member templates' Lambda code."""
+    return f"{PREFIX}-code-{fleet.payer.id}-{region}"
+
+
+def name_code_stack(region: str) -> str:
+    return f"{CODE_STACK_PREFIX}{region}"
+
+
+def name_settings_bucket(fleet: Fleet) -> str:
+    """`runawaytrain-settings-<payer id>` (design-23: settings as data)."""
+    return f"{SETTINGS_BUCKET_PREFIX}{fleet.payer.id}"

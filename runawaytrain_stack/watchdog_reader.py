@@ -63,12 +63,18 @@ class WatchdogReader(Construct):
         account: Account,
         fleet: Fleet,
         function: lambda_.IFunction,
+        stack_arn: str | None = None,
     ) -> None:
+        """`stack_arn`: the guard stack's own ARN when its name is not the guard's (a StackSet
+        names its stacks StackSet-<set>-<random>: AWS::StackId)."""
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         partition = stack.partition
         where = f"{account.home_region}:{account.id}"
-        stack_arn = f"arn:{partition}:cloudformation:{where}:stack/{name_guard_stack(account)}/*"
+        if stack_arn is None:
+            stack_arn = (
+                f"arn:{partition}:cloudformation:{where}:stack/{name_guard_stack(account)}/*"
+            )
         schedule_arn = f"arn:{partition}:scheduler:{where}:schedule/default/{SCHEDULE_NAME}"
         rules = sorted(
             (c for c in stack.node.find_all() if isinstance(c, events.CfnRule)),

@@ -6,7 +6,13 @@ import pytest
 
 from runawaytrain_stack.config import ConfigError, parse_fleet
 
-SAMPLE = (Path(__file__).parents[2] / "accounts.yaml").read_text()
+# With organization:, every unlisted account runs on defaults, so defaults must set the keys
+# every account needs (config.py refuses it otherwise: test_defaults_must_guard_unlisted_accounts).
+SAMPLE = (
+    (Path(__file__).parents[2] / "accounts.yaml")
+    .read_text()
+    .replace("\ndefaults:\n", "\ndefaults:\n  ec2_limit: 10\n  notify: [ops@example.com]\n", 1)
+)
 
 
 def test_an_organization_with_target_ous_is_read():
@@ -46,3 +52,10 @@ def test_a_wrong_organization_is_refused_with_its_line_and_key(block, says, offs
         parse_fleet(text)
     assert says in str(caught.value)
     assert str(caught.value).startswith(f"accounts.yaml:{line}: ")
+
+
+def test_defaults_must_guard_unlisted_accounts():
+    text = (Path(__file__).parents[2] / "accounts.yaml").read_text()
+    with pytest.raises(ConfigError) as caught:
+        parse_fleet(text + "organization:\n  id: o-abcdef1234\n  target_ous: [ou-ab12-cdef3456]\n")
+    assert "defaults.ec2_limit: required key is missing: with organization:" in str(caught.value)
