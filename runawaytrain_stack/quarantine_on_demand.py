@@ -112,6 +112,7 @@ class OnDemandQuarantine(Construct):
             "StringEquals": {"organizations:PolicyType": SCP},
             "StringLike": {f"aws:RequestTag/{QUARANTINE_TAG}": "*"},
             "ForAllValues:StringEquals": {"aws:TagKeys": [QUARANTINE_TAG]},
+            "Null": {"aws:TagKeys": "false"},
         }
         statements = [
             iam.PolicyStatement(
@@ -154,9 +155,7 @@ class OnDemandQuarantine(Construct):
             description="runawaytrain quarantine: creates and attaches a tripped account's SCPs",
             inline_policies={"Quarantine": iam.PolicyDocument(statements=statements)},
         )
-        nag = lambda arn: arn.replace(stack.partition, "<AWS::Partition>").replace(  # noqa: E731
-            stack.account, "<AWS::AccountId>"
-        )
+        nag = lambda arn: arn.replace(stack.partition, "<AWS::Partition>")  # noqa: E731
         Validations.of(role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
