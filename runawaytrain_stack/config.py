@@ -38,7 +38,9 @@ from runawaytrain_stack.scp import (
     MAX_QUARANTINE_POLICIES,
     MAX_RUNAWAYTRAIN_POLICIES,
     MAX_SCP_CHARACTERS,
+    MAX_SCPS_PER_TARGET,
     build_guard_protection_policies,
+    build_ou_protection_policies,
     build_quarantine_policies,
     policy_size,
 )
@@ -488,9 +490,13 @@ def _find_oversized_scps(fleet: Fleet, located: LocatedYaml) -> list[Problem]:
     """Each member's SCPs name its break_glass principals; AWS refuses an SCP over 5,120
     characters (Organizations quotas), which would fail the payer stack's deploy, and attaches
     at most 5 to an account, of which the quarantine may take MAX_QUARANTINE_POLICIES (scp.py)."""
-    problems = []
+    problems = _find_oversized_ou_protection(fleet, located)
     for index, account in enumerate(fleet.sub_accounts):
-        documents = build_guard_protection_policies(fleet, account) if fleet.protect_guards else []
+        documents = (
+            build_guard_protection_policies(fleet, account)
+            if fleet.protect_guards and fleet.organization is None
+            else []  # with an organization the protection is on the OUs
+        )
         quarantine = build_quarantine_policies(fleet, account) if account.quarantine else []
         size = max((policy_size(document) for document in documents + quarantine), default=0)
         path = ("accounts", index, "break_glass")
@@ -521,6 +527,36 @@ def _find_oversized_scps(fleet: Fleet, located: LocatedYaml) -> list[Problem]:
             )
             problems.append(Problem(located.line_of_value(owner), format_key(owner), message))
     return problems
+
+
+def _find_oversized_ou_protection(fleet: Fleet, located: LocatedYaml) -> list[Problem]:
+    """With an `organization` the guard protection is one set of SCPs on each target OU
+    (scp.py build_ou_protection_policies) naming every listed account's break_glass principals:
+    each document within 5,120 characters, and the set within the 5 SCPs an OU holds, less the
+    FullAWSAccess it must keep (Organizations quotas: "Maximum number of SCPs attached to a root,
+    OU or account: 5", counted per target: what an account inherits from its OUs is attached to
+    them, not to it)."""
+    if fleet.organization is None or not fleet.protect_guards:
+        return []
+    documents = build_ou_protection_policies(fleet)
+    size = max(policy_size(document) for document in documents)
+    room = MAX_SCPS_PER_TARGET - 1
+    if size <= MAX_SCP_CHARACTERS and len(documents) <= room:
+        return []
+    listed = [a for a in fleet.sub_accounts if a.break_glass]
+    names = sum(len(a.break_glass) for a in listed)
+    found = (
+        f"a statement of {size} characters, over the {MAX_SCP_CHARACTERS} AWS allows per SCP"
+        if size > MAX_SCP_CHARACTERS
+        else f"{len(documents)} SCPs, over the {room} an OU has room for beside FullAWSAccess "
+        f"(AWS attaches at most {MAX_SCPS_PER_TARGET})"
+    )
+    message = (
+        f"the guard protection on the target OUs names the {names} break-glass principals of "
+        f"{len(listed)} listed accounts and needs {found}; give those accounts fewer break_glass "
+        "names, or use break_glass_permission_sets (exempt in every account, named once)"
+    )
+    return [Problem(located.line_of_value(("organization",)), "organization", message)]
 
 
 def _find_unprotected_quarantine(fleet: Fleet, located: LocatedYaml) -> list[Problem]:

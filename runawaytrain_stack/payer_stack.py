@@ -17,6 +17,7 @@ from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.names import PAYER_STACK_NAME
 from runawaytrain_stack.payer_bus import PayerBus
 from runawaytrain_stack.quarantine import Quarantine
+from runawaytrain_stack.quarantine_on_demand import OnDemandQuarantine
 from runawaytrain_stack.watchdog import Watchdog
 
 # Messages about one member carry this attribute (its account id): the payer's subscriptions
@@ -59,7 +60,9 @@ class PayerStack(Stack):
                 )
             )
         self.bus = PayerBus(self, "Bus", fleet=fleet)
-        self.quarantine = Quarantine(
+        # With an organization: protection on the OUs, quarantine SCPs created at the trip.
+        quarantine = Quarantine if fleet.organization is None else OnDemandQuarantine
+        self.quarantine = quarantine(
             self, "Quarantine", fleet=fleet, bus=self.bus.bus, alerts=self.alerts
         )
         self.watchdog = Watchdog(

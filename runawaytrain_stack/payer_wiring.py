@@ -20,6 +20,8 @@ from runawaytrain_stack.names import (
 
 def build_bus_statement(fleet: Fleet) -> dict[str, Any]:
     """The bus policy's one statement: the member accounts put events with the guard's source."""
+    if fleet.organization is not None:
+        return build_organization_bus_statement(fleet)
     return {
         "Sid": "FleetGuardsReport",
         "Effect": "Allow",
@@ -39,6 +41,28 @@ def build_bus_statement(fleet: Fleet) -> dict[str, Any]:
                     f"arn:aws:iam::{a.id}:role{ROLE_PATH}*" for a in fleet.sub_accounts
                 ]
             },
+        },
+    }
+
+
+def build_organization_bus_statement(fleet: Fleet) -> dict[str, Any]:
+    """With an `organization`: every account of the organisation, listed or not (a new account
+    is guarded without a payer deploy), by aws:PrincipalOrgID ("the identifier of the
+    organization in AWS Organizations to which the requesting account belongs", IAM User Guide,
+    "AWS global condition context keys"), and only the guards' roles: one statement whatever
+    the number of members."""
+    assert fleet.organization is not None
+    return {
+        "Sid": "OrganizationGuardsReport",
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": "events:PutEvents",
+        "Resource": name_payer_bus_arn(fleet),
+        "Condition": {
+            "ForAllValues:StringEquals": {"events:source": [GUARD_EVENT_SOURCE]},
+            "Null": {"events:source": "false"},
+            "StringEquals": {"aws:PrincipalOrgID": fleet.organization.id},
+            "ArnLike": {"aws:PrincipalArn": [f"arn:aws:iam::*:role{ROLE_PATH}*"]},
         },
     }
 

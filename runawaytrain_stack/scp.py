@@ -41,10 +41,19 @@ not spend characters on (draining the fast-trip queue), the resource's own polic
 
 from __future__ import annotations
 
-import json
 from fnmatch import fnmatchcase
 from typing import Any
 
+from quarantine.documents import (
+    ACCOUNT,
+    MAX_SCP_CHARACTERS,
+    QuarantineTemplate,
+    build_quarantine_documents,
+    list_break_glass_principals,
+    policy_size,
+    render,
+)
+from quarantine.documents import deny as _deny
 from runawaytrain_stack.bootstrap import ASSET_BUCKETS, EXECUTION_POLICY_NAME
 from runawaytrain_stack.fleet_model import Account, Fleet
 from runawaytrain_stack.launch_actions import LAUNCH_ACTIONS
@@ -56,7 +65,7 @@ from runawaytrain_stack.names import (
     SCHEDULE_NAME,
 )
 
-MAX_SCP_CHARACTERS = 5120
+__all__ = ["MAX_SCP_CHARACTERS", "policy_size", "render"]  # defined with the builder (lambda/)
 # 5 SCPs per target, less FullAWSAccess and the guard protection (module docstring).
 MAX_SCPS_PER_TARGET = 5
 MAX_QUARANTINE_POLICIES = MAX_SCPS_PER_TARGET - 2
@@ -362,6 +371,39 @@ def list_exempt_principals(fleet: Fleet, account: Account) -> list[str]:
     return list(dict.fromkeys(exempt))
 
 
+# The service-managed StackSets execution role: "By default, StackSets with service-managed
+# permissions creates an execution role named stacksets-exec-* in each target account. StackSets
+# attaches the AdministratorAccess policy to this role" (CloudFormation User Guide, "Configure a
+# custom execution role template for StackSets"); the management account's service-linked role
+# assumes it to deploy ("AllowAssumeRoleInMemberAccounts": sts:AssumeRole on
+# arn:aws:iam::*:role/stacksets-exec-*, AWS Managed Policy Reference,
+# CloudFormationStackSetsOrgAdminServiceRolePolicy). Every guard delivered by StackSets is
+# created, updated and deleted as this role, so it is exempt; being exempt, it is a resource of
+# ROLE_ACTIONS below: nobody else in the account may assume, pass or change it. The payer's
+# service-linked role assumes it from the management account, which no SCP binds.
+STACKSETS_EXECUTION_ROLE = "stacksets-exec-*"
+# A StackSets stack instance is a stack named `StackSet-<stack set name>-<id>` in the member
+# (not found in AWS's documentation; as the emulators model it, e.g. faiscadev/fakecloud pull
+# request 2534): the guard's stacks there, beside runawaytrain's own `runawaytrain-*`.
+STACKSET_STACKS = f"arn:aws:cloudformation:*:*:stack/StackSet-{PREFIX}-*/*"
+
+
+def list_org_exempt_principals(fleet: Fleet, account_id: str = "*") -> list[str]:
+    """With an `organization`: the principals exempt in every member (`account_id` "*" for an
+    OU's SCP, or the placeholder the quarantine template fills). No CDK roles: members are
+    delivered by StackSets, never bootstrapped; no per-account break_glass (added per account)."""
+    exempt = [
+        f"arn:aws:iam::{account_id}:role{ROLE_PATH}*",
+        f"arn:aws:iam::{account_id}:role/{fleet.operator_role}",
+        f"arn:aws:iam::{account_id}:role/{STACKSETS_EXECUTION_ROLE}",
+    ]
+    exempt += [
+        f"arn:aws:iam::{account_id}:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_{name}_*"
+        for name in fleet.break_glass_permission_sets
+    ]
+    return list(dict.fromkeys(exempt))
+
+
 def list_quarantine_actions() -> list[str]:
     """Every action the quarantine denies: IAM writes, the launch block's, the extras, in that
     order, which is the order the pieces fill (a piece that fails to attach, the quota reached,
@@ -382,28 +424,37 @@ def build_quarantine_policies(fleet: Fleet, account: Account) -> list[dict[str, 
     """Attached together on a trip: no compute, no purchases, no Bedrock, no IAM change, no
     invoking the guard (a restore) but by the exempt principals. The first document holds the
     statements with resources of their own, then the actions fill it and as many more as needed
-    (each within MAX_SCP_CHARACTERS; the config refuses more than MAX_QUARANTINE_POLICIES)."""
-    unless_exempt = _unless(fleet, account)
-    first = [
-        _deny(
-            "NoRestoreButBreakGlass",
-            ("lambda:InvokeFunction",),
-            [f"arn:aws:lambda:*:{account.id}:function:{_OURS}"],
-            unless_exempt,
-        ),
-        _only_the_guard_reports(fleet, account),
-    ]
-    policies: list[dict[str, Any]] = []
-    statement = _deny("NoLaunchesPurchasesOrIamChanges", (), ["*"], unless_exempt)
-    policy = {"Version": "2012-10-17", "Statement": [statement, *first]}
-    for action in list_quarantine_actions():
-        statement["Action"].append(action)
-        if policy_size(policy) > MAX_SCP_CHARACTERS and len(statement["Action"]) > 1:
-            statement["Action"].pop()
-            policies.append(policy)
-            statement = _deny("NoLaunchesPurchasesOrIamChanges", (action,), ["*"], unless_exempt)
-            policy = {"Version": "2012-10-17", "Statement": [statement]}
-    return [*policies, policy]
+    (each within MAX_SCP_CHARACTERS; the config refuses more than MAX_QUARANTINE_POLICIES).
+    With an `organization`, the quarantine Lambda builds the same at the trip from
+    `build_quarantine_template` (lambda/quarantine/documents.py holds the one builder)."""
+    if fleet.organization is not None:
+        template = build_quarantine_template(fleet)
+        exempt = [p.replace(ACCOUNT, account.id) for p in template.exempt]
+        exempt = list(
+            dict.fromkeys(exempt + list_break_glass_principals(account.id, account.break_glass))
+        )
+        return build_quarantine_documents(template, account.id, exempt)
+    template = QuarantineTemplate(
+        actions=tuple(list_quarantine_actions()),
+        own_functions=f"arn:aws:lambda:*:{ACCOUNT}:function:{_OURS}",
+        payer_bus=_payer_bus(fleet),
+        guard_roles=f"arn:aws:iam::{ACCOUNT}:role{ROLE_PATH}*",
+        exempt=(),
+    )
+    return build_quarantine_documents(template, account.id, list_exempt_principals(fleet, account))
+
+
+def build_quarantine_template(fleet: Fleet) -> QuarantineTemplate:
+    """What the quarantine Lambda builds an account's quarantine from at the trip (fleets with an
+    `organization`): the org-wide exemptions (`list_org_exempt_principals`), scoped to the
+    account; the Lambda adds the account's break_glass principals from its settings."""
+    return QuarantineTemplate(
+        actions=tuple(list_quarantine_actions()),
+        own_functions=f"arn:aws:lambda:*:{ACCOUNT}:function:{_OURS}",
+        payer_bus=_payer_bus(fleet),
+        guard_roles=f"arn:aws:iam::{ACCOUNT}:role{ROLE_PATH}*",
+        exempt=tuple(list_org_exempt_principals(fleet, ACCOUNT)),
+    )
 
 
 def build_quarantine_policy(fleet: Fleet, account: Account) -> dict[str, Any]:
@@ -415,35 +466,7 @@ def build_quarantine_policy(fleet: Fleet, account: Account) -> dict[str, Any]:
 def build_guard_protection_policy(fleet: Fleet, account: Account) -> dict[str, Any]:
     """Standing: the guard's resources change only through the exempt principals, and only the
     guard's own roles report to the payer's bus (a member cannot forge its guard's events)."""
-    # One statement for the guard's resources and the exempt principals: an action matches only
-    # resources of its own type, so listing every action with every resource denies nothing
-    # more, and the exemptions (the condition) are written once, in 5,120 characters.
-    exempt = list_exempt_principals(fleet, account)
-    users = [arn for arn in exempt if ":user/" in arn]
-    actions = [action for group, _ in GUARD_RESOURCE_ACTIONS for action in group]
-    actions += ["lambda:InvokeFunction", *ROLE_ACTIONS, *(USER_ACTIONS if users else ())]
-    resources = [resource for _, group in GUARD_RESOURCE_ACTIONS for resource in group]
-    resources += [arn for arn in exempt if ":role/" in arn] + users
-    unless_exempt = _unless(fleet, account)
-    our_functions = f"arn:aws:lambda:*:{account.id}:function:{_OURS}"
-    statements = [
-        # Invoking the guard can restore (undo a trip): the exempt only.
-        _deny("GuardAndExempt", tuple(dict.fromkeys(actions)), resources, unless_exempt),
-        _deny(
-            "GuardMappings",
-            MAPPING_ACTIONS,
-            [f"arn:aws:lambda:*:{account.id}:event-source-mapping:*"],
-            {**unless_exempt, "ArnLike": {"lambda:FunctionArn": our_functions}},
-        ),
-        _deny(
-            "GuardPolicies",
-            MANAGED_POLICY_DETACH_ACTIONS,
-            ["*"],
-            {**unless_exempt, "ArnLike": {"iam:PolicyARN": list(GUARD_POLICIES)}},
-        ),
-        _only_the_guard_reports(fleet, account),
-        {"Sid": "NoLeaving", "Effect": "Deny", "Action": list(LEAVE_ACTIONS), "Resource": "*"},
-    ]
+    statements = _protection_statements(fleet, list_exempt_principals(fleet, account), account.id)
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -453,9 +476,65 @@ def build_guard_protection_policies(fleet: Fleet, account: Account) -> list[dict
     split. One document for the sample fleet; more break-glass principals make two, and the
     config refuses an account whose protection and quarantine together need more SCPs than the
     target has room for beside FullAWSAccess (MAX_SCPS_PER_TARGET)."""
+    return _split(build_guard_protection_policy(fleet, account)["Statement"])
+
+
+def build_ou_protection_policies(fleet: Fleet) -> list[dict[str, Any]]:
+    """With an `organization`: the guard protection as one set of SCPs attached to every target
+    OU (AttachPolicy's TargetId is "the root, OU, or account", Organizations API Reference; so is
+    AWS::Organizations::Policy TargetIds), which binds every account in it and in the OUs below
+    ("If you attach an SCP to an OU, it affects all accounts in that OU and in any child OUs",
+    AttachPolicy): the same statements for every member, with the org-wide exemptions plus the
+    break_glass principals of the listed accounts by full ARN (a principal of another account
+    never matches them). The config refuses a set that outgrows the OU (config.py)."""
+    exempt = list_org_exempt_principals(fleet)
+    for account in fleet.sub_accounts:
+        exempt += list_break_glass_principals(account.id, account.break_glass)
+    statements = _protection_statements(
+        fleet, list(dict.fromkeys(exempt)), "*", extra_resources=(STACKSET_STACKS,)
+    )
+    return _split(statements)
+
+
+def _protection_statements(
+    fleet: Fleet, exempt: list[str], account_id: str, extra_resources: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    # One statement for the guard's resources and the exempt principals: an action matches only
+    # resources of its own type, so listing every action with every resource denies nothing
+    # more, and the exemptions (the condition) are written once, in 5,120 characters.
+    users = [arn for arn in exempt if ":user/" in arn]
+    actions = [action for group, _ in GUARD_RESOURCE_ACTIONS for action in group]
+    actions += ["lambda:InvokeFunction", *ROLE_ACTIONS, *(USER_ACTIONS if users else ())]
+    resources = [resource for _, group in GUARD_RESOURCE_ACTIONS for resource in group]
+    resources += [*extra_resources, *(arn for arn in exempt if ":role/" in arn), *users]
+    unless_exempt = {"ArnNotLike": {"aws:PrincipalArn": exempt}}
+    our_functions = f"arn:aws:lambda:*:{account_id}:function:{_OURS}"
+    return [
+        # Invoking the guard can restore (undo a trip): the exempt only.
+        _deny("GuardAndExempt", tuple(dict.fromkeys(actions)), resources, unless_exempt),
+        _deny(
+            "GuardMappings",
+            MAPPING_ACTIONS,
+            [f"arn:aws:lambda:*:{account_id}:event-source-mapping:*"],
+            {**unless_exempt, "ArnLike": {"lambda:FunctionArn": our_functions}},
+        ),
+        _deny(
+            "GuardPolicies",
+            MANAGED_POLICY_DETACH_ACTIONS,
+            ["*"],
+            {**unless_exempt, "ArnLike": {"iam:PolicyARN": list(GUARD_POLICIES)}},
+        ),
+        _only_the_guard_reports(fleet, account_id),
+        {"Sid": "NoLeaving", "Effect": "Deny", "Action": list(LEAVE_ACTIONS), "Resource": "*"},
+    ]
+
+
+def _split(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Statements, in order, filling one document after the other (each within
+    MAX_SCP_CHARACTERS unless one statement alone is larger: the config refuses that)."""
     policies: list[dict[str, Any]] = []
     policy: dict[str, Any] = {"Version": "2012-10-17", "Statement": []}
-    for statement in build_guard_protection_policy(fleet, account)["Statement"]:
+    for statement in statements:
         policy["Statement"].append(statement)
         if policy_size(policy) > MAX_SCP_CHARACTERS and len(policy["Statement"]) > 1:
             policy["Statement"].pop()
@@ -464,38 +543,13 @@ def build_guard_protection_policies(fleet: Fleet, account: Account) -> list[dict
     return [*policies, policy]
 
 
-def _only_the_guard_reports(fleet: Fleet, account: Account) -> dict[str, Any]:
+def _payer_bus(fleet: Fleet) -> str:
+    return f"arn:aws:events:*:{fleet.payer.id}:event-bus/{PAYER_BUS_NAME}"
+
+
+def _only_the_guard_reports(fleet: Fleet, account_id: str) -> dict[str, Any]:
     """Only the guard's roles put events on the payer's bus (a forged release is refused)."""
-    payer_bus = f"arn:aws:events:*:{fleet.payer.id}:event-bus/{PAYER_BUS_NAME}"
     only_guard = {
-        "ArnNotLike": {"aws:PrincipalArn": [f"arn:aws:iam::{account.id}:role{ROLE_PATH}*"]}
+        "ArnNotLike": {"aws:PrincipalArn": [f"arn:aws:iam::{account_id}:role{ROLE_PATH}*"]}
     }
-    return _deny("OnlyTheGuardReports", ("events:PutEvents",), [payer_bus], only_guard)
-
-
-def render(policy: dict[str, Any]) -> str:
-    """The policy as Organizations stores it: minified JSON."""
-    return json.dumps(policy, separators=(",", ":"))
-
-
-def policy_size(policy: dict[str, Any]) -> int:
-    """Characters the quota counts, as an upper bound: CloudFormation serializes `Content`
-    itself, and how is not documented, so the size is taken with a space after every `,` and
-    `:` (json's default), not minified."""
-    return len(json.dumps(policy))
-
-
-def _unless(fleet: Fleet, account: Account) -> dict[str, Any]:
-    return {"ArnNotLike": {"aws:PrincipalArn": list_exempt_principals(fleet, account)}}
-
-
-def _deny(
-    sid: str, actions: tuple[str, ...], resources: list[str], condition: dict[str, Any]
-) -> dict[str, Any]:
-    return {
-        "Sid": sid,
-        "Effect": "Deny",
-        "Action": list(actions),
-        "Resource": resources,
-        "Condition": condition,
-    }
+    return _deny("OnlyTheGuardReports", ("events:PutEvents",), [_payer_bus(fleet)], only_guard)

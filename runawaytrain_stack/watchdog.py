@@ -35,6 +35,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from runawaytrain_stack.alerts import AlertTopic
+from runawaytrain_stack.file_layer import add_file_layer
 from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.guard import (
     ASSET_DIR,
@@ -87,6 +88,10 @@ class Watchdog(Construct):
             name_watchdog_reader_role_arn(a).replace("arn:aws:", f"arn:{stack.partition}:", 1)
             for a in fleet.accounts
         ]
+        if fleet.organization is not None:
+            # One ARN whatever the number of members: the reader role trusts only this role
+            # (watchdog_reader.py), so no other account's role of that name can be assumed.
+            readers = [f"arn:{stack.partition}:iam::*:role{ROLE_PATH}{WATCHDOG_READER_ROLE_NAME}"]
         statements = [
             iam.PolicyStatement(
                 sid="KeepRecords",
@@ -106,6 +111,15 @@ class Watchdog(Construct):
             description="runawaytrain watchdog: records heartbeats, mails when a guard is quiet",
             inline_policies={"Watchdog": iam.PolicyDocument(statements=statements)},
         )
+        if fleet.organization is not None:
+            Validations.of(self.role).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::{as_nag_names(readers[0], stack)}]",
+                    reason="The reader role of every account of the organisation, by its fixed "
+                    "name and path; each trusts only the watchdog's role, so the payer's "
+                    "template does not grow with the number of members.",
+                )
+            )
         Validations.of(self.role).acknowledge(
             *(
                 Acknowledgment(
@@ -117,6 +131,21 @@ class Watchdog(Construct):
             )
         )
         interval = min(account.schedule_minutes for account in fleet.accounts)
+        watched = json.dumps(build_watched_accounts(fleet), sort_keys=True)
+        layers: list[lambda_.ILayerVersion] = []
+        listing: dict[str, str] = {"accounts": watched}
+        if fleet.organization is not None:
+            # The list grows with the fleet: a layer file, not the environment (4 KB in all,
+            # Lambda quotas) nor the template. Layers are extracted to /opt.
+            layers = [
+                add_file_layer(
+                    self,
+                    "Accounts",
+                    files={"watchdog/accounts.json": watched},
+                    description="runawaytrain watchdog: the accounts it watches (accounts.yaml)",
+                )
+            ]
+            listing = {"accounts_file": "/opt/watchdog/accounts.json"}
         self.function = lambda_.Function(
             self,
             "Function",
@@ -131,8 +160,9 @@ class Watchdog(Construct):
             memory_size=128,
             # One at a time: two checks at once would both mail the same change.
             reserved_concurrent_executions=1,
+            layers=layers,
             environment={
-                "accounts": json.dumps(build_watched_accounts(fleet), sort_keys=True),
+                **listing,
                 "snstopic": alerts.topic.topic_arn,
                 "heartbeat_path": HEARTBEAT_PATH,
                 "state_path": WATCHDOG_STATE_PATH,
@@ -151,7 +181,8 @@ class Watchdog(Construct):
             event_pattern=events.EventPattern(
                 source=[GUARD_EVENT_SOURCE],
                 detail_type=[HEARTBEAT],
-                account=[a.id for a in fleet.accounts],
+                # With an organization the bus admits only its guards (payer_wiring.py).
+                account=None if fleet.organization else [a.id for a in fleet.accounts],
             ),
             targets=[targets.LambdaFunction(self.function)],
         )

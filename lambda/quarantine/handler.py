@@ -12,6 +12,11 @@ Environment (written by the payer stack): `accounts` (JSON: account id -> name, 
 with quarantine on), `policy_prefix` (the SCPs of account X are `<prefix><X>`, then
 `<prefix><X>-2`, ...), `pieces` (JSON: account id -> how many), `state_path` (SSM path of the
 records), `snstopic` (the payer's topic).
+
+With an `organization` (on demand: on_demand.py) the SCPs do not exist before the trip: instead
+of `accounts` and `pieces`, `settings_file` (the shipped file: account_settings.py) and
+`policy_tag` (the tag the function's role may act on); any account of the organisation but the
+payer may be quarantined, and its record is written before each change as well as after.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.logs import configure_logging, get_logger
 from guard.payer_events import QUARANTINE_RELEASED, QUARANTINE_REQUESTED
+from quarantine.account_settings import QuarantineData, find_account_settings
+from quarantine.documents import build_quarantine_documents, list_exempt
+from quarantine.on_demand import attach_on_demand, detach_on_demand
 from quarantine.policies import Outcome, change, find_policy_ids
 
 LOG = get_logger("quarantine")
@@ -40,6 +48,16 @@ VERBS = {QUARANTINE_REQUESTED: "attach", QUARANTINE_RELEASED: "detach"}
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     configure_logging(getattr(context, "aws_request_id", ""))
     environ = os.environ
+    if "settings_file" in environ:
+        return act_on_demand(
+            event,
+            data=QuarantineData.read(environ["settings_file"]),
+            policy_prefix=environ["policy_prefix"],
+            policy_tag=environ["policy_tag"],
+            state_path=environ["state_path"],
+            topic_arn=environ["snstopic"],
+            session=boto3.session.Session(),
+        )
     return act(
         event,
         accounts=json.loads(environ["accounts"]),
@@ -49,6 +67,89 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         session=boto3.session.Session(),
         pieces=json.loads(environ.get("pieces", "{}")),
     )
+
+
+def act_on_demand(
+    event: dict[str, Any],
+    *,
+    data: QuarantineData,
+    policy_prefix: str,
+    policy_tag: str,
+    state_path: str,
+    topic_arn: str,
+    session: Any,
+) -> dict[str, Any]:
+    """`act` for fleets with an `organization`: the SCPs are created at the trip from the
+    shipped template and the account's settings, and deleted at restore."""
+    account = str(event.get("account", ""))
+    verb = VERBS.get(str(event.get("detail-type", "")))
+    settings = find_account_settings(data, account)
+    if verb is None or settings is None or not settings.quarantine:
+        LOG.warning("ignored", extra={"account": account, "detail_type": event.get("detail-type")})
+        return {"account": account, "ignored": True}
+    incident = str((event.get("detail") or {}).get("incident", ""))
+    base = f"{policy_prefix}{account}"
+    organizations = session.client("organizations", ORGANIZATIONS_REGION, config=CLIENT_CONFIG)
+    started = {"account": account, "account_name": settings.name, "action": verb}
+
+    def note(found: list[tuple[str, str]]) -> None:
+        # Record, then change: what exists (created or found) before it is attached or removed.
+        policy = ", ".join(policy_id for _, policy_id in found) or base
+        pending = {**started, "incident": incident, "policy": policy, "changed": False}
+        record(
+            session,
+            state_path,
+            {**pending, "error": None, "advice": "", "at": _now()},
+            state=f"{verb}ing",
+        )
+
+    found: list[tuple[str, str]] = []
+    try:
+        if verb == "attach":
+            template = data.template
+            exempt = list_exempt(template, account, list(settings.break_glass))
+            documents = build_quarantine_documents(template, account, exempt)
+            found, outcomes = attach_on_demand(
+                organizations,
+                account=account,
+                base=base,
+                documents=documents,
+                tag=policy_tag,
+                note=note,
+            )
+        else:
+            found, outcomes = detach_on_demand(organizations, account=account, base=base, note=note)
+    except (ClientError, BotoCoreError) as error:
+        outcomes = [Outcome(False, f"{type(error).__name__}: {error}")]
+    result = _summarize(started, incident, base, found, outcomes)
+    LOG.info("quarantine", extra=result)
+    record_error = record(session, state_path, result) if result["error"] is None else None
+    if result["changed"] or result["error"] or record_error:
+        mail(session, topic_arn, result, record_error)
+    return result
+
+
+def _summarize(
+    started: dict[str, Any],
+    incident: str,
+    base: str,
+    found: list[tuple[str, str]],
+    outcomes: list[Outcome],
+) -> dict[str, Any]:
+    refused = [outcome for outcome in outcomes if not outcome.ok]
+    return {
+        **started,
+        "incident": incident,
+        "policy": ", ".join(policy_id for _, policy_id in found) or base,
+        "changed": any(outcome.changed for outcome in outcomes),
+        "error": "; ".join(str(outcome.error) for outcome in refused) or None,
+        "advice": "; ".join(dict.fromkeys(o.advice for o in refused if o.advice)),
+        "at": _now(),
+    }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def act(
@@ -132,10 +233,14 @@ def apply(
     }
 
 
-def record(session: Any, state_path: str, result: dict[str, Any]) -> str | None:
-    """The account's quarantine state, one parameter: what `runawaytrain status` shows."""
+def record(
+    session: Any, state_path: str, result: dict[str, Any], state: str | None = None
+) -> str | None:
+    """The account's quarantine state, one parameter: what `runawaytrain status` shows
+    (`state`: attaching/detaching before a change; by default the outcome's)."""
     ssm = session.client("ssm", config=CLIENT_CONFIG)
-    state = "attached" if result["action"] == "attach" else "detached"
+    if state is None:
+        state = "attached" if result["action"] == "attach" else "detached"
     value = json.dumps({**result, "state": state}, sort_keys=True)
     try:
         ssm.put_parameter(

@@ -11,7 +11,8 @@ The account a heartbeat speaks for is the event's `account`, which EventBridge s
 sender (lambda/guard/payer_events.py), never a field of the detail.
 
 Environment (written by the payer stack, runawaytrain_stack/watchdog.py): `accounts` (JSON list
-of {id, name, schedule_minutes, ec2_limit, home_region, stack}), `snstopic` (the payer's topic),
+of {id, name, schedule_minutes, ec2_limit, home_region, stack}; or `accounts_file`, a file
+holding that list), `snstopic` (the payer's topic),
 `heartbeat_path`, `state_path` (SSM paths, records.py), `reader_role` (path and name of the
 reader role in every account), `schedule_name` (the guards' schedule).
 """
@@ -24,6 +25,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -75,7 +77,14 @@ class Settings:
                 raise SettingsError(f"environment variable {name} is missing or empty")
             return value
 
-        raw = required("accounts")
+        # Fleets with an organization ship the list in a layer file (its size grows with the
+        # fleet; a function's environment holds 4 KB in all, Lambda quotas).
+        accounts_file = env.get("accounts_file", "").strip()
+        raw = (
+            Path(accounts_file).read_text(encoding="utf-8")
+            if accounts_file
+            else required("accounts")
+        )
         try:
             accounts = tuple(
                 WatchedAccount(
