@@ -124,7 +124,12 @@ def test_cdk_nag_finds_nothing_in_the_payer_stack_with_an_organization(small) ->
 
 # The OU's protection, evaluated for a listed member (prod, break_glass user breakglass-admin)
 # and for an account nobody listed (it joined the OU).
-SAMPLE = (ROOT / "accounts.yaml").read_text()
+# With organization:, defaults guard every account nobody listed: they need notify and ec2_limit.
+SAMPLE = (
+    (ROOT / "accounts.yaml")
+    .read_text()
+    .replace("defaults:\n", "defaults:\n  notify: [ops@example.com]\n  ec2_limit: 2\n", 1)
+)
 PROD = "222222222222"
 NEWCOMER = "444455556666"
 

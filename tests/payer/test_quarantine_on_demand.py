@@ -40,7 +40,9 @@ def org_fleet(org: Org) -> Fleet:
             organizations.delete_policy(PolicyId=policy_id)
     organization = organizations.describe_organization()["Organization"]["Id"]
     return parse_fleet(
-        fleet_yaml(org.ids)
+        # Accounts nobody listed are guarded on defaults: they need notify and ec2_limit.
+        "defaults:\n  notify: [ops@example.com]\n  ec2_limit: 2\n"
+        + fleet_yaml(org.ids)
         + f"organization:\n  id: {organization}\n  target_ous: [{ou['OrganizationalUnit']['Id']}]\n"
     )
 
