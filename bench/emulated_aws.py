@@ -12,6 +12,7 @@ it one way only.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -91,6 +92,7 @@ class Replay:
         self._lock = threading.Lock()
         self.recording = True
         self.missed = 0
+        self.missed_by: Counter[str] = Counter()  # "METHOD host X-Amz-Target": requests missed
 
     @contextmanager
     def replaying(self) -> Iterator[None]:
@@ -117,6 +119,7 @@ class Replay:
             answer = None if self.recording else self._answers.get(key)
             if answer is None and not self.recording:
                 self.missed += 1
+                self.missed_by[_operation(request.method, request.url, target, key[3])] += 1
         if answer is None:
             answer = self._emulator.process_request(request)
             if answer is None:  # moto has no backend for it: never let it reach the network
@@ -131,6 +134,17 @@ class Replay:
                 self._answers[key] = answer
         status, headers, content = answer
         return AWSResponse(request.url, status, headers, MockRawResponse(content))
+
+
+def _operation(method: str, url: str, target: str, body: bytes) -> str:
+    """What a request asks, for a report: its service and its X-Amz-Target, query Action, or
+    REST method and path."""
+    service = url.split("/")[2].split(".", maxsplit=1)[0]
+    action = re.search(rb"(?:^|&)Action=([A-Za-z]+)", body)
+    if target or action:
+        return f"{service} {target or action.group(1).decode()}"  # type: ignore[union-attr]
+    path = url.split("/", 3)[3].split("?", maxsplit=1)[0] if url.count("/") >= 3 else ""
+    return f"{service} {method} /{re.sub(r'[^/]{20,}', '*', path)}"
 
 
 @contextmanager
