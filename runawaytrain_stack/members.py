@@ -39,6 +39,7 @@ from constructs import Construct
 from runawaytrain_stack.fast_trip_region import FastTripRegionStack
 from runawaytrain_stack.fleet_model import Account, Fleet, Organization, list_fast_trip_regions
 from runawaytrain_stack.guard_stack import GuardStack
+from runawaytrain_stack.member_names import name_member_resources
 from runawaytrain_stack.names import (
     MEMBERS_STACK_NAME,
     PREFIX,
@@ -259,7 +260,8 @@ class MembersStack(Stack):
         code = CodeDestination(home, name_code_bucket(fleet, home))
         guard_name, fast_trip_name = name_stack_sets(group)
         guard_template = TemplateSynthesizer(self.synthesizer_, code)
-        GuardStack(self, account=group.settings, fleet=fleet, template=guard_template)
+        guard = GuardStack(self, account=group.settings, fleet=fleet, template=guard_template)
+        name_member_resources(guard, guard.guard.function.node.default_child)
         targets = build_targets(organization, group, self.groups)
         guard_set = self._add_stack_set(
             guard_name, guard_template.template_url, targets, [home], []
@@ -268,9 +270,10 @@ class MembersStack(Stack):
         if not group.forwarder_regions:
             return
         forwarder_template = TemplateSynthesizer(self.synthesizer_, code)
-        FastTripRegionStack(
+        forwarder = FastTripRegionStack(
             self, account=group.settings, region=None, synthesizer=forwarder_template
         )
+        name_member_resources(forwarder)
         # Each Region's rule targets the guard stack's bus and role: those come first, at the
         # first deploy and whenever an account joins (AutoDeployment DependsOn).
         fast_trip_set = self._add_stack_set(

@@ -67,6 +67,8 @@ CODE_STACK_PREFIX = f"{PREFIX}-code-"
 # policy CloudFormationStackSetsOrgAdminServiceRolePolicy); AWSServiceRoleForCloudFormation-
 # StackSetsOrgMember creates it in each member.
 STACK_SETS_EXECUTION_ROLES = "stacksets-exec-*"
+# A member guard's function (organisation delivery: member_names.py), found by this name.
+MEMBER_GUARD_FUNCTION_NAME = f"{PREFIX}-guard"
 # The payer's settings bucket (settings23 builds it in the payer stack; the guard reads it).
 SETTINGS_BUCKET_PREFIX = f"{PREFIX}-settings-"
 # The payer's watchdog (watchdog.py): its role, fixed so every member's reader role can trust

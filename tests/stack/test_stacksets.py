@@ -4,6 +4,7 @@ StackSets (runawaytrain_stack/members.py), never from cdk stacks of their own.""
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,10 @@ from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 
+from runawaytrain_stack import scp
 from runawaytrain_stack.config import parse_fleet
 from runawaytrain_stack.fleet import FleetStacks, add_fleet_stacks, new_app
+from runawaytrain_stack.names import MEMBER_GUARD_FUNCTION_NAME
 
 ORG_ID = "o-abcdef1234"
 OU = "ou-ab12-cdef3456"
@@ -210,3 +213,40 @@ def test_without_organization_every_account_keeps_its_own_stacks(test_fleet) -> 
     stacks = add_fleet_stacks(app, test_fleet)
     assert stacks.members is None
     assert set(stacks.guards) == {a.name for a in test_fleet.accounts}
+
+
+# What the guard-protection SCP protects, by resource type: the ARN each name gives
+# (service, ARN built from the name), matched against the SCP's own resource patterns.
+ARN_OF_NAME = {
+    "AWS::Lambda::Function": ("FunctionName", "arn:aws:lambda:eu-west-1:999999999999:function:{}"),
+    "AWS::SNS::Topic": ("TopicName", "arn:aws:sns:eu-west-1:999999999999:{}"),
+    "AWS::SQS::Queue": ("QueueName", "arn:aws:sqs:eu-west-1:999999999999:{}"),
+    "AWS::Logs::LogGroup": ("LogGroupName", "arn:aws:logs:eu-west-1:999999999999:log-group:{}"),
+    "AWS::Events::Rule": ("Name", "arn:aws:events:eu-west-1:999999999999:rule/{}"),
+}
+
+
+def test_what_a_member_template_creates_is_named_inside_the_guard_protection(org_app) -> None:
+    """A StackSet names its stacks StackSet-<set>-<id>: unnamed resources would be created as
+    StackSet-runawaytrain-..., outside the protection SCP's runawaytrain-* patterns."""
+    _, _, out = org_app
+    protected = [p for _, patterns in scp.GUARD_RESOURCE_ACTIONS for p in patterns]
+    seen = set()
+    for path in _member_templates(out):
+        for logical_id, resource in json.loads(path.read_text())["Resources"].items():
+            if resource["Type"] not in ARN_OF_NAME:
+                continue
+            prop, arn = ARN_OF_NAME[resource["Type"]]
+            name = resource["Properties"].get(prop)
+            assert isinstance(name, str), (path.name, logical_id)
+            assert any(fnmatchcase(arn.format(name), p) for p in protected), (path.name, name)
+            seen.add(resource["Type"])
+    assert seen == set(ARN_OF_NAME)
+    guards = [p for p in _member_templates(out) if "forwarder" not in p.name]
+    for path in guards:
+        names = [
+            r["Properties"]["FunctionName"]
+            for r in json.loads(path.read_text())["Resources"].values()
+            if r["Type"] == "AWS::Lambda::Function"
+        ]
+        assert names == [MEMBER_GUARD_FUNCTION_NAME]
