@@ -109,6 +109,9 @@ class Fleet:
     break_glass_permission_sets: tuple[str, ...] = ()
     # None: every account is deployed by `cdk deploy` (as before issue 23).
     organization: Organization | None = None
+    # With `organization`: what an unlisted account in a target OU is guarded with (accounts.yaml
+    # `defaults` filled in like a member's; its id and name are placeholders). None otherwise.
+    defaults: Account | None = None
 
     @property
     def accounts(self) -> tuple[Account, ...]:

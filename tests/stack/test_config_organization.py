@@ -6,7 +6,12 @@ import pytest
 
 from runawaytrain_stack.config import ConfigError, parse_fleet
 
-SAMPLE = (Path(__file__).parents[2] / "accounts.yaml").read_text()
+# With organization:, defaults must hold notify and ec2_limit (test_settings_documents.py).
+SAMPLE = (
+    (Path(__file__).parents[2] / "accounts.yaml")
+    .read_text()
+    .replace("defaults:\n", "defaults:\n  notify: [everyone@example.com]\n  ec2_limit: 3\n", 1)
+)
 
 
 def test_an_organization_with_target_ous_is_read():
