@@ -15,7 +15,11 @@ from constructs import Construct
 from runawaytrain_stack.alerts import AlertTopic
 from runawaytrain_stack.fleet_model import Account
 from runawaytrain_stack.names import ROLE_PATH
-from runawaytrain_stack.permissions import build_guard_policy, list_wildcard_acknowledgments
+from runawaytrain_stack.permissions import (
+    build_guard_policy,
+    list_settings_acknowledgments,
+    list_wildcard_acknowledgments,
+)
 
 # Resolved from this file, never the working directory, so synth works from anywhere.
 ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda"
@@ -55,6 +59,8 @@ def build_guard_environment(
     payer_bus: str = "",
     *,
     own_stacks: Sequence[str] = (),
+    settings_bucket: str = "",
+    payer_topic_arn: str = "",
 ) -> dict[str, str]:
     """The guard's settings (lambda/guard/settings.py reads them; lower-case names are fixed).
 
@@ -89,6 +95,13 @@ def build_guard_environment(
         value = getattr(account, name)
         if value is not None:
             environment[name] = str(value)
+    # Organisation delivery (docs/settings.md): the settings store overrides these per account;
+    # mail also goes to the payer's topic, routed by `notify` (the store's, else this one).
+    if settings_bucket:
+        environment["SETTINGS_BUCKET"] = settings_bucket
+    if payer_topic_arn:
+        environment["PAYER_TOPIC_ARN"] = payer_topic_arn
+        environment["notify"] = ",".join(account.notify)
     return environment  # no `regions`: the census counts every enabled region, always
 
 
@@ -105,11 +118,17 @@ class GuardFunction(Construct):
         fast_trip_queue_arn: str | None = None,
         payer_bus: str = "",
         own_stacks: Sequence[str] = (),
+        settings_bucket: str = "",
+        payer_topic_arn: str = "",
+        role_name: str | None = None,
     ) -> None:
         """`launch_block_arn`: the stack's launch-block policy, the one policy (beside
         AWSDenyAll) the guard may attach.
         `fast_trip_queue_arn`: the queue Lambda polls for this function; its role may read it.
-        `payer_bus`: the payer's bus ARN (payer_bus.py), or empty when the fleet has none."""
+        `payer_bus`: the payer's bus ARN (payer_bus.py), or empty when the fleet has none.
+        `settings_bucket`, `payer_topic_arn`, `role_name`: an organisation-delivered member's
+        guard (docs/settings.md): its settings store, the payer's topic it also mails, and the
+        fixed role name (names.GUARD_ROLE_NAME) the payer's bucket, topic and key admit."""
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
         policy = build_guard_policy(
@@ -121,17 +140,22 @@ class GuardFunction(Construct):
             fast_trip_queue_arn=fast_trip_queue_arn,
             payer_bus_arn=payer_bus or None,
             own_stacks=own_stacks,
+            settings_bucket=settings_bucket or None,
+            payer_topic_arn=payer_topic_arn or None,
         )
         self.role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             path=ROLE_PATH,
+            role_name=role_name,
             description=f"runawaytrain guard for {account.name}: census, halt, launch block, "
             "lockout, notify",
             inline_policies={"Guard": iam.PolicyDocument.from_json(policy)},
         )
         Validations.of(self.role).acknowledge(*list_wildcard_acknowledgments(account.id))
+        if payer_topic_arn:
+            Validations.of(self.role).acknowledge(*list_settings_acknowledgments(payer_topic_arn))
         self.function = lambda_.Function(
             self,
             "Function",
@@ -152,6 +176,8 @@ class GuardFunction(Construct):
                 launch_block_arn,
                 payer_bus,
                 own_stacks=own_stacks,
+                settings_bucket=settings_bucket,
+                payer_topic_arn=payer_topic_arn,
             ),
             log_group=self.log_group,
             max_event_age=MAX_EVENT_AGE,

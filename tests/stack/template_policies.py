@@ -73,6 +73,8 @@ _TYPES: dict[str, tuple[str | None, str, str | None]] = {
         "name",
         "arn:{partition}:ssm:{region}:{account}:parameter/{name}",
     ),
+    # S3 bucket ARNs have no Region or account (Amazon S3 User Guide, "Policy resources").
+    "AWS::S3::Bucket": ("BucketName", "name", "arn:{partition}:s3:::{name}"),
     "AWS::SNS::Subscription": (None, "arn", "arn:{partition}:sns:{region}:{account}:{topic}:{id}"),
     # Organizations ARNs name the organization (o-...), unknown at synth time, and the policy
     # id (p-..., random): Organizations User Guide, "ARN formats".
