@@ -26,6 +26,7 @@ class AlertTopic(Construct):
         display_name: str,
         service_publishers: Sequence[str] = (),
         exempt_principals: Sequence[str] = (),
+        topic_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(
@@ -35,7 +36,12 @@ class AlertTopic(Construct):
             enable_key_rotation=True,
         )
         self.topic = sns.Topic(
-            self, "Topic", display_name=display_name, master_key=self.key, enforce_ssl=True
+            self,
+            "Topic",
+            display_name=display_name,
+            master_key=self.key,
+            enforce_ssl=True,
+            topic_name=topic_name,
         )
         same_account = {"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
         for service in service_publishers:
@@ -60,6 +66,40 @@ class AlertTopic(Construct):
             self.key.add_to_resource_policy(_only_the_exempt_manage_the_key(exempt_principals))
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+    def admit_organisation(self, organization_id: str, role_arns: str) -> None:
+        """Let roles of the organisation matching `role_arns` (an ArnLike pattern) publish here.
+
+        Cross-account publishing to an encrypted topic needs both: the topic policy to allow
+        sns:Publish and the key policy to allow kms:GenerateDataKey* and kms:Decrypt, since SNS
+        uses the key with the publisher's permissions ("the publisher must have ...
+        kms:GenerateDataKey* and kms:Decrypt": SNS Developer Guide, "Key management"; a key
+        policy must name principals of other accounts itself: AWS KMS Developer Guide,
+        "Allowing users in other accounts to use a KMS key"). aws:PrincipalOrgID admits every
+        account of the organisation, including those that join later (IAM User Guide, "AWS
+        global condition context keys")."""
+        conditions = {
+            "StringEquals": {"aws:PrincipalOrgID": organization_id},
+            "ArnLike": {"aws:PrincipalArn": role_arns},
+        }
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OrganisationGuardsUseKey",
+                principals=[iam.AnyPrincipal()],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" means this key
+                conditions=conditions,
+            )
+        )
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OrganisationGuardsPublish",
+                principals=[iam.AnyPrincipal()],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=conditions,
+            )
+        )
 
     def publisher_statements(self, sid: str) -> list[iam.PolicyStatement]:
         """What a function of this account needs to publish here: the topic (statement `sid`)

@@ -24,6 +24,8 @@ from runawaytrain_stack.names import (
     PREFIX,
     ROLE_PATH,
     SCHEDULE_NAME,
+    SETTINGS_BUCKET_PREFIX,
+    SETTINGS_SCHEDULE_NAME,
     TOOLKIT_STACK_NAME,
     list_account_stacks,
 )
@@ -108,8 +110,17 @@ def build_execution_policy() -> dict[str, Any]:
             ["*"],
         ),
         _allow(
-            "Schedule", ["scheduler:*"], [f"arn:aws:scheduler:*:*:schedule/default/{SCHEDULE_NAME}"]
+            "Schedule",
+            ["scheduler:*"],
+            [
+                f"arn:aws:scheduler:*:*:schedule/default/{SCHEDULE_NAME}",
+                # The payer's settings publisher (settings_store.py), with organization: only.
+                f"arn:aws:scheduler:*:*:schedule/default/{SETTINGS_SCHEDULE_NAME}",
+            ],
         ),
+        # The payer's settings bucket (settings_store.py), with organization: only. Its policy
+        # denies every object write but the publisher's, this role's included.
+        _allow("SettingsBucket", ["s3:*"], [f"arn:aws:s3:::{SETTINGS_BUCKET_PREFIX}*"]),
         _allow(
             "EventBusAndRules",
             ["events:*"],

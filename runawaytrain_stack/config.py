@@ -359,22 +359,10 @@ def _resolve(parsed: _FleetFile, located: LocatedYaml) -> tuple[Fleet, list[Prob
             "Report); add cur: {bucket: ..., prefix: ..., report_name: ...} at the top level"
         )
         problems.append(Problem(located.line_of_value(owner), format_key(owner), message))
-    organization = None
+    defaults = None
     if parsed.organization is not None:
-        defaults, missing = _resolve_defaults(parsed)
-        for key in missing:  # every unlisted account in the target OUs runs on defaults
-            message = (
-                "required key is missing: with organization:, every account nobody listed is "
-                f"guarded on defaults; expected {expected_for((key,))}"
-            )
-            problems.append(
-                Problem(located.line_of_value(("defaults",)), f"defaults.{key}", message)
-            )
-        organization = Organization(
-            id=parsed.organization.id,
-            target_ous=tuple(parsed.organization.target_ous),
-            defaults=defaults,
-        )
+        defaults, missing = _resolve_org_defaults(parsed, located)
+        problems += missing
     fleet = Fleet(
         payer=accounts[0],
         sub_accounts=tuple(accounts[1:]),
@@ -382,23 +370,46 @@ def _resolve(parsed: _FleetFile, located: LocatedYaml) -> tuple[Fleet, list[Prob
         protect_guards=parsed.protect_guards,
         operator_role=parsed.operator_role,
         break_glass_permission_sets=tuple(parsed.break_glass_permission_sets),
-        organization=organization,
+        organization=(
+            None
+            if parsed.organization is None
+            else Organization(
+                id=parsed.organization.id, target_ous=tuple(parsed.organization.target_ous)
+            )
+        ),
+        defaults=defaults,
     )
     return fleet, problems
 
 
-def _resolve_defaults(parsed: _FleetFile) -> tuple[Account, list[str]]:
-    """`defaults` filled in as an account nobody listed gets it (a member, so quarantined);
-    the required keys it lacks (those get neutral stand-ins, and a problem each)."""
+# The id and name of the defaults' Account (fleet_model.Fleet.defaults): never an account's.
+DEFAULTS_ID = "000000000000"
+DEFAULTS_NAME = "defaults"
+
+
+def _resolve_org_defaults(
+    parsed: _FleetFile, located: LocatedYaml
+) -> tuple[Account, list[Problem]]:
+    """With `organization:`, every account in a target OU that `accounts` does not list is
+    guarded with `defaults` alone (docs/settings.md), so defaults must hold what every account
+    needs (REQUIRED_PER_ACCOUNT); filled in like a member's."""
     values = parsed.defaults.model_dump(exclude_none=True)
-    missing = [key for key in REQUIRED_PER_ACCOUNT if key not in values]
-    values.setdefault("notify", [])
-    values.setdefault("ec2_limit", 0)
+    problems = []
+    for key in REQUIRED_PER_ACCOUNT:
+        if key not in values:
+            message = (
+                "required key is missing: with organization:, an account of a target OU that "
+                "accounts does not list is guarded with defaults alone; "
+                f"expected {expected_for((key,))}"
+            )
+            line = located.line_of_key(("defaults",)) if "defaults" in located.data else 1
+            problems.append(Problem(line, format_key(("defaults", key)), message))
+            values[key] = 0 if key == "ec2_limit" else []
     for key in ("notify", "break_glass", "regions"):
         values[key] = tuple(values.get(key, ()))
-    values.setdefault("quarantine", True)
+    values.setdefault("quarantine", True)  # a member's default
     values["halt"] = resolve_halt(values.get("halt", [REVERSIBLE]))
-    return Account(id="", name="", **values), missing
+    return Account(id=DEFAULTS_ID, name=DEFAULTS_NAME, **values), problems
 
 
 def _check_payer(values: dict[str, Any], located: LocatedYaml) -> list[Problem]:

@@ -70,7 +70,7 @@ def add_fleet_stacks(app: App, fleet: Fleet) -> FleetStacks:
                 billing.add_stack_dependency(
                     guards[account.name], "its rules target the guard's bus"
                 )
-    payer = PayerStack(app, fleet=fleet) if fleet.sub_accounts else None
+    payer = PayerStack(app, fleet=fleet) if fleet.has_payer_stack else None
     if payer is not None:
         # `cdk deploy --all` creates the payer's bus before the guards that report to it. It
         # also keeps the payer's stacks in one Region from deploying at once: moto's

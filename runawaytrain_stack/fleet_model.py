@@ -96,9 +96,6 @@ class Organization:
 
     id: str
     target_ous: tuple[str, ...]
-    # What an account nobody listed gets: `defaults` filled in like an account (id and name
-    # empty). The member templates are built from it (members.py); config.py fills it in.
-    defaults: Account | None = None
 
 
 @dataclass(frozen=True)
@@ -112,11 +109,20 @@ class Fleet:
     break_glass_permission_sets: tuple[str, ...] = ()
     # None: every account is deployed by `cdk deploy` (as before issue 23).
     organization: Organization | None = None
+    # With `organization`: what an unlisted account in a target OU is guarded with (accounts.yaml
+    # `defaults` filled in like a member's; its id and name are placeholders). None otherwise.
+    defaults: Account | None = None
 
     @property
     def accounts(self) -> tuple[Account, ...]:
         """Every guarded account, the payer first."""
         return (self.payer, *self.sub_accounts)
+
+    @property
+    def has_payer_stack(self) -> bool:
+        """The payer's stack (bus, SCPs, quarantine, watchdog) exists: with member accounts,
+        listed or, under `organization:`, joining its target OUs."""
+        return bool(self.sub_accounts) or self.organization is not None
 
     @property
     def budgeted_accounts(self) -> tuple[Account, ...]:

@@ -15,7 +15,11 @@ from constructs import Construct
 from runawaytrain_stack.alerts import AlertTopic
 from runawaytrain_stack.fleet_model import Account
 from runawaytrain_stack.names import ROLE_PATH
-from runawaytrain_stack.permissions import build_guard_policy, list_wildcard_acknowledgments
+from runawaytrain_stack.permissions import (
+    build_guard_policy,
+    list_settings_acknowledgments,
+    list_wildcard_acknowledgments,
+)
 
 # Resolved from this file, never the working directory, so synth works from anywhere.
 ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda"
@@ -56,6 +60,7 @@ def build_guard_environment(
     *,
     own_stacks: Sequence[str] = (),
     settings_bucket: str = "",
+    payer_topic_arn: str = "",
 ) -> dict[str, str]:
     """The guard's settings (lambda/guard/settings.py reads them; lower-case names are fixed).
 
@@ -92,6 +97,13 @@ def build_guard_environment(
         value = getattr(account, name)
         if value is not None:
             environment[name] = str(value)
+    # Organisation delivery (docs/settings.md): the settings store overrides these per account;
+    # mail also goes to the payer's topic, routed by `notify` (the store's, else this one).
+    if settings_bucket:
+        environment["SETTINGS_BUCKET"] = settings_bucket
+    if payer_topic_arn:
+        environment["PAYER_TOPIC_ARN"] = payer_topic_arn
+        environment["notify"] = ",".join(account.notify)
     return environment  # no `regions`: the census counts every enabled region, always
 
 
@@ -110,6 +122,8 @@ class GuardFunction(Construct):
         own_stacks: Sequence[str] = (),
         reserved_concurrency: int | None = 1,
         settings_bucket: str = "",
+        payer_topic_arn: str = "",
+        role_name: str | None = None,
     ) -> None:
         """`reserved_concurrency`: 1 (two runs never halt one account at once), or None for a
         member template (a new account's quota can be 10 concurrent executions, and Lambda
@@ -118,7 +132,10 @@ class GuardFunction(Construct):
         `launch_block_arn`: the stack's launch-block policy, the one policy (beside
         AWSDenyAll) the guard may attach.
         `fast_trip_queue_arn`: the queue Lambda polls for this function; its role may read it.
-        `payer_bus`: the payer's bus ARN (payer_bus.py), or empty when the fleet has none."""
+        `payer_bus`: the payer's bus ARN (payer_bus.py), or empty when the fleet has none.
+        `settings_bucket`, `payer_topic_arn`, `role_name`: an organisation-delivered member's
+        guard (docs/settings.md): its settings store, the payer's topic it also mails, and the
+        fixed role name (names.GUARD_ROLE_NAME) the payer's bucket, topic and key admit."""
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
         policy = build_guard_policy(
@@ -130,12 +147,15 @@ class GuardFunction(Construct):
             fast_trip_queue_arn=fast_trip_queue_arn,
             payer_bus_arn=payer_bus or None,
             own_stacks=own_stacks,
+            settings_bucket=settings_bucket or None,
+            payer_topic_arn=payer_topic_arn or None,
         )
         self.role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             path=ROLE_PATH,
+            role_name=role_name,
             description=f"runawaytrain guard for {account.name}: census, halt, launch block, "
             "lockout, notify",
             inline_policies={"Guard": iam.PolicyDocument.from_json(policy)},
@@ -143,6 +163,8 @@ class GuardFunction(Construct):
         # cdk-nag names a member template's AWS::AccountId as <AWS::AccountId> (members.py).
         nag_account = "<AWS::AccountId>" if Token.is_unresolved(account.id) else account.id
         Validations.of(self.role).acknowledge(*list_wildcard_acknowledgments(nag_account))
+        if payer_topic_arn:
+            Validations.of(self.role).acknowledge(*list_settings_acknowledgments(payer_topic_arn))
         self.function = lambda_.Function(
             self,
             "Function",
@@ -164,6 +186,7 @@ class GuardFunction(Construct):
                 payer_bus,
                 own_stacks=own_stacks,
                 settings_bucket=settings_bucket,
+                payer_topic_arn=payer_topic_arn,
             ),
             log_group=self.log_group,
             max_event_age=MAX_EVENT_AGE,

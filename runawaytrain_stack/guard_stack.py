@@ -15,6 +15,7 @@ from runawaytrain_stack.names import (
     FAST_TRIP_FORWARDER_ROLE_NAME,
     FORWARDER_ROLE_NAME,
     GUARD_FUNCTION_OUTPUT,
+    GUARD_ROLE_NAME,
     NOTIFY_TOPIC_OUTPUT,
     SCHEDULER_ROLE_NAME,
     STACK_SETS_EXECUTION_ROLES,
@@ -23,6 +24,7 @@ from runawaytrain_stack.names import (
     name_billing_alarm,
     name_guard_stack,
     name_payer_bus_arn,
+    name_payer_topic_arn,
     name_settings_bucket,
 )
 from runawaytrain_stack.schedule import GuardSchedule
@@ -71,7 +73,9 @@ class GuardStack(Stack):
         self.alerts = AlertTopic(
             self,
             "Alerts",
-            emails=account.notify,
+            # A member template's mail reaches its notify list through the payer's topic
+            # (settings as data: docs/settings.md); subscribing here too would mail it twice.
+            emails=account.notify if template is None else (),
             display_name=f"runawaytrain {account.name}",
             exempt_principals=exempt,
         )
@@ -91,7 +95,7 @@ class GuardStack(Stack):
             stack_roles.append(FORWARDER_ROLE_NAME)  # the payer holds the billing forwarder too
         if self.fast_trip is not None:
             stack_roles.append(FAST_TRIP_FORWARDER_ROLE_NAME)
-        if fleet.sub_accounts:
+        if fleet.has_payer_stack:
             stack_roles.append(WATCHDOG_READER_ROLE_NAME)  # a lockout must not blind the payer
         # The policy a trip attaches to refuse launches; the guard's role may attach only it.
         self.launch_block = LaunchBlockPolicy(self, "LaunchBlock")
@@ -103,7 +107,7 @@ class GuardStack(Stack):
             stack_roles=stack_roles,
             launch_block_arn=self.launch_block.policy_arn,
             fast_trip_queue_arn=self.fast_trip.queue_arn if self.fast_trip is not None else None,
-            payer_bus=name_payer_bus_arn(fleet) if fleet.sub_accounts else "",
+            payer_bus=name_payer_bus_arn(fleet) if fleet.has_payer_stack else "",
             # A StackSet names its stacks StackSet-<set>-<random>: this stack's own id instead.
             own_stacks=list_own_stack_prefixes(fleet, account)
             if template is None
@@ -111,6 +115,9 @@ class GuardStack(Stack):
             # New accounts can have a concurrency quota of 10, all of it unreserved.
             reserved_concurrency=1 if template is None else None,
             settings_bucket=name_settings_bucket(fleet) if template is not None else "",
+            payer_topic_arn=name_payer_topic_arn(fleet) if template is not None else "",
+            # The settings bucket, the payer's topic and its key admit this role by name.
+            role_name=GUARD_ROLE_NAME if template is not None else None,
         )
         if self.fast_trip is not None:
             self.fast_trip.add_poller(self.guard.function)
@@ -145,7 +152,7 @@ class GuardStack(Stack):
             )
         # Last: it reads every rule of this stack. Only where a payer watchdog exists.
         self.watchdog_reader: WatchdogReader | None = None
-        if fleet.sub_accounts:
+        if fleet.has_payer_stack:
             self.watchdog_reader = WatchdogReader(
                 self,
                 "WatchdogReader",

@@ -113,9 +113,9 @@ def _template_settings(defaults: Account, key: tuple[str, tuple[str, ...]], labe
 def group_members(fleet: Fleet, organization: Organization) -> list[MemberGroup]:
     """The default group (every account of the target OUs on `defaults`'s home and Regions,
     listed or not) first, then one group per other (home, Regions) of a listed member."""
-    if organization.defaults is None:
-        raise ValueError("organization.defaults is unset: load the fleet with config.py")
-    default_key = _key(organization.defaults)
+    if fleet.defaults is None:
+        raise ValueError("fleet.defaults is unset: load the fleet with config.py")
+    default_key = _key(fleet.defaults)
     listed: dict[tuple[str, tuple[str, ...]], list[str]] = {}
     for account in fleet.sub_accounts:
         key = _key(account)
@@ -124,14 +124,14 @@ def group_members(fleet: Fleet, organization: Organization) -> list[MemberGroup]
     groups = [
         MemberGroup(
             DEFAULT_GROUP,
-            _template_settings(organization.defaults, default_key, DEFAULT_GROUP),
+            _template_settings(fleet.defaults, default_key, DEFAULT_GROUP),
             (),
         )
     ]
     for key, ids in sorted(listed.items()):
         label = _label(key)
         groups.append(
-            MemberGroup(label, _template_settings(organization.defaults, key, label), tuple(ids))
+            MemberGroup(label, _template_settings(fleet.defaults, key, label), tuple(ids))
         )
     return groups
 

@@ -78,6 +78,14 @@ WATCHDOG_ROLE_NAME = f"{PREFIX}-watchdog"
 WATCHDOG_READER_ROLE_NAME = f"{PREFIX}-watchdog-reader"
 HEARTBEAT_PATH = f"/{PREFIX}/heartbeat/"
 WATCHDOG_STATE_PATH = f"/{PREFIX}/watchdog/"
+# Organisation delivery (issue 23, docs/settings.md). The payer's settings bucket, one per payer
+# (bucket names are global); the payer's alert topic by a fixed name, so member guards can be
+# told its ARN without a reference across accounts; the member guard's role by a fixed name (one
+# per account, like the scheduler's), which the bucket, topic and key policies admit by ARN.
+PAYER_TOPIC_NAME = f"{PREFIX}-payer-alerts"
+GUARD_ROLE_NAME = f"{PREFIX}-guard"
+# The payer's settings publisher's schedule: named, so the deploy's execution policy can name it.
+SETTINGS_SCHEDULE_NAME = f"{PREFIX}-settings-publisher"
 
 
 def name_guard_stack(account: Account) -> str:
@@ -105,7 +113,7 @@ def list_own_stack_prefixes(fleet: Fleet, account: Account) -> list[str]:
         for region in list_fast_trip_regions(account)
     ]
     if account == fleet.payer:
-        if fleet.sub_accounts:
+        if fleet.has_payer_stack:
             stacks.append((account.home_region, PAYER_STACK_NAME))
         if fleet.has_billing_stack:
             stacks.append((BILLING_REGION, BILLING_STACK_NAME))
@@ -173,5 +181,16 @@ def name_code_stack(region: str) -> str:
 
 
 def name_settings_bucket(fleet: Fleet) -> str:
-    """`runawaytrain-settings-<payer id>` (design-23: settings as data)."""
+    """`runawaytrain-settings-<payer id>`: the payer's store of per-account settings documents."""
     return f"{SETTINGS_BUCKET_PREFIX}{fleet.payer.id}"
+
+
+def name_payer_topic_arn(fleet: Fleet) -> str:
+    """The payer's alert topic under organisation delivery (member guards publish there too)."""
+    payer = fleet.payer
+    return f"arn:aws:sns:{payer.home_region}:{payer.id}:{PAYER_TOPIC_NAME}"
+
+
+def name_org_guard_roles() -> str:
+    """Every member guard's role, in any account (the policies add aws:PrincipalOrgID)."""
+    return f"arn:aws:iam::*:role{ROLE_PATH}{GUARD_ROLE_NAME}"

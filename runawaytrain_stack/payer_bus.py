@@ -28,7 +28,7 @@ class PayerBus(Construct):
             event_bus_name=PAYER_BUS_NAME,
             description="runawaytrain: every guard's heartbeats and quarantine requests",
         )
-        if fleet.sub_accounts:
+        if fleet.has_payer_stack:
             self.bus.add_to_resource_policy(
                 iam.PolicyStatement.from_json(build_bus_statement(fleet))
             )

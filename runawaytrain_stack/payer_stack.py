@@ -14,10 +14,11 @@ from constructs import Construct
 
 from runawaytrain_stack.alerts import AlertTopic
 from runawaytrain_stack.fleet_model import Fleet
-from runawaytrain_stack.names import PAYER_STACK_NAME
+from runawaytrain_stack.names import PAYER_STACK_NAME, PAYER_TOPIC_NAME, name_org_guard_roles
 from runawaytrain_stack.payer_bus import PayerBus
 from runawaytrain_stack.quarantine import Quarantine
 from runawaytrain_stack.quarantine_on_demand import OnDemandQuarantine
+from runawaytrain_stack.settings_store import SettingsStore
 from runawaytrain_stack.watchdog import Watchdog
 
 # Messages about one member carry this attribute (its account id): the payer's subscriptions
@@ -25,6 +26,8 @@ from runawaytrain_stack.watchdog import Watchdog
 # "Amazon SNS message filtering": a subscription with a filter policy receives only messages
 # whose attributes match it).
 ACCOUNT_ATTRIBUTE = "account"
+# Under organisation delivery, a member guard's mail carries its notify list (String.Array).
+NOTIFY_ATTRIBUTE = "notify"
 
 
 class PayerStack(Stack):
@@ -44,21 +47,16 @@ class PayerStack(Stack):
             display_name="runawaytrain payer",
             # The watchdog's own alarm publishes as CloudWatch (watchdog.py, MissedChecks).
             service_publishers=["cloudwatch.amazonaws.com"],
+            # Organisation delivery: member guards are told the topic's ARN (names.py).
+            topic_name=PAYER_TOPIC_NAME if fleet.organization is not None else None,
         )
-        accounts_by_email: dict[str, list[str]] = defaultdict(list)
-        for account in fleet.sub_accounts:
-            for email in account.notify:
-                if email.lower() not in {e.lower() for e in fleet.payer.notify}:
-                    accounts_by_email[email.lower()].append(account.id)
-        for email, ids in sorted(accounts_by_email.items()):
-            self.alerts.topic.add_subscription(
-                subscriptions.EmailSubscription(
-                    email,
-                    filter_policy={
-                        ACCOUNT_ATTRIBUTE: sns.SubscriptionFilter.string_filter(allowlist=ids)
-                    },
-                )
-            )
+        self.settings: SettingsStore | None = None
+        if fleet.organization is not None:
+            self.alerts.admit_organisation(fleet.organization.id, name_org_guard_roles())
+            subscribe_by_notify(self.alerts, fleet)
+            self.settings = SettingsStore(self, "Settings", fleet=fleet, alerts=self.alerts)
+        else:
+            subscribe_by_account(self.alerts, fleet)
         self.bus = PayerBus(self, "Bus", fleet=fleet)
         # With an organization: protection on the OUs, quarantine SCPs created at the trip.
         quarantine = Quarantine if fleet.organization is None else OnDemandQuarantine
@@ -67,4 +65,54 @@ class PayerStack(Stack):
         )
         self.watchdog = Watchdog(
             self, "Watchdog", fleet=fleet, bus=self.bus.bus, alerts=self.alerts
+        )
+
+
+def subscribe_by_account(alerts: AlertTopic, fleet: Fleet) -> None:
+    """Each member address receives the messages naming its accounts (`account`)."""
+    accounts_by_email: dict[str, list[str]] = defaultdict(list)
+    for account in fleet.sub_accounts:
+        for email in account.notify:
+            if email.lower() not in {e.lower() for e in fleet.payer.notify}:
+                accounts_by_email[email.lower()].append(account.id)
+    for email, ids in sorted(accounts_by_email.items()):
+        alerts.topic.add_subscription(
+            subscriptions.EmailSubscription(
+                email,
+                filter_policy={
+                    ACCOUNT_ATTRIBUTE: sns.SubscriptionFilter.string_filter(allowlist=ids)
+                },
+            )
+        )
+
+
+def list_member_addresses(fleet: Fleet) -> list[str]:
+    """Every distinct address of the members' and the defaults' notify lists that the payer's
+    list does not hold (its subscriptions take every message already), as first written."""
+    payer = {email.lower() for email in fleet.payer.notify}
+    found: dict[str, str] = {}
+    members = [*fleet.sub_accounts, *([fleet.defaults] if fleet.defaults else [])]
+    for account in members:
+        for email in account.notify:
+            if email.lower() not in payer:
+                found.setdefault(email.lower(), email)
+    return [found[key] for key in sorted(found)]
+
+
+def subscribe_by_notify(alerts: AlertTopic, fleet: Fleet) -> None:
+    """Organisation delivery: each member address receives the messages whose `notify`
+    String.Array holds it (lambda/guard/notify.py route_attributes). One value per filter
+    policy, so no address nears SNS's limit of 150 value combinations per policy (SNS
+    Developer Guide, "Filter policy constraints"), however many accounts share it; and the
+    guard's document says whom to tell, so an account that joins needs no subscription change.
+    The address is matched as the guard sends it (filter matching is case-sensitive, same
+    page): both come from accounts.yaml as written."""
+    for email in list_member_addresses(fleet):
+        alerts.topic.add_subscription(
+            subscriptions.EmailSubscription(
+                email,
+                filter_policy={
+                    NOTIFY_ATTRIBUTE: sns.SubscriptionFilter.string_filter(allowlist=[email])
+                },
+            )
         )

@@ -254,6 +254,12 @@ INCIDENT_RECORD_ACTIONS = (
     "ssm:GetParametersByPath",
     "ssm:DeleteParameters",
 )
+# Organisation delivery (lambda/guard/settings_store.py): the guard reads its settings document
+# and keeps the last-known-good copy in one parameter (must equal guard.settings_store.PARAMETER,
+# tested); it also publishes each mail to the payer's topic, whose key is the payer's.
+SETTINGS_READ_ACTIONS = ("s3:GetObject",)
+SETTINGS_PARAMETER = "/runawaytrain/guard/settings"
+SETTINGS_PARAMETER_ACTIONS = ("ssm:GetParameter", "ssm:PutParameter")
 LOCKOUT_LIST_ACTIONS = ("iam:ListUsers", "iam:ListRoles")  # no resource-level permissions
 # Lockout (lambda/guard/lockout.py) and restore: reading users, roles, keys and what is attached.
 # No inline policy writes (iam:PutUserPolicy / iam:PutRolePolicy): an inline policy's content
@@ -397,8 +403,11 @@ def build_guard_policy(
     fast_trip_queue_arn: str | None = None,
     payer_bus_arn: str | None = None,
     own_stacks: Sequence[str] = (),
+    settings_bucket: str | None = None,
+    payer_topic_arn: str | None = None,
 ) -> dict[str, Any]:
     """The guard role's whole policy, one statement per resource scope, as IAM policy JSON.
+    `settings_bucket`, `payer_topic_arn`: organisation delivery (settings_statements).
     `launch_block_arn`: the guard stack's launch-block policy (launch_block.py).
     `own_stacks`: runawaytrain's stack ARN prefixes in this account (names.py): what they made
     the guard may never throttle nor strip of provisioned concurrency.
@@ -626,7 +635,61 @@ def build_guard_policy(
         )
     if payer_bus_arn is not None:
         statements.append(_allow("ReportToPayer", PAYER_ACTIONS, [payer_bus_arn]))
+    statements += settings_statements(account, settings_bucket, payer_topic_arn)
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def settings_statements(
+    account: Account, settings_bucket: str | None, payer_topic_arn: str | None
+) -> list[dict[str, Any]]:
+    """Organisation delivery (docs/settings.md): read the account's own settings document and the
+    defaults, keep the last-known-good copy, and publish mail to the payer's topic.
+
+    The document key names the account by the policy variable ${aws:PrincipalAccount}, "the
+    account to which the requesting principal belongs" (IAM User Guide, "AWS global condition
+    context keys"), which IAM replaces in a Resource at evaluation (IAM User Guide, "IAM policy
+    elements: Variables and tags"): one policy serves every account of a StackSet. Publishing to
+    the payer's SSE-KMS topic needs kms:GenerateDataKey and kms:Decrypt on its key in the
+    publisher's own policy as well as in the key policy (AWS KMS Developer Guide, "Allowing
+    users in other accounts to use a KMS key"; SNS Developer Guide, "Key management"); the key's
+    id is random, so any key of the payer's in its Region, only through SNS (kms:ViaService)."""
+    arn = f"arn:{Aws.PARTITION}"
+    statements = []
+    if settings_bucket is not None:
+        parameter = f"{arn}:ssm:{account.home_region}:{account.id}:parameter{SETTINGS_PARAMETER}"
+        documents = [
+            f"{arn}:s3:::{settings_bucket}/accounts/${{aws:PrincipalAccount}}.json",
+            f"{arn}:s3:::{settings_bucket}/defaults.json",
+        ]
+        statements += [
+            _allow("ReadOwnSettings", SETTINGS_READ_ACTIONS, documents),
+            _allow("KeepLastKnownSettings", SETTINGS_PARAMETER_ACTIONS, [parameter]),
+        ]
+    if payer_topic_arn is not None:
+        _, _, _, region, payer, _ = payer_topic_arn.split(":", 5)
+        statements += [
+            _allow("MailThroughPayer", PUBLISH_ACTIONS, [payer_topic_arn]),
+            _allow(
+                "UsePayerTopicKey",
+                TOPIC_KEY_ACTIONS,
+                [f"{arn}:kms:{region}:{payer}:key/*"],
+                {"StringEquals": {"kms:ViaService": f"sns.{region}.amazonaws.com"}},
+            ),
+        ]
+    return statements
+
+
+def list_settings_acknowledgments(payer_topic_arn: str) -> list[Acknowledgment]:
+    """cdk-nag AwsSolutions-IAM5 on a member guard's role that mails through the payer."""
+    _, _, _, region, payer, _ = payer_topic_arn.split(":", 5)
+    return [
+        Acknowledgment(
+            id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:{region}:{payer}:key/*]",
+            reason="The payer's alert topic key has a random id no member template can know; "
+            "use is limited to calls made through SNS in that Region (kms:ViaService), and the "
+            "payer's key policy admits only the organisation's guard roles.",
+        )
+    ]
 
 
 def _lockout_statements(

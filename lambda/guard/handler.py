@@ -33,7 +33,7 @@ from guard.ledger import ROOT as LEDGER_ROOT
 from guard.ledger import Ledger
 from guard.lockout import lock_out
 from guard.logs import configure_logging, get_logger
-from guard.notify import compose_body, compose_subject, publish_summary
+from guard.notify import compose_body, compose_subject, publish_summary, route_attributes
 from guard.open_incident import (
     PARAMETER,
     OpenIncident,
@@ -66,6 +66,14 @@ from guard.services import (
     restore_services,
 )
 from guard.settings import Action, Lockout, Mode, Settings, SettingsError, read_env_action
+from guard.settings_mail import compose_fallback_body, compose_fallback_subject
+from guard.settings_store import (
+    BUCKET_VARIABLE,
+    Resolved,
+    Source,
+    resolve_settings,
+    write_record,
+)
 from guard.weigh import burn_report, weigh_for
 from guard.wrap_up import mail_and_record
 
@@ -98,16 +106,23 @@ def handler(event: object, context: Any) -> dict[str, Any]:
             switched_off = "envaction=pass" if env_action is Action.PASS else ""
             beat_unless_unset(report, switched_off)
             return respond(report)
-        settings = Settings.from_env(os.environ)
+        clients = shared_clients()
+        account = account_of(context, clients)
+        resolved = resolve_settings(
+            os.environ, settings_s3(clients), clients.client("ssm", clients.home_region), account
+        )
+        settings = resolved.settings
         if invocation.dry_run:  # an operator's dry run: whatever the mode, change nothing
             settings = replace(settings, mode=Mode.DRY_RUN)
     except SettingsError as error:
         LOG.error("bad_settings", extra={"error": str(error)})
         raise  # a failed invocation reaches the on-failure destination: never a silent guard
-    clients = shared_clients()
-    account = account_of(context, clients)
+    source = resolved.describe() if resolved.source is not Source.ENVIRONMENT else ""
     if override is not None and override.verdict is Verdict.RESTORE:
         report = run_restore(settings, invocation, clients, account)
+        report.settings_source = source
+        notify(report, settings, clients)
+        send_heartbeat(report, settings, clients, open_incident=report.incident)
     else:
         report = run_guard(
             settings,
@@ -116,11 +131,40 @@ def handler(event: object, context: Any) -> dict[str, Any]:
             account,
             function_name_of(context),
             pending_wait_s=pending_wait_for(context),
+            settings_source=source,
         )
-        return respond(report)
-    notify(report, settings, clients)
-    send_heartbeat(report, settings, clients, open_incident=report.incident)
+    tell_fallback(report, resolved, settings, clients)
     return respond(report)
+
+
+def settings_s3(clients: ClientFactory) -> Any:
+    """The S3 client for the settings bucket, when there is one: the bucket is in the payer's
+    home Region, the Region of its bus (payer_bus); else this guard's own."""
+    environ: Mapping[str, str] = os.environ  # the stack's lower-case names
+    if not environ.get(BUCKET_VARIABLE, "").strip():
+        return None
+    bus = environ.get("payer_bus", "").split(":")
+    return clients.client("s3", bus[3] if len(bus) > 3 and bus[3] else clients.home_region)
+
+
+def tell_fallback(
+    report: Report, resolved: Resolved, settings: Settings, clients: ClientFactory
+) -> None:
+    """The first run that falls back from the settings store mails it once (settings_store.py):
+    in the run's own mail when it sent one (it carries the Settings line), else in its own."""
+    if resolved.tell is None:
+        return
+    told = report.notified
+    if not told:
+        told, _ = publish_mail(  # a failure is logged by notify.py; the next run tries again
+            compose_fallback_subject(report),
+            compose_fallback_body(report),
+            settings,
+            clients,
+            report.account,
+        )
+    if told:
+        write_record(clients.client("ssm", clients.home_region), resolved.tell)
 
 
 def beat_unless_unset(report: Report, switched_off: str) -> None:
@@ -190,9 +234,11 @@ def run_guard(
     pending_wait_s: float = PENDING_WAIT_S,
     sleep: Callable[[float], None] | None = None,
     now: datetime | None = None,
+    settings_source: str = "",
 ) -> Report:
     """Count, decide, act and notify for one account; returns the report, raises nothing AWS.
-    `now`: the run's clock (tests inject it)."""
+    `now`: the run's clock (tests inject it). `settings_source`: which settings the run used,
+    for the report and its mail (settings_store.py)."""
     now = now or datetime.now(UTC)
     ssm = clients.client("ssm", clients.home_region)
     with ThreadPoolExecutor(3) as pool:  # read the SSM records while the regions are counted
@@ -267,6 +313,7 @@ def run_guard(
         burn=burn_report(burn, settings.weighted),
         services=services.counts(),
         service_errors=dict(services.errors),
+        settings_source=settings_source,
     )
     if state_error is not None:
         report.action_errors.append(f"reading the open incident ({PARAMETER}): {state_error}")
@@ -707,15 +754,32 @@ def newest_incident(target: Accounts, clients: ClientFactory) -> str | None:
 
 
 def notify(report: Report, settings: Settings, clients: ClientFactory) -> None:
-    topic_region = settings.snstopic.split(":")[3]
-    error = publish_summary(
-        clients.client("sns", topic_region),
-        settings.snstopic,
-        compose_subject(report),
-        compose_body(report),
+    sent, errors = publish_mail(
+        compose_subject(report), compose_body(report), settings, clients, report.account
     )
-    report.notified = error is None
-    report.notify_error = error
+    report.notified = sent
+    report.notify_error = "; ".join(errors) or None
+
+
+def publish_mail(
+    subject: str, body: str, settings: Settings, clients: ClientFactory, account: str
+) -> tuple[bool, list[str]]:
+    """To the account's own topic and, under organisation delivery, also to the payer's, which
+    routes it to this account's notify list (notify.route_attributes). (sent: some topic took
+    it, so someone is told; the failures, reported either way)."""
+    errors = []
+    for topic, attributes in (
+        (settings.snstopic, None),
+        (settings.payer_topic, route_attributes(account, settings.notify)),
+    ):
+        if not topic:
+            continue
+        error = publish_summary(
+            clients.client("sns", topic.split(":")[3]), topic, subject, body, attributes
+        )
+        if error is not None:
+            errors.append(f"{topic}: {error}" if settings.payer_topic else error)
+    return 1 + bool(settings.payer_topic) > len(errors), errors
 
 
 def account_of(context: Any, clients: ClientFactory) -> str:

@@ -5,6 +5,7 @@ IAM: sns:Publish on the account's topic (and kms:GenerateDataKey/Decrypt on its 
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -88,6 +89,8 @@ def compose_body(report: Report) -> str:
     if report.incident:
         lines.append(f"Incident: {report.incident}")
     lines.append(f"Mode: {report.mode}")
+    if report.settings_source:
+        lines.append(f"Settings: {report.settings_source}")
     for section in sections:
         found = section(report)
         if found:
@@ -99,16 +102,39 @@ def compose_body(report: Report) -> str:
     return body
 
 
-def publish_summary(sns: Any, topic_arn: str, subject: str, body: str) -> str | None:
-    """Publish; return None on success or the error text. Never raises: the halt stands."""
+def publish_summary(
+    sns: Any,
+    topic_arn: str,
+    subject: str,
+    body: str,
+    attributes: dict[str, dict[str, str]] | None = None,
+) -> str | None:
+    """Publish; return None on success or the error text. Never raises: the halt stands.
+    `attributes`: SNS message attributes (the payer's topic routes by them: route_attributes)."""
     try:
-        response = sns.publish(TopicArn=topic_arn, Subject=subject, Message=body)
+        response = sns.publish(
+            TopicArn=topic_arn, Subject=subject, Message=body, MessageAttributes=attributes or {}
+        )
     except (ClientError, BotoCoreError) as error:
         message = describe_error(error)
         LOG.error("notify_failed", extra={"topic": topic_arn, "error": message})
         return message
     LOG.info("notified", extra={"topic": topic_arn, "message_id": response.get("MessageId")})
     return None
+
+
+def route_attributes(account: str, notify: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """What the payer's topic routes a member's mail by (docs/settings.md): `account`, and
+    `notify`, a String.Array of its addresses. A subscription's filter {"notify": [address]}
+    matches when any element equals the address: "For String.Array type attributes, each
+    element in the array is treated as a separate string for matching purposes" (SNS Developer
+    Guide, "String value matching"); a String.Array value is a JSON array in a string (SNS
+    Developer Guide, "Amazon SNS message attributes"). No addresses: no `notify` attribute,
+    and only the payer's unfiltered subscriptions receive it."""
+    attributes = {"account": {"DataType": "String", "StringValue": account}}
+    if notify:
+        attributes["notify"] = {"DataType": "String.Array", "StringValue": json.dumps(notify)}
+    return attributes
 
 
 def _counts(report: Report) -> list[str]:

@@ -73,6 +73,8 @@ class Report:
     would_halt_services: dict[str, list[str]] = field(default_factory=dict)
     heartbeat: dict[str, Any] | None = None  # what was sent to the payer's watchdog (heartbeat.py)
     heartbeat_error: str | None = None
+    # Which settings the run used (settings_store.py): empty when only the environment exists.
+    settings_source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

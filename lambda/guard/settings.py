@@ -7,6 +7,7 @@ a guard that silently does nothing is the worst outcome, so nothing here falls b
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -31,7 +32,34 @@ _E = TypeVar("_E", bound=Enum)
 
 
 class SettingsError(ValueError):
-    """A guard environment variable is missing or malformed."""
+    """A guard environment variable or settings document is missing or malformed."""
+
+
+# What a settings document (runawaytrain_stack/settings_documents.py, docs/settings.md) may set:
+# the per-account settings of accounts.yaml, under their environment names. Never the wiring
+# the stack writes (snstopic, payer_bus, launch_block_policy, stack_roles, own_stacks) nor the
+# operator's switch (envaction): a document cannot redirect a guard's mail or switch it off.
+DOCUMENT_KEYS = frozenset(
+    {
+        "ec2limit",
+        "mode",
+        "account_name",
+        "lockout",
+        "break_glass",
+        "unstoppable",
+        "halt",
+        "blind_runs_to_trip",
+        "launch_block",
+        "quarantine",
+        "notify",
+        "max_vcpus",
+        "max_gpus",
+        "max_usd_per_hour",
+    }
+)
+# A document's settings beyond this are not a guard's (the biggest accounts.yaml entry is a few
+# KB); the limit also keeps the last-known-good copy within one SSM parameter (settings_store.py).
+DOCUMENT_MAX_BYTES = 3072
 
 
 class Mode(Enum):
@@ -120,6 +148,10 @@ class Settings:
     # A Region that held capacity and cannot be counted for this many runs in a row trips the
     # breaker (blindness.py says why the default is what it is).
     blind_runs_to_trip: int = DEFAULT_BLIND_RUNS_TO_TRIP
+    # Organisation delivery (docs/settings.md): the payer's alert topic, where this guard also
+    # publishes each mail (env PAYER_TOPIC_ARN), and the addresses it is routed to there.
+    payer_topic: str = ""
+    notify: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -153,7 +185,49 @@ class Settings:
             blind_runs_to_trip=_parse_runs(
                 environ.get("blind_runs_to_trip", str(DEFAULT_BLIND_RUNS_TO_TRIP))
             ),
+            payer_topic=_parse_payer_topic(environ.get("PAYER_TOPIC_ARN", "")),
+            notify=_parse_notify(environ.get("notify", "")),
         )
+
+
+def parse_document(raw: bytes, where: str) -> dict[str, str]:
+    """A settings document's text -> its settings, each a string as in the environment (the
+    values are validated with the environment's, by Settings.from_env). `where` names it in
+    errors, e.g. s3://bucket/accounts/111111111111.json."""
+    if len(raw) > DOCUMENT_MAX_BYTES:
+        raise SettingsError(
+            f"settings document {where} is {len(raw)} bytes; at most {DOCUMENT_MAX_BYTES}"
+        )
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise SettingsError(f"settings document {where} is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise SettingsError(f"settings document {where} is not a JSON object of settings")
+    unknown = sorted(set(document) - DOCUMENT_KEYS)
+    if unknown:
+        raise SettingsError(
+            f"settings document {where} sets {', '.join(unknown)}: not one of "
+            f"{', '.join(sorted(DOCUMENT_KEYS))}"
+        )
+    for name, value in document.items():
+        if not isinstance(value, str):
+            raise SettingsError(
+                f"settings document {where}: {name}={value!r} is not a string "
+                "(documents hold settings as the environment does)"
+            )
+    return dict(document)
+
+
+def settings_with_document(
+    environ: Mapping[str, str], document: Mapping[str, str], where: str
+) -> Settings:
+    """The environment with the document's settings over it, through the environment's one
+    parsing path; a bad value raises SettingsError naming the document."""
+    try:
+        return Settings.from_env({**environ, **document})
+    except SettingsError as error:
+        raise SettingsError(f"settings document {where}: {error}") from None
 
 
 def read_env_action(environ: Mapping[str, str]) -> Action:
@@ -247,6 +321,26 @@ def _parse_topic(raw: str) -> str:
             "expected arn:aws:sns:<region>:<12-digit account>:<topic name>"
         )
     return raw
+
+
+def _parse_payer_topic(raw: str) -> str:
+    value = raw.strip()
+    if value and not _TOPIC_ARN.match(value):
+        raise SettingsError(
+            f"environment variable PAYER_TOPIC_ARN={raw!r} is not an SNS topic ARN; expected "
+            "arn:aws:sns:<region>:<12-digit account>:<topic name>, or unset"
+        )
+    return value
+
+
+def _parse_notify(raw: str) -> tuple[str, ...]:
+    """The addresses the payer's topic routes this guard's mail to (filter policies match them
+    exactly, so they are kept as written; config.py validated them)."""
+    addresses = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for address in addresses:
+        if "@" not in address or any(c.isspace() or c in '"\\' for c in address):
+            raise SettingsError(f"notify={raw!r}: {address!r} is not an email address")
+    return addresses
 
 
 def _parse_bus(raw: str) -> str:

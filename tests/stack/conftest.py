@@ -94,3 +94,23 @@ def spend_limits_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[App, Fle
     return _synthesize(
         parse_fleet(SPEND_FLEET_YAML, "spend-fleet.yaml"), tmp_path_factory.mktemp("spend-fleet")
     )
+
+
+# Organisation delivery (issue 23): the sample with organization: and the defaults an unlisted
+# account of a target OU is guarded with.
+ORG_FLEET_YAML = (
+    SAMPLE_FLEET_FILE.read_text().replace(
+        "defaults:\n", "defaults:\n  notify: [everyone@example.com]\n  ec2_limit: 3\n", 1
+    )
+    + "\norganization:\n  id: o-abcdef1234\n  target_ous: [ou-ab12-cdef3456]\n"
+)
+
+
+@pytest.fixture(scope="session")
+def org_fleet() -> Fleet:
+    return parse_fleet(ORG_FLEET_YAML, "org-fleet.yaml")
+
+
+@pytest.fixture(scope="session")
+def org_app(org_fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> tuple[App, FleetStacks]:
+    return _synthesize(org_fleet, tmp_path_factory.mktemp("org-fleet"))

@@ -73,6 +73,13 @@ CALLED_ONLY_FOR: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], bool], s
         "code signing",
     ),
     ("AWS::Lambda::Function", "lambda:GetLayerVersion"): (_has("Layers"), "layers"),
+    # A self-managed stack set passes its administration role; a service-managed one (ours:
+    # PermissionModel SERVICE_MANAGED) acts through the StackSets service-linked role, and the
+    # property is not allowed with it (AWS::CloudFormation::StackSet, AdministrationRoleARN).
+    ("AWS::CloudFormation::StackSet", "iam:PassRole"): (
+        _has("AdministrationRoleARN"),
+        "a self-managed stack set's administration role",
+    ),
     ("AWS::Lambda::Function", "lambda:PassCapacityProvider"): (
         _has("CapacityProviderConfig"),
         "Lambda Managed Instances",
@@ -122,9 +129,53 @@ CALLED_ONLY_FOR: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], bool], s
         ("AWS::Logs::LogGroup", p): (_has("DataProtectionPolicy"), "audit findings delivery")
         for p in ("logs:CreateLogDelivery", "firehose:TagDeliveryStream")
     },
+    # The settings bucket (runawaytrain_stack/settings_store.py) has no metadata tables and no
+    # replication (whose role the handler passes).
+    **{
+        ("AWS::S3::Bucket", p): (
+            _has("MetadataTableConfiguration", "MetadataConfiguration"),
+            "S3 Metadata tables",
+        )
+        for p in (
+            "s3tables:CreateNamespace",
+            "s3tables:CreateTable",
+            "s3tables:CreateTableBucket",
+            "s3tables:GetTable",
+            "s3tables:GetTableMetadataLocation",
+            "s3tables:PutTableBucketPolicy",
+            "s3tables:PutTableEncryption",
+            "s3tables:PutTablePolicy",
+            "s3tables:UpdateTableMetadataLocation",
+        )
+    },
+    ("AWS::S3::Bucket", "iam:PassRole"): (_has("ReplicationConfiguration"), "replication's role"),
+    # Object permissions at create: the schema does not say what for (canned ACLs, presumably).
+    # The settings bucket sets none; were they called, the execution policy's SettingsBucket
+    # pattern (arn:aws:s3:::runawaytrain-settings-*) matches the bucket's objects too.
+    **{
+        ("AWS::S3::Bucket", p): (_has("AccessControl"), "a canned ACL (AccessControl)")
+        for p in ("s3:PutObjectAcl", "s3:DeleteObject")
+    },
 }
 # Permissions the schemas list that the Service Authorization Reference has no action for.
 NOT_IAM_ACTIONS = {
+    # AWS::S3::Bucket's schema lists S3 API operation names beside the IAM actions that
+    # authorize them, which it lists too (Amazon S3 User Guide, "Required permissions for Amazon
+    # S3 API operations"): e.g. PutBucketReplication is s3:PutReplicationConfiguration.
+    **{
+        f"s3:{name}": "an S3 API operation name, not an IAM action"
+        for name in (
+            "PutBucketReplication",
+            "PutObjectLockConfiguration",
+            "DeleteBucketAnalyticsConfiguration",
+            "DeleteBucketCors",
+            "DeleteBucketMetricsConfiguration",
+            "DeleteBucketEncryption",
+            "DeleteBucketLifecycle",
+            "DeleteBucketReplication",
+            "UpdateBucketMetadataAnnotationTableConfiguration",
+        )
+    },
     "s3:REST.PUT.OBJECT": "an S3 REST operation name, not an IAM action",
     "kms:ReEncrypt": "shorthand for kms:ReEncryptFrom and kms:ReEncryptTo",
     "lambda:AssociateRuntimeAlias": "not (yet) in the Service Authorization Reference",
@@ -218,8 +269,10 @@ def _related_arns(stack: SynthesizedStack, logical_id: str) -> list[str]:
             f"arn:aws:organizations::{stack.account}:account/{ORGANIZATION_ID}/{target}"
             for target in properties.get("TargetIds", [])
         ]
-    code = properties.get("Code", {})
-    if stack.resources[logical_id]["Type"] == "AWS::Lambda::Function" and "S3Key" in code:
+    # Where CloudFormation reads a function's code or a layer's content from (s3:GetObject).
+    code = properties.get("Code", properties.get("Content", {}))
+    kind = stack.resources[logical_id]["Type"]
+    if kind in ("AWS::Lambda::Function", "AWS::Lambda::LayerVersion") and "S3Key" in code:
         arns.append(f"arn:aws:s3:::{code['S3Bucket']}/{code['S3Key']}")
     return list(dict.fromkeys(arns))
 

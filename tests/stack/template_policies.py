@@ -10,6 +10,7 @@ of resource is added here rather than silently left unchecked.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,22 @@ _TYPES: dict[str, tuple[str | None, str, str | None]] = {
         "name",
         "arn:{partition}:ssm:{region}:{account}:parameter/{name}",
     ),
+    # Ref of a layer version is its ARN, ending in the version number (AWS::Lambda::LayerVersion,
+    # "Return values"); a new layer's first version is 1.
+    "AWS::Lambda::LayerVersion": (
+        "LayerName",
+        "arn",
+        "arn:{partition}:lambda:{region}:{account}:layer:{name}:1",
+    ),
+    # Ref of a stack set is its id, <name>:<uuid>; its ARN is stackset/<id> (AWS::CloudFormation::
+    # StackSet, "Return values"; Service Authorization Reference, AWS CloudFormation "stackset").
+    "AWS::CloudFormation::StackSet": (
+        "StackSetName",
+        "id",
+        "arn:{partition}:cloudformation:{region}:{account}:stackset/{name}:" + RANDOM_ID,
+    ),
+    # S3 bucket ARNs have no Region or account (Amazon S3 User Guide, "Policy resources").
+    "AWS::S3::Bucket": ("BucketName", "name", "arn:{partition}:s3:::{name}"),
     "AWS::SNS::Subscription": (None, "arn", "arn:{partition}:sns:{region}:{account}:{topic}:{id}"),
     # Organizations ARNs name the organization (o-...), unknown at synth time, and the policy
     # id (p-..., random): Organizations User Guide, "ARN formats".
@@ -114,21 +131,25 @@ class SynthesizedStack:
             return [self.resolve(v) for v in value]
         if not isinstance(value, dict):
             return value
-        if len(value) == 1:
+        if len(value) == 1 and next(iter(value)).startswith(("Ref", "Fn::")):
             ((key, argument),) = value.items()
-            if key == "Ref":
-                return self._ref(argument)
-            if key == "Fn::GetAtt":
-                logical_id, attribute = (
-                    argument if isinstance(argument, list) else argument.split(".", 1)
-                )
-                return self._get_att(logical_id, attribute)
-            if key == "Fn::Join":
-                separator, parts = argument
-                return separator.join(str(self.resolve(p)) for p in parts)
-            if key.startswith("Fn::"):
-                raise NotImplementedError(f"{self.name}: intrinsic {key} is not resolved here")
+            return self._intrinsic(key, argument)
         return {k: self.resolve(v) for k, v in value.items()}
+
+    def _intrinsic(self, key: str, argument: Any) -> Any:
+        if key == "Ref":
+            return self._ref(argument)
+        if key == "Fn::GetAtt":
+            logical_id, attribute = (
+                argument if isinstance(argument, list) else argument.split(".", 1)
+            )
+            return self._get_att(logical_id, attribute)
+        if key == "Fn::Join":
+            separator, parts = argument
+            return separator.join(str(self.resolve(p)) for p in parts)
+        if key == "Fn::Sub" and isinstance(argument, str):
+            return self._sub(argument)
+        raise NotImplementedError(f"{self.name}: intrinsic {key} is not resolved here")
 
     def physical_name(self, logical_id: str) -> str:
         resource = self.resources[logical_id]
@@ -192,7 +213,19 @@ class SynthesizedStack:
             "name": lambda: name,
         }[returns]()
 
+    def _sub(self, text: str) -> str:
+        """Fn::Sub's string form: ${Name} is a pseudo parameter's or a resource's Ref,
+        ${Id.Attribute} a GetAtt (CloudFormation User Guide, "Fn::Sub")."""
+
+        def value(match: re.Match[str]) -> str:
+            name = match.group(1)
+            return str(self._get_att(*name.split(".", 1)) if "." in name else self._ref(name))
+
+        return re.sub(r"\$\{([^}!][^}]*)\}", value, text)
+
     def _get_att(self, logical_id: str, attribute: str) -> str:
+        if attribute == "StackSetId":  # what Ref returns too (AWS::CloudFormation::StackSet)
+            return self._ref(logical_id)
         if attribute != "Arn":
             raise NotImplementedError(f"{self.name}: GetAtt {logical_id}.{attribute}")
         return self.arn(logical_id)

@@ -534,6 +534,7 @@ def test_lambda_asset_is_the_guard_package(test_app, prod: Template) -> None:
     assert sorted(path.name for path in asset.iterdir()) == [
         "guard",
         "quarantine",
+        "settings",
         "spend",
         "watchdog",
     ]

@@ -17,7 +17,7 @@ from runawaytrain_cli.main import main as runawaytrain
 from tests.stack.iam_reference import Figures, check_policy, is_allowed
 from tests.stack.template_policies import find_policy_documents, load_stacks
 
-FLEETS = ["sample_app", "spend_limits_app"]
+FLEETS = ["sample_app", "spend_limits_app", "org_app"]
 
 
 def printed_execution_policy(capsys: pytest.CaptureFixture[str]) -> dict:
@@ -113,3 +113,29 @@ def test_the_check_names_what_is_wrong(statement: dict, problem: str) -> None:
     assert problems, "the check found nothing wrong"
     assert all(p.startswith("stack/Role, statement S: ") for p in problems)
     assert any(problem in p for p in problems), problems
+
+
+def test_a_member_guards_settings_and_payer_mail_statements_agree_with_the_reference(
+    org_fleet,
+) -> None:
+    """Organisation delivery (permissions.settings_statements): the member template's guard
+    role reads its document, keeps its copy and mails through the payer's topic and key."""
+    from aws_cdk import Aws
+
+    from runawaytrain_stack.names import name_payer_topic_arn, name_settings_bucket
+    from runawaytrain_stack.permissions import settings_statements
+
+    statements = settings_statements(
+        org_fleet.defaults, name_settings_bucket(org_fleet), name_payer_topic_arn(org_fleet)
+    )
+    document = json.loads(
+        json.dumps({"Version": "2012-10-17", "Statement": statements}).replace(Aws.PARTITION, "aws")
+    )
+    assert [s["Sid"] for s in statements] == [
+        "ReadOwnSettings",
+        "KeepLastKnownSettings",
+        "MailThroughPayer",
+        "UsePayerTopicKey",
+    ]
+    found, _ = check_policy(document, "settings_statements")
+    assert found == []

@@ -1,0 +1,1 @@
+"""The payer's settings publisher (issue 23, docs/settings.md)."""
