@@ -94,3 +94,14 @@ def spend_limits_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[App, Fle
     return _synthesize(
         parse_fleet(SPEND_FLEET_YAML, "spend-fleet.yaml"), tmp_path_factory.mktemp("spend-fleet")
     )
+
+
+@pytest.fixture(scope="session")
+def organization_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[App, FleetStacks]:
+    """The StackSet tests' fleet with `organization:` (members by the payer's StackSets), for
+    the checks over every fleet shape; tests/stack/test_stacksets.py keeps its own copy."""
+    from tests.stack.test_stacksets import ORG_FLEET_YAML
+
+    return _synthesize(
+        parse_fleet(ORG_FLEET_YAML, "org-fleet.yaml"), tmp_path_factory.mktemp("org-fleet")
+    )

@@ -102,6 +102,13 @@ CALLED_ONLY_FOR: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], bool], s
         for p in ("iam:GetRole", "iam:PassRole")
     },
     ("AWS::Events::Rule", "iam:PassRole"): (_target_roles, "targets that name a role"),
+    # A self-managed StackSet's administration role; service-managed sets (members.py) pass
+    # none: StackSets uses its service-linked roles (CloudFormation User Guide, "Activate
+    # trusted access for StackSets with AWS Organizations").
+    ("AWS::CloudFormation::StackSet", "iam:PassRole"): (
+        _has("AdministrationRoleARN"),
+        "a self-managed set's administration role",
+    ),
     **{
         ("AWS::IAM::ManagedPolicy", f"iam:{verb}{kind}Policy"): (
             _has(f"{kind}s"),
@@ -123,8 +130,51 @@ CALLED_ONLY_FOR: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], bool], s
         for p in ("logs:CreateLogDelivery", "firehose:TagDeliveryStream")
     },
 }
+# The code buckets (members.py): what the AWS::S3::Bucket handlers call only for a property
+# those buckets leave unset.
+_BUCKET_ONLY_FOR = {
+    "iam:PassRole": (("ReplicationConfiguration",), "the replication role"),
+    **{
+        f"s3tables:{p}": (
+            ("MetadataTableConfiguration", "MetadataConfiguration"),
+            "S3 Metadata tables",
+        )
+        for p in (
+            "CreateNamespace",
+            "CreateTable",
+            "CreateTableBucket",
+            "GetTable",
+            "GetTableMetadataLocation",
+            "PutTableBucketPolicy",
+            "PutTableEncryption",
+            "PutTablePolicy",
+            "UpdateTableMetadataLocation",
+        )
+    },
+}
+CALLED_ONLY_FOR.update(
+    {("AWS::S3::Bucket", p): (_has(*names), why) for p, (names, why) in _BUCKET_ONLY_FOR.items()}
+)
 # Permissions the schemas list that the Service Authorization Reference has no action for.
 NOT_IAM_ACTIONS = {
+    # S3 API operation names: IAM authorizes them as the Put... action of the same
+    # configuration (Service Authorization Reference, Amazon S3, e.g. DeleteBucketCors is
+    # s3:PutBucketCORS), which the schemas list too.
+    **{
+        f"s3:{p}": "an S3 API operation, authorized as its configuration's Put action"
+        for p in (
+            "DeleteBucketAnalyticsConfiguration",
+            "DeleteBucketCors",
+            "DeleteBucketEncryption",
+            "DeleteBucketLifecycle",
+            "DeleteBucketMetricsConfiguration",
+            "DeleteBucketReplication",
+            "PutBucketReplication",
+            "PutObjectLockConfiguration",
+        )
+    },
+    "s3:UpdateBucketMetadataAnnotationTableConfiguration": "not (yet) in the Service "
+    "Authorization Reference",
     "s3:REST.PUT.OBJECT": "an S3 REST operation name, not an IAM action",
     "kms:ReEncrypt": "shorthand for kms:ReEncryptFrom and kms:ReEncryptTo",
     "lambda:AssociateRuntimeAlias": "not (yet) in the Service Authorization Reference",
@@ -218,6 +268,9 @@ def _related_arns(stack: SynthesizedStack, logical_id: str) -> list[str]:
             f"arn:aws:organizations::{stack.account}:account/{ORGANIZATION_ID}/{target}"
             for target in properties.get("TargetIds", [])
         ]
+    if stack.resources[logical_id]["Type"] == "AWS::S3::Bucket" and arns:
+        # The handlers' object actions (s3:DeleteObject, s3:PutObjectAcl) act on its objects.
+        arns.append(f"{arns[0]}/*")
     code = properties.get("Code", {})
     if stack.resources[logical_id]["Type"] == "AWS::Lambda::Function" and "S3Key" in code:
         arns.append(f"arn:aws:s3:::{code['S3Bucket']}/{code['S3Key']}")

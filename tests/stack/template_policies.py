@@ -10,6 +10,7 @@ of resource is added here rather than silently left unchecked.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,16 @@ _TYPES: dict[str, tuple[str | None, str, str | None]] = {
         "arn:{partition}:ssm:{region}:{account}:parameter/{name}",
     ),
     "AWS::SNS::Subscription": (None, "arn", "arn:{partition}:sns:{region}:{account}:{topic}:{id}"),
+    # StackSets (organisation delivery, members.py): Ref and GetAtt StackSetId return
+    # "<name>:<uuid>" (AWS::CloudFormation::StackSet, "Return values"); the ARN is
+    # arn:...:stackset/<name>:<uuid> (Service Authorization Reference, AWS CloudFormation).
+    "AWS::CloudFormation::StackSet": (
+        "StackSetName",
+        "stackset-id",
+        "arn:{partition}:cloudformation:{region}:{account}:stackset/{name}:{id}",
+    ),
+    # The payer's code buckets (members.py, CodeBucketStack).
+    "AWS::S3::Bucket": ("BucketName", "name", "arn:{partition}:s3:::{name}"),
     # Organizations ARNs name the organization (o-...), unknown at synth time, and the policy
     # id (p-..., random): Organizations User Guide, "ARN formats".
     "AWS::Organizations::Policy": (
@@ -92,6 +103,7 @@ ATTACHMENT_TYPES = frozenset(
         "AWS::Lambda::Permission",
         "AWS::Lambda::EventInvokeConfig",
         "AWS::IAM::Policy",
+        "AWS::S3::BucketPolicy",
     }
 )
 PSEUDO_PARAMETERS = {"AWS::Partition": PARTITION, "AWS::URLSuffix": "amazonaws.com"}
@@ -123,12 +135,17 @@ class SynthesizedStack:
                     argument if isinstance(argument, list) else argument.split(".", 1)
                 )
                 return self._get_att(logical_id, attribute)
-            if key == "Fn::Join":
-                separator, parts = argument
-                return separator.join(str(self.resolve(p)) for p in parts)
             if key.startswith("Fn::"):
-                raise NotImplementedError(f"{self.name}: intrinsic {key} is not resolved here")
+                return self._intrinsic(key, argument)
         return {k: self.resolve(v) for k, v in value.items()}
+
+    def _intrinsic(self, key: str, argument: Any) -> str:
+        if key == "Fn::Sub" and isinstance(argument, str):
+            return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._sub(m.group(1))), argument)
+        if key == "Fn::Join":
+            separator, parts = argument
+            return str(separator.join(str(self.resolve(p)) for p in parts))
+        raise NotImplementedError(f"{self.name}: intrinsic {key} is not resolved here")
 
     def physical_name(self, logical_id: str) -> str:
         resource = self.resources[logical_id]
@@ -190,9 +207,19 @@ class SynthesizedStack:
             "url": lambda: f"https://sqs.{self.region}.amazonaws.com/{self.account}/{name}",
             "id": lambda: RANDOM_ID,
             "name": lambda: name,
+            "stackset-id": lambda: f"{name}:{RANDOM_ID}",
         }[returns]()
 
+    def _sub(self, name: str) -> str:
+        """${Name} of Fn::Sub: a Ref, or ${Resource.Attribute} a GetAtt."""
+        if "." in name and not name.startswith("AWS::"):
+            logical_id, attribute = name.split(".", 1)
+            return self._get_att(logical_id, attribute)
+        return self._ref(name)
+
     def _get_att(self, logical_id: str, attribute: str) -> str:
+        if attribute == "StackSetId":
+            return self._ref(logical_id)
         if attribute != "Arn":
             raise NotImplementedError(f"{self.name}: GetAtt {logical_id}.{attribute}")
         return self.arn(logical_id)

@@ -18,7 +18,7 @@ from tests.stack.deploy_permissions import Request, Unmapped, list_handler_reque
 from tests.stack.iam_reference import is_allowed
 from tests.stack.template_policies import load_stacks
 
-FLEETS = ["sample_app", "spend_limits_app"]
+FLEETS = ["sample_app", "spend_limits_app", "organization_app"]
 
 
 def handler_requests(app) -> tuple[list[Request], list[Unmapped]]:
@@ -58,11 +58,15 @@ def test_execution_policy_allows_every_handler_permission(
 
 
 def test_execution_policy_allows_nothing_the_stacks_do_not_use(
-    sample_app, spend_limits_app
+    request: pytest.FixtureRequest,
 ) -> None:
     """Each statement, and each action a statement names, serves some handler request of the
-    two fleets (service wildcards count as one action)."""
-    requests = handler_requests(sample_app[0])[0] + handler_requests(spend_limits_app[0])[0]
+    fleets (service wildcards count as one action)."""
+    requests = [
+        found
+        for fleet in FLEETS
+        for found in handler_requests(request.getfixturevalue(fleet)[0])[0]
+    ]
     policy = build_execution_policy()
     used: Counter[str] = Counter()
     for statement in policy["Statement"]:
