@@ -99,6 +99,8 @@ class Organization:
     # What an account nobody listed gets: `defaults` filled in like an account (id and name
     # empty). The member templates are built from it (members.py); config.py fills it in.
     defaults: Account | None = None
+    # The watchdog's time for a joining account's first heartbeat (lambda/watchdog/joined.py).
+    join_minutes: int = 30
 
 
 @dataclass(frozen=True)
