@@ -146,13 +146,21 @@ def _delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
 
 def _declare(backend: CloudFormationBackend, stack: Any) -> None:
     """Reads the service-managed sets of `stack`'s template; deploys each to its targets."""
-    template = stack.template_dict if hasattr(stack, "template_dict") else {}
+    # The template now in force: an executed change set updates `template`, not the parsed
+    # `template_dict` moto keeps from the stack's creation (empty for a change set's stack).
+    template = stack.parse_template(stack.template) if stack.template else {}
     resources = template.get("Resources", {})
     found = []
     for logical_id, resource in resources.items():
         if resource.get("Type") != STACK_SET_TYPE:
             continue
-        properties = clean_json(resource.get("Properties", {}), stack.resource_map)
+        raw = dict(resource.get("Properties", {}))
+        # AutoDeployment DependsOn names other sets by GetAtt StackSetId, which moto cannot
+        # resolve (it made no StackSet): read for ordering, not resolved.
+        auto = dict(raw.get("AutoDeployment", {}))
+        named = _named_sets(auto.pop("DependsOn", []))
+        properties = clean_json({**raw, "AutoDeployment": auto}, stack.resource_map)
+        properties["_after"] = named
         if properties.get("PermissionModel") != "SERVICE_MANAGED":
             continue
         found.append(_read_set(backend, stack, (logical_id, resource), properties, resources))
@@ -183,6 +191,7 @@ def _read_set(
     auto = properties.get("AutoDeployment", {})
     depends = resource.get("DependsOn", [])
     depends = [depends] if isinstance(depends, str) else list(depends)
+    depends += properties.get("_after", [])
     after = tuple(
         str(resources[d]["Properties"].get("StackSetName", d))
         for d in depends
@@ -206,6 +215,24 @@ def _read_set(
             for p in properties.get("Parameters", [])
         },
     )
+
+
+def _named_sets(value: Any) -> list[str]:
+    """Logical ids a value refers to by Fn::GetAtt or Ref."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            found.append(target[0] if isinstance(target, list) else str(target).split(".")[0])
+        elif "Ref" in value:
+            found.append(str(value["Ref"]))
+        else:
+            for item in value.values():
+                found += _named_sets(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += _named_sets(item)
+    return found
 
 
 def _default_filter(targets: dict[str, Any]) -> str:
@@ -304,14 +331,29 @@ def _reconcile(declared: DeclaredStackSet, *, creating: bool) -> None:
 
 
 def _create_instance(declared: DeclaredStackSet, account: str, region: str) -> None:
+    """The instance's stack, made as `cdk deploy` makes stacks in moto (a CREATE change set,
+    executed): moto's CreateStack raises on a resource it fails to make, its change sets go on
+    (strict_aws/cloudformation.py lists such a resource CREATE_FAILED), so a StackSet's stack
+    reads as the same template deployed by cdk does."""
     backend = cloudformation_backends[account][region]
-    stack = _ORIGINAL["create_stack"](
-        backend,
-        name=f"StackSet-{declared.name}-{uuid.uuid4()}",
+    name = f"StackSet-{declared.name}-{uuid.uuid4()}"
+    change_set_id, stack_id = backend.create_change_set(
+        stack_name=name,
+        change_set_name="stack-set-instance",
         template=_read_template(declared),
         parameters=dict(declared.parameters),
+        description=f"stack instance of {declared.name}",
+        change_set_type="CREATE",
     )
-    declared.instances[(account, region)] = stack.stack_id
+    try:
+        _ORIGINAL["execute_change_set"](backend, change_set_name=change_set_id, stack_name=name)
+    except Exception:
+        # moto fails the first execution of a guard template (a rule whose EventBusName is a
+        # Ref to the stack's bus: strict_aws/cloudformation.py) and completes it when executed
+        # again, having made the bus. `cdk deploy` of the same template into moto_server gets
+        # there through the AWS SDK's retry of that 500; the instance is made the same way.
+        _ORIGINAL["execute_change_set"](backend, change_set_name=change_set_id, stack_name=name)
+    declared.instances[(account, region)] = stack_id
 
 
 def _delete_instance(declared: DeclaredStackSet, account: str, region: str) -> None:

@@ -107,6 +107,21 @@ def test_creation_deploys_to_the_target_ous_and_below_but_filtered_accounts(org)
     assert [s for s in _stacks("123456789012") if s.startswith("StackSet-")] == []
 
 
+def test_a_change_set_executed_as_cdk_deploy_does_declares_the_sets(org) -> None:
+    template = {"Resources": {"GuardSet": _set("g", {"OrganizationalUnitIds": [org["ou"]]})}}
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    cloudformation.create_change_set(
+        StackName="runawaytrain-members",
+        ChangeSetName="cdk-deploy-change-set",
+        ChangeSetType="CREATE",
+        TemplateBody=json.dumps(template),
+    )
+    cloudformation.execute_change_set(
+        ChangeSetName="cdk-deploy-change-set", StackName="runawaytrain-members"
+    )
+    assert len(_stacks(org["ids"]["inside"])) == 1
+
+
 def test_intersection_deploys_only_to_the_listed_accounts_inside_the_ous(org) -> None:
     ids = org["ids"]
     targets = {
@@ -182,6 +197,10 @@ def test_retained_stacks_stay_when_the_account_leaves(org) -> None:
 def test_a_dependent_set_is_deployed_after_the_one_it_names(org) -> None:
     guard = _set("guard", {"OrganizationalUnitIds": [org["ou"]]})
     forwarder = {**_set("forwarder", {"OrganizationalUnitIds": [org["ou"]]}), "DependsOn": ["G"]}
+    # as members.py writes it: AutoDeployment DependsOn the guard set's ARN (GetAtt StackSetId)
+    forwarder["Properties"]["AutoDeployment"]["DependsOn"] = [
+        {"Fn::Join": [":", ["arn", {"Fn::GetAtt": ["G", "StackSetId"]}]]}
+    ]
     _declare({"F": forwarder, "G": guard})
     names = _stacks(org["ids"]["inside"])
     assert [n.split("-")[1] for n in names] == ["guard", "forwarder"]
