@@ -142,6 +142,7 @@ def step_new_account(drill: DrillContext) -> None:
         AccountId=created, SourceParentId=organisation.root, DestinationParentId=organisation.ou
     )
     drill.progress(f"new account: {NEW_ACCOUNT} ({created}) moved into {organisation.ou}")
+    drill.progress(f"not emulated: {NOT_EMULATED}")
     [default] = [g for g in group_members(fleet, fleet.organization) if g.label == DEFAULT_GROUP]
     guard_set, forwarder_set = name_stack_sets(default)
     found = _stack_sets_in(emulator, created, [home, *default.forwarder_regions])
