@@ -6,6 +6,11 @@ the open incident, the notify subscriptions (confirmed or pending: SNS delivers 
 pending one), the fast-trip rules in every watched Region, and the schedule. With the caller's
 own (the payer's) credentials: the account's quarantine record. An AWS failure is one line in
 the account's row, never a traceback.
+
+With `organization:`, then every account of the target OUs (and OUs below) that accounts.yaml
+does not list: guarded on `defaults` by the payer's StackSets, with its last heartbeat as the
+payer's watchdog recorded it, or "no heartbeat yet" and when it joined (the watchdog mails once
+if that lasts `join_minutes`).
 """
 
 from __future__ import annotations
@@ -42,7 +47,9 @@ from runawaytrain_cli.status_readers import (
     read_last_run,
 )
 from runawaytrain_stack.fleet_model import Account, Fleet, list_fast_trip_regions
-from runawaytrain_stack.names import name_fast_trip_stack, name_guard_stack
+from runawaytrain_stack.names import HEARTBEAT_PATH, name_fast_trip_stack, name_guard_stack
+from watchdog.joined import list_target_accounts
+from watchdog.records import parse_heartbeat, read_values
 
 COLUMNS = (
     "account",
@@ -96,7 +103,47 @@ def run(args: argparse.Namespace) -> int:
             print(f"{column + ':':<38} {cell}")
     else:
         print("\n".join(format_table(COLUMNS, rows)))
+        if fleet.organization is not None:
+            print("\n".join(["", *describe_unlisted(fleet, payer_ssm, now)]))
     return 1 if any("ERROR" in cell for row in rows for cell in row) else 0
+
+
+UNLISTED_COLUMNS = ("account", "name", "OU", "joined (UTC)", "guard (last heartbeat, UTC)")
+
+
+def describe_unlisted(fleet: Fleet, payer_ssm: Any, now: datetime) -> list[str]:
+    """The target OUs' accounts nobody listed, as lines (an AWS failure is one line)."""
+    assert fleet.organization is not None
+    organizations = boto3.client("organizations", region_name="us-east-1", config=CLIENT_CONFIG)
+    listed = {a.id for a in fleet.accounts}
+    heading = (
+        f"Accounts in the target OUs ({', '.join(fleet.organization.target_ous)}) not in "
+        "accounts.yaml: guarded on defaults by the payer's StackSets"
+    )
+    try:
+        found = [
+            a
+            for a in list_target_accounts(organizations, fleet.organization.target_ous)
+            if a.id not in listed
+        ]
+        beats = read_values(payer_ssm, (HEARTBEAT_PATH + a.id for a in found))
+    except AWS_ERRORS as error:
+        return [heading, f"ERROR listing them: {_error_text(error)}"]
+    if not found:
+        return [heading, "none"]
+    rows = []
+    for account in found:
+        beat = parse_heartbeat(beats.get(HEARTBEAT_PATH + account.id))
+        joined = account.joined.astimezone(UTC)
+        if account.status != "ACTIVE":
+            guard = f"none expected ({account.status})"
+        elif beat is None:
+            waited = int((now - joined).total_seconds() // 60)
+            guard = f"NO HEARTBEAT YET ({waited} min since joining)"
+        else:
+            guard = f"{beat.time.astimezone(UTC):%Y-%m-%d %H:%M} {beat.verdict}"
+        rows.append([account.id, account.name, account.parent, f"{joined:%Y-%m-%d %H:%M}", guard])
+    return [heading, *format_table(UNLISTED_COLUMNS, rows)]
 
 
 def read_account(fleet: Fleet, account: Account, payer_ssm: Any, now: datetime) -> list[str]:

@@ -42,6 +42,8 @@ EXECUTION_POLICY_NAME = f"{PREFIX}-cfn-execution"
 DEPLOY_CONCURRENCY = 20
 # runawaytrain's bootstrap qualifier (names.py); the asset bucket holds the Lambdas' code zip.
 ASSET_BUCKETS = f"arn:aws:s3:::cdk-{BOOTSTRAP_QUALIFIER}-assets-*"
+# The payer's code buckets with organization: (names.py name_code_bucket).
+CODE_BUCKET_PREFIX = f"{PREFIX}-code-"
 
 
 def build_execution_policy() -> dict[str, Any]:
@@ -171,6 +173,38 @@ def build_execution_policy() -> dict[str, Any]:
             ["organizations:CreatePolicy", "organizations:ListPolicies"],
             ["*"],
         ),
+        # Organisation delivery (members.py): the payer's service-managed StackSets, by the
+        # AWS::CloudFormation::StackSet handlers' permissions (its resource schema, as cfn-lint
+        # bundles it). They list no Organizations action: StackSets reads the organisation with
+        # its own service-linked role (AWSServiceRoleForCloudFormationStackSetsOrgAdmin, made
+        # when trusted access is activated: CloudFormation User Guide, "Activate trusted access
+        # for StackSets with AWS Organizations"); organizations:ListDelegatedAdministrators is
+        # needed only to act as a delegated administrator (CallAs DELEGATED_ADMIN,
+        # hashicorp/terraform-provider-aws#37069), and members.py calls as SELF. No iam:PassRole:
+        # a service-managed set has no administration role. CreateStackSet takes only "*".
+        _allow(
+            "MemberStackSets",
+            [
+                "cloudformation:CreateStackInstances",
+                "cloudformation:DeleteStackInstances",
+                "cloudformation:DeleteStackSet",
+                "cloudformation:DescribeStackInstance",
+                "cloudformation:DescribeStackSet",
+                "cloudformation:DescribeStackSetOperation",
+                "cloudformation:GetTemplateSummary",
+                "cloudformation:ListStackInstances",
+                "cloudformation:ListStackSetOperationResults",
+                "cloudformation:TagResource",
+                "cloudformation:UntagResource",
+                "cloudformation:UpdateStackInstances",
+                "cloudformation:UpdateStackSet",
+            ],
+            [f"arn:aws:cloudformation:*:*:stackset/{ours}"],
+        ),
+        _allow("CreateMemberStackSets", ["cloudformation:CreateStackSet"], ["*"]),
+        # The payer's code buckets, one per member home Region (members.py CodeBucketStack):
+        # created, configured, given their organisation-read policy and deleted by name.
+        _allow("MemberCodeBuckets", ["s3:*"], [f"arn:aws:s3:::{CODE_BUCKET_PREFIX}*"]),
         # KMS key ids are random and CreateKey takes only "*", so the key actions cannot be
         # narrowed by name: they reach every key of the account.
         _allow("TopicKeys", _KEY_ACTIONS, ["*"]),

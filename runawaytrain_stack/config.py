@@ -142,6 +142,9 @@ class _Organization(BaseModel):
 
     id: _OrganizationId
     target_ous: Annotated[list[_OuId], Field(min_length=1)]
+    # The watchdog mails once about an account of the target OUs with no heartbeat this long
+    # after joining (lambda/watchdog/joined.py; docs/deploy.md models ~15 min to the first).
+    join_minutes: Annotated[int, Field(ge=15, le=1440, strict=True)] = 30
 
 
 class _Entry(_Settings):
@@ -212,7 +215,12 @@ EXPECTED: dict[str, tuple[str, str]] = {
         "",
     ),
     "cur": ("a mapping with keys bucket, prefix and report_name", ""),
-    "organization": ("a mapping with keys id and target_ous", ""),
+    "organization": ("a mapping with keys id, target_ous and optionally join_minutes", ""),
+    "join_minutes": (
+        "whole minutes from 15 to 1440: how long an account joining a target OU may stay "
+        "without a guard heartbeat before the watchdog mails (default 30)",
+        "",
+    ),
     "target_ous": (
         "a non-empty list of organizational unit ids",
         "an organizational unit id, e.g. ou-ab12-cdef3456",
@@ -374,7 +382,9 @@ def _resolve(parsed: _FleetFile, located: LocatedYaml) -> tuple[Fleet, list[Prob
             None
             if parsed.organization is None
             else Organization(
-                id=parsed.organization.id, target_ous=tuple(parsed.organization.target_ous)
+                id=parsed.organization.id,
+                target_ous=tuple(parsed.organization.target_ous),
+                join_minutes=parsed.organization.join_minutes,
             )
         ),
         defaults=defaults,

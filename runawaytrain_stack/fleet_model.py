@@ -96,6 +96,8 @@ class Organization:
 
     id: str
     target_ous: tuple[str, ...]
+    # The watchdog's time for a joining account's first heartbeat (lambda/watchdog/joined.py).
+    join_minutes: int = 30
 
 
 @dataclass(frozen=True)

@@ -263,8 +263,17 @@ class MembersStack(Stack):
         guard = GuardStack(self, account=group.settings, fleet=fleet, template=guard_template)
         name_member_resources(guard, guard.guard.function.node.default_child)
         targets = build_targets(organization, group, self.groups)
+        # "Automatic deployments do not consider account level targeting filters. If you
+        # target specific accounts and enable automatic deployments, your StackSet will
+        # continue to deploy to any newly added accounts" (CloudFormation User Guide, "Enable
+        # or disable automatic deployments for StackSets in AWS Organizations",
+        # Considerations): a group of listed accounts (INTERSECTION) with automatic deployment
+        # would put its guard into every account joining the OUs, beside the default one
+        # (their named roles collide). Only the default group deploys itself to joiners; the
+        # other groups' accounts are listed, so a payer deploy adds them.
+        joins = group.label == DEFAULT_GROUP
         guard_set = self._add_stack_set(
-            guard_name, guard_template.template_url, targets, [home], []
+            guard_name, guard_template.template_url, targets, [home], [], joins=joins
         )
         self.guard_sets[group.label] = guard_set
         if not group.forwarder_regions:
@@ -281,7 +290,8 @@ class MembersStack(Stack):
             forwarder_template.template_url,
             targets,
             list(group.forwarder_regions),
-            [_stack_set_arn(guard_set)],
+            [_stack_set_arn(guard_set)] if joins else [],
+            joins=joins,
         )
         fast_trip_set.add_dependency(guard_set)
         self.fast_trip_sets[group.label] = fast_trip_set
@@ -293,6 +303,8 @@ class MembersStack(Stack):
         targets: CfnStackSet.DeploymentTargetsProperty,
         regions: list[str],
         depends_on: list[str],
+        *,
+        joins: bool,
     ) -> CfnStackSet:
         return CfnStackSet(
             self,
@@ -301,11 +313,15 @@ class MembersStack(Stack):
             permission_model="SERVICE_MANAGED",
             # Created from the management account itself (not a delegated administrator).
             call_as="SELF",
+            # RetainStacksOnAccountRemoval: "Specify only if Enabled is set to True" (API
+            # Reference, AutoDeployment).
             auto_deployment=CfnStackSet.AutoDeploymentProperty(
                 enabled=True,
                 retain_stacks_on_account_removal=False,
                 depends_on=depends_on or None,
-            ),
+            )
+            if joins
+            else CfnStackSet.AutoDeploymentProperty(enabled=False),
             managed_execution={"Active": True},
             operation_preferences=OPERATION_PREFERENCES,
             capabilities=CAPABILITIES,

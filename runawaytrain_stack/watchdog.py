@@ -100,6 +100,26 @@ class Watchdog(Construct):
             ),
             iam.PolicyStatement(sid="LookInside", actions=["sts:AssumeRole"], resources=readers),
             *alerts.publisher_statements("MailPayer"),
+            # With an organization: the target OUs' accounts, for the join check
+            # (lambda/watchdog/joined.py). Both take an OU or root ARN, which names the
+            # organisation's random id (Service Authorization Reference, AWS Organizations).
+            *(
+                [
+                    iam.PolicyStatement(
+                        sid="ListTargetOus",
+                        actions=[
+                            "organizations:ListAccountsForParent",
+                            "organizations:ListChildren",
+                        ],
+                        resources=[
+                            f"arn:{stack.partition}:organizations::{fleet.payer.id}:ou/"
+                            f"{fleet.organization.id}/ou-*"
+                        ],
+                    )
+                ]
+                if fleet.organization is not None
+                else []
+            ),
             build_log_statement(self.log_group),
         ]
         self.role = iam.Role(
@@ -130,6 +150,19 @@ class Watchdog(Construct):
                 for arn in records
             )
         )
+        if fleet.organization is not None:
+            target_ous = (
+                f"arn:{stack.partition}:organizations::{fleet.payer.id}:ou/"
+                f"{fleet.organization.id}/ou-*"
+            )
+            Validations.of(self.role).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::{as_nag_names(target_ous, stack)}]",
+                    reason="Listing the accounts and child OUs of the target OUs and of every "
+                    "OU below them (the join check), whose ids the template cannot know; "
+                    "only this organisation's OUs, read-only.",
+                )
+            )
         interval = min(account.schedule_minutes for account in fleet.accounts)
         watched = json.dumps(build_watched_accounts(fleet), sort_keys=True)
         layers: list[lambda_.ILayerVersion] = []
@@ -168,6 +201,14 @@ class Watchdog(Construct):
                 "state_path": WATCHDOG_STATE_PATH,
                 "reader_role": f"{ROLE_PATH}{WATCHDOG_READER_ROLE_NAME}",
                 "schedule_name": SCHEDULE_NAME,
+                **(
+                    {
+                        "target_ous": ",".join(fleet.organization.target_ous),
+                        "join_minutes": str(fleet.organization.join_minutes),
+                    }
+                    if fleet.organization is not None
+                    else {}
+                ),
             },
             log_group=self.log_group,
             retry_attempts=2,

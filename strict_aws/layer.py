@@ -45,6 +45,7 @@ from strict_aws import (
     scp_regions,
     signatures,
     sns,
+    stacksets,
     sts,
     warm_pools,
 )
@@ -88,6 +89,7 @@ SERVICES = (
     nat_gateways,
     sagemaker_apps,  # app ARNs for the AddTags sagemaker.py makes strict
     cloudformation,
+    stacksets,  # service-managed StackSets a stack declares, run on Organizations changes
 )
 
 

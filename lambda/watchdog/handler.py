@@ -14,7 +14,9 @@ Environment (written by the payer stack, runawaytrain_stack/watchdog.py): `accou
 of {id, name, schedule_minutes, ec2_limit, home_region, stack}; or `accounts_file`, a file
 holding that list), `snstopic` (the payer's topic),
 `heartbeat_path`, `state_path` (SSM paths, records.py), `reader_role` (path and name of the
-reader role in every account), `schedule_name` (the guards' schedule).
+reader role in every account), `schedule_name` (the guards' schedule); with an organization,
+`target_ous` (comma separated) and `join_minutes`: an active account of those OUs with no
+heartbeat that long after joining is mailed once (joined.py), and its heartbeats are kept.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ from watchdog.containment import read_containment
 from watchdog.findings import explain
 from watchdog.health import AlertState, Step, WatchedAccount, assess, next_step
 from watchdog.inside import Assume, look_inside
+from watchdog.joined import JOIN_MINUTES, JoinCheckError, check_joined
 from watchdog.mail import compose_alert, compose_recovered, compose_tampering, publish
 from watchdog.metrics import emit_check_completed
 from watchdog.records import (
@@ -68,6 +71,8 @@ class Settings:
     state_path: str
     reader_role: str  # "/runawaytrain/runawaytrain-watchdog-reader"
     schedule_name: str
+    target_ous: tuple[str, ...] = ()  # with an organization: whose accounts are guarded
+    join_minutes: int = JOIN_MINUTES  # how long a joined account may stay without a heartbeat
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -102,7 +107,14 @@ class Settings:
                 f"environment variable accounts is {raw!r}: expected a JSON list of "
                 f"{{id, name, schedule_minutes, ec2_limit, home_region, stack}} ({error!r})"
             ) from None
+        join_minutes = env.get("join_minutes", "").strip() or str(JOIN_MINUTES)
+        if not join_minutes.isdigit() or int(join_minutes) < 1:
+            raise SettingsError(
+                f"environment variable join_minutes is {join_minutes!r}: expected whole minutes"
+            )
         return cls(
+            target_ous=tuple(o.strip() for o in env.get("target_ous", "").split(",") if o.strip()),
+            join_minutes=int(join_minutes),
             accounts=accounts,
             topic_arn=required("snstopic"),
             heartbeat_path=required("heartbeat_path"),
@@ -128,6 +140,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         sns=session.client("sns", config=CLIENT_CONFIG),
         assume=assume_with(session.client("sts", config=CLIENT_CONFIG)),
         now=datetime.now(UTC),
+        # Organizations answers in us-east-1 (its one endpoint in the aws partition).
+        organizations=session.client("organizations", region_name="us-east-1", config=CLIENT_CONFIG)
+        if settings.target_ous
+        else None,
     )
 
 
@@ -153,7 +169,11 @@ def record(
 ) -> dict[str, Any]:
     """Keep the heartbeat as the account's last; one from outside the fleet is dropped."""
     account = str(event.get("account", ""))
-    if account not in {a.id for a in settings.accounts}:
+    # With target OUs, any guard of the organisation (the payer bus admits only those): an
+    # unlisted account's heartbeat is what the join check waits for.
+    if account not in {a.id for a in settings.accounts} and not (
+        settings.target_ous and account.isdigit() and len(account) == 12
+    ):
         LOG.warning("heartbeat_ignored", extra={"account": account})
         return {"recorded": None}
     try:
@@ -168,7 +188,13 @@ def record(
 
 
 def check(
-    settings: Settings, *, ssm: Any, sns: Any, assume: Assume, now: datetime
+    settings: Settings,
+    *,
+    ssm: Any,
+    sns: Any,
+    assume: Assume,
+    now: datetime,
+    organizations: Any = None,
 ) -> dict[str, Any]:
     """One pass over the fleet: returns what was mailed, by account id."""
     beats = read_values(ssm, (settings.heartbeat_path + a.id for a in settings.accounts))
@@ -225,8 +251,42 @@ def check(
             mailed[account.id] = ",".join(sent)
         if new_state != known:
             write_state(ssm, settings.state_path, account.id, new_state)
+    joined = _check_joined(settings, organizations, ssm=ssm, sns=sns, now=now)
+    for account_id in joined:
+        mailed[account_id] = JOINED_SILENT
     emit_check_completed()
     return {"mailed": mailed, "accounts": len(settings.accounts)}
+
+
+JOINED_SILENT = "joined-silent"
+
+
+def _check_joined(
+    settings: Settings, organizations: Any, *, ssm: Any, sns: Any, now: datetime
+) -> list[str]:
+    """The accounts of the target OUs nobody listed (joined.py); an error is logged, never
+    stops the check."""
+    if organizations is None or not settings.target_ous:
+        return []
+    try:
+        joined = check_joined(
+            organizations=organizations,
+            ssm=ssm,
+            sns=sns,
+            topic_arn=settings.topic_arn,
+            target_ous=settings.target_ous,
+            listed={a.id for a in settings.accounts},
+            heartbeat_path=settings.heartbeat_path,
+            state_path=settings.state_path,
+            grace=timedelta(minutes=settings.join_minutes),
+            now=now,
+        )
+    except JoinCheckError as error:
+        LOG.error("watchdog_join_check_failed", extra={"error": str(error)})
+        return []
+    for account in joined:
+        LOG.warning("watchdog_mailed", extra={"account": account, "step": JOINED_SILENT})
+    return joined
 
 
 def _mail_tampering(

@@ -11,7 +11,10 @@ the drill runs its STEPS in order, each adding its checks under its own name:
   enforcement on (the target's run prompted by the launch events drained from its queue);
   what each counted, stopped, locked and mailed, checked against the emulator;
 - restore: the tripped account restored: users work again, instances run again, and a launch
-  refused after the trip (the launch block) succeeds again.
+  refused after the trip (the launch block) succeeds again;
+- new account: with `organization:` added to a scratch copy of the fleet, the payer's
+  organisation stacks deployed; an account created and moved into the target OU gets its guard
+  from the payer's StackSets with no cdk run, on `defaults`, heartbeats and trips.
 
 Then a summary of the checks by step; exit status 1 if any failed. A check that cannot be made
 on this fleet is listed as skipped with its reason, never counted as passed.
@@ -38,6 +41,7 @@ from runawaytrain_cli.drill.checks import show_summary
 from runawaytrain_cli.drill.deploy import step_deploy
 from runawaytrain_cli.drill.emulator import Emulator, EmulatorError
 from runawaytrain_cli.drill.fast_trip import step_fast_trip
+from runawaytrain_cli.drill.new_account import step_new_account
 from runawaytrain_cli.drill.quarantine import step_payer, step_quarantine, step_release
 from runawaytrain_cli.drill.scenario import (
     DrillContext,
@@ -76,6 +80,11 @@ STEPS: list[DrillStep] = [
     DrillStep("status after", "runawaytrain status after the trip", step_status_after),
     DrillStep("restore", "the tripped account undone", step_restore),
     DrillStep("release", "restore lifts the quarantine", step_release),
+    DrillStep(
+        "new account",
+        "an account joining a target OU is guarded by the payer's StackSets, no cdk run",
+        step_new_account,
+    ),
 ]
 
 

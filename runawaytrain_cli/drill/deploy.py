@@ -10,7 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from botocore.exceptions import ClientError
@@ -75,10 +75,13 @@ def deploy(
     workdir: Path,
     progress: Progress,
     region_stacks: Mapping[str, str] | None = None,
+    *,
+    stacks: Sequence[str] = (),
 ) -> list[str]:
-    """The real CDK CLI, `cdk deploy --all`, into the emulator: a line per finished guard or
-    billing stack, and one counting the fast-trip Region stacks (`region_stacks`: stack name
-    -> account name), up to 16 per account. Returns the stacks the CLI reported deployed."""
+    """The real CDK CLI, `cdk deploy --all` (or `--exclusively` of `stacks`), into the
+    emulator: a line per finished guard or billing stack, and one counting the fast-trip Region
+    stacks (`region_stacks`: stack name -> account name), up to 16 per account. Returns the
+    stacks the CLI reported deployed."""
     region_stacks = region_stacks or {}
     regional: dict[str, int] = {}
     deployed: list[str] = []
@@ -91,7 +94,7 @@ def deploy(
         npx,
         "cdk",
         "deploy",
-        "--all",
+        *(["--exclusively", *stacks] if stacks else ["--all"]),
         "--require-approval",
         "never",
         "--no-notices",
@@ -105,8 +108,10 @@ def deploy(
         f"accounts={fleet_file.resolve()}",
     ]
     progress(
-        "deploy: npx cdk deploy --all (synth + a guard stack per account, its fast-trip Region "
-        "stacks, the billing stack)"
+        f"deploy: npx cdk deploy --exclusively {' '.join(stacks)}"
+        if stacks
+        else "deploy: npx cdk deploy --all (synth + a guard stack per account, its fast-trip "
+        "Region stacks, the billing stack)"
     )
     log_path = workdir / "cdk-deploy.log"
     with log_path.open("w") as log:

@@ -114,3 +114,9 @@ def org_fleet() -> Fleet:
 @pytest.fixture(scope="session")
 def org_app(org_fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> tuple[App, FleetStacks]:
     return _synthesize(org_fleet, tmp_path_factory.mktemp("org-fleet"))
+
+
+@pytest.fixture(scope="session")
+def organization_app(org_app: tuple[App, FleetStacks]) -> tuple[App, FleetStacks]:
+    """The organisation fleet under the name the deploy-permission checks use."""
+    return org_app

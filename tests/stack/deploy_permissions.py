@@ -73,13 +73,6 @@ CALLED_ONLY_FOR: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], bool], s
         "code signing",
     ),
     ("AWS::Lambda::Function", "lambda:GetLayerVersion"): (_has("Layers"), "layers"),
-    # A self-managed stack set passes its administration role; a service-managed one (ours:
-    # PermissionModel SERVICE_MANAGED) acts through the StackSets service-linked role, and the
-    # property is not allowed with it (AWS::CloudFormation::StackSet, AdministrationRoleARN).
-    ("AWS::CloudFormation::StackSet", "iam:PassRole"): (
-        _has("AdministrationRoleARN"),
-        "a self-managed stack set's administration role",
-    ),
     ("AWS::Lambda::Function", "lambda:PassCapacityProvider"): (
         _has("CapacityProviderConfig"),
         "Lambda Managed Instances",
@@ -109,6 +102,13 @@ CALLED_ONLY_FOR: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], bool], s
         for p in ("iam:GetRole", "iam:PassRole")
     },
     ("AWS::Events::Rule", "iam:PassRole"): (_target_roles, "targets that name a role"),
+    # A self-managed StackSet's administration role; service-managed sets (members.py) pass
+    # none: StackSets uses its service-linked roles (CloudFormation User Guide, "Activate
+    # trusted access for StackSets with AWS Organizations").
+    ("AWS::CloudFormation::StackSet", "iam:PassRole"): (
+        _has("AdministrationRoleARN"),
+        "a self-managed set's administration role",
+    ),
     **{
         ("AWS::IAM::ManagedPolicy", f"iam:{verb}{kind}Policy"): (
             _has(f"{kind}s"),
@@ -157,25 +157,51 @@ CALLED_ONLY_FOR: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], bool], s
         for p in ("s3:PutObjectAcl", "s3:DeleteObject")
     },
 }
-# Permissions the schemas list that the Service Authorization Reference has no action for.
-NOT_IAM_ACTIONS = {
-    # AWS::S3::Bucket's schema lists S3 API operation names beside the IAM actions that
-    # authorize them, which it lists too (Amazon S3 User Guide, "Required permissions for Amazon
-    # S3 API operations"): e.g. PutBucketReplication is s3:PutReplicationConfiguration.
+# The code buckets (members.py): what the AWS::S3::Bucket handlers call only for a property
+# those buckets leave unset.
+_BUCKET_ONLY_FOR = {
+    "iam:PassRole": (("ReplicationConfiguration",), "the replication role"),
     **{
-        f"s3:{name}": "an S3 API operation name, not an IAM action"
-        for name in (
-            "PutBucketReplication",
-            "PutObjectLockConfiguration",
-            "DeleteBucketAnalyticsConfiguration",
-            "DeleteBucketCors",
-            "DeleteBucketMetricsConfiguration",
-            "DeleteBucketEncryption",
-            "DeleteBucketLifecycle",
-            "DeleteBucketReplication",
-            "UpdateBucketMetadataAnnotationTableConfiguration",
+        f"s3tables:{p}": (
+            ("MetadataTableConfiguration", "MetadataConfiguration"),
+            "S3 Metadata tables",
+        )
+        for p in (
+            "CreateNamespace",
+            "CreateTable",
+            "CreateTableBucket",
+            "GetTable",
+            "GetTableMetadataLocation",
+            "PutTableBucketPolicy",
+            "PutTableEncryption",
+            "PutTablePolicy",
+            "UpdateTableMetadataLocation",
         )
     },
+}
+CALLED_ONLY_FOR.update(
+    {("AWS::S3::Bucket", p): (_has(*names), why) for p, (names, why) in _BUCKET_ONLY_FOR.items()}
+)
+# Permissions the schemas list that the Service Authorization Reference has no action for.
+NOT_IAM_ACTIONS = {
+    # S3 API operation names: IAM authorizes them as the Put... action of the same
+    # configuration (Service Authorization Reference, Amazon S3, e.g. DeleteBucketCors is
+    # s3:PutBucketCORS), which the schemas list too.
+    **{
+        f"s3:{p}": "an S3 API operation, authorized as its configuration's Put action"
+        for p in (
+            "DeleteBucketAnalyticsConfiguration",
+            "DeleteBucketCors",
+            "DeleteBucketEncryption",
+            "DeleteBucketLifecycle",
+            "DeleteBucketMetricsConfiguration",
+            "DeleteBucketReplication",
+            "PutBucketReplication",
+            "PutObjectLockConfiguration",
+        )
+    },
+    "s3:UpdateBucketMetadataAnnotationTableConfiguration": "not (yet) in the Service "
+    "Authorization Reference",
     "s3:REST.PUT.OBJECT": "an S3 REST operation name, not an IAM action",
     "kms:ReEncrypt": "shorthand for kms:ReEncryptFrom and kms:ReEncryptTo",
     "lambda:AssociateRuntimeAlias": "not (yet) in the Service Authorization Reference",
@@ -269,6 +295,9 @@ def _related_arns(stack: SynthesizedStack, logical_id: str) -> list[str]:
             f"arn:aws:organizations::{stack.account}:account/{ORGANIZATION_ID}/{target}"
             for target in properties.get("TargetIds", [])
         ]
+    if stack.resources[logical_id]["Type"] == "AWS::S3::Bucket" and arns:
+        # The handlers' object actions (s3:DeleteObject, s3:PutObjectAcl) act on its objects.
+        arns.append(f"{arns[0]}/*")
     # Where CloudFormation reads a function's code or a layer's content from (s3:GetObject).
     code = properties.get("Code", properties.get("Content", {}))
     kind = stack.resources[logical_id]["Type"]

@@ -81,16 +81,17 @@ _TYPES: dict[str, tuple[str | None, str, str | None]] = {
         "arn",
         "arn:{partition}:lambda:{region}:{account}:layer:{name}:1",
     ),
-    # Ref of a stack set is its id, <name>:<uuid>; its ARN is stackset/<id> (AWS::CloudFormation::
-    # StackSet, "Return values"; Service Authorization Reference, AWS CloudFormation "stackset").
-    "AWS::CloudFormation::StackSet": (
-        "StackSetName",
-        "id",
-        "arn:{partition}:cloudformation:{region}:{account}:stackset/{name}:" + RANDOM_ID,
-    ),
     # S3 bucket ARNs have no Region or account (Amazon S3 User Guide, "Policy resources").
     "AWS::S3::Bucket": ("BucketName", "name", "arn:{partition}:s3:::{name}"),
     "AWS::SNS::Subscription": (None, "arn", "arn:{partition}:sns:{region}:{account}:{topic}:{id}"),
+    # StackSets (organisation delivery, members.py): Ref and GetAtt StackSetId return
+    # "<name>:<uuid>" (AWS::CloudFormation::StackSet, "Return values"); the ARN is
+    # arn:...:stackset/<name>:<uuid> (Service Authorization Reference, AWS CloudFormation).
+    "AWS::CloudFormation::StackSet": (
+        "StackSetName",
+        "stackset-id",
+        "arn:{partition}:cloudformation:{region}:{account}:stackset/{name}:{id}",
+    ),
     # Organizations ARNs name the organization (o-...), unknown at synth time, and the policy
     # id (p-..., random): Organizations User Guide, "ARN formats".
     "AWS::Organizations::Policy": (
@@ -109,6 +110,7 @@ ATTACHMENT_TYPES = frozenset(
         "AWS::Lambda::Permission",
         "AWS::Lambda::EventInvokeConfig",
         "AWS::IAM::Policy",
+        "AWS::S3::BucketPolicy",
     }
 )
 PSEUDO_PARAMETERS = {"AWS::Partition": PARTITION, "AWS::URLSuffix": "amazonaws.com"}
@@ -211,6 +213,7 @@ class SynthesizedStack:
             "url": lambda: f"https://sqs.{self.region}.amazonaws.com/{self.account}/{name}",
             "id": lambda: RANDOM_ID,
             "name": lambda: name,
+            "stackset-id": lambda: f"{name}:{RANDOM_ID}",
         }[returns]()
 
     def _sub(self, text: str) -> str:

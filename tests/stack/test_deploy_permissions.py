@@ -18,7 +18,7 @@ from tests.stack.deploy_permissions import Request, Unmapped, list_handler_reque
 from tests.stack.iam_reference import is_allowed
 from tests.stack.template_policies import load_stacks
 
-FLEETS = ["sample_app", "spend_limits_app", "org_app"]
+FLEETS = ["sample_app", "spend_limits_app", "organization_app"]
 
 
 def handler_requests(app) -> tuple[list[Request], list[Unmapped]]:
@@ -58,12 +58,14 @@ def test_execution_policy_allows_every_handler_permission(
 
 
 def test_execution_policy_allows_nothing_the_stacks_do_not_use(
-    sample_app, spend_limits_app, org_app
+    request: pytest.FixtureRequest,
 ) -> None:
     """Each statement, and each action a statement names, serves some handler request of the
-    three fleets (service wildcards count as one action)."""
+    fleets (service wildcards count as one action)."""
     requests = [
-        r for app in (sample_app, spend_limits_app, org_app) for r in handler_requests(app[0])[0]
+        found
+        for fleet in FLEETS
+        for found in handler_requests(request.getfixturevalue(fleet)[0])[0]
     ]
     policy = build_execution_policy()
     used: Counter[str] = Counter()

@@ -109,8 +109,6 @@ def test_every_stack_set_deploys_itself_to_joining_accounts_in_parallel(org_app)
     for properties in _stack_sets(stacks).values():
         assert properties["PermissionModel"] == "SERVICE_MANAGED"
         assert properties["CallAs"] == "SELF"
-        assert properties["AutoDeployment"]["Enabled"] is True
-        assert properties["AutoDeployment"]["RetainStacksOnAccountRemoval"] is False
         assert properties["ManagedExecution"] == {"Active": True}
         assert properties["OperationPreferences"] == {
             "RegionConcurrencyType": "PARALLEL",
@@ -121,6 +119,19 @@ def test_every_stack_set_deploys_itself_to_joining_accounts_in_parallel(org_app)
         assert "TemplateURL" in properties
 
 
+def test_only_the_default_group_deploys_itself_to_joining_accounts(org_app) -> None:
+    """Automatic deployment ignores account filters (CloudFormation User Guide, "Enable or
+    disable automatic deployments for StackSets in AWS Organizations"): a listed group's set
+    with it on would guard every joining account a second time."""
+    _, stacks, _ = org_app
+    for name, properties in _stack_sets(stacks).items():
+        if name.endswith("-default"):
+            assert properties["AutoDeployment"]["Enabled"] is True, name
+            assert properties["AutoDeployment"]["RetainStacksOnAccountRemoval"] is False
+        else:
+            assert properties["AutoDeployment"] == {"Enabled": False}, name
+
+
 def test_forwarders_follow_their_guard_stack_set(org_app) -> None:
     _, stacks, _ = org_app
     template = Template.from_stack(stacks.members).to_json()
@@ -128,7 +139,8 @@ def test_forwarders_follow_their_guard_stack_set(org_app) -> None:
         name = resource["Properties"]["StackSetName"]
         if name.startswith("runawaytrain-fast-trip-"):
             assert resource["DependsOn"], logical_id
-            assert resource["Properties"]["AutoDeployment"]["DependsOn"], logical_id
+            if name.endswith("-default"):  # the only set deploying itself to joiners
+                assert resource["Properties"]["AutoDeployment"]["DependsOn"], logical_id
 
 
 def _member_templates(out: Path) -> list[Path]:

@@ -92,7 +92,10 @@ def test_each_stack_is_deployed_into_its_own_account(sample_drill: tuple) -> Non
     }
     assert all(f":{g.account.id}:" in g.role_arn for g in result.guards.values())
     deployed = [line for line in lines if "] deploy: " in line and line.endswith(" deployed")]
-    assert len(deployed) == 6  # four guard stacks, the billing and the payer stack
+    organisation = [line for line in deployed if "runawaytrain-members" in line or "-code-" in line]
+    assert len(deployed) - len(organisation) == 6  # four guard stacks, the billing and the payer
+    # The new-account step's organisation stacks: the StackSets' and a code bucket per home.
+    assert len(organisation) == 3
 
 
 def test_the_guard_runs_with_the_deployed_environment(sample_drill: tuple) -> None:
