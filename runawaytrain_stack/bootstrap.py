@@ -61,6 +61,13 @@ def build_execution_policy() -> dict[str, Any]:
     our_functions = f"arn:aws:lambda:*:*:function:{ours}"
     statements = [
         _allow("Functions", ["lambda:*"], [our_functions]),
+        # The payer's file layers (file_layer.py: the watchdog's and quarantine's account lists
+        # under organisation delivery), named by their runawaytrain-... stack.
+        _allow(
+            "Layers",
+            ["lambda:PublishLayerVersion", "lambda:GetLayerVersion", "lambda:DeleteLayerVersion"],
+            [f"arn:aws:lambda:*:*:layer:{ours}"],
+        ),
         # Event source mapping ids are random: creating, changing and deleting one is allowed
         # only for runawaytrain functions, by the lambda:FunctionArn condition (Lambda Developer
         # Guide, "Resources and conditions for Lambda actions": CreateEventSourceMapping takes
