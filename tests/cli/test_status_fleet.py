@@ -264,3 +264,24 @@ def test_the_numbers_are_those_the_guard_recorded_in_its_run(
     row = next(line for line in table if line.startswith(account))
     assert row.split()[2:5] == ["3/1", "-/8", "-"]
     assert report.incident in row
+
+
+def test_the_fleet_reads_each_region_s_fast_trip_stack_when_asked_one_account_always(
+    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = MEMBERS[0]
+    deploy_guard(account)
+    become_the_operator(monkeypatch)
+    path = tmp_path / "accounts.yaml"
+    path.write_text(fleet_yaml((account,)).replace("fast_trip: false", "regions: [eu-west-1]"))
+
+    main(["status", "--config", str(path)])
+    skipped = capsys.readouterr().out
+    main(["status", "--config", str(path), "--fast-trip"])
+    read = capsys.readouterr().out
+    main(["status", "--config", str(path), "--account", name_of(account)])
+    detail = capsys.readouterr().out
+
+    assert "1 regions (not read: --fast-trip)" in skipped
+    assert "0/1 regions, MISSING eu-west-1" in read
+    assert "0/1 regions, MISSING eu-west-1" in detail
