@@ -71,6 +71,10 @@ class LatencyInjector:
         return session
 
 
+# method, URL, X-Amz-Target, body, access key
+RequestKey = tuple[str, str, str, bytes, str]
+
+
 class Replay:
     """AWS with no server-side cost: every call the guard makes is answered from a recording
     of the emulator's answer to the same request, so a timed run pays what the guard pays in
@@ -78,7 +82,8 @@ class Replay:
     emulator's CPU, which inline competes with the guard's threads for the interpreter lock.
 
     Recording (the untimed run before): each request is asked of moto and its answer kept, by
-    method, URL, body and X-Amz-Target (a JSON protocol's operation). Then, inside `replaying()`,
+    method, URL, body, X-Amz-Target (a JSON protocol's operation) and the access key that signed
+    it (the same read in two accounts is two requests: bench/status.py). Then, inside `replaying()`,
     a request seen before is answered from the recording; one not seen (a body with a
     timestamp) is asked of moto, and counted in `missed`. A registered-first `before-send`
     handler: botocore calls every handler of that event and takes the first answer, so moto's
@@ -88,7 +93,9 @@ class Replay:
         from moto.core.models import botocore_stubber
 
         self._emulator = botocore_stubber
-        self._answers: dict[tuple[str, str, str, bytes], tuple[int, dict[str, str], bytes]] = {}
+        self._answers: dict[
+            tuple[str, str, str, bytes, str], tuple[int, dict[str, str], bytes]
+        ] = {}
         self._lock = threading.Lock()
         self.recording = True
         self.missed = 0
@@ -114,6 +121,7 @@ class Replay:
             request.url,
             target,
             body if isinstance(body, bytes) else body.encode(),
+            _access_key(request.headers.get("Authorization") or b""),
         )
         with self._lock:
             answer = None if self.recording else self._answers.get(key)
@@ -145,6 +153,12 @@ def _operation(method: str, url: str, target: str, body: bytes) -> str:
         return f"{service} {target or action.group(1).decode()}"  # type: ignore[union-attr]
     path = url.split("/", 3)[3].split("?", maxsplit=1)[0] if url.count("/") >= 3 else ""
     return f"{service} {method} /{re.sub(r'[^/]{20,}', '*', path)}"
+
+
+def _access_key(authorization: str | bytes) -> str:
+    """The access key of a SigV4 `Authorization: AWS4-HMAC-SHA256 Credential=AKID/date/...`."""
+    text = authorization.decode() if isinstance(authorization, bytes) else authorization
+    return text.partition("Credential=")[2].partition("/")[0]
 
 
 @contextmanager

@@ -4,8 +4,13 @@ Per account, assuming the fleet's `operator_role` in it: is the guard stack depl
 status, the guard's last run (its own record, lambda/guard/last_run.py) and whether it is overdue,
 the open incident, the notify subscriptions (confirmed or pending: SNS delivers nothing to a
 pending one), the fast-trip rules in every watched Region, and the schedule. With the caller's
-own (the payer's) credentials: the account's quarantine record. An AWS failure is one line in
-the account's row, never a traceback.
+own (the payer's) credentials: the account's quarantine record. `--numbers` shows instead what
+the payer's dashboard plots (count, vCPUs, GPUs, USD/h against each limit, last run, degraded
+Regions, open incident), as the guard recorded them; `--json` prints both, for scripts.
+
+The accounts are read --concurrency at a time and printed in the fleet's order. An AWS failure
+is one line in the account's row, never a traceback, and the others are still read; the exit
+status is 1 when any account could not be read in full.
 
 With `organization:`, then every account of the target OUs (and OUs below) that accounts.yaml
 does not list: guarded on `defaults` by the payer's StackSets, with its last heartbeat as the
@@ -16,18 +21,14 @@ if that lasts `join_minutes`).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-from botocore.parsers import ResponseParserError
 
-from guard.census import describe_error
-from guard.clients import CLIENT_CONFIG
-from runawaytrain_cli.account_target import operator_session
+from guard.parallel import map_in_parallel
 from runawaytrain_cli.fleet_file import (
     DEFAULT_FLEET_FILE,
     find_account,
@@ -35,37 +36,24 @@ from runawaytrain_cli.fleet_file import (
     load_fleet_or_report,
     unknown_account_message,
 )
-from runawaytrain_cli.guard_lookup import find_guard_stack
 from runawaytrain_cli.operator_error import OperatorError, check_credentials
-from runawaytrain_cli.status_readers import (
-    describe_fast_trip,
-    describe_last_run,
-    describe_open_incident,
-    describe_quarantine,
-    describe_schedule,
-    describe_subscriptions,
-    read_last_run,
-)
-from runawaytrain_stack.fleet_model import Account, Fleet, list_fast_trip_regions
-from runawaytrain_stack.names import HEARTBEAT_PATH, name_fast_trip_stack, name_guard_stack
-from watchdog.joined import list_target_accounts
-from watchdog.records import parse_heartbeat, read_values
+from runawaytrain_cli.status_account import COLUMNS, AccountStatus, read_account
+from runawaytrain_cli.status_numbers import COLUMNS as NUMBER_COLUMNS
+from runawaytrain_cli.status_numbers import format_numbers
+from runawaytrain_cli.status_sessions import FleetSessions
+from runawaytrain_cli.status_unlisted import describe_unlisted
 
-COLUMNS = (
-    "account",
-    "name",
-    "stack",
-    "last run (UTC, verdict, count/limit)",
-    "overdue",
-    "open incident",
-    "quarantine",
-    "notify",
-    "fast trip",
-    "schedule",
-)
-# ResponseParserError: an answer botocore cannot read (an HTTP 500 page, say) is not a
-# BotoCoreError; it is an AWS failure of that one cell all the same.
-AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError, RuntimeError, ValueError, KeyError)
+# Accounts read at once. Every account's AssumeRole and quarantine read are the caller's (the
+# payer's) calls, and so count against the payer's own rates: STS throttles per account with a
+# token bucket that the SDK's retries ride out (AWS Knowledge Center, "How do I resolve API
+# throttling or 'Rate exceeded' errors for IAM and AWS STS?"; AWS Security Blog, "How to monitor
+# and query IAM resources at scale - Part 2"), and Parameter Store serves 40 GetParameter
+# transactions per second by default (Systems Manager quotas, "Parameter Store max throughput").
+# 16 accounts in flight, each entered once, keep the payer well under both; at 0.1 s a call 100
+# accounts take ~7 rounds of one account's ~0.3 s, less than the CPU that making the clients and
+# signing the calls takes under one interpreter lock (bench/status.py).
+DEFAULT_CONCURRENCY = 16
+MAX_CONCURRENCY = 64
 
 
 def register(subparsers: Any) -> None:
@@ -77,7 +65,33 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--account", help="one account (id or name), shown in detail")
     parser.add_argument("--config", type=Path, default=DEFAULT_FLEET_FILE, metavar="FILE")
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--numbers",
+        action="store_true",
+        help="the dashboard's numbers: count, vCPUs, GPUs, USD/h vs limits, last run, degraded",
+    )
+    shown.add_argument("--json", action="store_true", help="everything, as one JSON document")
+    parser.add_argument(
+        "--fast-trip",
+        action="store_true",
+        help="also read every watched Region's fast-trip stack for the whole fleet (16 more "
+        "calls per account; always read for one --account)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"accounts read at once (default {DEFAULT_CONCURRENCY}, at most {MAX_CONCURRENCY})",
+    )
     parser.set_defaults(func=run)
+
+
+def _concurrency(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number from 1 to {MAX_CONCURRENCY}")
+    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,117 +104,68 @@ def run(args: argparse.Namespace) -> int:
         if account is None:
             raise OperatorError(unknown_account_message(args.config, args.account, accounts))
         accounts = (account,)
+    region = fleet.payer.home_region
     # Without usable credentials every row would say so: one line instead (main.py, exit 2).
-    check_credentials(
-        f"the payer's credentials, allowed to assume {fleet.operator_role} in each account",
-        fleet.payer.home_region,
+    caller = check_credentials(
+        f"the payer's credentials, allowed to assume {fleet.operator_role} in each account", region
     )
     now = datetime.now(UTC)
-    payer_ssm = boto3.client("ssm", region_name=fleet.payer.home_region, config=CLIENT_CONFIG)
-    rows = [read_account(fleet, account, payer_ssm, now) for account in accounts]
-    if args.account:
-        for column, cell in zip(COLUMNS, rows[0], strict=True):
-            print(f"{column + ':':<38} {cell}")
-    else:
-        print("\n".join(format_table(COLUMNS, rows)))
-        if fleet.organization is not None:
-            print("\n".join(["", *describe_unlisted(fleet, payer_ssm, now)]))
-    return 1 if any("ERROR" in cell for row in rows for cell in row) else 0
-
-
-UNLISTED_COLUMNS = ("account", "name", "OU", "joined (UTC)", "guard (last heartbeat, UTC)")
-
-
-def describe_unlisted(fleet: Fleet, payer_ssm: Any, now: datetime) -> list[str]:
-    """The target OUs' accounts nobody listed, as lines (an AWS failure is one line)."""
-    assert fleet.organization is not None
-    organizations = boto3.client("organizations", region_name="us-east-1", config=CLIENT_CONFIG)
-    listed = {a.id for a in fleet.accounts}
-    heading = (
-        f"Accounts in the target OUs ({', '.join(fleet.organization.target_ous)}) not in "
-        "accounts.yaml: guarded on defaults by the payer's StackSets"
+    sessions = FleetSessions(boto3.session.Session(region_name=region), caller, region)
+    payer_ssm = sessions.make_client("ssm", region, None)
+    # The fleet's table leaves the fast-trip Regions out unless asked: 16 of each account's ~22
+    # calls and clients, and most of its time (bench/status.py), for stacks the standing guard
+    # protection (runawaytrain_stack/scp.py) keeps members from changing.
+    regions_read = bool(args.fast_trip or args.account)
+    found = map_in_parallel(
+        lambda account: read_account(
+            sessions, fleet, account, payer_ssm, now, fast_trip_regions=regions_read
+        ),
+        accounts,
+        args.concurrency,
     )
-    try:
-        found = [
-            a
-            for a in list_target_accounts(organizations, fleet.organization.target_ous)
-            if a.id not in listed
-        ]
-        beats = read_values(payer_ssm, (HEARTBEAT_PATH + a.id for a in found))
-    except AWS_ERRORS as error:
-        return [heading, f"ERROR listing them: {_error_text(error)}"]
-    if not found:
-        return [heading, "none"]
-    rows = []
-    for account in found:
-        beat = parse_heartbeat(beats.get(HEARTBEAT_PATH + account.id))
-        joined = account.joined.astimezone(UTC)
-        if account.status != "ACTIVE":
-            guard = f"none expected ({account.status})"
-        elif beat is None:
-            waited = int((now - joined).total_seconds() // 60)
-            guard = f"NO HEARTBEAT YET ({waited} min since joining)"
-        else:
-            guard = f"{beat.time.astimezone(UTC):%Y-%m-%d %H:%M} {beat.verdict}"
-        rows.append([account.id, account.name, account.parent, f"{joined:%Y-%m-%d %H:%M}", guard])
-    return [heading, *format_table(UNLISTED_COLUMNS, rows)]
+    print("\n".join(render(found, args, now)))
+    if fleet.organization is not None and not (args.account or args.json):
+        organizations = sessions.make_client("organizations", "us-east-1", None)
+        print("\n".join(["", *describe_unlisted(fleet, organizations, payer_ssm, now)]))
+    return 1 if any(status.errors for status in found) else 0
 
 
-def read_account(fleet: Fleet, account: Account, payer_ssm: Any, now: datetime) -> list[str]:
-    """One row; every cell that fails says `ERROR <code>` and the others are still read."""
-    row = [account.id, account.name]
-    role = f"arn:aws:iam::{account.id}:role/{fleet.operator_role}"
-    try:
-        session = operator_session(account.id, role, account.home_region, "runawaytrain-status")
-    except (ClientError, BotoCoreError) as error:
-        cell = f"ERROR assuming {fleet.operator_role}: {describe_error(error)}"
-        return [*row, cell, *["-"] * (len(COLUMNS) - 3)]
-
-    def client(service: str, region: str = account.home_region) -> Any:
-        return session.client(service, region_name=region, config=CLIENT_CONFIG)
-
-    stack = _cell(lambda: find_guard_stack(client("cloudformation"), name_guard_stack(account)))
-    if isinstance(stack, str):
-        return [*row, stack, *["-"] * (len(COLUMNS) - 3)]
-    if stack is None:
-        return [*row, "NOT DEPLOYED", *["-"] * (len(COLUMNS) - 3)]
-    schedule = _cell(lambda: describe_schedule(client("scheduler")))
-    schedule_text, minutes = schedule if isinstance(schedule, tuple) else (schedule, None)
-    minutes = minutes or account.schedule_minutes
-    record = _cell(lambda: read_last_run(client("ssm")))
-    if isinstance(record, str):
-        last, overdue = record, "-"
-    else:
-        last, overdue = describe_last_run(record, now, minutes)
-    regions = [r for r in list_fast_trip_regions(account) if r != account.home_region]
-    fast_trip_stacks = {region: name_fast_trip_stack(account, region) for region in regions}
-    return [
-        *row,
-        stack.status,
-        last,
-        overdue,
-        _text(lambda: describe_open_incident(client("ssm"), now)),
-        _text(lambda: describe_quarantine(payer_ssm, account.id)) if account.quarantine else "-",
-        _text(lambda: describe_subscriptions(client("sns"), stack.topic_arn)),
-        _text(lambda: describe_fast_trip(lambda r: client("cloudformation", r), fast_trip_stacks))
-        if account.fast_trip
-        else "off",
-        schedule_text,
-    ]
+def render(found: list[AccountStatus], args: argparse.Namespace, now: datetime) -> list[str]:
+    if args.json:
+        return [json.dumps(as_document(found, now), indent=2)]
+    if args.account:
+        (status,) = found
+        shown = list(zip(COLUMNS, status.row, strict=True))
+        if status.numbers is not None:  # the numbers, but the incident once
+            numbers = zip(NUMBER_COLUMNS[2:-1], format_numbers(status.numbers)[:-1], strict=True)
+            shown += list(numbers)
+        return [f"{column + ':':<38} {cell}" for column, cell in shown]
+    if args.numbers:
+        return format_table(NUMBER_COLUMNS, [numbers_row(status) for status in found])
+    return format_table(COLUMNS, [status.row for status in found])
 
 
-def _cell(read: Callable[[], Any]) -> Any:
-    try:
-        return read()
-    except AWS_ERRORS as error:
-        return f"ERROR {_error_text(error)}"
+def numbers_row(status: AccountStatus) -> list[str]:
+    """The account's numbers, or why there are none (in the first column of them)."""
+    if status.numbers is None:
+        return [*status.row[:3], *["-"] * (len(NUMBER_COLUMNS) - 3)]
+    return [*status.row[:2], *format_numbers(status.numbers)]
 
 
-def _text(read: Callable[[], str]) -> str:
-    return str(_cell(read))
-
-
-def _error_text(error: BaseException) -> str:
-    if isinstance(error, ClientError | BotoCoreError):
-        return describe_error(error)
-    return f"{type(error).__name__}: {error}"
+def as_document(found: list[AccountStatus], now: datetime) -> dict[str, Any]:
+    """`--json`: per account its cells (by column), its numbers and what failed."""
+    return {
+        "time": now.isoformat(timespec="seconds"),
+        "complete": not any(status.errors for status in found),
+        "accounts": [
+            {
+                "account": status.account.id,
+                "name": status.account.name,
+                "read": not status.errors,
+                "errors": status.errors,
+                "status": dict(zip(COLUMNS[2:], status.cells, strict=True)),
+                "numbers": status.numbers,
+            }
+            for status in found
+        ],
+    }

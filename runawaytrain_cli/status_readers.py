@@ -116,21 +116,21 @@ def _rate_minutes(expression: str) -> int | None:
     return int(value) * factor if factor and value.isdigit() else None
 
 
-def describe_fast_trip(cloudformation_for: Any, stacks: dict[str, str]) -> str:
-    """`stacks`: Region -> fast-trip stack name. Present: the stack's rule exists, enabled."""
-    missing = []
-    for region, stack_name in sorted(stacks.items()):
-        try:
-            resource = cloudformation_for(region).describe_stack_resource(
-                StackName=stack_name, LogicalResourceId="ForwardLaunches"
-            )["StackResourceDetail"]
-        except ClientError as error:
-            if _not_found(error, "ValidationError"):
-                missing.append(region)
-                continue
-            raise
-        if not resource["ResourceStatus"].endswith("_COMPLETE"):
-            missing.append(region)
-    present = len(stacks) - len(missing)
-    text = f"{present}/{len(stacks)} regions"
+def fast_trip_present(cloudformation: Any, stack_name: str) -> bool:
+    """One watched Region: its fast-trip stack's rule exists and is complete."""
+    try:
+        resource = cloudformation.describe_stack_resource(
+            StackName=stack_name, LogicalResourceId="ForwardLaunches"
+        )["StackResourceDetail"]
+    except ClientError as error:
+        if _not_found(error, "ValidationError"):
+            return False
+        raise
+    return bool(resource["ResourceStatus"].endswith("_COMPLETE"))
+
+
+def describe_fast_trip(present: dict[str, bool]) -> str:
+    """`present`: Region -> fast_trip_present there (the Regions are read at once: status.py)."""
+    missing = sorted(region for region, found in present.items() if not found)
+    text = f"{len(present) - len(missing)}/{len(present)} regions"
     return text + (f", MISSING {' '.join(missing)}" if missing else "")

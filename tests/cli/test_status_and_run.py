@@ -120,7 +120,7 @@ def test_an_aws_failure_is_one_line_in_the_row_not_a_traceback(aws, tmp_path, ca
 
         raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "AssumeRole")
 
-    monkeypatch.setattr("runawaytrain_cli.account_target.assume_role_session", refuse)
+    monkeypatch.setattr("runawaytrain_cli.status_sessions.FleetSessions.open_account", refuse)
     code = main(["status", "--config", str(fleet_file), "--account", ACCOUNT])
 
     out = capsys.readouterr().out
