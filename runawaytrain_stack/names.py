@@ -6,6 +6,7 @@ reference can cross accounts, so these names are fixed strings rather than gener
 
 from __future__ import annotations
 
+from guard.links import DASHBOARD_NAME
 from runawaytrain_stack.fleet_model import Account, Fleet, list_fast_trip_regions
 
 PREFIX = "runawaytrain"
@@ -65,6 +66,8 @@ WATCHDOG_ROLE_NAME = f"{PREFIX}-watchdog"
 WATCHDOG_READER_ROLE_NAME = f"{PREFIX}-watchdog-reader"
 HEARTBEAT_PATH = f"/{PREFIX}/heartbeat/"
 WATCHDOG_STATE_PATH = f"/{PREFIX}/watchdog/"
+# The payer's fleet dashboard (dashboard.py): every guard's mail links to it by this name.
+FLEET_DASHBOARD_NAME = DASHBOARD_NAME
 
 
 def name_guard_stack(account: Account) -> str:
