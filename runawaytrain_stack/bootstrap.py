@@ -20,6 +20,7 @@ from runawaytrain_stack.names import (
     BILLING_STACK_NAME,
     BOOTSTRAP_QUALIFIER,
     FAST_TRIP_BUS_NAME,
+    FLEET_DASHBOARD_NAME,
     PAYER_BUS_NAME,
     PREFIX,
     ROLE_PATH,
@@ -148,6 +149,24 @@ def build_execution_policy() -> dict[str, Any]:
             "BillingAlarms",
             ["cloudwatch:*"],
             [f"arn:aws:cloudwatch:{BILLING_REGION}:*:alarm:{ours}"],
+        ),
+        # The payer's fleet dashboard (dashboard.py).
+        _allow(
+            "FleetDashboard",
+            ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"],
+            [f"arn:aws:cloudwatch::*:dashboard/{FLEET_DASHBOARD_NAME}"],
+        ),
+        # Its tags: CloudFormation tags a dashboard (its schema's `tagging`, system tags
+        # included), and the Service Authorization Reference pinned here lists no dashboard
+        # resource type for the tag actions: "*", or the deploy could stop on AccessDenied.
+        _allow(
+            "FleetDashboardTags",
+            [
+                "cloudwatch:TagResource",
+                "cloudwatch:UntagResource",
+                "cloudwatch:ListTagsForResource",
+            ],
+            ["*"],
         ),
         _allow(
             "SpendWatcherState",  # /runawaytrain/spend/last-delivery (the payer's spend watcher)

@@ -6,6 +6,7 @@ reference can cross accounts, so these names are fixed strings rather than gener
 
 from __future__ import annotations
 
+from guard.links import DASHBOARD_NAME
 from runawaytrain_stack.fleet_model import Account, Fleet, list_fast_trip_regions
 
 PREFIX = "runawaytrain"
@@ -86,6 +87,8 @@ PAYER_TOPIC_NAME = f"{PREFIX}-payer-alerts"
 GUARD_ROLE_NAME = f"{PREFIX}-guard"
 # The payer's settings publisher's schedule: named, so the deploy's execution policy can name it.
 SETTINGS_SCHEDULE_NAME = f"{PREFIX}-settings-publisher"
+# The payer's fleet dashboard (dashboard.py): every guard's mail links to it by this name.
+FLEET_DASHBOARD_NAME = DASHBOARD_NAME
 
 
 def name_guard_stack(account: Account) -> str:

@@ -1,6 +1,7 @@
 """The payer's stack (management account, its home Region): the bus every guard reports to,
 the quarantine and guard-protection SCPs with the quarantine Lambda (quarantine.py), the
-watchdog that mails when a guard stops reporting (watchdog.py), and one
+watchdog that mails when a guard stops reporting (watchdog.py) and prints the fleet's metrics
+for the fleet dashboard (dashboard.py), and one
 topic that mails the payer's list everything and each member's list what concerns it."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from runawaytrain_stack.alerts import AlertTopic
+from runawaytrain_stack.dashboard import FleetDashboard
 from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.names import PAYER_STACK_NAME, PAYER_TOPIC_NAME, name_org_guard_roles
 from runawaytrain_stack.payer_bus import PayerBus
@@ -65,6 +67,9 @@ class PayerStack(Stack):
         )
         self.watchdog = Watchdog(
             self, "Watchdog", fleet=fleet, bus=self.bus.bus, alerts=self.alerts
+        )
+        self.dashboard = FleetDashboard(
+            self, "Dashboard", fleet=fleet, watchdog_logs=self.watchdog.log_group
         )
 
 

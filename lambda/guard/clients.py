@@ -36,15 +36,33 @@ class ClientFactory:
         self.config = config
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+        self._calls = 0  # API operations made by this factory's clients (the AwsCalls metric)
+        self._calls_lock = threading.Lock()
 
     def client(self, service: str, region: str) -> Any:
         key = (service, region)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self.session.client(
-                    service, region_name=region, config=self.config
-                )
+                made = self.session.client(service, region_name=region, config=self.config)
+                self._clients[key] = self.counted(made)
             return self._clients[key]
+
+    def counted(self, client: Any) -> Any:
+        """`client`, its calls counted in `calls`: botocore emits `before-call` once per
+        operation, before its retries (a page of a paginator is an operation), so a retried
+        call counts once."""
+        client.meta.events.register("before-call", self._count_call)
+        return client
+
+    def _count_call(self, **_: Any) -> None:
+        with self._calls_lock:
+            self._calls += 1
+
+    @property
+    def calls(self) -> int:
+        """API operations made so far; a run takes the difference (clients outlive a run)."""
+        with self._calls_lock:
+            return self._calls
 
     @property
     def home_region(self) -> str:

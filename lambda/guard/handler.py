@@ -9,6 +9,7 @@ The operator CLI calls `run_guard` with a ClientFactory built on an assumed-role
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
@@ -31,8 +32,10 @@ from guard.launch_block import block_launches
 from guard.launches import LaunchPrompt
 from guard.ledger import ROOT as LEDGER_ROOT
 from guard.ledger import Ledger
+from guard.links import dashboard_url, log_group_url
 from guard.lockout import lock_out
 from guard.logs import configure_logging, get_logger
+from guard.metrics import documents, emit, measure
 from guard.notify import compose_body, compose_subject, publish_summary, route_attributes
 from guard.open_incident import (
     PARAMETER,
@@ -119,9 +122,18 @@ def handler(event: object, context: Any) -> dict[str, Any]:
         raise  # a failed invocation reaches the on-failure destination: never a silent guard
     source = resolved.describe() if resolved.source is not Source.ENVIRONMENT else ""
     if override is not None and override.verdict is Verdict.RESTORE:
+        started, calls = time.monotonic(), clients.calls
         report = run_restore(settings, invocation, clients, account)
         report.settings_source = source
+        report.dashboard_url = dashboard_url(settings.payer_bus)
+        report.log_group_url = log_group_url(
+            str(getattr(context, "invoked_function_arn", "") or ""),
+            str(getattr(context, "log_group_name", "") or ""),
+        )
         notify(report, settings, clients)
+        report.metrics = measure(
+            report, run_seconds=time.monotonic() - started, aws_calls=clients.calls - calls
+        )
         send_heartbeat(report, settings, clients, open_incident=report.incident)
     else:
         report = run_guard(
@@ -132,9 +144,19 @@ def handler(event: object, context: Any) -> dict[str, Any]:
             function_name_of(context),
             pending_wait_s=pending_wait_for(context),
             settings_source=source,
+            log_group=str(getattr(context, "log_group_name", "") or ""),
+            function_arn=str(getattr(context, "invoked_function_arn", "") or ""),
         )
     tell_fallback(report, resolved, settings, clients)
+    emit_metrics(report)
     return respond(report)
+
+
+def emit_metrics(report: Report) -> None:
+    """The run's metrics as EMF lines in the function's log (metrics.py). Here, not in run_guard
+    or run_restore: the operator CLI calls those, and its output is no log."""
+    if report.metrics is not None:
+        emit(documents(report.account, report.metrics, int(time.time() * 1000)))
 
 
 def settings_s3(clients: ClientFactory) -> Any:
@@ -235,10 +257,14 @@ def run_guard(
     sleep: Callable[[float], None] | None = None,
     now: datetime | None = None,
     settings_source: str = "",
+    log_group: str = "",
+    function_arn: str = "",
 ) -> Report:
     """Count, decide, act and notify for one account; returns the report, raises nothing AWS.
     `now`: the run's clock (tests inject it). `settings_source`: which settings the run used,
-    for the report and its mail (settings_store.py)."""
+    for the report and its mail (settings_store.py). `log_group`, `function_arn`: where this
+    run logs, for the mail's link (the Lambda context's)."""
+    started, calls = time.monotonic(), clients.calls
     now = now or datetime.now(UTC)
     ssm = clients.client("ssm", clients.home_region)
     with ThreadPoolExecutor(3) as pool:  # read the SSM records while the regions are counted
@@ -314,6 +340,8 @@ def run_guard(
         services=services.counts(),
         service_errors=dict(services.errors),
         settings_source=settings_source,
+        dashboard_url=dashboard_url(settings.payer_bus),
+        log_group_url=log_group_url(function_arn, log_group),
     )
     if state_error is not None:
         report.action_errors.append(f"reading the open incident ({PARAMETER}): {state_error}")
@@ -349,6 +377,9 @@ def run_guard(
         blind=blind,
     )
     current = report.incident or incident_id
+    report.metrics = measure(
+        report, run_seconds=time.monotonic() - started, aws_calls=clients.calls - calls
+    )
     send_heartbeat(report, settings, clients, open_incident=current)  # last: never delays a halt
     LOG.info("done", extra={"summary": report.summary()})
     return report
@@ -418,6 +449,7 @@ def trip(
         )
         return
     ssm = clients.client("ssm", clients.home_region)
+    started = time.monotonic()
     # Beside the halt: the launch block and the lockout (not after the pending wait), the
     # quarantine request, and a new incident's record (it is recorded whatever the halt does).
     with ThreadPoolExecutor(5) as pool:
@@ -443,11 +475,14 @@ def trip(
             lambda region: clients.client("autoscaling", region),
             MAX_POOL_CONNECTIONS,
         )
+        services_halted = halting_services.result()
+        # Both halts have had the answer to their last stop request (pending instances waited
+        # for included); the lockout and the records beside them are not part of it.
+        report.halt_seconds = time.monotonic() - started
         for step in (locking, quarantining):
             if step is not None:
                 step.result()
         error = recording.result() if recording is not None else None
-        services_halted = halting_services.result()
     report_halt(report, halted)
     report_services_halt(report, services_halted)
     report.continues_incident = open_incident is not None

@@ -17,6 +17,7 @@ from guard.burn_mail import burn_lines, burn_subject
 from guard.census import describe_error
 from guard.follow_up import describe_held
 from guard.incident import INCIDENT_TAG
+from guard.links import link_lines
 from guard.logs import get_logger
 from guard.report import Report
 from guard.service_mail import restored_service_lines, service_lines
@@ -82,6 +83,7 @@ def compose_body(report: Report) -> str:
         _restored,
         _held_back,
         _next_steps,
+        _links,
     )
     lines = [_headline(report), f"{'What' if report.restore else 'Why'}: {report.reason}."]
     if report.prompt:
@@ -391,6 +393,10 @@ def _next_steps(report: Report) -> list[str]:
     if report.verdict == "degraded":
         return ["Nothing was stopped. Check the guard's permissions and the regions above."]
     return []
+
+
+def _links(report: Report) -> list[str]:
+    return link_lines(report.dashboard_url, report.log_group_url)
 
 
 def _held_back(report: Report) -> list[str]:

@@ -72,6 +72,13 @@ class Report:
     services_kept: dict[str, list[str]] = field(default_factory=dict)  # `halt:` leaves them
     would_halt_services: dict[str, list[str]] = field(default_factory=dict)
     heartbeat: dict[str, Any] | None = None  # what was sent to the payer's watchdog (heartbeat.py)
+    # A trip: seconds from the decision to the answer to its last stop request (metrics.py).
+    halt_seconds: float | None = None
+    # What the run measured (metrics.measure): printed as EMF, carried by the heartbeat.
+    metrics: dict[str, Any] | None = None
+    # Console links for the mail (links.py): the payer's fleet dashboard, this guard's log group.
+    dashboard_url: str = ""
+    log_group_url: str = ""
     heartbeat_error: str | None = None
     # Which settings the run used (settings_store.py): empty when only the environment exists.
     settings_source: str = ""

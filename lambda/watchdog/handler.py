@@ -1,11 +1,12 @@
 """Lambda entry point of the payer's watchdog (`watchdog.handler.handler`): two kinds of event.
 
-- a "Guard Heartbeat" from the payer's bus (a rule admits only the fleet's accounts): record it;
+- a "Guard Heartbeat" from the payer's bus (a rule admits only the fleet's accounts): record it,
+  and print the numbers it carries as the payer's own metrics (fleet_metrics.py);
 - the watchdog's schedule ("Scheduled Event", every N minutes, N the fleet's smallest
   schedule_minutes): check every account, look inside those newly unhealthy, mail once per change;
   read every account's mail path and trip wiring (containment.py) and mail each new tampering
-  finding once (tampering.py); then log one `WatchdogChecks` metric (metrics.py), whose absence
-  the payer stack's alarm mails.
+  finding once (tampering.py); then log how many guards are silent or unhealthy, and one
+  `WatchdogChecks` metric (metrics.py), whose absence the payer stack's alarm mails.
 
 The account a heartbeat speaks for is the event's `account`, which EventBridge sets to the
 sender (lambda/guard/payer_events.py), never a field of the detail.
@@ -37,11 +38,20 @@ from guard.logs import configure_logging, get_logger
 from guard.payer_events import HEARTBEAT, SOURCE
 from watchdog.containment import read_containment
 from watchdog.findings import explain
-from watchdog.health import AlertState, Step, WatchedAccount, assess, next_step
+from watchdog.fleet_metrics import emit_heartbeat_metrics, without_metrics
+from watchdog.health import (
+    AlertState,
+    Health,
+    Step,
+    WatchedAccount,
+    assess,
+    count_unhealthy,
+    next_step,
+)
 from watchdog.inside import Assume, look_inside
 from watchdog.joined import JOIN_MINUTES, JoinCheckError, check_joined
 from watchdog.mail import compose_alert, compose_recovered, compose_tampering, publish
-from watchdog.metrics import emit_check_completed
+from watchdog.metrics import emit_check_completed, emit_fleet_health
 from watchdog.records import (
     parse_heartbeat,
     parse_state,
@@ -182,7 +192,10 @@ def record(
         time = now
     if time.tzinfo is None:
         time = time.replace(tzinfo=UTC)
-    write_heartbeat(ssm, settings.heartbeat_path, account, time, event.get("detail", {}))
+    detail = event.get("detail", {})
+    write_heartbeat(ssm, settings.heartbeat_path, account, time, without_metrics(detail))
+    # After the record: a failed write is retried by Lambda, and the metrics would count twice.
+    emit_heartbeat_metrics(account, detail, time)
     LOG.info("heartbeat_recorded", extra={"account": account, "time": time.isoformat()})
     return {"recorded": account}
 
@@ -200,6 +213,7 @@ def check(
     beats = read_values(ssm, (settings.heartbeat_path + a.id for a in settings.accounts))
     states = read_values(ssm, (settings.state_path + a.id for a in settings.accounts))
     mailed: dict[str, str] = {}
+    healths: list[Health] = []
     with ThreadPoolExecutor(max_workers=min(READERS, len(settings.accounts) or 1)) as pool:
         seen = dict(
             zip(
@@ -218,6 +232,7 @@ def check(
         known = parse_state(states.get(settings.state_path + account.id), now)
         state = known or AlertState(watching_since=now)
         health = assess(account, beat, state.watching_since, now)
+        healths.append(health)
         step, new_state = next_step(health, state)
         if step is Step.ALERT:
             inside = look_inside(
@@ -254,6 +269,7 @@ def check(
     joined = _check_joined(settings, organizations, ssm=ssm, sns=sns, now=now)
     for account_id in joined:
         mailed[account_id] = JOINED_SILENT
+    emit_fleet_health(*count_unhealthy(healths))
     emit_check_completed()
     return {"mailed": mailed, "accounts": len(settings.accounts)}
 

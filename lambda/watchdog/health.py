@@ -146,3 +146,13 @@ def next_step(health: Health, state: AlertState) -> tuple[Step, AlertState]:
     if health.key == state.alerted:
         return Step.NOTHING, state
     return Step.ALERT, replace(state, alerted=health.key)
+
+
+SILENT = (Problem.OVERDUE, Problem.NEVER_REPORTED)
+
+
+def count_unhealthy(healths: list[Health]) -> tuple[int, int]:
+    """(guards silent for 3 intervals or never heard, guards whose last heartbeat is unhealthy):
+    the fleet's health for the dashboard (metrics.py)."""
+    silent = sum(1 for h in healths if any(p in SILENT for p in h.problems))
+    return silent, sum(1 for h in healths if h.problems) - silent

@@ -1,4 +1,5 @@
-"""The watchdog's own pulse: one CloudWatch metric datapoint per completed check.
+"""The watchdog's own pulse: one CloudWatch metric datapoint per completed check; and the fleet's
+health as that check found it (how many guards are silent, how many unhealthy).
 
 Logged in CloudWatch's embedded metric format (CloudWatch User Guide, "Specification: Embedded
 metric format": a log event whose `_aws.CloudWatchMetrics` names the namespace, dimensions and
@@ -36,5 +37,32 @@ def emit_check_completed() -> None:
         },
         DIMENSION: function,
         CHECKS_METRIC: 1,
+    }
+    sys.stdout.write(json.dumps(document) + "\n")
+
+
+# The fleet's health as the check found it, for the payer's dashboard: no dimension (one metric
+# each for the whole fleet; an empty dimension set is allowed: "A DimensionSet MAY be empty").
+SILENT_METRIC = "GuardsSilent"  # no heartbeat for 3 of their intervals (or never)
+UNHEALTHY_METRIC = "GuardsUnhealthy"  # last heartbeat degraded, with errors, or switched off
+
+
+def emit_fleet_health(silent: int, unhealthy: int) -> None:
+    document = {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [[]],
+                    "Metrics": [
+                        {"Name": SILENT_METRIC, "Unit": "Count"},
+                        {"Name": UNHEALTHY_METRIC, "Unit": "Count"},
+                    ],
+                }
+            ],
+        },
+        SILENT_METRIC: silent,
+        UNHEALTHY_METRIC: unhealthy,
     }
     sys.stdout.write(json.dumps(document) + "\n")

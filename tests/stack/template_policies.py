@@ -69,6 +69,12 @@ _TYPES: dict[str, tuple[str | None, str, str | None]] = {
         "name",
         "arn:{partition}:cloudwatch:{region}:{account}:alarm:{name}",
     ),
+    # A dashboard is global: no Region in its ARN (Service Authorization Reference, CloudWatch).
+    "AWS::CloudWatch::Dashboard": (
+        "DashboardName",
+        "name",
+        "arn:{partition}:cloudwatch::{account}:dashboard/{name}",
+    ),
     "AWS::SSM::Parameter": (
         "Name",
         "name",

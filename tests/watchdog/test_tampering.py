@@ -175,7 +175,8 @@ def test_every_completed_check_logs_one_watchdog_checks_datapoint(
     watchdog: Watchdog, capsys
 ) -> None:
     watchdog.check(datetime.now(UTC))
-    (line,) = [line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    out = capsys.readouterr().out.splitlines()
+    (line,) = [line for line in out if '"_aws"' in line and '"WatchdogChecks"' in line]
     document = json.loads(line)
     (directive,) = document["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "runawaytrain"
