@@ -5,8 +5,6 @@ topic that mails the payer's list everything and each member's list what concern
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from aws_cdk import Environment, Stack
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -17,6 +15,7 @@ from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.names import PAYER_STACK_NAME
 from runawaytrain_stack.payer_bus import PayerBus
 from runawaytrain_stack.quarantine import Quarantine
+from runawaytrain_stack.stack_limits import group_member_emails
 from runawaytrain_stack.watchdog import Watchdog
 
 # Messages about one member carry this attribute (its account id): the payer's subscriptions
@@ -44,12 +43,9 @@ class PayerStack(Stack):
             # The watchdog's own alarm publishes as CloudWatch (watchdog.py, MissedChecks).
             service_publishers=["cloudwatch.amazonaws.com"],
         )
-        accounts_by_email: dict[str, list[str]] = defaultdict(list)
-        for account in fleet.sub_accounts:
-            for email in account.notify:
-                if email.lower() not in {e.lower() for e in fleet.payer.notify}:
-                    accounts_by_email[email.lower()].append(account.id)
-        for email, ids in sorted(accounts_by_email.items()):
+        # One subscription per member-only address: its filter may list at most 150 members
+        # (stack_limits.py check_notify_filter_values refuses more before synth).
+        for email, ids in group_member_emails(fleet).items():
             self.alerts.topic.add_subscription(
                 subscriptions.EmailSubscription(
                     email,
