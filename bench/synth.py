@@ -1,4 +1,4 @@
-"""Benchmark: how long does `cdk synth` take for 1, 10 and 100 accounts, and how much memory?
+"""Benchmark: what `cdk synth` builds for a fleet of N accounts, how long it takes, how much memory.
 
 Each size runs in a fresh process, as `cdk synth` runs app.py: generate a fleet file (the payer
 plus N-1 sub-accounts, every one with a billing budget and fast trip on with `regions` unset, so
@@ -7,12 +7,21 @@ synthesize them into a temporary directory. Wall time is the whole
 process, start to exit; peak memory is the sum of each process's peak resident set (VmHWM):
 Python plus the jsii kernel's node processes, where most of the work happens.
 
+What was built is read from the cloud assembly's manifest (cdk.out/manifest.json), as `cdk
+deploy` reads it: the stacks (checked against the list `runawaytrain check` prints), the most
+resources in one stack and the largest template, as written (what the CDK CLI uploads) and
+minified. The fleet is loaded without the limit checks (stack_limits.py), so a fleet past them
+is still measured; each limit it passes is printed under its row, and a fleet aws-cdk-lib
+itself refuses at synth (over 500 resources in a stack) is reported as refused.
+
     .venv/bin/python bench/synth.py                     # 1, 10, 100 accounts
+    .venv/bin/python bench/synth.py --sizes 4 100 1000             # issue 23's sizes
+    .venv/bin/python bench/synth.py --sizes 100 --repeat 3 --cdk   # and `npx cdk synth`, best of 3
     .venv/bin/python bench/synth.py --sizes 100 --cdk-validation   # with CDK's validator on
     .venv/bin/python bench/synth.py --sizes 100 --no-fast-trip     # without Region stacks
-    .venv/bin/python bench/synth.py --repeat 3                     # fastest of 3 runs per size
 
-Target (issue 3): 100 accounts <= 15 s on a 2-core machine, growing linearly.
+Target (issue 3): 100 accounts <= 15 s on a 2-core machine, growing linearly; issue 23: `cdk
+synth` <= 10 s at 100 accounts, every template within CloudFormation's limits at 1,000.
 """
 
 from __future__ import annotations
@@ -25,6 +34,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runawaytrain_stack.fleet_model import Fleet
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS_AT_100 = 15.0
@@ -57,39 +70,112 @@ def generate_fleet_yaml(count: int, fast_trip: bool = True) -> str:
 
 def synthesize_in_this_process(
     count: int, cdk_validation: bool, fast_trip: bool
-) -> dict[str, float]:
-    """Runs in the child process; returns phase timings and peak memory."""
+) -> dict[str, object]:
+    """Runs in the child process; returns phase timings, peak memory and what the cloud
+    assembly holds, read from its manifest (cdk.out/manifest.json), as `cdk deploy` reads it."""
     started = time.perf_counter()
     sys.path.insert(0, str(ROOT))
     import aws_cdk
 
-    from runawaytrain_stack.config import load_fleet
+    from runawaytrain_stack.config import parse_fleet
     from runawaytrain_stack.fleet import add_fleet_stacks, new_app
+    from runawaytrain_stack.stack_limits import find_breaches
 
     imported = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
-        fleet_file = Path(scratch) / "accounts.yaml"
-        fleet_file.write_text(generate_fleet_yaml(count, fast_trip))
-        fleet = load_fleet(fleet_file)
-        outdir = str(Path(scratch) / "cdk.out")
+        # Without the limit checks, so that a fleet past them is still measured; which limits
+        # it passes is reported beside (`runawaytrain check` and app.py refuse such a fleet).
+        fleet = parse_fleet(generate_fleet_yaml(count, fast_trip), "bench", check_limits=False)
+        breaches = [breach.message for breach in find_breaches(fleet)]
+        outdir = Path(scratch) / "cdk.out"
         app = (
-            aws_cdk.App(outdir=outdir, builtin_cloud_formation_validation=True)
+            aws_cdk.App(outdir=str(outdir), builtin_cloud_formation_validation=True)
             if cdk_validation
-            else new_app(outdir=outdir)
+            else new_app(outdir=str(outdir))
         )
-        stacks = add_fleet_stacks(app, fleet)
+        add_fleet_stacks(app, fleet)
         built = time.perf_counter()
-        assembly = app.synth()
+        try:
+            app.synth()
+        except RuntimeError as error:  # jsii: aws-cdk-lib refused (e.g. TooManyResourcesInStack)
+            return {"refused": str(error).splitlines()[0], "breaches": breaches}
         synthesized = time.perf_counter()
-        regional = sum(map(len, stacks.fast_trip.values()))
-        assert len(stacks.guards) == count
-        assert len(assembly.stacks) == count + 1 + regional
+        templates = read_assembly(outdir)
+        check_stack_names(fleet, templates)
     return {
-        "stacks": len(assembly.stacks),
+        "stacks": len(templates),
+        **describe_templates(templates),
+        "breaches": breaches,
         "import_s": imported - started,
         "build_s": built - imported,
         "synth_s": synthesized - built,
         "peak_mib": read_peak_mib(os.getpid()),
+    }
+
+
+def synthesize_as_cdk_app(count: int) -> None:
+    """What app.py does, for the generated fleet and without the limit checks: the app the CDK
+    CLI runs under `--cdk` (it sets CDK_OUTDIR)."""
+    sys.path.insert(0, str(ROOT))
+    from runawaytrain_stack.config import parse_fleet
+    from runawaytrain_stack.fleet import add_fleet_stacks, new_app
+
+    app = new_app(outdir=os.environ["CDK_OUTDIR"])
+    add_fleet_stacks(app, parse_fleet(generate_fleet_yaml(count), "bench", check_limits=False))
+    app.synth()
+
+
+def time_cdk_synth(count: int) -> float:
+    """Wall time of `npx cdk synth --quiet` (the CDK CLI, node start to exit) for the generated
+    fleet; the CLI runs this script as its app (synthesize_as_cdk_app)."""
+    app = f"{sys.executable} {Path(__file__).resolve()} --as-cdk-app {count}"
+    environment = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    with tempfile.TemporaryDirectory() as scratch:
+        command = ["npx", "cdk", "synth", "--quiet", "--no-notices", "--app", app]
+        command += ["--output", str(Path(scratch) / "cdk.out")]
+        started = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, check=True)
+        return time.perf_counter() - started
+
+
+def read_assembly(outdir: Path) -> dict[str, bytes]:
+    """Each CloudFormation stack of the assembly: its name and its template as written."""
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    return {
+        artifact.get("displayName", name): (
+            outdir / artifact["properties"]["templateFile"]
+        ).read_bytes()
+        for name, artifact in manifest["artifacts"].items()
+        if artifact["type"] == "aws:cloudformation:stack"
+    }
+
+
+def check_stack_names(fleet: Fleet, templates: dict[str, bytes]) -> None:
+    """The assembly holds exactly the stacks `runawaytrain check` lists (names.py)."""
+    from runawaytrain_stack.names import list_account_stacks
+
+    listed = {name for a in fleet.accounts for name in list_account_stacks(fleet, a)}
+    if listed != set(templates):
+        only_built, only_listed = sorted(set(templates) - listed), sorted(listed - set(templates))
+        raise SystemExit(f"assembly and check differ: built {only_built}, listed {only_listed}")
+
+
+def describe_templates(templates: dict[str, bytes]) -> dict[str, object]:
+    """The stack with most resources and the largest template, as written and minified (the
+    CDK CLI uploads the written file: stack_limits.py MAX_TEMPLATE_BYTES)."""
+    sizes = {}
+    for name, written in templates.items():
+        template = json.loads(written)
+        minified = len(json.dumps(template, separators=(",", ":")).encode())
+        sizes[name] = (len(template.get("Resources", {})), len(written), minified)
+    most = max(sizes, key=lambda name: sizes[name][0])
+    largest = max(sizes, key=lambda name: sizes[name][1])
+    return {
+        "max_resources": sizes[most][0],
+        "max_resources_stack": most,
+        "largest_bytes": sizes[largest][1],
+        "largest_minified": sizes[largest][2],
+        "largest_stack": largest,
     }
 
 
@@ -117,7 +203,7 @@ def read_peak_mib(pid: int) -> float:
     return peak_kib / 1024
 
 
-def run_size(count: int, cdk_validation: bool, fast_trip: bool) -> dict[str, float]:
+def run_size(count: int, cdk_validation: bool, fast_trip: bool) -> dict[str, object]:
     command = [sys.executable, __file__, "--child", str(count)]
     if cdk_validation:
         command.append("--cdk-validation")
@@ -126,25 +212,30 @@ def run_size(count: int, cdk_validation: bool, fast_trip: bool) -> dict[str, flo
     environment = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     started = time.perf_counter()
     result = subprocess.run(
-        command, env=environment, capture_output=True, text=True, check=True, timeout=900
+        command, env=environment, capture_output=True, text=True, check=True, timeout=3600
     )
     wall = time.perf_counter() - started
     return {"accounts": count, "wall_s": wall, **json.loads(result.stdout.splitlines()[-1])}
 
 
-def print_report(rows: list[dict[str, float]]) -> None:
-    header = (
-        f"{'accounts':>8} {'stacks':>7} {'wall s':>7} {'import':>7} {'build':>7} {'synth':>7} "
-        f"{'peak MiB':>9}"
+def print_report(rows: list[dict[str, Any]]) -> None:
+    print(
+        f"{'accounts':>8} {'stacks':>7} {'wall s':>7} {'synth':>6} {'peak MiB':>8} "
+        f"{'max res':>7} {'largest template bytes (minified)':>34}  stacks with most / largest"
     )
-    print(header)
     for row in rows:
-        print(
-            f"{row['accounts']:>8.0f} {row['stacks']:>7.0f} {row['wall_s']:>7.2f} "
-            f"{row['import_s']:>7.2f} {row['build_s']:>7.2f} {row['synth_s']:>7.2f} "
-            f"{row['peak_mib']:>9.0f}"
-        )
-    by_size = {int(row["accounts"]): row for row in rows}
+        if "refused" in row:
+            print(f"{row['accounts']:>8} refused by aws-cdk-lib at synth: {row['refused']}")
+        else:
+            print(
+                f"{row['accounts']:>8} {row['stacks']:>7} {row['wall_s']:>7.2f} "
+                f"{row['synth_s']:>6.2f} {row['peak_mib']:>8.0f} {row['max_resources']:>7} "
+                f"{row['largest_bytes']:>20,} ({row['largest_minified']:>11,})  "
+                f"{row['max_resources_stack']} / {row['largest_stack']}"
+            )
+        for breach in row["breaches"]:
+            print(f"{'':>8} over a limit (check refuses it): {breach}")
+    by_size = {int(row["accounts"]): row for row in rows if "refused" not in row}
     if 10 in by_size and 100 in by_size:
         marginal = (by_size[100]["wall_s"] - by_size[10]["wall_s"]) / 90
         fixed = by_size[10]["wall_s"] - 10 * marginal
@@ -175,8 +266,17 @@ def main() -> int:
         action="store_false",
         help="generate the fleet with fast_trip: false (no Region stacks), for comparison",
     )
+    parser.add_argument(
+        "--cdk",
+        action="store_true",
+        help="also time `npx cdk synth` (the CLI around the app) for each size",
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--as-cdk-app", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.as_cdk_app is not None:
+        synthesize_as_cdk_app(args.as_cdk_app)
+        return 0
     if args.child is not None:
         result = synthesize_in_this_process(args.child, args.cdk_validation, args.fast_trip)
         print(json.dumps(result))
@@ -188,11 +288,15 @@ def main() -> int:
     rows = [
         min(
             (run_size(count, args.cdk_validation, args.fast_trip) for _ in range(args.repeat)),
-            key=lambda row: row["wall_s"],
+            key=lambda row: float(row["wall_s"]),
         )
         for count in args.sizes
     ]
     print_report(rows)
+    if args.cdk:
+        for count in args.sizes:
+            best = min(time_cdk_synth(count) for _ in range(args.repeat))
+            print(f"npx cdk synth, {count} accounts: {best:.1f} s (best of {args.repeat})")
     return 0
 
 

@@ -30,16 +30,19 @@ def add_fleet_file_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_fleet_or_report(path: Path, option: str = "a path argument") -> Fleet | None:
-    """The fleet, or None after printing every problem (`option`: how to name another file);
-    no such file is an OperatorError (what is missing, main.py says it)."""
+def load_fleet_or_report(
+    path: Path, option: str = "a path argument", *, check_limits: bool = True
+) -> Fleet | None:
+    """The fleet, or None after printing every problem (`option`: how to name another file;
+    `check_limits`: config.parse_fleet); no such file is an OperatorError (what is missing,
+    main.py says it)."""
     if not path.exists():
         raise OperatorError(
             f"{path}: no such file in {Path.cwd()}: run from the folder holding accounts.yaml "
             f"or give its path with {option}"
         )
     try:
-        return load_fleet(path)
+        return load_fleet(path, check_limits=check_limits)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return None

@@ -39,11 +39,10 @@ from runawaytrain_stack.scp import (
     MAX_RUNAWAYTRAIN_POLICIES,
     MAX_SCP_CHARACTERS,
     MAX_SCPS_PER_TARGET,
-    build_guard_protection_policies,
     build_ou_protection_policies,
-    build_quarantine_policies,
     policy_size,
 )
+from runawaytrain_stack.stack_limits import find_breaches, list_member_scps
 from runawaytrain_stack.yaml_source import KeyPath, LocatedYaml, YamlSourceError, read_yaml
 
 # EventBridge Scheduler rates are whole minutes; a guard that runs less than daily guards nothing.
@@ -249,19 +248,22 @@ MEANT_KEYS = {
 }
 
 
-def load_fleet(path: Path) -> Fleet:
-    """Read and validate the fleet file at `path`; raise ConfigError naming every problem."""
+def load_fleet(path: Path, *, check_limits: bool = True) -> Fleet:
+    """Read and validate the fleet file at `path`; raise ConfigError naming every problem
+    (`check_limits`: parse_fleet)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
         problem = Problem(None, "", f"cannot read the file: {reason}")
         raise ConfigError(str(path), [problem]) from None
-    return parse_fleet(text, str(path))
+    return parse_fleet(text, str(path), check_limits=check_limits)
 
 
-def parse_fleet(text: str, source: str = "accounts.yaml") -> Fleet:
-    """Validate fleet YAML `text`; `source` names it in error messages."""
+def parse_fleet(text: str, source: str = "accounts.yaml", *, check_limits: bool = True) -> Fleet:
+    """Validate fleet YAML `text`; `source` names it in error messages. `check_limits` False
+    skips what AWS would refuse of the synthesized stacks (stack_limits.py): for commands that
+    read a deployed fleet (status) and for bench/synth.py, which measures such fleets."""
     try:
         located = read_yaml(text)
     except YamlSourceError as error:
@@ -280,6 +282,8 @@ def parse_fleet(text: str, source: str = "accounts.yaml") -> Fleet:
     problems += _find_stack_name_clashes(fleet, located)
     problems += _find_oversized_scps(fleet, located)
     problems += _find_unprotected_quarantine(fleet, located)
+    if check_limits and not problems:
+        problems += _find_stack_limit_breaches(fleet, located)
     if problems:
         # An item repeated in defaults is found once per inheriting account: report it once.
         raise ConfigError(source, dict.fromkeys(problems))
@@ -512,13 +516,9 @@ def _find_oversized_scps(fleet: Fleet, located: LocatedYaml) -> list[Problem]:
     characters (Organizations quotas), which would fail the payer stack's deploy, and attaches
     at most 5 to an account, of which the quarantine may take MAX_QUARANTINE_POLICIES (scp.py)."""
     problems = _find_oversized_ou_protection(fleet, located)
+    scps = list_member_scps(fleet)  # built once; stack_limits.py reads them again
     for index, account in enumerate(fleet.sub_accounts):
-        documents = (
-            build_guard_protection_policies(fleet, account)
-            if fleet.protect_guards and fleet.organization is None
-            else []  # with an organization the protection is on the OUs
-        )
-        quarantine = build_quarantine_policies(fleet, account) if account.quarantine else []
+        quarantine, documents = scps[account.id]
         size = max((policy_size(document) for document in documents + quarantine), default=0)
         path = ("accounts", index, "break_glass")
         owner = path if path in located.value_lines else ("defaults", "break_glass")
@@ -596,6 +596,19 @@ def _find_unprotected_quarantine(fleet: Fleet, located: LocatedYaml) -> list[Pro
         "quarantine: false for those accounts (docs/quarantine.md)"
     )
     return [Problem(located.line_of_value(("protect_guards",)), "protect_guards", message)]
+
+
+def _find_stack_limit_breaches(fleet: Fleet, located: LocatedYaml) -> list[Problem]:
+    """What CloudFormation, Lambda, SNS or EventBridge would refuse of the stacks this fleet
+    synthesizes (stack_limits.py), at the key that makes it grow."""
+    problems = []
+    for breach in find_breaches(fleet):
+        path: KeyPath = breach.key
+        if path not in located.value_lines and path[-1] == "notify":
+            path = ("defaults", "notify")  # inherited
+        line = located.line_of_value(path) if len(path) > 1 else located.line_of_key(path)
+        problems.append(Problem(line, format_key(path), breach.message))
+    return problems
 
 
 def _find_repeated_items(

@@ -60,10 +60,9 @@ from guard.metrics import (
     MetricSpec,
 )
 from runawaytrain_stack.fleet_model import Account, Fleet
-from runawaytrain_stack.names import FLEET_DASHBOARD_NAME
+from runawaytrain_stack.names import FLEET_DASHBOARD_NAME, MAX_ACCOUNT_ROWS
 from watchdog.metrics import SILENT_METRIC, UNHEALTHY_METRIC
 
-MAX_ACCOUNT_ROWS = 20
 ROW_WIDGETS = 4
 ROW_METRICS = 14  # 2 (count) + 6 (burn) + 3 (events) + 3 (durations): tests/stack check it
 TOP_N = 10
@@ -93,11 +92,13 @@ class FleetDashboard(Construct):
 
 
 def header(accounts: Sequence[Account]) -> cloudwatch.TextWidget:
-    rows = "\n".join(f"| {a.name} | {a.id} | {a.ec2_limit} |" for a in accounts)
+    # Up to MAX_ACCOUNT_ROWS: the payer's template must not grow with the fleet (issue 23).
+    shown = accounts if len(accounts) <= MAX_ACCOUNT_ROWS else ()
+    rows = "\n".join(f"| {a.name} | {a.id} | {a.ec2_limit} |" for a in shown)
     beyond = (
         ""
         if len(accounts) <= MAX_ACCOUNT_ROWS
-        else f"\n\n{len(accounts)} accounts: more than {MAX_ACCOUNT_ROWS}, so no row per account "
+        else f"\n\nMore than {MAX_ACCOUNT_ROWS} accounts, so no row per account "
         "(dashboard quotas, docs/metrics.md); the top-N views rank them all. One account: "
         f"CloudWatch > Metrics > `{NAMESPACE}` > `{ACCOUNT}`, or `runawaytrain status`."
     )
@@ -105,7 +106,7 @@ def header(accounts: Sequence[Account]) -> cloudwatch.TextWidget:
         "# runawaytrain: the fleet\n"
         "Every guard's numbers, as its heartbeat reported them to the watchdog (docs/metrics.md). "
         "A gap is a run that did not report: see the last heartbeats."
-        f"{beyond}\n\n| account | id | ec2_limit |\n|---|---|---|\n{rows}"
+        + (f"\n\n| account | id | ec2_limit |\n|---|---|---|\n{rows}" if rows else beyond)
     )
     return cloudwatch.TextWidget(markdown=markdown, width=WIDTH, height=min(4 + len(accounts), 12))
 

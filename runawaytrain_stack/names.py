@@ -89,6 +89,9 @@ GUARD_ROLE_NAME = f"{PREFIX}-guard"
 SETTINGS_SCHEDULE_NAME = f"{PREFIX}-settings-publisher"
 # The payer's fleet dashboard (dashboard.py): every guard's mail links to it by this name.
 FLEET_DASHBOARD_NAME = DASHBOARD_NAME
+# The dashboard's one row per account, up to this many accounts (dashboard.py says why);
+# stack_limits.py sizes the payer's template with it.
+MAX_ACCOUNT_ROWS = 20
 
 
 def name_guard_stack(account: Account) -> str:

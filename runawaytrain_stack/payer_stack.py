@@ -6,8 +6,6 @@ topic that mails the payer's list everything and each member's list what concern
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from aws_cdk import Environment, Stack
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -21,6 +19,7 @@ from runawaytrain_stack.payer_bus import PayerBus
 from runawaytrain_stack.quarantine import Quarantine
 from runawaytrain_stack.quarantine_on_demand import OnDemandQuarantine
 from runawaytrain_stack.settings_store import SettingsStore
+from runawaytrain_stack.stack_limits import group_member_emails
 from runawaytrain_stack.watchdog import Watchdog
 
 # Messages about one member carry this attribute (its account id): the payer's subscriptions
@@ -74,13 +73,9 @@ class PayerStack(Stack):
 
 
 def subscribe_by_account(alerts: AlertTopic, fleet: Fleet) -> None:
-    """Each member address receives the messages naming its accounts (`account`)."""
-    accounts_by_email: dict[str, list[str]] = defaultdict(list)
-    for account in fleet.sub_accounts:
-        for email in account.notify:
-            if email.lower() not in {e.lower() for e in fleet.payer.notify}:
-                accounts_by_email[email.lower()].append(account.id)
-    for email, ids in sorted(accounts_by_email.items()):
+    """Each member address receives the messages naming its accounts (`account`); its filter
+    may list at most 150 (stack_limits.py check_notify_filter_values refuses more)."""
+    for email, ids in group_member_emails(fleet).items():
         alerts.topic.add_subscription(
             subscriptions.EmailSubscription(
                 email,

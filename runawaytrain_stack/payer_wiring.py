@@ -90,3 +90,9 @@ def build_watched_accounts(fleet: Fleet) -> list[dict[str, object]]:
         }
         for account in fleet.accounts
     ]
+
+
+# The watchdog's watched accounts stay in its environment up to this size (about 16 accounts),
+# the other variables taking about 400 bytes of Lambda's 4,096 for all (Lambda quotas;
+# stack_limits.py measures them); a longer list goes in a layer file (watchdog.py).
+WATCHED_IN_ENVIRONMENT_BYTES = 3000

@@ -54,7 +54,7 @@ from runawaytrain_stack.names import (
     WATCHDOG_STATE_PATH,
     name_watchdog_reader_role_arn,
 )
-from runawaytrain_stack.payer_wiring import build_watched_accounts
+from runawaytrain_stack.payer_wiring import WATCHED_IN_ENVIRONMENT_BYTES, build_watched_accounts
 from runawaytrain_stack.watchdog_reader import as_nag_names
 from watchdog.health import OVERDUE_INTERVALS
 from watchdog.metrics import CHECKS_METRIC, DIMENSION, NAMESPACE
@@ -167,9 +167,10 @@ class Watchdog(Construct):
         watched = json.dumps(build_watched_accounts(fleet), sort_keys=True)
         layers: list[lambda_.ILayerVersion] = []
         listing: dict[str, str] = {"accounts": watched}
-        if fleet.organization is not None:
-            # The list grows with the fleet: a layer file, not the environment (4 KB in all,
-            # Lambda quotas) nor the template. Layers are extracted to /opt.
+        if fleet.organization is not None or len(watched) > WATCHED_IN_ENVIRONMENT_BYTES:
+            # The list grows with the fleet: past a few accounts a layer file, not the
+            # environment (4 KB for all variables, Lambda quotas) nor the template. Layers are
+            # extracted to /opt.
             layers = [
                 add_file_layer(
                     self,

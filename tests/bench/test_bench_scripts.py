@@ -16,7 +16,15 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 @pytest.mark.parametrize(
     "script",
-    ["fast_trip.py", "halt.py", "halt_mix.py", "halt_services.py", "services.py", "weighted.py"],
+    [
+        "fast_trip.py",
+        "halt.py",
+        "halt_mix.py",
+        "halt_services.py",
+        "services.py",
+        "synth.py",
+        "weighted.py",
+    ],
 )
 def test_each_bench_starts_as_a_script_from_any_directory(script: str, tmp_path: Path) -> None:
     """Run as `python bench/<script>`, without PYTHONPATH: the script finds bench/ and lambda/."""
