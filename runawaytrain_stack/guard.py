@@ -55,12 +55,15 @@ def build_guard_environment(
     payer_bus: str = "",
     *,
     own_stacks: Sequence[str] = (),
+    operator_role: str = "",
 ) -> dict[str, str]:
     """The guard's settings (lambda/guard/settings.py reads them; lower-case names are fixed).
 
     `stack_roles`: the other runawaytrain roles in the account, which lockout must never touch.
     `launch_block_arn`: the stack's launch-block policy, always given (restore detaches it even
     with `launch_block` since turned off); `launch_block` says whether a trip attaches it.
+    `operator_role`: the fleet's `operator_role`, the role the payer's people come in by: never
+    locked out nor launch-blocked (lambda/guard/principals.py), like a break-glass principal.
     """
     environment = {
         "ec2limit": str(account.ec2_limit),
@@ -71,6 +74,7 @@ def build_guard_environment(
         "lockout": account.lockout.value,
         "break_glass": ",".join(account.break_glass),
         "stack_roles": ",".join(stack_roles),
+        "operator_role": operator_role,
         "unstoppable": account.unstoppable.value,
         "halt": ",".join(sorted(account.halt)),
         "schedule_minutes": str(account.schedule_minutes),
@@ -105,6 +109,7 @@ class GuardFunction(Construct):
         fast_trip_queue_arn: str | None = None,
         payer_bus: str = "",
         own_stacks: Sequence[str] = (),
+        operator_role: str = "",
     ) -> None:
         """`launch_block_arn`: the stack's launch-block policy, the one policy (beside
         AWSDenyAll) the guard may attach.
@@ -152,6 +157,7 @@ class GuardFunction(Construct):
                 launch_block_arn,
                 payer_bus,
                 own_stacks=own_stacks,
+                operator_role=operator_role,
             ),
             log_group=self.log_group,
             max_event_age=MAX_EVENT_AGE,

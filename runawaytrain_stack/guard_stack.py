@@ -79,6 +79,7 @@ class GuardStack(Stack):
             fast_trip_queue_arn=self.fast_trip.queue_arn if self.fast_trip is not None else None,
             payer_bus=name_payer_bus_arn(fleet) if fleet.sub_accounts else "",
             own_stacks=list_own_stack_prefixes(fleet, account),
+            operator_role=fleet.operator_role,  # spared by the lockout and the launch block
         )
         if self.fast_trip is not None:
             self.fast_trip.add_poller(self.guard.function)
