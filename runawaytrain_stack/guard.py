@@ -61,12 +61,15 @@ def build_guard_environment(
     own_stacks: Sequence[str] = (),
     settings_bucket: str = "",
     payer_topic_arn: str = "",
+    operator_role: str = "",
 ) -> dict[str, str]:
     """The guard's settings (lambda/guard/settings.py reads them; lower-case names are fixed).
 
     `stack_roles`: the other runawaytrain roles in the account, which lockout must never touch.
     `launch_block_arn`: the stack's launch-block policy, always given (restore detaches it even
     with `launch_block` since turned off); `launch_block` says whether a trip attaches it.
+    `operator_role`: the fleet's `operator_role`, the role the payer's people come in by: never
+    locked out nor launch-blocked (lambda/guard/principals.py), like a break-glass principal.
     """
     environment = {
         "ec2limit": str(account.ec2_limit),
@@ -77,6 +80,7 @@ def build_guard_environment(
         "lockout": account.lockout.value,
         "break_glass": ",".join(account.break_glass),
         "stack_roles": ",".join(stack_roles),
+        "operator_role": operator_role,
         "unstoppable": account.unstoppable.value,
         "halt": ",".join(sorted(account.halt)),
         "schedule_minutes": str(account.schedule_minutes),
@@ -124,6 +128,7 @@ class GuardFunction(Construct):
         settings_bucket: str = "",
         payer_topic_arn: str = "",
         role_name: str | None = None,
+        operator_role: str = "",
     ) -> None:
         """`reserved_concurrency`: 1 (two runs never halt one account at once), or None for a
         member template (a new account's quota can be 10 concurrent executions, and Lambda
@@ -187,6 +192,7 @@ class GuardFunction(Construct):
                 own_stacks=own_stacks,
                 settings_bucket=settings_bucket,
                 payer_topic_arn=payer_topic_arn,
+                operator_role=operator_role,
             ),
             log_group=self.log_group,
             max_event_age=MAX_EVENT_AGE,

@@ -118,6 +118,7 @@ class GuardStack(Stack):
             payer_topic_arn=name_payer_topic_arn(fleet) if template is not None else "",
             # The settings bucket, the payer's topic and its key admit this role by name.
             role_name=GUARD_ROLE_NAME if template is not None else None,
+            operator_role=fleet.operator_role,  # spared by the lockout and the launch block
         )
         if self.fast_trip is not None:
             self.fast_trip.add_poller(self.guard.function)

@@ -63,6 +63,7 @@ from runawaytrain_stack.names import (
     PREFIX,
     ROLE_PATH,
     SCHEDULE_NAME,
+    TOOLKIT_STACK_NAME,
 )
 
 __all__ = ["MAX_SCP_CHARACTERS", "policy_size", "render"]  # defined with the builder (lambda/)
@@ -223,9 +224,16 @@ GUARD_RESOURCE_ACTIONS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
         ),
         (f"arn:aws:sns:*:*:{_OURS}",),
     ),
+    # The guard's parameters, and runawaytrain's CDK bootstrap version: every template the CDK
+    # synthesizes checks it (`BootstrapVersion`, an SSM parameter type defaulting to
+    # /cdk-bootstrap/<qualifier>/version, and the `CheckBootstrapVersion` rule), so a value
+    # written there fails every later deploy of the guard's stacks.
     (
         ("ssm:PutParameter", "ssm:DeleteParameter", "ssm:DeleteParameters"),
-        (f"arn:aws:ssm:*:*:parameter/{PREFIX}/*",),
+        (
+            f"arn:aws:ssm:*:*:parameter/{PREFIX}/*",
+            f"arn:aws:ssm:*:*:parameter/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/*",
+        ),
     ),
     (
         (
@@ -236,7 +244,11 @@ GUARD_RESOURCE_ACTIONS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
             "cloudformation:UpdateStack",
             "cloudformation:UpdateTerminationProtection",
         ),
-        (f"arn:aws:cloudformation:*:*:stack/{_OURS}/*",),
+        # and runawaytrain's bootstrap stack: its roles, bucket and version are the deploys'
+        (
+            f"arn:aws:cloudformation:*:*:stack/{_OURS}/*",
+            f"arn:aws:cloudformation:*:*:stack/{TOOLKIT_STACK_NAME}/*",
+        ),
     ),
     (
         ("logs:DeleteLogGroup", "logs:DeleteLogStream", "logs:PutRetentionPolicy"),

@@ -45,6 +45,7 @@ from strict_aws import (
     scp_regions,
     signatures,
     sns,
+    ssm,
     stacksets,
     sts,
     warm_pools,
@@ -90,6 +91,7 @@ SERVICES = (
     sagemaker_apps,  # app ARNs for the AddTags sagemaker.py makes strict
     cloudformation,
     stacksets,  # service-managed StackSets a stack declares, run on Organizations changes
+    ssm,
 )
 
 
@@ -103,6 +105,8 @@ class StrictAWS:
     clock: the time source for that (monotonic seconds; pass a virtual clock in benchmarks).
     kms_grant_allowed: access key id -> may it kms:CreateGrant? Default: evaluate the caller's
         IAM identity policies in moto; unknown keys (moto's default credentials, the root) pass.
+    ssm_standard_quota: standard parameters a Region holds (ssm.py; AWS: 10,000); set it low
+        to fill a Region cheaply.
     """
 
     def __init__(
@@ -114,6 +118,7 @@ class StrictAWS:
         self.pending_seconds = pending_seconds
         self.clock = clock
         self.kms_grant_allowed = kms_grant_allowed
+        self.ssm_standard_quota = ssm.STANDARD_QUOTA
         self._scp_denied: set[tuple[str, str]] = set()
         # moto has no Price List API: GetProducts is answered from this catalog (pricing.py).
         self.prices = PriceList(clock)

@@ -58,6 +58,9 @@ LOG = get_logger("batch_environments")
 SERVICE = "batch"
 KIND = "Batch compute environment"
 NAME = "batch-environments"
+# A few per Region: each item's prior values go to the incident's record before its change
+# (services.py), so a Lambda timeout between the two never leaves one without them (ledger.py).
+EAGER_RECORD = True
 PRIOR_STATE_TAG = f"{TAG_PREFIX}prior-state"
 PRIOR_MIN_TAG = f"{TAG_PREFIX}prior-minvcpus"
 RECORD_TAGS = (INCIDENT_TAG, PRIOR_STATE_TAG, PRIOR_MIN_TAG)

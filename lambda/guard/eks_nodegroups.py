@@ -14,7 +14,10 @@ InvalidParameterException), which 0/0/max is. A smaller desiredSize makes EKS te
 ("the necessary number of worker nodes are terminated", NodegroupScalingConfig.desiredSize).
 
 With the EC2 halt: both run at once. The group's Terminate process is suspended (auto_scaling.py),
-so desired 0 terminates nothing: the nodes stay stopped, their volumes kept. Restore must give the
+so desired 0 terminates nothing: the nodes stay stopped, their volumes kept. A node group is
+scaled in only once every Auto Scaling group of it that holds instances has Terminate suspended
+(`unheld`, one DescribeAutoScalingGroups): if the EC2 halt could not suspend it (or has not yet),
+the node group waits for the next run, said in the mail. Restore must give the
 node group its size back BEFORE the EC2 restore resumes the group's processes, or Auto Scaling
 would terminate the restarted nodes (desired still 0) and EKS launch new ones; handler.run_restore
 restores other services first for this. UpdateNodegroupConfig is asynchronous (it returns an
@@ -32,6 +35,7 @@ back launches instances) sets the recorded scaling configuration and removes the
 restart the record stays. Tags are read from DescribeNodegroup (`tags`).
 
 IAM: eks:ListClusters (no resource-level permissions), eks:ListNodegroups (cluster ARNs),
+autoscaling:DescribeAutoScalingGroups (the EC2 halt's too),
 eks:DescribeNodegroup, eks:UpdateNodegroupConfig (nodegroup ARNs), eks:TagResource /
 eks:UntagResource (nodegroup ARNs, runawaytrain:* keys).
 """
@@ -52,8 +56,16 @@ from guard.service_capacity import Running, ServiceHalt, ServiceRestore, untag_r
 LOG = get_logger("eks_nodegroups")
 
 SERVICE = "eks"
+AUTOSCALING = "autoscaling"
+EXTRA_SERVICES = (AUTOSCALING,)  # count, halt and restore get {service: client}
 KIND = "EKS managed node group"
 NAME = "eks-nodegroups"
+# A few per Region: each node group's prior scaling goes to the incident's record before its
+# change (services.py), so a Lambda timeout never leaves one scaled in without it (ledger.py).
+EAGER_RECORD = True
+# Desired 0 makes Auto Scaling terminate the group's nodes unless Terminate is suspended
+# (auto_scaling.py ASG_PROCESSES): stopped by the EC2 halt, they would lose their volumes.
+HELD_BY = "Terminate"
 SCALING_TAG = f"{TAG_PREFIX}prior-scaling"  # "min/desired/max"
 RECORD_TAGS = (INCIDENT_TAG, SCALING_TAG)
 UPDATABLE = ("ACTIVE", "DEGRADED")
@@ -76,7 +88,8 @@ def node_groups(eks: Any) -> Iterator[dict[str, Any]]:
                     ]
 
 
-def count(eks: Any, region: str) -> list[Running]:
+def count(clients: dict[str, Any], region: str) -> list[Running]:
+    eks = clients[SERVICE]
     return [
         Running(
             kind=KIND,
@@ -98,8 +111,32 @@ def scaling_of(text: str) -> dict[str, int]:
     return {"minSize": low, "desiredSize": desired, "maxSize": high}
 
 
-def halt(eks: Any, found: list[Running], incident: str) -> ServiceHalt:
-    """Tag (incident, prior scaling), then scale to min 0, desired 0."""
+def unheld(autoscaling: Any, group: dict[str, Any]) -> str | None:
+    """Why the node group may not be scaled in yet, or None: one of its Auto Scaling groups
+    holds instances and has not Terminate suspended (the EC2 halt suspends it beside this halt;
+    one whose suspension failed, or is not done yet, waits for the next run)."""
+    names = [g["name"] for g in group.get("resources", {}).get("autoScalingGroups", [])]
+    if not names:
+        return None
+    try:
+        found = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=names)
+    except (ClientError, BotoCoreError) as error:
+        return f"reading its Auto Scaling groups {names}: {describe_error(error)}"
+    bare = sorted(
+        g["AutoScalingGroupName"]
+        for g in found["AutoScalingGroups"]
+        if g.get("Instances")
+        and HELD_BY not in {p["ProcessName"] for p in g.get("SuspendedProcesses", [])}
+    )
+    if not bare:
+        return None
+    return f"its Auto Scaling group(s) {bare} have not {HELD_BY} suspended"
+
+
+def halt(clients: dict[str, Any], found: list[Running], incident: str) -> ServiceHalt:
+    """Tag (incident, prior scaling), then scale to min 0, desired 0; a node group whose Auto
+    Scaling group is not suspended waits for the next run (`unheld`)."""
+    eks, autoscaling = clients[SERVICE], clients[AUTOSCALING]
     outcome = ServiceHalt()
     for running in found:
         cluster, name = running.name.split("/", 1)
@@ -115,6 +152,14 @@ def halt(eks: Any, found: list[Running], incident: str) -> ServiceHalt:
             continue  # scaled in since the count
         if group.get("status") not in UPDATABLE:
             outcome.waiting.append(running)
+            continue
+        why = unheld(autoscaling, group)
+        if why is not None:
+            outcome.waiting.append(running)  # the incident stays open: the next run tries
+            outcome.errors.append(
+                f"{running.region}: {KIND} {running.name}: not scaled in: {why} (desired 0 "
+                "would terminate its stopped nodes); the next run tries again"
+            )
             continue
         # Already recorded by this incident (sized up again since): keep the first record.
         recorded_now = group.get("tags", {}).get(INCIDENT_TAG) != incident
@@ -150,10 +195,17 @@ def halt(eks: Any, found: list[Running], incident: str) -> ServiceHalt:
 
 
 def restore(
-    eks: Any, region: str, incident: str, *, dry_run: bool, restart: bool, record: Record
+    clients: dict[str, Any],
+    region: str,
+    incident: str,
+    *,
+    dry_run: bool,
+    restart: bool,
+    record: Record,
 ) -> ServiceRestore:
     """Give the node groups `incident` scaled in their recorded size back (only with
     `restart`), then take the record off."""
+    eks = clients[SERVICE]
     outcome = ServiceRestore()
     for group in node_groups(eks):
         tags = record.vouch(group.get("tags", {}), group["nodegroupArn"])

@@ -75,6 +75,9 @@ LOG = get_logger("gamelift_fleets")
 SERVICE = "gamelift"
 KIND = "GameLift fleet"
 NAME = "gamelift-fleets"
+# A few per Region: each item's prior values go to the incident's record before its change
+# (services.py), so a Lambda timeout between the two never leaves one without them (ledger.py).
+EAGER_RECORD = True
 CAPACITY_TAG = f"{TAG_PREFIX}prior-capacity"  # "min/desired/max"
 SCALING_TAG = f"{TAG_PREFIX}prior-auto-scaling"  # RUNNING or STOPPED
 RECORD_TAGS = (INCIDENT_TAG, CAPACITY_TAG, SCALING_TAG)

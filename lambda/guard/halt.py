@@ -39,9 +39,11 @@ the visible marker. Per region, one write for the instances the census counted (
 reads, before any stop), one for those launched since (before their stop), one for the Auto
 Scaling groups to suspend (with the processes, before the suspension), and one per fleet zeroed
 and per warm pool stopped (their prior values are read just before each change; `eager`). An
-instance whose record
-could not be written is not stopped; nor is one whose group could not be recorded (a stopped
-instance in a group left unsuspended would be health-checked away and replaced).
+instance whose record could not be written is stopped all the same (a stop keeps its volumes and
+the money must stop) and the mail says how to start it by hand, restore being unable to vouch
+for it; one whose group was not suspended in this run (the groups' read, record or suspension
+failed) is left running: a stopped instance in a group left unsuspended would be
+health-checked away and replaced.
 
 IAM: see each module.
 """
@@ -114,7 +116,8 @@ class HaltResult:
     errors: list[str] = field(default_factory=list)  # failures other than per-instance ones
     stop_calls: dict[str, int] = field(default_factory=dict)  # region -> StopInstances requests
     unprotected: list[str] = field(default_factory=list)  # lifted, not stopped, not put back
-    unrecorded: set[str] = field(default_factory=set)  # instances left running: no record
+    # instances left running: their group could not be suspended (or recorded) this run
+    unheld: set[str] = field(default_factory=set)
 
     @property
     def stopped(self) -> list[str]:
@@ -145,7 +148,7 @@ class HaltResult:
         self.errors += other.errors
         self.stop_calls.update(other.stop_calls)
         self.unprotected += other.unprotected
-        self.unrecorded |= other.unrecorded
+        self.unheld |= other.unheld
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,15 @@ def halt_instances(
 
 
 READS_AT_ONCE = 7  # record, idle capacity, incident tag, groups, Spot requests, 1-2 special reads
-NOT_RECORDED = "kept running: its record could not be written (see the errors)"
+NOT_HELD = (
+    "kept running: its Auto Scaling group could not be suspended this run (stopped, it would be "
+    "health-checked away and replaced, its volumes lost); the next run tries again"
+)
+# Auto Scaling tags every instance it launches `aws:autoscaling:groupName` (a reserved `aws:`
+# key nobody else can write; moto does the same; DetachInstances takes it off): the members of
+# a Region's groups when DescribeAutoScalingGroups cannot say (aws-solutions instance scheduler
+# skips instances by this tag for the same reason).
+GROUP_MEMBER_FILTER = {"Name": "tag-key", "Values": ["aws:autoscaling:groupName"]}
 
 
 def halt_region(
@@ -202,7 +213,7 @@ def halt_region(
         # anything is stopped; whatever ends up neither stopped nor terminated is untagged.
         recording = pool.submit(plan.ledger.write, region, INSTANCES, ids)
         tagging = pool.submit(tag_instances, ec2, ids, {INCIDENT_TAG: plan.incident})
-        holding = pool.submit(hold_groups, region, ids, plan, autoscaling())
+        holding = pool.submit(hold_groups, region, ids, plan, autoscaling(), ec2)
         requests = pool.submit(read_spot_requests, ec2)
         terminate_all = plan.unstoppable is Unstoppable.TERMINATE_ALL
         reads = [pool.submit(describe_special, ec2, f) for f in special_filters(terminate_all)]
@@ -210,23 +221,29 @@ def halt_region(
         targets = classified(region, counted, reads, live_requests, result)
         counted_ids = set(ids)
         tagged = counted_ids - set(recorded(region, tagging.result(), result))
-        unrecorded = not_recorded(region, recording.result(), ids, result)
+        # An instance whose record could not be written is halted all the same (below): the
+        # money must stop, and a stop keeps its volumes. Restore will not start it (it cannot
+        # tell it from one anyone tagged), so the mail says how to start it by hand. Unlike a
+        # lockout or a service's change, whose undoing restore alone knows, a stopped instance
+        # is undone by one start anyone may run.
+        no_record = set(ids) if recording.result() is not None else set()
+        record_errors = [recording.result()] if no_record else []
         late = [target.id for target in targets if target.id not in counted_ids]
         if late:  # launched since the census: recorded too, before it is stopped
-            unrecorded |= not_recorded(
-                region, plan.ledger.write(region, INSTANCES, late), late, result
-            )
+            error = plan.ledger.write(region, INSTANCES, late)
+            if error is not None:
+                no_record |= set(late)
+                record_errors.append(error)
             tagged |= set(late) - set(
                 recorded(region, tag_instances(ec2, late, {INCIDENT_TAG: plan.incident}), result)
             )
         held = holding.result()  # before anything stops: a stopped instance would be replaced
         result.merge(held)
-        unrecorded |= held.unrecorded
-        result.unrecorded = unrecorded
-        result.not_stopped.update(dict.fromkeys(sorted(unrecorded), NOT_RECORDED))
-        targets = [target for target in targets if target.id not in unrecorded]
+        result.not_stopped.update(dict.fromkeys(sorted(held.unheld), NOT_HELD))
+        targets = [target for target in targets if target.id not in held.unheld]
         if targets:
             act(region, plan, ec2, targets, requests=live_requests, pool=pool, result=result)
+        report_stopped_without_record(region, no_record, record_errors, result)
         # Not in a `finally`: after a crash nobody knows what was stopped, and a tag taken off a
         # stopped instance is a record lost (tests/guard/test_record_first.py). A tag left on a
         # running one costs less: the next run takes it for carried over, trips, and untags it.
@@ -266,45 +283,50 @@ def classified(
     return classify(counted, special, spot_of)
 
 
-def hold_groups(region: str, ids: Sequence[str], plan: HaltPlan, autoscaling: Any) -> HaltResult:
+def hold_groups(
+    region: str, ids: Sequence[str], plan: HaltPlan, autoscaling: Any, ec2: Any
+) -> HaltResult:
     """One read of the region's Auto Scaling groups, then the groups holding `ids` suspended
     and the warm pools kept Running stopped, side by side (auto_scaling.py, warm_pools.py).
-    The groups to suspend are recorded first, in one write: if it fails none is suspended and
-    their instances are left running (`unrecorded`), said in the mail."""
+    The groups to suspend are recorded first, in one write. Every member of a group not
+    suspended in this run (the read, the record or the suspension failed) is left running
+    (`unheld`), said in the mail, and tried again by the next run: a stopped InService instance
+    fails the EC2 health check and "When Amazon EC2 Auto Scaling determines that an InService
+    instance is unhealthy, it replaces it with a new instance" (EC2 Auto Scaling User Guide,
+    "Health checks for instances in an Auto Scaling group"), terminating the stopped one."""
     incident = plan.incident
     held = HaltResult()
     try:
         groups = read_groups(autoscaling)
     except (ClientError, BotoCoreError) as error:
-        held.errors.append(f"{region}: describing Auto Scaling groups: {describe_error(error)}")
+        held.unheld = group_members(ec2, ids, held)
+        held.errors.append(
+            f"{region}: describing Auto Scaling groups: {describe_error(error)}: none suspended, "
+            f"so {len(held.unheld)} instance(s) of groups left running (stopped, they would be "
+            "replaced); the next run tries again"
+        )
         return held
     # One after the other: the pools leave to the suspension only what it did suspend (one
     # that failed leaves its processes to the pool halt), and no two calls change one group at
     # once (SuspendProcesses, PutWarmPool and CreateOrUpdateTags answer ResourceContentionFault
     # to "a pending update to an Auto Scaling resource", Auto Scaling API Reference).
     plans = plan_suspensions(groups, ids, incident)
+    planned = set(plans)
     values = {
         group: {INCIDENT_TAG: incident, SUSPENDED_TAG: ",".join(processes)}
         for group, (_, processes) in plans.items()
     }
     error = plan.ledger.write(region, AUTO_SCALING, [], values)
     if error is not None:
-        members = {
-            instance["InstanceId"]
-            for group in groups
-            if group["AutoScalingGroupName"] in plans
-            for instance in group.get("Instances", [])
-        }
-        held.unrecorded = members & set(ids)
         held.errors.append(
             f"{region}: recording Auto Scaling groups {sorted(plans)} failed ({error}): not "
-            f"suspended, and their {len(held.unrecorded)} instance(s) left running (stopped, "
-            "they would be replaced)"
+            "suspended (restore could not resume them)"
         )
         plans = {}
     suspended = suspend_groups(region, plans, incident, autoscaling)
     # The pools' prior configurations are read group by group just before each change: each
-    # record the module tags is written to the incident's record first (eager, ledger.py).
+    # record the module tags is written to the incident's record first (eager, ledger.py). A
+    # pool's halt suspends what the group suspension left (warm_pools.py): that group is held.
     recorder = eager(autoscaling, plan.ledger, region, WARM_POOLS)
     warmed = halt_warm_pools(region, incident, recorder, groups, suspended.suspended)
     held.errors += suspended.errors + warmed.errors
@@ -312,7 +334,31 @@ def hold_groups(region: str, ids: Sequence[str], plan: HaltPlan, autoscaling: An
         held.suspended_by_region[region] = suspended.suspended
     if warmed.halted:
         held.warm_pools[region] = warmed.halted
+    unheld = planned - set(suspended.suspended) - set(warmed.halted)
+    held.unheld = {
+        instance["InstanceId"]
+        for group in groups
+        if group["AutoScalingGroupName"] in unheld
+        for instance in group.get("Instances", [])
+    }  # launched since the census too: none of them is stopped
+    if held.unheld:
+        held.errors.append(
+            f"{region}: Auto Scaling groups {sorted(unheld)} not suspended: their "
+            f"{len(held.unheld)} instance(s) left running (stopped, they would be replaced); "
+            "the next run tries again"
+        )
     return held
+
+
+def group_members(ec2: Any, ids: Sequence[str], result: HaltResult) -> set[str]:
+    """The pending or running members of the region's Auto Scaling groups, by the tag Auto
+    Scaling puts on them (GROUP_MEMBER_FILTER), when the groups themselves cannot be read; if
+    that read fails too, all of `ids`: no instance is stopped that its group could replace."""
+    try:
+        return {t.id for t in describe_special(ec2, GROUP_MEMBER_FILTER)}
+    except (ClientError, BotoCoreError) as error:
+        result.errors.append(f"describing Auto Scaling group members: {describe_error(error)}")
+        return set(ids)
 
 
 def act(
@@ -535,19 +581,26 @@ def eager(client: Any, ledger: Ledger, region: str, kind: str) -> Any:
     return capture(client, {}, threading.Lock(), write)
 
 
-def not_recorded(
-    region: str, error: str | None, ids: Sequence[str], result: HaltResult
-) -> set[str]:
-    """The instances left running because their record could not be written (ledger.py)."""
-    if error is None or not ids:
-        return set()
+def report_stopped_without_record(
+    region: str, no_record: set[str], errors: Sequence[str], result: HaltResult
+) -> None:
+    """The instances whose record could not be written (ledger.py): halted all the same, and
+    the mail says how to start the stopped ones by hand, since restore will not."""
+    if not no_record:
+        return
+    stopped = sorted(no_record & set(result.stopped_by_region.get(region, [])))
     message = (
-        f"{region}: recording {len(ids)} instance(s) in the incident's record failed ({error}): "
-        "not stopped (restore could not tell them from instances anyone tagged)"
+        f"{region}: recording {len(no_record)} instance(s) in the incident's record failed "
+        f"({'; '.join(errors)})"
     )
+    if stopped:
+        message += (
+            f": {len(stopped)} stopped without a record: restore will not start them; start "
+            f"by hand: aws ec2 start-instances --region {region} --instance-ids "
+            + " ".join(stopped)
+        )
     result.errors.append(message)
     LOG.error("instances_not_recorded", extra={"region": region, "error": message})
-    return set(ids)
 
 
 def recorded(region: str, failed: dict[str, str], result: HaltResult) -> dict[str, str]:

@@ -581,6 +581,7 @@ def protection_of(settings: Settings, clients: ClientFactory) -> Protection:
         own_role=role_name_of(identity["Arn"]),
         break_glass=settings.break_glass,
         stack_roles=settings.stack_roles,
+        operator_role=settings.operator_role,
     )
 
 

@@ -75,6 +75,9 @@ LOG = get_logger("lambda_provisioned")
 SERVICE = "lambda"
 KIND = "Lambda provisioned concurrency"
 NAME = "lambda-provisioned-concurrency"  # in accounts.yaml's `halt:`
+# A few per Region: each item's prior values go to the incident's record before its change
+# (services.py), so a Lambda timeout between the two never leaves one without them (ledger.py).
+EAGER_RECORD = True
 # The record: "qualifier=executions ..." (requested before the trip) in RECORD_KEY, then
 # RECORD_KEY-2, ... as many values as it takes. Lambda tags: key up to 128 characters, value up
 # to 256, 50 a function (Lambda Developer Guide, "Using tags on Lambda functions"; Tagging AWS

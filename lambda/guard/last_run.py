@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from guard.blindness import BlindRegion, to_record
 from guard.census import REGION_LIST, describe_error
 from guard.follow_up import Pace
+from guard.ledger import TIER  # room even where the standard quota is full
 from guard.logs import get_logger
 from guard.report import Report
 
@@ -112,7 +113,7 @@ def write_last_run(ssm: Any, record: dict[str, Any]) -> str | None:
         record["degraded"] = ["(too long for the record: see the run's log)"]
         value = json.dumps(record, separators=(",", ":"))
     try:
-        ssm.put_parameter(Name=PARAMETER, Value=value, Type="String", Overwrite=True)
+        ssm.put_parameter(Name=PARAMETER, Value=value, Type="String", Overwrite=True, Tier=TIER)
     except (ClientError, BotoCoreError) as error:
         LOG.error("last_run_not_recorded", extra={"error": describe_error(error)})
         return describe_error(error)

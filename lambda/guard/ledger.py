@@ -24,14 +24,14 @@ What is recorded, per (kind, Region) batch, before the batch is changed:
   and warm pools (a few per Region) are recorded eagerly instead: each tag write's values go
   to the record first, and a refused record fails that tag write (`Capture(write=...)`).
   Restore takes prior values from the record, never from the tags: a tag that disagrees is
-  reported and the record's value used. A resource in the record whose values are missing (a
-  trip that died between a service's change and its batch's values write, a Lambda timeout) is
-  restored from its tags, and the report names it and the tags used (only while its kind's
-  record in that Region holds no values at all: otherwise it is refused): only there could a forged
-  value count, on a resource the guard did halt, and refusing would leave every service of a
-  crashed trip halted (tests/guard/test_ecs_services.py restores after such a timeout). (The
-  ECS, Lambda, ... prior values could also have been read by the framework before the batch:
-  that is a second read per item in every module, and the halt's latency is the point.)
+  reported and the record's value used. A resource in the record whose values are missing (its
+  batch's values write failed, or a Lambda timeout fell between its change and that write) is
+  left as the trip left it, and the report names it and what its tags say, to be put back by
+  hand: restoring from the tags would restore whatever an insider wrote there (a desired count
+  of 50). Kinds with a few items per Region (fleets, warm pools, EKS node groups: `EAGER_RECORD`)
+  record each item's values before its change instead, so only their own refused writes leave
+  them unchanged; the others (ECS services, Lambda functions, ... : hundreds a Region) would pay
+  one PutParameter per item, at a rate AWS does not publish (below), on the halt's path.
 
 Speed (the halt is what stands between the trip and the money stopping): one write per (kind,
 Region) batch, never one per item, each in that Region's own Parameter Store, so Regions never
@@ -39,14 +39,26 @@ wait for one another: PutParameter is throttled per account and Region, at a rat
 publish ("3 TPS with standard throughput and max 10 TPS with higher throughput", AWS Support as
 quoted in github-aws-runners/terraform-aws-github-runner#2944; "the limit for PutParameter API
 call is not currently disclosed", aws-ia/terraform-aws-control_tower_account_factory#271);
-GetParameter/GetParameters/GetParametersByPath share 40 TPS by default (Systems Manager
-endpoints and quotas). A batch larger than one value is split: a standard parameter holds 4 KB
-(advanced 8 KB, at a charge) and a Region holds 10,000 standard parameters (SSM User Guide,
-"Managing parameter tiers"): about 180 instance ids a parameter, so 1,000 instances over 17
-Regions are 17 writes side by side, and 1,000 in one Region six in a row. The IAM lockout and
-launch block are recorded in the home Region. Names: `ROOT/<incident>/<kind>/<token>-<n>`,
-the token time-ordered, so a later run of the same open incident adds parameters and never
-overwrites (values merge in name order, a later write of a key winning).
+the Parameter Store throughput setting covers "GetParameter, GetParameters, and PutParameter"
+(SSM User Guide, "Changing Parameter Store throughput"): restore's GetParametersByPath is not in
+that shared budget, and is throttled on its own (re:Post, "How do I prevent ThrottlingException
+errors ... Parameter Store?" lists it apart). A batch larger than one value is split: a standard
+parameter holds 4 KB (advanced 8 KB, at a charge) and a Region holds 10,000 standard parameters
+(SSM User Guide, "Managing parameter tiers"): about 180 instance ids a parameter, so 1,000
+instances over 17 Regions are 17 writes side by side, and 1,000 in one Region six in a row.
+The IAM lockout and launch block are recorded in the home Region. Names:
+`ROOT/<incident>/<kind>/<token>-<n>`, the token time-ordered, so a later run of the same open
+incident adds parameters and never overwrites (values merge in name order, a later write of a
+key winning).
+
+Tier: `Intelligent-Tiering` (TIER), never `Standard`: anyone who may put parameters on any other
+path can fill the Region's 10,000 standard ones, and every standard write would then fail with
+ParameterLimitExceeded, so a trip would change nothing. With Intelligent-Tiering "Parameter
+Store evaluates each request": a parameter is standard unless it cannot be, and once "you reach
+the 10,000 parameter quota in the standard tier, Intelligent-Tiering automatically upgrades you
+to the advanced parameter tier" (SSM User Guide, "Specifying a default parameter tier"; an
+advanced parameter is charged per month, a few cents). strict_aws/ssm.py makes moto refuse a
+standard parameter past the quota.
 
 Record first: a write that fails leaves its batch unchanged (said in the report and the mail);
 a crash after the write and before the change leaves a record of a change that never happened,
@@ -86,6 +98,8 @@ ROOT = "/runawaytrain/guard/incidents"
 # A standard parameter's value: at most 4 KB (SSM API Reference, PutParameter "Value"). Kept a
 # little under it for the JSON around the ids.
 VALUE_MAX = 4000
+# Standard while the Region has room, advanced once it is full (module docstring).
+TIER = "Intelligent-Tiering"
 PAGE_SIZE = 10  # GetParametersByPath MaxResults: at most 10
 DELETE_BATCH = 10  # DeleteParameters Names: at most 10
 INCIDENT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")  # what may stand in a parameter name
@@ -169,7 +183,7 @@ class Ledger:
                     Name=f"{stem}-{number}",
                     Value=json.dumps(chunk, separators=(",", ":")),
                     Type="String",
-                    Tier="Standard",
+                    Tier=TIER,
                     Overwrite=False,
                 )
                 self.writes += 1
@@ -222,18 +236,16 @@ class Record:
                 self.refused[shown] = "tagged with the incident but not in its record: left alone"
             return own
         recorded = next((self.values[i] for i in ids if i in self.values), None)
-        if recorded is None and self.values_expected and self.values:
+        if recorded is None and self.values_expected:
+            # Never from the tags (anyone may write them: a raised desired count would be
+            # restored): what the guard did not record stays as the trip left it.
             self.refused[shown] = (
-                "in the incident's record, but not what it was before: left alone; its tags "
-                f"say {marked}: check them and put it back by hand"
+                "in the incident's record, but not what it was before (its values were never "
+                f"recorded): left halted; its tags say {marked}, but anyone may have written "
+                "them: check them and put it back by hand"
             )
             return own
         if recorded is None:
-            if self.values_expected:  # the trip died before its batch's values were written
-                self.warnings[shown] = (
-                    "in the incident's record, but not what it was before (the trip stopped "
-                    f"before writing it): restored from its tags {marked}; check them"
-                )
             return dict(tags)
         if (
             INCIDENT_TAG in marked

@@ -20,6 +20,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.census import describe_error
+from guard.ledger import TIER  # room even where the standard quota is full
 from guard.logs import get_logger
 
 LOG = get_logger("open_incident")
@@ -63,7 +64,7 @@ def record_trip(ssm: Any, incident: str, now: datetime) -> str | None:
     """Open (or extend) `incident`; returns an error to report, or None."""
     value = json.dumps({"incident": incident, "last_trip": now.isoformat()})
     try:
-        ssm.put_parameter(Name=PARAMETER, Value=value, Type="String", Overwrite=True)
+        ssm.put_parameter(Name=PARAMETER, Value=value, Type="String", Overwrite=True, Tier=TIER)
     except (ClientError, BotoCoreError) as error:
         LOG.error("open_incident_not_recorded", extra={"error": describe_error(error)})
         return describe_error(error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import Enum
@@ -16,8 +17,22 @@ ORGANIZATION_ROLES = frozenset(
         "AWSControlTowerExecution",
     }
 )
-CDK_PREFIX = "cdk-"  # CDK bootstrap roles (cdk-hnb659fds-deploy-role-...): deploy and restore
-STACKSET_EXEC_PREFIX = "stacksets-exec-"  # service-managed StackSets execution roles
+# runawaytrain's own CDK bootstrap roles (the payer deploys and restores through them):
+# `cdk-<qualifier>-<kind>-role-<account>-<region>`, the bootstrap template's names, with the
+# qualifier runawaytrain bootstraps with (runawaytrain_stack/names.py BOOTSTRAP_QUALIFIER;
+# tests/guard/test_principals.py checks the two agree). Any other `cdk-` role is the member's
+# own (its default `hnb659fds` bootstrap, or one an insider named to escape): locked as any.
+BOOTSTRAP_QUALIFIER = "runaway"
+CDK_ROLE = re.compile(
+    rf"^cdk-{BOOTSTRAP_QUALIFIER}-(deploy|cfn-exec|file-publishing|image-publishing|lookup)"
+    r"-role-\d{12}-[a-z]{2}(-[a-z]+)+-\d$"
+)
+# Service-managed StackSets make "an execution role named stacksets-exec-*" in each target
+# account (CloudFormation User Guide, "Configure a custom execution role template for
+# StackSets"); the suffix seen on them is 32 hex digits (stacksets-exec-899a82a2cb437e970934262f
+# 85c7628a; the name's form is not documented beyond the `*`). Whoever may create roles can still
+# name one so; the pattern narrows the escape from any `stacksets-exec-` prefix to that form.
+STACKSET_EXEC_ROLE = re.compile(r"^stacksets-exec-[0-9a-f]{32}$")
 # IAM paths AWS reserves: service-linked roles and IAM Identity Center (SSO) roles; AWS itself
 # refuses most changes to them. Source: IAM User Guide, "Using service-linked roles", and IAM
 # Identity Center User Guide (roles are created under /aws-reserved/sso.amazonaws.com/).
@@ -50,6 +65,7 @@ class Protection:
     own_role: str = ""  # the guard's execution role, found at run time from its identity
     break_glass: frozenset[str] = frozenset()  # from accounts.yaml via the `break_glass` env var
     stack_roles: frozenset[str] = frozenset()  # the guard stack's other roles (schedule, events)
+    operator_role: str = ""  # accounts.yaml operator_role: the payer's people come in by it
 
 
 def skip_reason(principal: Principal, protection: Protection) -> str | None:
@@ -74,12 +90,16 @@ def claims_locked_by(principal: Principal, incident: str) -> bool:
 def _role_skip_reason(role: Principal, protection: Protection) -> str | None:
     rules: tuple[tuple[bool, str], ...] = (
         (role.name == protection.own_role, "the guard's own role"),
+        (
+            bool(protection.operator_role) and role.name == protection.operator_role,
+            "the fleet's operator role (accounts.yaml operator_role)",
+        ),
         (role.name in protection.stack_roles, "a role of the guard's own stack"),
         (role.path.startswith(SERVICE_LINKED_PATH), "service-linked role"),
         (role.path.startswith(AWS_RESERVED_PATH), "IAM Identity Center (aws-reserved) role"),
         (role.name in ORGANIZATION_ROLES, "organization access role"),
-        (role.name.startswith(CDK_PREFIX), "CDK bootstrap role"),
-        (role.name.startswith(STACKSET_EXEC_PREFIX), "StackSet execution role"),
+        (bool(CDK_ROLE.match(role.name)), "runawaytrain's CDK bootstrap role"),
+        (bool(STACKSET_EXEC_ROLE.match(role.name)), "StackSet execution role"),
     )
     return next((reason for applies, reason in rules if applies), None)
 

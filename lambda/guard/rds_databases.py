@@ -54,6 +54,9 @@ LOG = get_logger("rds_databases")
 SERVICE = "rds"
 KIND = "RDS database"
 NAME = "rds-databases"  # in accounts.yaml's `halt:`
+# Its only record tag is the incident's id: no prior value to take from a tag, so the
+# incident's record naming it is all restore needs (ledger.py Record.values_expected).
+PRIOR_VALUES = False
 NOT_BILLING = ("stopped", "stopping", "deleting")
 STOPPABLE = "available"
 # Statuses that end by themselves (DB instance status, RDS User Guide "Viewing Amazon RDS DB

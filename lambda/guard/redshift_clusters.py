@@ -85,6 +85,9 @@ LOG = get_logger("redshift_clusters")
 SERVICE = "redshift"
 KIND = "Redshift cluster"
 NAME = "redshift-clusters"  # in accounts.yaml's `halt:`
+# A few per Region: each item's prior values go to the incident's record before its change
+# (services.py), so a Lambda timeout between the two never leaves one without them (ledger.py).
+EAGER_RECORD = True
 # Its instance types are Redshift node types, not EC2's: weigh.py never asks EC2 about them.
 EC2_TYPES = False
 # vCPUs per node (Redshift Management Guide, node type table: see the docstring).

@@ -92,6 +92,9 @@ HAS_COMPONENTS = "inference component"  # DeleteEndpoint's refusal of an endpoin
 KIND = "SageMaker endpoint"
 PRICE_COMPONENT = "Hosting"  # SageMaker real-time inference (pricing.py)
 NAME = "sagemaker-endpoints"
+# A few per Region: each item's prior values go to the incident's record before its change
+# (services.py), so a Lambda timeout between the two never leaves one without them (ledger.py).
+EAGER_RECORD = True
 RECORD_PREFIX = f"{TAG_PREFIX}endpoint:"  # + endpoint name: the incident that deleted it
 TAGS_PREFIX = f"{TAG_PREFIX}endpoint-tags:"  # + endpoint name + ":" + n: its tags, in pieces
 TAG_VALUE_MAX = 256  # API Reference, Tag Value

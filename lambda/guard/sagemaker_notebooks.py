@@ -39,6 +39,9 @@ LOG = get_logger("sagemaker_notebooks")
 SERVICE = "sagemaker"  # the boto3 client
 KIND = "SageMaker notebook instance"
 NAME = "sagemaker-notebooks"  # in accounts.yaml's `halt:`
+# Its only record tag is the incident's id: no prior value to take from a tag, so the
+# incident's record naming it is all restore needs (ledger.py Record.values_expected).
+PRIOR_VALUES = False
 # Its Price List component (AmazonSageMaker platoinstancetype: pricing.py): an ml.t3.medium
 # notebook weighs SageMaker's notebook price, about 0.05 USD/h, not its EC2 type's vCPUs.
 PRICE_COMPONENT = "Notebook"

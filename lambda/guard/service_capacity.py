@@ -11,6 +11,11 @@ Each module (sagemaker_notebooks.py, ...) offers:
   (platoinstancetype, e.g. "Notebook", "Hosting", "Training"), or pricing.FARGATE for Fargate
   tasks (Running.vcpus and memory_gib set); without it, its capacity weighs the unpriced rate
   per vCPU (burn.py);
+- EAGER_RECORD (optional, a few items a Region): each tag write's values go to the incident's
+  record before it (a refused record fails the tag write); without it they are written once the
+  batch is done, and an item halted without them is left halted by restore (ledger.py);
+- PRIOR_VALUES = False (optional): its record tag is the incident's id alone, so the record
+  naming an item is all restore needs;
 - count(client, region) -> [Running]: what bills now in that region;
 - halt(client, found, incident) -> ServiceHalt: recorded (a tag) before each change; the
   framework records the batch in the incident's own record first and captures the tags the

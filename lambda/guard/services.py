@@ -196,7 +196,8 @@ def halt_services(
     incident's record, one write per batch, all batches at once, before any of its items is
     halted; a batch whose write fails is not halted. The `runawaytrain:` tags each module writes
     as it halts (its prior values) are captured from its own calls and written once its batch is
-    done: restore takes them from there, never from the tags."""
+    done (a module with EAGER_RECORD: each before its change, a refused write failing that tag
+    write): restore takes them from there, never from the tags."""
     incident = ledger.incident
     items: dict[tuple[str, str], list[Running]] = {}
     kept: list[Running] = []
@@ -228,11 +229,19 @@ def halt_services(
     captured: dict[tuple[str, str], dict[str, dict[str, str]]] = {b: {} for b in recorded}
     lock = threading.Lock()
 
+    def eager_recorder(batch: tuple[str, str]) -> Callable[[dict[str, dict[str, str]]], Any]:
+        kind, region = batch
+        return lambda values: ledger.write(region, MODULE_OF[kind].NAME, [], values)
+
     def halt_one(job: tuple[tuple[str, str], list[Running]]) -> ServiceHalt:
         batch, item = job
         module = MODULE_OF[item[0].kind]
         try:
-            client = capture(client_of(module, item[0].region, client_for), captured[batch], lock)
+            client = client_of(module, item[0].region, client_for)
+            if getattr(module, "EAGER_RECORD", False):  # each item's values recorded first
+                client = capture(client, {}, lock, write=eager_recorder(batch))
+            else:
+                client = capture(client, captured[batch], lock)
             return module.halt(client, item, incident)
         except Exception as error:  # one item failing never ends the trip (no mail, no report)
             return ServiceHalt(
@@ -266,7 +275,9 @@ def halt_services(
             return None
         return (
             f"{region}: {kind}: recording what {sorted(captured[batch])} were before failed "
-            f"({error}): restore will leave them halted; their tags say what to put back by hand"
+            f"({error}): restore will leave them halted (it never takes values from tags, which "
+            "anyone may write); their tags say what they were: check them and put them back by "
+            "hand"
         )
 
     with_values = [batch for batch in recorded if captured[batch]]
@@ -294,7 +305,9 @@ def restore_services(
 
     def restore_one(pair: tuple[ModuleType, str]) -> ServiceRestore:
         module, region = pair
-        record = records[region].of(module.NAME)
+        record = records[region].of(
+            module.NAME, values_expected=getattr(module, "PRIOR_VALUES", True)
+        )
         try:
             client = client_of(module, region, client_for)
             restored = module.restore(

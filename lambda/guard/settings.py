@@ -135,6 +135,9 @@ class Settings:
     launch_block_policy: str = ""
     break_glass: frozenset[str] = frozenset()  # principal names never locked out
     stack_roles: frozenset[str] = frozenset()  # the guard stack's own roles, never locked out
+    # The role the payer's people assume here (accounts.yaml operator_role): never locked out,
+    # or nobody could restore (a break-glass principal in all but name).
+    operator_role: str = ""
     unstoppable: Unstoppable = Unstoppable.TERMINATE_SPOT
     # The kinds of capacity outside EC2 a trip halts (service_names.py); the rest is reported.
     halt: frozenset[str] = DEFAULT_HALT
@@ -172,6 +175,7 @@ class Settings:
             launch_block_policy=launch_block_policy,
             break_glass=_parse_names(environ.get("break_glass", "")),
             stack_roles=_parse_names(environ.get("stack_roles", "")),
+            operator_role=environ.get("operator_role", "").strip(),
             unstoppable=_parse_enum(
                 Unstoppable,
                 "unstoppable",

@@ -99,8 +99,8 @@ PROTECTED_ROLES = {
     # name: path
     "AWSServiceRoleForAutoScaling": "/aws-service-role/autoscaling.amazonaws.com/",
     "AWSReservedSSO_Admin_0123456789abcdef": "/aws-reserved/sso.amazonaws.com/",
-    "cdk-hnb659fds-deploy-role-123456789012-us-east-1": "/",
-    "cdk-hnb659fds-cfn-exec-role-123456789012-us-east-1": "/",
+    "cdk-runaway-deploy-role-123456789012-us-east-1": "/",
+    "cdk-runaway-cfn-exec-role-123456789012-us-east-1": "/",
     "OrganizationAccountAccessRole": "/",
     "AWSCloudFormationStackSetExecutionRole": "/",
     "stacksets-exec-0123456789abcdef0123456789abcdef": "/",

@@ -91,26 +91,69 @@ def test_processes_suspended_before_the_incident_are_not_claimed(aws, inbox, cli
     assert report.suspended_by_region == {REGION: {"batch": ours}}
 
 
-def test_failing_suspend_is_reported_and_instances_still_stop(aws, inbox, clients):
+def test_a_group_not_suspended_keeps_its_instances_running_until_a_run_suspends_it(
+    aws, inbox, clients
+):
+    """A stopped instance in a group whose processes were not suspended fails the EC2 health
+    check and is terminated and replaced, its volumes gone (EC2 Auto Scaling User Guide,
+    "Health checks for instances in an Auto Scaling group"): its members are left running and
+    reported; the next run, the incident still open, suspends the group and stops them."""
     from botocore.exceptions import ClientError
 
     ids = create_group("web", 2)
+    (alone,) = boto3.client("ec2", region_name=REGION).run_instances(
+        ImageId=AMI, MinCount=1, MaxCount=1
+    )["Instances"]
 
     def refuse(**_: Any) -> None:
         raise ClientError({"Error": {"Code": "ScalingActivityInProgress", "Message": "busy"}}, "x")
 
-    clients.client("autoscaling", REGION).meta.events.register(
-        "before-call.autoscaling.SuspendProcesses", refuse
-    )
+    events = clients.client("autoscaling", REGION).meta.events
+    events.register("before-call.autoscaling.SuspendProcesses", refuse)
     settings = Settings(ec2limit=0, snstopic=inbox.topic_arn)
 
     report = run_guard(settings, Invocation(), clients, "123456789012")
 
-    assert set(instance_states(REGION, ids).values()) == {"stopped"}
+    assert instance_states(REGION, ids) == dict.fromkeys(ids, "running")
+    assert report.stopped == [alone["InstanceId"]]  # not in a group: stopped
     assert report.suspended_asgs == []
-    assert any(
-        "web" in error and "ScalingActivityInProgress" in error for error in report.action_errors
+    assert all("could not be suspended" in report.not_stopped[i] for i in ids)
+    errors = " ".join(report.action_errors)
+    assert "ScalingActivityInProgress" in errors
+    assert "['web'] not suspended: their 2 instance(s) left running" in errors
+    assert "its Auto Scaling group could not be suspended" in compose_body(report)
+
+    events.unregister("before-call.autoscaling.SuspendProcesses", refuse)
+    again = run_guard(settings, Invocation(), clients, "123456789012")
+
+    assert (again.incident, again.continues_incident) == (report.incident, True)
+    assert again.suspended_asgs == ["web"]
+    assert instance_states(REGION, ids) == dict.fromkeys(ids, "stopped")
+
+
+def test_groups_that_cannot_be_read_keep_their_members_running(aws, inbox, clients):
+    """DescribeAutoScalingGroups refused: no group is suspended, so no member of one is stopped
+    (found by the tag Auto Scaling puts on them); the rest stop."""
+    from botocore.exceptions import ClientError
+
+    ids = create_group("web", 2)
+    (alone,) = boto3.client("ec2", region_name=REGION).run_instances(
+        ImageId=AMI, MinCount=1, MaxCount=1
+    )["Instances"]
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "x")
+
+    clients.client("autoscaling", REGION).meta.events.register(
+        "before-call.autoscaling.DescribeAutoScalingGroups", refuse
     )
+    report = run_guard(
+        Settings(ec2limit=0, snstopic=inbox.topic_arn), Invocation(), clients, "123456789012"
+    )
+
+    assert instance_states(REGION, ids) == dict.fromkeys(ids, "running")
+    assert report.stopped == [alone["InstanceId"]]
+    assert "2 instance(s) of groups left running" in " ".join(report.action_errors)
 
 
 def test_a_second_trip_under_the_same_incident_keeps_the_first_record(aws, inbox, clients):

@@ -198,7 +198,12 @@ class LambdaTimeout(BaseException):
     """Lambda ends the invocation: nothing of it runs on (tests/guard/test_record_first.py)."""
 
 
-def test_a_timeout_after_the_record_and_the_suspension_restores_cleanly(strict, inbox, clients):
+def test_a_timeout_before_its_values_are_recorded_leaves_the_service_to_be_put_back_by_hand(
+    strict, inbox, clients
+):
+    """The trip dies after the service's record and its scaling's suspension, before its batch's
+    values are written: restore never takes what it was from the tags (anyone may write them,
+    review of issue 22 H2), so it leaves the service as the trip left it and says so."""
     create_fargate_service(REGION, "web", desired=3, scaling=(1, 6))
     launch(2)
 
@@ -216,11 +221,11 @@ def test_a_timeout_after_the_record_and_the_suspension_restores_cleanly(strict, 
     fresh = ClientFactory(boto3.session.Session(region_name=HOME))
     restored = run_restore(settings(inbox), RESTORE, fresh, ACCOUNT)
 
-    assert restored.restore["errors"] == {}
-    assert restored.restore["services_restored"] == []  # never set to 0: nothing started
+    assert restored.restore["services_restored"] == []
+    why = restored.restore["unrecorded"][f"{KIND} {REGION}/prod/web"]
+    assert "left halted" in why and "put it back by hand" in why
     assert counts("web") == (3, 3)
-    assert suspended_state(REGION, "web") == NONE_SUSPENDED
-    assert service_tags(REGION, "web") == {}
+    assert suspended_state(REGION, "web") == ALL_SUSPENDED  # as the restore says
 
 
 def test_a_service_with_a_short_arn_is_not_halted_and_the_mail_says_why(strict, inbox, clients):

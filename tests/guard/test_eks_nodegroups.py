@@ -162,3 +162,43 @@ def test_a_node_group_scaled_to_zero_is_not_counted(strict, inbox, clients):
 @pytest.fixture(autouse=True)
 def logging_as_in_lambda() -> None:
     configure_logging()
+
+
+def test_a_node_group_whose_auto_scaling_group_was_not_suspended_is_not_scaled_in(
+    strict, inbox, clients
+):
+    """Review of issue 22 (M5): desired 0 would have Auto Scaling terminate the group's nodes
+    unless Terminate is suspended; the EC2 halt could not suspend it, so the node group waits
+    (the incident stays open) and the mail says why. Its nodes are left running too (halt.py)."""
+    create_node_group("prod", "workers", network(), dict(SIZE))
+    group = node_group("prod", "workers")["resources"]["autoScalingGroups"][0]["name"]
+    boto3.client("ec2", region_name=REGION).create_launch_template(
+        LaunchTemplateName="nodes", LaunchTemplateData={"ImageId": AMI, "InstanceType": "t3.micro"}
+    )
+    autoscaling = boto3.client("autoscaling", region_name=REGION)
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=group,
+        LaunchTemplate={"LaunchTemplateName": "nodes"},
+        MinSize=2,
+        MaxSize=2,
+        DesiredCapacity=2,
+        AvailabilityZones=[f"{REGION}a"],
+    )
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "ScalingActivityInProgress", "Message": "busy"}}, "x")
+
+    clients.client("autoscaling", REGION).meta.events.register(
+        "before-call.autoscaling.SuspendProcesses", refuse
+    )
+    report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert node_group("prod", "workers")["scalingConfig"] == SIZE
+    assert tags() == {}  # nothing recorded: nothing changed
+    assert report.services_waiting == {KIND: [f"{REGION}/prod/workers"]}
+    assert any(
+        f"{KIND} prod/workers: not scaled in: its Auto Scaling group(s) ['{group}'] have not "
+        "Terminate suspended" in error
+        for error in report.action_errors
+    )
+    assert report.stopped == []  # its nodes, in the unsuspended group, left running

@@ -168,9 +168,13 @@ class LambdaTimeout(BaseException):
     """Lambda ends the invocation: nothing of it runs on (tests/guard/test_record_first.py)."""
 
 
-def test_the_record_goes_on_first_and_a_timeout_before_the_throttle_restores_cleanly(
+def test_the_record_goes_on_first_and_a_timeout_before_its_values_are_recorded_is_said(
     strict, inbox, clients
 ):
+    """The trip dies after the tag, before the batch's values are written (functions are many
+    a Region: recorded once the batch is done, ledger.py). Restore never takes the reservation
+    from the tag (anyone may write it, review of issue 22 H2): the function is left as the trip
+    left it, and the restore says so and what its tags say."""
     batch = create_function("batch", reserved=20)
     launch(2)
     made: list[str] = []
@@ -193,7 +197,8 @@ def test_the_record_goes_on_first_and_a_timeout_before_the_throttle_restores_cle
 
     assert restored.restore["errors"] == {}
     assert reserved("batch") == 20
-    assert tags(batch) == {}
+    why = restored.restore["unrecorded"][f"{KIND} {REGION}/batch"]
+    assert "left halted" in why and "'20'" in why
 
 
 def test_a_throttle_aws_refuses_takes_the_record_off_again(strict, inbox, clients):

@@ -20,6 +20,7 @@ from guard.ledger import ROOT, chunks_of
 from guard.lockout import DENY_TAG, KEYS_TAG
 from guard.notify import compose_body
 from guard.settings import Action, Lockout, Settings
+from strict_aws import StrictAWS
 from tests.guard.accounts import UserSpec, create_user, iam
 from tests.guard.conftest import HOME, instance_states, instance_tags
 from tests.guard.ecs_fixtures import create_fargate_service, service, service_tags
@@ -150,11 +151,12 @@ def test_a_lockout_is_undone_only_where_the_guard_recorded_it(
     assert "user/suspect" in restored.restore["unrecorded"]
 
 
-def test_nothing_is_stopped_or_scaled_when_its_record_cannot_be_written(
+def test_instances_stop_without_a_record_and_the_mail_says_how_to_start_them(
     launch: Any, inbox: Any, shared: ClientFactory
 ) -> None:
-    """Record first: a refused PutParameter under the record's path leaves the batch running,
-    and the report says why."""
+    """Record first: a refused PutParameter under the record's path leaves a service batch
+    running; instances are stopped all the same (the money must stop, a stop keeps their
+    volumes), and the mail says restore will not start them and how to, by hand."""
     ids = launch(HOME, 2)
     create_fargate_service(HOME, "web", desired=2)
 
@@ -170,13 +172,86 @@ def test_nothing_is_stopped_or_scaled_when_its_record_cannot_be_written(
     report = run_guard(settings(inbox), Invocation(), shared, ACCOUNT)
 
     assert report.tripped
-    assert report.stopped == [], report.action_errors
-    assert instance_states(HOME, ids) == dict.fromkeys(ids, "running")
+    assert sorted(report.stopped) == sorted(ids), report.action_errors
+    assert instance_states(HOME, ids) == dict.fromkeys(ids, "stopped")
     assert service(HOME, "web")["desiredCount"] == 2
     errors = " ".join(report.action_errors)
     assert "recording 2 instance(s) in the incident's record failed" in errors
+    start = f"aws ec2 start-instances --region {HOME} --instance-ids {' '.join(sorted(ids))}"
+    assert f"stopped without a record: restore will not start them; start by hand: {start}" in (
+        compose_body(report)
+    )
     assert "ECS service: not halted: recording" in errors
-    assert all(INCIDENT_TAG not in instance_tags(HOME, i) for i in ids)  # untagged again
+
+    restored = run_restore(settings(inbox), RESTART, shared, ACCOUNT)
+
+    assert instance_states(HOME, ids) == dict.fromkeys(ids, "stopped")  # as the mail said
+    assert all(f"{HOME}/{i}" in restored.restore["unrecorded"] for i in ids)
+
+
+def test_a_region_full_of_standard_parameters_still_gets_the_record(
+    strict: StrictAWS, launch: Any, inbox: Any, clients: ClientFactory
+) -> None:
+    """An insider fills the Region's standard parameters (any path the SCP leaves open): the
+    record goes to the advanced tier (Intelligent-Tiering), so the trip halts and records as
+    ever, and restore undoes it."""
+    ids = launch(HOME, 2)
+    create_fargate_service(HOME, "web", desired=2)
+    strict.ssm_standard_quota = 3
+    ssm = boto3.client("ssm", region_name=HOME)
+    for n in range(3):
+        ssm.put_parameter(Name=f"/filler/{n}", Value="x", Type="String")
+
+    report = run_guard(settings(inbox), Invocation(), clients, ACCOUNT)
+
+    assert sorted(report.stopped) == sorted(ids), report.action_errors
+    assert report.services_halted == {"ECS service": [f"{HOME}/prod/web"]}
+    assert report.action_errors == []
+    tiers = {
+        p["Tier"]
+        for p in ssm.describe_parameters(
+            ParameterFilters=[{"Key": "Path", "Option": "Recursive", "Values": [ROOT]}]
+        )["Parameters"]
+    }
+    assert tiers == {"Advanced"}
+
+    restored = run_restore(settings(inbox), RESTART, clients, ACCOUNT)
+
+    assert sorted(restored.restore["started_instances"]) == sorted(ids)
+    assert service(HOME, "web")["desiredCount"] == 2
+
+
+def test_a_service_whose_values_were_never_recorded_is_left_halted_whatever_its_tags(
+    launch: Any, inbox: Any, shared: ClientFactory
+) -> None:
+    """Review of issue 22 (H2): the batch's values write fails after the service was set to 0;
+    an insider then raises the desired-count tag. Restore never takes values from tags: the
+    service stays at 0 and the restore says so."""
+    launch(HOME, 2)
+    create_fargate_service(HOME, "web", desired=2)
+
+    def refuse_values(params: dict[str, Any], **_: Any) -> None:
+        name = str(params.get("Name", ""))
+        if name.startswith(ROOT) and "/ecs" in name and json.loads(params["Value"])["items"] == []:
+            raise ClientError(
+                {"Error": {"Code": "ParameterLimitExceeded", "Message": "limit"}}, "PutParameter"
+            )
+
+    shared.client("ssm", HOME).meta.events.register(
+        "before-parameter-build.ssm.PutParameter", refuse_values
+    )
+    report = run_guard(settings(inbox), Invocation(), shared, ACCOUNT)
+    assert service(HOME, "web")["desiredCount"] == 0
+    assert "restore will leave them halted" in " ".join(report.action_errors)
+    boto3.client("ecs", region_name=HOME).tag_resource(
+        resourceArn=service(HOME, "web")["serviceArn"], tags=[{"key": DESIRED_TAG, "value": "50"}]
+    )
+
+    restored = run_restore(settings(inbox), RESTART, shared, ACCOUNT)
+
+    assert service(HOME, "web")["desiredCount"] == 0
+    why = restored.restore["unrecorded"][f"ECS service {HOME}/prod/web"]
+    assert "left halted" in why and "'50'" in why
 
 
 def test_a_thousand_instance_halt_writes_a_few_parameters_and_restore_removes_them(

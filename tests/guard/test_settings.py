@@ -32,6 +32,12 @@ def test_reads_every_setting():
     assert settings == Settings(4, TOPIC, Mode.DRY_RUN, "genomics", unstoppable=Unstoppable.REPORT)
 
 
+def test_reads_the_operator_role_the_lockout_spares():
+    environ = {"ec2limit": "4", "snstopic": TOPIC, "operator_role": " PayerOperator "}
+    assert Settings.from_env(environ).operator_role == "PayerOperator"
+    assert Settings.from_env({"ec2limit": "4", "snstopic": TOPIC}).operator_role == ""
+
+
 def test_reads_the_launch_block_and_its_policy_even_when_off():
     """The stack always sets the policy (restore detaches it whatever the switch says)."""
     policy = "arn:aws:iam::123456789012:policy/runawaytrain/runawaytrain-launch-block"

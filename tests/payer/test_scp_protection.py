@@ -147,9 +147,52 @@ PROTECTED: dict[str, list[tuple[str, str, dict[str, Any], tuple[str, ...]]]] = {
             (),
         ),
     ],
+    # Review of issue 22 (M7): runawaytrain's CDK bootstrap. A wrong version parameter fails the
+    # CheckBootstrapVersion rule of every later deploy; the toolkit stack holds the deploy roles.
+    "bootstrap": [
+        (
+            "ssm:PutParameter",
+            "arn:aws:ssm:{r}:{a}:parameter/cdk-bootstrap/runaway/version",
+            {},
+            ("cfn_exec",),
+        ),
+        (
+            "ssm:DeleteParameter",
+            "arn:aws:ssm:{r}:{a}:parameter/cdk-bootstrap/runaway/version",
+            {},
+            ("cfn_exec",),
+        ),
+        (
+            "cloudformation:UpdateStack",
+            "arn:aws:cloudformation:{r}:{a}:stack/RunawaytrainToolkit/0a1b2c3d",
+            {},
+            ("cfn_exec",),
+        ),
+        (
+            "cloudformation:DeleteStack",
+            "arn:aws:cloudformation:{r}:{a}:stack/RunawaytrainToolkit/0a1b2c3d",
+            {},
+            (),
+        ),
+        (
+            "cloudformation:CreateChangeSet",
+            "arn:aws:cloudformation:{r}:{a}:stack/RunawaytrainToolkit/0a1b2c3d",
+            {},
+            (),
+        ),
+        (
+            "cloudformation:ExecuteChangeSet",
+            "arn:aws:cloudformation:{r}:{a}:stack/RunawaytrainToolkit/0a1b2c3d",
+            {},
+            (),
+        ),
+    ],
 }
 # The same actions on what is not runawaytrain's stay everyone's.
 UNPROTECTED = [
+    ("ssm:PutParameter", "arn:aws:ssm:{r}:{a}:parameter/cdk-bootstrap/hnb659fds/version", {}),
+    ("ssm:PutParameter", "arn:aws:ssm:{r}:{a}:parameter/filler/0001", {}),
+    ("cloudformation:UpdateStack", "arn:aws:cloudformation:{r}:{a}:stack/CDKToolkit/0a1b2c3d", {}),
     ("s3:PutObject", "arn:aws:s3:::cdk-hnb659fds-assets-{a}-{r}/app.zip", {}),
     ("s3:PutBucketPolicy", "arn:aws:s3:::my-data", {}),
     ("iam:CreatePolicyVersion", "arn:aws:iam::{a}:policy/my-pipeline", {}),

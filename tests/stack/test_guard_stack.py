@@ -141,6 +141,8 @@ def test_environment_is_set_from_config(prod: Template, sandbox: Template) -> No
                         "lockout": "users+roles",
                         "break_glass": "",
                         "stack_roles": "runawaytrain-guard-scheduler,runawaytrain-watchdog-reader",
+                        # The fleet's operator role: never locked out (review of issue 22, H3).
+                        "operator_role": "OrganizationAccountAccessRole",
                         "unstoppable": "terminate-spot",
                         "halt": ",".join(sorted(DEFAULT_HALT)),  # every reversible kind
                         "schedule_minutes": "15",
