@@ -87,7 +87,9 @@ def list_quota_problems(outdir: str | Path) -> tuple[list[str], int]:
     return problems, roles
 
 
-@pytest.mark.parametrize("app_fixture", ["sample_app", "test_app", "organization_app"])
+@pytest.mark.parametrize(
+    "app_fixture", ["sample_app", "test_app", "spend_limits_app", "organization_app"]
+)
 def test_every_role_fits_iam_policy_size_quotas(
     request: pytest.FixtureRequest, app_fixture: str
 ) -> None:
