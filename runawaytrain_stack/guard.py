@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Duration, Token, Validations
+from aws_cdk import Duration, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -17,8 +17,9 @@ from runawaytrain_stack.fleet_model import Account
 from runawaytrain_stack.names import ROLE_PATH
 from runawaytrain_stack.permissions import (
     build_guard_policy,
+    list_policy_acknowledgments,
     list_settings_acknowledgments,
-    list_wildcard_acknowledgments,
+    split_guard_policy,
 )
 
 # Resolved from this file, never the working directory, so synth works from anywhere.
@@ -163,13 +164,29 @@ class GuardFunction(Construct):
             role_name=role_name,
             description=f"runawaytrain guard for {account.name}: census, halt, launch block, "
             "lockout, notify",
-            inline_policies={"Guard": iam.PolicyDocument.from_json(policy)},
         )
-        # cdk-nag names a member template's AWS::AccountId as <AWS::AccountId> (members.py).
-        nag_account = "<AWS::AccountId>" if Token.is_unresolved(account.id) else account.id
-        Validations.of(self.role).acknowledge(*list_wildcard_acknowledgments(nag_account))
-        if payer_topic_arn:
-            Validations.of(self.role).acknowledge(*list_settings_acknowledgments(payer_topic_arn))
+        # Customer managed policies under ROLE_PATH, none inline: the statements outgrow a
+        # role's inline quota, and the protection SCP covers the path (split_guard_policy).
+        self.policies: list[iam.ManagedPolicy] = []
+        for part in split_guard_policy(policy):
+            managed = iam.ManagedPolicy(
+                self,
+                f"{part.name}Policy",
+                path=ROLE_PATH,
+                # Fixed per part: changing a managed policy's description replaces it.
+                description=f"runawaytrain guard: {part.purpose}",
+                document=iam.PolicyDocument.from_json(part.document),
+                roles=[self.role],
+            )
+            # The IAM5 findings (wildcard resources) are reported on the policy holding them.
+            Validations.of(managed).acknowledge(
+                *list_policy_acknowledgments(
+                    part.document,
+                    account.id,
+                    list_settings_acknowledgments(payer_topic_arn) if payer_topic_arn else (),
+                )
+            )
+            self.policies.append(managed)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -199,3 +216,6 @@ class GuardFunction(Construct):
             retry_attempts=RETRY_ATTEMPTS,
             on_failure=destinations.SnsDestination(alerts.topic),
         )
+        # Attached by each policy's Roles (AWS::IAM::ManagedPolicy): the function waits for all
+        # of them, so it never runs with part of its permissions.
+        self.function.node.add_dependency(*self.policies)

@@ -9,13 +9,17 @@ actions list no resource type.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Acknowledgment, Aws
+from aws_cdk import Acknowledgment, Aws, Token
 
 from guard.settings import Lockout, Unstoppable
 from runawaytrain_stack.fleet_model import Account
+from runawaytrain_stack.launch_block import MAX_MANAGED_POLICY_CHARACTERS
 from runawaytrain_stack.names import INCIDENT_TAG_PREFIX, PREFIX, ROLE_PATH
 
 # Counting: no resource-level permissions exist for these (see module docstring).
@@ -728,6 +732,190 @@ def _allow(
     return statement
 
 
+# The guard role holds its statements in customer managed policies, none inline: a role's inline
+# policies may hold 10,240 characters together and the guard's statements take about 17,600; a
+# managed policy may hold 6,144, and a role 10 of them by default ("IAM does not count white
+# space": IAM User Guide, "IAM and AWS STS quotas", role policy size, managed policy size and
+# "Managed policies attached to an IAM role"). They live under ROLE_PATH, so the guard-protection
+# SCP (scp.py GUARD_POLICIES) refuses insiders a new version, a deletion or a detach of them.
+# Statements stay together by concern, each concern a policy named by its part (its construct id,
+# so its logical id stays the same across deploys); a concern outgrowing one policy continues in
+# `<part>2`, `<part>3`, ... A statement no part names (a new one) goes to GUARD_OTHER_PART.
+GUARD_POLICY_PARTS: tuple[tuple[str, str, frozenset[str]], ...] = (
+    ("Census", "counts what runs (no resource-level permissions)", frozenset({"Census"})),
+    (
+        "HaltEc2",
+        "stops EC2 instances, Spot requests, fleets, scaling groups and NAT gateways",
+        frozenset(
+            {
+                "StopAndRestartInstances",
+                "TerminateOnlySpot",
+                "TerminateInstanceStore",
+                "CancelSpotRequests",
+                "ZeroMaintainedFleets",
+                "StartWithCustomerManagedKeys",
+                "TagInstances",
+                "SuspendScaling",
+                "TagScalingGroups",
+                "DeleteNatGateways",
+                "RecordDeletedNatGateways",
+            }
+        ),
+    ),
+    (
+        "HaltSageMaker",
+        "stops SageMaker notebooks, endpoints, jobs and Studio apps",
+        frozenset(
+            {
+                "StopAndStartNotebooks",
+                "TagNotebooks",
+                "DeleteEndpoints",
+                "CreateEndpointsAgain",
+                "TagEndpointsCreatedAgain",
+                "ReadEndpointConfigs",
+                "RecordOnEndpointConfigs",
+                "DeregisterScalingOfDeletedEndpoints",
+                "StopJobs",
+                "TagJobs",
+                "DescribeHyperPodClusters",
+                "DeleteStudioApps",
+                "TagStudioApps",
+            }
+        ),
+    ),
+    (
+        "HaltServices",
+        "stops Batch, EKS, ECS, RDS, Redshift, GameLift and OpenSearch capacity",
+        frozenset(
+            {
+                "DisableBatchEnvironments",
+                "TagBatchEnvironments",
+                "TerminateBatchJobs",
+                "ListNodeGroups",
+                "ScaleNodeGroups",
+                "TagNodeGroups",
+                "ZeroEcsServices",
+                "StopEcsTasks",
+                "TagEcs",
+                "SuspendEcsScaling",
+                "StopAndStartDatabases",
+                "StopAndStartDatabaseClusters",
+                "TagDatabases",
+                "PauseAndResumeRedshift",
+                "TagRedshiftClusters",
+                "DisableRedshiftResumeSchedules",
+                "ScaleInGameLiftFleets",
+                "TagGameLiftFleets",
+                "DescribeOpenSearchDomains",
+            }
+        ),
+    ),
+    (
+        "HaltFunctions",
+        "throttles Lambda functions, never runawaytrain's own",
+        frozenset(
+            {
+                "ThrottleFunctions",
+                "TagFunctions",
+                "ListProvisionedConcurrency",
+                "RemoveProvisionedConcurrency",
+                "NeverHaltOwnFunctions",
+            }
+        ),
+    ),
+    (
+        "LockoutAndRecords",
+        "locks principals out, attaches the launch block, notifies and keeps its records",
+        frozenset(
+            {
+                "PublishToOwnTopic",
+                "UseTopicKey",
+                "WriteOwnLogs",
+                "TrackOpenIncident",
+                "RecordLastRun",
+                "KeepIncidentRecord",
+                "InspectUsers",
+                "InspectRoles",
+                "DeactivateKeys",
+                "AttachOnlyDenyAll",
+                "DetachOnlyOwnDenies",
+                "AttachOnlyLaunchBlock",
+                "ReadLaunchBlock",
+                "TagPrincipals",
+                "NeverModifyOwnRoles",
+                "PollFastTripQueue",
+                "ReportToPayer",
+            }
+        ),
+    ),
+)
+GUARD_OTHER_PART = ("Guard", "what no other part holds")
+# Sizes are measured before deploy, where the statements still hold CloudFormation references
+# (the topic's, key's and log group's ARNs, the stack id): each counts as this many characters,
+# well above the ARNs these stacks' names make (about 120). The partition is always `aws`
+# (regions.py: the commercial partition only) and an account id has 12 digits.
+_REFERENCE_CHARACTERS = 256
+_TOKEN = re.compile(r"\$\{Token\[[^\]]+\]\}")
+
+
+@dataclass(frozen=True)
+class GuardPolicyPart:
+    """One managed policy of the guard's role: its stable name, what it is for, its document."""
+
+    name: str
+    purpose: str
+    document: dict[str, Any]
+
+
+def split_guard_policy(policy: dict[str, Any]) -> list[GuardPolicyPart]:
+    """`policy` (build_guard_policy) as managed policies of at most MAX_MANAGED_POLICY_CHARACTERS
+    each, by concern (GUARD_POLICY_PARTS), statements in their order; the same input always
+    gives the same parts."""
+    parts = [*((name, purpose) for name, purpose, _ in GUARD_POLICY_PARTS), GUARD_OTHER_PART]
+    grouped: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in parts}
+    for statement in policy["Statement"]:
+        grouped[_part_of(statement.get("Sid", ""))].append(statement)
+    found: list[GuardPolicyPart] = []
+    for name, purpose in parts:
+        for index, statements in enumerate(_fill(grouped[name]), start=1):
+            label = name if index == 1 else f"{name}{index}"
+            document = {"Version": policy["Version"], "Statement": statements}
+            found.append(GuardPolicyPart(label, purpose, document))
+    return found
+
+
+def estimate_policy_characters(document: dict[str, Any]) -> int:
+    """What IAM will count once deployed (no white space), references at their longest."""
+    text = json.dumps(document, separators=(",", ":"))
+    text = text.replace(Aws.PARTITION, "aws").replace(Aws.ACCOUNT_ID, "0" * 12)
+    return len(_TOKEN.sub("x" * _REFERENCE_CHARACTERS, text))
+
+
+def _part_of(sid: str) -> str:
+    for name, _, sids in GUARD_POLICY_PARTS:
+        if sid in sids:
+            return name
+    return GUARD_OTHER_PART[0]
+
+
+def _fill(statements: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Statements, in order, filling one document after the other (a statement larger than a
+    whole document alone stays alone: the stack tests refuse that)."""
+    documents: list[list[dict[str, Any]]] = []
+    for statement in statements:
+        candidate = [*documents[-1], statement] if documents else []
+        if documents and _fits(candidate):
+            documents[-1] = candidate
+        else:
+            documents.append([statement])
+    return documents
+
+
+def _fits(statements: list[dict[str, Any]]) -> bool:
+    document = {"Version": "2012-10-17", "Statement": statements}
+    return estimate_policy_characters(document) <= MAX_MANAGED_POLICY_CHARACTERS
+
+
 def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
     """cdk-nag AwsSolutions-IAM5 findings on the guard role, one per wildcard, with the reason."""
     arn = "arn:<AWS::Partition>"
@@ -853,3 +1041,27 @@ def list_wildcard_acknowledgments(account_id: str) -> list[Acknowledgment]:
         Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{resource}]", reason=reason)
         for resource, reason in reasons.items()
     ]
+
+
+def list_policy_acknowledgments(
+    document: dict[str, Any], account_id: str, extra: Sequence[Acknowledgment] = ()
+) -> list[Acknowledgment]:
+    """The wildcard acknowledgments (list_wildcard_acknowledgments, and `extra`) for the
+    resources `document` names: one managed policy's. `account_id`: as the statements name it,
+    a token (AWS::AccountId) in a member template, which cdk-nag writes <AWS::AccountId>."""
+    nag_account = "<AWS::AccountId>" if Token.is_unresolved(account_id) else account_id
+    named = {
+        resource.replace(Aws.PARTITION, "<AWS::Partition>").replace(account_id, nag_account)
+        for statement in document["Statement"]
+        for resource in _as_list(statement["Resource"])
+    }
+    prefix = "AwsSolutions-IAM5[Resource::"
+    return [
+        acknowledgment
+        for acknowledgment in [*list_wildcard_acknowledgments(nag_account), *extra]
+        if acknowledgment.id.removeprefix(prefix).removesuffix("]") in named
+    ]
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]

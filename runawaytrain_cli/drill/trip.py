@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -105,19 +106,47 @@ def prepare_role_for_emulator(emulator: Emulator, guard: Guard) -> None:
     as deployed (the Deny on /runawaytrain/ roles is checked: see check_own_role_protected).
     Resource and condition narrowing are covered by the stack's assertion tests."""
     iam = emulator.operator(guard.account.id, guard.account.home_region).client("iam")
-    name = _role_name(guard.role_arn)
-    for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
-        document = _policy_document(iam, name, policy)
+    for document, write in _role_documents(iam, _role_name(guard.role_arn)):
         for statement in document["Statement"]:
             if statement["Effect"] == "Allow":
                 statement["Resource"] = "*"
                 statement.pop("Condition", None)
-        iam.put_role_policy(RoleName=name, PolicyName=policy, PolicyDocument=json.dumps(document))
+        write(document)
+
+
+def _role_documents(
+    iam: Any, role: str
+) -> Iterator[tuple[dict[str, Any], Callable[[dict[str, Any]], None]]]:
+    """Each permissions policy of `role`, with what writes a changed copy back: its inline
+    policies, then its managed ones (the guard's: runawaytrain_stack/guard.py), each as a new
+    default version."""
+    for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+
+        def put(document: dict[str, Any], policy: str = policy) -> None:
+            iam.put_role_policy(
+                RoleName=role, PolicyName=policy, PolicyDocument=json.dumps(document)
+            )
+
+        yield _policy_document(iam, role, policy), put
+    for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+        arn = attached["PolicyArn"]
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        stored = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]
+
+        def new_version(document: dict[str, Any], arn: str = arn) -> None:
+            iam.create_policy_version(
+                PolicyArn=arn, PolicyDocument=json.dumps(document), SetAsDefault=True
+            )
+
+        yield _parse_document(stored["Document"]), new_version
 
 
 def _policy_document(iam: Any, role: str, policy: str) -> dict[str, Any]:
     """An inline role policy; moto's CloudFormation stores it as a Python repr, not JSON."""
-    document = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+    return _parse_document(iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"])
+
+
+def _parse_document(document: Any) -> dict[str, Any]:
     if isinstance(document, str):
         try:
             document = json.loads(document)
@@ -129,14 +158,11 @@ def _policy_document(iam: Any, role: str, policy: str) -> dict[str, Any]:
 def drop_role_statement(emulator: Emulator, guard: Guard, sid: str) -> None:
     iam = emulator.operator(guard.account.id, guard.account.home_region).client("iam")
     name = _role_name(guard.role_arn)
-    for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
-        document = _policy_document(iam, name, policy)
+    for document, write in _role_documents(iam, name):
         kept = [s for s in document["Statement"] if s.get("Sid") != sid]
         if len(kept) != len(document["Statement"]):
             document["Statement"] = kept
-            iam.put_role_policy(
-                RoleName=name, PolicyName=policy, PolicyDocument=json.dumps(document)
-            )
+            write(document)
             return
     raise DrillError(f"no statement {sid!r} in the role {name}")
 

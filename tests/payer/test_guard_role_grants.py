@@ -16,7 +16,7 @@ import pytest
 from runawaytrain_stack.config import parse_fleet
 from runawaytrain_stack.fleet import add_fleet_stacks, new_app
 from tests.payer.simulator import Request, simulate
-from tests.stack.template_policies import find_policy_documents, load_stacks
+from tests.stack.template_policies import find_guard_role, load_stacks
 
 DENY_ALL = "arn:aws:iam::aws:policy/AWSDenyAll"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
@@ -48,17 +48,15 @@ def guard_roles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str,
     for stack in load_stacks(app.outdir):
         if not stack.name.startswith("runawaytrain-guard-") or stack.name.count("-") != 2:
             continue
-        (policy_id,) = [
-            logical_id
-            for logical_id, resource in stack.resources.items()
-            if resource["Type"] == "AWS::IAM::ManagedPolicy"
-        ]
-        documents = list(find_policy_documents(stack))
+        (policy_id,) = [i for i in stack.resources if i.startswith("LaunchBlockPolicy")]
         launch_block = stack.resolve({"Ref": policy_id})
         found[stack.name.rsplit("-", 1)[1]] = {
             "account": launch_block.split(":")[4],
             "launch_block": launch_block,
-            "policy": next(d.document for d in documents if "Policies[Guard]" in d.where),
+            # Every managed policy of the role, as one identity policy: IAM evaluates them
+            # together, and an explicit Deny in any one wins.
+            "policy": find_guard_role(stack).document,
+            "own_policies": find_guard_role(stack).attached,
         }
     return found
 
@@ -86,9 +84,13 @@ def _requests(name: str, role: dict[str, Any]) -> list[tuple[Request, bool]]:
     for target in (user, other_role, guard):
         action = "iam:PutUserPolicy" if ":user/" in target else "iam:PutRolePolicy"
         cases.append((f"{name} {action} on {target}", action, target, {}, False))
-    for action in ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion"):
-        for target in (role["launch_block"], own_policy):
+    for action in ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy"):
+        for target in (role["launch_block"], own_policy, *role["own_policies"]):
             cases.append((f"{name} {action} on {target}", action, target, {}, False))
+    # Its own permissions: held in managed policies of its stack, never to be detached by it.
+    for policy_arn in role["own_policies"]:
+        label = f"{name} iam:DetachRolePolicy {policy_arn} from itself"
+        cases.append((label, "iam:DetachRolePolicy", guard, {"iam:PolicyArn": policy_arn}, False))
     cases.append(
         (
             f"{name} iam:AttachRolePolicy AWSDenyAll on itself",

@@ -119,6 +119,9 @@ ATTACHMENT_TYPES = frozenset(
         "AWS::S3::BucketPolicy",
     }
 )
+# Where a member template (organisation delivery) is resolved as deployed.
+MEMBER_ACCOUNT = "123456789012"
+MEMBER_REGION = "us-east-1"
 PSEUDO_PARAMETERS = {"AWS::Partition": PARTITION, "AWS::URLSuffix": "amazonaws.com"}
 
 
@@ -206,6 +209,8 @@ class SynthesizedStack:
             "AWS::Region": self.region,
             "AWS::AccountId": self.account,
             "AWS::StackName": self.name,
+            "AWS::StackId": f"arn:{PARTITION}:cloudformation:{self.region}:{self.account}:"
+            f"stack/{self.name}/{RANDOM_ID}",
         }
         if target in pseudo:
             return pseudo[target]
@@ -259,6 +264,112 @@ def load_stacks(outdir: str | Path) -> list[SynthesizedStack]:
     return stacks
 
 
+def load_member_templates(outdir: str | Path) -> list[SynthesizedStack]:
+    """The StackSet templates of an organisation fleet (members.py): in the cloud assembly but
+    with no stack artifact of their own (stack_set_assets.py), resolved as if deployed in
+    member MEMBER_ACCOUNT in MEMBER_REGION."""
+    stacks = {s.name for s in load_stacks(outdir)}
+    return [
+        SynthesizedStack(
+            path.name.removesuffix(".template.json"),
+            MEMBER_ACCOUNT,
+            MEMBER_REGION,
+            json.loads(path.read_text()),
+        )
+        for path in sorted(Path(outdir).glob("*.template.json"))
+        if path.name.removesuffix(".template.json") not in stacks
+    ]
+
+
+@dataclass(frozen=True)
+class RolePolicies:
+    """A role's permissions policies as IAM holds them: inline (the role's `Policies` and every
+    AWS::IAM::Policy naming it) and attached managed (the role's `ManagedPolicyArns` and every
+    AWS::IAM::ManagedPolicy naming it in `Roles`), resolved."""
+
+    where: str
+    inline: list[dict[str, Any]]
+    managed: dict[str, dict[str, Any]]  # the stack's managed policies, by logical id
+    attached: list[str]  # every attached managed policy's ARN, the stack's and AWS's
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """Every statement in one document: IAM evaluates a role's policies together."""
+        documents = [*self.inline, *self.managed.values()]
+        return {
+            "Version": "2012-10-17",
+            "Statement": [s for d in documents for s in _as_list(d["Statement"])],
+        }
+
+
+def find_role_policies(stack: SynthesizedStack) -> dict[str, RolePolicies]:
+    """Every role of the stack with its permissions policies, by the role's logical id."""
+    roles = {
+        logical_id: RolePolicies(f"{stack.name}/{logical_id}", [], {}, [])
+        for logical_id, resource in stack.resources.items()
+        if resource["Type"] == "AWS::IAM::Role"
+    }
+    managed: dict[str, dict[str, Any]] = {}
+    for logical_id, resource in stack.resources.items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::IAM::ManagedPolicy":
+            managed[stack.arn(logical_id)] = {"id": logical_id, **properties}
+    for logical_id, resource in stack.resources.items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::IAM::Role":
+            role = roles[logical_id]
+            role.inline.extend(
+                stack.resolve(p["PolicyDocument"]) for p in properties.get("Policies", [])
+            )
+            role.attached.extend(stack.resolve(properties.get("ManagedPolicyArns", [])))
+        elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            for ref in properties.get("Roles", []):
+                role = roles[ref["Ref"]]
+                if resource["Type"] == "AWS::IAM::Policy":
+                    role.inline.append(stack.resolve(properties["PolicyDocument"]))
+                else:
+                    role.attached.append(stack.arn(logical_id))
+    for role in roles.values():
+        for arn in dict.fromkeys(role.attached):
+            if arn in managed:
+                policy = managed[arn]
+                role.managed[policy["id"]] = stack.resolve(policy["PolicyDocument"])
+    return roles
+
+
+def list_guard_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The guard role's statements as `template` writes them (intrinsics unresolved): those of
+    the managed policies attached to it (runawaytrain_stack/guard.py), in template order."""
+    resources = template["Resources"]
+    (role_id,) = [
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::IAM::Role" and logical_id.startswith("GuardRole")
+    ]
+    attached = [arn["Ref"] for arn in resources[role_id]["Properties"].get("ManagedPolicyArns", [])]
+    attached += [
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::IAM::ManagedPolicy"
+        and {"Ref": role_id} in resource["Properties"].get("Roles", [])
+    ]
+    return [
+        statement
+        for logical_id in attached
+        for statement in resources[logical_id]["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def find_guard_role(stack: SynthesizedStack) -> RolePolicies:
+    """The guard role's policies, resolved (its `document`: every statement)."""
+    (role,) = [
+        role
+        for logical_id, role in find_role_policies(stack).items()
+        if logical_id.startswith("GuardRole")
+    ]
+    return role
+
+
 def find_policy_documents(stack: SynthesizedStack) -> Iterator[PolicyDocument]:
     """Every IAM policy document in the stack, resolved: anything with a Statement (role,
     managed, inline, trust, topic, queue, key and bus policies), and an SCP's Content."""
@@ -285,6 +396,10 @@ def _walk_documents(value: Any, path: str) -> Iterator[tuple[str, dict[str, Any]
         for index, item in enumerate(value):
             name = item.get("PolicyName") if isinstance(item, dict) else None
             yield from _walk_documents(item, f"{path}[{name or index}]")
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _collect_references(value: Any, found: list[str]) -> None:

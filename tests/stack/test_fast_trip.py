@@ -25,6 +25,7 @@ from runawaytrain_stack.fleet_model import (
 )
 from runawaytrain_stack.permissions import FAST_TRIP_QUEUE_ACTIONS
 from runawaytrain_stack.scp import list_exempt_principals
+from tests.stack.template_policies import list_guard_statements
 
 ROOT, PROD = "100000000001", "200000000002"
 EC2_BRANCH = {
@@ -460,10 +461,7 @@ def test_forwarder_may_only_put_events_on_the_fast_trip_bus(prod: Template) -> N
 
 def test_guard_role_may_read_exactly_its_own_queue(prod: Template) -> None:
     queue_id = only_id(prod, "AWS::SQS::Queue")
-    (guard,) = prod.find_resources(
-        "AWS::IAM::Role", {"Properties": {"Policies": [Match.object_like({"PolicyName": "Guard"})]}}
-    ).values()
-    statements = guard["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    statements = list_guard_statements(prod.to_json())
     sqs = [s for s in statements if "sqs:" in json.dumps(s["Action"])]
     assert sqs == [
         {

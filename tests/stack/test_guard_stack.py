@@ -13,6 +13,7 @@ from guard import last_run, open_incident
 from guard.service_names import DEFAULT_HALT
 from runawaytrain_stack.fleet import new_app
 from runawaytrain_stack.guard import ASSET_EXCLUDES, RUNTIME
+from runawaytrain_stack.names import ROLE_PATH
 from runawaytrain_stack.permissions import (
     CENSUS_ACTIONS,
     FAST_TRIP_QUEUE_ACTIONS,
@@ -23,6 +24,7 @@ from runawaytrain_stack.permissions import (
     OPEN_INCIDENT_PARAMETER,
 )
 from tests.stack.iam_reference import find_action
+from tests.stack.template_policies import list_guard_statements
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +50,7 @@ def only_resource(template: Template, resource_type: str) -> tuple[str, dict[str
 
 
 def guard_statements(template: Template) -> list[dict[str, Any]]:
-    roles = template.find_resources(
-        "AWS::IAM::Role", {"Properties": {"Policies": Match.any_value()}}
-    )
-    (guard_role,) = [
-        role
-        for role in roles.values()
-        if role["Properties"]["Policies"][0]["PolicyName"] == "Guard"
-    ]
-    return guard_role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    return list_guard_statements(template.to_json())
 
 
 def as_list(value: str | list[str]) -> list[str]:
@@ -97,7 +91,9 @@ def test_guard_function_is_arm64_with_headroom_and_no_overlap(prod: Template) ->
 
 
 def launch_block_id(template: Template) -> str:
-    logical_id, _ = only_resource(template, "AWS::IAM::ManagedPolicy")
+    (logical_id,) = [
+        i for i in template.find_resources("AWS::IAM::ManagedPolicy") if i.startswith("LaunchBlock")
+    ]
     return logical_id
 
 
@@ -323,10 +319,29 @@ def test_role_allows_exactly_the_guard_actions_and_no_wildcard_actions(
     assert sorted(actions) == sorted(expected)
 
 
-def test_no_role_uses_managed_policies(templates: dict[str, Template]) -> None:
+def test_roles_use_only_their_own_stacks_managed_policies(templates: dict[str, Template]) -> None:
+    """No AWS managed policy (AWSLambdaBasicExecutionRole grants logs on every log group): a
+    role holds only its own stack's customer managed policies, under runawaytrain's path."""
     for template in templates.values():
+        managed = template.find_resources("AWS::IAM::ManagedPolicy")
         for role in template.find_resources("AWS::IAM::Role").values():
-            assert "ManagedPolicyArns" not in role["Properties"]
+            for arn in role["Properties"].get("ManagedPolicyArns", []):
+                assert managed[arn["Ref"]]["Properties"]["Path"] == ROLE_PATH
+        for policy in managed.values():
+            assert policy["Properties"]["Path"] == ROLE_PATH
+
+
+def test_the_guard_function_waits_for_every_policy_of_its_role(prod: Template) -> None:
+    """Each policy names the role (Roles), so CloudFormation attaches it after creating the role;
+    the function depends on each, so it never runs with part of its permissions."""
+    function_id, function = only_resource(prod, "AWS::Lambda::Function")
+    attached = [
+        logical_id
+        for logical_id, policy in prod.find_resources("AWS::IAM::ManagedPolicy").items()
+        if policy["Properties"].get("Roles")
+    ]
+    assert len(attached) > 1
+    assert set(attached) <= set(function.get("DependsOn", [])), function_id
 
 
 def test_role_uses_star_only_for_actions_without_resource_permissions(prod: Template) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from runawaytrain_cli.main import main as runawaytrain
 from tests.stack.iam_reference import Figures, check_policy, is_allowed
-from tests.stack.template_policies import find_policy_documents, load_stacks
+from tests.stack.template_policies import find_guard_role, find_policy_documents, load_stacks
 
 FLEETS = ["sample_app", "spend_limits_app", "org_app"]
 
@@ -50,7 +50,7 @@ def test_every_policy_agrees_with_the_service_authorization_reference(
 
 def guard_policy(app) -> dict:
     stack = next(s for s in load_stacks(app.outdir) if s.name == "runawaytrain-guard-prod")
-    return next(d.document for d in find_policy_documents(stack) if "Policies[Guard]" in d.where)
+    return find_guard_role(stack).document
 
 
 @pytest.mark.parametrize(

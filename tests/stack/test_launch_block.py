@@ -15,7 +15,12 @@ from runawaytrain_stack.launch_block import MAX_MANAGED_POLICY_CHARACTERS, polic
 from runawaytrain_stack.names import name_launch_block_policy_arn
 from runawaytrain_stack.scp import build_quarantine_policies, list_quarantine_actions
 from tests.stack.iam_reference import expand_action, is_allowed
-from tests.stack.template_policies import find_policy_documents, load_stacks
+from tests.stack.template_policies import (
+    find_guard_role,
+    find_policy_documents,
+    list_guard_statements,
+    load_stacks,
+)
 
 ATTACH = ("iam:AttachUserPolicy", "iam:AttachRolePolicy")
 DETACH = ("iam:DetachUserPolicy", "iam:DetachRolePolicy")
@@ -62,16 +67,12 @@ def resolved(test_app) -> dict[str, dict[str, Any]]:
     for stack in load_stacks(app.outdir):
         if not stack.name.startswith("runawaytrain-guard-") or stack.name.count("-") != 2:
             continue
-        (policy_id,) = [
-            logical_id
-            for logical_id, resource in stack.resources.items()
-            if resource["Type"] == "AWS::IAM::ManagedPolicy"
-        ]
+        (policy_id,) = [i for i in stack.resources if i.startswith("LaunchBlockPolicy")]
         documents = list(find_policy_documents(stack))
         found[stack.name.rsplit("-", 1)[1]] = {
             "arn": stack.resolve({"Ref": policy_id}),
             "document": next(d.document for d in documents if policy_id in d.where),
-            "guard": next(d.document for d in documents if "Policies[Guard]" in d.where),
+            "guard": find_guard_role(stack).document,
         }
     return found
 
@@ -190,14 +191,12 @@ def test_the_guard_may_attach_only_what_its_settings_use_and_detach_only_its_own
 def test_the_role_statement_names_the_policy_by_reference(test_app) -> None:
     _, stacks = test_app
     template = Template.from_stack(stacks.guards["prod"])
-    (policy_id,) = template.find_resources("AWS::IAM::ManagedPolicy")
-    roles = template.find_resources("AWS::IAM::Role")
-    (guard,) = [
-        r
-        for r in roles.values()
-        if r["Properties"].get("Policies", [{}])[0].get("PolicyName") == "Guard"
+    (policy_id,) = [
+        logical_id
+        for logical_id in template.find_resources("AWS::IAM::ManagedPolicy")
+        if logical_id.startswith("LaunchBlock")
     ]
-    statements = guard["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    statements = list_guard_statements(template.to_json())
     (attach,) = [s for s in statements if s.get("Sid") == "AttachOnlyLaunchBlock"]
     assert sorted(attach["Action"]) == sorted(ATTACH)
     assert attach["Condition"] == {"ArnEquals": {"iam:PolicyARN": {"Ref": policy_id}}}
