@@ -152,18 +152,21 @@ def attributed(tally: Tally, modules: tuple[ModuleType, ...]) -> Iterator[None]:
 
         patch(module, "count", count)
         patch(module, "halt", halt)
-        if hasattr(module, "map_in_parallel"):  # its own threads work for its kind too
+        # Its own threads (map_in_parallel, and map_items: the item pool's) work for its kind too.
+        for fanning in ("map_in_parallel", "map_items"):
+            if not hasattr(module, fanning):
+                continue
 
-            def fan_out(function: Callable[..., Any], work: Any, *args: Any) -> Any:
+            def fan_out(function: Callable[..., Any], work: Any, *args: Any, **more: Any) -> Any:
                 kind = getattr(tally._local, "kind", None)
 
                 def carried(item: Any) -> Any:
                     with tally.working_for(kind) if kind else nullcontext():
                         return work(item)
 
-                return function(carried, *args)
+                return function(carried, *args, **more)
 
-            patch(module, "map_in_parallel", fan_out)
+            patch(module, fanning, fan_out)
     kinds = {module.NAME: module.KIND for module in modules}
 
     def write(

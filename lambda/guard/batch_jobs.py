@@ -52,6 +52,7 @@ from guard.batch_environments import FARGATE, environments
 from guard.census import describe_error
 from guard.ledger import Record
 from guard.logs import get_logger
+from guard.parallel import map_items
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 
 LOG = get_logger("batch_jobs")
@@ -88,17 +89,26 @@ def fargate_queues(batch: Any) -> tuple[list[str], set[str]]:
     return queues, on_fargate
 
 
+def described_jobs(batch: Any, job_ids: list[str]) -> list[dict[str, Any]]:
+    """DescribeJobs of `job_ids`, 100 a call ("A list of up to 100 job IDs", API Reference,
+    DescribeJobs), the calls at once."""
+    chunks = [
+        job_ids[start : start + JOBS_PER_DESCRIBE]
+        for start in range(0, len(job_ids), JOBS_PER_DESCRIBE)
+    ]
+    described = map_items(lambda chunk: batch.describe_jobs(jobs=chunk)["jobs"], chunks)
+    return [job for jobs in described for job in jobs]
+
+
 def weights_of(batch: Any, job_ids: list[str]) -> dict[str, tuple[float, float | None]]:
     """{job id: (vCPUs, memory GiB)} from DescribeJobs (100 a call)."""
     found = {}
-    for start in range(0, len(job_ids), JOBS_PER_DESCRIBE):
-        chunk = job_ids[start : start + JOBS_PER_DESCRIBE]
-        for job in batch.describe_jobs(jobs=chunk)["jobs"]:
-            container = job.get("container", {})
-            needs = {r["type"]: r["value"] for r in container.get("resourceRequirements", [])}
-            vcpus = float(needs.get("VCPU", container.get("vcpus") or 0))
-            memory = needs.get("MEMORY", container.get("memory"))
-            found[job["jobId"]] = (vcpus, float(memory) / MIB_PER_GIB if memory else None)
+    for job in described_jobs(batch, job_ids):
+        container = job.get("container", {})
+        needs = {r["type"]: r["value"] for r in container.get("resourceRequirements", [])}
+        vcpus = float(needs.get("VCPU", container.get("vcpus") or 0))
+        memory = needs.get("MEMORY", container.get("memory"))
+        found[job["jobId"]] = (vcpus, float(memory) / MIB_PER_GIB if memory else None)
     return found
 
 
@@ -107,30 +117,49 @@ def listed_jobs(batch: Any, status: str, **where: str) -> list[dict[str, Any]]:
     return [job for page in pages for job in page["jobSummaryList"]]
 
 
-def running_children(batch: Any, queue: str) -> list[dict[str, Any]]:
-    """The STARTING or RUNNING children of the queue's array jobs (module docstring)."""
-    pending = [job["jobId"] for job in listed_jobs(batch, ARRAY_PARENT, jobQueue=queue)]
-    children = []
-    for start in range(0, len(pending), JOBS_PER_DESCRIBE):
-        chunk = pending[start : start + JOBS_PER_DESCRIBE]
-        for parent in batch.describe_jobs(jobs=chunk)["jobs"]:
-            summary = parent.get("arrayProperties", {}).get("statusSummary") or {}
-            for status in BILLING:
-                if summary.get(status):
-                    children += listed_jobs(batch, status, arrayJobId=parent["jobId"])
+Listings = dict[tuple[str, str], list[dict[str, Any]]]  # (queue, status) -> its jobs
+
+
+def running_children(batch: Any, queues: list[str], listed: Listings) -> dict[str, list[Any]]:
+    """{queue: the STARTING or RUNNING children of its array jobs} (module docstring): the
+    PENDING jobs of every queue are described together, 100 a call."""
+    parents = {job["jobId"]: queue for queue in queues for job in listed[queue, ARRAY_PARENT]}
+    summaries = {
+        parent["jobId"]: parent.get("arrayProperties", {}).get("statusSummary") or {}
+        for parent in described_jobs(batch, list(parents))
+    }
+    wanted = [
+        (parent, status)
+        for parent in parents
+        for status in BILLING
+        if summaries.get(parent, {}).get(status)
+    ]
+    lists = map_items(lambda job: listed_jobs(batch, job[1], arrayJobId=job[0]), wanted)
+    children: dict[str, list[Any]] = {queue: [] for queue in queues}
+    for (parent, _), jobs in zip(wanted, lists, strict=True):
+        children[parents[parent]] += jobs
     return children
 
 
 def count(batch: Any, region: str) -> list[Running]:
-    """The jobs STARTING or RUNNING in every job queue of the region, array children too."""
+    """The jobs STARTING or RUNNING in every job queue of the region, array children too.
+    ListJobs lists one queue's jobs of one status a call (jobQueue, jobStatus; API Reference):
+    every queue's listings are asked at once (parallel.map_items)."""
     queues, on_fargate = fargate_queues(batch)
+    asks = [(queue, status) for queue in queues for status in (*BILLING, ARRAY_PARENT)]
+    listings: Listings = dict(
+        zip(
+            asks,
+            map_items(lambda ask: listed_jobs(batch, ask[1], jobQueue=ask[0]), asks),
+            strict=True,
+        )
+    )
+    children = running_children(batch, queues, listings)
     listed: dict[str, tuple[str, dict[str, Any]]] = {}  # job id -> (queue, summary): once each
     for queue in queues:
         for status in BILLING:
-            listed |= {
-                job["jobId"]: (queue, job) for job in listed_jobs(batch, status, jobQueue=queue)
-            }
-        listed |= {job["jobId"]: (queue, job) for job in running_children(batch, queue)}
+            listed |= {job["jobId"]: (queue, job) for job in listings[queue, status]}
+        listed |= {job["jobId"]: (queue, job) for job in children[queue]}
     weights = weights_of(
         batch, [job_id for job_id, (queue, _) in listed.items() if queue in on_fargate]
     )

@@ -17,8 +17,21 @@ if TYPE_CHECKING:
     from boto3.session import Session
 
 MAX_ATTEMPTS = 10  # 1 call + 9 retries: absorbs a throttled account without failing the trip
-# The census and the halt talk to every region at once; keep one pooled connection per thread.
-MAX_POOL_CONNECTIONS = 32
+# Threads of the guard's per-region steps (handler.py: the EC2 census and halt, weighing,
+# restore): one per region and more.
+REGION_WORKERS = 32
+# Connections each client keeps for reuse (botocore Config max_pool_connections: "The maximum
+# number of connections to keep in a connection pool", default 10). botocore does not make its
+# urllib3 pool block, so a call beyond it does not wait: it opens a connection of its own, which
+# is closed after the call with a WARNING ("Connection pool is full, discarding connection";
+# urllib3 HTTPConnectionPool._get_conn/_put_conn: "If connections are discarded frequently,
+# then maxsize should be increased"; boto/botocore#619, #766), and the next call pays a new TLS
+# handshake. So each client keeps as many as the most threads that may call it at once: the
+# halt's services.HALT_WORKERS (160), all on one client when one service in one region holds
+# most items; in the census, the counts of one service in one region (up to 5 kinds share
+# SageMaker's client) with parallel.ITEM_THREADS (96) helping them. Connections are made as
+# calls need them: a bigger pool costs nothing an account does not use.
+MAX_POOL_CONNECTIONS = 160
 
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},

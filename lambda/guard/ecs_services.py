@@ -61,6 +61,7 @@ from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG, TAG_PREFIX
 from guard.ledger import Record
 from guard.logs import get_logger
+from guard.parallel import map_items
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore, untag_resource
 
 LOG = get_logger("ecs_services")
@@ -100,19 +101,41 @@ def clusters(ecs: Any) -> Iterator[str]:
         yield from page["clusterArns"]
 
 
-def services_of(ecs: Any, cluster: str, *, tags: bool = False) -> Iterator[dict[str, Any]]:
-    """Every service of `cluster`, described 10 at a time (with its tags if asked)."""
-    arns = [
+def service_arns(ecs: Any, cluster: str) -> list[str]:
+    return [
         arn
         for page in ecs.get_paginator("list_services").paginate(
             cluster=cluster, PaginationConfig={"PageSize": PAGE_SIZE}
         )
         for arn in page["serviceArns"]
     ]
+
+
+def services_of(ecs: Any, cluster: str, *, tags: bool = False) -> Iterator[dict[str, Any]]:
+    """Every service of `cluster`, described 10 at a time (with its tags if asked)."""
+    arns = service_arns(ecs, cluster)
     for start in range(0, len(arns), DESCRIBE_BATCH):
         batch = arns[start : start + DESCRIBE_BATCH]
         extra = {"include": ["TAGS"]} if tags else {}
         yield from ecs.describe_services(cluster=cluster, services=batch, **extra)["services"]
+
+
+def counted_services(ecs: Any) -> list[dict[str, Any]]:
+    """What services_of yields for every cluster, asked at once: the clusters' services
+    listed at once, then described 10 a call ("You may specify up to 10 services to describe in
+    a single operation", API Reference, DescribeServices), those calls at once."""
+    names = list(clusters(ecs))
+    listed = map_items(lambda cluster: service_arns(ecs, cluster), names)
+    chunks = [
+        (cluster, arns[start : start + DESCRIBE_BATCH])
+        for cluster, arns in zip(names, listed, strict=True)
+        for start in range(0, len(arns), DESCRIBE_BATCH)
+    ]
+    described = map_items(
+        lambda chunk: ecs.describe_services(cluster=chunk[0], services=chunk[1])["services"],
+        chunks,
+    )
+    return [service for services in described for service in services]
 
 
 def on_fargate(launch_type: str | None, providers: list[str]) -> bool | None:
@@ -135,9 +158,18 @@ class TaskSizes:
 
     def of(self, arn: str) -> tuple[float | None, float | None]:
         if arn not in self._known:
-            definition = self._ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
-            self._known[arn] = size(definition.get("cpu"), definition.get("memory"))
+            self._known[arn] = self._described(arn)
         return self._known[arn]
+
+    def read(self, arns: list[str]) -> None:
+        """Describe the task definitions of `arns` not known yet, at once (DescribeTaskDefinition
+        takes one, API Reference), so `of` answers them without a call."""
+        unknown = [arn for arn in dict.fromkeys(arns) if arn not in self._known]
+        self._known |= dict(zip(unknown, map_items(self._described, unknown), strict=True))
+
+    def _described(self, arn: str) -> tuple[float | None, float | None]:
+        definition = self._ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+        return size(definition.get("cpu"), definition.get("memory"))
 
 
 def size(cpu: str | None, memory: str | None) -> tuple[float | None, float | None]:
@@ -153,33 +185,35 @@ def name_of(service: dict[str, Any]) -> str:
 def count(clients: dict[str, Any], region: str) -> list[Running]:
     """The services of every cluster that run or want tasks now, weighed (see docstring)."""
     ecs = clients[SERVICE]
+    billing = []  # (service, on Fargate, tasks)
+    for service in counted_services(ecs):
+        providers = [p["capacityProvider"] for p in service.get("capacityProviderStrategy", [])]
+        fargate = on_fargate(service.get("launchType"), providers)
+        if fargate is None or service.get("schedulingStrategy") == "DAEMON":
+            continue
+        desired, running = service["desiredCount"], service["runningCount"]
+        tasks = max(desired, running + service.get("pendingCount", 0))
+        if tasks:
+            billing.append((service, fargate, tasks))
     sizes = TaskSizes(ecs)
+    sizes.read([service["taskDefinition"] for service, _, _ in billing])
     found = []
-    for cluster in clusters(ecs):
-        for service in services_of(ecs, cluster):
-            providers = [p["capacityProvider"] for p in service.get("capacityProviderStrategy", [])]
-            fargate = on_fargate(service.get("launchType"), providers)
-            if fargate is None or service.get("schedulingStrategy") == "DAEMON":
-                continue
-            desired, running = service["desiredCount"], service["runningCount"]
-            tasks = max(desired, running + service.get("pendingCount", 0))
-            if tasks == 0:
-                continue
-            vcpus, memory = sizes.of(service["taskDefinition"])
-            found.append(
-                Running(
-                    kind=KIND,
-                    region=region,
-                    name=name_of(service),
-                    arn=service["serviceArn"],
-                    instance_type="",
-                    state=service["status"],
-                    # On EC2: its instances are in the EC2 census; counted there, not twice.
-                    count=tasks if fargate else 0,
-                    vcpus=vcpus if fargate else 0.0,
-                    memory_gib=memory,
-                )
+    for service, fargate, tasks in billing:
+        vcpus, memory = sizes.of(service["taskDefinition"])
+        found.append(
+            Running(
+                kind=KIND,
+                region=region,
+                name=name_of(service),
+                arn=service["serviceArn"],
+                instance_type="",
+                state=service["status"],
+                # On EC2: its instances are in the EC2 census; counted there, not twice.
+                count=tasks if fargate else 0,
+                vcpus=vcpus if fargate else 0.0,
+                memory_gib=memory,
             )
+        )
     return found
 
 

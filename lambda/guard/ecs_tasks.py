@@ -48,6 +48,7 @@ from guard.ecs_services import PAGE_SIZE, TaskSizes, clusters, on_fargate, size
 from guard.incident import INCIDENT_TAG
 from guard.ledger import Record
 from guard.logs import get_logger
+from guard.parallel import map_items
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 
 LOG = get_logger("ecs_tasks")
@@ -68,34 +69,32 @@ BATCH_CLUSTER = "AWSBatch-"
 
 
 def count(ecs: Any, region: str) -> list[Running]:
-    """Every standalone task ECS wants running, in every cluster of the region."""
+    """Every standalone task ECS wants running, in every cluster of the region: the clusters
+    are asked at once (parallel.map_items), each listed, then described 100 tasks a call."""
+    names = [c for c in clusters(ecs) if not c.rsplit("/", 1)[-1].startswith(BATCH_CLUSTER)]
+    # Batch's own clusters are left out: their tasks are its jobs, counted by batch_jobs.py.
+    tasks = [task for found in map_items(lambda c: standalone(ecs, c), names) for task in found]
     sizes = TaskSizes(ecs)
-    found = []
-    for cluster in clusters(ecs):
-        if cluster.rsplit("/", 1)[-1].startswith(BATCH_CLUSTER):
-            continue  # Batch's own: its jobs, counted by batch_jobs.py
-        arns = [
-            arn
-            for page in ecs.get_paginator("list_tasks").paginate(
-                cluster=cluster, desiredStatus="RUNNING", PaginationConfig={"PageSize": PAGE_SIZE}
-            )
-            for arn in page["taskArns"]
-        ]
-        tasks = [
-            task
-            for start in range(0, len(arns), DESCRIBE_BATCH)
-            for task in ecs.describe_tasks(
-                cluster=cluster, tasks=arns[start : start + DESCRIBE_BATCH]
-            )["tasks"]
-        ]
-        services = services_own(ecs, cluster, tasks)
-        for task in tasks:
-            if task["taskArn"] in services:
-                continue
-            item = weigh(task, region, sizes)
-            if item is not None:
-                found.append(item)
-    return found
+    sizes.read([task["taskDefinitionArn"] for task in tasks if unsized(task)])
+    return [item for task in tasks if (item := weigh(task, region, sizes)) is not None]
+
+
+def standalone(ecs: Any, cluster: str) -> list[dict[str, Any]]:
+    """DescribeTasks of the tasks of `cluster` ECS wants running that no service holds."""
+    arns = [
+        arn
+        for page in ecs.get_paginator("list_tasks").paginate(
+            cluster=cluster, desiredStatus="RUNNING", PaginationConfig={"PageSize": PAGE_SIZE}
+        )
+        for arn in page["taskArns"]
+    ]
+    chunks = [arns[start : start + DESCRIBE_BATCH] for start in range(0, len(arns), DESCRIBE_BATCH)]
+    described = map_items(
+        lambda chunk: ecs.describe_tasks(cluster=cluster, tasks=chunk)["tasks"], chunks
+    )
+    tasks = [task for found in described for task in found]
+    services = services_own(ecs, cluster, tasks)
+    return [task for task in tasks if task["taskArn"] not in services]
 
 
 def claimed_service(task: dict[str, Any]) -> str | None:
@@ -113,10 +112,16 @@ def services_own(ecs: Any, cluster: str, tasks: list[dict[str, Any]]) -> set[str
         if name:
             claims.setdefault(name, []).append(task)
     names = sorted(claims)
+    chunks = [
+        names[start : start + SERVICES_PER_DESCRIBE]
+        for start in range(0, len(names), SERVICES_PER_DESCRIBE)
+    ]
+    described = map_items(
+        lambda chunk: ecs.describe_services(cluster=cluster, services=chunk)["services"], chunks
+    )
     owned: set[str] = set()
-    for start in range(0, len(names), SERVICES_PER_DESCRIBE):
-        chunk = names[start : start + SERVICES_PER_DESCRIBE]
-        for service in ecs.describe_services(cluster=cluster, services=chunk)["services"]:
+    for services in described:
+        for service in services:
             if service.get("status") != "ACTIVE" or service["serviceName"] not in claims:
                 continue
             ids = {d["id"] for d in service.get("deployments", []) if d.get("id")}
@@ -129,6 +134,17 @@ def services_own(ecs: Any, cluster: str, tasks: list[dict[str, Any]]) -> set[str
             its.sort(key=lambda t: (str(t.get("createdAt", "")), t["taskArn"]))
             owned |= {t["taskArn"] for t in its[:holds]}
     return owned
+
+
+def unsized(task: dict[str, Any]) -> bool:
+    """Whether `weigh` reads the task's definition for its size (it counts the task, and the
+    task's own cpu is unset)."""
+    if "STOPPED" in (task.get("desiredStatus"), task.get("lastStatus")):
+        return False
+    provider = task.get("capacityProviderName")
+    if on_fargate(task.get("launchType"), [provider] if provider else []) is None:
+        return False
+    return size(task.get("cpu"), task.get("memory"))[0] is None
 
 
 def weigh(task: dict[str, Any], region: str, sizes: TaskSizes) -> Running | None:

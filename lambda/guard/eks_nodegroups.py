@@ -51,6 +51,7 @@ from guard.census import describe_error, refused
 from guard.incident import INCIDENT_TAG, TAG_PREFIX
 from guard.ledger import Record
 from guard.logs import get_logger
+from guard.parallel import map_items
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore, untag_resource
 
 LOG = get_logger("eks_nodegroups")
@@ -76,16 +77,34 @@ STOP_KEEPS = (
 )
 
 
+def cluster_names(eks: Any) -> list[str]:
+    return [c for page in eks.get_paginator("list_clusters").paginate() for c in page["clusters"]]
+
+
+def group_names(eks: Any, cluster: str) -> list[tuple[str, str]]:
+    pages = eks.get_paginator("list_nodegroups").paginate(clusterName=cluster)
+    return [(cluster, name) for page in pages for name in page["nodegroups"]]
+
+
+def described(eks: Any, group: tuple[str, str]) -> dict[str, Any]:
+    return dict(eks.describe_nodegroup(clusterName=group[0], nodegroupName=group[1])["nodegroup"])
+
+
 def node_groups(eks: Any) -> Iterator[dict[str, Any]]:
-    """DescribeNodegroup of every managed node group of every cluster of the region."""
-    for page in eks.get_paginator("list_clusters").paginate():
-        for cluster in page["clusters"]:
-            groups = eks.get_paginator("list_nodegroups").paginate(clusterName=cluster)
-            for group_page in groups:
-                for name in group_page["nodegroups"]:
-                    yield eks.describe_nodegroup(clusterName=cluster, nodegroupName=name)[
-                        "nodegroup"
-                    ]
+    """DescribeNodegroup of every managed node group of every cluster of the region, one after
+    another (restore acts on each as it comes: one failing describe leaves those before it
+    restored)."""
+    for cluster in cluster_names(eks):
+        for group in group_names(eks, cluster):
+            yield described(eks, group)
+
+
+def counted_node_groups(eks: Any) -> list[dict[str, Any]]:
+    """What node_groups yields, asked at once: DescribeNodegroup takes one clusterName and one
+    nodegroupName, with no batch form (EKS API Reference), so the clusters' node groups are
+    listed at once, then described at once (parallel.map_items)."""
+    listed = map_items(lambda cluster: group_names(eks, cluster), cluster_names(eks))
+    return map_items(lambda group: described(eks, group), [g for groups in listed for g in groups])
 
 
 def count(clients: dict[str, Any], region: str) -> list[Running]:
@@ -100,7 +119,7 @@ def count(clients: dict[str, Any], region: str) -> list[Running]:
             state=group.get("status", ""),
             count=0,  # its nodes are EC2 instances: weighed by the EC2 census
         )
-        for group in node_groups(eks)
+        for group in counted_node_groups(eks)
         if group.get("scalingConfig", {}).get("desiredSize", 0) > 0
         and group.get("status") not in GONE
     ]

@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.blindness import blind_closed, read_memory, track_blindness
 from guard.census import Census, count_instances, describe_error
-from guard.clients import MAX_POOL_CONNECTIONS, ClientFactory
+from guard.clients import REGION_WORKERS, ClientFactory
 from guard.decision import Decision, Verdict, decide, decide_override, finishes_open_incident
 from guard.halt import HaltPlan, HaltResult, halt_instances
 from guard.heartbeat import send_heartbeat
@@ -282,11 +282,11 @@ def run_guard(
         census = count_instances(
             regions,
             lambda region: clients.client("ec2", region),
-            MAX_POOL_CONNECTIONS,
+            REGION_WORKERS,
             with_types=settings.weighted.any,
         )
         services = counting.result()
-        burn = weigh_for(settings.weighted, census, clients, MAX_POOL_CONNECTIONS, services.running)
+        burn = weigh_for(settings.weighted, census, clients, REGION_WORKERS, services.running)
     open_incident, state_error = reading.result()
     incident_id = open_incident.incident if open_incident else None
     if state_error is not None:
@@ -424,7 +424,7 @@ def carried_over(
             return set()
         return {id_ for id_, (state, _) in tagged.items() if state in ("pending", "running")}
 
-    return set().union(*map_in_parallel(in_region, regions, MAX_POOL_CONNECTIONS))
+    return set().union(*map_in_parallel(in_region, regions, REGION_WORKERS))
 
 
 def trip(
@@ -473,7 +473,7 @@ def trip(
             plan,
             lambda region: clients.client("ec2", region),
             lambda region: clients.client("autoscaling", region),
-            MAX_POOL_CONNECTIONS,
+            REGION_WORKERS,
         )
         services_halted = halting_services.result()
         # Both halts have had the answer to their last stop request (pending instances waited
@@ -726,7 +726,7 @@ def run_restore(
         clients.client,
         dry_run=invocation.dry_run,
         restart=invocation.restart_instances,
-        workers=MAX_POOL_CONNECTIONS,
+        workers=REGION_WORKERS,
         records=records,
     )
     undone = restore_incident(

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from guard.ledger import Record
+from guard.parallel import map_items
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 
 SERVICE = "sagemaker"
@@ -34,31 +35,32 @@ STOP_KEEPS = (
 
 
 def count(sagemaker: Any, region: str) -> list[Running]:
-    """Every cluster's nodes, one Running per instance type."""
-    found: list[Running] = []
+    """Every cluster's nodes, one Running per instance type. DescribeCluster takes one
+    ClusterName, with no batch form (API Reference): the clusters are described at once
+    (parallel.map_items)."""
     pages = sagemaker.get_paginator("list_clusters").paginate(
         PaginationConfig={"PageSize": PAGE_SIZE}
     )
-    for page in pages:
-        for summary in page["ClusterSummaries"]:
-            described = sagemaker.describe_cluster(ClusterName=summary["ClusterName"])
-            nodes: dict[str, int] = {}
-            for group in described.get("InstanceGroups", []):
-                held = int(group.get("CurrentCount") or 0)
-                if held:
-                    nodes[group["InstanceType"]] = nodes.get(group["InstanceType"], 0) + held
-            found += [
-                Running(
-                    kind=KIND,
-                    region=region,
-                    name=described["ClusterName"],
-                    arn=described["ClusterArn"],
-                    instance_type=instance_type,
-                    state=described["ClusterStatus"],
-                    count=held,
-                )
-                for instance_type, held in sorted(nodes.items())
-            ]
+    names = [summary["ClusterName"] for page in pages for summary in page["ClusterSummaries"]]
+    found: list[Running] = []
+    for described in map_items(lambda name: sagemaker.describe_cluster(ClusterName=name), names):
+        nodes: dict[str, int] = {}
+        for group in described.get("InstanceGroups", []):
+            held = int(group.get("CurrentCount") or 0)
+            if held:
+                nodes[group["InstanceType"]] = nodes.get(group["InstanceType"], 0) + held
+        found += [
+            Running(
+                kind=KIND,
+                region=region,
+                name=described["ClusterName"],
+                arn=described["ClusterArn"],
+                instance_type=instance_type,
+                state=described["ClusterStatus"],
+                count=held,
+            )
+            for instance_type, held in sorted(nodes.items())
+        ]
     return found
 
 

@@ -79,6 +79,7 @@ from guard.census import describe_error, refused
 from guard.incident import TAG_PREFIX
 from guard.ledger import Record
 from guard.logs import get_logger
+from guard.parallel import map_items
 from guard.service_capacity import Running, ServiceHalt, ServiceRestore
 
 LOG = get_logger("sagemaker_endpoints")
@@ -115,45 +116,54 @@ STOP_KEEPS = (
 
 
 def count(clients: dict[str, Any], region: str) -> list[Running]:
-    """The endpoints of the region and the instances they hold now."""
+    """The endpoints of the region and the instances they hold now. SageMaker describes one
+    endpoint (DescribeEndpoint: EndpointName) and one configuration (DescribeEndpointConfig:
+    EndpointConfigName) a call, with no batch form (API Reference): the endpoints are described
+    at once (parallel.map_items), then their configurations, each once."""
     sagemaker = clients[SERVICE]
-    found: list[Running] = []
-    types_by_config: dict[str, dict[str, str]] = {}  # immutable: one describe each per run
     pages = sagemaker.get_paginator("list_endpoints").paginate(
         PaginationConfig={"PageSize": PAGE_SIZE}
     )
-    for page in pages:
-        for summary in page["Endpoints"]:
-            status = summary["EndpointStatus"]
-            if status in NOT_BILLING:
-                continue
-            endpoint = describe(sagemaker, summary["EndpointName"])
-            if endpoint is None:  # deleted since it was listed
-                continue
-            config = endpoint["EndpointConfigName"]
-            if config not in types_by_config:
-                types_by_config[config] = variant_types(sagemaker, config)
-            types = types_by_config[config]
-            instances: dict[str, int] = {}
-            for variant in endpoint.get("ProductionVariants", []):
-                if "CurrentServerlessConfig" in variant:
-                    continue  # billed per request
-                held = instances_of(variant, endpoint["EndpointStatus"])
-                if held:
-                    kind = types.get(variant["VariantName"], "")
-                    instances[kind] = instances.get(kind, 0) + held
-            found += [
-                Running(
-                    kind=KIND,
-                    region=region,
-                    name=endpoint["EndpointName"],
-                    arn=endpoint["EndpointArn"],
-                    instance_type=instance_type,
-                    state=endpoint["EndpointStatus"],
-                    count=held,
-                )
-                for instance_type, held in sorted(instances.items())
-            ]
+    names = [
+        summary["EndpointName"]
+        for page in pages
+        for summary in page["Endpoints"]
+        if summary["EndpointStatus"] not in NOT_BILLING
+    ]
+    # None: deleted since it was listed
+    endpoints = [e for e in map_items(lambda name: describe(sagemaker, name), names) if e]
+    configs = list(dict.fromkeys(endpoint["EndpointConfigName"] for endpoint in endpoints))
+    # A configuration cannot change: one describe each per run serves its endpoints.
+    types_by_config = dict(
+        zip(
+            configs,
+            map_items(lambda config: variant_types(sagemaker, config), configs),
+            strict=True,
+        )
+    )
+    found: list[Running] = []
+    for endpoint in endpoints:
+        types = types_by_config[endpoint["EndpointConfigName"]]
+        instances: dict[str, int] = {}
+        for variant in endpoint.get("ProductionVariants", []):
+            if "CurrentServerlessConfig" in variant:
+                continue  # billed per request
+            held = instances_of(variant, endpoint["EndpointStatus"])
+            if held:
+                kind = types.get(variant["VariantName"], "")
+                instances[kind] = instances.get(kind, 0) + held
+        found += [
+            Running(
+                kind=KIND,
+                region=region,
+                name=endpoint["EndpointName"],
+                arn=endpoint["EndpointArn"],
+                instance_type=instance_type,
+                state=endpoint["EndpointStatus"],
+                count=held,
+            )
+            for instance_type, held in sorted(instances.items())
+        ]
     return found
 
 

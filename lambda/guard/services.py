@@ -38,6 +38,7 @@ from guard import (
     sagemaker_notebooks,
 )
 from guard.census import closed_by_policy, describe_error
+from guard.clients import MAX_POOL_CONNECTIONS
 from guard.ledger import Ledger, Records, capture
 from guard.logs import get_logger
 from guard.parallel import map_in_parallel
@@ -76,8 +77,12 @@ ClientFor = Callable[[str, str], Any]  # (boto3 service, region) -> client
 # 1.9 s at 100 ms each (bench/services.py); this many finish in the length of the longest chain.
 CENSUS_WORKERS = 160
 KNOWN_BY = "ec2"  # a region botocore lists for EC2 is one its endpoint data knows
+# Within one count, a kind's per-item calls (a describe per endpoint, node group, job...) run
+# at once too (parallel.map_items, on a pool of its own shared by every count).
 # A trip on a mixed account halts hundreds of items, each a few calls: as many at once.
 HALT_WORKERS = 160
+# Each client keeps a connection per thread that may call it at once (clients.py).
+assert HALT_WORKERS <= MAX_POOL_CONNECTIONS, "a client's pool holds every halt thread"
 
 
 def price_components() -> dict[str, str]:
