@@ -44,18 +44,31 @@ TARGET_SECONDS_AT_100 = 15.0
 HOME_REGIONS = ("us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2")
 
 
+# With --organization (passed to the child processes and the CDK app through the environment):
+# members delivered by the payer's StackSets (docs/deploy.md), the payer alone budgeted.
+ORGANIZATION_ENV = "RUNAWAYTRAIN_BENCH_ORGANIZATION"
+
+
 def generate_fleet_yaml(count: int, fast_trip: bool = True) -> str:
     """The payer plus count-1 sub-accounts, all budgeted, so every account adds both stacks, and
-    (with `fast_trip`) 16 fast-trip Region stacks each."""
+    (with `fast_trip`) 16 fast-trip Region stacks each. Under --organization, the same accounts
+    in an organisation: no member stacks, and only the payer budgeted."""
+    organization = os.environ.get(ORGANIZATION_ENV) == "1"
     lines = [
         "defaults:",
         "  notify: [ops@example.com]",
         "  ec2_limit: 10",
-        "  monthly_budget_usd: 1000",
+        *([] if organization else ["  monthly_budget_usd: 1000"]),
         f"  fast_trip: {'true' if fast_trip else 'false'}",
+        *(
+            ["organization:", "  id: o-abcdef1234", "  target_ous: [ou-ab12-cdef3456]"]
+            if organization
+            else []
+        ),
         "payer:",
         '  id: "100000000000"',
         "  name: payer",
+        *(["  monthly_budget_usd: 1000"] if organization else []),
         "accounts:" if count > 1 else "",
     ]
     for index in range(1, count):
@@ -271,9 +284,16 @@ def main() -> int:
         action="store_true",
         help="also time `npx cdk synth` (the CLI around the app) for each size",
     )
+    parser.add_argument(
+        "--organization",
+        action="store_true",
+        help="generate an organisation fleet (organization:, members by StackSets)",
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--as-cdk-app", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.organization:
+        os.environ[ORGANIZATION_ENV] = "1"  # the child processes and the CDK app read it
     if args.as_cdk_app is not None:
         synthesize_as_cdk_app(args.as_cdk_app)
         return 0

@@ -60,7 +60,11 @@ def _admits(bus: Any, sender: str, source: str, principal_arn: str) -> bool:
             continue
         if not any(p in (sender, f"arn:aws:iam::{sender}:root", "*") for p in principals):
             continue
-        context = {"events:source": [source], "aws:PrincipalArn": [principal_arn]}
+        context = {
+            "events:source": [source],
+            "aws:PrincipalArn": [principal_arn],
+            "aws:PrincipalOrgID": _organization_of(sender),
+        }
         if all(
             _holds(op, key, want, context)
             for op, keys in statement.get("Condition", {}).items()
@@ -70,9 +74,25 @@ def _admits(bus: Any, sender: str, source: str, principal_arn: str) -> bool:
     return False
 
 
+def _organization_of(account_id: str) -> list[str]:
+    """aws:PrincipalOrgID: "the identifier of the organization in AWS Organizations to which
+    the requesting principal belongs" (IAM User Guide, "AWS global condition context keys");
+    absent for an account in no organization."""
+    from moto.organizations.models import organizations_backends
+
+    found = organizations_backends.master_accounts.get(account_id)
+    if found is None:
+        return []
+    master_id, partition = found
+    organization = organizations_backends[master_id][partition].org
+    return [organization.id] if organization is not None else []
+
+
 def _holds(operator: str, key: str, wanted: Any, context: dict[str, list[str]]) -> bool:
     values = context.get(key, [])
     wanted = [wanted] if isinstance(wanted, str) else list(wanted)
+    if operator == "StringEquals":  # a single-valued key: present and one of the values
+        return len(values) == 1 and values[0] in wanted
     if operator == "Null":
         return (not values) == (wanted[0] == "true")
     if operator == "ForAllValues:StringEquals":

@@ -48,7 +48,6 @@ from runawaytrain_stack.names import (
     HEARTBEAT_PATH,
     MEMBERS_STACK_NAME,
     PAYER_BUS_NAME,
-    ROLE_PATH,
     WATCHDOG_STATE_PATH,
     name_code_stack,
 )
@@ -296,15 +295,11 @@ def _record_heartbeat(
 
 
 def _admit_organisation(emulator: Emulator, fleet: Fleet, account: str) -> None:
-    """The payer bus policy for an organisation fleet (payer_wiring.py). Until it admits the
-    organisation by aws:PrincipalOrgID (the payer side of issue 23, not on this branch), the
-    drill adds the new account to the listed accounts' statement, as if it were listed."""
+    """The payer's bus policy for the organisation fleet (payer_wiring.py: the organisation's
+    guard roles, by aws:PrincipalOrgID). The payer stack the drill deployed earlier is the
+    sample's, without organization:, and moto's CloudFormation fails stack updates, so the
+    drill writes the statement the payer's redeploy would."""
     statement = build_bus_statement(fleet)
-    if "aws:PrincipalOrgID" not in json.dumps(statement):
-        statement["Principal"]["AWS"].append(f"arn:aws:iam::{account}:root")
-        statement["Condition"]["ArnLike"]["aws:PrincipalArn"].append(
-            f"arn:aws:iam::{account}:role{ROLE_PATH}*"
-        )
     events = emulator.operator(fleet.payer.id, fleet.payer.home_region).client(
         "events", region_name=fleet.payer.home_region
     )

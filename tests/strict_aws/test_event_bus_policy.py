@@ -1,0 +1,75 @@
+"""A bus policy admitting the organisation's guard roles (payer_wiring.py, organisation
+delivery): aws:PrincipalOrgID is the sender's organisation (strict_aws/events.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from strict_aws import StrictAWS
+
+REGION = "us-east-1"
+BUS = "runawaytrain-payer"
+
+
+def _session_as(account: str, role_path: str) -> Any:
+    credentials = boto3.client("sts", region_name=REGION).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role{role_path}runawaytrain-guard",
+        RoleSessionName="guard",
+    )["Credentials"]
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=REGION,
+    )
+
+
+@pytest.fixture
+def payer_bus(strict: StrictAWS) -> dict[str, str]:
+    """The payer (moto's default account) manages an organisation with one member; its bus
+    admits, by aws:PrincipalOrgID, the organisation's roles under /runawaytrain/."""
+    organizations = boto3.client("organizations", region_name=REGION)
+    organization = organizations.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    member = organizations.create_account(AccountName="m", Email="m@example.com")
+    events = boto3.client("events", region_name=REGION)
+    arn = events.create_event_bus(Name=BUS)["EventBusArn"]
+    statement = {
+        "Sid": "OrganizationGuardsReport",
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": "events:PutEvents",
+        "Resource": arn,
+        "Condition": {
+            "StringEquals": {"aws:PrincipalOrgID": organization},
+            "ArnLike": {"aws:PrincipalArn": ["arn:aws:iam::*:role/runawaytrain/*"]},
+        },
+    }
+    events.put_permission(
+        EventBusName=BUS, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    )
+    return {"arn": arn, "member": member["CreateAccountStatus"]["AccountId"]}
+
+
+def _put(session: Any, bus_arn: str) -> dict[str, Any]:
+    entry = {"Source": "runawaytrain.guard", "DetailType": "Heartbeat", "Detail": "{}"}
+    return session.client("events").put_events(Entries=[{**entry, "EventBusName": bus_arn}])
+
+
+def test_a_guard_role_of_the_organisation_puts_events(payer_bus: dict[str, str]) -> None:
+    done = _put(_session_as(payer_bus["member"], "/runawaytrain/"), payer_bus["arn"])
+    assert done["FailedEntryCount"] == 0, done
+
+
+def test_an_account_outside_the_organisation_is_refused(payer_bus: dict[str, str]) -> None:
+    done = _put(_session_as("999999999999", "/runawaytrain/"), payer_bus["arn"])
+    assert done["FailedEntryCount"] == 1
+    assert done["Entries"][0]["ErrorCode"] == "AccessDeniedException"
+
+
+def test_a_role_outside_runawaytrains_path_is_refused(payer_bus: dict[str, str]) -> None:
+    done = _put(_session_as(payer_bus["member"], "/"), payer_bus["arn"])
+    assert done["FailedEntryCount"] == 1
