@@ -180,7 +180,7 @@ def step_new_account(drill: DrillContext) -> None:
         mailed == [] and late == [created] and again == [],
         f"mailed at join {mailed}, after {watchdog.join_minutes} min {late}, later {again}",
     )
-    _admit_organisation(emulator, fleet, created)
+    _admit_organisation(emulator, fleet)
     _trip(drill, guard)
     report = guard.report
     assert report is not None
@@ -294,7 +294,7 @@ def _record_heartbeat(
     return record(event, settings, ssm, now=datetime.now(UTC))["recorded"]
 
 
-def _admit_organisation(emulator: Emulator, fleet: Fleet, account: str) -> None:
+def _admit_organisation(emulator: Emulator, fleet: Fleet) -> None:
     """The payer's bus policy for the organisation fleet (payer_wiring.py: the organisation's
     guard roles, by aws:PrincipalOrgID). The payer stack the drill deployed earlier is the
     sample's, without organization:, and moto's CloudFormation fails stack updates, so the
