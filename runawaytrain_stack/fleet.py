@@ -12,6 +12,8 @@ from runawaytrain_stack.billing_stack import BillingStack
 from runawaytrain_stack.fast_trip_region import FastTripRegionStack
 from runawaytrain_stack.fleet_model import Fleet, Organization, list_fast_trip_regions
 from runawaytrain_stack.guard_stack import GuardStack
+from runawaytrain_stack.mail_routing import list_member_addresses, shard_addresses
+from runawaytrain_stack.mail_stack import MailStack
 from runawaytrain_stack.members import CodeBucketStack, MembersStack, list_code_regions
 from runawaytrain_stack.names import BOOTSTRAP_QUALIFIER
 from runawaytrain_stack.payer_stack import PayerStack
@@ -83,9 +85,23 @@ def add_fleet_stacks(app: App, fleet: Fleet) -> FleetStacks:
         members = add_member_stacks(app, fleet, fleet.organization)
         if payer is not None:  # the member guards report to the payer's bus
             members.add_stack_dependency(payer, "its guards report to the payer's bus")
+            add_mail_stacks(app, fleet, payer)
     return FleetStacks(
         guards=guards, billing=billing, fast_trip=fast_trip, payer=payer, members=members
     )
+
+
+def add_mail_stacks(app: App, fleet: Fleet, payer: PayerStack) -> list[MailStack]:
+    """The member addresses' subscriptions when the payer's stack cannot hold them all."""
+    shards = shard_addresses(list_member_addresses(fleet))
+    if len(shards) == 1:
+        return []  # in the payer's stack (payer_stack.py subscribe_by_notify)
+    stacks = []
+    for index, addresses in enumerate(shards, start=1):
+        stack = MailStack(app, fleet=fleet, index=index, addresses=addresses)
+        stack.add_stack_dependency(payer, "its subscriptions are on the payer's topic")
+        stacks.append(stack)
+    return stacks
 
 
 def add_member_stacks(app: App, fleet: Fleet, organization: Organization) -> MembersStack:

@@ -155,3 +155,12 @@ def list_fast_trip_regions(account: Account) -> tuple[str, ...]:
     if account.home_region in DEFAULT_ENABLED_REGIONS:
         return DEFAULT_ENABLED_REGIONS
     return (*DEFAULT_ENABLED_REGIONS, account.home_region)
+
+
+def list_member_home_regions(fleet: Fleet) -> tuple[str, ...]:
+    """Organisation delivery: the members' home Regions, `defaults`' and every listed
+    member's (a payer code bucket and stack each: members.py)."""
+    homes = {a.home_region for a in fleet.sub_accounts}
+    if fleet.defaults is not None:
+        homes.add(fleet.defaults.home_region)
+    return tuple(sorted(homes))

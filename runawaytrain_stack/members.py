@@ -37,7 +37,13 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from runawaytrain_stack.fast_trip_region import FastTripRegionStack
-from runawaytrain_stack.fleet_model import Account, Fleet, Organization, list_fast_trip_regions
+from runawaytrain_stack.fleet_model import (
+    Account,
+    Fleet,
+    Organization,
+    list_fast_trip_regions,
+    list_member_home_regions,
+)
 from runawaytrain_stack.guard_stack import GuardStack
 from runawaytrain_stack.member_names import name_member_resources
 from runawaytrain_stack.names import (
@@ -343,5 +349,5 @@ def _stack_set_arn(stack_set: CfnStackSet) -> str:
 
 
 def list_code_regions(fleet: Fleet, organization: Organization) -> list[str]:
-    """The member home Regions: one code bucket each."""
-    return sorted({g.settings.home_region for g in group_members(fleet, organization)})
+    """The member home Regions (every group's home is one of them): one code bucket each."""
+    return list(list_member_home_regions(fleet))

@@ -7,7 +7,13 @@ reference can cross accounts, so these names are fixed strings rather than gener
 from __future__ import annotations
 
 from guard.links import DASHBOARD_NAME
-from runawaytrain_stack.fleet_model import Account, Fleet, list_fast_trip_regions
+from runawaytrain_stack.fleet_model import (
+    Account,
+    Fleet,
+    list_fast_trip_regions,
+    list_member_home_regions,
+)
+from runawaytrain_stack.mail_routing import list_mail_stacks
 
 PREFIX = "runawaytrain"
 # runawaytrain's own CDK bootstrap (`cdk bootstrap --qualifier`), not the default `hnb659fds`
@@ -136,7 +142,11 @@ def name_payer_bus_arn(fleet: Fleet) -> str:
 
 def list_account_stacks(fleet: Fleet, account: Account) -> list[str]:
     """The stacks fleet.py builds for `account`, by name: its guard stack, one fast-trip stack
-    per other watched Region, and on the payer the billing stack when the fleet has one."""
+    per other watched Region, and on the payer the billing stack when the fleet has one. With
+    `organization:` a member has none (the payer's StackSets deliver its guard) and the payer
+    also holds the StackSets' stack and a code bucket stack per member home Region."""
+    if fleet.organization is not None and account != fleet.payer:
+        return []
     stacks = [name_guard_stack(account)]
     stacks += [
         name_fast_trip_stack(account, region)
@@ -145,8 +155,12 @@ def list_account_stacks(fleet: Fleet, account: Account) -> list[str]:
     ]
     if account == fleet.payer and fleet.has_billing_stack:
         stacks.append(BILLING_STACK_NAME)
-    if account == fleet.payer and fleet.sub_accounts:
+    if account == fleet.payer and fleet.has_payer_stack:
         stacks.append(PAYER_STACK_NAME)
+    if account == fleet.payer and fleet.organization is not None:
+        stacks.append(MEMBERS_STACK_NAME)
+        stacks += [name_code_stack(region) for region in list_member_home_regions(fleet)]
+        stacks += list_mail_stacks(fleet)
     return stacks
 
 

@@ -14,6 +14,8 @@ from constructs import Construct
 from runawaytrain_stack.alerts import AlertTopic
 from runawaytrain_stack.dashboard import FleetDashboard
 from runawaytrain_stack.fleet_model import Fleet
+from runawaytrain_stack.mail_routing import list_member_addresses, shard_addresses
+from runawaytrain_stack.mail_stack import subscribe
 from runawaytrain_stack.names import PAYER_STACK_NAME, PAYER_TOPIC_NAME, name_org_guard_roles
 from runawaytrain_stack.payer_bus import PayerBus
 from runawaytrain_stack.quarantine import Quarantine
@@ -27,8 +29,6 @@ from runawaytrain_stack.watchdog import Watchdog
 # "Amazon SNS message filtering": a subscription with a filter policy receives only messages
 # whose attributes match it).
 ACCOUNT_ATTRIBUTE = "account"
-# Under organisation delivery, a member guard's mail carries its notify list (String.Array).
-NOTIFY_ATTRIBUTE = "notify"
 
 
 class PayerStack(Stack):
@@ -86,19 +86,6 @@ def subscribe_by_account(alerts: AlertTopic, fleet: Fleet) -> None:
         )
 
 
-def list_member_addresses(fleet: Fleet) -> list[str]:
-    """Every distinct address of the members' and the defaults' notify lists that the payer's
-    list does not hold (its subscriptions take every message already), as first written."""
-    payer = {email.lower() for email in fleet.payer.notify}
-    found: dict[str, str] = {}
-    members = [*fleet.sub_accounts, *([fleet.defaults] if fleet.defaults else [])]
-    for account in members:
-        for email in account.notify:
-            if email.lower() not in payer:
-                found.setdefault(email.lower(), email)
-    return [found[key] for key in sorted(found)]
-
-
 def subscribe_by_notify(alerts: AlertTopic, fleet: Fleet) -> None:
     """Organisation delivery: each member address receives the messages whose `notify`
     String.Array holds it (lambda/guard/notify.py route_attributes). One value per filter
@@ -106,13 +93,8 @@ def subscribe_by_notify(alerts: AlertTopic, fleet: Fleet) -> None:
     Developer Guide, "Filter policy constraints"), however many accounts share it; and the
     guard's document says whom to tell, so an account that joins needs no subscription change.
     The address is matched as the guard sends it (filter matching is case-sensitive, same
-    page): both come from accounts.yaml as written."""
-    for email in list_member_addresses(fleet):
-        alerts.topic.add_subscription(
-            subscriptions.EmailSubscription(
-                email,
-                filter_policy={
-                    NOTIFY_ATTRIBUTE: sns.SubscriptionFilter.string_filter(allowlist=[email])
-                },
-            )
-        )
+    page): both come from accounts.yaml as written. Past MAIL_SUBSCRIPTIONS_PER_STACK
+    addresses, the subscriptions are in mail stacks of their own (mail_stack.py)."""
+    shards = shard_addresses(list_member_addresses(fleet))
+    if len(shards) == 1:
+        subscribe(alerts, alerts.topic, shards[0])

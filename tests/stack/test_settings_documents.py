@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import json
+import tempfile
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
 from guard.settings import Settings, parse_document, settings_with_document
 from runawaytrain_stack.config import ConfigError, parse_fleet
+from runawaytrain_stack.fleet import add_fleet_stacks, new_app
 from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.guard import build_guard_environment
+from runawaytrain_stack.mail_routing import MAIL_SUBSCRIPTIONS_PER_STACK
 from runawaytrain_stack.names import PAYER_TOPIC_NAME, name_org_guard_roles
 from runawaytrain_stack.settings_documents import build_settings_document, serialize
 from tests.stack.conftest import ORG_FLEET_YAML, SAMPLE_FLEET_FILE
@@ -238,3 +241,42 @@ def test_the_guard_role_may_make_exactly_the_calls_the_settings_store_makes(
     assert statements["KeepLastKnownSettings"]["Action"] == ["ssm:GetParameter", "ssm:PutParameter"]
     assert statements["KeepLastKnownSettings"]["Resource"][0].endswith(f":parameter{PARAMETER}")
     assert statements["MailThroughPayer"]["Resource"] == [name_payer_topic_arn(org_fleet)]
+
+
+def test_more_member_addresses_than_a_stack_holds_go_in_mail_stacks_of_their_own() -> None:
+    """Each distinct member address is one subscription; past MAIL_SUBSCRIPTIONS_PER_STACK the
+    payer's stack would pass CloudFormation's 500 resources: they move to mail stacks."""
+    count = MAIL_SUBSCRIPTIONS_PER_STACK + 50
+    lines = [
+        "defaults:",
+        "  notify: [ops@example.com]",
+        "  ec2_limit: 2",
+        "organization:",
+        "  id: o-abcdef1234",
+        "  target_ous: [ou-ab12-cdef3456]",
+        "payer:",
+        '  id: "100000000000"',
+        "  name: payer",
+        "accounts:",
+    ]
+    for index in range(1, count + 1):
+        lines += [
+            f'  - id: "{100000000000 + index}"',
+            f"    name: m{index}",
+            f"    notify: [team-{index}@example.com]",
+        ]
+    fleet = parse_fleet("\n".join(lines) + "\n", "many.yaml")
+    with tempfile.TemporaryDirectory() as out:
+        app = new_app(outdir=out)
+        stacks = add_fleet_stacks(app, fleet)
+        assembly = app.synth()
+        subscriptions: dict[str, int] = {}
+        for stack in assembly.stacks:
+            found = Template.from_json(stack.template).find_resources("AWS::SNS::Subscription")
+            subscriptions[stack.stack_name] = len(found)
+            assert len(stack.template["Resources"]) <= 500, stack.stack_name
+    assert stacks.payer is not None
+    mail = {name: n for name, n in subscriptions.items() if name.startswith("runawaytrain-mail-")}
+    assert len(mail) >= 2
+    assert sum(mail.values()) == count  # every member address once; the payer's own list:
+    assert subscriptions["runawaytrain-payer"] == 1  # ops@example.com, unfiltered
