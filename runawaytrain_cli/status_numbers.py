@@ -5,8 +5,8 @@ never from a new census: the count of pending + running capacity against the ins
 the guard applied, the age of that run, the Regions it could not count, and the open incident
 (the guard's open-incident parameter, read beside it). vCPUs, GPUs and USD/h are shown when the
 record carries the run's weighed totals (`burn`: {vcpus, accelerators, usd_per_hour}, as in the
-report's `burn`, lambda/guard/weigh.py burn_report); the guard records no such totals today, so
-they are None ("-") until it does, and their limits are those of accounts.yaml.
+report's `burn`, lambda/guard/weigh.py burn_report, kept by last_run.burn_totals); a run that
+weighed nothing leaves them None ("-"), with the limits of accounts.yaml.
 
 The names follow the guard's metrics (Instances, Vcpus, Gpus, UsdPerHour, each with its Limit)
 so the JSON reads like the dashboard.

@@ -5,7 +5,9 @@ mail, so it never delays either): when, what prompted it, the verdict, the count
 limit, the regions it could not count (in short), the open incident, whether it mailed, the
 follow-up mail pace of the incident (follow_up.py), every Region it counted (regions.py counts
 those should DescribeRegions fail), the instances it counted in each (nonzero only), and the
-Regions it could not count with how long and holding what (blindness.py). Reading or writing it
+Regions it could not count with how long and holding what (blindness.py), and the run's
+weighed totals with their limits (`burn`, only when weighed: the lines stay in the mail, the 4 KB
+record keeps only what `status --numbers` shows). Reading or writing it
 can fail: that is logged, and the run goes on (the pace then mails rather than holds; the
 blindness memory starts again: failing Regions are mailed as newly blind).
 
@@ -94,7 +96,19 @@ def summarize(
         # Each Region's last good count and the Regions not counted: blindness.py.
         "counts": {region: n for region, n in sorted(report.by_region.items()) if n},
         "blind": to_record(blind or {}),
+        "burn": burn_totals(report.burn),
     }
+
+
+BURN_TOTALS = ("vcpus", "accelerators", "usd_per_hour", "limits")
+
+
+def burn_totals(burn: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The report's `burn` (weigh.burn_report) without its per-type lines and errors: the totals
+    and the limits applied, a few dozen bytes whatever runs (the lines could fill the record)."""
+    if not burn:
+        return None
+    return {key: burn[key] for key in BURN_TOTALS if key in burn}
 
 
 def counted_regions(report: Report) -> set[str]:

@@ -22,6 +22,7 @@ from runawaytrain_cli.drill.emulator import (
     bootstrap,
 )
 from runawaytrain_cli.drill.fast_trip import list_region_stacks
+from runawaytrain_cli.drill.metrics import check_dashboard
 from runawaytrain_cli.drill.quarantine import NOT_EMULATED as QUARANTINE_NOT_EMULATED
 from runawaytrain_cli.drill.scenario import DrillContext, DrillError, Guard, Progress
 from runawaytrain_stack.bootstrap import list_bootstrap_environments
@@ -63,6 +64,7 @@ def step_deploy(drill: DrillContext) -> None:
         f"not deployed: {', '.join(missing)}",
     )
     result.not_emulated = report_not_emulated(emulator, fleet, drill.workdir, drill.progress)
+    check_dashboard(drill)
     for account in fleet.accounts:
         result.guards[account.name] = read_guard(emulator, account)
         subscribe_inbox(emulator, result.guards[account.name])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,10 +14,12 @@ from botocore.exceptions import ClientError
 from guard.clients import ClientFactory
 from guard.handler import run_guard, run_restore
 from guard.invocation import Invocation, Trigger, parse_invocation
+from guard.metrics import measure
 from guard.settings import Action, Settings
 from runawaytrain_cli.drill.checks import check_restore, check_trip, show_guards
 from runawaytrain_cli.drill.emulator import Emulator
 from runawaytrain_cli.drill.launch_probe import seed_launcher
+from runawaytrain_cli.drill.metrics import check_restore_metrics, check_trip_metrics
 from runawaytrain_cli.drill.queues import drain_bodies
 from runawaytrain_cli.drill.scenario import (
     DrillContext,
@@ -77,6 +80,7 @@ def step_trip(drill: DrillContext) -> None:
     run_guards(drill.emulator, drill.result, drill.progress)
     show_guards(drill.result, drill.progress.out)
     check_trip(drill.emulator, drill.result, drill.tripped, drill.users)
+    check_trip_metrics(drill.result, drill.progress)
 
 
 def step_restore(drill: DrillContext) -> None:
@@ -91,6 +95,7 @@ def step_restore(drill: DrillContext) -> None:
         drill.emulator, drill.result, drill.result.guards[drill.tripped.name], drill.progress
     )
     check_restore(drill.emulator, drill.result, drill.tripped, drill.users)
+    check_restore_metrics(drill.result, drill.tripped.name, drill.progress)
 
 
 def _role_name(role_arn: str) -> str:
@@ -237,10 +242,15 @@ def restore_tripped(
     clients = guard_clients(emulator, guard)
     invocation = Invocation(Action.RESTORE, Trigger.OPERATOR, restart_instances=True)
     emulator.set_iam_enforcement(True)
+    started, calls = time.monotonic(), clients.calls
     try:
         result.restore = run_restore(
             Settings.from_env(guard.environment), invocation, clients, guard.account.id
         )
     finally:
         emulator.set_iam_enforcement(False)
+    # What the handler's restore branch does after run_restore (guard/handler.py): its metrics.
+    result.restore.metrics = measure(
+        result.restore, run_seconds=time.monotonic() - started, aws_calls=clients.calls - calls
+    )
     progress(f"restore {guard.account.name}: {result.restore.reason}")

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from guard.last_run import summarize
+from guard.report import Report
 from runawaytrain_cli.status_numbers import account_numbers, format_numbers
 from runawaytrain_stack.fleet_model import Account
 
@@ -39,3 +41,18 @@ def test_the_json_numbers_are_numbers() -> None:
     assert (numbers["Instances"], numbers["InstancesLimit"]) == (3, 4)
     assert (numbers["Vcpus"], numbers["Gpus"], numbers["UsdPerHour"]) == (48.0, 2, 7.5)
     assert numbers["LastRunAgeSeconds"] == 720
+
+
+def test_a_weighed_runs_record_shows_its_numbers() -> None:
+    """The record the guard writes (last_run.summarize) after a weighed run, as status reads it:
+    vCPUs, GPUs and USD/h with the limits the run applied, not '-'."""
+    line = {"instance_type": "p4d.24xlarge", "region": "us-east-1", "count": 1}
+    report = Report(account=ACCOUNT.id, mode="enforce", limit=4, verdict="ok", reason="",
+                    trigger="schedule", count=3,
+                    burn={**WEIGHED, "lines": [line] * 200, "unweighed": {}})  # fmt: skip
+    record = summarize(report, NOW, open_incident=None, schedule_minutes=5, pace=None)
+
+    cells = format_numbers(account_numbers(record, ACCOUNT, None, NOW))
+
+    assert cells[:4] == ["3/4", "48/32", "2/4", "7.50/8.00"]
+    assert "lines" not in record["burn"]  # the record's 4 KB keeps only the totals

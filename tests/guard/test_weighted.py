@@ -15,6 +15,7 @@ from guard.burn import weigh_burn
 from guard.clients import ClientFactory
 from guard.handler import handler, run_guard
 from guard.invocation import Invocation
+from guard.last_run import read_last_run
 from guard.service_capacity import Running
 from guard.settings import Mode, Settings, WeightedLimits
 from strict_aws import StrictAWS
@@ -301,3 +302,18 @@ def test_capacity_billed_by_the_vcpu_weighs_its_vcpus() -> None:
 
     assert burn.vcpus == 0.75
     assert burn.unweighed == {}
+
+
+def test_a_weighed_run_records_its_totals_and_limits_for_status(gpu_fleet, inbox, clients):
+    """`status --numbers` reads vCPUs, GPUs and USD/h from the last-run record: the totals and
+    the limits applied are kept, the per-type lines (which could fill its 4 KB) are not."""
+    guard(inbox, clients, vcpus=512, gpus=64, usd_per_hour=500)
+
+    record = read_last_run(clients.client("ssm", clients.home_region))
+
+    assert record["burn"] == {
+        "vcpus": 296,
+        "accelerators": 25,
+        "usd_per_hour": pytest.approx(FLEET_USD),
+        "limits": {"vcpus": 512, "gpus": 64, "usd_per_hour": 500},
+    }
