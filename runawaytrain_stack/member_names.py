@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 
-from aws_cdk import CfnResource, Stack
+from aws_cdk import CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -48,6 +48,11 @@ def name_member_resources(stack: Stack, guard_function: CfnResource | None = Non
             else:
                 name = name_for(stack.resolve(node.logical_id), longest)
             node.add_property_override(prop, name)
+            if isinstance(node, logs.CfnLogGroup):
+                # CDK retains log groups by default: a named one left behind by a deleted stack
+                # instance (an account leaving the OUs) would make its next creation fail
+                # "already exists", leaving the account unguarded when it comes back.
+                node.apply_removal_policy(RemovalPolicy.DESTROY)
 
 
 def name_for(logical_id: str, longest: int) -> str:

@@ -282,6 +282,16 @@ class MembersStack(Stack):
             guard_name, guard_template.template_url, targets, [home], [], joins=joins
         )
         self.guard_sets[group.label] = guard_set
+        if group.label != DEFAULT_GROUP:
+            # An account listed into this group leaves the default group in the same deploy:
+            # StackSets would delete its default instance while creating this one, both with
+            # the same named roles and queues ("already exists":
+            # aws-cloudformation/cloudformation-coverage-roadmap#2427). CloudFormation updates
+            # this set after the default ones (DependsOn). Moves the other way: two deploys
+            # (docs/deploy.md).
+            guard_set.add_dependency(self.guard_sets[DEFAULT_GROUP])
+            if DEFAULT_GROUP in self.fast_trip_sets:
+                guard_set.add_dependency(self.fast_trip_sets[DEFAULT_GROUP])
         if not group.forwarder_regions:
             return
         forwarder_template = TemplateSynthesizer(self.synthesizer_, code)

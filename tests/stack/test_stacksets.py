@@ -252,6 +252,8 @@ def test_what_a_member_template_creates_is_named_inside_the_guard_protection(org
             name = resource["Properties"].get(prop)
             assert isinstance(name, str), (path.name, logical_id)
             assert any(fnmatchcase(arn.format(name), p) for p in protected), (path.name, name)
+            # Named and left behind by a deleted instance, it would block the next creation.
+            assert resource.get("DeletionPolicy", "Delete") == "Delete", (path.name, name)
             seen.add(resource["Type"])
     assert seen == set(ARN_OF_NAME)
     guards = [p for p in _member_templates(out) if "forwarder" not in p.name]
@@ -262,3 +264,24 @@ def test_what_a_member_template_creates_is_named_inside_the_guard_protection(org
             if r["Type"] == "AWS::Lambda::Function"
         ]
         assert names == [MEMBER_GUARD_FUNCTION_NAME]
+
+
+def test_a_listed_groups_sets_wait_for_the_default_ones(org_app) -> None:
+    """An account listed into a group leaves the default group in the same deploy: the new
+    group's set must not create its named resources while the default one still holds them."""
+    _, stacks, _ = org_app
+    template = Template.from_stack(stacks.members).to_json()["Resources"]
+    ids = {
+        r["Properties"]["StackSetName"]: k
+        for k, r in template.items()
+        if r["Type"] == "AWS::CloudFormation::StackSet"
+    }
+    default_ids = {ids["runawaytrain-guard-default"], ids["runawaytrain-fast-trip-default"]}
+    others = [
+        k
+        for name, k in ids.items()
+        if name.startswith("runawaytrain-guard-") and k not in default_ids
+    ]
+    assert others
+    for logical_id in others:
+        assert default_ids <= set(template[logical_id].get("DependsOn", [])), logical_id
