@@ -31,7 +31,7 @@ import yaml
 from guard.handler import run_guard
 from guard.invocation import Invocation
 from guard.payer_events import HEARTBEAT, SOURCE
-from guard.settings import Settings
+from guard.settings import Mode, Settings
 from runawaytrain_cli.drill.deploy import deploy
 from runawaytrain_cli.drill.emulator import Emulator, bootstrap
 from runawaytrain_cli.drill.scenario import AMI, DrillContext, DrillError, Guard
@@ -186,12 +186,20 @@ def step_new_account(drill: DrillContext) -> None:
     assert report is not None
     drill.progress(f"guard {NEW_ACCOUNT}: {report.summary()}")
     seeded = result.seeded[NEW_ACCOUNT]
-    result.check(
-        f"{NEW_ACCOUNT}: tripped over the default limit ({len(seeded)} instances, limit "
-        f"{defaults.ec2_limit}) and stopped them",
-        report.tripped and set(seeded) <= set(report.stopped),
-        f"verdict {report.verdict}, stopped {len(report.stopped)} of {len(seeded)}",
-    )
+    if defaults.mode is Mode.DRY_RUN:  # e.g. a first rollout: the defaults only report
+        result.check(
+            f"{NEW_ACCOUNT}: would trip over the default limit ({len(seeded)} instances, limit "
+            f"{defaults.ec2_limit}) and stopped nothing (defaults: mode dry-run)",
+            report.verdict == "trip" and not report.stopped,
+            f"verdict {report.verdict}, stopped {len(report.stopped)}",
+        )
+    else:
+        result.check(
+            f"{NEW_ACCOUNT}: tripped over the default limit ({len(seeded)} instances, limit "
+            f"{defaults.ec2_limit}) and stopped them",
+            report.tripped and set(seeded) <= set(report.stopped),
+            f"verdict {report.verdict}, stopped {len(report.stopped)} of {len(seeded)}",
+        )
     result.check(
         f"{NEW_ACCOUNT}: heartbeat put on the payer's bus",
         report.heartbeat is not None and report.heartbeat_error is None,

@@ -390,10 +390,11 @@ def test_all_dry_run_fleet_shows_what_would_trip_and_changes_nothing(tmp_path: P
         ),
         "restore detached the quarantine": "nothing was quarantined",
         "status: the tripped account's incident": "nothing was tripped",
+        "the trip run emitted Trips=1": "no account is in enforce mode",
     }
     steps = len({check.step for check in result.checks})
     assert lines[-1].endswith(
-        f"drill PASSED: {len(result.made)} checks in {steps} steps, 0 failed, 7 skipped"
+        f"drill PASSED: {len(result.made)} checks in {steps} steps, 0 failed, 8 skipped"
     )
     assert_gone(emulator_pid(lines))
 
