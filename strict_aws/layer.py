@@ -22,6 +22,7 @@ from strict_aws import (
     ec2_images,
     ec2_instances,
     ec2_reads,
+    ec2_tags,
     ec2_termination,
     ecs,
     eks,
@@ -58,6 +59,7 @@ from strict_aws.pricing import PriceList
 SERVICES = (
     ec2_images,
     ec2_instances,
+    ec2_tags,
     ec2_termination,
     ec2_fleets,
     ec2_reads,
