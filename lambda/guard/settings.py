@@ -328,13 +328,13 @@ def _parse_topic(raw: str) -> str:
 
 
 def _parse_payer_topic(raw: str) -> str:
-    value = raw.strip()
-    if value and not _TOPIC_ARN.match(value):
-        raise SettingsError(
-            f"environment variable PAYER_TOPIC_ARN={raw!r} is not an SNS topic ARN; expected "
-            "arn:aws:sns:<region>:<12-digit account>:<topic name>, or unset"
-        )
-    return value
+    return _optional_arn(
+        "PAYER_TOPIC_ARN",
+        raw,
+        _TOPIC_ARN,
+        "an SNS topic ARN",
+        "arn:aws:sns:<region>:<12-digit account>:<topic name>",
+    )
 
 
 def _parse_notify(raw: str) -> tuple[str, ...]:
@@ -348,11 +348,21 @@ def _parse_notify(raw: str) -> tuple[str, ...]:
 
 
 def _parse_bus(raw: str) -> str:
+    return _optional_arn(
+        "payer_bus",
+        raw,
+        _BUS_ARN,
+        "an event bus ARN",
+        "arn:aws:events:<region>:<12-digit account>:event-bus/<name>",
+    )
+
+
+def _optional_arn(variable: str, raw: str, pattern: re.Pattern[str], what: str, form: str) -> str:
+    """An optional ARN variable: empty when unset, else it must match `pattern`."""
     value = raw.strip()
-    if value and not _BUS_ARN.match(value):
+    if value and not pattern.match(value):
         raise SettingsError(
-            f"environment variable payer_bus={raw!r} is not an event bus ARN; expected "
-            "arn:aws:events:<region>:<12-digit account>:event-bus/<name>, or unset"
+            f"environment variable {variable}={raw!r} is not {what}; expected {form}, or unset"
         )
     return value
 
