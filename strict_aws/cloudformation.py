@@ -16,6 +16,12 @@ has no physical id, so the Ref resolves to the model and PutRule fails on `.spli
 ListStackResources and DescribeStackResources on that stack raised again and moto_server
 answered an HTTP 500 page (botocore: ResponseParserError).
 
+The Ref itself is mended too: moto's EventBus gets the physical id AWS gives it, its name ("Ref
+returns the name of the event bus", CloudFormation User Guide, AWS::Events::EventBus, "Return
+values"). Before, every resource CloudFormation created after such a rule was lost: the change
+set's ExecuteChangeSet raised (HTTP 500), the CDK CLI's retry found nothing left to add and
+reported the stack complete, so the payer stack's watchdog and dashboard were never made.
+
 Here they read only what moto made: a created resource is CREATE_COMPLETE with its physical id
 (an event bus's is its name, as AWS's Ref of an AWS::Events::EventBus returns; a rule's on a
 custom bus is "<bus>|<rule>", as AWS's Ref of an AWS::Events::Rule returns, CloudFormation User
@@ -33,6 +39,7 @@ from typing import Any
 from moto.cloudformation.parsing import get_model_map
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.responses import ActionResult
+from moto.events.models import EventBus
 
 from strict_aws.patches import Patches
 
@@ -44,6 +51,7 @@ NOT_CREATED = "CREATE_FAILED"
 def install(patches: Patches) -> None:
     patches.set(CloudFormationResponse, "list_stack_resources", _list_stack_resources)
     patches.set(CloudFormationResponse, "describe_stack_resources", _describe_stack_resources)
+    patches.set(EventBus, "physical_resource_id", property(lambda bus: bus.name))
 
 
 def _list_stack_resources(self: CloudFormationResponse) -> ActionResult:
@@ -104,8 +112,6 @@ def stack_resources(stack: Any) -> list[dict[str, str]]:
 
 def _physical_id(resource: Any, resource_type: str) -> str | None:
     physical = getattr(resource, "physical_resource_id", None)
-    if physical is None and resource_type == "AWS::Events::EventBus":
-        physical = getattr(resource, "name", None)  # Ref of an event bus: its name
     bus = getattr(resource, "event_bus_name", "default")
     if physical and resource_type == "AWS::Events::Rule" and bus != "default":
         physical = f"{bus}|{physical}"  # a rule on a custom bus: "<bus>|<rule>"

@@ -3,16 +3,23 @@
 PutEvents naming another account's bus by ARN lands in moto in the caller's own account; AWS
   delivers it to that account's bus when the bus policy allows the sender (EventBridge User
   Guide, "Permissions for event buses"), with the event's `account` the sender's.
+A rule with a Lambda function target: moto's delivery raises NotImplementedError, so PutEvents
+  answers HTTP 500 and every event on that bus is lost, those for its other rules included. AWS
+  invokes the function asynchronously and PutEvents succeeds (EventBridge User Guide, "Event bus
+  targets": Lambda functions are invoked asynchronously). The emulator runs no Lambda code:
+  the target is passed over, the rule's other targets still get the event, and where a test
+  needs the function's events it routes a queue rule beside it (the drill's payer stand-in).
 """
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import json
 import threading
 from typing import Any
 
-from moto.events.models import EventsBackend, events_backends
+from moto.events.models import EventsBackend, Rule, events_backends
 from moto.events.responses import EventsHandler
 from moto.events.utils import EventTemplateParser
 
@@ -23,6 +30,7 @@ _DELIVERING = threading.Lock()  # _deliver_as borrows a backend's account id
 _ORIGINAL: dict[str, Any] = {
     "put_events": EventsBackend.put_events,
     "put_events_response": EventsHandler.put_events,
+    "send_to_targets": Rule.send_to_targets,
 }
 _CALLER = threading.local()  # the PutEvents caller's principal ARN, for the bus policy
 
@@ -36,6 +44,22 @@ def install(patches: Patches) -> None:
     patches.set(EventsBackend, "put_events", _put_events)
     patches.set(EventsHandler, "put_events", _put_events_response)
     patches.set(EventTemplateParser, "DEFAULT_EVENT_INPUT_TEMPLATE", _WHOLE_EVENT)
+    patches.set(Rule, "send_to_targets", _send_to_targets)
+
+
+def _send_to_targets(self: Rule, event: Any, transform_input: bool = True) -> None:
+    """moto's delivery, to every target but Lambda functions (invoked by AWS, not here)."""
+    targets = [t for t in self.targets if not _is_lambda(str(t.get("Arn", "")))]
+    if len(targets) == len(self.targets):
+        _ORIGINAL["send_to_targets"](self, event, transform_input)
+        return
+    passed_over = copy.copy(self)  # the rule itself keeps its targets (ListTargetsByRule)
+    passed_over.targets = targets
+    _ORIGINAL["send_to_targets"](passed_over, event, transform_input)
+
+
+def _is_lambda(arn: str) -> bool:
+    return arn.split(":")[2:3] == ["lambda"]
 
 
 def _bus_owner(name: str | None) -> tuple[str, str] | None:
