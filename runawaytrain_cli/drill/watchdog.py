@@ -6,9 +6,9 @@ the payer's permission: one mail each, no repeat (watchdog_wiring.py).
 Run with the watchdog's deployed role and, through it, the member's deployed reader role (its
 trust policy enforced by the strict layer). What the emulator cannot do is done in the open and
 said under "not emulated":
-- moto's EventBridge looks a bus ARN up in the caller's account, so a member guard's heartbeat
-  never reaches the payer's bus (PutEvents answers ResourceNotFoundException); the drill hands the
-  watchdog the heartbeat each guard composed (its report), as the heartbeat rule would;
+- the payer's heartbeat rule targets the watchdog function, and the emulator invokes no Lambda
+  target: the drill hands the watchdog the heartbeat each guard composed (its report), as the
+  heartbeat rule would;
 - moto's CloudFormation does not create AWS::Scheduler::Schedule: the drill creates the quiet
   account's schedule as a stand-in, then disables it as an administrator would;
 - the other guards keep running in real life while the clock moves on; the drill replays their
@@ -18,9 +18,7 @@ said under "not emulated":
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -29,28 +27,22 @@ from guard.payer_events import HEARTBEAT, SOURCE
 from runawaytrain_cli.drill.checks import Progress
 from runawaytrain_cli.drill.emulator import Emulator, EmulatorSession
 from runawaytrain_cli.drill.queues import drain_bodies
-from runawaytrain_cli.drill.scenario import DrillContext, DrillResult, Guard
+from runawaytrain_cli.drill.scenario import DrillContext, DrillError, DrillResult, Guard
 from runawaytrain_cli.drill.watchdog_wiring import check_tampering, stand_in_wiring
 from runawaytrain_stack.fleet_model import Fleet
 from runawaytrain_stack.names import (
-    HEARTBEAT_PATH,
     PAYER_STACK_NAME,
     ROLE_PATH,
     SCHEDULE_NAME,
     SCHEDULER_ROLE_NAME,
-    WATCHDOG_READER_ROLE_NAME,
-    WATCHDOG_ROLE_NAME,
-    WATCHDOG_STATE_PATH,
 )
-from runawaytrain_stack.payer_wiring import build_watched_accounts
 from watchdog.handler import Settings, check, record
 from watchdog.health import OVERDUE_INTERVALS
 
 FUNCTION_PREFIX = f"{PAYER_STACK_NAME}-WatchdogFunction"
 NOT_EMULATED = (
-    "PutEvents to another account's bus: moto looks the bus up in the sender's account, so the "
-    "guards' heartbeats do not reach the payer's bus; the drill hands each guard's heartbeat "
-    "(from its report) to the watchdog as the payer's rule would",
+    "the payer's heartbeat rule: moto invokes no Lambda target, so the drill hands each guard's "
+    "heartbeat (from its report) to the watchdog's code as that rule would",
     "watchdog: run with IAM enforcement off (moto refuses the reader role's cross-account "
     "session although its policy allows the calls); the reader role's trust policy is enforced, "
     "both roles' actions are checked by the stack tests",
@@ -58,7 +50,7 @@ NOT_EMULATED = (
 
 
 def check_watchdog(
-    emulator: Emulator, fleet: Fleet, result: DrillResult, progress: Progress, workdir: Path
+    emulator: Emulator, fleet: Fleet, result: DrillResult, progress: Progress
 ) -> None:
     """After the guards ran: disable the quiet account's schedule, move the watchdog's clock past
     3 intervals, run its check, expect exactly one mail naming that account."""
@@ -67,10 +59,10 @@ def check_watchdog(
     quiet = result.guards[result.quiet]
     region = fleet.payer.home_region
     operator = emulator.operator(fleet.payer.id, region)
-    settings, watchdog, stand_ins = _prepare(emulator, fleet, quiet, workdir)
+    settings, watchdog = _prepare(emulator, fleet, quiet)
     inbox = _subscribe(operator, region, settings.topic_arn)
     wiring = stand_in_wiring(emulator, quiet)
-    stand_ins += wiring.stand_ins
+    stand_ins = list(wiring.stand_ins)
     now = datetime.now(UTC)
     _replay(watchdog, settings, result.guards.values(), at=None)
     _run_check(emulator, watchdog, settings, now)
@@ -132,40 +124,22 @@ def check_watchdog(
     )
 
 
-def _prepare(
-    emulator: Emulator, fleet: Fleet, quiet: Guard, workdir: Path
-) -> tuple[Settings, EmulatorSession, list[str]]:
-    """The deployed watchdog's settings and a session with its role (stand-ins where moto's
-    CloudFormation left something out: listed in the returned lines), roles widened for moto."""
+def _prepare(emulator: Emulator, fleet: Fleet, quiet: Guard) -> tuple[Settings, EmulatorSession]:
+    """The deployed watchdog's settings and a session with its role, roles widened for moto."""
     payer = fleet.payer
     operator = emulator.operator(payer.id, payer.home_region)
-    stand_ins = []
     config = _find_watchdog(operator, payer.home_region)
-    if config is None:  # moto's CloudFormation left the payer stack empty
-        config = _stand_in_watchdog(emulator, fleet, workdir)
-        stand_ins.append(
-            f"{PAYER_STACK_NAME}: moto's CloudFormation created none of its resources; the drill "
-            "creates the watchdog's role (as synthesized) and a topic as stand-ins and runs the "
-            "watchdog's code with that role"
+    if config is None:
+        raise DrillError(
+            f"no watchdog function {FUNCTION_PREFIX}* in {payer.id}/{payer.home_region}: "
+            f"{PAYER_STACK_NAME} was not deployed whole (see cdk-deploy.log)"
         )
     settings = Settings.from_env(config["Environment"]["Variables"])
     reader = next(a for a in settings.accounts if a.id == quiet.account.id)
-    if not _role_exists(emulator, quiet, WATCHDOG_READER_ROLE_NAME):
-        stand_in_role(
-            emulator,
-            Stand(quiet.account.id, quiet.account.home_region, reader.stack),
-            workdir,
-            WATCHDOG_READER_ROLE_NAME,
-        )
-        stand_ins.append(
-            f"{WATCHDOG_READER_ROLE_NAME} in {quiet.account.name}: moto's CloudFormation did not "
-            "create it (its policy names the billing rule moto fails to create); the drill creates "
-            "it from the synthesized template, trust as deployed"
-        )
     _widen(emulator, payer.id, payer.home_region, config["Role"])
     _widen(emulator, quiet.account.id, quiet.account.home_region, settings.reader_role_arn(reader))
     watchdog = emulator.assume(config["Role"], payer.home_region, via=operator)
-    return settings, watchdog, stand_ins
+    return settings, watchdog
 
 
 def _find_watchdog(operator: EmulatorSession, region: str) -> dict[str, Any] | None:
@@ -277,84 +251,6 @@ def _disable_schedule(emulator: Emulator, guard: Guard) -> bool:
     return created
 
 
-def _stand_in_watchdog(emulator: Emulator, fleet: Fleet, workdir: Path) -> dict[str, Any]:
-    """The watchdog's role, with the actions of its synthesized policy, and a topic, in the payer;
-    the function's environment as the stack writes it. Returns a GetFunctionConfiguration-like
-    mapping."""
-    payer = fleet.payer
-    operator = emulator.operator(payer.id, payer.home_region)
-    role_arn = stand_in_role(
-        emulator, Stand(payer.id, payer.home_region, PAYER_STACK_NAME), workdir, WATCHDOG_ROLE_NAME
-    )
-    sns = operator.client("sns", region_name=payer.home_region)
-    topic = sns.create_topic(Name=f"{PAYER_STACK_NAME}-watchdog-stand-in")["TopicArn"]
-    environment = {
-        "accounts": json.dumps(build_watched_accounts(fleet), sort_keys=True),
-        "snstopic": topic,
-        "heartbeat_path": HEARTBEAT_PATH,
-        "state_path": WATCHDOG_STATE_PATH,
-        "reader_role": f"{ROLE_PATH}{WATCHDOG_READER_ROLE_NAME}",
-        "schedule_name": SCHEDULE_NAME,
-    }
-    return {"Role": role_arn, "Environment": {"Variables": environment}}
-
-
-@dataclass(frozen=True)
-class Stand:
-    """Where a stand-in goes: account, Region, and the stack whose template defines it."""
-
-    account: str
-    region: str
-    stack: str
-
-
-def stand_in_role(emulator: Emulator, where: Stand, workdir: Path, name: str) -> str:
-    """Creates role `name` as `stack`'s synthesized template defines it (trust as deployed,
-    policies' actions as deployed, Resource "*"), when moto's CloudFormation did not."""
-    template = json.loads((workdir / "cdk.out" / f"{where.stack}.template.json").read_text())
-    (role,) = [
-        r
-        for r in template["Resources"].values()
-        if r["Type"] == "AWS::IAM::Role" and r["Properties"].get("RoleName") == name
-    ]
-    iam = emulator.operator(where.account, where.region).client("iam")
-    trust = json.dumps(_resolve(role["Properties"]["AssumeRolePolicyDocument"]))
-    arn = str(
-        iam.create_role(RoleName=name, Path=ROLE_PATH, AssumeRolePolicyDocument=trust)["Role"][
-            "Arn"
-        ]
-    )
-    for policy in role["Properties"]["Policies"]:
-        document = policy["PolicyDocument"]
-        for statement in document["Statement"]:
-            statement["Resource"] = "*"  # references to other resources; widened by _widen anyway
-        iam.put_role_policy(
-            RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(document)
-        )
-    return arn
-
-
-def _resolve(value: Any) -> Any:
-    """The partition joins of a trust policy (`Fn::Join` of "arn:", AWS::Partition, ...)."""
-    if isinstance(value, dict):
-        if set(value) == {"Fn::Join"}:
-            separator, parts = value["Fn::Join"]
-            return separator.join("aws" if p == {"Ref": "AWS::Partition"} else p for p in parts)
-        return {k: _resolve(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_resolve(v) for v in value]
-    return value
-
-
-def _role_exists(emulator: Emulator, guard: Guard, name: str) -> bool:
-    iam = emulator.operator(guard.account.id, guard.account.home_region).client("iam")
-    try:
-        iam.get_role(RoleName=name)
-    except ClientError:
-        return False
-    return True
-
-
 def step_watchdog(drill: DrillContext) -> None:
     """One guard's schedule disabled: after 3 intervals the payer's list gets one mail."""
-    check_watchdog(drill.emulator, drill.fleet, drill.result, drill.progress, drill.workdir)
+    check_watchdog(drill.emulator, drill.fleet, drill.result, drill.progress)

@@ -242,6 +242,23 @@ def test_drill_says_what_the_emulator_did_not_create(sample_drill: tuple) -> Non
         assert kind in said
 
 
+def test_the_payer_stack_is_deployed_whole(sample_drill: tuple) -> None:
+    """Its dashboard, and the rules on its own buses, are read back from the emulator (moto
+    had left out everything after the first such rule, and the drill showed the synthesized
+    dashboard instead)."""
+    result, lines, _ = sample_drill
+    made = {c.name: c for c in result.made}
+    (dashboard,) = [c for n, c in made.items() if n.startswith("the payer's dashboard")]
+    assert dashboard.ok and re.search(r"deployed \(\d+ widgets\)$", dashboard.name), dashboard
+    assert made[
+        "the billing rule on runawaytrain-billing-trips deployed in every budgeted account"
+    ].ok
+    assert any(
+        line.endswith(" ...") and "dashboard: runawaytrain-fleet in" in line for line in lines
+    )
+    assert not any("stand-in" in line and "watchdog" in line for line in result.not_emulated)
+
+
 def test_drill_leaves_no_process_and_no_files(sample_drill: tuple) -> None:
     _, lines, parent = sample_drill
     assert_gone(emulator_pid(lines))
@@ -391,10 +408,13 @@ def test_all_dry_run_fleet_shows_what_would_trip_and_changes_nothing(tmp_path: P
         "restore detached the quarantine": "nothing was quarantined",
         "status: the tripped account's incident": "nothing was tripped",
         "the trip run emitted Trips=1": "no account is in enforce mode",
+        "the billing rule on runawaytrain-billing-trips deployed in every budgeted account": (
+            "no account has monthly_budget_usd"
+        ),
     }
     steps = len({check.step for check in result.checks})
     assert lines[-1].endswith(
-        f"drill PASSED: {len(result.made)} checks in {steps} steps, 0 failed, 8 skipped"
+        f"drill PASSED: {len(result.made)} checks in {steps} steps, 0 failed, 9 skipped"
     )
     assert_gone(emulator_pid(lines))
 
