@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+from botocore.parsers import ResponseParserError
 
 from tests.watchdog.conftest import (
     HOME,
@@ -106,8 +107,8 @@ def test_diagnosis_names_envaction_pass_and_a_changed_limit(watchdog: Watchdog) 
 
 def test_diagnosis_goes_out_when_a_stack_resource_has_no_physical_id(watchdog: Watchdog) -> None:
     # A resource CloudFormation did not create (CREATE_FAILED) is listed without a
-    # PhysicalResourceId (CloudFormation API Reference, StackResource: not required). Here: the
-    # billing bus's rule, which moto's CloudFormation fails to create (its EventBusName a Ref).
+    # PhysicalResourceId (CloudFormation API Reference, StackResource: not required). Here: a
+    # rule on a bus that does not exist, which CloudFormation fails to create.
     create_reader_role()
     create_schedule(create_guard_function(HEALTHY_GUARD), "DISABLED")
     template = {
@@ -115,7 +116,7 @@ def test_diagnosis_goes_out_when_a_stack_resource_has_no_physical_id(watchdog: W
             "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": "billing"}},
             "BusRule": {
                 "Type": "AWS::Events::Rule",
-                "Properties": {"EventBusName": {"Ref": "Bus"}, "EventPattern": {"source": ["x"]}},
+                "Properties": {"EventBusName": "gone", "EventPattern": {"source": ["x"]}},
             },
         }
     }
@@ -126,7 +127,7 @@ def test_diagnosis_goes_out_when_a_stack_resource_has_no_physical_id(watchdog: W
         ChangeSetType="CREATE",
         TemplateBody=json.dumps(template),
     )
-    with pytest.raises(AttributeError):  # moto: the Ref resolves to its EventBus model
+    with pytest.raises(ResponseParserError):  # moto: events' JSON error in CloudFormation's XML
         cloudformation.execute_change_set(
             StackName="runawaytrain-guard-prod", ChangeSetName="deploy"
         )
