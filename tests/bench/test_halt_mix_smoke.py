@@ -16,6 +16,8 @@ def test_pending_at_the_trip_are_left_tagged_then_stopped_by_the_next_run() -> N
 def test_the_wait_stops_the_pending_ones_in_the_same_run() -> None:
     run = run_waiting(40, 0.0, 15.0)
     assert not run.report.still_pending
-    assert run.virtual - run.wall >= 15.0  # waited on the virtual clock, not for real
+    # waited on the virtual clock, not for real: the clock runs with the wall too, so a loaded
+    # machine needs fewer polls to reach the 15 s of pending (a run once took 5.7 s + 2 polls)
+    assert run.virtual >= 15.0 and run.virtual - run.wall >= 5.0
     assert run.ends is not None
     assert all(EXPECTED_END[kind] == state for kind, state in run.ends)
