@@ -11,6 +11,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from runawaytrain_stack.fleet_model import Organization
+
 
 class AlertTopic(Construct):
     """Publishers in this account use the key through IAM (the default key policy delegates to
@@ -67,7 +69,7 @@ class AlertTopic(Construct):
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
-    def admit_organisation(self, organization_id: str, role_arns: str) -> None:
+    def admit_organisation(self, organization: Organization, role_arns: str) -> None:
         """Let roles of the organisation matching `role_arns` (an ArnLike pattern) publish here.
 
         Cross-account publishing to an encrypted topic needs both: the topic policy to allow
@@ -75,11 +77,11 @@ class AlertTopic(Construct):
         uses the key with the publisher's permissions ("the publisher must have ...
         kms:GenerateDataKey* and kms:Decrypt": SNS Developer Guide, "Key management"; a key
         policy must name principals of other accounts itself: AWS KMS Developer Guide,
-        "Allowing users in other accounts to use a KMS key"). aws:PrincipalOrgID admits every
-        account of the organisation, including those that join later (IAM User Guide, "AWS
-        global condition context keys")."""
+        "Allowing users in other accounts to use a KMS key"). The organisation's member
+        condition admits every account of the target OUs, including those that join later
+        (Organization.member_conditions)."""
         conditions = {
-            "StringEquals": {"aws:PrincipalOrgID": organization_id},
+            **organization.member_conditions,
             "ArnLike": {"aws:PrincipalArn": role_arns},
         }
         self.key.add_to_resource_policy(

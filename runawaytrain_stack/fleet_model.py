@@ -8,6 +8,7 @@ use (names.py, scp.py) depend on the model only, never back on the loader.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from guard.blindness import DEFAULT_BLIND_RUNS_TO_TRIP
 from guard.service_names import DEFAULT_HALT
@@ -98,6 +99,24 @@ class Organization:
     target_ous: tuple[str, ...]
     # The watchdog's time for a joining account's first heartbeat (lambda/watchdog/joined.py).
     join_minutes: int = 30
+
+    @property
+    def member_conditions(self) -> dict[str, dict[str, Any]]:
+        """The condition a payer resource policy admits the members with: a principal of the
+        organisation (aws:PrincipalOrgID) in one of the target OUs or below them
+        (aws:PrincipalOrgPaths: "o-id/r-root/ou-parent/ou-child/", multivalued, so
+        ForAnyValue:StringLike; `*` matches any characters, slashes included: IAM User Guide,
+        "AWS global condition context keys" and "Condition operators"). The organisation alone
+        also admitted accounts outside the target OUs, where no protection SCP binds: an
+        administrator there could make a /runawaytrain/ role and forge the payer's mail or a
+        guard's heartbeat. A missing key matches nothing, so a principal outside any
+        organisation is refused."""
+        return {
+            "StringEquals": {"aws:PrincipalOrgID": self.id},
+            "ForAnyValue:StringLike": {
+                "aws:PrincipalOrgPaths": [f"{self.id}/*/{ou}/*" for ou in self.target_ous]
+            },
+        }
 
 
 @dataclass(frozen=True)

@@ -211,7 +211,7 @@ class CodeBucketStack(Stack):
                 principals=[iam.AnyPrincipal()],
                 actions=["s3:GetObject", "s3:GetObjectVersion"],
                 resources=[self.bucket.arn_for_objects("*")],
-                conditions={"StringEquals": {"aws:PrincipalOrgID": organization.id}},
+                conditions=organization.member_conditions,
             )
         )
         # The CDK CLI uploads with the home Region's publishing role (stack_set_assets.py).

@@ -53,7 +53,7 @@ class PayerStack(Stack):
         )
         self.settings: SettingsStore | None = None
         if fleet.organization is not None:
-            self.alerts.admit_organisation(fleet.organization.id, name_org_guard_roles())
+            self.alerts.admit_organisation(fleet.organization, name_org_guard_roles())
             subscribe_by_notify(self.alerts, fleet)
             self.settings = SettingsStore(self, "Settings", fleet=fleet, alerts=self.alerts)
         else:

@@ -46,11 +46,12 @@ def build_bus_statement(fleet: Fleet) -> dict[str, Any]:
 
 
 def build_organization_bus_statement(fleet: Fleet) -> dict[str, Any]:
-    """With an `organization`: every account of the organisation, listed or not (a new account
+    """With an `organization`: every account of the target OUs, listed or not (a new account
     is guarded without a payer deploy), by aws:PrincipalOrgID ("the identifier of the
     organization in AWS Organizations to which the requesting account belongs", IAM User Guide,
-    "AWS global condition context keys"), and only the guards' roles: one statement whatever
-    the number of members."""
+    "AWS global condition context keys") and aws:PrincipalOrgPaths (Organization.
+    member_conditions), and only the guards' roles: one statement whatever the number of
+    members."""
     assert fleet.organization is not None
     return {
         "Sid": "OrganizationGuardsReport",
@@ -61,7 +62,7 @@ def build_organization_bus_statement(fleet: Fleet) -> dict[str, Any]:
         "Condition": {
             "ForAllValues:StringEquals": {"events:source": [GUARD_EVENT_SOURCE]},
             "Null": {"events:source": "false"},
-            "StringEquals": {"aws:PrincipalOrgID": fleet.organization.id},
+            **fleet.organization.member_conditions,
             "ArnLike": {"aws:PrincipalArn": [f"arn:aws:iam::*:role{ROLE_PATH}*"]},
         },
     }

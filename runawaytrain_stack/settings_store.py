@@ -83,7 +83,7 @@ def build_bucket_statements(
                 f"{bucket_arn}/defaults.json",
             ],
             "Condition": {
-                "StringEquals": {"aws:PrincipalOrgID": fleet.organization.id},
+                **fleet.organization.member_conditions,
                 "ArnLike": {"aws:PrincipalArn": name_org_guard_roles()},
             },
         },

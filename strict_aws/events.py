@@ -88,6 +88,7 @@ def _admits(bus: Any, sender: str, source: str, principal_arn: str) -> bool:
             "events:source": [source],
             "aws:PrincipalArn": [principal_arn],
             "aws:PrincipalOrgID": _organization_of(sender),
+            "aws:PrincipalOrgPaths": _organization_paths_of(sender),
         }
         if all(
             _holds(op, key, want, context)
@@ -102,14 +103,39 @@ def _organization_of(account_id: str) -> list[str]:
     """aws:PrincipalOrgID: "the identifier of the organization in AWS Organizations to which
     the requesting principal belongs" (IAM User Guide, "AWS global condition context keys");
     absent for an account in no organization."""
+    found = _membership(account_id)
+    return [found[0].id] if found else []
+
+
+def _organization_paths_of(account_id: str) -> list[str]:
+    """aws:PrincipalOrgPaths: the account's path, "o-id/r-root/ou-parent/ou-child/" (the same
+    page: the organisation, root and every OU down to the account's parent, each followed by a
+    slash); absent for an account in no organization."""
+    found = _membership(account_id)
+    if found is None:
+        return []
+    organization, backend, account = found
+    chain = []
+    parent = account.parent_id
+    while parent:
+        chain.append(parent)
+        parent = backend.get_organizational_unit_by_id(parent).parent_id
+    return [f"{organization.id}/" + "".join(f"{node}/" for node in reversed(chain))]
+
+
+def _membership(account_id: str) -> tuple[Any, Any, Any] | None:
+    """(organization, its backend, the account) where `account_id` is a member, else None."""
     from moto.organizations.models import organizations_backends
 
     found = organizations_backends.master_accounts.get(account_id)
     if found is None:
-        return []
+        return None
     master_id, partition = found
-    organization = organizations_backends[master_id][partition].org
-    return [organization.id] if organization is not None else []
+    backend = organizations_backends[master_id][partition]
+    account = next((a for a in backend.accounts if a.id == account_id), None)
+    if backend.org is None or account is None:
+        return None
+    return backend.org, backend, account
 
 
 def _holds(operator: str, key: str, wanted: Any, context: dict[str, list[str]]) -> bool:
@@ -121,6 +147,8 @@ def _holds(operator: str, key: str, wanted: Any, context: dict[str, list[str]]) 
         return (not values) == (wanted[0] == "true")
     if operator == "ForAllValues:StringEquals":
         return all(v in wanted for v in values)
+    if operator == "ForAnyValue:StringLike":  # a multivalued key: any value matches any pattern
+        return any(fnmatch.fnmatchcase(v, w) for v in values for w in wanted)
     if operator == "ArnLike":
         return bool(values) and any(fnmatch.fnmatchcase(values[0], w) for w in wanted)
     return False

@@ -18,6 +18,8 @@ MEMBER = "222222222222"
 OTHER_MEMBER = "333333333333"
 NEW_MEMBER = "555555555555"  # joined a target OU; accounts.yaml does not list it
 OUTSIDER = "999999999999"  # not in the organisation
+ELSEWHERE = "666666666666"  # in the organisation, outside the target OU (no protection SCP)
+TARGET_OU = "ou-ab12-cdef3456"  # tests/stack/conftest.py ORG_FLEET_YAML
 READ_ANY = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
@@ -47,6 +49,12 @@ def bucket_policy(fleet: Fleet) -> dict:
     }
 
 
+def org_path(account: str) -> str:
+    """aws:PrincipalOrgPaths of a member: organisation, root, OUs down to its parent."""
+    parent = "ou-ab12-elsewhere" if account == ELSEWHERE else f"{TARGET_OU}/ou-ab12-lab00001"
+    return f"{ORG}/r-ab12/{parent}/"
+
+
 def request(fleet: Fleet, name: str, principal: str, action: str, key: str) -> Request:
     account = principal.split(":")[4]
     return Request(
@@ -59,6 +67,7 @@ def request(fleet: Fleet, name: str, principal: str, action: str, key: str) -> R
             "aws:PrincipalAccount": account,
             "aws:SecureTransport": "true",
             **({"aws:PrincipalOrgID": ORG} if account != OUTSIDER else {}),
+            **({"aws:PrincipalOrgPaths": [org_path(account)]} if account != OUTSIDER else {}),
         },
         resource_policy=bucket_policy(fleet),
         identity_policy=READ_ANY,  # each principal's own policy allows it: the bucket decides
@@ -106,6 +115,13 @@ CASES = [
     (
         "a guard-named role outside the organisation reads",
         guard_role(OUTSIDER),
+        "s3:GetObject",
+        "defaults.json",
+        "ImplicitlyDenied",
+    ),
+    (
+        "a guard-named role of the organisation outside the target OU reads",
+        guard_role(ELSEWHERE),
         "s3:GetObject",
         "defaults.json",
         "ImplicitlyDenied",

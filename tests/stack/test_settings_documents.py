@@ -172,6 +172,8 @@ def test_the_organisations_guards_may_publish_to_the_payer_topic_and_use_its_key
     payer.has_resource_properties("AWS::SNS::Topic", {"TopicName": PAYER_TOPIC_NAME})
     admitted = {
         "StringEquals": {"aws:PrincipalOrgID": "o-abcdef1234"},
+        # the target OU and below only: outside it no protection SCP binds
+        "ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": ["o-abcdef1234/*/ou-ab12-cdef3456/*"]},
         "ArnLike": {"aws:PrincipalArn": name_org_guard_roles()},
     }
     payer.has_resource_properties(

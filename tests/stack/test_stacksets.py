@@ -204,7 +204,12 @@ def test_the_code_bucket_is_readable_within_the_organisation_only(org_app) -> No
                                 "Sid": "OrganisationReadsCode",
                                 "Effect": "Allow",
                                 "Principal": {"AWS": "*"},
-                                "Condition": {"StringEquals": {"aws:PrincipalOrgID": ORG_ID}},
+                                "Condition": {
+                                    "StringEquals": {"aws:PrincipalOrgID": ORG_ID},
+                                    "ForAnyValue:StringLike": {
+                                        "aws:PrincipalOrgPaths": [f"{ORG_ID}/*/{OU}/*"]
+                                    },
+                                },
                             }
                         )
                     ]
