@@ -115,7 +115,15 @@ class Watchdog(Construct):
                             f"arn:{stack.partition}:organizations::{fleet.payer.id}:ou/"
                             f"{fleet.organization.id}/ou-*"
                         ],
-                    )
+                    ),
+                    # StackSets delegated administrators (lambda/watchdog/delegates.py): the
+                    # action has no resource type (Service Authorization Reference, AWS
+                    # Organizations), so "*".
+                    iam.PolicyStatement(
+                        sid="ListStackSetsDelegates",
+                        actions=["organizations:ListDelegatedAdministrators"],
+                        resources=["*"],
+                    ),
                 ]
                 if fleet.organization is not None
                 else []
@@ -151,6 +159,14 @@ class Watchdog(Construct):
             )
         )
         if fleet.organization is not None:
+            Validations.of(self.role).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-IAM5[Resource::*]",
+                    reason="organizations:ListDelegatedAdministrators has no resource type "
+                    "(Service Authorization Reference, AWS Organizations): the watchdog lists "
+                    "StackSets delegated administrators, read-only.",
+                )
+            )
             target_ous = (
                 f"arn:{stack.partition}:organizations::{fleet.payer.id}:ou/"
                 f"{fleet.organization.id}/ou-*"

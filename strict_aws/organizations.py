@@ -12,6 +12,10 @@ What moto does differently from AWS here:
 - moto stores any policy content; AWS refuses an SCP over 5,120 characters ("Maximum size of a
   policy document", same quotas page) with ConstraintViolationException, Reason
   POLICY_CONTENT_LIMIT_EXCEEDED.
+- moto refuses RegisterDelegatedAdministrator for StackSets ("unrecognized service principal");
+  AWS registers one with the service principal member.org.stacksets.cloudformation.amazonaws.com
+  (CloudFormation User Guide, "Register a delegated administrator"), and the payer's watchdog
+  lists them (lambda/watchdog/delegates.py).
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ from __future__ import annotations
 from typing import Any
 
 from moto.organizations.exceptions import ConstraintViolationException
-from moto.organizations.models import OrganizationsBackend
+from moto.organizations.models import FakeDelegatedAdministrator, OrganizationsBackend
 
 from strict_aws.patches import Patches
 
 MAX_SCPS_PER_TARGET = 5
 MAX_SCP_CHARACTERS = 5120
+STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
 
 _ORIGINAL: dict[str, Any] = {
     "attach_policy": OrganizationsBackend.attach_policy,
@@ -49,6 +54,8 @@ def install(patches: Patches) -> None:
     patches.set(OrganizationsBackend, "detach_policy", _detach_policy)
     patches.set(OrganizationsBackend, "create_policy", _create_policy)
     patches.set(OrganizationsBackend, "update_policy", _update_policy)
+    delegable = FakeDelegatedAdministrator.SUPPORTED_SERVICES
+    patches.set(FakeDelegatedAdministrator, "SUPPORTED_SERVICES", [*delegable, STACKSETS_PRINCIPAL])
 
 
 def _target(model: OrganizationsBackend, target_id: str) -> Any | None:
