@@ -16,11 +16,12 @@ has no physical id, so the Ref resolves to the model and PutRule fails on `.spli
 ListStackResources and DescribeStackResources on that stack raised again and moto_server
 answered an HTTP 500 page (botocore: ResponseParserError).
 
-The Ref itself is mended too: moto's EventBus gets the physical id AWS gives it, its name ("Ref
-returns the name of the event bus", CloudFormation User Guide, AWS::Events::EventBus, "Return
-values"). Before, every resource CloudFormation created after such a rule was lost: the change
-set's ExecuteChangeSet raised (HTTP 500), the CDK CLI's retry found nothing left to add and
-reported the stack complete, so the payer stack's watchdog and dashboard were never made.
+The Ref itself is mended too: moto's EventBus gets the physical id AWS gives it, its name
+(Ref returns "The name of the new event bus": CloudFormation Template Reference,
+AWS::Events::EventBus, "Return values"). Before, every resource CloudFormation created after
+such a rule was lost: the change set's ExecuteChangeSet raised (HTTP 500), the CDK CLI's retry
+found nothing left to add and reported the stack complete, so the payer stack's watchdog and
+dashboard were never made.
 
 Here they read only what moto made: a created resource is CREATE_COMPLETE with its physical id
 (an event bus's is its name, as AWS's Ref of an AWS::Events::EventBus returns; a rule's on a

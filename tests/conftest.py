@@ -73,6 +73,7 @@ def _load_each_service_model_once() -> None:
     and every thread parsed the same models in the first test of each worker (40 seconds)."""
     import threading
 
+    import moto.core.responses
     import moto.core.routing
     import moto.core.utils
 
@@ -85,6 +86,7 @@ def _load_each_service_model_once() -> None:
 
     moto.core.utils.get_service_model = once
     moto.core.routing.get_service_model = once
+    moto.core.responses.get_service_model = once  # type: ignore[attr-defined]
 
 
 _share_service_models()

@@ -51,7 +51,10 @@ def bucket_policy(fleet: Fleet) -> dict:
 
 def org_path(account: str) -> str:
     """aws:PrincipalOrgPaths of a member: organisation, root, OUs down to its parent."""
-    parent = "ou-ab12-elsewhere" if account == ELSEWHERE else f"{TARGET_OU}/ou-ab12-lab00001"
+    parent = {
+        ELSEWHERE: "ou-ab12-elsewhere",
+        NEW_MEMBER: TARGET_OU,  # directly in the target OU
+    }.get(account, f"{TARGET_OU}/ou-ab12-lab00001")  # in an OU below it
     return f"{ORG}/r-ab12/{parent}/"
 
 

@@ -53,7 +53,8 @@ def payer_bus(strict: StrictAWS) -> dict[str, str]:
         return account_id
 
     research = ou("research", root)
-    member = account("m", ou("lab", research))
+    member = account("m", ou("lab", research))  # in an OU below the target OU
+    direct = account("d", research)  # directly in the target OU
     elsewhere = account("e", ou("admin", root))
     target = Organization(organization, (research,))
     events = boto3.client("events", region_name=REGION)
@@ -72,7 +73,7 @@ def payer_bus(strict: StrictAWS) -> dict[str, str]:
     events.put_permission(
         EventBusName=BUS, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
     )
-    return {"arn": arn, "member": member, "elsewhere": elsewhere}
+    return {"arn": arn, "member": member, "direct": direct, "elsewhere": elsewhere}
 
 
 def _put(session: Any, bus_arn: str) -> dict[str, Any]:
@@ -80,8 +81,9 @@ def _put(session: Any, bus_arn: str) -> dict[str, Any]:
     return session.client("events").put_events(Entries=[{**entry, "EventBusName": bus_arn}])
 
 
-def test_a_guard_role_of_the_organisation_puts_events(payer_bus: dict[str, str]) -> None:
-    done = _put(_session_as(payer_bus["member"], "/runawaytrain/"), payer_bus["arn"])
+@pytest.mark.parametrize("where", ["member", "direct"])
+def test_a_guard_role_of_the_target_ous_puts_events(payer_bus: dict[str, str], where: str) -> None:
+    done = _put(_session_as(payer_bus[where], "/runawaytrain/"), payer_bus["arn"])
     assert done["FailedEntryCount"] == 0, done
 
 
