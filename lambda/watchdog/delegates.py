@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -29,6 +30,9 @@ from watchdog.records import read_values
 
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
 DELEGATES_RECORD = "stacksets-delegates"  # under the watchdog's state path
+DELEGATES_MAILED = "stacksets-delegated-admin"
+UNREADABLE_MAILED = "stacksets-delegates-unreadable"
+UNREADABLE_AFTER = timedelta(minutes=15)  # three checks at the default 5 minutes
 
 
 @dataclass(frozen=True)
@@ -74,24 +78,57 @@ def compose_delegates(delegates: tuple[Delegate, ...]) -> tuple[str, str]:
 
 
 def check_delegates(
-    *, organizations: Any, ssm: Any, sns: Any, topic_arn: str, state_path: str
-) -> bool:
-    """One pass: True if it mailed. Raises DelegatesCheckError when the list cannot be read."""
+    *, organizations: Any, ssm: Any, sns: Any, topic_arn: str, state_path: str, now: datetime
+) -> str | None:
+    """One pass: what it mailed (DELEGATES_MAILED, UNREADABLE_MAILED) or None. A listing that
+    fails (a role stripped of the permission, say) would switch this check off unseen: it is
+    mailed once when it has failed for UNREADABLE_AFTER, and forgotten when it reads again."""
+    name = state_path + DELEGATES_RECORD
+    record = read_values(ssm, [name]).get(name)
+    record = record if isinstance(record, dict) else {}
+    mailed = tuple(record["mailed"]) if isinstance(record.get("mailed"), list) else None
     try:
         delegates = list_stacksets_delegates(organizations)
     except (ClientError, BotoCoreError) as error:
-        raise DelegatesCheckError(f"listing StackSets delegated administrators: {error}") from error
-    name = state_path + DELEGATES_RECORD
-    record = read_values(ssm, [name]).get(name)
-    mailed = tuple(record["mailed"]) if isinstance(record, dict) and "mailed" in record else None
+        return _unreadable(
+            ssm, sns, topic_arn=topic_arn, name=name, record=record, error=str(error), now=now
+        )
     mail, remember = assess_delegates(delegates, mailed)
     if mail and publish(sns, topic_arn, *compose_delegates(delegates)) is not None:
-        return False  # not remembered as mailed: the next check tries again
-    if remember != mailed:
+        return None  # not remembered as mailed: the next check tries again
+    if remember != mailed or set(record) - {"mailed"}:
         value = json.dumps({"mailed": list(remember)})
         ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
-    return mail
+    return DELEGATES_MAILED if mail else None
 
 
-class DelegatesCheckError(RuntimeError):
-    """The delegated administrators could not be listed (logged; the other checks still run)."""
+def _unreadable(
+    ssm: Any,
+    sns: Any,
+    *,
+    topic_arn: str,
+    name: str,
+    record: dict[str, Any],
+    error: str,
+    now: datetime,
+) -> str | None:
+    try:
+        since = datetime.fromisoformat(str(record["unreadable_since"]))
+    except (KeyError, ValueError):
+        since = now
+    told = bool(record.get("unreadable_mailed"))
+    mail = not told and now - since >= UNREADABLE_AFTER
+    if mail:
+        subject = _subject("runawaytrain watchdog: cannot list StackSets delegated administrators")
+        body = (
+            f"Since {since.isoformat(timespec='minutes')} the watchdog cannot list the "
+            f"organisation's StackSets delegated administrators: {error[:300]}\n\n"
+            "Until it can, a delegated administrator (whose StackSets pass the protection SCP) "
+            "would go unmentioned. Check the watchdog role's "
+            "organizations:ListDelegatedAdministrators (runawaytrain-payer). Mailed once."
+        )
+        told = publish(sns, topic_arn, subject, body) is None
+    value = {**record, "unreadable_since": since.isoformat(), "unreadable_mailed": told}
+    if value != record:
+        ssm.put_parameter(Name=name, Value=json.dumps(value), Type="String", Overwrite=True)
+    return UNREADABLE_MAILED if mail and told else None

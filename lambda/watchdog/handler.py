@@ -33,11 +33,12 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from guard.logs import configure_logging, get_logger
 from guard.payer_events import HEARTBEAT, SOURCE
 from watchdog.containment import read_containment
-from watchdog.delegates import DelegatesCheckError, check_delegates
+from watchdog.delegates import check_delegates
 from watchdog.findings import explain
 from watchdog.fleet_metrics import emit_heartbeat_metrics, without_metrics
 from watchdog.health import (
@@ -270,22 +271,24 @@ def check(
     joined = _check_joined(settings, organizations, ssm=ssm, sns=sns, now=now)
     for account_id in joined:
         mailed[account_id] = JOINED_SILENT
-    if _check_delegates(settings, organizations, ssm=ssm, sns=sns):
-        mailed["organization"] = STACKSETS_DELEGATES
+    delegates = _check_delegates(settings, organizations, ssm=ssm, sns=sns, now=now)
+    if delegates:
+        mailed["organization"] = delegates
     emit_fleet_health(*count_unhealthy(healths))
     emit_check_completed()
     return {"mailed": mailed, "accounts": len(settings.accounts)}
 
 
 JOINED_SILENT = "joined-silent"
-STACKSETS_DELEGATES = "stacksets-delegated-admin"
 
 
-def _check_delegates(settings: Settings, organizations: Any, *, ssm: Any, sns: Any) -> bool:
+def _check_delegates(
+    settings: Settings, organizations: Any, *, ssm: Any, sns: Any, now: datetime
+) -> str | None:
     """StackSets delegated administrators (delegates.py), with an organisation only; an error
-    is logged, never stops the check."""
+    of its records is logged, never stops the check."""
     if organizations is None or not settings.target_ous:
-        return False
+        return None
     try:
         mailed = check_delegates(
             organizations=organizations,
@@ -293,12 +296,13 @@ def _check_delegates(settings: Settings, organizations: Any, *, ssm: Any, sns: A
             sns=sns,
             topic_arn=settings.topic_arn,
             state_path=settings.state_path,
+            now=now,
         )
-    except DelegatesCheckError as error:
+    except (ClientError, BotoCoreError) as error:
         LOG.error("watchdog_delegates_check_failed", extra={"error": str(error)})
-        return False
+        return None
     if mailed:
-        LOG.warning("watchdog_mailed", extra={"step": STACKSETS_DELEGATES})
+        LOG.warning("watchdog_mailed", extra={"step": mailed})
     return mailed
 
 

@@ -6,14 +6,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.guard.conftest import HOME
 from tests.watchdog.conftest import Watchdog
-from watchdog.delegates import STACKSETS_PRINCIPAL, Delegate, assess_delegates
-from watchdog.handler import STACKSETS_DELEGATES, assume_with, check
+from watchdog.delegates import (
+    DELEGATES_MAILED,
+    STACKSETS_PRINCIPAL,
+    UNREADABLE_MAILED,
+    Delegate,
+    assess_delegates,
+)
+from watchdog.handler import assume_with, check
 
 ONE = Delegate("222222222222", "ops")
 TWO = Delegate("333333333333", "")
@@ -50,15 +58,31 @@ def organisation(watchdog: Watchdog) -> dict[str, str]:
     return ids
 
 
-def _check(watchdog: Watchdog, now: datetime) -> dict:
+def _check(watchdog: Watchdog, now: datetime, organizations: Any = None) -> dict:
     return check(
         watchdog.settings,
         ssm=watchdog.session.client("ssm", region_name=HOME),
         sns=watchdog.session.client("sns", region_name=HOME),
         assume=assume_with(watchdog.session.client("sts", region_name=HOME)),
         now=now,
-        organizations=boto3.client("organizations", region_name="us-east-1"),
+        organizations=organizations or boto3.client("organizations", region_name="us-east-1"),
     )
+
+
+class Refusing:
+    """An Organizations client whose ListDelegatedAdministrators is refused (the watchdog
+    role stripped of it), its other calls the real client's."""
+
+    def __init__(self) -> None:
+        self.real = boto3.client("organizations", region_name="us-east-1")
+
+    def get_paginator(self, operation: str) -> Any:
+        if operation == "list_delegated_administrators":
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}},
+                "ListDelegatedAdministrators",
+            )
+        return self.real.get_paginator(operation)
 
 
 def _register(account_id: str) -> None:
@@ -74,7 +98,7 @@ def test_a_stacksets_delegate_is_mailed_once_per_set(watchdog, organisation) -> 
 
     _register(organisation["tools"])
     assert _check(watchdog, now + timedelta(minutes=5))["mailed"] == {
-        "organization": STACKSETS_DELEGATES
+        "organization": DELEGATES_MAILED
     }
     [mail] = watchdog.mails()
     assert f"tools ({organisation['tools']})" in mail["subject"]
@@ -84,7 +108,7 @@ def test_a_stacksets_delegate_is_mailed_once_per_set(watchdog, organisation) -> 
 
     _register(organisation["lab"])
     assert _check(watchdog, now + timedelta(minutes=15))["mailed"] == {
-        "organization": STACKSETS_DELEGATES
+        "organization": DELEGATES_MAILED
     }
     [mail] = watchdog.mails()
     assert organisation["tools"] in mail["subject"] and organisation["lab"] in mail["subject"]
@@ -98,7 +122,27 @@ def test_a_delegate_for_another_service_is_not_mailed(watchdog, organisation) ->
     assert watchdog.mails() == []
 
 
+def test_a_listing_that_keeps_failing_is_mailed_once(watchdog, organisation) -> None:
+    now = datetime.now(UTC)
+    assert _check(watchdog, now, Refusing())["mailed"] == {}  # one failure: not yet
+    assert _check(watchdog, now + timedelta(minutes=10), Refusing())["mailed"] == {}
+    mailed = _check(watchdog, now + timedelta(minutes=15), Refusing())["mailed"]
+    assert mailed == {"organization": UNREADABLE_MAILED}
+    [mail] = watchdog.mails()
+    assert "cannot list StackSets delegated administrators" in mail["subject"]
+    assert "AccessDeniedException" in mail["body"]
+    assert _check(watchdog, now + timedelta(hours=2), Refusing())["mailed"] == {}  # once
+    # readable again: forgotten, and a later failure is mailed again after its time
+    _register(organisation["tools"])
+    later = now + timedelta(hours=3)
+    assert _check(watchdog, later)["mailed"] == {"organization": DELEGATES_MAILED}
+    assert _check(watchdog, later + timedelta(minutes=5), Refusing())["mailed"] == {}
+    mailed = _check(watchdog, later + timedelta(minutes=20), Refusing())["mailed"]
+    assert mailed == {"organization": UNREADABLE_MAILED}
+
+
 def test_without_an_organisation_in_accounts_yaml_nothing_is_asked(watchdog, organisation) -> None:
     _register(organisation["tools"])
     watchdog.settings = replace(watchdog.settings, target_ous=())
     assert _check(watchdog, datetime.now(UTC))["mailed"] == {}
+    assert watchdog.mails() == []
