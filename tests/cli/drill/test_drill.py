@@ -270,12 +270,17 @@ def test_drill_fails_when_statements_are_missing_from_the_role(tmp_path: Path) -
     lines: list[str] = []
     work = tmp_path / "work"
     work.mkdir()
+    # The steps the role's statements act in: the payer's quarantine, the watchdog, status and
+    # the new-account step are the sample drill's (test_sample_fleet_drill_passes_every_check).
+    acting = {"deploy", "payer", "fast trip", "seed", "trip", "restore"}
     result = run_drill(
         fleet,
         out=lines.append,
         workdir_parent=work,
         drop_statements=("StopAndRestartInstances", "NeverModifyOwnRoles"),
+        steps=[step for step in STEPS if step.name in acting],
     )
+    assert {"trip", "restore"} <= {check.step for check in result.checks} <= acting
     assert not result.ok
     report = result.guards["lab"].report
     assert report is not None
