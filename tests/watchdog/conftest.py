@@ -132,13 +132,16 @@ class Watchdog:
         ssm = self.session.client("ssm", region_name=HOME)
         return record(event, self.settings, ssm, now=datetime.now(UTC))
 
-    def check(self, now: datetime) -> dict[str, Any]:
+    def check(self, now: datetime, organizations: Any = None) -> dict[str, Any]:
+        """One check; `organizations` a client for the organisation's checks (joined.py,
+        delegates.py), which run only with one."""
         return check(
             self.settings,
             ssm=self.session.client("ssm", region_name=HOME),
             sns=self.session.client("sns", region_name=HOME),
             assume=assume_with(self.session.client("sts", region_name=HOME)),
             now=now,
+            organizations=organizations,
         )
 
     def mails(self) -> list[dict[str, str]]:

@@ -12,7 +12,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.guard.conftest import HOME
 from tests.watchdog.conftest import Watchdog
 from watchdog.delegates import (
     DELEGATES_MAILED,
@@ -21,7 +20,6 @@ from watchdog.delegates import (
     Delegate,
     assess_delegates,
 )
-from watchdog.handler import assume_with, check
 
 ONE = Delegate("222222222222", "ops")
 TWO = Delegate("333333333333", "")
@@ -59,13 +57,8 @@ def organisation(watchdog: Watchdog) -> dict[str, str]:
 
 
 def _check(watchdog: Watchdog, now: datetime, organizations: Any = None) -> dict:
-    return check(
-        watchdog.settings,
-        ssm=watchdog.session.client("ssm", region_name=HOME),
-        sns=watchdog.session.client("sns", region_name=HOME),
-        assume=assume_with(watchdog.session.client("sts", region_name=HOME)),
-        now=now,
-        organizations=organizations or boto3.client("organizations", region_name="us-east-1"),
+    return watchdog.check(
+        now, organizations or boto3.client("organizations", region_name="us-east-1")
     )
 
 

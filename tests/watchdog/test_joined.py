@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from tests.guard.conftest import HOME
 from tests.watchdog.conftest import PROD, Watchdog, heartbeat_event
-from watchdog.handler import JOINED_SILENT, Settings, assume_with, check
+from watchdog.handler import JOINED_SILENT, Settings
 from watchdog.joined import JoinRecord, JoinStep, OuAccount, assess_joined
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -73,14 +72,7 @@ def organisation(watchdog: Watchdog) -> dict[str, str]:
 
 
 def _check(watchdog: Watchdog, now: datetime) -> dict:
-    return check(
-        watchdog.settings,
-        ssm=watchdog.session.client("ssm", region_name=HOME),
-        sns=watchdog.session.client("sns", region_name=HOME),
-        assume=assume_with(watchdog.session.client("sts", region_name=HOME)),
-        now=now,
-        organizations=boto3.client("organizations", region_name="us-east-1"),
-    )
+    return watchdog.check(now, boto3.client("organizations", region_name="us-east-1"))
 
 
 def test_a_silent_new_account_is_mailed_once_after_its_time(watchdog, organisation) -> None:
