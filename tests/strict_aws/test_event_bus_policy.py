@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from guard.clients import assume_role_session
 from runawaytrain_stack.fleet_model import Organization
 from strict_aws import StrictAWS
 
@@ -18,16 +19,8 @@ BUS = "runawaytrain-payer"
 
 
 def _session_as(account: str, role_path: str) -> Any:
-    credentials = boto3.client("sts", region_name=REGION).assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role{role_path}runawaytrain-guard",
-        RoleSessionName="guard",
-    )["Credentials"]
-    return boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=REGION,
-    )
+    role_arn = f"arn:aws:iam::{account}:role{role_path}runawaytrain-guard"
+    return assume_role_session(role_arn, REGION, "guard")
 
 
 @pytest.fixture
