@@ -5,8 +5,10 @@
 - the watchdog's schedule ("Scheduled Event", every N minutes, N the fleet's smallest
   schedule_minutes): check every account, look inside those newly unhealthy, mail once per change;
   read every account's mail path and trip wiring (containment.py) and mail each new tampering
-  finding once (tampering.py); then log how many guards are silent or unhealthy, and one
-  `WatchdogChecks` metric (metrics.py), whose absence the payer stack's alarm mails.
+  finding once (tampering.py); with an organisation, also the accounts that joined and never
+  reported (joined.py) and the StackSets delegated administrators (delegates.py); then log how
+  many guards are silent or unhealthy, and one `WatchdogChecks` metric (metrics.py), whose
+  absence the payer stack's alarm mails.
 
 The account a heartbeat speaks for is the event's `account`, which EventBridge sets to the
 sender (lambda/guard/payer_events.py), never a field of the detail.
