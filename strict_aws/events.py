@@ -23,6 +23,7 @@ from moto.events.models import EventsBackend, Rule, events_backends
 from moto.events.responses import EventsHandler
 from moto.events.utils import EventTemplateParser
 
+from strict_aws.organizations import find_lineage
 from strict_aws.patches import Patches
 from strict_aws.principals import principal_role_arn
 
@@ -87,8 +88,7 @@ def _admits(bus: Any, sender: str, source: str, principal_arn: str) -> bool:
         context = {
             "events:source": [source],
             "aws:PrincipalArn": [principal_arn],
-            "aws:PrincipalOrgID": _organization_of(sender),
-            "aws:PrincipalOrgPaths": _organization_paths_of(sender),
+            **_organization_keys(sender),
         }
         if all(
             _holds(op, key, want, context)
@@ -99,43 +99,21 @@ def _admits(bus: Any, sender: str, source: str, principal_arn: str) -> bool:
     return False
 
 
-def _organization_of(account_id: str) -> list[str]:
-    """aws:PrincipalOrgID: "the identifier of the organization in AWS Organizations to which
-    the requesting principal belongs" (IAM User Guide, "AWS global condition context keys");
-    absent for an account in no organization."""
-    found = _membership(account_id)
-    return [found[0].id] if found else []
-
-
-def _organization_paths_of(account_id: str) -> list[str]:
-    """aws:PrincipalOrgPaths: the account's path, "o-id/r-root/ou-parent/ou-child/" (the same
-    page: the organisation, root and every OU down to the account's parent, each followed by a
-    slash); absent for an account in no organization."""
-    found = _membership(account_id)
+def _organization_keys(account_id: str) -> dict[str, list[str]]:
+    """aws:PrincipalOrgID, "the identifier of the organization in AWS Organizations to which
+    the requesting principal belongs", and aws:PrincipalOrgPaths, its path
+    "o-id/r-root/ou-parent/ou-child/" (the organisation, root and every OU down to the account's
+    parent, each followed by a slash): IAM User Guide, "AWS global condition context keys".
+    Both absent for an account in no organization."""
+    found = find_lineage(account_id)
     if found is None:
-        return []
-    organization, backend, account = found
-    chain = []
-    parent = account.parent_id
-    while parent:
-        chain.append(parent)
-        parent = backend.get_organizational_unit_by_id(parent).parent_id
-    return [f"{organization.id}/" + "".join(f"{node}/" for node in reversed(chain))]
-
-
-def _membership(account_id: str) -> tuple[Any, Any, Any] | None:
-    """(organization, its backend, the account) where `account_id` is a member, else None."""
-    from moto.organizations.models import organizations_backends
-
-    found = organizations_backends.master_accounts.get(account_id)
-    if found is None:
-        return None
-    master_id, partition = found
-    backend = organizations_backends[master_id][partition]
-    account = next((a for a in backend.accounts if a.id == account_id), None)
-    if backend.org is None or account is None:
-        return None
-    return backend.org, backend, account
+        return {"aws:PrincipalOrgID": [], "aws:PrincipalOrgPaths": []}
+    organization, lineage = found
+    path = "".join(f"{node.id}/" for node in reversed(lineage[1:]))
+    return {
+        "aws:PrincipalOrgID": [organization.id],
+        "aws:PrincipalOrgPaths": [f"{organization.id}/{path}"],
+    }
 
 
 def _holds(operator: str, key: str, wanted: Any, context: dict[str, list[str]]) -> bool:

@@ -23,7 +23,11 @@ from __future__ import annotations
 from typing import Any
 
 from moto.organizations.exceptions import ConstraintViolationException
-from moto.organizations.models import FakeDelegatedAdministrator, OrganizationsBackend
+from moto.organizations.models import (
+    FakeDelegatedAdministrator,
+    OrganizationsBackend,
+    organizations_backends,
+)
 
 from strict_aws.patches import Patches
 
@@ -56,6 +60,29 @@ def install(patches: Patches) -> None:
     patches.set(OrganizationsBackend, "update_policy", _update_policy)
     delegable = FakeDelegatedAdministrator.SUPPORTED_SERVICES
     patches.set(FakeDelegatedAdministrator, "SUPPORTED_SERVICES", [*delegable, STACKSETS_PRINCIPAL])
+
+
+def find_lineage(account_id: str) -> tuple[Any, list[Any]] | None:
+    """(the organization, [the account, the OUs above it, the root]) of an account of an
+    organization, nearest first; None for an account in no organization. What SCPs apply
+    through (scps.py) and what aws:PrincipalOrgID and aws:PrincipalOrgPaths say (events.py)."""
+    found = organizations_backends.master_accounts.get(account_id)
+    if found is None:
+        return None
+    master_id, partition = found
+    backend = organizations_backends[master_id][partition]
+    account = next((a for a in backend.accounts if a.id == account_id), None)
+    if backend.org is None or account is None:
+        return None
+    lineage: list[Any] = [account]
+    parent_id = account.parent_id
+    while parent_id:  # OUs, then the root (whose parent_id is None)
+        parent = next((ou for ou in backend.ou if ou.id == parent_id), None)
+        if parent is None:
+            break
+        lineage.append(parent)
+        parent_id = getattr(parent, "parent_id", None)
+    return backend.org, lineage
 
 
 def _target(model: OrganizationsBackend, target_id: str) -> Any | None:

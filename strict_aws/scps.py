@@ -64,26 +64,14 @@ def document_denies(
 def list_scps_in_effect(account_id: str) -> list[tuple[str, dict[str, Any]]]:
     """(name, document) of every SCP attached to the account, the OUs above it and the root;
     none for an account in no organization, or the management account."""
-    from moto.organizations.models import organizations_backends
+    from strict_aws.organizations import find_lineage
 
-    found = organizations_backends.master_accounts.get(account_id)
+    found = find_lineage(account_id)
     if found is None:
         return []
-    master_id, partition = found
-    backend = organizations_backends[master_id][partition]
-    if backend.org is None or account_id == backend.org.master_account_id:
+    organization, targets = found
+    if account_id == organization.master_account_id:
         return []
-    account = next((a for a in backend.accounts if a.id == account_id), None)
-    if account is None:
-        return []
-    targets: list[Any] = [account]
-    parent_id = account.parent_id
-    while parent_id:  # OUs, then the root (whose parent_id is None)
-        parent = next((ou for ou in backend.ou if ou.id == parent_id), None)
-        if parent is None:
-            break
-        targets.append(parent)
-        parent_id = getattr(parent, "parent_id", None)
     return [
         (policy.name, json.loads(policy.content))
         for target in targets
