@@ -10,11 +10,16 @@ from aws_cdk import App, BootstraplessSynthesizer, DefaultStackSynthesizer, Stac
 
 from runawaytrain_stack.billing_stack import BillingStack
 from runawaytrain_stack.fast_trip_region import FastTripRegionStack
-from runawaytrain_stack.fleet_model import Fleet, Organization, list_fast_trip_regions
+from runawaytrain_stack.fleet_model import (
+    Fleet,
+    Organization,
+    list_fast_trip_regions,
+    list_member_home_regions,
+)
 from runawaytrain_stack.guard_stack import GuardStack
 from runawaytrain_stack.mail_routing import list_member_addresses, shard_addresses
 from runawaytrain_stack.mail_stack import MailStack
-from runawaytrain_stack.members import CodeBucketStack, MembersStack, list_code_regions
+from runawaytrain_stack.members import CodeBucketStack, MembersStack
 from runawaytrain_stack.names import BOOTSTRAP_QUALIFIER
 from runawaytrain_stack.payer_stack import PayerStack
 
@@ -108,7 +113,7 @@ def add_member_stacks(app: App, fleet: Fleet, organization: Organization) -> Mem
     """`runawaytrain-members` and, per member home Region, the code bucket it uploads to (the
     CDK CLI publishes its assets only after these are deployed: stack_set_assets.py)."""
     members = MembersStack(app, fleet=fleet, organization=organization)
-    for region in list_code_regions(fleet, organization):
+    for region in list_member_home_regions(fleet):  # one code bucket per member home
         code = CodeBucketStack(app, fleet=fleet, organization=organization, region=region)
         members.add_stack_dependency(code, "its member templates' code is uploaded there")
     return members

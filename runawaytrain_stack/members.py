@@ -42,7 +42,6 @@ from runawaytrain_stack.fleet_model import (
     Fleet,
     Organization,
     list_fast_trip_regions,
-    list_member_home_regions,
 )
 from runawaytrain_stack.guard_stack import GuardStack
 from runawaytrain_stack.member_names import name_member_resources
@@ -356,8 +355,3 @@ def _stack_set_arn(stack_set: CfnStackSet) -> str:
         f"arn:{Aws.PARTITION}:cloudformation:{Aws.REGION}:{Aws.ACCOUNT_ID}:"
         f"stackset/{stack_set.attr_stack_set_id}"
     )
-
-
-def list_code_regions(fleet: Fleet, organization: Organization) -> list[str]:
-    """The member home Regions (every group's home is one of them): one code bucket each."""
-    return list(list_member_home_regions(fleet))

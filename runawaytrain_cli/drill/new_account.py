@@ -37,11 +37,10 @@ from runawaytrain_cli.drill.emulator import Emulator, bootstrap
 from runawaytrain_cli.drill.scenario import AMI, DrillContext, DrillError, Guard
 from runawaytrain_cli.drill.trip import guard_clients, prepare_role_for_emulator
 from runawaytrain_stack.config import load_fleet
-from runawaytrain_stack.fleet_model import Fleet
+from runawaytrain_stack.fleet_model import Fleet, list_member_home_regions
 from runawaytrain_stack.members import (
     DEFAULT_GROUP,
     group_members,
-    list_code_regions,
     name_stack_sets,
 )
 from runawaytrain_stack.names import (
@@ -103,7 +102,7 @@ def prepare_organisation(drill: DrillContext) -> Organisation:
     fleet_file = write_organization_fleet(drill.fleet_file, drill.workdir, org_id, ou_id)
     fleet = load_fleet(fleet_file)
     assert fleet.organization is not None
-    regions = list_code_regions(fleet, fleet.organization)
+    regions = list_member_home_regions(fleet)
     for region in regions:  # the code bucket stacks deploy with the payer's home roles
         if region != payer.home_region:
             bootstrap(drill.emulator.operator(payer.id, region), payer.id, region)
